@@ -1,0 +1,221 @@
+//! The backup engine. Data flows one way through bounded channels:
+//!
+//! ```text
+//! walker ──files──► readers (chunk, id) ──► BlobSaver (dedup, seal pool, packer, uploaders)
+//!    └────events (in walk order)────► assembler (waits for each file, writes trees)
+//! ```
+//!
+//! The walker visits sources in sorted order, applies excludes and compares each file with the
+//! parent snapshot's node: a file with the same size, mtime, ctime and inode whose content is
+//! in the index is reused without being read. The assembler receives nodes in walk order,
+//! waits for each file's content ids, and writes a directory's tree as soon as the directory
+//! is done, so memory holds only the directories on the current path. An unreadable source is
+//! a counted warning; a storage failure stops everything.
+
+mod excludes;
+mod file_reader;
+mod walker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use excludes::{read_pattern_file, Excludes};
+
+use crate::codec::Compression;
+use crate::error::{Error, Kind, Result};
+use crate::format::snapshot::Summary;
+use crate::format::tree::{ContentList, Node, NodeKind, Tree, MAX_INLINE_CONTENT};
+use crate::format::BlobType;
+use crate::id::{BlobId, TreeId};
+use crate::repo::{BlobSaver, Repository};
+
+/// What to back up.
+pub enum Source {
+    /// Absolute paths; the snapshot tree mirrors them from `/`.
+    Paths(Vec<PathBuf>),
+    /// One stream, stored as a file of this name in the snapshot's root.
+    Stream { name: String, reader: Box<dyn std::io::Read + Send> },
+}
+
+pub struct BackupOptions {
+    pub excludes: Excludes,
+    pub one_file_system: bool,
+    /// Root tree of the parent snapshot, whose unchanged files are not read again.
+    pub parent_tree: Option<TreeId>,
+    pub read_concurrency: usize,
+    pub compression: Compression,
+    pub seal_workers: usize,
+    pub uploaders: usize,
+    pub dry_run: bool,
+    /// Store access times (off by default, as in restic: reading a file changes its atime,
+    /// which would make every directory's tree differ from the last backup's).
+    pub with_atime: bool,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        BackupOptions {
+            excludes: Excludes::default(),
+            one_file_system: false,
+            parent_tree: None,
+            read_concurrency: 2,
+            compression: Compression::AUTO,
+            seal_workers: cores,
+            uploaders: 4,
+            dry_run: false,
+            with_atime: false,
+        }
+    }
+}
+
+/// Live counters for progress displays.
+#[derive(Default, Debug)]
+pub struct Progress {
+    pub files_done: AtomicU64,
+    pub dirs_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    files_new: AtomicU64,
+    files_changed: AtomicU64,
+    files_unmodified: AtomicU64,
+    dirs_new: AtomicU64,
+    dirs_changed: AtomicU64,
+    dirs_unmodified: AtomicU64,
+    bytes: AtomicU64,
+}
+
+pub struct BackupOutcome {
+    pub tree: TreeId,
+    pub summary: Summary,
+}
+
+/// Shared state of one backup run: counters, warnings, first fatal error, cancel flag.
+pub(crate) struct Run<'a> {
+    pub progress: &'a Progress,
+    pub counters: Counters,
+    pub warn: &'a (dyn Fn(String) + Sync),
+    pub cancel: AtomicBool,
+    pub fatal: Mutex<Option<Error>>,
+}
+
+impl Run<'_> {
+    pub fn warning(&self, msg: String) {
+        self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        (self.warn)(msg);
+    }
+
+    pub fn fail(&self, e: Error) {
+        self.cancel.store(true, Ordering::SeqCst);
+        let mut f = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(e);
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Is this an error about the source file (a warning) rather than about the repository?
+pub(crate) fn is_source_error(e: &Error) -> bool {
+    matches!(e.kind, Kind::Io | Kind::NotFound)
+}
+
+/// Run a backup; returns the root tree and the summary. Writes packs and index files (not the
+/// snapshot: the caller does that last).
+pub fn backup(
+    repo: Arc<Repository>,
+    source: Source,
+    opts: &BackupOptions,
+    progress: &Progress,
+    warn: &(dyn Fn(String) + Sync),
+) -> Result<BackupOutcome> {
+    let start = crate::platform::now_rfc3339();
+    let saver = BlobSaver::new(repo.clone(), opts.compression, opts.seal_workers, opts.uploaders, opts.dry_run)?;
+    let run =
+        Run { progress, counters: Counters::default(), warn, cancel: AtomicBool::new(false), fatal: Mutex::new(None) };
+    let tree = match source {
+        Source::Paths(paths) => walker::run(&repo, &saver, &run, paths, opts),
+        Source::Stream { name, reader } => backup_stream(&saver, &run, name, reader),
+    };
+    let tree = match (tree, run.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+        (_, Some(e)) | (Err(e), None) => return Err(e),
+        (Ok(t), None) => t,
+    };
+    let saved = saver.finish()?;
+    let c = &run.counters;
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let summary = Summary {
+        backup_start: start,
+        backup_end: crate::platform::now_rfc3339(),
+        files_new: l(&c.files_new),
+        files_changed: l(&c.files_changed),
+        files_unmodified: l(&c.files_unmodified),
+        dirs_new: l(&c.dirs_new),
+        dirs_changed: l(&c.dirs_changed),
+        dirs_unmodified: l(&c.dirs_unmodified),
+        data_blobs: saved.data_blobs,
+        tree_blobs: saved.tree_blobs,
+        data_added: saved.data_added,
+        data_added_packed: saved.data_added_packed,
+        total_files_processed: l(&c.files_new) + l(&c.files_changed) + l(&c.files_unmodified),
+        total_bytes_processed: l(&c.bytes),
+        errors: l(&progress.errors),
+    };
+    Ok(BackupOutcome { tree, summary })
+}
+
+fn backup_stream(
+    saver: &BlobSaver,
+    run: &Run<'_>,
+    name: String,
+    mut reader: Box<dyn std::io::Read + Send>,
+) -> Result<TreeId> {
+    let mut node = Node::new(name.into_bytes(), NodeKind::File);
+    if !crate::format::tree::valid_name(&node.name) {
+        return Err(Error::usage(format!("invalid --stdin-filename {:?}", node.name_lossy())));
+    }
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    node.mode = 0o644;
+    node.uid = nix::unistd::getuid().as_raw();
+    node.gid = nix::unistd::getgid().as_raw();
+    node.user = crate::platform::username();
+    (node.mtime, node.atime, node.ctime) = (now, now, now);
+    let mut content = vec![];
+    let chunker = saver.repo().chunker().clone();
+    let size = chunker.split_reader(&mut reader, &mut vec![], |chunk| {
+        run.progress.bytes_done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        content.push(saver.save(BlobType::Data, chunk)?.0);
+        Ok(())
+    })?;
+    node.size = size;
+    set_content(saver, &mut node, content)?;
+    run.counters.files_new.fetch_add(1, Ordering::Relaxed);
+    run.counters.bytes.fetch_add(size, Ordering::Relaxed);
+    run.progress.files_done.fetch_add(1, Ordering::Relaxed);
+    save_tree(saver, Tree { nodes: vec![node] })
+}
+
+/// Store content ids in a node, indirectly through content lists when there are many.
+pub(crate) fn set_content(saver: &BlobSaver, node: &mut Node, content: Vec<BlobId>) -> Result<()> {
+    if content.len() <= MAX_INLINE_CONTENT {
+        node.content = content;
+        return Ok(());
+    }
+    for part in content.chunks(MAX_INLINE_CONTENT) {
+        let list = ContentList { content: part.to_vec() };
+        node.content_lists.push(saver.save(BlobType::Tree, list.encode())?.0);
+    }
+    Ok(())
+}
+
+pub(crate) fn save_tree(saver: &BlobSaver, tree: Tree) -> Result<TreeId> {
+    Ok(saver.save(BlobType::Tree, tree.encode())?.0)
+}

@@ -1,0 +1,399 @@
+//! The walker and the tree assembler of one backup (see the module above for the flow).
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::file_reader::{read_file, FileContent};
+use super::{is_source_error, save_tree, set_content, BackupOptions, Run};
+use crate::error::{Error, Result};
+use crate::format::tree::{Node, NodeKind, Tree};
+use crate::id::TreeId;
+use crate::platform::{node_from_metadata, read_xattrs};
+use crate::repo::{BlobSaver, Repository};
+
+/// What the walker tells the assembler, in walk order.
+enum Event {
+    Enter { node: Node, parent_subtree: Option<TreeId> },
+    Leave,
+    Leaf(Node),
+    File { node: Node, had_parent: bool, result: Receiver<Result<FileContent>>, path: PathBuf },
+}
+
+struct FileJob {
+    path: PathBuf,
+    result: Sender<Result<FileContent>>,
+}
+
+/// The sources as a tree of path components from `/`.
+#[derive(Default)]
+struct VirtualDir {
+    children: BTreeMap<Vec<u8>, VirtualEntry>,
+}
+
+enum VirtualEntry {
+    Source(PathBuf),
+    Dir(VirtualDir, PathBuf),
+}
+
+fn virtual_root(paths: Vec<PathBuf>) -> Result<VirtualDir> {
+    let mut root = VirtualDir::default();
+    let mut paths: Vec<PathBuf> = paths.into_iter().map(|p| clean(&p)).collect();
+    paths.sort();
+    paths.dedup();
+    'outer: for p in paths {
+        let comps: Vec<&[u8]> = p
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        if comps.is_empty() {
+            return Err(Error::usage("backing up / as a whole is not supported; name its directories"));
+        }
+        let mut dir = &mut root;
+        let mut real = PathBuf::from("/");
+        for (i, c) in comps.iter().enumerate() {
+            real.push(std::ffi::OsStr::from_bytes(c));
+            if i + 1 == comps.len() {
+                dir.children.insert(c.to_vec(), VirtualEntry::Source(real.clone()));
+                continue 'outer;
+            }
+            let entry = dir
+                .children
+                .entry(c.to_vec())
+                .or_insert_with(|| VirtualEntry::Dir(VirtualDir::default(), real.clone()));
+            match entry {
+                VirtualEntry::Dir(d, _) => dir = d,
+                VirtualEntry::Source(_) => continue 'outer, // an ancestor is already a source
+            }
+        }
+    }
+    Ok(root)
+}
+
+/// Lexically clean an absolute path (no `.` or `..`, no trailing slash).
+fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(super) fn run(
+    repo: &Repository,
+    saver: &BlobSaver,
+    run: &Run<'_>,
+    paths: Vec<PathBuf>,
+    opts: &BackupOptions,
+) -> Result<TreeId> {
+    let root = virtual_root(paths)?;
+    let parent_root = match &opts.parent_tree {
+        Some(id) => Some(repo.load_tree(id)?),
+        None => None,
+    };
+    let (job_tx, job_rx) = bounded::<FileJob>(opts.read_concurrency.max(1) * 4);
+    let (event_tx, event_rx) = bounded::<Event>(4096);
+    std::thread::scope(|s| {
+        for _ in 0..opts.read_concurrency.max(1) {
+            let rx = job_rx.clone();
+            s.spawn(move || reader(rx, saver, run));
+        }
+        drop(job_rx);
+        let assembler = s.spawn(move || assemble(event_rx, saver, run));
+        let mut w = Walker { repo, run, opts, jobs: job_tx, events: event_tx, root_dev: 0 };
+        if let Err(e) = w.virtual_dir(&root, parent_root.as_ref()) {
+            run.fail(e);
+        }
+        drop(w);
+        assembler.join().unwrap_or_else(|_| Err(Error::new(crate::error::Kind::Other, "tree assembler panicked")))
+    })
+}
+
+fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>) {
+    let mut scratch = Vec::new();
+    for job in rx {
+        if run.cancelled() {
+            continue;
+        }
+        let r = read_file(&job.path, saver, &mut scratch, &|n| {
+            run.progress.bytes_done.fetch_add(n, Ordering::Relaxed);
+        });
+        let _ = job.result.send(r);
+    }
+}
+
+struct Walker<'a, 'r> {
+    repo: &'a Repository,
+    run: &'a Run<'r>,
+    opts: &'a BackupOptions,
+    jobs: Sender<FileJob>,
+    events: Sender<Event>,
+    root_dev: u64,
+}
+
+fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
+    let t = tree?;
+    t.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().map(|i| &t.nodes[i])
+}
+
+impl Walker<'_, '_> {
+    fn emit(&self, e: Event) -> Result<()> {
+        self.events.send(e).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))
+    }
+
+    fn subtree(&self, parent: Option<&Node>) -> Option<Tree> {
+        let id = parent.filter(|n| n.kind == NodeKind::Dir)?.subtree?;
+        match self.repo.load_tree(&id) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("parent tree {id} unreadable, reading files again: {e}");
+                None
+            }
+        }
+    }
+
+    fn virtual_dir(&mut self, dir: &VirtualDir, parent: Option<&Tree>) -> Result<()> {
+        for (name, entry) in &dir.children {
+            if self.run.cancelled() {
+                return Ok(());
+            }
+            let pnode = find(parent, name);
+            match entry {
+                VirtualEntry::Source(path) => {
+                    self.root_dev = match path.symlink_metadata() {
+                        Ok(m) => m.dev(),
+                        Err(_) => 0,
+                    };
+                    self.path(path, name, pnode, true)?
+                }
+                VirtualEntry::Dir(sub, real) => {
+                    let m = match real.symlink_metadata() {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.run.warning(format!("{}: {e}", real.display()));
+                            continue;
+                        }
+                    };
+                    let mut node = self.with_xattrs(real, node_from_metadata(name, &m));
+                    node.kind = NodeKind::Dir;
+                    if !self.opts.with_atime {
+                        node.atime = 0;
+                    }
+                    let ptree = self.subtree(pnode);
+                    self.emit(Event::Enter { node, parent_subtree: pnode.and_then(|n| n.subtree) })?;
+                    self.virtual_dir(sub, ptree.as_ref())?;
+                    self.emit(Event::Leave)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn with_xattrs(&self, path: &Path, mut node: Node) -> Node {
+        match read_xattrs(path) {
+            Ok(x) => node.xattrs = x,
+            Err(e) => self.run.warning(format!("{}: reading extended attributes: {e}", path.display())),
+        }
+        node
+    }
+
+    fn path(&mut self, path: &Path, name: &[u8], parent: Option<&Node>, is_source: bool) -> Result<()> {
+        let ex = &self.opts.excludes;
+        if ex.matches_path(path) {
+            return Ok(());
+        }
+        let m = match path.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                self.run.warning(format!("{}: {e}", path.display()));
+                return Ok(());
+            }
+        };
+        let mut node = node_from_metadata(name, &m);
+        if !self.opts.with_atime {
+            node.atime = 0;
+        }
+        match node.kind {
+            NodeKind::Dir => {
+                if ex.dir_has_marker(path) {
+                    return Ok(());
+                }
+                if self.opts.one_file_system && !is_source && m.dev() != self.root_dev {
+                    return Ok(());
+                }
+                self.dir(path, node, parent)
+            }
+            NodeKind::File => {
+                if ex.larger_than.is_some_and(|l| m.len() > l) {
+                    return Ok(());
+                }
+                let node = self.with_xattrs(path, node);
+                self.file(path, node, parent)
+            }
+            NodeKind::Symlink => {
+                let mut node = self.with_xattrs(path, node);
+                match std::fs::read_link(path) {
+                    Ok(t) => node.link_target = Some(serde_bytes::ByteBuf::from(t.as_os_str().as_bytes().to_vec())),
+                    Err(e) => {
+                        self.run.warning(format!("{}: {e}", path.display()));
+                        return Ok(());
+                    }
+                }
+                self.emit(Event::Leaf(node))
+            }
+            _ => {
+                let node = self.with_xattrs(path, node);
+                self.emit(Event::Leaf(node))
+            }
+        }
+    }
+
+    fn dir(&mut self, path: &Path, node: Node, parent: Option<&Node>) -> Result<()> {
+        let entries = match std::fs::read_dir(path) {
+            Ok(rd) => rd.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>(),
+            Err(e) => Err(e),
+        };
+        let mut names = match entries {
+            Ok(n) => n,
+            Err(e) => {
+                self.run.warning(format!("{}: {e}", path.display()));
+                return Ok(());
+            }
+        };
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let node = self.with_xattrs(path, node);
+        let ptree = self.subtree(parent);
+        self.emit(Event::Enter { node, parent_subtree: parent.and_then(|n| n.subtree) })?;
+        for name in names {
+            if self.run.cancelled() {
+                break;
+            }
+            let child = path.join(&name);
+            let pnode = find(ptree.as_ref(), name.as_bytes());
+            self.path(&child, name.as_bytes(), pnode, false)?;
+        }
+        self.emit(Event::Leave)
+    }
+
+    fn file(&mut self, path: &Path, mut node: Node, parent: Option<&Node>) -> Result<()> {
+        if let Some(p) = parent {
+            let same = p.kind == NodeKind::File
+                && p.size == node.size
+                && p.mtime == node.mtime
+                && p.ctime == node.ctime
+                && p.inode == node.inode
+                && self.content_indexed(p);
+            if same {
+                node.content = p.content.clone();
+                node.content_lists = p.content_lists.clone();
+                let c = &self.run.counters;
+                c.files_unmodified.fetch_add(1, Ordering::Relaxed);
+                c.bytes.fetch_add(node.size, Ordering::Relaxed);
+                self.run.progress.files_done.fetch_add(1, Ordering::Relaxed);
+                self.run.progress.bytes_done.fetch_add(node.size, Ordering::Relaxed);
+                return self.emit(Event::Leaf(node));
+            }
+        }
+        let (tx, rx) = bounded(1);
+        self.jobs
+            .send(FileJob { path: path.to_path_buf(), result: tx })
+            .map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))?;
+        self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
+    }
+
+    fn content_indexed(&self, node: &Node) -> bool {
+        let Ok(idx) = self.repo.index() else { return false };
+        node.content.iter().chain(&node.content_lists).all(|id| idx.contains(id))
+    }
+}
+
+struct Frame {
+    node: Option<Node>,
+    parent_subtree: Option<TreeId>,
+    nodes: Vec<Node>,
+}
+
+fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<TreeId> {
+    let mut stack = vec![Frame { node: None, parent_subtree: None, nodes: vec![] }];
+    let c = &run.counters;
+    for ev in rx {
+        if run.cancelled() {
+            continue;
+        }
+        let r: Result<()> = (|| {
+            match ev {
+                Event::Enter { node, parent_subtree } => {
+                    stack.push(Frame { node: Some(node), parent_subtree, nodes: vec![] })
+                }
+                Event::Leaf(node) => top(&mut stack)?.nodes.push(node),
+                Event::File { mut node, had_parent, result, path } => {
+                    let got =
+                        result.recv().map_err(|_| Error::new(crate::error::Kind::Other, "file reader stopped"))?;
+                    match got {
+                        Ok(fc) => {
+                            if fc.changed_while_reading {
+                                run.warning(format!(
+                                    "{}: file changed while it was read; saved as read",
+                                    path.display()
+                                ));
+                            }
+                            node.size = fc.size;
+                            set_content(saver, &mut node, fc.content)?;
+                            let counter = if had_parent { &c.files_changed } else { &c.files_new };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            c.bytes.fetch_add(fc.size, Ordering::Relaxed);
+                            run.progress.files_done.fetch_add(1, Ordering::Relaxed);
+                            top(&mut stack)?.nodes.push(node);
+                        }
+                        Err(e) if is_source_error(&e) => run.warning(e.message),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Event::Leave => {
+                    let frame = stack.pop().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+                    let id = save_tree(saver, Tree { nodes: frame.nodes })?;
+                    let counter = match frame.parent_subtree {
+                        Some(p) if p == id => &c.dirs_unmodified,
+                        Some(_) => &c.dirs_changed,
+                        None => &c.dirs_new,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    run.progress.dirs_done.fetch_add(1, Ordering::Relaxed);
+                    let mut node =
+                        frame.node.ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+                    node.subtree = Some(id);
+                    top(&mut stack)?.nodes.push(node);
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            run.fail(e);
+        }
+    }
+    if let Some(e) = run.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    let root = stack
+        .pop()
+        .filter(|_| stack.is_empty())
+        .ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+    save_tree(saver, Tree { nodes: root.nodes })
+}
+
+fn top(stack: &mut [Frame]) -> Result<&mut Frame> {
+    stack.last_mut().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))
+}

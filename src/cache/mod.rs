@@ -1,0 +1,120 @@
+//! The local cache of one repository, under the user's cache directory: ciphertext of index
+//! files and snapshots (content-addressed, so a cached file is checked against its name
+//! before use), and a SQLite catalog of what is cached. The repository never depends on the
+//! cache: any failure here only means reading from storage again. The catalog is disposable:
+//! a schema-version mismatch drops and rebuilds it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection};
+
+use crate::id::{ObjectId, RepoId};
+
+const SCHEMA_VERSION: i64 = 1;
+
+pub struct Cache {
+    dir: PathBuf,
+    catalog: Mutex<Option<Connection>>,
+}
+
+impl Cache {
+    /// Open (creating) the cache for a repository under `root`.
+    pub fn open(root: &Path, repo: &RepoId) -> Option<Cache> {
+        let dir = root.join(repo.to_hex());
+        std::fs::create_dir_all(&dir).ok()?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            let _ = std::fs::write(
+                &tag,
+                "Signature: 8a477f597d28d172789f06886806bc55\n# arca cache; see https://bford.info/cachedir/\n",
+            );
+        }
+        let catalog = open_catalog(&dir.join("catalog.sqlite")).map_err(|e| tracing::debug!("cache catalog: {e}")).ok();
+        Some(Cache { dir, catalog: Mutex::new(catalog) })
+    }
+
+    /// The default cache root: `$XDG_CACHE_HOME/arca` or the platform's equivalent.
+    pub fn default_root() -> Option<PathBuf> {
+        dirs::cache_dir().map(|d| d.join("arca"))
+    }
+
+    fn file(&self, path: &str) -> Option<PathBuf> {
+        // Only our own object paths: `dir/64 hex`.
+        let (dir, name) = path.split_once('/')?;
+        if !matches!(dir, "index" | "snapshots") || ObjectId::from_hex(name).is_none() {
+            return None;
+        }
+        Some(self.dir.join(dir).join(name))
+    }
+
+    pub fn get(&self, path: &str) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.file(path)?).ok()?;
+        Some(bytes)
+    }
+
+    pub fn put(&self, path: &str, bytes: &[u8]) {
+        let Some(file) = self.file(path) else { return };
+        let Some(parent) = file.parent() else { return };
+        if std::fs::create_dir_all(parent).is_err() {
+            return;
+        }
+        let tmp = file.with_extension("tmp");
+        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &file).is_ok() {
+            self.with_catalog(|c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO objects(path, size, added) VALUES (?1, ?2, strftime('%s','now'))",
+                    params![path, bytes.len() as i64],
+                )
+                .map(|_| ())
+            });
+        }
+    }
+
+    /// Drop cached files of `dir` that the repository no longer lists.
+    pub fn retain_dir(&self, dir: &str, keep: &[ObjectId]) {
+        let keep: std::collections::HashSet<String> = keep.iter().map(|i| i.to_hex()).collect();
+        let Ok(rd) = std::fs::read_dir(self.dir.join(dir)) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                let _ = std::fs::remove_file(e.path());
+                let path = format!("{dir}/{name}");
+                self.with_catalog(|c| c.execute("DELETE FROM objects WHERE path = ?1", params![path]).map(|_| ()));
+            }
+        }
+    }
+
+    /// Number of objects and bytes the catalog records.
+    pub fn usage(&self) -> Option<(u64, u64)> {
+        let guard = self.catalog.lock().ok()?;
+        let c = guard.as_ref()?;
+        c.query_row("SELECT count(*), coalesce(sum(size), 0) FROM objects", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })
+        .ok()
+    }
+
+    fn with_catalog(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()>) {
+        if let Ok(guard) = self.catalog.lock() {
+            if let Some(c) = guard.as_ref() {
+                if let Err(e) = f(c) {
+                    tracing::debug!("cache catalog: {e}");
+                }
+            }
+        }
+    }
+}
+
+fn open_catalog(path: &Path) -> rusqlite::Result<Connection> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    c.execute_batch("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER)")?;
+    let version: Option<i64> = c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).ok();
+    if version != Some(SCHEMA_VERSION) {
+        c.execute_batch("DROP TABLE IF EXISTS objects")?;
+        c.execute_batch("CREATE TABLE objects(path TEXT PRIMARY KEY, size INTEGER NOT NULL, added INTEGER NOT NULL)")?;
+        c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?1)", params![SCHEMA_VERSION])?;
+    }
+    Ok(c)
+}

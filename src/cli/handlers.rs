@@ -1,0 +1,433 @@
+//! One handler per command: settings and arguments in, a command run, its report printed,
+//! an exit code out.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::args::*;
+use super::exit;
+use super::output::{bytes, Out, Ticker};
+use super::settings::{kdf_params, parse_size, Settings};
+use crate::archiver::{read_pattern_file, BackupOptions, Excludes, Progress};
+use crate::chunker::ChunkerParams;
+use crate::codec::Compression;
+use crate::commands::{self, Filter};
+use crate::error::{Error, Kind, Result};
+use crate::repo::{InitOptions, Repository};
+use crate::restorer::{Overwrite, RestoreOptions, RestoreProgress};
+
+pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
+    match cmd {
+        Command::Init(a) => init(s, out, a),
+        Command::Backup(a) => backup(s, out, a),
+        Command::Snapshots(a) => snapshots(s, out, a),
+        Command::Ls(a) => ls(s, out, a),
+        Command::Cat(a) => cat(s, out, a),
+        Command::Restore(a) => restore(s, out, a),
+        Command::Key(k) => key(s, out, k),
+        Command::Unlock(a) => {
+            let n = s.open()?.unlock(a.remove_all)?;
+            out.text(format!("removed {n} lock(s)"));
+            Ok(exit::OK)
+        }
+        Command::Check(a) => check(s, out, a),
+    }
+}
+
+fn filter(f: &FilterArgs) -> Filter {
+    Filter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
+}
+
+fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
+    let mut opts = InitOptions { kdf: kdf_params(), ..Default::default() };
+    if let Some(c) = chunker {
+        let v: Vec<u32> = c.split(',').map(|x| parse_size(x).map(|n| n as u32)).collect::<Result<_>>()?;
+        let [min, avg, max] = v[..] else { return Err(Error::usage("--chunker-params takes MIN,AVG,MAX")) };
+        opts.chunker = ChunkerParams { min, avg, max };
+    }
+    Ok(opts)
+}
+
+fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
+    let opts = init_options(a.chunker_params.as_deref())?;
+    let backend = s.backend()?;
+    if backend.stat(crate::repo::CONFIG_PATH)?.is_some() {
+        return Err(Error::usage(format!("a repository already exists at {}", s.location)));
+    }
+    let pw = s.read_password(true)?;
+    let (_, report) = commands::init::run(backend, &pw, &opts)?;
+    if out.json {
+        out.json_line(&report);
+    } else {
+        out.text(format!("created arca repository {} at {}", &report.id[..8], report.repository));
+        out.text("Knowledge of the password is required to access the repository: losing it loses the data.");
+    }
+    Ok(exit::OK)
+}
+
+fn excludes(a: &BackupArgs) -> Result<(Excludes, Vec<String>)> {
+    let mut pats = a.exclude.clone();
+    let mut ipats = a.iexclude.clone();
+    for f in &a.exclude_file {
+        pats.extend(read_pattern_file(f)?);
+    }
+    for f in &a.iexclude_file {
+        ipats.extend(read_pattern_file(f)?);
+    }
+    let mut ex = Excludes::new(&pats, &ipats)?;
+    if a.exclude_caches {
+        ex.exclude_caches();
+    }
+    for p in &a.exclude_if_present {
+        ex.exclude_if_present(p);
+    }
+    if let Some(l) = &a.exclude_larger_than {
+        ex.larger_than = Some(parse_size(l)?);
+    }
+    let mut used = pats;
+    used.extend(ipats);
+    Ok((ex, used))
+}
+
+fn open_or_create_default(s: &Settings, out: Out) -> Result<Repository> {
+    if s.default_repo {
+        let backend = s.backend()?;
+        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() {
+            out.note(format!("no repository given: creating the default repository at {}", s.location));
+            let pw = s.read_password(true)?;
+            let (repo, _) = commands::init::run(backend, &pw, &init_options(None)?)?;
+            return Ok(s.attach_cache(repo));
+        }
+    }
+    s.open()
+}
+
+fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
+    let (ex, used) = excludes(&a)?;
+    let input = if a.stdin_from_command {
+        let argv: Vec<String> = a.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        commands::backup::Input::Command { filename: a.stdin_filename.clone(), argv }
+    } else if a.stdin {
+        if !a.paths.is_empty() {
+            return Err(Error::usage("--stdin takes no paths"));
+        }
+        commands::backup::Input::Stdin { filename: a.stdin_filename.clone() }
+    } else {
+        let mut paths = a.paths.clone();
+        for f in &a.files_from {
+            paths.extend(read_pattern_file(f)?.into_iter().map(PathBuf::from));
+        }
+        if paths.is_empty() {
+            return Err(Error::usage("nothing to back up: name files or directories").hint("e.g. `arca backup ~/work`"));
+        }
+        commands::backup::Input::Paths(paths)
+    };
+    let engine = BackupOptions {
+        excludes: ex,
+        one_file_system: a.one_file_system,
+        read_concurrency: a.read_concurrency.max(1),
+        compression: Compression::parse(&a.compression)?,
+        dry_run: a.dry_run,
+        with_atime: a.with_atime,
+        ..Default::default()
+    };
+    let repo = Arc::new(open_or_create_default(s, out)?);
+    let cmd = commands::backup::BackupCommand {
+        input,
+        tags: a.tags,
+        host: a.host,
+        time: a.time,
+        parent: a.parent,
+        force: a.force,
+        excludes_used: used,
+        engine,
+    };
+    let progress = Arc::new(Progress::default());
+    let p2 = progress.clone();
+    let ticker = Ticker::start(out, "backed up", move || {
+        (
+            p2.files_done.load(Ordering::Relaxed),
+            p2.bytes_done.load(Ordering::Relaxed),
+            p2.errors.load(Ordering::Relaxed),
+        )
+    });
+    let warn = |m: String| out.warning("archival", &m);
+    let report = commands::backup::run(repo, cmd, &progress, &warn);
+    drop(ticker);
+    let report = report?;
+    if out.json {
+        out.json_line(&report);
+    } else {
+        out.text(format!(
+            "Files: {:>8} new, {:>8} changed, {:>8} unmodified",
+            report.files_new, report.files_changed, report.files_unmodified
+        ));
+        out.text(format!(
+            "Dirs:  {:>8} new, {:>8} changed, {:>8} unmodified",
+            report.dirs_new, report.dirs_changed, report.dirs_unmodified
+        ));
+        out.text(format!(
+            "Added to the repository: {} ({} stored)",
+            bytes(report.data_added),
+            bytes(report.data_added_packed)
+        ));
+        out.text(format!(
+            "processed {} files, {} in {:.1}s",
+            report.total_files_processed,
+            bytes(report.total_bytes_processed),
+            report.total_duration
+        ));
+        match &report.snapshot_id {
+            Some(id) => out.text(format!("snapshot {} saved", &id[..8])),
+            None => out.text("dry run: nothing written"),
+        }
+        if report.errors > 0 {
+            out.note(format!("warning: {} source(s) could not be read; the snapshot lacks them", report.errors));
+        }
+    }
+    Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
+}
+
+fn local_time(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
+    let repo = s.open()?;
+    let list = commands::snapshots::run(&repo, &filter(&a.filter), &a.ids)?;
+    if out.json {
+        out.json_line(&list);
+        return Ok(exit::OK);
+    }
+    out.text(format!("{:<8}  {:<19}  {:<16}  {:<16}  {}", "ID", "Time", "Host", "Tags", "Paths"));
+    out.text("-".repeat(80));
+    for sn in &list {
+        out.text(format!(
+            "{:<8}  {:<19}  {:<16}  {:<16}  {}",
+            sn.short_id,
+            local_time(&sn.time),
+            sn.hostname,
+            sn.tags.join(","),
+            sn.paths.join(", ")
+        ));
+    }
+    out.text("-".repeat(80));
+    out.text(format!("{} snapshots", list.len()));
+    Ok(exit::OK)
+}
+
+fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
+    let repo = s.open()?;
+    let cmd = commands::ls::LsCommand {
+        snapshot: a.snapshot,
+        dirs: a.dirs,
+        recursive: a.recursive,
+        filter: filter(&a.filter),
+    };
+    let mut nodes = vec![];
+    let info = commands::ls::run(&repo, &cmd, &mut |n| nodes.push(n))?;
+    if out.json {
+        let mut v = serde_json::to_value(&info).unwrap_or_default();
+        v["struct_type"] = "snapshot".into();
+        v["message_type"] = "snapshot".into();
+        out.json_line(&v);
+        for n in &nodes {
+            out.json_line(n);
+        }
+    } else {
+        out.note(format!("snapshot {} of {:?} at {}:", info.short_id, info.paths, local_time(&info.time)));
+        for n in &nodes {
+            if a.long {
+                let target = n.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
+                let user = if n.user.is_empty() { n.uid.to_string() } else { n.user.clone() };
+                let group = if n.group.is_empty() { n.gid.to_string() } else { n.group.clone() };
+                out.text(format!(
+                    "{} {:>8} {:>8} {:>12} {} {}{}",
+                    n.permissions,
+                    user,
+                    group,
+                    n.size,
+                    local_time(&n.mtime),
+                    n.path,
+                    target
+                ));
+            } else {
+                out.text(&n.path);
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {
+    let repo = s.open()?;
+    match commands::cat::run(&repo, &a.what, a.id.as_deref())? {
+        commands::cat::CatOutput::Json(v) => {
+            let text = serde_json::to_string_pretty(&v).map_err(|e| Error::new(Kind::Other, e.to_string()))?;
+            println!("{text}");
+        }
+        commands::cat::CatOutput::Bytes(b) => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&b).map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    let _ = out;
+    Ok(exit::OK)
+}
+
+fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
+    let repo = s.open()?;
+    let includes = if a.include.is_empty() && a.iinclude.is_empty() {
+        None
+    } else {
+        Some(Excludes::new(&a.include, &a.iinclude)?)
+    };
+    let opts = RestoreOptions {
+        target: std::path::absolute(&a.target).map_err(|e| Error::io(a.target.display(), e))?,
+        includes,
+        excludes: Excludes::new(&a.exclude, &a.iexclude)?,
+        overwrite: Overwrite::parse(&a.overwrite)?,
+        delete: a.delete,
+        verify: a.verify,
+        dry_run: a.dry_run,
+        sparse: a.sparse,
+        concurrency: a.concurrency,
+    };
+    let progress = Arc::new(RestoreProgress::default());
+    let p2 = progress.clone();
+    let ticker = Ticker::start(out, "restored", move || {
+        (
+            p2.files_done.load(Ordering::Relaxed),
+            p2.bytes_done.load(Ordering::Relaxed),
+            p2.errors.load(Ordering::Relaxed),
+        )
+    });
+    let warn = |m: String| out.warning("restore", &m);
+    let r = commands::restore::run(&repo, &a.snapshot, &filter(&a.filter), &opts, &progress, &warn);
+    drop(ticker);
+    let (id, summary) = r?;
+    if out.json {
+        let mut v = serde_json::to_value(&summary).unwrap_or_default();
+        v["message_type"] = "summary".into();
+        v["snapshot_id"] = id.into();
+        out.json_line(&v);
+    } else {
+        out.text(format!(
+            "restored snapshot {} to {}: {} files, {} dirs, {}{}{}",
+            &id[..8],
+            opts.target.display(),
+            summary.files_restored,
+            summary.dirs_restored,
+            bytes(summary.bytes_restored),
+            if summary.files_skipped > 0 { format!(", {} kept", summary.files_skipped) } else { String::new() },
+            if a.verify { format!(", {} verified", summary.files_verified) } else { String::new() },
+        ));
+        if summary.errors > 0 {
+            out.note(format!("{} error(s) during restore", summary.errors));
+        }
+    }
+    Ok(if summary.errors > 0 { exit::FATAL } else { exit::OK })
+}
+
+fn new_password(a: &NewPasswordArgs) -> Result<Zeroizing<Vec<u8>>> {
+    let pw = match &a.new_password_file {
+        Some(f) => {
+            let mut b = std::fs::read(f).map_err(|e| Error::io(f.display(), e))?;
+            while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                b.pop();
+            }
+            Zeroizing::new(b)
+        }
+        None => {
+            let s = Settings {
+                password: super::settings::PasswordSource::Prompt,
+                ..Settings::from_global(&Global {
+                    repo: Some("memory:".into()),
+                    password_file: None,
+                    password_command: None,
+                    options: vec![],
+                    json: false,
+                    quiet: false,
+                    verbose: 0,
+                    cache_dir: None,
+                    no_cache: true,
+                })?
+            };
+            s.read_password(true)?
+        }
+    };
+    if pw.is_empty() {
+        return Err(Error::usage("the new password is empty"));
+    }
+    Ok(pw)
+}
+
+fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
+    match k {
+        KeyCommand::List => {
+            let repo = s.open()?;
+            let keys = commands::key::list(&repo)?;
+            if out.json {
+                out.json_line(&keys);
+            } else {
+                out.text(format!(" {:<8}  {:<12}  {:<16}  {}", "ID", "User", "Host", "Created"));
+                for k in keys {
+                    out.text(format!(
+                        "{}{:<8}  {:<12}  {:<16}  {}",
+                        if k.current { "*" } else { " " },
+                        k.id.short(),
+                        k.username,
+                        k.hostname,
+                        local_time(&k.created)
+                    ));
+                }
+            }
+        }
+        KeyCommand::Add(a) => {
+            let repo = s.open()?;
+            let id = commands::key::add(&repo, &new_password(&a)?, kdf_params())?;
+            out.text(format!("saved new key {}", &id[..8]));
+        }
+        KeyCommand::Remove { id } => {
+            let repo = s.open()?;
+            let id = commands::key::remove(&repo, &id)?;
+            out.text(format!("removed key {}", &id[..8]));
+        }
+        KeyCommand::Passwd(a) => {
+            let mut repo = s.open()?;
+            let id = commands::key::passwd(&mut repo, &new_password(&a)?, kdf_params())?;
+            out.text(format!("password changed; new key {}", &id[..8]));
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
+    let repo = s.open()?;
+    let _lock = repo.lock("check", false)?;
+    let report = crate::maintenance::check::check(&repo, a.read_data)?;
+    if out.json {
+        out.json_line(&report);
+    } else {
+        out.text(format!(
+            "checked {} snapshots, {} trees, {} packs, {} blobs{}",
+            report.snapshots,
+            report.trees_checked,
+            report.packs,
+            report.blobs,
+            if a.read_data { format!(" ({} blobs read)", report.blobs_read) } else { String::new() }
+        ));
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        if report.ok() {
+            out.text("no errors were found");
+        }
+    }
+    Ok(if report.ok() { exit::OK } else { exit::FATAL })
+}

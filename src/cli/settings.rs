@@ -1,0 +1,181 @@
+//! Step two of argument parsing: one validated `Settings` (repository, password source,
+//! output mode) made before any command runs.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use zeroize::Zeroizing;
+
+use super::args::Global;
+use crate::backend::{self, Location};
+use crate::cache::Cache;
+use crate::crypto::KdfParams;
+use crate::error::{Error, Kind, Result};
+use crate::repo::Repository;
+
+pub enum PasswordSource {
+    Env,
+    File(PathBuf),
+    Command(String),
+    Prompt,
+}
+
+pub struct Settings {
+    pub location: Location,
+    /// No repository was named: the default local one is used.
+    pub default_repo: bool,
+    pub options: Vec<(String, String)>,
+    pub password: PasswordSource,
+    pub cache_root: Option<PathBuf>,
+}
+
+pub type Password = Zeroizing<Vec<u8>>;
+
+impl Settings {
+    pub fn from_global(g: &Global) -> Result<Settings> {
+        let (location, default_repo) = match g.repo.as_deref().filter(|r| !r.is_empty()) {
+            Some(r) => (Location::parse(r)?, false),
+            None => (Location::Local(default_repository()?), true),
+        };
+        let scheme = match location {
+            Location::Local(_) => "fs",
+            Location::Memory => "memory",
+        };
+        let mut options = vec![];
+        for o in &g.options {
+            let (k, v) = o.split_once('=').ok_or_else(|| Error::usage(format!("option {o:?} is not key=value")))?;
+            let k = k.strip_prefix(&format!("{scheme}.")).unwrap_or(k);
+            options.push((k.to_string(), v.to_string()));
+        }
+        let password = if std::env::var_os("ARCA_PASSWORD").is_some() {
+            PasswordSource::Env
+        } else if let Some(f) = &g.password_file {
+            PasswordSource::File(f.clone())
+        } else if let Some(c) = &g.password_command {
+            PasswordSource::Command(c.clone())
+        } else {
+            PasswordSource::Prompt
+        };
+        let cache_root = if g.no_cache { None } else { g.cache_dir.clone().or_else(Cache::default_root) };
+        Ok(Settings { location, default_repo, options, password, cache_root })
+    }
+
+    pub fn backend(&self) -> Result<backend::DynBackend> {
+        backend::open(&self.location, &self.options)
+    }
+
+    pub fn read_password(&self, confirm: bool) -> Result<Password> {
+        let pw = match &self.password {
+            PasswordSource::Env => Zeroizing::new(std::env::var("ARCA_PASSWORD").unwrap_or_default().into_bytes()),
+            PasswordSource::File(f) => {
+                let mut b = std::fs::read(f).map_err(|e| Error::io(format!("password file {}", f.display()), e))?;
+                strip_newline(&mut b);
+                Zeroizing::new(b)
+            }
+            PasswordSource::Command(c) => {
+                let out = std::process::Command::new("sh")
+                    .args(["-c", c])
+                    .stderr(std::process::Stdio::inherit())
+                    .output()
+                    .map_err(|e| Error::usage(format!("password command {c:?}: {e}")))?;
+                if !out.status.success() {
+                    return Err(Error::usage(format!("password command {c:?} failed ({})", out.status)));
+                }
+                let mut b = out.stdout;
+                strip_newline(&mut b);
+                Zeroizing::new(b)
+            }
+            PasswordSource::Prompt => prompt(confirm)?,
+        };
+        if pw.is_empty() {
+            return Err(Error::usage("empty password").hint("set ARCA_PASSWORD, --password-file or --password-command"));
+        }
+        Ok(pw)
+    }
+
+    /// Open the repository (with the cache unless disabled).
+    pub fn open(&self) -> Result<Repository> {
+        let backend = self.backend()?;
+        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() {
+            let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
+            e = e.hint(if self.default_repo {
+                "no repository given (-r/--repo or ARCA_REPOSITORY) and the default one does not exist yet; `arca backup` creates it"
+            } else {
+                "create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"
+            });
+            return Err(e);
+        }
+        let pw = self.read_password(false)?;
+        let repo = Repository::open(backend, &pw)?;
+        Ok(self.attach_cache(repo))
+    }
+
+    pub fn attach_cache(&self, repo: Repository) -> Repository {
+        match self.cache_root.as_ref().and_then(|r| Cache::open(r, &repo.config().id)) {
+            Some(c) => repo.with_cache(c),
+            None => repo,
+        }
+    }
+}
+
+fn strip_newline(b: &mut Vec<u8>) {
+    while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+        b.pop();
+    }
+}
+
+fn prompt(confirm: bool) -> Result<Password> {
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        return Err(Error::usage("no password given and no terminal to ask on").hint(
+            "set ARCA_PASSWORD, ARCA_PASSWORD_FILE (--password-file) or ARCA_PASSWORD_COMMAND (--password-command)",
+        ));
+    }
+    let p = Zeroizing::new(
+        rpassword::prompt_password("enter password for repository: ")
+            .map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
+    );
+    if confirm {
+        let again = Zeroizing::new(
+            rpassword::prompt_password("enter password again: ")
+                .map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
+        );
+        if *p != *again {
+            return Err(Error::usage("passwords do not match"));
+        }
+    }
+    Ok(Zeroizing::new(p.as_bytes().to_vec()))
+}
+
+/// Where the default local repository lives.
+pub fn default_repository() -> Result<PathBuf> {
+    dirs::data_dir().map(|d| d.join("arca").join("repository")).ok_or_else(|| {
+        Error::usage("no repository given and no data directory known").hint("pass -r/--repo or set ARCA_REPOSITORY")
+    })
+}
+
+/// Argon2id costs for new keys. Debug builds honour `ARCA_TEST_INSECURE_KDF=1` so the test
+/// suite can make many repositories quickly; release builds always use the default.
+pub fn kdf_params() -> KdfParams {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("ARCA_TEST_INSECURE_KDF").is_some() {
+        return KdfParams { m_kib: 64, t: 1, p: 1 };
+    }
+    KdfParams::DEFAULT
+}
+
+/// Parse sizes like `500M`, `2G`, `1024`, `10KiB`.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| Error::usage(format!("invalid size {s:?}")))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(Error::usage(format!("invalid size unit in {s:?}"))),
+    };
+    Ok((n * mult as f64) as u64)
+}

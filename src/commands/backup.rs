@@ -1,0 +1,198 @@
+//! `arca backup`: save sources as a new snapshot. The snapshot is written last, after its
+//! packs and index; a run with unreadable sources still writes it, counting the errors.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Filter;
+use crate::archiver::{self, BackupOptions, Progress, Source};
+use crate::error::{Error, Kind, Result};
+use crate::format::snapshot::{Snapshot, Summary};
+use crate::id::SnapshotId;
+use crate::platform;
+use crate::repo::Repository;
+
+pub enum Input {
+    Paths(Vec<PathBuf>),
+    Stdin { filename: String },
+    Command { filename: String, argv: Vec<String> },
+}
+
+pub struct BackupCommand {
+    pub input: Input,
+    pub tags: Vec<String>,
+    pub host: Option<String>,
+    pub time: Option<String>,
+    pub parent: Option<String>,
+    pub force: bool,
+    pub excludes_used: Vec<String>,
+    pub engine: BackupOptions,
+}
+
+/// The final `summary` message of `backup --json` (restic's shape).
+#[derive(Debug, Serialize)]
+pub struct BackupReport {
+    pub message_type: &'static str,
+    pub files_new: u64,
+    pub files_changed: u64,
+    pub files_unmodified: u64,
+    pub dirs_new: u64,
+    pub dirs_changed: u64,
+    pub dirs_unmodified: u64,
+    pub data_blobs: u64,
+    pub tree_blobs: u64,
+    pub data_added: u64,
+    pub data_added_packed: u64,
+    pub total_files_processed: u64,
+    pub total_bytes_processed: u64,
+    pub total_duration: f64,
+    pub backup_start: String,
+    pub backup_end: String,
+    pub errors: u64,
+    pub dry_run: bool,
+    pub snapshot_id: Option<String>,
+    pub parent: Option<String>,
+}
+
+impl BackupReport {
+    fn new(
+        s: &Summary,
+        duration: f64,
+        snapshot: Option<SnapshotId>,
+        parent: Option<SnapshotId>,
+        dry_run: bool,
+    ) -> Self {
+        BackupReport {
+            message_type: "summary",
+            files_new: s.files_new,
+            files_changed: s.files_changed,
+            files_unmodified: s.files_unmodified,
+            dirs_new: s.dirs_new,
+            dirs_changed: s.dirs_changed,
+            dirs_unmodified: s.dirs_unmodified,
+            data_blobs: s.data_blobs,
+            tree_blobs: s.tree_blobs,
+            data_added: s.data_added,
+            data_added_packed: s.data_added_packed,
+            total_files_processed: s.total_files_processed,
+            total_bytes_processed: s.total_bytes_processed,
+            total_duration: duration,
+            backup_start: s.backup_start.clone(),
+            backup_end: s.backup_end.clone(),
+            errors: s.errors,
+            dry_run,
+            snapshot_id: snapshot.map(|i| i.to_hex()),
+            parent: parent.map(|i| i.to_hex()),
+        }
+    }
+}
+
+pub fn run(
+    repo: Arc<Repository>,
+    mut cmd: BackupCommand,
+    progress: &Progress,
+    warn: &(dyn Fn(String) + Sync),
+) -> Result<BackupReport> {
+    let started = std::time::Instant::now();
+    let _lock = if cmd.engine.dry_run { None } else { Some(repo.lock("backup", false)?) };
+    let host = cmd.host.clone().unwrap_or_else(platform::hostname);
+    let time = match &cmd.time {
+        Some(t) => super::parse_time(t)?.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+        None => platform::now_rfc3339(),
+    };
+    let mut child = None;
+    let (source, paths) = match std::mem::replace(&mut cmd.input, Input::Paths(vec![])) {
+        Input::Paths(p) => {
+            let mut abs = vec![];
+            for path in p {
+                let a = std::path::absolute(&path).map_err(|e| Error::io(path.display(), e))?;
+                if a.symlink_metadata().is_err() {
+                    progress.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    warn(format!("{}: no such file or directory", path.display()));
+                    continue;
+                }
+                abs.push(a);
+            }
+            if abs.is_empty() {
+                return Err(Error::usage("none of the sources exist; nothing to back up"));
+            }
+            let names = abs.iter().map(|p| p.to_string_lossy().trim_end_matches('/').to_string()).collect();
+            (Source::Paths(abs), names)
+        }
+        Input::Stdin { filename } => (
+            Source::Stream { name: filename.clone(), reader: Box::new(std::io::stdin()) },
+            vec![format!("/{filename}")],
+        ),
+        Input::Command { filename, argv } => {
+            let (prog, args) =
+                argv.split_first().ok_or_else(|| Error::usage("--stdin-from-command needs a command"))?;
+            let mut c = std::process::Command::new(prog)
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| Error::new(Kind::Usage, format!("cannot run {prog:?}: {e}")))?;
+            let out = c.stdout.take().ok_or_else(|| Error::new(Kind::Other, "command has no stdout"))?;
+            child = Some(c);
+            (Source::Stream { name: filename.clone(), reader: Box::new(out) }, vec![format!("/{filename}")])
+        }
+    };
+    let parent = find_parent(&repo, &cmd, &host, &paths)?;
+    if let Some((_, p)) = &parent {
+        cmd.engine.parent_tree = Some(p.tree);
+    }
+    let outcome = archiver::backup(repo.clone(), source, &cmd.engine, progress, warn)?;
+    if let Some(mut c) = child {
+        let status = c.wait().map_err(|e| Error::new(Kind::Other, format!("waiting for the command: {e}")))?;
+        if !status.success() {
+            return Err(Error::new(
+                Kind::Other,
+                format!("the command given to --stdin-from-command failed ({status}); no snapshot written"),
+            ));
+        }
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let parent_id = parent.map(|(id, _)| id);
+    if cmd.engine.dry_run {
+        return Ok(BackupReport::new(&outcome.summary, duration, None, parent_id, true));
+    }
+    let snap = Snapshot {
+        time,
+        tree: outcome.tree,
+        paths,
+        hostname: host,
+        username: platform::username(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        tags: cmd.tags.iter().flat_map(|t| t.split(',')).filter(|t| !t.is_empty()).map(String::from).collect(),
+        parent: parent_id,
+        excludes: cmd.excludes_used.clone(),
+        program_version: format!("arca {}", env!("CARGO_PKG_VERSION")),
+        summary: Some(outcome.summary.clone()),
+    };
+    let id = repo.save_snapshot(&snap)?;
+    Ok(BackupReport::new(&outcome.summary, duration, Some(id), parent_id, false))
+}
+
+fn find_parent(
+    repo: &Repository,
+    cmd: &BackupCommand,
+    host: &str,
+    paths: &[String],
+) -> Result<Option<(SnapshotId, Snapshot)>> {
+    if cmd.force {
+        return Ok(None);
+    }
+    if let Some(sel) = &cmd.parent {
+        return super::select(repo, sel, &Filter::default()).map(Some);
+    }
+    let mut sorted = paths.to_vec();
+    sorted.sort();
+    let all = repo.snapshots()?;
+    Ok(all.into_iter().rev().find(|(_, s)| {
+        let mut p = s.paths.clone();
+        p.sort();
+        s.hostname == host && p == sorted
+    }))
+}

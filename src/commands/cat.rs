@@ -1,0 +1,146 @@
+//! `arca cat config|index ID|pack ID|blob ID|snapshot ID|tree SNAP[:PATH]|key ID|lock ID`.
+
+use serde_json::{json, Value};
+
+use super::{select, Filter};
+use crate::error::{Error, Kind, Result};
+use crate::format::index::IndexFile;
+use crate::format::key::KeyFile;
+use crate::format::lock::Lock;
+use crate::format::tree::NodeKind;
+use crate::format::BlobType;
+use crate::id::{BlobId, ObjectId, PackId};
+use crate::repo::{pack_path, Repository};
+
+pub enum CatOutput {
+    Json(Value),
+    Bytes(Vec<u8>),
+}
+
+fn object_id(repo: &Repository, dir: &str, prefix: &str) -> Result<ObjectId> {
+    if let Some(id) = ObjectId::from_hex(prefix) {
+        return Ok(id);
+    }
+    let m: Vec<_> = repo.list_objects(dir)?.into_iter().filter(|i| i.to_hex().starts_with(prefix)).collect();
+    match m.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::new(Kind::NotFound, format!("no {dir}/ object {prefix:?}"))),
+        _ => Err(Error::usage(format!("{dir}/ prefix {prefix:?} is ambiguous"))),
+    }
+}
+
+fn entries_json(blobs: &[crate::format::pack::PackEntry]) -> Value {
+    Value::Array(
+        blobs
+            .iter()
+            .map(|b| json!({"id": b.id.to_hex(), "type": b.blob_type, "offset": b.offset, "length": b.length, "uncompressed_length": b.raw_length}))
+            .collect(),
+    )
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::new(Kind::Other, format!("JSON: {e}")))
+}
+
+pub fn run(repo: &Repository, what: &str, arg: Option<&str>) -> Result<CatOutput> {
+    let need = || arg.ok_or_else(|| Error::usage(format!("`cat {what}` needs an id")));
+    Ok(CatOutput::Json(match what {
+        "config" => to_json(repo.config())?,
+        "index" => {
+            let id = object_id(repo, "index", need()?)?;
+            let f = IndexFile::decode(repo.keys(), &repo.read_object("index", &id)?)?;
+            json!({
+                "supersedes": f.supersedes.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
+                "packs": f.packs.iter().map(|p| json!({"id": p.id.to_hex(), "blobs": entries_json(&p.blobs)})).collect::<Vec<_>>(),
+            })
+        }
+        "snapshot" => {
+            let (id, s) = select(repo, need()?, &Filter::default())?;
+            let mut v = to_json(&s)?;
+            v["id"] = json!(id.to_hex());
+            v
+        }
+        "key" => {
+            let id = object_id(repo, "keys", need()?)?;
+            let k = KeyFile::decode(&repo.backend().read(&format!("keys/{id}"))?)?;
+            json!({"id": id.to_hex(), "kdf": k.kdf, "params": k.params, "salt": hex::encode(&k.salt), "created": k.created, "hostname": k.hostname, "username": k.username})
+        }
+        "lock" => {
+            let id = object_id(repo, "locks", need()?)?;
+            to_json(&Lock::decode(repo.keys(), &repo.backend().read(&format!("locks/{id}"))?)?)?
+        }
+        "pack" => {
+            let id = PackId::from_hex(need()?).ok_or_else(|| Error::usage("pack ids are 64 hex digits"))?;
+            let path = pack_path(&id);
+            let size = repo
+                .backend()
+                .stat(&path)?
+                .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")))?;
+            let bytes = repo.backend().read(&path)?;
+            if crate::id::storage_hash(&bytes) != id.0 {
+                return Err(Error::corrupt(format!("{path}: content does not match its name")));
+            }
+            json!({"id": id.to_hex(), "size": size, "blobs": entries_json(&crate::format::pack::decode_header(repo.keys(), &bytes, size)?)})
+        }
+        "blob" => {
+            let id = BlobId::from_hex(need()?).ok_or_else(|| Error::usage("blob ids are 64 hex digits"))?;
+            let t = repo.index()?.get(&id).map(|l| l.entry.blob_type).unwrap_or(BlobType::Data);
+            return Ok(CatOutput::Bytes(repo.read_blob(t, &id)?));
+        }
+        "tree" => {
+            let spec = need()?;
+            let (sel, path) = spec.split_once(':').unwrap_or((spec, "/"));
+            let (_, snap) = select(repo, sel, &Filter::default())?;
+            let tree = match repo.find_path(&snap.tree, path)? {
+                None => snap.tree,
+                Some(n) if n.kind == NodeKind::Dir => {
+                    n.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?
+                }
+                Some(_) => return Err(Error::usage(format!("{path} is not a directory"))),
+            };
+            to_json(&tree_json(repo, &tree)?)?
+        }
+        other => {
+            return Err(Error::usage(format!("unknown object type {other:?}"))
+                .hint("config, index, pack, blob, snapshot, tree, key, lock"))
+        }
+    }))
+}
+
+fn tree_json(repo: &Repository, id: &BlobId) -> Result<Value> {
+    let t = repo.load_tree(id)?;
+    let nodes: Vec<Value> = t
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut v = serde_json::to_value(super::ls::LsNode::new(n, String::new())).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("path");
+                o.remove("struct_type");
+                o.insert("name_bytes".into(), json!(hex::encode(&n.name)));
+                o.insert("content".into(), json!(n.content.iter().map(|c| c.to_hex()).collect::<Vec<_>>()));
+                if !n.content_lists.is_empty() {
+                    o.insert(
+                        "content_lists".into(),
+                        json!(n.content_lists.iter().map(|c| c.to_hex()).collect::<Vec<_>>()),
+                    );
+                }
+                if let Some(s) = n.subtree {
+                    o.insert("subtree".into(), json!(s.to_hex()));
+                }
+                if !n.xattrs.is_empty() {
+                    o.insert(
+                        "xattrs".into(),
+                        json!(n
+                            .xattrs
+                            .iter()
+                            .map(|x| json!({"name": String::from_utf8_lossy(&x.name), "value": hex::encode(&x.value)}))
+                            .collect::<Vec<_>>()),
+                    );
+                }
+            }
+            v
+        })
+        .collect();
+    Ok(json!({"id": id.to_hex(), "nodes": nodes}))
+}

@@ -1,0 +1,22 @@
+//! `arca key add|list|remove|passwd`.
+
+use crate::crypto::KdfParams;
+use crate::error::Result;
+use crate::repo::{KeyInfo, Repository};
+
+pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
+    repo.list_keys()
+}
+
+pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<String> {
+    Ok(repo.add_key(new_password, kdf)?.to_hex())
+}
+
+pub fn remove(repo: &Repository, id: &str) -> Result<String> {
+    let _lock = repo.lock("key remove", true)?;
+    Ok(repo.remove_key(id)?.to_hex())
+}
+
+pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams) -> Result<String> {
+    Ok(repo.change_password(new_password, kdf)?.to_hex())
+}

@@ -1,0 +1,13 @@
+//! One module per verb: options in, a serialisable report out. Commands never print; the CLI
+//! renders their reports as text or JSON.
+
+pub mod backup;
+pub mod cat;
+pub mod init;
+pub mod key;
+pub mod ls;
+pub mod restore;
+pub mod select;
+pub mod snapshots;
+
+pub use select::{parse_time, select, Filter};

@@ -1,0 +1,141 @@
+//! Snapshot selectors: an id or unique id prefix, `latest`, `latest@TIME` (the newest
+//! snapshot at or before TIME), narrowed by host, tag and path filters.
+
+use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
+
+use crate::error::{Error, Kind, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+use crate::repo::Repository;
+
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub hosts: Vec<String>,
+    /// Each entry is a comma-separated set of tags that must all be present; any entry may match.
+    pub tags: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
+            && (self.tags.is_empty()
+                || self.tags.iter().any(|set| set.split(',').all(|t| t.is_empty() || s.tags.iter().any(|x| x == t))))
+            && (self.paths.is_empty()
+                || self.paths.iter().all(|p| s.paths.iter().any(|x| x == p.trim_end_matches('/'))))
+    }
+}
+
+/// Parse a user-given time: RFC 3339, `YYYY-MM-DD HH:MM[:SS]`, `YYYY-MM-DDTHH:MM[:SS]` or
+/// `YYYY-MM-DD` (local time unless an offset is given).
+pub fn parse_time(s: &str) -> Result<DateTime<FixedOffset>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t);
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return local(n, s);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(n) = d.and_hms_opt(23, 59, 59) {
+            return local(n, s);
+        }
+    }
+    Err(Error::usage(format!("cannot parse time {s:?}"))
+        .hint("use e.g. 2026-11-01, '2026-11-01 12:00' or 2026-11-01T12:00:00Z"))
+}
+
+fn local(n: NaiveDateTime, s: &str) -> Result<DateTime<FixedOffset>> {
+    Local
+        .from_local_datetime(&n)
+        .earliest()
+        .map(|t| t.fixed_offset())
+        .ok_or_else(|| Error::usage(format!("time {s:?} does not exist locally")))
+}
+
+/// Resolve one selector to a snapshot.
+pub fn select(repo: &Repository, selector: &str, filter: &Filter) -> Result<(SnapshotId, Snapshot)> {
+    let all = repo.snapshots()?;
+    select_from(all, selector, filter)
+}
+
+pub fn select_from(
+    all: Vec<(SnapshotId, Snapshot)>,
+    selector: &str,
+    filter: &Filter,
+) -> Result<(SnapshotId, Snapshot)> {
+    let mut candidates: Vec<_> = all.into_iter().filter(|(_, s)| filter.matches(s)).collect();
+    if let Some(rest) = selector.strip_prefix("latest") {
+        let before = match rest.strip_prefix('@') {
+            Some(t) => Some(parse_time(t)?),
+            None if rest.is_empty() => None,
+            None => return Err(Error::usage(format!("invalid snapshot selector {selector:?}"))),
+        };
+        if let Some(b) = before {
+            candidates.retain(|(_, s)| s.timestamp().is_some_and(|t| t <= b));
+        }
+        // snapshots() returns oldest first
+        return candidates.pop().ok_or_else(|| {
+            Error::new(Kind::NotFound, format!("no snapshot matches {selector:?}"))
+                .hint("list them with `arca snapshots`")
+        });
+    }
+    let prefix = selector.to_ascii_lowercase();
+    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::usage(format!("invalid snapshot selector {selector:?}"))
+            .hint("use an id, an id prefix, latest or latest@TIME"));
+    }
+    let mut m: Vec<_> = candidates.into_iter().filter(|(id, _)| id.to_hex().starts_with(&prefix)).collect();
+    match m.len() {
+        1 => Ok(m.remove(0)),
+        0 => {
+            Err(Error::new(Kind::NotFound, format!("no snapshot {selector:?}")).hint("list them with `arca snapshots`"))
+        }
+        n => Err(Error::usage(format!("snapshot prefix {selector:?} matches {n} snapshots; give more digits"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{ObjectId, TreeId};
+
+    fn snap(time: &str, host: &str, tags: &[&str]) -> Snapshot {
+        Snapshot {
+            time: time.into(),
+            tree: TreeId::default(),
+            paths: vec!["/a".into()],
+            hostname: host.into(),
+            username: "u".into(),
+            uid: 0,
+            gid: 0,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            parent: None,
+            excludes: vec![],
+            program_version: "t".into(),
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn latest_at_time_and_prefix() {
+        let all = vec![
+            (ObjectId([1; 32]), snap("2026-11-01T10:00:00+00:00", "h1", &["daily"])),
+            (ObjectId([2; 32]), snap("2026-11-02T10:00:00+00:00", "h2", &[])),
+            (ObjectId([3; 32]), snap("2026-11-03T10:00:00+00:00", "h1", &["daily", "x"])),
+        ];
+        let f = Filter::default();
+        assert_eq!(select_from(all.clone(), "latest", &f).unwrap().0, ObjectId([3; 32]));
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &f).unwrap().0, ObjectId([2; 32]));
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T10:00:00Z", &f).unwrap().0, ObjectId([2; 32]));
+        assert!(select_from(all.clone(), "latest@2026-10-01T00:00:00Z", &f).is_err());
+        assert_eq!(select_from(all.clone(), "0202", &f).unwrap().0, ObjectId([2; 32]));
+        let h1 = Filter { hosts: vec!["h1".into()], ..Default::default() };
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &h1).unwrap().0, ObjectId([1; 32]));
+        let tx = Filter { tags: vec!["daily,x".into()], ..Default::default() };
+        assert_eq!(select_from(all.clone(), "latest", &tx).unwrap().0, ObjectId([3; 32]));
+        assert!(select_from(all, "zz", &f).is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! One random 32-byte master secret per repository; every key arca uses derives from it with
+//! BLAKE3 `derive_key` under a distinct context string, so keys for different purposes are
+//! independent and none reveals another.
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::id::BlobId;
+
+/// The repository's master secret. Never stored unwrapped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MasterSecret(pub [u8; 32]);
+
+impl MasterSecret {
+    pub fn generate() -> Self {
+        MasterSecret(super::random_bytes())
+    }
+}
+
+pub const CONTEXT_SEAL: &str = "arca v1 2026-11-22 seal key";
+pub const CONTEXT_BLOB_ID: &str = "arca v1 2026-11-22 blob id key";
+pub const CONTEXT_CHUNKER: &str = "arca v1 2026-11-22 chunker gear key";
+
+/// The subkeys of one repository.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Keys {
+    /// XChaCha20-Poly1305 key for every sealed blob and object.
+    pub seal: [u8; 32],
+    /// Key of the keyed BLAKE3 that names blobs.
+    pub blob_id: [u8; 32],
+    /// Seed of the chunker's gear table.
+    pub chunker: [u8; 32],
+}
+
+impl Keys {
+    pub fn derive(master: &MasterSecret) -> Self {
+        Keys {
+            seal: blake3::derive_key(CONTEXT_SEAL, &master.0),
+            blob_id: blake3::derive_key(CONTEXT_BLOB_ID, &master.0),
+            chunker: blake3::derive_key(CONTEXT_CHUNKER, &master.0),
+        }
+    }
+
+    /// A blob's id: keyed BLAKE3 of its plaintext.
+    pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
+        BlobId(*blake3::keyed_hash(&self.blob_id, plaintext).as_bytes())
+    }
+}

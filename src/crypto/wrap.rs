@@ -1,0 +1,69 @@
+//! The master secret wrapped by a password: Argon2id(password, salt, m, t, p) gives a 32-byte
+//! key that seals the master secret. The KDF parameters and salt are bound into the
+//! associated data, so changing them is detected rather than silently deriving another key.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+
+use super::keys::MasterSecret;
+use super::seal::{open, seal, Aad, SealKind};
+use crate::error::{Error, Kind, Result};
+
+/// Argon2id cost parameters, stored in each key file beside the salt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Iterations.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl KdfParams {
+    /// The default for new keys: 64 MiB, 3 passes, 4 lanes.
+    pub const DEFAULT: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 4 };
+
+    /// Upper bounds a reader accepts, so a hostile key file can't demand absurd memory.
+    pub const MAX_M_KIB: u32 = 4 * 1024 * 1024;
+    pub const MAX_T: u32 = 64;
+    pub const MAX_P: u32 = 64;
+
+    fn aad_bytes(&self, salt: &[u8; 32]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(44);
+        v.extend_from_slice(salt);
+        v.extend_from_slice(&self.m_kib.to_le_bytes());
+        v.extend_from_slice(&self.t.to_le_bytes());
+        v.extend_from_slice(&self.p.to_le_bytes());
+        v
+    }
+
+    fn derive(&self, password: &[u8], salt: &[u8; 32]) -> Result<[u8; 32]> {
+        if self.m_kib > Self::MAX_M_KIB || self.t > Self::MAX_T || self.p > Self::MAX_P {
+            return Err(Error::corrupt(format!("key file asks for excessive Argon2id costs {self:?}")));
+        }
+        let params = Params::new(self.m_kib, self.t, self.p, Some(32))
+            .map_err(|e| Error::corrupt(format!("invalid Argon2id parameters {self:?}: {e}")))?;
+        let mut out = [0u8; 32];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(password, salt, &mut out)
+            .map_err(|e| Error::new(Kind::Other, format!("Argon2id failed: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// Wrap the master secret; returns the sealed bytes.
+pub fn wrap_master(master: &MasterSecret, password: &[u8], salt: &[u8; 32], params: KdfParams) -> Result<Vec<u8>> {
+    let kek = params.derive(password, salt)?;
+    Ok(seal(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt)), 0, &master.0))
+}
+
+/// Unwrap; a failure to authenticate is [`Kind::WrongPassword`].
+pub fn unwrap_master(sealed: &[u8], password: &[u8], salt: &[u8; 32], params: KdfParams) -> Result<MasterSecret> {
+    let kek = params.derive(password, salt)?;
+    let (_, secret) = open(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt)), sealed)
+        .map_err(|_| Error::new(Kind::WrongPassword, "wrong password"))?;
+    let bytes: [u8; 32] =
+        secret.as_slice().try_into().map_err(|_| Error::corrupt("wrapped master secret has the wrong length"))?;
+    Ok(MasterSecret(bytes))
+}

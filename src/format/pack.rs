@@ -1,0 +1,147 @@
+//! Pack files: sealed blobs back to back, then a sealed header listing them, then the header's
+//! length. The header makes a pack self-describing, so the index can be rebuilt from packs.
+//!
+//! ```text
+//! blob_0 || blob_1 || ... || sealed_header || header_len u32 LE
+//! ```
+//! Header plaintext: `count u32 LE`, then `count` entries of 45 bytes:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | blob type (1 data, 2 tree) |
+//! | 1 | 32 | blob id |
+//! | 33 | 4 | offset of the sealed blob in the pack, u32 LE |
+//! | 37 | 4 | sealed length, u32 LE |
+//! | 41 | 4 | plaintext length, u32 LE |
+
+use crate::codec::{compress, decompress, Compression};
+use crate::crypto::{open, seal, Aad, Keys, SealKind, FLAG_ZSTD, SEAL_OVERHEAD};
+use crate::error::{Error, Result};
+use crate::id::BlobId;
+
+use super::{BlobType, Reader};
+
+pub const ENTRY_LEN: usize = 45;
+pub const TRAILER_LEN: usize = 4;
+/// Largest plaintext blob accepted (the chunker's maximum is 16 MiB; trees are split below this).
+pub const MAX_BLOB_LEN: u32 = 64 * 1024 * 1024;
+/// Largest number of entries a pack header may list.
+pub const MAX_PACK_ENTRIES: u32 = 1 << 20;
+
+/// Where a blob lives inside its pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackEntry {
+    pub blob_type: BlobType,
+    pub id: BlobId,
+    pub offset: u32,
+    pub length: u32,
+    pub raw_length: u32,
+}
+
+impl PackEntry {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.push(self.blob_type.to_byte());
+        out.extend_from_slice(&self.id.0);
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.length.to_le_bytes());
+        out.extend_from_slice(&self.raw_length.to_le_bytes());
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let t = r.u8()?;
+        let blob_type = BlobType::from_byte(t).ok_or_else(|| Error::corrupt(format!("unknown blob type {t}")))?;
+        let e = PackEntry { blob_type, id: BlobId(r.id()?), offset: r.u32()?, length: r.u32()?, raw_length: r.u32()? };
+        if e.length < SEAL_OVERHEAD as u32 || e.raw_length > MAX_BLOB_LEN {
+            return Err(Error::corrupt(format!("blob {} has impossible lengths", e.id.short())));
+        }
+        Ok(e)
+    }
+}
+
+/// Seal one blob's plaintext for a pack. Returns the sealed bytes.
+pub fn seal_blob(keys: &Keys, blob_type: BlobType, id: &BlobId, plain: &[u8], level: Compression) -> Vec<u8> {
+    let aad = Aad::blob(blob_type.seal_kind(), id);
+    match compress(level, plain) {
+        Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
+        None => seal(&keys.seal, &aad, 0, plain),
+    }
+}
+
+/// Open a sealed blob and verify that its plaintext hashes to `id`.
+pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>> {
+    let aad = Aad::blob(entry.blob_type.seal_kind(), &entry.id);
+    let (flags, body) = open(&keys.seal, &aad, sealed).map_err(|e| e.context(format!("blob {}", entry.id)))?;
+    let plain = if flags & FLAG_ZSTD != 0 { decompress(&body, entry.raw_length as usize)? } else { body };
+    if plain.len() != entry.raw_length as usize {
+        return Err(Error::corrupt(format!(
+            "blob {}: length {} != indexed {}",
+            entry.id,
+            plain.len(),
+            entry.raw_length
+        )));
+    }
+    if keys.blob_id(&plain) != entry.id {
+        return Err(Error::corrupt(format!("blob {}: content does not match its id", entry.id)));
+    }
+    Ok(plain)
+}
+
+/// The sealed header plus trailer that ends a pack whose blobs are `entries`.
+pub fn encode_header(keys: &Keys, entries: &[PackEntry]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(4 + entries.len() * ENTRY_LEN);
+    plain.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for e in entries {
+        e.write(&mut plain);
+    }
+    let mut out = seal(&keys.seal, &Aad::object(SealKind::PackHeader), 0, &plain);
+    let len = out.len() as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// Length of the sealed header, from a pack's last 4 bytes.
+pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
+    let t: [u8; 4] = trailer.try_into().map_err(|_| Error::corrupt("pack trailer is not 4 bytes"))?;
+    let n = u32::from_le_bytes(t);
+    if (n as u64) + TRAILER_LEN as u64 > pack_len || (n as usize) < SEAL_OVERHEAD {
+        return Err(Error::corrupt(format!("pack header length {n} impossible for a pack of {pack_len} bytes")));
+    }
+    Ok(n)
+}
+
+/// Decode and validate a pack header. `tail` is the pack's last `header_len + 4` bytes and
+/// `pack_len` the whole pack's length: every entry must lie inside the blob area, in order,
+/// without overlap.
+pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<PackEntry>> {
+    if tail.len() < TRAILER_LEN {
+        return Err(Error::corrupt("pack too short"));
+    }
+    let n = header_len_from_trailer(&tail[tail.len() - TRAILER_LEN..], pack_len)? as usize;
+    if tail.len() < n + TRAILER_LEN {
+        return Err(Error::corrupt("pack header truncated"));
+    }
+    let sealed = &tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN];
+    let (_, plain) = open(&keys.seal, &Aad::object(SealKind::PackHeader), sealed)?;
+    let blob_area_end = pack_len - (n + TRAILER_LEN) as u64;
+    let mut r = Reader::new(&plain, "pack header");
+    let count = r.u32()?;
+    if count > MAX_PACK_ENTRIES || count as usize * ENTRY_LEN != r.remaining() {
+        return Err(Error::corrupt(format!("pack header claims {count} entries")));
+    }
+    let mut entries = Vec::with_capacity(count as usize);
+    let mut next_free = 0u64;
+    for _ in 0..count {
+        let e = PackEntry::read(&mut r)?;
+        let (start, end) = (e.offset as u64, e.offset as u64 + e.length as u64);
+        if start < next_free || end > blob_area_end {
+            return Err(Error::corrupt(format!(
+                "pack header entry for blob {} overlaps or is out of range",
+                e.id.short()
+            )));
+        }
+        next_free = end;
+        entries.push(e);
+    }
+    r.finish()?;
+    Ok(entries)
+}

@@ -1,0 +1,21 @@
+//! arca: deduplicating, encrypted backups on any OpenDAL backend.
+//!
+//! Layers only point down (checked by `cargo xtask layers`):
+//! `cli` → `commands` → `archiver`, `restorer` → `repo` → `cache`, `format` → `crypto`,
+//! `chunker`, `codec` → `backend`, `platform`, `id`, `error`.
+
+pub mod archiver;
+pub mod backend;
+pub mod cache;
+pub mod chunker;
+pub mod cli;
+pub mod codec;
+pub mod commands;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod id;
+pub mod maintenance;
+pub mod platform;
+pub mod repo;
+pub mod restorer;

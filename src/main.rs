@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    arca::cli::run()
+}

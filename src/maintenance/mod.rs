@@ -1,0 +1,3 @@
+//! Repository upkeep engines.
+
+pub mod check;

@@ -1,0 +1,56 @@
+//! The operating system: who and where we are, and file metadata in both directions
+//! (reading a node from `lstat`, applying a node's metadata on restore).
+
+mod metadata;
+
+pub use metadata::{apply_metadata, create_special, node_from_metadata, read_xattrs};
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+}
+
+pub fn username() -> String {
+    user_name(nix::unistd::getuid().as_raw()).or_else(|| std::env::var("USER").ok()).unwrap_or_default()
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+}
+
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(e) => e == nix::errno::Errno::EPERM,
+    }
+}
+
+fn cached(
+    table: &Mutex<HashMap<u32, Option<String>>>,
+    id: u32,
+    look: impl FnOnce(u32) -> Option<String>,
+) -> Option<String> {
+    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    t.entry(id).or_insert_with(|| look(id)).clone()
+}
+
+pub fn user_name(uid: u32) -> Option<String> {
+    static USERS: std::sync::OnceLock<Mutex<HashMap<u32, Option<String>>>> = std::sync::OnceLock::new();
+    cached(USERS.get_or_init(Default::default), uid, |u| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u)).ok().flatten().map(|u| u.name)
+    })
+}
+
+pub fn group_name(gid: u32) -> Option<String> {
+    static GROUPS: std::sync::OnceLock<Mutex<HashMap<u32, Option<String>>>> = std::sync::OnceLock::new();
+    cached(GROUPS.get_or_init(Default::default), gid, |g| {
+        nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(g)).ok().flatten().map(|g| g.name)
+    })
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}

@@ -1,0 +1,303 @@
+//! The repository: the only place where storage, crypto and format meet. Opening unwraps
+//! the master secret with a password, reads `config`, and loads the index on demand.
+//!
+//! Everything written goes through here, in the order packs → index → snapshot, so a crash
+//! at any instant leaves a valid repository.
+
+mod blob_index;
+mod keys;
+mod lock;
+mod saver;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+pub use blob_index::{BlobIndex, Location as BlobLocation};
+pub use keys::KeyInfo;
+pub use lock::LockGuard;
+pub use saver::{BlobSaver, SaveStats, SaveSummary};
+
+use crate::backend::DynBackend;
+use crate::cache::Cache;
+use crate::chunker::{Chunker, ChunkerParams};
+use crate::crypto::{KdfParams, Keys, MasterSecret};
+use crate::error::{Error, Kind, Result, ResultExt};
+use crate::format::config::Config;
+use crate::format::index::IndexFile;
+use crate::format::pack::open_blob;
+use crate::format::snapshot::Snapshot;
+use crate::format::tree::{ContentList, Node, Tree};
+use crate::format::{BlobType, FORMAT_VERSION};
+use crate::id::{storage_hash, BlobId, ObjectId, PackId, RepoId, SnapshotId};
+
+pub const CONFIG_PATH: &str = "config";
+
+pub fn pack_path(id: &PackId) -> String {
+    let h = id.to_hex();
+    format!("data/{}/{}", &h[..2], h)
+}
+
+/// Options for a new repository.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    pub chunker: ChunkerParams,
+    pub pack_size: u32,
+    pub kdf: KdfParams,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions { chunker: ChunkerParams::DEFAULT, pack_size: Config::DEFAULT_PACK_SIZE, kdf: KdfParams::DEFAULT }
+    }
+}
+
+pub struct Repository {
+    backend: DynBackend,
+    keys: Keys,
+    master: MasterSecret,
+    config: Config,
+    chunker: Arc<Chunker>,
+    index: RwLock<Option<BlobIndex>>,
+    cache: Option<Cache>,
+    key_id: ObjectId,
+}
+
+impl Repository {
+    /// Create a repository at an empty location.
+    pub fn init(backend: DynBackend, password: &[u8], opts: &InitOptions) -> Result<Repository> {
+        if backend.stat(CONFIG_PATH)?.is_some() {
+            return Err(Error::usage(format!("a repository already exists at {}", backend.location())));
+        }
+        opts.chunker.validate().map_err(|e| Error::usage(e.message))?;
+        let master = MasterSecret::generate();
+        let keys = Keys::derive(&master);
+        let config = Config {
+            version: FORMAT_VERSION,
+            id: RepoId(crate::crypto::random_bytes()),
+            chunker: opts.chunker,
+            pack_size: opts.pack_size,
+        };
+        let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
+        backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
+        let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
+        Ok(Repository { backend, keys, master, config, chunker, index: RwLock::new(None), cache: None, key_id })
+    }
+
+    /// Open with a password: tries every key file.
+    pub fn open(backend: DynBackend, password: &[u8]) -> Result<Repository> {
+        let config_bytes = match backend.read(CONFIG_PATH) {
+            Ok(b) => b,
+            Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
+                return Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
+                    .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"));
+            }
+            Err(e) => return Err(Error::from(e).context("reading config")),
+        };
+        crate::format::object::check_header(&config_bytes, crate::crypto::SealKind::Config).ctx("config")?;
+        let (master, key_id) = keys::unlock(&backend, password)?;
+        let keys = Keys::derive(&master);
+        let config = Config::decode(&keys, &config_bytes).ctx("config")?;
+        let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
+        Ok(Repository { backend, keys, master, config, chunker, index: RwLock::new(None), cache: None, key_id })
+    }
+
+    /// Use a local cache of index files and snapshots.
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn backend(&self) -> &DynBackend {
+        &self.backend
+    }
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn chunker(&self) -> &Arc<Chunker> {
+        &self.chunker
+    }
+    pub fn key_id(&self) -> ObjectId {
+        self.key_id
+    }
+
+    /// Read a content-addressed object (index, snapshot), from the cache when present, and
+    /// verify that its bytes hash to its name.
+    pub fn read_object(&self, dir: &str, id: &ObjectId) -> Result<Vec<u8>> {
+        let path = format!("{dir}/{id}");
+        if let Some(c) = &self.cache {
+            if let Some(b) = c.get(&path) {
+                if storage_hash(&b) == id.0 {
+                    return Ok(b);
+                }
+            }
+        }
+        let bytes = self.backend.read(&path).ctx(format!("reading {path}"))?;
+        if storage_hash(&bytes) != id.0 {
+            return Err(Error::corrupt(format!("{path}: content does not match its name")));
+        }
+        if let Some(c) = &self.cache {
+            c.put(&path, &bytes);
+        }
+        Ok(bytes)
+    }
+
+    /// Write a content-addressed object; returns its id.
+    pub fn write_object(&self, dir: &str, bytes: &[u8]) -> Result<ObjectId> {
+        let id = ObjectId(storage_hash(bytes));
+        let path = format!("{dir}/{id}");
+        self.backend.write(&path, bytes).ctx(format!("writing {path}"))?;
+        if let Some(c) = &self.cache {
+            c.put(&path, bytes);
+        }
+        Ok(id)
+    }
+
+    /// Ids of the objects in `dir` (names that are not 64 hex digits are ignored).
+    pub fn list_objects(&self, dir: &str) -> Result<Vec<ObjectId>> {
+        let entries = self.backend.list(&format!("{dir}/")).ctx(format!("listing {dir}"))?;
+        Ok(entries.iter().filter_map(|e| e.path.rsplit('/').next().and_then(ObjectId::from_hex)).collect())
+    }
+
+    // ---- index ----
+
+    pub fn read_index_files(&self) -> Result<Vec<(ObjectId, IndexFile)>> {
+        let ids = self.list_objects("index")?;
+        let mut files = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = self.read_object("index", &id)?;
+            files.push((id, IndexFile::decode(&self.keys, &bytes).ctx(format!("index/{id}"))?));
+        }
+        let superseded: std::collections::HashSet<ObjectId> =
+            files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+        files.retain(|(id, _)| !superseded.contains(id));
+        if let Some(c) = &self.cache {
+            c.retain_dir("index", &files.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        }
+        Ok(files)
+    }
+
+    /// Load the index if it isn't loaded yet.
+    pub fn load_index(&self) -> Result<()> {
+        if self.index.read().map_err(poisoned)?.is_some() {
+            return Ok(());
+        }
+        let files = self.read_index_files()?;
+        let idx = BlobIndex::from_files(files.iter().map(|(_, f)| f));
+        *self.index.write().map_err(poisoned)? = Some(idx);
+        Ok(())
+    }
+
+    /// The loaded index (loads it first if needed).
+    pub fn index(&self) -> Result<IndexRef<'_>> {
+        self.load_index()?;
+        Ok(IndexRef(self.index.read().map_err(poisoned)?))
+    }
+
+    pub(crate) fn index_add_pack(&self, id: PackId, blobs: &[crate::format::pack::PackEntry]) -> Result<()> {
+        let mut guard = self.index.write().map_err(poisoned)?;
+        guard.get_or_insert_with(BlobIndex::default).add_pack(id, blobs);
+        Ok(())
+    }
+
+    // ---- blobs and trees ----
+
+    pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+        let loc = self.index()?.get(id).ok_or_else(|| {
+            Error::new(Kind::NotFound, format!("{blob_type} blob {id} is not in the index"))
+                .hint("run `arca check`; `arca repair index` rebuilds the index from packs")
+        })?;
+        if loc.entry.blob_type != blob_type {
+            return Err(Error::corrupt(format!("blob {id} is a {} blob, expected {blob_type}", loc.entry.blob_type)));
+        }
+        self.read_blob_at(&loc)
+    }
+
+    pub fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        let path = pack_path(&loc.pack);
+        let sealed = self
+            .backend
+            .read_range(&path, loc.entry.offset as u64, loc.entry.length as u64)
+            .ctx(format!("reading blob {} from {path}", loc.entry.id))?;
+        open_blob(&self.keys, &loc.entry, &sealed).ctx(&path)
+    }
+
+    pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
+        Tree::decode(&self.read_blob(BlobType::Tree, id)?).ctx(format!("tree {id}"))
+    }
+
+    /// A file's content ids, resolving indirect content lists.
+    pub fn file_content(&self, node: &Node) -> Result<Vec<BlobId>> {
+        if node.content_lists.is_empty() {
+            return Ok(node.content.clone());
+        }
+        let mut out = Vec::new();
+        for id in &node.content_lists {
+            out.extend(
+                ContentList::decode(&self.read_blob(BlobType::Tree, id)?).ctx(format!("content list {id}"))?.content,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The node at `path` (absolute, `/`-separated) below the tree `root`; `None` for `/`.
+    pub fn find_path(&self, root: &BlobId, path: &str) -> Result<Option<Node>> {
+        let mut tree_id = *root;
+        let mut found: Option<Node> = None;
+        for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if let Some(n) = &found {
+                tree_id = n.subtree.ok_or_else(|| {
+                    Error::new(Kind::NotFound, format!("{path}: {} is not a directory", n.name_lossy()))
+                })?;
+            }
+            let tree = self.load_tree(&tree_id)?;
+            let node = tree
+                .nodes
+                .into_iter()
+                .find(|n| n.name.as_slice() == comp.as_bytes())
+                .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} is not in the snapshot")))?;
+            found = Some(node);
+        }
+        Ok(found)
+    }
+
+    // ---- snapshots ----
+
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<SnapshotId> {
+        self.write_object("snapshots", &snap.encode(&self.keys))
+    }
+
+    pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx(format!("snapshots/{id}"))
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
+        let ids = self.list_objects("snapshots")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push((*id, self.load_snapshot(id)?));
+        }
+        if let Some(c) = &self.cache {
+            c.retain_dir("snapshots", &ids);
+        }
+        out.sort_by(|a, b| a.1.timestamp().cmp(&b.1.timestamp()).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+}
+
+pub struct IndexRef<'a>(RwLockReadGuard<'a, Option<BlobIndex>>);
+
+impl std::ops::Deref for IndexRef<'_> {
+    type Target = BlobIndex;
+    fn deref(&self) -> &BlobIndex {
+        // load_index() ran before this guard was made
+        static EMPTY: std::sync::OnceLock<BlobIndex> = std::sync::OnceLock::new();
+        self.0.as_ref().unwrap_or_else(|| EMPTY.get_or_init(BlobIndex::default))
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
+    Error::new(Kind::Other, "a worker thread panicked while holding the index")
+}

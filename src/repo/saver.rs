@@ -1,0 +1,337 @@
+//! Saving blobs: dedup, then compress + seal on a pool of workers, then pack (one open pack
+//! per blob type, so trees and data live in separate packs), then upload in parallel. A pack's
+//! blobs enter the in-memory index only after the pack is stored; index files are written
+//! after their packs, so every index entry points at a durable pack.
+//!
+//! Dedup uses the index plus an in-flight set: a blob id enters the set when the first caller
+//! claims it, so two workers never store the same blob twice in one run.
+//!
+//! Channels are bounded, so a slow backend slows the producers instead of filling memory.
+//! The first error wins and stops the pipeline; `finish` reports it.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::{pack_path, Repository};
+use crate::codec::Compression;
+use crate::error::{Error, Kind, Result, ResultExt};
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack::{encode_header, seal_blob, PackEntry};
+use crate::format::BlobType;
+use crate::id::{storage_hash, BlobId, ObjectId, PackId};
+
+/// Write an index file once this many blobs are pending.
+const INDEX_FLUSH_BLOBS: usize = 50_000;
+
+/// What a finished saver stored.
+#[derive(Debug, Default, Clone)]
+pub struct SaveSummary {
+    pub index_files: Vec<ObjectId>,
+    pub data_blobs: u64,
+    pub tree_blobs: u64,
+    pub data_added: u64,
+    pub data_added_packed: u64,
+    pub packs: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct SaveStats {
+    pub data_blobs: AtomicU64,
+    pub tree_blobs: AtomicU64,
+    pub data_added: AtomicU64,
+    pub data_added_packed: AtomicU64,
+    pub packs: AtomicU64,
+}
+
+struct Job {
+    blob_type: BlobType,
+    id: BlobId,
+    data: Vec<u8>,
+}
+
+struct SealedBlob {
+    blob_type: BlobType,
+    id: BlobId,
+    raw_length: u32,
+    sealed: Vec<u8>,
+}
+
+struct FinishedPack {
+    bytes: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+struct Shared {
+    repo: Arc<Repository>,
+    inflight: Mutex<HashSet<BlobId>>,
+    error: Mutex<Option<Error>>,
+    pending_index: Mutex<IndexFile>,
+    written_index: Mutex<Vec<ObjectId>>,
+    stats: SaveStats,
+    /// Do everything but write to storage.
+    dry_run: bool,
+}
+
+impl Shared {
+    fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    fn flush_index(&self, force: bool) -> Result<()> {
+        let file = {
+            let mut pending = self.pending_index.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.packs.is_empty() || (!force && pending.blob_count() < INDEX_FLUSH_BLOBS) {
+                return Ok(());
+            }
+            std::mem::take(&mut *pending)
+        };
+        if self.dry_run {
+            return Ok(());
+        }
+        let id = self.repo.write_object("index", &file.encode(self.repo.keys()))?;
+        self.written_index.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        Ok(())
+    }
+}
+
+pub struct BlobSaver {
+    shared: Arc<Shared>,
+    jobs: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl BlobSaver {
+    /// Start the pipeline with `workers` seal threads and `uploaders` upload threads.
+    pub fn new(
+        repo: Arc<Repository>,
+        compression: Compression,
+        workers: usize,
+        uploaders: usize,
+        dry_run: bool,
+    ) -> Result<Self> {
+        repo.load_index()?;
+        let shared = Arc::new(Shared {
+            repo,
+            inflight: Mutex::new(HashSet::new()),
+            error: Mutex::new(None),
+            pending_index: Mutex::new(IndexFile::default()),
+            written_index: Mutex::new(vec![]),
+            stats: SaveStats::default(),
+            dry_run,
+        });
+        let workers = workers.max(1);
+        let uploaders = uploaders.max(1);
+        let (job_tx, job_rx) = bounded::<Job>(workers * 2);
+        let (sealed_tx, sealed_rx) = bounded::<SealedBlob>(workers * 2);
+        let (pack_tx, pack_rx) = bounded::<FinishedPack>(uploaders);
+        let mut threads = vec![];
+        for i in 0..workers {
+            let (rx, tx, sh) = (job_rx.clone(), sealed_tx.clone(), shared.clone());
+            threads.push(spawn(&format!("arca-seal-{i}"), move || seal_worker(rx, tx, sh, compression))?);
+        }
+        drop(sealed_tx);
+        let sh = shared.clone();
+        threads.push(spawn("arca-packer", move || packer(sealed_rx, pack_tx, sh))?);
+        for i in 0..uploaders {
+            let (rx, sh) = (pack_rx.clone(), shared.clone());
+            threads.push(spawn(&format!("arca-upload-{i}"), move || uploader(rx, sh))?);
+        }
+        Ok(BlobSaver { shared, jobs: Some(job_tx), threads })
+    }
+
+    pub fn repo(&self) -> &Arc<Repository> {
+        &self.shared.repo
+    }
+
+    pub fn stats(&self) -> &SaveStats {
+        &self.shared.stats
+    }
+
+    /// Is this blob already stored or being stored? If not, claim it.
+    fn claim(&self, id: &BlobId) -> Result<bool> {
+        // Hold the in-flight set while checking the index: an uploader moves a blob from the
+        // set to the index, and must not slip between the two checks.
+        let mut inflight = self.shared.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if self.shared.repo.index()?.contains(id) {
+            return Ok(false);
+        }
+        Ok(inflight.insert(*id))
+    }
+
+    /// Save a blob unless it is already stored. Returns its id and whether it was new.
+    pub fn save(&self, blob_type: BlobType, data: Vec<u8>) -> Result<(BlobId, bool)> {
+        let id = self.shared.repo.keys().blob_id(&data);
+        let new = self.save_with_id(blob_type, id, data)?;
+        Ok((id, new))
+    }
+
+    pub fn save_with_id(&self, blob_type: BlobType, id: BlobId, data: Vec<u8>) -> Result<bool> {
+        if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Err(Error::new(e.kind, e.message.clone()));
+        }
+        if !self.claim(&id)? {
+            return Ok(false);
+        }
+        let stats = &self.shared.stats;
+        match blob_type {
+            BlobType::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),
+            BlobType::Tree => stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
+        };
+        stats.data_added.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
+        jobs.send(Job { blob_type, id, data }).map_err(|_| self.take_error())?;
+        Ok(true)
+    }
+
+    fn take_error(&self) -> Error {
+        self.shared
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| Error::new(Kind::Other, "blob saver stopped"))
+    }
+
+    /// Flush everything: seal, pack, upload, then write the remaining index entries.
+    pub fn finish(mut self) -> Result<SaveSummary> {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                self.shared.fail(Error::new(Kind::Other, "a backup worker thread panicked"));
+            }
+        }
+        if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        self.shared.flush_index(true)?;
+        let st = &self.shared.stats;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Ok(SaveSummary {
+            index_files: std::mem::take(&mut *self.shared.written_index.lock().unwrap_or_else(|p| p.into_inner())),
+            data_blobs: l(&st.data_blobs),
+            tree_blobs: l(&st.tree_blobs),
+            data_added: l(&st.data_added),
+            data_added_packed: l(&st.data_added_packed),
+            packs: l(&st.packs),
+        })
+    }
+}
+
+impl Drop for BlobSaver {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(f).ctx("starting a worker thread")
+}
+
+fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level: Compression) {
+    for job in rx {
+        if sh.failed() {
+            continue;
+        }
+        let sealed = seal_blob(sh.repo.keys(), job.blob_type, &job.id, &job.data, level);
+        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length: job.data.len() as u32, sealed };
+        if tx.send(blob).is_err() {
+            return;
+        }
+    }
+}
+
+#[derive(Default)]
+struct OpenPack {
+    bytes: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+impl OpenPack {
+    fn add(&mut self, b: SealedBlob) {
+        self.entries.push(PackEntry {
+            blob_type: b.blob_type,
+            id: b.id,
+            offset: self.bytes.len() as u32,
+            length: b.sealed.len() as u32,
+            raw_length: b.raw_length,
+        });
+        self.bytes.extend_from_slice(&b.sealed);
+    }
+
+    fn finish(&mut self, sh: &Shared) -> Option<FinishedPack> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut p = std::mem::take(self);
+        p.bytes.extend_from_slice(&encode_header(sh.repo.keys(), &p.entries));
+        Some(FinishedPack { bytes: p.bytes, entries: p.entries })
+    }
+}
+
+fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
+    let target = sh.repo.config().pack_size as usize;
+    let mut data = OpenPack::default();
+    let mut tree = OpenPack::default();
+    for b in rx {
+        if sh.failed() {
+            continue;
+        }
+        let open = if b.blob_type == BlobType::Data { &mut data } else { &mut tree };
+        open.add(b);
+        if open.bytes.len() >= target {
+            if let Some(p) = open.finish(&sh) {
+                if tx.send(p).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    for open in [&mut data, &mut tree] {
+        if let Some(p) = open.finish(&sh) {
+            let _ = tx.send(p);
+        }
+    }
+}
+
+fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
+    for p in rx {
+        if sh.failed() {
+            continue;
+        }
+        let id = PackId(storage_hash(&p.bytes));
+        let result = (|| -> Result<()> {
+            let path = pack_path(&id);
+            if !sh.dry_run {
+                sh.repo.backend().write(&path, &p.bytes).ctx(format!("uploading {path}"))?;
+            }
+            sh.repo.index_add_pack(id, &p.entries)?;
+            {
+                let mut inflight = sh.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                for e in &p.entries {
+                    inflight.remove(&e.id);
+                }
+            }
+            sh.stats.data_added_packed.fetch_add(p.bytes.len() as u64, Ordering::Relaxed);
+            sh.stats.packs.fetch_add(1, Ordering::Relaxed);
+            sh.pending_index.lock().unwrap_or_else(|e| e.into_inner()).packs.push(IndexPack { id, blobs: p.entries });
+            sh.flush_index(false)
+        })();
+        if let Err(e) = result {
+            sh.fail(e);
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Restore: plan, then write in parallel, then apply metadata.
+//!
+//! 1. Walk the snapshot tree (filtered by include/exclude) and create directories, symlinks
+//!    and special files in walk order; collect the regular files.
+//! 2. Write the files on a thread pool. Each file's blobs are fetched with ranged reads,
+//!    consecutive blobs of one pack in one read; runs of zeros become holes with `sparse`.
+//! 3. Recreate hardlinks (same device and inode in the snapshot), then apply directory
+//!    metadata deepest first, so writing into a directory doesn't change its restored mtime.
+//!
+//! Never writes outside the target: tree names were validated when decoded (no `/`, `..`,
+//! NUL, empty), and every directory on the way is checked to be a real directory, not a
+//! symlink, before anything is created inside it.
+
+mod file;
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::archiver::Excludes;
+use crate::error::{Error, Kind, Result};
+use crate::format::tree::{Node, NodeKind};
+use crate::id::TreeId;
+use crate::platform::{apply_metadata, create_special};
+use crate::repo::Repository;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    Always,
+    IfChanged,
+    IfNewer,
+    Never,
+}
+
+impl Overwrite {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "always" => Overwrite::Always,
+            "if-changed" => Overwrite::IfChanged,
+            "if-newer" => Overwrite::IfNewer,
+            "never" => Overwrite::Never,
+            _ => {
+                return Err(Error::usage(format!(
+                    "invalid --overwrite {s:?}: use always, if-changed, if-newer or never"
+                )))
+            }
+        })
+    }
+}
+
+pub struct RestoreOptions {
+    pub target: PathBuf,
+    pub includes: Option<Excludes>,
+    pub excludes: Excludes,
+    pub overwrite: Overwrite,
+    pub delete: bool,
+    pub verify: bool,
+    pub dry_run: bool,
+    pub sparse: bool,
+    pub concurrency: usize,
+}
+
+#[derive(Default, Debug, Clone, serde::Serialize)]
+pub struct RestoreSummary {
+    pub files_restored: u64,
+    pub files_skipped: u64,
+    pub dirs_restored: u64,
+    pub bytes_restored: u64,
+    pub files_deleted: u64,
+    pub files_verified: u64,
+    pub errors: u64,
+}
+
+#[derive(Default)]
+pub struct RestoreProgress {
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+struct Plan {
+    dirs: Vec<(PathBuf, Node)>,
+    files: Vec<(PathBuf, Node)>,
+    links: Vec<(PathBuf, Node)>,
+    /// Snapshot paths (relative) of everything planned, for `--delete`.
+    keep: std::collections::HashSet<PathBuf>,
+}
+
+/// Restore the tree `root`, found at snapshot path `root_path` (`/` for a whole snapshot),
+/// so that `target/x` is `root_path/x`.
+pub fn restore(
+    repo: &Repository,
+    root: &TreeId,
+    root_path: &Path,
+    opts: &RestoreOptions,
+    progress: &RestoreProgress,
+    warn: &(dyn Fn(String) + Sync),
+) -> Result<RestoreSummary> {
+    repo.load_index()?;
+    let mut plan = Plan { dirs: vec![], files: vec![], links: vec![], keep: Default::default() };
+    walk(repo, root, root_path, root_path, false, opts, &mut plan)?;
+    let mut summary = RestoreSummary::default();
+    let target = &opts.target;
+    if !opts.dry_run {
+        ensure_real_dir(target, target)?;
+    }
+    let warn_count = |msg: String| {
+        progress.errors.fetch_add(1, Ordering::Relaxed);
+        warn(msg);
+    };
+    // 1. directories, symlinks, special files, in walk order
+    for (rel, _) in &plan.dirs {
+        if !opts.dry_run {
+            make_dir(target, &target.join(rel))?;
+        }
+        summary.dirs_restored += 1;
+    }
+    let mut hardlinks: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut later_links = vec![];
+    for (rel, node) in &plan.links {
+        let path = target.join(rel);
+        if opts.dry_run {
+            continue;
+        }
+        ensure_parent(target, &path)?;
+        let r = match node.kind {
+            NodeKind::Symlink => {
+                remove_existing(&path);
+                let t = node.link_target.as_deref().map(|b| b.to_vec()).unwrap_or_default();
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&t), &path)
+                    .map_err(|e| Error::io(path.display(), e))
+            }
+            NodeKind::Socket => Ok(()),
+            _ => {
+                remove_existing(&path);
+                create_special(&path, node)
+            }
+        };
+        match r {
+            Ok(()) => {
+                if let Err(w) = apply_metadata(&path, node) {
+                    warn_count(w);
+                }
+            }
+            Err(e) => warn_count(e.message),
+        }
+    }
+    // 2. files, in parallel; hardlinked files after their first copy
+    let mut files = vec![];
+    for (rel, node) in plan.files.iter() {
+        if node.links > 1 && node.inode != 0 {
+            let key = (node.device, node.inode);
+            if let Some(first) = hardlinks.get(&key) {
+                later_links.push((first.clone(), rel.clone()));
+                continue;
+            }
+            hardlinks.insert(key, rel.clone());
+        }
+        files.push((rel, node));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.concurrency.max(1))
+        .build()
+        .map_err(|e| Error::new(Kind::Other, format!("thread pool: {e}")))?;
+    let skipped = AtomicU64::new(0);
+    let restored = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    pool.install(|| {
+        files.par_iter().for_each(|(rel, node)| {
+            let path = target.join(rel);
+            if opts.dry_run {
+                restored.fetch_add(1, Ordering::Relaxed);
+                bytes.fetch_add(node.size, Ordering::Relaxed);
+                return;
+            }
+            match file::restore_file(repo, &path, node, opts, progress) {
+                Ok(true) => {
+                    restored.fetch_add(1, Ordering::Relaxed);
+                    bytes.fetch_add(node.size, Ordering::Relaxed);
+                    if let Err(w) = apply_metadata(&path, node) {
+                        warn_count(w);
+                    }
+                }
+                Ok(false) => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => warn_count(format!("{}: {}", path.display(), e.message)),
+            }
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+        })
+    });
+    summary.files_restored = restored.load(Ordering::Relaxed);
+    summary.files_skipped = skipped.load(Ordering::Relaxed);
+    summary.bytes_restored = bytes.load(Ordering::Relaxed);
+    if !opts.dry_run {
+        for (first, rel) in &later_links {
+            let (src, dst) = (target.join(first), target.join(rel));
+            remove_existing(&dst);
+            match std::fs::hard_link(&src, &dst) {
+                Ok(()) => summary.files_restored += 1,
+                Err(e) => warn_count(format!("{}: linking to {}: {e}", dst.display(), src.display())),
+            }
+        }
+        if opts.delete {
+            summary.files_deleted = delete_extra(target, &plan)?;
+        }
+        // 3. directory metadata, deepest first
+        for (rel, node) in plan.dirs.iter().rev() {
+            if let Err(w) = apply_metadata(&target.join(rel), node) {
+                warn_count(w);
+            }
+        }
+        if opts.verify {
+            for (rel, node) in &files {
+                match file::verify_file(repo, &target.join(rel), node) {
+                    Ok(()) => summary.files_verified += 1,
+                    Err(e) => warn_count(format!("verify {}: {}", target.join(rel).display(), e.message)),
+                }
+            }
+        }
+    }
+    summary.errors = progress.errors.load(Ordering::Relaxed);
+    Ok(summary)
+}
+
+fn selected(opts: &RestoreOptions, path: &Path, ancestor_included: bool) -> (bool, bool) {
+    if opts.excludes.matches_path(path) {
+        return (false, false);
+    }
+    let included = ancestor_included || opts.includes.as_ref().is_none_or(|i| i.matches_path(path));
+    (included, true)
+}
+
+/// Plan the subtree at snapshot path `at`. Returns whether anything below was selected.
+fn walk(
+    repo: &Repository,
+    id: &TreeId,
+    base: &Path,
+    at: &Path,
+    included: bool,
+    opts: &RestoreOptions,
+    plan: &mut Plan,
+) -> Result<bool> {
+    let tree = repo.load_tree(id)?;
+    let mut any = false;
+    for node in tree.nodes {
+        let spath = at.join(std::ffi::OsStr::from_bytes(&node.name));
+        let (inc, descend) = selected(opts, &spath, included);
+        let rel = spath.strip_prefix(base).unwrap_or(&spath).to_path_buf();
+        match node.kind {
+            NodeKind::Dir if descend => {
+                let sub = node.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?;
+                let idx = plan.dirs.len();
+                plan.dirs.push((rel.clone(), node));
+                if walk(repo, &sub, base, &spath, inc, opts, plan)? || inc {
+                    any = true;
+                    plan.keep.insert(rel);
+                } else {
+                    plan.dirs.remove(idx);
+                }
+            }
+            NodeKind::File if inc => {
+                plan.keep.insert(rel.clone());
+                plan.files.push((rel, node));
+                any = true;
+            }
+            NodeKind::Dir | NodeKind::File => {}
+            _ if inc => {
+                plan.keep.insert(rel.clone());
+                plan.links.push((rel, node));
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(any)
+}
+
+/// `dir` must be a real directory (or absent, then created), never a symlink.
+fn ensure_real_dir(target: &Path, dir: &Path) -> Result<()> {
+    match dir.symlink_metadata() {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.file_type().is_symlink() && dir != target => {
+            Err(Error::new(Kind::Usage, format!("refusing to restore through the symlink {}", dir.display()))
+                .hint("remove the symlink from the target, or restore into an empty directory"))
+        }
+        Ok(m) if m.file_type().is_symlink() => Ok(()), // the target itself may be a symlink the user chose
+        Ok(_) => Err(Error::new(Kind::Usage, format!("{} exists and is not a directory", dir.display()))),
+        Err(_) => std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e)),
+    }
+}
+
+fn make_dir(target: &Path, dir: &Path) -> Result<()> {
+    ensure_parent(target, dir)?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_real_dir(target, dir),
+        Err(e) => Err(Error::io(dir.display(), e)),
+    }
+}
+
+/// Every ancestor of `path` below `target` must be a real directory.
+fn ensure_parent(target: &Path, path: &Path) -> Result<()> {
+    let Ok(rel) = path.strip_prefix(target) else {
+        return Err(Error::new(Kind::Corrupt, format!("{} is outside the target", path.display())));
+    };
+    let mut cur = target.to_path_buf();
+    let comps: Vec<_> = rel.components().collect();
+    for c in &comps[..comps.len().saturating_sub(1)] {
+        cur.push(c);
+        match cur.symlink_metadata() {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::new(
+                    Kind::Usage,
+                    format!("refusing to restore through {}: not a directory", cur.display()),
+                )
+                .hint("remove it from the target, or restore into an empty directory"))
+            }
+            Err(_) => std::fs::create_dir(&cur).map_err(|e| Error::io(cur.display(), e))?,
+        }
+    }
+    Ok(())
+}
+
+fn remove_existing(path: &Path) {
+    if let Ok(m) = path.symlink_metadata() {
+        if m.is_dir() {
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Remove what is in restored directories of the target but not in the snapshot.
+fn delete_extra(target: &Path, plan: &Plan) -> Result<u64> {
+    let mut n = 0;
+    for (rel, _) in &plan.dirs {
+        let dir = target.join(rel);
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let child = rel.join(e.file_name());
+            if !plan.keep.contains(&child) {
+                remove_existing(&e.path());
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
