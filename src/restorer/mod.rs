@@ -268,6 +268,8 @@ fn walk(
                 any = true;
             }
             NodeKind::Dir | NodeKind::File => {}
+            // sockets belong to a running process; like restic, restore skips them
+            NodeKind::Socket => {}
             _ if inc => {
                 plan.keep.insert(rel.clone());
                 plan.links.push((rel, node));
@@ -339,7 +341,8 @@ fn remove_existing(path: &Path) {
 /// Remove what is in restored directories of the target but not in the snapshot.
 fn delete_extra(target: &Path, plan: &Plan) -> Result<u64> {
     let mut n = 0;
-    for (rel, _) in &plan.dirs {
+    let root = PathBuf::new();
+    for rel in std::iter::once(&root).chain(plan.dirs.iter().map(|(r, _)| r)) {
         let dir = target.join(rel);
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         for e in rd.flatten() {

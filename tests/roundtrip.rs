@@ -1,0 +1,175 @@
+//! Back up trees with every file kind and metadata, restore them, compare field by field.
+
+mod common;
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+
+use common::*;
+
+fn build_everything(src: &Path) {
+    write(&src.join("empty"), b"");
+    write(&src.join("small.txt"), b"hello arca\n");
+    write(&src.join("big.bin"), &noise(3 * 1024 * 1024 + 17, 1));
+    write(&src.join("dir/nested/file"), &noise(70_000, 2));
+    std::fs::create_dir_all(src.join("empty-dir")).unwrap();
+    // hardlinks
+    write(&src.join("links/a"), b"linked content");
+    std::fs::hard_link(src.join("links/a"), src.join("links/b")).unwrap();
+    std::fs::hard_link(src.join("links/a"), src.join("dir/c")).unwrap();
+    // symlinks, including dangling and absolute
+    symlink("small.txt", src.join("rel-link")).unwrap();
+    symlink("/nonexistent/target", src.join("dangling")).unwrap();
+    symlink("../../small.txt", src.join("dir/nested/up-link")).unwrap();
+    // non-UTF-8 and long names
+    write(&src.join(os(b"caf\xe9-\xff\xfe")), b"latin-1 name");
+    let long = "n".repeat(255);
+    write(&src.join(&long), b"long name");
+    // deep nesting
+    let mut deep = src.join("deep");
+    for i in 0..40 {
+        deep = deep.join(format!("d{i}"));
+    }
+    write(&deep.join("leaf"), b"deep leaf");
+    // modes
+    write(&src.join("exec.sh"), b"#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(src.join("exec.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    write(&src.join("private"), b"secret");
+    std::fs::set_permissions(src.join("private"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(src.join("sticky")).unwrap();
+    std::fs::set_permissions(src.join("sticky"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // fifo
+    nix::unistd::mkfifo(&src.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o640)).unwrap();
+    // devices, when root
+    if is_root() {
+        nix::sys::stat::mknod(
+            &src.join("null-dev"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        nix::unistd::chown(
+            &src.join("private"),
+            Some(nix::unistd::Uid::from_raw(12345)),
+            Some(nix::unistd::Gid::from_raw(54321)),
+        )
+        .unwrap();
+    }
+    // xattrs, where the file system has them
+    if xattrs_supported(src) {
+        xattr::set(src.join("small.txt"), "user.comment", b"a comment").unwrap();
+        xattr::set(src.join("dir"), "user.dir-attr", &[0u8, 1, 2, 255]).unwrap();
+    }
+    // timestamps with nanoseconds, set last (after creating children)
+    let t = nix::sys::time::TimeSpec::new(1_600_000_000, 123_456_789);
+    for p in ["small.txt", "big.bin", "dir/nested", "empty-dir"] {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &src.join(p),
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+    }
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &src.join("rel-link"),
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+}
+
+#[test]
+fn every_file_kind_round_trips() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    build_everything(&src);
+    // a socket, which restore skips (as restic does)
+    let _sock = std::os::unix::net::UnixListener::bind(src.join("sock")).unwrap();
+    env.init();
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    assert_eq!(s["errors"], 0, "{s}");
+    assert!(s["snapshot_id"].is_string());
+
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+    let mut want = describe(&src);
+    want.remove(Path::new("sock"));
+    let got = describe(&out);
+    assert_same_tree(&want, &got);
+    env.check();
+}
+
+#[test]
+fn restore_of_whole_snapshot_mirrors_absolute_paths_and_includes_filter() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("keep/a.txt"), b"a");
+    write(&src.join("keep/sub/b.txt"), b"b");
+    write(&src.join("drop/c.txt"), b"c");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let out = env.path("out");
+    let inc = format!("{}/keep", src.display());
+    env.ok(&["restore", "latest", "--target", out.to_str().unwrap(), "--include", &inc]);
+    let root = out.join(src.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(root.join("keep/sub/b.txt")).unwrap(), b"b");
+    assert!(!root.join("drop").exists(), "--include restored an excluded directory");
+    let out2 = env.path("out2");
+    env.ok(&["restore", "latest", "--target", out2.to_str().unwrap(), "--exclude", "*.txt"]);
+    let root2 = out2.join(src.strip_prefix("/").unwrap());
+    assert!(root2.join("keep/sub").is_dir());
+    assert!(!root2.join("keep/a.txt").exists());
+}
+
+#[test]
+fn sparse_restore_makes_holes_and_keeps_content() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let f = std::fs::File::create(src.join("sparse")).unwrap();
+    f.set_len(40 * 1024 * 1024).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_at(b"tail data", 40 * 1024 * 1024 - 9).unwrap();
+    drop(f);
+    env.init();
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    // 40 MiB of zeros dedup to very little
+    assert!(s["data_added_packed"].as_u64().unwrap() < 2 * 1024 * 1024, "{s}");
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--sparse", "--verify"]);
+    let restored = out.join("sparse");
+    assert_eq!(std::fs::read(&restored).unwrap(), std::fs::read(src.join("sparse")).unwrap());
+    use std::os::unix::fs::MetadataExt;
+    let blocks = std::fs::metadata(&restored).unwrap().blocks();
+    assert!(blocks * 512 < 20 * 1024 * 1024, "restored file is not sparse: {blocks} blocks");
+    env.check();
+}
+
+#[test]
+fn overwrite_policies_and_delete() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"snapshot a");
+    write(&src.join("b"), b"snapshot b");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let out = env.path("out");
+    let t = out.to_str().unwrap();
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", t]);
+    write(&out.join("a"), b"local change");
+    write(&out.join("extra"), b"not in snapshot");
+    env.ok(&["restore", &sel, "--target", t, "--overwrite", "never"]);
+    assert_eq!(std::fs::read(out.join("a")).unwrap(), b"local change");
+    env.ok(&["restore", &sel, "--target", t, "--overwrite", "if-changed", "--delete"]);
+    assert_eq!(std::fs::read(out.join("a")).unwrap(), b"snapshot a");
+    assert!(!out.join("extra").exists(), "--delete kept a file not in the snapshot");
+}
