@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The command line as a user drives it: incremental backups, stdin, excludes, selectors,
 //! JSON shapes, keys, and the exit codes scripts depend on.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Back up trees with every file kind and metadata, restore them, compare field by field.
 
 mod common;
