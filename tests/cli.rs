@@ -305,7 +305,7 @@ fn cat_and_ls_show_every_object() {
     let index: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "index", &index_id])).unwrap();
     let pack = index["packs"][0]["id"].as_str().unwrap();
     let packj: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "pack", pack])).unwrap();
-    assert!(packj["blobs"].as_array().unwrap().len() >= 1);
+    assert!(!packj["blobs"].as_array().unwrap().is_empty());
     let long = env.ok(&["ls", "latest", "-l", &format!("{}/d", src.display())]);
     assert!(long.contains("-rw-r--r--") && long.contains("b.txt"), "{long}");
     let lines = env.ok(&["ls", "latest", "--json"]);
