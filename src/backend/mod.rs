@@ -11,7 +11,7 @@ mod retry;
 use std::sync::Arc;
 
 pub use location::Location;
-pub use retry::RetryBackend;
+pub use retry::{RetryBackend, RetryPolicy};
 
 use crate::error::{Error, Kind};
 
@@ -82,8 +82,12 @@ pub type DynBackend = Arc<dyn Backend>;
 
 /// Open a location with the standard wrapper stack: OpenDAL, then retry.
 pub fn open(location: &Location, options: &[(String, String)]) -> crate::error::Result<DynBackend> {
-    let inner = opendal::OpendalBackend::new(location, options)?;
-    Ok(Arc::new(RetryBackend::new(Arc::new(inner), retry::RetryPolicy::default())))
+    Ok(Arc::new(RetryBackend::new(open_raw(location, options)?, RetryPolicy::default())))
+}
+
+/// The bare OpenDAL backend, without retries (tests stack their own wrappers on it).
+pub fn open_raw(location: &Location, options: &[(String, String)]) -> crate::error::Result<DynBackend> {
+    Ok(Arc::new(opendal::OpendalBackend::new(location, options)?))
 }
 
 /// An in-memory backend (OpenDAL's memory service) for tests.

@@ -422,6 +422,12 @@ fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
             report.blobs,
             if a.read_data { format!(" ({} blobs read)", report.blobs_read) } else { String::new() }
         ));
+        if !report.unreferenced_packs.is_empty() {
+            out.text(format!(
+                "{} pack(s) are not in any index (left by an interrupted backup; harmless, prune removes them)",
+                report.unreferenced_packs.len()
+            ));
+        }
         for e in &report.errors {
             eprintln!("error: {e}");
         }

@@ -18,6 +18,8 @@ pub struct CheckReport {
     pub blobs: usize,
     pub trees_checked: usize,
     pub blobs_read: usize,
+    /// Packs no index names: left by an interrupted backup. Harmless; prune removes them.
+    pub unreferenced_packs: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -70,7 +72,7 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
     let indexed_packs: HashSet<String> = by_pack.keys().map(pack_path).collect();
     for path in stored.keys() {
         if !indexed_packs.contains(path) {
-            report.errors.push(format!("{path} is not in the index (unreferenced; `arca repair index` or prune)"));
+            report.unreferenced_packs.push(path.clone());
         }
     }
     drop(idx);

@@ -1,0 +1,108 @@
+#![allow(clippy::unwrap_used)]
+//! Storage that fails: a backup that dies at any write leaves a valid repository whose
+//! earlier snapshots restore bit-identically; transient failures are retried.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arca::archiver::{BackupOptions, Progress};
+use arca::backend::{self, fault::FaultBackend, DynBackend, Location, RetryBackend, RetryPolicy};
+use arca::commands::backup::{self, BackupCommand, Input};
+use arca::repo::Repository;
+use common::*;
+
+fn backup_with(backend: DynBackend, src: &std::path::Path) -> arca::error::Result<backup::BackupReport> {
+    let repo = Arc::new(Repository::open(backend, PASSWORD.as_bytes())?);
+    let cmd = BackupCommand {
+        input: Input::Paths(vec![src.to_path_buf()]),
+        tags: vec![],
+        host: Some("test".into()),
+        time: None,
+        parent: None,
+        force: false,
+        excludes_used: vec![],
+        engine: BackupOptions { uploaders: 2, ..Default::default() },
+    };
+    backup::run(repo, cmd, &Progress::default(), &|_| {})
+}
+
+fn raw(env: &Env) -> DynBackend {
+    backend::open_raw(&Location::Local(env.repo.clone()), &[]).unwrap()
+}
+
+#[test]
+fn a_backup_that_dies_at_any_write_leaves_a_valid_repository() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..6 {
+        write(&src.join(format!("f{i}")), &noise(900_000, i));
+    }
+    env.init();
+    let first = env.backup_json(&[src.to_str().unwrap()]);
+    let first_id = first["snapshot_id"].as_str().unwrap().to_string();
+    let want = describe(&src);
+    for i in 0..6 {
+        write(&src.join(format!("g{i}")), &noise(900_000, 100 + i));
+    }
+    // Writes of the second backup: lock, packs, index, snapshot, unlock. Crash at each.
+    for crash_at in 1..12 {
+        let fault: DynBackend = Arc::new(FaultBackend::new(raw(&env)).crash_at(crash_at));
+        let r = backup_with(fault, &src);
+        if r.is_ok() {
+            // the crash point was after every write of a whole backup (lock removal)
+            continue;
+        }
+        let err = r.err().unwrap();
+        assert!(err.message.contains("injected crash"), "unexpected error: {}", err.message);
+        env.check();
+        let out = env.path(&format!("out{crash_at}"));
+        let sel = format!("{}:{}", &first_id[..8], src.display());
+        env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+        let mut got = describe(&out);
+        got.retain(|p, _| want.contains_key(p));
+        assert_same_tree(&want, &got);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    // remove stale locks of the crashed runs (same pid, so not detectable as dead)
+    env.ok(&["unlock", "--remove-all"]);
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    assert_eq!(s["errors"], 0);
+    env.check();
+}
+
+#[test]
+fn transient_failures_are_retried() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..4 {
+        write(&src.join(format!("f{i}")), &noise(300_000, i));
+    }
+    env.init();
+    let flaky: DynBackend = Arc::new(FaultBackend::new(raw(&env)).transient_every(3));
+    let retrying: DynBackend = Arc::new(RetryBackend::new(
+        flaky,
+        RetryPolicy { attempts: 5, base: Duration::from_millis(1), max: Duration::from_millis(5) },
+    ));
+    let r = backup_with(retrying, &src).unwrap();
+    assert_eq!(r.files_new, 4);
+    env.check();
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+    assert_same_tree(&describe(&src), &describe(&out));
+}
+
+#[test]
+fn a_permanent_failure_is_reported_not_retried_forever() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("f"), &noise(10_000, 1));
+    env.init();
+    let flaky: DynBackend = Arc::new(FaultBackend::new(raw(&env)).crash_at(1));
+    let started = std::time::Instant::now();
+    let err = backup_with(flaky, &src).err().expect("a backup on failing storage must fail");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(err.message.contains("locks/"), "the error does not name the object: {}", err.message);
+}

@@ -1,0 +1,181 @@
+#![allow(clippy::unwrap_used)]
+//! Hostile and damaged repositories: restore never writes outside its target, refuses
+//! malformed trees with a clear error, and restores everything that is intact.
+
+mod common;
+
+use std::sync::Arc;
+
+use arca::backend::{self, Location};
+use arca::codec::Compression;
+use arca::format::snapshot::Snapshot;
+use arca::format::tree::{Node, NodeKind, Tree};
+use arca::format::BlobType;
+use arca::repo::{BlobSaver, Repository};
+use common::*;
+
+fn open(env: &Env) -> Arc<Repository> {
+    let b = backend::open(&Location::Local(env.repo.clone()), &[]).unwrap();
+    Arc::new(Repository::open(b, PASSWORD.as_bytes()).unwrap())
+}
+
+fn file(name: &[u8], saver: &BlobSaver, data: &[u8]) -> Node {
+    let mut n = Node::new(name.to_vec(), NodeKind::File);
+    n.mode = 0o644;
+    n.size = data.len() as u64;
+    n.content = vec![saver.save(BlobType::Data, data.to_vec()).unwrap().0];
+    n
+}
+
+fn dir(name: &[u8], saver: &BlobSaver, nodes: Vec<Node>) -> Node {
+    let mut n = Node::new(name.to_vec(), NodeKind::Dir);
+    n.mode = 0o755;
+    n.subtree = Some(saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0);
+    n
+}
+
+/// Write a snapshot whose root tree has exactly these nodes (no validation on the way).
+fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Node>) {
+    let saver = BlobSaver::new(repo.clone(), Compression::AUTO, 2, 1, false).unwrap();
+    let nodes = build(&saver);
+    let tree = saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0;
+    saver.finish().unwrap();
+    let snap = Snapshot {
+        time: "2026-11-22T00:00:00+00:00".into(),
+        tree,
+        paths: vec!["/x".into()],
+        hostname: "evil".into(),
+        username: "evil".into(),
+        uid: 0,
+        gid: 0,
+        tags: vec![],
+        parent: None,
+        excludes: vec![],
+        program_version: "test".into(),
+        summary: None,
+    };
+    repo.save_snapshot(&snap).unwrap();
+}
+
+fn restore_into(env: &Env, target: &std::path::Path) -> std::process::Output {
+    env.run(&["restore", "latest", "--target", target.to_str().unwrap()])
+}
+
+#[test]
+fn trees_with_dangerous_names_are_refused() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("dot-dot", b"..".to_vec()),
+        ("dot", b".".to_vec()),
+        ("slash", b"../../escaped".to_vec()),
+        ("absolute", b"/etc/passwd".to_vec()),
+        ("nul", b"a\0b".to_vec()),
+        ("empty", b"".to_vec()),
+    ];
+    for (label, name) in cases {
+        let env = Env::new();
+        env.init();
+        let repo = open(&env);
+        snapshot_of(&repo, |s| vec![file(&name, s, b"payload")]);
+        let target = env.path("target/inner");
+        let o = restore_into(&env, &target);
+        assert_eq!(code(&o), 1, "{label}: {}", stderr(&o));
+        assert!(stderr(&o).contains("invalid name"), "{label}: {}", stderr(&o));
+        assert!(
+            !env.path("escaped").exists() && !env.path("target/escaped").exists(),
+            "{label}: wrote outside the target"
+        );
+    }
+}
+
+#[test]
+fn duplicate_and_unsorted_names_are_refused() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    // a symlink and a directory of the same name: the classic escape through a symlink
+    snapshot_of(&repo, |s| {
+        let mut link = Node::new(b"d".to_vec(), NodeKind::Symlink);
+        link.link_target = Some(serde_bytes::ByteBuf::from(b"/tmp".to_vec()));
+        vec![link, dir(b"d", s, vec![file(b"owned", s, b"x")])]
+    });
+    let o = restore_into(&env, &env.path("t"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("unsorted or duplicated"), "{}", stderr(&o));
+    assert!(!std::path::Path::new("/tmp/owned").exists());
+}
+
+#[test]
+fn symlink_in_the_target_is_not_followed() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    snapshot_of(&repo, |s| vec![dir(b"sub", s, vec![file(b"f", s, b"data")])]);
+    let target = env.path("t");
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, target.join("sub")).unwrap();
+    let o = restore_into(&env, &target);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
+    assert!(!elsewhere.join("f").exists(), "restore followed a symlink out of the target");
+}
+
+#[test]
+fn damaged_blob_is_reported_and_the_rest_restored() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(50_000, 1));
+    write(&src.join("b"), &noise(60_000, 2));
+    env.init();
+    env.backup_json(&["--compression", "off", src.to_str().unwrap()]);
+    // flip one byte inside the sealed blob of `b`: find it through the index
+    let repo = open(&env);
+    let sel = format!("latest:{}", src.display());
+    let tree: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "tree", &sel])).unwrap();
+    let b_id = tree["nodes"][1]["content"][0].as_str().unwrap();
+    let loc = repo.index().unwrap().get(&arca::id::BlobId::from_hex(b_id).unwrap()).unwrap();
+    let pack = env.repo.join(arca::repo::pack_path(&loc.pack));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[loc.entry.offset as usize + 100] ^= 0x01;
+    std::fs::write(&pack, &bytes).unwrap();
+
+    let check = env.run(&["check", "--read-data"]);
+    assert_eq!(code(&check), 1);
+    assert!(stderr(&check).contains(b_id), "check does not name the damaged blob: {}", stderr(&check));
+    let out = env.path("out");
+    let o = env.run(&["restore", &sel, "--target", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("/b"), "the error does not name the file: {}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("a")).unwrap(), noise(50_000, 1), "the intact file was not restored");
+}
+
+#[test]
+fn missing_pack_is_reported_by_check() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(10_000, 1));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let repo = open(&env);
+    let data_pack = repo.index().unwrap().iter().find(|l| l.entry.blob_type == BlobType::Data).unwrap().pack;
+    std::fs::remove_file(env.repo.join(arca::repo::pack_path(&data_pack))).unwrap();
+    let o = env.run(&["check"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains(&data_pack.to_hex()), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing"), "{}", stderr(&o));
+}
+
+#[test]
+fn unsupported_format_version_is_refused_clearly() {
+    let env = Env::new();
+    env.init();
+    let cfg = env.repo.join("config");
+    let mut bytes = std::fs::read(&cfg).unwrap();
+    bytes[4] = 9;
+    std::fs::write(&cfg, &bytes).unwrap();
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("format version 9"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("upgrade arca"), "{}", stderr(&o));
+}
