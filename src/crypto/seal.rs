@@ -89,7 +89,9 @@ pub fn seal(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8]) -> Vec<u8> {
     seal_with_nonce(key, aad, flags, payload, super::random_bytes())
 }
 
-pub(crate) fn seal_with_nonce(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8], nonce: [u8; NONCE_LEN]) -> Vec<u8> {
+/// Seal with a given nonce. Only for test vectors: a nonce must never repeat under one key,
+/// so everything else calls [`seal`].
+pub fn seal_with_nonce(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8], nonce: [u8; NONCE_LEN]) -> Vec<u8> {
     let plain_len = padme(FRAME_LEN + payload.len());
     let mut out = Vec::with_capacity(NONCE_LEN + plain_len + TAG_LEN);
     out.extend_from_slice(&nonce);

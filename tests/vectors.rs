@@ -1,0 +1,158 @@
+#![allow(clippy::unwrap_used)]
+//! Test vectors of `format-spec/vectors/v1.json` and the golden v1 repository in
+//! `tests/fixtures/golden-v1`: the bytes the spec describes, checked against the code.
+//! `ARCA_REGENERATE_VECTORS=1 cargo test --test vectors` rewrites them (only when the format
+//! version changes; a v1 repository must stay readable forever).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arca::chunker::{Chunker, ChunkerParams};
+use arca::crypto::{padme, seal_with_nonce, Aad, Keys, MasterSecret, SealKind};
+use serde_json::{json, Value};
+
+fn spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("format-spec/vectors")
+}
+
+fn stream(seed: &str, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    blake3::Hasher::new().update(seed.as_bytes()).finalize_xof().fill(&mut out);
+    out
+}
+
+fn compute() -> Value {
+    let master = MasterSecret(std::array::from_fn(|i| i as u8));
+    let keys = Keys::derive(&master);
+    let padme_values: Vec<Value> = [0usize, 1, 2, 9, 100, 1000, 65_536, 1_048_576, 1_048_577, 5_000_000]
+        .iter()
+        .map(|&n| json!([n, padme(n)]))
+        .collect();
+    let nonce: [u8; 24] = std::array::from_fn(|i| 0xa0 + i as u8);
+    let blob_plain = b"arca test vector blob";
+    let blob_id = keys.blob_id(blob_plain);
+    let sealed_blob = seal_with_nonce(&keys.seal, &Aad::blob(SealKind::DataBlob, &blob_id), 0, blob_plain, nonce);
+    let sealed_snapshot = seal_with_nonce(&keys.seal, &Aad::new(SealKind::Snapshot, b"ARCA\x01\x12"), 0, b"{}", nonce);
+    let params = ChunkerParams { min: 2048, avg: 8192, max: 65536 };
+    let chunker = Chunker::new(&keys.chunker, params).unwrap();
+    let data = stream("arca chunker vector", 1 << 20);
+    let mut lengths = vec![];
+    chunker
+        .split_slice(&data, |c| {
+            lengths.push(c.len());
+            Ok(())
+        })
+        .unwrap();
+    json!({
+        "comment": "arca format v1 test vectors; see format-spec/v1.md. Byte strings are hex.",
+        "master_secret": hex::encode(master.0),
+        "derived_keys": {
+            "seal": hex::encode(keys.seal),
+            "blob_id": hex::encode(keys.blob_id),
+            "chunker": hex::encode(keys.chunker),
+        },
+        "blob_id": {"plaintext": hex::encode(blob_plain), "id": blob_id.to_hex()},
+        "padme": padme_values,
+        "seal": [
+            {"kind": "data blob", "kind_byte": SealKind::DataBlob as u8, "aad_extra": blob_id.to_hex(), "flags": 0,
+             "nonce": hex::encode(nonce), "payload": hex::encode(blob_plain), "sealed": hex::encode(&sealed_blob)},
+            {"kind": "snapshot", "kind_byte": SealKind::Snapshot as u8, "aad_extra": hex::encode(b"ARCA\x01\x12"), "flags": 0,
+             "nonce": hex::encode(nonce), "payload": hex::encode(b"{}"), "sealed": hex::encode(&sealed_snapshot)},
+        ],
+        "chunker": {
+            "params": {"min": params.min, "avg": params.avg, "max": params.max},
+            "data": "first 1048576 bytes of BLAKE3 XOF of \"arca chunker vector\"",
+            "chunk_lengths": lengths,
+        },
+    })
+}
+
+#[test]
+fn spec_vectors_match_the_code() {
+    let path = spec_dir().join("v1.json");
+    let got = compute();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() {
+        std::fs::create_dir_all(spec_dir()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for key in ["derived_keys", "blob_id", "padme", "seal", "chunker"] {
+        assert_eq!(got[key], want[key], "vector {key:?} differs from format-spec/vectors/v1.json");
+    }
+    // and the sealed vectors open
+    let keys = Keys::derive(&MasterSecret(std::array::from_fn(|i| i as u8)));
+    let s = &want["seal"][1];
+    let opened = arca::crypto::open(
+        &keys.seal,
+        &Aad::new(SealKind::Snapshot, &hex::decode(s["aad_extra"].as_str().unwrap()).unwrap()),
+        &hex::decode(s["sealed"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(opened.1, b"{}");
+}
+
+const GOLDEN_PASSWORD: &str = "golden v1";
+
+fn golden_source(root: &Path) {
+    common::write(&root.join("hello.txt"), b"hello from format v1\n");
+    common::write(&root.join("dir/data.bin"), &stream("golden data", 300_000));
+    common::write(&root.join(common::os(b"non-utf8-\xff")), b"raw name");
+    std::os::unix::fs::symlink("hello.txt", root.join("link")).unwrap();
+}
+
+/// A v1 repository made once and kept forever: every later arca must read it.
+#[test]
+fn golden_v1_repository_stays_readable() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
+    let env = common::Env::new();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && !golden.join("config").exists() {
+        let src = env.path("golden-src");
+        golden_source(&src);
+        let repo = golden.to_str().unwrap();
+        let run = |args: &[&str]| {
+            let o = env.cmd().env("ARCA_PASSWORD", GOLDEN_PASSWORD).args(["-r", repo]).args(args).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        run(&["init", "--chunker-params", "65536,131072,262144"]);
+        let sel = src.to_str().unwrap().to_string();
+        run(&["backup", "--host", "golden", "--time", "2026-11-22 00:00:00", &sel]);
+        let mut meta = std::collections::BTreeMap::new();
+        meta.insert("source", sel);
+        std::fs::write(golden.join("SOURCE"), serde_json::to_string(&meta).unwrap()).unwrap();
+    }
+    let source: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("SOURCE")).unwrap()).unwrap();
+    let src_path = source["source"].as_str().unwrap();
+    let out = env.path("restored");
+    let sel = format!("latest:{src_path}");
+    let o = env
+        .cmd()
+        .env("ARCA_PASSWORD", GOLDEN_PASSWORD)
+        .args([
+            "-r",
+            golden.to_str().unwrap(),
+            "--no-cache",
+            "restore",
+            &sel,
+            "--target",
+            out.to_str().unwrap(),
+            "--verify",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "golden repository did not restore: {}", String::from_utf8_lossy(&o.stderr));
+    let expected = env.path("expected");
+    golden_source(&expected);
+    let strip =
+        |m: std::collections::BTreeMap<PathBuf, common::Meta>| -> Vec<(PathBuf, Option<[u8; 32]>, Option<Vec<u8>>)> {
+            m.into_iter().map(|(p, m)| (p, m.content, m.link)).collect()
+        };
+    assert_eq!(strip(common::describe(&expected)), strip(common::describe(&out)));
+    let o = env
+        .cmd()
+        .env("ARCA_PASSWORD", GOLDEN_PASSWORD)
+        .args(["-r", golden.to_str().unwrap(), "--no-cache", "check", "--read-data"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
