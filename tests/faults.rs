@@ -102,7 +102,7 @@ fn a_permanent_failure_is_reported_not_retried_forever() {
     env.init();
     let flaky: DynBackend = Arc::new(FaultBackend::new(raw(&env)).crash_at(1));
     let started = std::time::Instant::now();
-    let err = backup_with(flaky, &src).err().expect("a backup on failing storage must fail");
+    let err = backup_with(flaky, &src).expect_err("a backup on failing storage must fail");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(err.message.contains("locks/"), "the error does not name the object: {}", err.message);
 }
