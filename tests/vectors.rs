@@ -143,10 +143,10 @@ fn golden_v1_repository_stays_readable() {
     assert!(o.status.success(), "golden repository did not restore: {}", String::from_utf8_lossy(&o.stderr));
     let expected = env.path("expected");
     golden_source(&expected);
-    let strip =
-        |m: std::collections::BTreeMap<PathBuf, common::Meta>| -> Vec<(PathBuf, Option<[u8; 32]>, Option<Vec<u8>>)> {
-            m.into_iter().map(|(p, m)| (p, m.content, m.link)).collect()
-        };
+    type Essentials = Vec<(PathBuf, Option<[u8; 32]>, Option<Vec<u8>>)>;
+    let strip = |m: std::collections::BTreeMap<PathBuf, common::Meta>| -> Essentials {
+        m.into_iter().map(|(p, m)| (p, m.content, m.link)).collect()
+    };
     assert_eq!(strip(common::describe(&expected)), strip(common::describe(&out)));
     let o = env
         .cmd()
