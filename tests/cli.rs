@@ -344,3 +344,11 @@ fn dry_run_writes_nothing() {
     assert!(std::fs::read_dir(env.repo.join("snapshots")).map(|d| d.count()).unwrap_or(0) == 0);
     assert!(std::fs::read_dir(env.repo.join("data")).map(|d| d.count()).unwrap_or(0) == 0);
 }
+
+#[test]
+fn opening_a_missing_repository_creates_nothing() {
+    let env = Env::new();
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 10);
+    assert!(!env.repo.exists(), "looking for a repository created its directory");
+}

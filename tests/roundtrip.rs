@@ -174,3 +174,20 @@ fn overwrite_policies_and_delete() {
     assert_eq!(std::fs::read(out.join("a")).unwrap(), b"snapshot a");
     assert!(!out.join("extra").exists(), "--delete kept a file not in the snapshot");
 }
+
+/// A file whose bytes equal an encoded tree (here the empty tree) must not be confused with
+/// that tree: data and tree blobs have separate id keys (found in review of format v1).
+#[test]
+fn file_with_the_bytes_of_an_empty_tree_and_an_empty_dir() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a-file"), &arca::format::tree::Tree::default().encode());
+    std::fs::create_dir_all(src.join("b-empty-dir")).unwrap();
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    env.check();
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+    assert_same_tree(&describe(&src), &describe(&out));
+}

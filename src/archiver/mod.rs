@@ -187,7 +187,7 @@ fn backup_stream(
     node.uid = nix::unistd::getuid().as_raw();
     node.gid = nix::unistd::getgid().as_raw();
     node.user = crate::platform::username();
-    (node.mtime, node.atime, node.ctime) = (now, now, now);
+    (node.mtime, node.ctime) = (now, now);
     let mut content = vec![];
     let chunker = saver.repo().chunker().clone();
     let size = chunker.split_reader(&mut reader, &mut vec![], |chunk| {

@@ -31,7 +31,16 @@ impl OpendalBackend {
         let (scheme, mut cfg): (&str, Vec<(String, String)>) = match location {
             Location::Local(p) => {
                 let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
-                ("fs", vec![("root".into(), abs.to_string_lossy().into_owned())])
+                // Writes go to a temporary file that is fsynced and then renamed into place,
+                // so a crash never leaves a partial object under its final name.
+                let tmp = abs.join(".arca-tmp");
+                (
+                    "fs",
+                    vec![
+                        ("root".into(), abs.to_string_lossy().into_owned()),
+                        ("atomic_write_dir".into(), tmp.to_string_lossy().into_owned()),
+                    ],
+                )
             }
             Location::Memory => ("memory", vec![]),
         };

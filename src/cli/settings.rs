@@ -95,8 +95,12 @@ impl Settings {
 
     /// Open the repository (with the cache unless disabled).
     pub fn open(&self) -> Result<Repository> {
-        let backend = self.backend()?;
-        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() {
+        let exists = match &self.location {
+            Location::Local(p) => p.is_dir(),
+            Location::Memory => true,
+        };
+        // check before opening: the local backend creates its root directory
+        if !exists || self.backend()?.stat(crate::repo::CONFIG_PATH)?.is_none() {
             let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
             e = e.hint(if self.default_repo {
                 "no repository given (-r/--repo or ARCA_REPOSITORY) and the default one does not exist yet; `arca backup` creates it"
@@ -106,7 +110,7 @@ impl Settings {
             return Err(e);
         }
         let pw = self.read_password(false)?;
-        let repo = Repository::open(backend, &pw)?;
+        let repo = Repository::open(self.backend()?, &pw)?;
         Ok(self.attach_cache(repo))
     }
 

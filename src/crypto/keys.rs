@@ -19,14 +19,18 @@ impl MasterSecret {
 pub const CONTEXT_SEAL: &str = "arca v1 2026-11-22 seal key";
 pub const CONTEXT_BLOB_ID: &str = "arca v1 2026-11-22 blob id key";
 pub const CONTEXT_CHUNKER: &str = "arca v1 2026-11-22 chunker gear key";
+pub const CONTEXT_TREE_ID: &str = "arca v1 2026-11-22 tree id key";
 
 /// The subkeys of one repository.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
     /// XChaCha20-Poly1305 key for every sealed blob and object.
     pub seal: [u8; 32],
-    /// Key of the keyed BLAKE3 that names blobs.
+    /// Key of the keyed BLAKE3 that names data blobs.
     pub blob_id: [u8; 32],
+    /// Key of the keyed BLAKE3 that names tree blobs: a separate key, so a data blob and a
+    /// tree blob can never share an id even when their plaintexts are equal.
+    pub tree_id: [u8; 32],
     /// Seed of the chunker's gear table.
     pub chunker: [u8; 32],
 }
@@ -36,12 +40,18 @@ impl Keys {
         Keys {
             seal: blake3::derive_key(CONTEXT_SEAL, &master.0),
             blob_id: blake3::derive_key(CONTEXT_BLOB_ID, &master.0),
+            tree_id: blake3::derive_key(CONTEXT_TREE_ID, &master.0),
             chunker: blake3::derive_key(CONTEXT_CHUNKER, &master.0),
         }
     }
 
-    /// A blob's id: keyed BLAKE3 of its plaintext.
+    /// A data blob's id: keyed BLAKE3 of its plaintext.
     pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
         BlobId(*blake3::keyed_hash(&self.blob_id, plaintext).as_bytes())
+    }
+
+    /// A tree blob's id: keyed BLAKE3 of its plaintext under the tree id key.
+    pub fn tree_id(&self, plaintext: &[u8]) -> BlobId {
+        BlobId(*blake3::keyed_hash(&self.tree_id, plaintext).as_bytes())
     }
 }

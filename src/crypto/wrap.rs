@@ -1,6 +1,7 @@
 //! The master secret wrapped by a password: Argon2id(password, salt, m, t, p) gives a 32-byte
 //! key that seals the master secret. The KDF parameters and salt are bound into the
-//! associated data, so changing them is detected rather than silently deriving another key.
+//! associated data, so changing them is detected rather than silently deriving another key;
+//! so are the key file's descriptive fields (created, hostname, username).
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
@@ -29,12 +30,13 @@ impl KdfParams {
     pub const MAX_T: u32 = 64;
     pub const MAX_P: u32 = 64;
 
-    fn aad_bytes(&self, salt: &[u8; 32]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(44);
+    fn aad_bytes(&self, salt: &[u8; 32], bound: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(44 + bound.len());
         v.extend_from_slice(salt);
         v.extend_from_slice(&self.m_kib.to_le_bytes());
         v.extend_from_slice(&self.t.to_le_bytes());
         v.extend_from_slice(&self.p.to_le_bytes());
+        v.extend_from_slice(bound);
         v
     }
 
@@ -53,16 +55,33 @@ impl KdfParams {
 }
 
 /// Wrap the master secret; returns the sealed bytes.
-pub fn wrap_master(master: &MasterSecret, password: &[u8], salt: &[u8; 32], params: KdfParams) -> Result<Vec<u8>> {
+/// Wrap the master secret. `bound` is more data to authenticate with it (the key file's
+/// descriptive fields), appended to the associated data.
+pub fn wrap_master(
+    master: &MasterSecret,
+    password: &[u8],
+    salt: &[u8; 32],
+    params: KdfParams,
+    bound: &[u8],
+) -> Result<Vec<u8>> {
     let kek = params.derive(password, salt)?;
-    Ok(seal(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt)), 0, &master.0))
+    Ok(seal(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt, bound)), 0, &master.0))
 }
 
 /// Unwrap; a failure to authenticate is [`Kind::WrongPassword`].
-pub fn unwrap_master(sealed: &[u8], password: &[u8], salt: &[u8; 32], params: KdfParams) -> Result<MasterSecret> {
+pub fn unwrap_master(
+    sealed: &[u8],
+    password: &[u8],
+    salt: &[u8; 32],
+    params: KdfParams,
+    bound: &[u8],
+) -> Result<MasterSecret> {
     let kek = params.derive(password, salt)?;
-    let (_, secret) = open(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt)), sealed)
+    let (flags, secret) = open(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt, bound)), sealed)
         .map_err(|_| Error::new(Kind::WrongPassword, "wrong password"))?;
+    if flags != 0 {
+        return Err(Error::corrupt("wrapped master secret has unexpected flags"));
+    }
     let bytes: [u8; 32] =
         secret.as_slice().try_into().map_err(|_| Error::corrupt("wrapped master secret has the wrong length"))?;
     Ok(MasterSecret(bytes))

@@ -32,23 +32,30 @@ impl KeyFile {
         username: String,
     ) -> Result<Self> {
         let salt: [u8; 32] = crate::crypto::random_bytes();
-        let wrapped = wrap_master(master, password, &salt, params)?;
-        Ok(KeyFile {
+        let mut kf = KeyFile {
             version: 1,
             kdf: "argon2id".into(),
             params,
             salt: salt.to_vec(),
-            wrapped,
+            wrapped: vec![],
             created,
             hostname,
             username,
-        })
+        };
+        kf.wrapped = wrap_master(master, password, &salt, params, &kf.bound())?;
+        Ok(kf)
     }
 
     pub fn open(&self, password: &[u8]) -> Result<MasterSecret> {
         let salt: [u8; 32] =
             self.salt.as_slice().try_into().map_err(|_| Error::corrupt("key file salt is not 32 bytes"))?;
-        unwrap_master(&self.wrapped, password, &salt, self.params)
+        unwrap_master(&self.wrapped, password, &salt, self.params, &self.bound())
+    }
+
+    /// The descriptive fields, authenticated with the wrapped secret: CBOR of
+    /// `[version, kdf, created, hostname, username]`.
+    fn bound(&self) -> Vec<u8> {
+        to_cbor(&(self.version, &self.kdf, &self.created, &self.hostname, &self.username))
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -37,6 +37,14 @@ impl BlobType {
         }
     }
 
+    /// The id of a blob of this type with this plaintext.
+    pub fn id(self, keys: &crate::crypto::Keys, plaintext: &[u8]) -> crate::id::BlobId {
+        match self {
+            BlobType::Data => keys.blob_id(plaintext),
+            BlobType::Tree => keys.tree_id(plaintext),
+        }
+    }
+
     pub fn seal_kind(self) -> crate::crypto::SealKind {
         match self {
             BlobType::Data => crate::crypto::SealKind::DataBlob,

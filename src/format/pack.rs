@@ -80,7 +80,7 @@ pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8
             entry.raw_length
         )));
     }
-    if keys.blob_id(&plain) != entry.id {
+    if entry.blob_type.id(keys, &plain) != entry.id {
         return Err(Error::corrupt(format!("blob {}: content does not match its id", entry.id)));
     }
     Ok(plain)
@@ -121,7 +121,10 @@ pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<Pack
         return Err(Error::corrupt("pack header truncated"));
     }
     let sealed = &tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN];
-    let (_, plain) = open(&keys.seal, &Aad::object(SealKind::PackHeader), sealed)?;
+    let (flags, plain) = open(&keys.seal, &Aad::object(SealKind::PackHeader), sealed)?;
+    if flags != 0 {
+        return Err(Error::corrupt(format!("pack header has flags {flags:#04x}; v1 headers are stored raw")));
+    }
     let blob_area_end = pack_len - (n + TRAILER_LEN) as u64;
     let mut r = Reader::new(&plain, "pack header");
     let count = r.u32()?;

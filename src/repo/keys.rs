@@ -45,8 +45,13 @@ fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
     KeyFile::decode(&bytes).ctx(format!("keys/{id}"))
 }
 
-/// Try every key file with the password.
-pub(super) fn unlock(backend: &DynBackend, password: &[u8]) -> Result<(MasterSecret, ObjectId)> {
+/// Try every key file with the password; the first master secret that `valid` accepts wins
+/// (an `init` that crashed between its key file and `config` leaves an orphan key behind).
+pub(super) fn unlock(
+    backend: &DynBackend,
+    password: &[u8],
+    valid: impl Fn(&MasterSecret) -> bool,
+) -> Result<(MasterSecret, ObjectId)> {
     let ids = key_ids(backend)?;
     if ids.is_empty() {
         return Err(Error::corrupt(format!("repository at {} has no key files", backend.location())));
@@ -62,7 +67,8 @@ pub(super) fn unlock(backend: &DynBackend, password: &[u8]) -> Result<(MasterSec
             }
         };
         match kf.open(password) {
-            Ok(m) => return Ok((m, id)),
+            Ok(m) if valid(&m) => return Ok((m, id)),
+            Ok(_) => tracing::warn!("keys/{id} opens with this password but not this repository's config"),
             Err(e) if e.kind == Kind::WrongPassword => continue,
             Err(e) => last_corrupt = Some(e),
         }

@@ -37,6 +37,9 @@ impl Repository {
         let mut out = vec![];
         for id in self.list_objects("locks")? {
             match self.backend.read(&format!("locks/{id}")) {
+                Ok(b) if crate::id::storage_hash(&b) != id.0 => {
+                    tracing::warn!("ignoring locks/{id}: content does not match its name")
+                }
                 Ok(b) => match Lock::decode(&self.keys, &b) {
                     Ok(l) => out.push((id, l)),
                     Err(e) => tracing::warn!("ignoring unreadable lock locks/{id}: {e}"),

@@ -93,7 +93,8 @@ impl Repository {
             Err(e) => return Err(Error::from(e).context("reading config")),
         };
         crate::format::object::check_header(&config_bytes, crate::crypto::SealKind::Config).ctx("config")?;
-        let (master, key_id) = keys::unlock(&backend, password)?;
+        let (master, key_id) =
+            keys::unlock(&backend, password, |m| Config::decode(&Keys::derive(m), &config_bytes).is_ok())?;
         let keys = Keys::derive(&master);
         let config = Config::decode(&keys, &config_bytes).ctx("config")?;
         let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);

@@ -171,7 +171,7 @@ impl BlobSaver {
 
     /// Save a blob unless it is already stored. Returns its id and whether it was new.
     pub fn save(&self, blob_type: BlobType, data: Vec<u8>) -> Result<(BlobId, bool)> {
-        let id = self.shared.repo.keys().blob_id(&data);
+        let id = blob_type.id(self.shared.repo.keys(), &data);
         let new = self.save_with_id(blob_type, id, data)?;
         Ok((id, new))
     }

@@ -108,7 +108,7 @@ pub(super) fn verify_file(repo: &Repository, path: &Path, node: &Node) -> Result
             .ok_or_else(|| Error::new(Kind::NotFound, format!("blob {id} missing")))?;
         buf.resize(len as usize, 0);
         f.read_exact(&mut buf).map_err(|e| Error::io(path.display(), e))?;
-        if repo.keys().blob_id(&buf) != *id {
+        if crate::format::BlobType::Data.id(repo.keys(), &buf) != *id {
             return Err(Error::corrupt(format!("content differs from blob {}", id.short())));
         }
     }
