@@ -106,3 +106,51 @@ fn a_permanent_failure_is_reported_not_retried_forever() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(err.message.contains("locks/"), "the error does not name the object: {}", err.message);
 }
+
+#[test]
+fn the_next_backup_reuses_packs_of_an_interrupted_one() {
+    // Crash at the Nth write of a first backup, for every N up to the snapshot write.
+    let mut hit_snapshot = false;
+    for n in 1..50 {
+        let env = Env::new();
+        let src = env.path("src");
+        for i in 0..5 {
+            write(&src.join(format!("f{i}")), &noise(700_000, i));
+        }
+        env.init();
+        let fault: DynBackend = Arc::new(FaultBackend::new(raw(&env)).crash_at(n));
+        let err = match backup_with(fault, &src) {
+            Err(e) => e,
+            Ok(_) => break, // past the last write: every crash point was tried
+        };
+        env.ok(&["unlock", "--remove-all"]);
+        env.check();
+        let s = env.backup_json(&[src.to_str().unwrap()]);
+        if err.message.contains("snapshots/") {
+            hit_snapshot = true;
+            // packs and index were stored: nothing needs uploading again
+            assert_eq!(s["data_blobs"], 0, "crash at write {n}: data uploaded again: {s}");
+        }
+        env.check();
+    }
+    assert!(hit_snapshot, "no crash point hit the snapshot write");
+}
+
+#[test]
+fn packs_without_an_index_are_adopted() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..3 {
+        write(&src.join(format!("f{i}")), &noise(500_000, i));
+    }
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    // lose every index file and the snapshot: only packs remain, as after a crash
+    for dir in ["index", "snapshots"] {
+        std::fs::remove_dir_all(env.repo.join(dir)).unwrap();
+        std::fs::create_dir_all(env.repo.join(dir)).unwrap();
+    }
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    assert_eq!(s["data_blobs"], 0, "{s}");
+    env.check();
+}

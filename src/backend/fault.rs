@@ -9,7 +9,8 @@ use super::{Backend, BackendError, BackendErrorKind, BackendResult, DynBackend, 
 pub struct FaultBackend {
     inner: DynBackend,
     ops: AtomicU64,
-    /// Operations numbered from 1; from this one on, every write and delete fails permanently.
+    writes: AtomicU64,
+    /// Writes and deletes numbered from 1; from this one on, every one fails permanently.
     crash_at: Option<u64>,
     /// Every `n`th operation fails with a transient error.
     transient_every: Option<u64>,
@@ -22,6 +23,7 @@ impl FaultBackend {
         FaultBackend {
             inner,
             ops: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
             crash_at: None,
             transient_every: None,
             flip_reads: Mutex::new(vec![]),
@@ -44,13 +46,16 @@ impl FaultBackend {
 
     fn check(&self, op: &'static str, path: &str, mutating: bool) -> BackendResult<()> {
         let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
-        if mutating && self.crash_at.is_some_and(|c| n >= c) {
-            return Err(BackendError {
-                kind: BackendErrorKind::Permanent,
-                op,
-                path: path.into(),
-                message: format!("injected crash at operation {n}"),
-            });
+        if mutating {
+            let w = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.crash_at.is_some_and(|c| w >= c) {
+                return Err(BackendError {
+                    kind: BackendErrorKind::Permanent,
+                    op,
+                    path: path.into(),
+                    message: format!("injected crash at write {w}"),
+                });
+            }
         }
         if self.transient_every.is_some_and(|t| n.is_multiple_of(t)) {
             return Err(BackendError {

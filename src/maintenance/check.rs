@@ -4,8 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::error::{Error, Result};
-use crate::format::pack::{decode_header, TRAILER_LEN};
+use crate::error::Result;
 use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, PackId};
@@ -46,7 +45,7 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
             report.errors.push(format!("pack {pack} is indexed but missing ({} blobs)", locs.len()));
             continue;
         };
-        match read_header(repo, &path, size) {
+        match repo.read_pack_header(pack, size) {
             Ok(entries) => {
                 let listed: HashSet<(BlobId, u32, u32)> = entries.iter().map(|e| (e.id, e.offset, e.length)).collect();
                 for l in locs {
@@ -133,14 +132,4 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
         }
     }
     Ok(report)
-}
-
-fn read_header(repo: &Repository, path: &str, size: u64) -> Result<Vec<crate::format::pack::PackEntry>> {
-    if size < TRAILER_LEN as u64 {
-        return Err(Error::corrupt("pack shorter than its trailer"));
-    }
-    let trailer = repo.backend().read_range(path, size - TRAILER_LEN as u64, TRAILER_LEN as u64)?;
-    let hlen = crate::format::pack::header_len_from_trailer(&trailer, size)? as u64;
-    let tail = repo.backend().read_range(path, size - hlen - TRAILER_LEN as u64, hlen + TRAILER_LEN as u64)?;
-    decode_header(repo.keys(), &tail, size)
 }

@@ -196,6 +196,52 @@ impl Repository {
         Ok(IndexRef(self.index.read().map_err(poisoned)?))
     }
 
+    /// Read and authenticate a pack's header (two ranged reads: trailer, then header).
+    pub fn read_pack_header(&self, pack: &PackId, size: u64) -> Result<Vec<crate::format::pack::PackEntry>> {
+        use crate::format::pack::{decode_header, header_len_from_trailer, TRAILER_LEN};
+        let path = pack_path(pack);
+        let trailer_len = TRAILER_LEN as u64;
+        if size < trailer_len {
+            return Err(Error::corrupt(format!("{path}: shorter than its trailer")));
+        }
+        let trailer = self.backend.read_range(&path, size - trailer_len, trailer_len).ctx(format!("reading {path}"))?;
+        let hlen = header_len_from_trailer(&trailer, size).ctx(&path)? as u64;
+        let tail = self
+            .backend
+            .read_range(&path, size - hlen - trailer_len, hlen + trailer_len)
+            .ctx(format!("reading {path}"))?;
+        decode_header(&self.keys, &tail, size).ctx(&path)
+    }
+
+    /// Index the packs that no index file names: those of a backup that was interrupted
+    /// after uploading them. Their blobs become usable again (so the next backup does not
+    /// upload them twice), and an index file records them unless `dry_run`. Returns how many.
+    pub fn adopt_unindexed_packs(&self, dry_run: bool) -> Result<usize> {
+        self.load_index()?;
+        let stored = self.backend.list("data/").ctx("listing data")?;
+        let known: std::collections::HashSet<PackId> = self.index()?.packs().iter().copied().collect();
+        let mut adopted = IndexFile::default();
+        for e in stored {
+            let Some(id) = e.path.rsplit('/').next().and_then(PackId::from_hex) else { continue };
+            if known.contains(&id) || e.path != pack_path(&id) {
+                continue;
+            }
+            match self.read_pack_header(&id, e.size) {
+                Ok(blobs) => {
+                    self.index_add_pack(id, &blobs)?;
+                    adopted.packs.push(crate::format::index::IndexPack { id, blobs });
+                }
+                Err(err) => tracing::warn!("not reusing {}: {err}", e.path),
+            }
+        }
+        let n = adopted.packs.len();
+        if n > 0 && !dry_run {
+            self.write_object("index", &adopted.encode(&self.keys))?;
+            tracing::info!("indexed {n} pack(s) left by an interrupted backup");
+        }
+        Ok(n)
+    }
+
     pub(crate) fn index_add_pack(&self, id: PackId, blobs: &[crate::format::pack::PackEntry]) -> Result<()> {
         let mut guard = self.index.write().map_err(poisoned)?;
         guard.get_or_insert_with(BlobIndex::default).add_pack(id, blobs);

@@ -120,7 +120,7 @@ impl BlobSaver {
         uploaders: usize,
         dry_run: bool,
     ) -> Result<Self> {
-        repo.load_index()?;
+        repo.adopt_unindexed_packs(dry_run)?;
         let shared = Arc::new(Shared {
             repo,
             inflight: Mutex::new(HashSet::new()),
