@@ -352,3 +352,25 @@ fn opening_a_missing_repository_creates_nothing() {
     assert_eq!(code(&o), 10);
     assert!(!env.repo.exists(), "looking for a repository created its directory");
 }
+
+#[test]
+fn interrupt_exits_130_and_releases_the_lock() {
+    let env = Env::new();
+    env.init();
+    // a stream that produces data slowly, so the backup is still running when interrupted
+    let child = env
+        .cmd()
+        .args(["backup", "--stdin-from-command", "--", "sh", "-c", "head -c 3000000 /dev/zero; sleep 30"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let started = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(25), "interrupt was not handled promptly");
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(env.repo.join("locks")).unwrap().count(), 0, "the lock was left behind");
+    assert_eq!(std::fs::read_dir(env.repo.join("snapshots")).map(|d| d.count()).unwrap_or(0), 0);
+    env.check();
+}

@@ -27,6 +27,9 @@ pub fn read_file(path: &Path, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes
     let chunker = saver.repo().chunker().clone();
     let mut content = vec![];
     let save = |chunk: Vec<u8>| -> Result<()> {
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
         let len = chunk.len() as u64;
         let (id, _) = saver.save(BlobType::Data, chunk)?;
         content.push(id);

@@ -119,6 +119,9 @@ impl Run<'_> {
     }
 
     pub fn cancelled(&self) -> bool {
+        if crate::platform::interrupted() && !self.cancel.load(Ordering::Relaxed) {
+            self.fail(crate::platform::interrupted_error());
+        }
         self.cancel.load(Ordering::Relaxed)
     }
 }
@@ -191,6 +194,9 @@ fn backup_stream(
     let mut content = vec![];
     let chunker = saver.repo().chunker().clone();
     let size = chunker.split_reader(&mut reader, &mut vec![], |chunk| {
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
         run.progress.bytes_done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         content.push(saver.save(BlobType::Data, chunk)?.0);
         Ok(())

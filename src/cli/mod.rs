@@ -59,6 +59,7 @@ pub fn run() -> ExitCode {
             .finish(),
     );
     let out = Out { json: cli.global.json, quiet: cli.global.quiet };
+    crate::platform::install_interrupt_handler();
     let result = settings::Settings::from_global(&cli.global).and_then(|s| handlers::dispatch(&s, out, cli.command));
     match result {
         Ok(code) => ExitCode::from(code),

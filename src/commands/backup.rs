@@ -128,12 +128,15 @@ pub fn run(
         Input::Command { filename, argv } => {
             let (prog, args) =
                 argv.split_first().ok_or_else(|| Error::usage("--stdin-from-command needs a command"))?;
+            use std::os::unix::process::CommandExt;
             let mut c = std::process::Command::new(prog)
                 .args(args)
+                .process_group(0)
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .map_err(|e| Error::new(Kind::Usage, format!("cannot run {prog:?}: {e}")))?;
             let out = c.stdout.take().ok_or_else(|| Error::new(Kind::Other, "command has no stdout"))?;
+            stop_child_on_interrupt(c.id());
             child = Some(c);
             (Source::Stream { name: filename.clone(), reader: Box::new(out) }, vec![format!("/{filename}")])
         }
@@ -142,7 +145,11 @@ pub fn run(
     if let Some((_, p)) = &parent {
         cmd.engine.parent_tree = Some(p.tree);
     }
-    let outcome = archiver::backup(repo.clone(), source, &cmd.engine, progress, warn)?;
+    let outcome = archiver::backup(repo.clone(), source, &cmd.engine, progress, warn);
+    if platform::interrupted() {
+        return Err(platform::interrupted_error());
+    }
+    let outcome = outcome?;
     if let Some(mut c) = child {
         let status = c.wait().map_err(|e| Error::new(Kind::Other, format!("waiting for the command: {e}")))?;
         if !status.success() {
@@ -173,6 +180,24 @@ pub fn run(
     };
     let id = repo.save_snapshot(&snap)?;
     Ok(BackupReport::new(&outcome.summary, duration, Some(id), parent_id, false))
+}
+
+/// A read from the command's output blocks until it writes; on interrupt, end the command's
+/// process group (its children may hold the pipe open too) so the read returns and the
+/// backup can stop cleanly.
+fn stop_child_on_interrupt(pid: u32) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if platform::interrupted() {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            }
+            return;
+        }
+        if !platform::process_alive(pid) {
+            return;
+        }
+    });
 }
 
 fn find_parent(

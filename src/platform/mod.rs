@@ -51,6 +51,30 @@ pub fn group_name(gid: u32) -> Option<String> {
     })
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Has the user asked us to stop (SIGINT/SIGTERM)? Long loops poll this and wind down,
+/// releasing locks and writing nothing half-done.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Install the handler: the first signal asks to stop, a second one exits at once (130).
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: stopping (press Ctrl-C again to exit at once)");
+    });
+}
+
+/// The error for an interrupted operation.
+pub fn interrupted_error() -> crate::error::Error {
+    crate::error::Error::new(crate::error::Kind::Interrupted, "interrupted")
+        .hint("nothing was lost: what was stored is reused by the next run")
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

@@ -170,6 +170,9 @@ pub fn restore(
     let bytes = AtomicU64::new(0);
     pool.install(|| {
         files.par_iter().for_each(|(rel, node)| {
+            if crate::platform::interrupted() {
+                return;
+            }
             let path = target.join(rel);
             if opts.dry_run {
                 restored.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +195,9 @@ pub fn restore(
             progress.files_done.fetch_add(1, Ordering::Relaxed);
         })
     });
+    if crate::platform::interrupted() {
+        return Err(crate::platform::interrupted_error());
+    }
     summary.files_restored = restored.load(Ordering::Relaxed);
     summary.files_skipped = skipped.load(Ordering::Relaxed);
     summary.bytes_restored = bytes.load(Ordering::Relaxed);
