@@ -179,3 +179,37 @@ fn unsupported_format_version_is_refused_clearly() {
     assert!(stderr(&o).contains("format version 9"), "{}", stderr(&o));
     assert!(stderr(&o).contains("upgrade arca"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_unreadable_lock_blocks_until_removed() {
+    let env = Env::new();
+    env.init();
+    let garbage = b"not a lock";
+    let name = hex::encode(blake3::hash(garbage).as_bytes());
+    std::fs::create_dir_all(env.repo.join("locks")).unwrap();
+    std::fs::write(env.repo.join("locks").join(&name), garbage).unwrap();
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    let o = env.run(&["backup", src.to_str().unwrap()]);
+    assert_eq!(code(&o), 11, "{}", stderr(&o));
+    assert!(stderr(&o).contains("unreadable lock"), "{}", stderr(&o));
+    env.ok(&["unlock"]);
+    assert_eq!(code(&env.run(&["backup", src.to_str().unwrap()])), 11, "a plain unlock removed an unreadable lock");
+    env.ok(&["unlock", "--remove-all"]);
+    env.ok(&["backup", src.to_str().unwrap()]);
+}
+
+#[test]
+fn tampered_config_is_reported_as_corrupt_not_wrong_password() {
+    let env = Env::new();
+    env.init();
+    let cfg = env.repo.join("config");
+    let mut bytes = std::fs::read(&cfg).unwrap();
+    let n = bytes.len();
+    bytes[n - 20] ^= 1;
+    std::fs::write(&cfg, &bytes).unwrap();
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("config"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("wrong password"), "{}", stderr(&o));
+}

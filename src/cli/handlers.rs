@@ -424,7 +424,7 @@ fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
         ));
         if !report.unreferenced_packs.is_empty() {
             out.text(format!(
-                "{} pack(s) are not in any index (left by an interrupted backup; harmless, prune removes them)",
+                "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup reuses them)",
                 report.unreferenced_packs.len()
             ));
         }

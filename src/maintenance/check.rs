@@ -17,7 +17,8 @@ pub struct CheckReport {
     pub blobs: usize,
     pub trees_checked: usize,
     pub blobs_read: usize,
-    /// Packs no index names: left by an interrupted backup. Harmless; prune removes them.
+    /// Packs no index names: left by an interrupted backup. Harmless; the next backup
+    /// indexes and reuses them.
     pub unreferenced_packs: Vec<String>,
     pub errors: Vec<String>,
 }

@@ -50,13 +50,14 @@ fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
 pub(super) fn unlock(
     backend: &DynBackend,
     password: &[u8],
-    valid: impl Fn(&MasterSecret) -> bool,
+    valid: impl Fn(&MasterSecret) -> Result<()>,
 ) -> Result<(MasterSecret, ObjectId)> {
     let ids = key_ids(backend)?;
     if ids.is_empty() {
         return Err(Error::corrupt(format!("repository at {} has no key files", backend.location())));
     }
     let mut last_corrupt = None;
+    let mut opened_invalid: Option<Error> = None;
     for id in ids {
         let kf = match read_key(backend, &id) {
             Ok(k) => k,
@@ -67,11 +68,20 @@ pub(super) fn unlock(
             }
         };
         match kf.open(password) {
-            Ok(m) if valid(&m) => return Ok((m, id)),
-            Ok(_) => tracing::warn!("keys/{id} opens with this password but not this repository's config"),
+            Ok(m) => match valid(&m) {
+                Ok(()) => return Ok((m, id)),
+                Err(e) => {
+                    tracing::warn!("keys/{id} opens with this password but not this repository's config");
+                    opened_invalid = Some(e);
+                }
+            },
             Err(e) if e.kind == Kind::WrongPassword => continue,
             Err(e) => last_corrupt = Some(e),
         }
+    }
+    if let Some(e) = opened_invalid {
+        // the password is right, the config is not: say what is wrong with it
+        return Err(e.context("config"));
     }
     let mut err =
         Error::new(Kind::WrongPassword, format!("wrong password: no key in {} opens with it", backend.location()))

@@ -32,17 +32,27 @@ pub fn is_stale(lock: &Lock) -> bool {
 }
 
 impl Repository {
-    /// Every lock in the repository with its id.
+    /// Every lock in the repository with its id. A lock that can't be read (damaged, or
+    /// written by a newer format) counts as an exclusive lock that never goes stale: it
+    /// blocks until a person looks and removes it with `unlock --remove-all`.
     pub fn locks(&self) -> Result<Vec<(ObjectId, Lock)>> {
         let mut out = vec![];
         for id in self.list_objects("locks")? {
+            let unreadable = |why: String| Lock {
+                time: "9999-12-31T23:59:59+00:00".into(),
+                exclusive: true,
+                hostname: "?".into(),
+                username: "?".into(),
+                pid: 0,
+                command: format!("an unreadable lock ({why})"),
+            };
             match self.backend.read(&format!("locks/{id}")) {
                 Ok(b) if crate::id::storage_hash(&b) != id.0 => {
-                    tracing::warn!("ignoring locks/{id}: content does not match its name")
+                    out.push((id, unreadable("content does not match its name".into())))
                 }
                 Ok(b) => match Lock::decode(&self.keys, &b) {
                     Ok(l) => out.push((id, l)),
-                    Err(e) => tracing::warn!("ignoring unreadable lock locks/{id}: {e}"),
+                    Err(e) => out.push((id, unreadable(e.message))),
                 },
                 Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),

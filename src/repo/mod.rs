@@ -94,7 +94,7 @@ impl Repository {
         };
         crate::format::object::check_header(&config_bytes, crate::crypto::SealKind::Config).ctx("config")?;
         let (master, key_id) =
-            keys::unlock(&backend, password, |m| Config::decode(&Keys::derive(m), &config_bytes).is_ok())?;
+            keys::unlock(&backend, password, |m| Config::decode(&Keys::derive(m), &config_bytes).map(|_| ()))?;
         let keys = Keys::derive(&master);
         let config = Config::decode(&keys, &config_bytes).ctx("config")?;
         let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
@@ -158,7 +158,12 @@ impl Repository {
     /// Ids of the objects in `dir` (names that are not 64 hex digits are ignored).
     pub fn list_objects(&self, dir: &str) -> Result<Vec<ObjectId>> {
         let entries = self.backend.list(&format!("{dir}/")).ctx(format!("listing {dir}"))?;
-        Ok(entries.iter().filter_map(|e| e.path.rsplit('/').next().and_then(ObjectId::from_hex)).collect())
+        // only canonical names (64 lowercase hex digits) are objects; anything else is ignored
+        Ok(entries
+            .iter()
+            .filter_map(|e| e.path.rsplit('/').next())
+            .filter_map(|name| ObjectId::from_hex(name).filter(|id| id.to_hex() == name))
+            .collect())
     }
 
     // ---- index ----
@@ -253,7 +258,7 @@ impl Repository {
     pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
         let loc = self.index()?.get(id).ok_or_else(|| {
             Error::new(Kind::NotFound, format!("{blob_type} blob {id} is not in the index"))
-                .hint("run `arca check`; `arca repair index` rebuilds the index from packs")
+                .hint("run `arca check` to see what else is damaged")
         })?;
         if loc.entry.blob_type != blob_type {
             return Err(Error::corrupt(format!("blob {id} is a {} blob, expected {blob_type}", loc.entry.blob_type)));
