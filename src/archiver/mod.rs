@@ -12,15 +12,15 @@
 //! is done, so memory holds only the directories on the current path. An unreadable source is
 //! a counted warning; a storage failure stops everything.
 
-mod excludes;
 mod file_reader;
+mod metadata;
 mod walker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use excludes::{read_pattern_file, Excludes};
+pub use crate::patterns::{read_pattern_file, Excludes};
 
 use crate::codec::Compression;
 use crate::error::{Error, Kind, Result};

@@ -9,11 +9,11 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::file_reader::{read_file, FileContent};
+use super::metadata::{node_from_metadata, read_xattrs};
 use super::{is_source_error, save_tree, set_content, BackupOptions, Run};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
-use crate::platform::{node_from_metadata, read_xattrs};
 use crate::repo::{BlobSaver, Repository};
 
 /// What the walker tells the assembler, in walk order.

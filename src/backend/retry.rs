@@ -34,8 +34,10 @@ impl RetryBackend {
             match f() {
                 Err(e) if e.kind == BackendErrorKind::Transient && attempt + 1 < self.policy.attempts => {
                     let exp = self.policy.base.saturating_mul(1 << attempt.min(16)).min(self.policy.max);
-                    let jitter: [u8; 1] = crate::crypto::random_bytes();
-                    let delay = exp.mul_f64(0.5 + f64::from(jitter[0]) / 510.0);
+                    // jitter in [0.5, 1.0) of the backoff, from std's randomly seeded hasher
+                    let jitter =
+                        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), attempt);
+                    let delay = exp.mul_f64(0.5 + (jitter % 1000) as f64 / 2000.0);
                     tracing::debug!("retrying after {delay:?}: {e}");
                     std::thread::sleep(delay);
                     attempt += 1;

@@ -1,10 +1,6 @@
 //! The operating system: who and where we are, and file metadata in both directions
 //! (reading a node from `lstat`, applying a node's metadata on restore).
 
-mod metadata;
-
-pub use metadata::{apply_metadata, create_special, node_from_metadata, read_xattrs};
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 

@@ -12,6 +12,7 @@
 //! symlink, before anything is created inside it.
 
 mod file;
+mod metadata;
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -20,12 +21,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::archiver::Excludes;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind};
 use crate::id::TreeId;
-use crate::platform::{apply_metadata, create_special};
+use crate::patterns::Excludes;
 use crate::repo::Repository;
+use metadata::{apply_metadata, create_special};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overwrite {

@@ -1,1 +1,68 @@
-fn main() {}
+//! `cargo xtask`: arca's project automation, in Rust so it runs wherever cargo does.
+//!
+//! The alias in `.cargo/config.toml` makes `cargo xtask <task>` run this binary. Tasks:
+//!
+//! - `layers`: check that `crate::` paths in `src/` only point down the layer table
+//!   (`layers.rs`; the table mirrors the "house" in STYLE.md).
+//! - `ci`: fmt check, clippy, layers, tests; stops at the first failure with its exit code.
+//! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
+//! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
+//!
+//! Only std is used, so building xtask costs seconds and pulls nothing into the lock file.
+
+mod bench;
+mod ci;
+mod cmd;
+mod fuzz;
+mod layers;
+mod rust_scan;
+
+use std::process::ExitCode;
+
+use cmd::Error;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  layers                          check the allowed `crate::` edges between modules of src/
+  ci                              fmt --check, clippy -D warnings, layers, test (stops at the first failure)
+  fuzz [--seconds N] [TARGET...]  run fuzz targets for N seconds each (default 10; all targets)
+  bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
+  help                            show this text";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match task.as_str() {
+        "layers" => no_args(rest).and_then(|()| layers::run(&cmd::project_root())),
+        "ci" => no_args(rest).and_then(|()| ci::run()),
+        "fuzz" => fuzz::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Error::Usage(format!("unknown task {other:?}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            if let Error::Usage(_) = e {
+                eprintln!("{USAGE}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn no_args(rest: &[String]) -> Result<(), Error> {
+    match rest.first() {
+        None => Ok(()),
+        Some(a) => Err(Error::Usage(format!("unexpected argument {a:?}"))),
+    }
+}

@@ -1,4 +1,4 @@
-//! Exclusion rules with restic's semantics: a pattern that starts with `/` is matched against
+//! Path patterns (excludes and includes) with restic's semantics: a pattern that starts with `/` is matched against
 //! the whole absolute path; any other pattern against every path suffix (so `*.o` excludes
 //! such files anywhere, `build/tmp` any `.../build/tmp`). `*` doesn't cross `/`, `**` does.
 //! Excluding a directory excludes everything below it.
