@@ -380,3 +380,35 @@ fn interrupt_exits_130_and_releases_the_lock() {
     assert_eq!(std::fs::read_dir(env.repo.join("snapshots")).map(|d| d.count()).unwrap_or(0), 0);
     env.check();
 }
+
+#[test]
+fn cached_index_table_is_used_validated_and_rebuilt() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(200_000, 1));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let cache = env.path("cache/arca");
+    let table = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("index-table"))
+        .find(|p| p.is_file())
+        .expect("no index table in the cache");
+    // a second backup adds an index file: the old table no longer matches and is rebuilt
+    write(&src.join("b"), &noise(200_000, 2));
+    env.backup_json(&[src.to_str().unwrap()]);
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+    // a damaged table is ignored, not trusted
+    let bytes = std::fs::read(&table).unwrap();
+    std::fs::write(&table, &bytes[..bytes.len() - 7]).unwrap();
+    let out2 = env.path("out2");
+    env.ok(&["restore", &sel, "--target", out2.to_str().unwrap(), "--verify"]);
+    assert_same_tree(&describe(&src), &describe(&out2));
+    // and it works without any cache
+    let out3 = env.path("out3");
+    env.ok(&["--no-cache", "restore", &sel, "--target", out3.to_str().unwrap(), "--verify"]);
+    env.check();
+}

@@ -23,6 +23,9 @@ impl Cache {
     pub fn open(root: &Path, repo: &RepoId) -> Option<Cache> {
         let dir = root.join(repo.to_hex());
         std::fs::create_dir_all(&dir).ok()?;
+        // private to the user: the index table in here is not encrypted (format-spec §18.5)
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         let tag = root.join("CACHEDIR.TAG");
         if !tag.exists() {
             let _ = std::fs::write(
@@ -85,6 +88,21 @@ impl Cache {
         }
     }
 
+    /// The cached blob index table, mapped read-only.
+    pub fn index_table(&self) -> Option<Box<dyn AsRef<[u8]> + Send + Sync>> {
+        let file = std::fs::File::open(self.dir.join("index-table")).ok()?;
+        Some(Box::new(map_file(&file).ok()?))
+    }
+
+    /// Replace the cached blob index table (write to a temporary file, then rename, so a
+    /// process that has the old one mapped keeps a consistent view).
+    pub fn put_index_table(&self, bytes: &[u8]) {
+        let tmp = self.dir.join(format!("index-table.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, self.dir.join("index-table")).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
     /// Number of objects and bytes the catalog records.
     pub fn usage(&self) -> Option<(u64, u64)> {
         let guard = self.catalog.lock().ok()?;
@@ -117,4 +135,13 @@ fn open_catalog(path: &Path) -> rusqlite::Result<Connection> {
         c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?1)", params![SCHEMA_VERSION])?;
     }
     Ok(c)
+}
+
+/// Map a cache file read-only. Mapping is `unsafe` because the file could change underneath;
+/// arca only ever replaces cache files by rename (the mapping keeps the old inode), and the
+/// table's contents are validated before use.
+#[allow(unsafe_code)]
+fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: read-only mapping of a file arca replaces only by rename, never in place.
+    unsafe { memmap2::Mmap::map(file) }
 }

@@ -170,6 +170,10 @@ impl Repository {
 
     pub fn read_index_files(&self) -> Result<Vec<(ObjectId, IndexFile)>> {
         let ids = self.list_objects("index")?;
+        self.read_index_files_of(ids)
+    }
+
+    fn read_index_files_of(&self, ids: Vec<ObjectId>) -> Result<Vec<(ObjectId, IndexFile)>> {
         let mut files = Vec::with_capacity(ids.len());
         for id in ids {
             let bytes = self.read_object("index", &id)?;
@@ -189,8 +193,26 @@ impl Repository {
         if self.index.read().map_err(poisoned)?.is_some() {
             return Ok(());
         }
-        let files = self.read_index_files()?;
-        let idx = BlobIndex::from_files(files.iter().map(|(_, f)| f));
+        let mut ids = self.list_objects("index")?;
+        ids.sort();
+        let mut h = blake3::Hasher::new();
+        for id in &ids {
+            h.update(&id.0);
+        }
+        let set_hash = *h.finalize().as_bytes();
+        let cached =
+            self.cache.as_ref().and_then(|c| c.index_table()).and_then(|t| BlobIndex::from_table(t, &set_hash));
+        let idx = match cached {
+            Some(idx) => idx,
+            None => {
+                let files = self.read_index_files_of(ids)?;
+                let idx = BlobIndex::from_files(files.iter().map(|(_, f)| f));
+                if let Some(c) = &self.cache {
+                    c.put_index_table(&idx.encode_table(&set_hash));
+                }
+                idx
+            }
+        };
         *self.index.write().map_err(poisoned)? = Some(idx);
         Ok(())
     }
