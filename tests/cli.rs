@@ -412,3 +412,42 @@ fn cached_index_table_is_used_validated_and_rebuilt() {
     env.ok(&["--no-cache", "restore", &sel, "--target", out3.to_str().unwrap(), "--verify"]);
     env.check();
 }
+
+#[test]
+fn files_from_and_restore_dry_run() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("one"), b"1");
+    write(&src.join("two/three"), b"3");
+    write(&src.join("skipped"), b"s");
+    let list = env.path("list.txt");
+    write(&list, format!("# sources\n{}\n\n{}\n", src.join("one").display(), src.join("two").display()).as_bytes());
+    env.init();
+    let s = env.backup_json(&["--files-from", list.to_str().unwrap()]);
+    assert_eq!(s["files_new"], 2, "{s}");
+    let out = env.path("out");
+    let o = env.ok(&["restore", "latest", "--target", out.to_str().unwrap(), "--dry-run", "--json"]);
+    let v = summary(&o);
+    assert_eq!(v["files_restored"], 2, "{v}");
+    assert!(!out.exists(), "--dry-run wrote to the target");
+}
+
+#[test]
+fn check_reads_storage_not_the_cache() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("d/f"), b"tree pack content");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    env.ok(&["ls", "latest"]); // fills the cache with index, snapshot and tree packs
+                               // damage every index file in storage; the cached copies are still good
+    for e in std::fs::read_dir(env.repo.join("index")).unwrap() {
+        let p = e.unwrap().path();
+        let mut b = std::fs::read(&p).unwrap();
+        let n = b.len();
+        b[n / 2] ^= 1;
+        std::fs::write(&p, b).unwrap();
+    }
+    let o = env.run(&["check"]);
+    assert_ne!(code(&o), 0, "check trusted the cache: {}", stderr(&o));
+}

@@ -51,6 +51,7 @@ fn compute() -> Value {
             "seal": hex::encode(keys.seal),
             "blob_id": hex::encode(keys.blob_id),
             "chunker": hex::encode(keys.chunker),
+            "tree_id": hex::encode(keys.tree_id),
         },
         "blob_id": {"plaintext": hex::encode(blob_plain), "id": blob_id.to_hex()},
         "padme": padme_values,

@@ -1,6 +1,6 @@
 //! The local cache of one repository, under the user's cache directory: ciphertext of index
-//! files and snapshots (content-addressed, so a cached file is checked against its name
-//! before use), and a SQLite catalog of what is cached. The repository never depends on the
+//! files, snapshots and tree packs (content-addressed, so a cached file is checked against
+//! its name before use), and a SQLite catalog of what is cached. The repository never depends on the
 //! cache: any failure here only means reading from storage again. The catalog is disposable:
 //! a schema-version mismatch drops and rebuilds it.
 
@@ -43,11 +43,15 @@ impl Cache {
     }
 
     fn file(&self, path: &str) -> Option<PathBuf> {
-        // Only our own object paths: `dir/64 hex`.
+        // Only our own object paths: `index/<64 hex>`, `snapshots/<64 hex>`, and tree packs
+        // as `data/<2 hex>/<64 hex>`.
         let (dir, name) = path.split_once('/')?;
-        if !matches!(dir, "index" | "snapshots") || ObjectId::from_hex(name).is_none() {
-            return None;
-        }
+        let name = match dir {
+            "index" | "snapshots" => name,
+            "data" => name.split_once('/').filter(|(pre, n)| n.starts_with(pre) && pre.len() == 2)?.1,
+            _ => return None,
+        };
+        ObjectId::from_hex(name).filter(|id| id.to_hex() == name)?;
         Some(self.dir.join(dir).join(name))
     }
 

@@ -408,7 +408,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
 }
 
 fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
-    let repo = s.open()?;
+    let repo = s.open()?.without_cache();
     let _lock = repo.lock("check", false)?;
     let report = crate::maintenance::check::check(&repo, a.read_data)?;
     if out.json {

@@ -101,9 +101,16 @@ impl Repository {
         Ok(Repository { backend, keys, master, config, chunker, index: RwLock::new(None), cache: None, key_id })
     }
 
-    /// Use a local cache of index files and snapshots.
+    /// Use a local cache of index files, snapshots and tree packs.
     pub fn with_cache(mut self, cache: Cache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Read everything from storage (check must see what is stored, not a good cached copy).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        *self.index.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
         self
     }
 
@@ -290,6 +297,26 @@ impl Repository {
 
     pub fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
         let path = pack_path(&loc.pack);
+        if loc.entry.blob_type == BlobType::Tree {
+            if let Some(c) = &self.cache {
+                // tree packs are cached whole: walking trees then reads nothing remote twice
+                let pack = match c.get(&path).filter(|b| storage_hash(b) == loc.pack.0) {
+                    Some(b) => b,
+                    None => {
+                        let b = self.backend.read(&path).ctx(format!("reading {path}"))?;
+                        if storage_hash(&b) != loc.pack.0 {
+                            return Err(Error::corrupt(format!("{path}: content does not match its name")));
+                        }
+                        c.put(&path, &b);
+                        b
+                    }
+                };
+                let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
+                let sealed =
+                    pack.get(start..start + len).ok_or_else(|| Error::corrupt(format!("{path}: blob out of range")))?;
+                return open_blob(&self.keys, &loc.entry, sealed).ctx(&path);
+            }
+        }
         let sealed = self
             .backend
             .read_range(&path, loc.entry.offset as u64, loc.entry.length as u64)
