@@ -12,7 +12,7 @@
 use std::sync::LazyLock;
 
 use arca::crypto::{Keys, MasterSecret, SEAL_OVERHEAD};
-use arca::format::pack::{decode_header, encode_header, PackEntry, MAX_BLOB_LEN};
+use arca::format::pack::{decode_header, encode_header, PackEntry};
 use arca::format::BlobType;
 use arca::id::BlobId;
 use libfuzzer_sys::fuzz_target;
@@ -28,7 +28,7 @@ fn valid(entries: &[PackEntry], blob_area: u64) -> bool {
     entries.iter().all(|e| {
         let (start, end) = (u64::from(e.offset), u64::from(e.offset) + u64::from(e.length));
         let ok = e.length as usize >= SEAL_OVERHEAD
-            && e.raw_length <= MAX_BLOB_LEN
+            && e.raw_length <= e.blob_type.max_len()
             && start >= next_free
             && end <= blob_area;
         next_free = end;

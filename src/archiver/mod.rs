@@ -223,5 +223,17 @@ pub(crate) fn set_content(saver: &BlobSaver, node: &mut Node, content: Vec<BlobI
 }
 
 pub(crate) fn save_tree(saver: &BlobSaver, tree: Tree) -> Result<TreeId> {
-    Ok(saver.save(BlobType::Tree, tree.encode())?.0)
+    let bytes = tree.encode();
+    if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
+        return Err(Error::new(
+            Kind::Unsupported,
+            format!(
+                "a directory of {} entries encodes to {} bytes, over the 1 GiB tree limit",
+                tree.nodes.len(),
+                bytes.len()
+            ),
+        )
+        .hint("exclude part of it or back up its subdirectories separately"));
+    }
+    Ok(saver.save(BlobType::Tree, bytes)?.0)
 }

@@ -23,8 +23,21 @@ use super::{BlobType, Reader};
 
 pub const ENTRY_LEN: usize = 45;
 pub const TRAILER_LEN: usize = 4;
-/// Largest plaintext blob accepted (the chunker's maximum is 16 MiB; trees are split below this).
+/// Largest plaintext data blob accepted (the chunker's maximum is 16 MiB).
 pub const MAX_BLOB_LEN: u32 = 64 * 1024 * 1024;
+/// Largest plaintext tree blob accepted: a directory of several million entries. Writers
+/// refuse to store a larger one rather than write what no reader accepts.
+pub const MAX_TREE_LEN: u32 = 1024 * 1024 * 1024;
+
+impl BlobType {
+    /// The largest plaintext a blob of this type may have.
+    pub fn max_len(self) -> u32 {
+        match self {
+            BlobType::Data => MAX_BLOB_LEN,
+            BlobType::Tree => MAX_TREE_LEN,
+        }
+    }
+}
 /// Largest number of entries a pack header may list.
 pub const MAX_PACK_ENTRIES: u32 = 1 << 20;
 
@@ -51,7 +64,7 @@ impl PackEntry {
         let t = r.u8()?;
         let blob_type = BlobType::from_byte(t).ok_or_else(|| Error::corrupt(format!("unknown blob type {t}")))?;
         let e = PackEntry { blob_type, id: BlobId(r.id()?), offset: r.u32()?, length: r.u32()?, raw_length: r.u32()? };
-        if e.length < SEAL_OVERHEAD as u32 || e.raw_length > MAX_BLOB_LEN {
+        if e.length < SEAL_OVERHEAD as u32 || e.raw_length > e.blob_type.max_len() {
             return Err(Error::corrupt(format!("blob {} has impossible lengths", e.id.short())));
         }
         Ok(e)
