@@ -154,3 +154,30 @@ fn packs_without_an_index_are_adopted() {
     assert_eq!(s["data_blobs"], 0, "{s}");
     env.check();
 }
+
+#[test]
+fn stale_temporary_files_are_removed() {
+    let env = Env::new();
+    env.init();
+    let tmp = env.repo.join(".arca-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let stale = tmp.join("left-by-a-crash");
+    let fresh = tmp.join("being-written");
+    write(&stale, b"partial");
+    write(&fresh, b"partial");
+    let two_days_ago = nix::sys::time::TimeSpec::new(
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 2 * 86400) as i64,
+        0,
+    );
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &stale,
+        &two_days_ago,
+        &two_days_ago,
+        nix::sys::stat::UtimensatFlags::FollowSymlink,
+    )
+    .unwrap();
+    env.ok(&["snapshots"]);
+    assert!(!stale.exists(), "a day-old temporary file was kept");
+    assert!(fresh.exists(), "a fresh temporary file (a write in progress) was removed");
+}

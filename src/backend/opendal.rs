@@ -34,6 +34,7 @@ impl OpendalBackend {
                 // Writes go to a temporary file that is fsynced and then renamed into place,
                 // so a crash never leaves a partial object under its final name.
                 let tmp = abs.join(".arca-tmp");
+                remove_stale_temp_files(&tmp);
                 (
                     "fs",
                     vec![
@@ -119,5 +120,23 @@ impl Backend for OpendalBackend {
 
     fn delete(&self, path: &str) -> BackendResult<()> {
         self.op.delete(path).map_err(|e| Self::err("delete", path, e))
+    }
+}
+
+/// Temporary files older than a day are left by a crash (a write in progress renames its
+/// file within seconds); remove them so they don't accumulate.
+fn remove_stale_temp_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
