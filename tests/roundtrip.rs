@@ -191,3 +191,27 @@ fn file_with_the_bytes_of_an_empty_tree_and_an_empty_dir() {
     env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
     assert_same_tree(&describe(&src), &describe(&out));
 }
+
+/// More entries than one restore batch (4096), with hardlinks whose copies fall in different
+/// batches and empty directories between them.
+#[test]
+fn restore_across_batches() {
+    let env = Env::new();
+    let src = env.path("src");
+    for d in 0..50 {
+        for f in 0..100 {
+            write(&src.join(format!("d{d:02}/f{f:03}")), format!("{d}/{f}").as_bytes());
+        }
+        std::fs::create_dir_all(src.join(format!("d{d:02}/empty"))).unwrap();
+    }
+    std::fs::hard_link(src.join("d00/f000"), src.join("d49/link-to-first")).unwrap();
+    std::os::unix::fs::symlink("f001", src.join("d45/sym")).unwrap();
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    let o = env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify", "--json"]);
+    let s = summary(&o);
+    assert_eq!(s["files_restored"], 5001, "{s}");
+    assert_same_tree(&describe(&src), &describe(&out));
+}

@@ -83,10 +83,11 @@ pub struct RestoreProgress {
 }
 
 struct Plan {
+    /// Every selected directory, in walk order (parents first).
     dirs: Vec<(PathBuf, Node)>,
-    files: Vec<(PathBuf, Node)>,
-    links: Vec<(PathBuf, Node)>,
-    /// Snapshot paths (relative) of everything planned, for `--delete`.
+    /// Files, symlinks and special files found and not yet written.
+    batch: Vec<(PathBuf, Node)>,
+    /// Relative paths of everything selected, kept only for `--delete`.
     keep: std::collections::HashSet<PathBuf>,
 }
 
@@ -101,108 +102,39 @@ pub fn restore(
     warn: &(dyn Fn(String) + Sync),
 ) -> Result<RestoreSummary> {
     repo.load_index()?;
-    let mut plan = Plan { dirs: vec![], files: vec![], links: vec![], keep: Default::default() };
-    walk(repo, root, root_path, root_path, false, opts, &mut plan)?;
-    let mut summary = RestoreSummary::default();
     let target = &opts.target;
     if !opts.dry_run {
         ensure_real_dir(target, target)?;
-    }
-    let warn_count = |msg: String| {
-        progress.errors.fetch_add(1, Ordering::Relaxed);
-        warn(msg);
-    };
-    // 1. directories, symlinks, special files, in walk order
-    for (rel, _) in &plan.dirs {
-        if !opts.dry_run {
-            make_dir(target, &target.join(rel))?;
-        }
-        summary.dirs_restored += 1;
-    }
-    let mut hardlinks: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut later_links = vec![];
-    for (rel, node) in &plan.links {
-        let path = target.join(rel);
-        if opts.dry_run {
-            continue;
-        }
-        ensure_parent(target, &path)?;
-        let r = match node.kind {
-            NodeKind::Symlink => {
-                remove_existing(&path);
-                let t = node.link_target.as_deref().map(|b| b.to_vec()).unwrap_or_default();
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&t), &path)
-                    .map_err(|e| Error::io(path.display(), e))
-            }
-            NodeKind::Socket => Ok(()),
-            _ => {
-                remove_existing(&path);
-                create_special(&path, node)
-            }
-        };
-        match r {
-            Ok(()) => {
-                if let Err(w) = apply_metadata(&path, node) {
-                    warn_count(w);
-                }
-            }
-            Err(e) => warn_count(e.message),
-        }
-    }
-    // 2. files, in parallel; hardlinked files after their first copy
-    let mut files = vec![];
-    for (rel, node) in plan.files.iter() {
-        if node.links > 1 && node.inode != 0 {
-            let key = (node.device, node.inode);
-            if let Some(first) = hardlinks.get(&key) {
-                later_links.push((first.clone(), rel.clone()));
-                continue;
-            }
-            hardlinks.insert(key, rel.clone());
-        }
-        files.push((rel, node));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.concurrency.max(1))
         .build()
         .map_err(|e| Error::new(Kind::Other, format!("thread pool: {e}")))?;
-    let skipped = AtomicU64::new(0);
-    let restored = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    pool.install(|| {
-        files.par_iter().for_each(|(rel, node)| {
-            if crate::platform::interrupted() {
-                return;
-            }
-            let path = target.join(rel);
-            if opts.dry_run {
-                restored.fetch_add(1, Ordering::Relaxed);
-                bytes.fetch_add(node.size, Ordering::Relaxed);
-                return;
-            }
-            match file::restore_file(repo, &path, node, opts, progress) {
-                Ok(true) => {
-                    restored.fetch_add(1, Ordering::Relaxed);
-                    bytes.fetch_add(node.size, Ordering::Relaxed);
-                    if let Err(w) = apply_metadata(&path, node) {
-                        warn_count(w);
-                    }
-                }
-                Ok(false) => {
-                    skipped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => warn_count(format!("{}: {}", path.display(), e.message)),
-            }
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
-        })
-    });
-    if crate::platform::interrupted() {
-        return Err(crate::platform::interrupted_error());
-    }
-    summary.files_restored = restored.load(Ordering::Relaxed);
-    summary.files_skipped = skipped.load(Ordering::Relaxed);
-    summary.bytes_restored = bytes.load(Ordering::Relaxed);
+    let mut writer = Writer {
+        repo,
+        opts,
+        progress,
+        warn,
+        pool,
+        hardlinks: HashMap::new(),
+        later_links: vec![],
+        summary: RestoreSummary::default(),
+    };
+    let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default() };
+    walk(repo, root, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
+    let rest = std::mem::take(&mut plan.batch);
+    writer.flush(rest)?;
+    let Writer { mut summary, later_links, .. } = writer;
+    let warn_count = |msg: String| {
+        progress.errors.fetch_add(1, Ordering::Relaxed);
+        warn(msg);
+    };
+    summary.dirs_restored = plan.dirs.len() as u64;
     if !opts.dry_run {
+        // directories not made yet (empty ones, those holding only hardlinks)
+        for (rel, _) in &plan.dirs {
+            make_dir(target, &target.join(rel))?;
+        }
         for (first, rel) in &later_links {
             let (src, dst) = (target.join(first), target.join(rel));
             remove_existing(&dst);
@@ -214,23 +146,136 @@ pub fn restore(
         if opts.delete {
             summary.files_deleted = delete_extra(target, &plan)?;
         }
-        // 3. directory metadata, deepest first
+        // directory metadata last, deepest first
         for (rel, node) in plan.dirs.iter().rev() {
             if let Err(w) = apply_metadata(&target.join(rel), node) {
                 warn_count(w);
             }
         }
-        if opts.verify {
-            for (rel, node) in &files {
-                match file::verify_file(repo, &target.join(rel), node) {
-                    Ok(()) => summary.files_verified += 1,
-                    Err(e) => warn_count(format!("verify {}: {}", target.join(rel).display(), e.message)),
-                }
-            }
-        }
     }
     summary.errors = progress.errors.load(Ordering::Relaxed);
     Ok(summary)
+}
+
+/// Files are restored in batches of this many entries as the walk finds them, so memory
+/// holds one batch and the list of directories, not every file of the snapshot.
+const BATCH: usize = 4096;
+
+/// Writes batches of planned entries; keeps the totals and the hardlinks to make at the end.
+struct Writer<'a> {
+    repo: &'a Repository,
+    opts: &'a RestoreOptions,
+    progress: &'a RestoreProgress,
+    warn: &'a (dyn Fn(String) + Sync),
+    pool: rayon::ThreadPool,
+    /// First restored path of each hardlinked inode.
+    hardlinks: HashMap<(u64, u64), PathBuf>,
+    later_links: Vec<(PathBuf, PathBuf)>,
+    summary: RestoreSummary,
+}
+
+impl Writer<'_> {
+    fn warn_count(&self, msg: String) {
+        self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        (self.warn)(msg);
+    }
+
+    fn flush(&mut self, batch: Vec<(PathBuf, Node)>) -> Result<()> {
+        let (target, opts, progress) = (&self.opts.target, self.opts, self.progress);
+        let mut files = vec![];
+        for (rel, node) in batch {
+            if node.kind != NodeKind::File {
+                if !opts.dry_run {
+                    self.special(&rel, &node)?;
+                }
+                continue;
+            }
+            if node.links > 1 && node.inode != 0 {
+                let key = (node.device, node.inode);
+                if let Some(first) = self.hardlinks.get(&key) {
+                    self.later_links.push((first.clone(), rel));
+                    continue;
+                }
+                self.hardlinks.insert(key, rel.clone());
+            }
+            files.push((rel, node));
+        }
+        let skipped = AtomicU64::new(0);
+        let restored = AtomicU64::new(0);
+        let bytes = AtomicU64::new(0);
+        let verified = AtomicU64::new(0);
+        let this = &*self;
+        this.pool.install(|| {
+            files.par_iter().for_each(|(rel, node)| {
+                if crate::platform::interrupted() {
+                    return;
+                }
+                let path = target.join(rel);
+                if opts.dry_run {
+                    restored.fetch_add(1, Ordering::Relaxed);
+                    bytes.fetch_add(node.size, Ordering::Relaxed);
+                    return;
+                }
+                match file::restore_file(this.repo, &path, node, opts, progress) {
+                    Ok(true) => {
+                        restored.fetch_add(1, Ordering::Relaxed);
+                        bytes.fetch_add(node.size, Ordering::Relaxed);
+                        if let Err(w) = apply_metadata(&path, node) {
+                            this.warn_count(w);
+                        }
+                        if opts.verify {
+                            match file::verify_file(this.repo, &path, node) {
+                                Ok(()) => {
+                                    verified.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) => this.warn_count(format!("verify {}: {}", path.display(), e.message)),
+                            }
+                        }
+                    }
+                    Ok(false) => {
+                        skipped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => this.warn_count(format!("{}: {}", path.display(), e.message)),
+                }
+                progress.files_done.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
+        self.summary.files_restored += restored.load(Ordering::Relaxed);
+        self.summary.files_skipped += skipped.load(Ordering::Relaxed);
+        self.summary.bytes_restored += bytes.load(Ordering::Relaxed);
+        self.summary.files_verified += verified.load(Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A symlink, fifo or device node.
+    fn special(&self, rel: &Path, node: &Node) -> Result<()> {
+        let path = self.opts.target.join(rel);
+        ensure_parent(&self.opts.target, &path)?;
+        let r = match node.kind {
+            NodeKind::Symlink => {
+                remove_existing(&path);
+                let t = node.link_target.as_deref().map(|b| b.to_vec()).unwrap_or_default();
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&t), &path)
+                    .map_err(|e| Error::io(path.display(), e))
+            }
+            _ => {
+                remove_existing(&path);
+                create_special(&path, node)
+            }
+        };
+        match r {
+            Ok(()) => {
+                if let Err(w) = apply_metadata(&path, node) {
+                    self.warn_count(w);
+                }
+            }
+            Err(e) => self.warn_count(e.message),
+        }
+        Ok(())
+    }
 }
 
 fn selected(opts: &RestoreOptions, path: &Path, ancestor_included: bool) -> (bool, bool) {
@@ -241,7 +286,9 @@ fn selected(opts: &RestoreOptions, path: &Path, ancestor_included: bool) -> (boo
     (included, true)
 }
 
-/// Plan the subtree at snapshot path `at`. Returns whether anything below was selected.
+/// Plan the subtree at snapshot path `at`, handing files and links to `flush` in batches.
+/// Returns whether anything below was selected.
+#[allow(clippy::too_many_arguments)]
 fn walk(
     repo: &Repository,
     id: &TreeId,
@@ -250,6 +297,7 @@ fn walk(
     included: bool,
     opts: &RestoreOptions,
     plan: &mut Plan,
+    flush: &mut dyn FnMut(Vec<(PathBuf, Node)>) -> Result<()>,
 ) -> Result<bool> {
     let tree = repo.load_tree(id)?;
     let mut any = false;
@@ -262,25 +310,26 @@ fn walk(
                 let sub = node.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?;
                 let idx = plan.dirs.len();
                 plan.dirs.push((rel.clone(), node));
-                if walk(repo, &sub, base, &spath, inc, opts, plan)? || inc {
+                if walk(repo, &sub, base, &spath, inc, opts, plan, flush)? || inc {
                     any = true;
-                    plan.keep.insert(rel);
+                    if opts.delete {
+                        plan.keep.insert(rel);
+                    }
                 } else {
-                    plan.dirs.remove(idx);
+                    plan.dirs.truncate(idx);
                 }
             }
-            NodeKind::File if inc => {
-                plan.keep.insert(rel.clone());
-                plan.files.push((rel, node));
-                any = true;
-            }
-            NodeKind::Dir | NodeKind::File => {}
             // sockets belong to a running process; like restic, restore skips them
-            NodeKind::Socket => {}
+            NodeKind::Dir | NodeKind::Socket => {}
             _ if inc => {
-                plan.keep.insert(rel.clone());
-                plan.links.push((rel, node));
+                if opts.delete {
+                    plan.keep.insert(rel.clone());
+                }
+                plan.batch.push((rel, node));
                 any = true;
+                if plan.batch.len() >= BATCH {
+                    flush(std::mem::take(&mut plan.batch))?;
+                }
             }
             _ => {}
         }
@@ -329,7 +378,12 @@ fn ensure_parent(target: &Path, path: &Path) -> Result<()> {
                 )
                 .hint("remove it from the target, or restore into an empty directory"))
             }
-            Err(_) => std::fs::create_dir(&cur).map_err(|e| Error::io(cur.display(), e))?,
+            Err(_) => match std::fs::create_dir(&cur) {
+                Ok(()) => {}
+                // another writer made it first: fine if it is a real directory
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_real_dir(target, &cur)?,
+                Err(e) => return Err(Error::io(cur.display(), e)),
+            },
         }
     }
     Ok(())
