@@ -90,7 +90,7 @@ pub fn open_raw(location: &Location, options: &[(String, String)]) -> crate::err
     Ok(Arc::new(opendal::OpendalBackend::new(location, options)?))
 }
 
-/// An in-memory backend (OpenDAL's memory service) for tests.
-pub fn memory() -> DynBackend {
-    open(&Location::Memory, &[]).unwrap_or_else(|e| panic!("memory backend: {e}"))
+/// A new, empty in-memory backend (OpenDAL's memory service), for tests and experiments.
+pub fn memory() -> crate::error::Result<DynBackend> {
+    open(&Location::Memory, &[])
 }
