@@ -205,6 +205,7 @@ fn index_lookup(c: &mut Criterion) {
         packs: (0..PACKS)
             .map(|_| IndexPack { id: PackId(rng.id()), blobs: pack_entries(PER_PACK, &mut rng) })
             .collect(),
+        marked: Vec::new(),
     };
     let present: Vec<BlobId> =
         (0..PROBES).map(|_| file.packs[rng.next() as usize % PACKS].blobs[rng.next() as usize % PER_PACK].id).collect();

@@ -242,7 +242,7 @@ fn locked_repository_exits_11_naming_the_holder() {
     env.init();
     let backend = arca::backend::open(&arca::backend::Location::Local(env.repo.clone()), &[]).unwrap();
     let repo = arca::repo::Repository::open(backend, PASSWORD.as_bytes()).unwrap();
-    let guard = repo.lock("prune", true).unwrap();
+    let guard = repo.lock("prune", arca::repo::LockMode::Exclusive).unwrap();
     let src = env.path("src");
     write(&src.join("a"), b"a");
     let o = env.run(&["backup", src.to_str().unwrap()]);

@@ -53,6 +53,7 @@ fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Nod
         excludes: vec![],
         program_version: "test".into(),
         summary: None,
+        original: None,
     };
     repo.save_snapshot(&snap).unwrap();
 }

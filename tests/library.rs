@@ -57,7 +57,7 @@ fn memory_backend_round_trip() {
     .unwrap();
     assert_eq!(s.files_verified, 2);
     assert_same_tree(&describe(&src), &describe(&out));
-    let report = arca::maintenance::check::check(&repo, true).unwrap();
+    let report = arca::maintenance::check::check(&repo, arca::maintenance::check::ReadData::All).unwrap();
     assert!(report.ok(), "{:?}", report.errors);
     assert!(report.unreferenced_packs.is_empty());
 }

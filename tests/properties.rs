@@ -6,7 +6,7 @@ use std::io::Read;
 
 use arca::chunker::{Chunker, ChunkerParams};
 use arca::crypto::{open, seal, Aad, Keys, MasterSecret, SealKind};
-use arca::format::index::{IndexFile, IndexPack};
+use arca::format::index::{IndexFile, IndexPack, MarkedPack};
 use arca::format::pack::{decode_header, encode_header, PackEntry};
 use arca::format::tree::{Node, NodeKind, Tree};
 use arca::format::BlobType;
@@ -120,6 +120,12 @@ proptest! {
         let idx = IndexFile {
             supersedes: vec![ObjectId([1; 32])],
             packs: (0..packs).map(|p| IndexPack { id: PackId([p as u8; 32]), blobs: entries.clone() }).collect(),
+            marked: (0..packs % 3)
+                .map(|p| MarkedPack {
+                    pack: IndexPack { id: PackId([100 + p as u8; 32]), blobs: entries.clone() },
+                    marked_at: 1_790_000_000 + p as u64,
+                })
+                .collect(),
         };
         prop_assert_eq!(IndexFile::decode(&k, &idx.encode(&k)).unwrap(), idx);
     }

@@ -78,6 +78,15 @@ impl Cache {
         }
     }
 
+    /// Forget one cached file (a pack or object the repository no longer has).
+    pub fn remove(&self, path: &str) {
+        if let Some(file) = self.file(path) {
+            if std::fs::remove_file(file).is_ok() {
+                self.with_catalog(|c| c.execute("DELETE FROM objects WHERE path = ?1", params![path]).map(|_| ()));
+            }
+        }
+    }
+
     /// Drop cached files of `dir` that the repository no longer lists.
     pub fn retain_dir(&self, dir: &str, keep: &[ObjectId]) {
         let keep: std::collections::HashSet<String> = keep.iter().map(|i| i.to_hex()).collect();

@@ -28,16 +28,15 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Cat(a) => cat(s, out, a),
         Command::Restore(a) => restore(s, out, a),
         Command::Key(k) => key(s, out, k),
-        Command::Unlock(a) => {
-            let n = s.open()?.unlock(a.remove_all)?;
-            out.text(format!("removed {n} lock(s)"));
-            Ok(exit::OK)
-        }
-        Command::Check(a) => check(s, out, a),
+        Command::Unlock(a) => super::maintenance::unlock(s, out, a),
+        Command::Check(a) => super::maintenance::check(s, out, a),
+        Command::Forget(a) => super::maintenance::forget(s, out, a),
+        Command::Prune(a) => super::maintenance::prune(s, out, a.opts),
+        Command::Repair(c) => super::maintenance::repair(s, out, c),
     }
 }
 
-fn filter(f: &FilterArgs) -> Filter {
+pub(super) fn filter(f: &FilterArgs) -> Filter {
     Filter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
 }
 
@@ -191,7 +190,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
 }
 
-fn local_time(t: &str) -> String {
+pub(super) fn local_time(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|_| t.to_string())
@@ -356,6 +355,7 @@ fn new_password(a: &NewPasswordArgs) -> Result<Zeroizing<Vec<u8>>> {
                     verbose: 0,
                     cache_dir: None,
                     no_cache: true,
+                    retry_lock: None,
                 })?
             };
             s.read_password(true)?
@@ -405,35 +405,4 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
         }
     }
     Ok(exit::OK)
-}
-
-fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
-    let repo = s.open()?.without_cache();
-    let _lock = repo.lock("check", false)?;
-    let report = crate::maintenance::check::check(&repo, a.read_data)?;
-    if out.json {
-        out.json_line(&report);
-    } else {
-        out.text(format!(
-            "checked {} snapshots, {} trees, {} packs, {} blobs{}",
-            report.snapshots,
-            report.trees_checked,
-            report.packs,
-            report.blobs,
-            if a.read_data { format!(" ({} blobs read)", report.blobs_read) } else { String::new() }
-        ));
-        if !report.unreferenced_packs.is_empty() {
-            out.text(format!(
-                "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup reuses them)",
-                report.unreferenced_packs.len()
-            ));
-        }
-        for e in &report.errors {
-            eprintln!("error: {e}");
-        }
-        if report.ok() {
-            out.text("no errors were found");
-        }
-    }
-    Ok(if report.ok() { exit::OK } else { exit::FATAL })
 }

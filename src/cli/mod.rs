@@ -2,6 +2,7 @@
 
 mod args;
 mod handlers;
+mod maintenance;
 mod output;
 mod settings;
 

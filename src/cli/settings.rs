@@ -27,6 +27,7 @@ pub struct Settings {
     pub options: Vec<(String, String)>,
     pub password: PasswordSource,
     pub cache_root: Option<PathBuf>,
+    pub retry_lock: std::time::Duration,
 }
 
 pub type Password = Zeroizing<Vec<u8>>;
@@ -57,7 +58,12 @@ impl Settings {
             PasswordSource::Prompt
         };
         let cache_root = if g.no_cache { None } else { g.cache_dir.clone().or_else(Cache::default_root) };
-        Ok(Settings { location, default_repo, options, password, cache_root })
+        let retry_lock = match &g.retry_lock {
+            Some(d) => humantime::parse_duration(d)
+                .map_err(|e| Error::usage(format!("--retry-lock {d:?}: {e}")).hint("use e.g. 30s, 5m or 1h"))?,
+            None => std::time::Duration::ZERO,
+        };
+        Ok(Settings { location, default_repo, options, password, cache_root, retry_lock })
     }
 
     pub fn backend(&self) -> Result<backend::DynBackend> {
@@ -115,6 +121,7 @@ impl Settings {
     }
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {
+        let repo = repo.with_lock_retry(self.retry_lock);
         match self.cache_root.as_ref().and_then(|r| Cache::open(r, &repo.config().id)) {
             Some(c) => repo.with_cache(c),
             None => repo,

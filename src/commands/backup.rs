@@ -96,7 +96,7 @@ pub fn run(
     warn: &(dyn Fn(String) + Sync),
 ) -> Result<BackupReport> {
     let started = std::time::Instant::now();
-    let _lock = if cmd.engine.dry_run { None } else { Some(repo.lock("backup", false)?) };
+    let lock = if cmd.engine.dry_run { None } else { Some(repo.lock("backup", crate::repo::LockMode::Shared)?) };
     let host = cmd.host.clone().unwrap_or_else(platform::hostname);
     let time = match &cmd.time {
         Some(t) => super::parse_time(t)?.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
@@ -177,7 +177,11 @@ pub fn run(
         excludes: cmd.excludes_used.clone(),
         program_version: format!("arca {}", env!("CARGO_PKG_VERSION")),
         summary: Some(outcome.summary.clone()),
+        original: None,
     };
+    if let Some(l) = &lock {
+        l.ensure_fresh()?;
+    }
     let id = repo.save_snapshot(&snap)?;
     Ok(BackupReport::new(&outcome.summary, duration, Some(id), parent_id, false))
 }

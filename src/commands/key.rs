@@ -13,7 +13,7 @@ pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<Str
 }
 
 pub fn remove(repo: &Repository, id: &str) -> Result<String> {
-    let _lock = repo.lock("key remove", true)?;
+    let _lock = repo.lock("key remove", crate::repo::LockMode::Exclusive)?;
     Ok(repo.remove_key(id)?.to_hex())
 }
 

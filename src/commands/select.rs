@@ -116,6 +116,7 @@ mod tests {
             excludes: vec![],
             program_version: "t".into(),
             summary: None,
+            original: None,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct SnapshotInfo {
     pub tags: Vec<String>,
     pub program_version: String,
     pub summary: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
     pub id: String,
     pub short_id: String,
 }
@@ -41,6 +43,7 @@ impl SnapshotInfo {
             tags: s.tags.clone(),
             program_version: s.program_version.clone(),
             summary: s.summary.clone(),
+            original: s.original.map(|o| o.to_hex()),
             id: id.to_hex(),
             short_id: id.short(),
         }

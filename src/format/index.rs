@@ -3,9 +3,13 @@
 //! ```text
 //! supersedes_count u32 LE, supersedes_count × index object id [32]
 //! pack_count u32 LE, then per pack: pack id [32], blob_count u32 LE, blob_count × pack entry (45 bytes)
+//! optional: marked_count u32 LE, then per marked pack: pack id [32], marked_at u64 LE,
+//!           blob_count u32 LE, blob_count × pack entry
 //! ```
 //! Pack entries are those of `format::pack`. `supersedes` names index files this one replaces
-//! (written by prune; readers ignore superseded files once this one exists).
+//! (written by prune; readers ignore superseded files once this one exists). Marked packs are
+//! scheduled for deletion by prune (two-phase deletion, format-spec §21): still readable, never
+//! deduplicated against. The marked section is present only when it is not empty.
 
 use crate::crypto::{Keys, SealKind};
 use crate::error::{Error, Result};
@@ -18,6 +22,14 @@ use super::{object, Reader};
 pub struct IndexFile {
     pub supersedes: Vec<ObjectId>,
     pub packs: Vec<IndexPack>,
+    pub marked: Vec<MarkedPack>,
+}
+
+/// A pack scheduled for deletion, with the time (Unix seconds) prune marked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkedPack {
+    pub pack: IndexPack,
+    pub marked_at: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +40,7 @@ pub struct IndexPack {
 
 impl IndexFile {
     pub fn blob_count(&self) -> usize {
-        self.packs.iter().map(|p| p.blobs.len()).sum()
+        self.packs.iter().chain(self.marked.iter().map(|m| &m.pack)).map(|p| p.blobs.len()).sum()
     }
 
     pub fn encode_payload(&self) -> Vec<u8> {
@@ -39,10 +51,17 @@ impl IndexFile {
         }
         out.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         for p in &self.packs {
-            out.extend_from_slice(&p.id.0);
-            out.extend_from_slice(&(p.blobs.len() as u32).to_le_bytes());
-            for b in &p.blobs {
-                b.write(&mut out);
+            write_pack(&mut out, p);
+        }
+        if !self.marked.is_empty() {
+            out.extend_from_slice(&(self.marked.len() as u32).to_le_bytes());
+            for m in &self.marked {
+                out.extend_from_slice(&m.pack.id.0);
+                out.extend_from_slice(&m.marked_at.to_le_bytes());
+                out.extend_from_slice(&(m.pack.blobs.len() as u32).to_le_bytes());
+                for b in &m.pack.blobs {
+                    b.write(&mut out);
+                }
             }
         }
         out
@@ -62,15 +81,23 @@ impl IndexFile {
         let mut packs = Vec::with_capacity(packs_n);
         for _ in 0..packs_n {
             let id = PackId(r.id()?);
-            let count = r.u32()?;
-            if count > MAX_PACK_ENTRIES || count as usize * ENTRY_LEN > r.remaining() {
-                return Err(Error::corrupt(format!("index: pack {} claims {count} blobs", id.short())));
+            packs.push(read_pack(&mut r, id)?);
+        }
+        let mut marked = vec![];
+        if r.remaining() > 0 {
+            let marked_n = r.u32()? as usize;
+            if marked_n == 0 || marked_n * 44 > r.remaining() {
+                return Err(Error::corrupt("index: marked list empty or longer than the file"));
             }
-            let blobs = (0..count).map(|_| PackEntry::read(&mut r)).collect::<Result<_>>()?;
-            packs.push(IndexPack { id, blobs });
+            marked.reserve(marked_n);
+            for _ in 0..marked_n {
+                let id = PackId(r.id()?);
+                let marked_at = r.u64()?;
+                marked.push(MarkedPack { pack: read_pack(&mut r, id)?, marked_at });
+            }
         }
         r.finish()?;
-        Ok(IndexFile { supersedes, packs })
+        Ok(IndexFile { supersedes, packs, marked })
     }
 
     pub fn encode(&self, keys: &Keys) -> Vec<u8> {
@@ -80,4 +107,22 @@ impl IndexFile {
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Self> {
         Self::decode_payload(&object::decode(keys, SealKind::Index, bytes)?)
     }
+}
+
+fn write_pack(out: &mut Vec<u8>, p: &IndexPack) {
+    out.extend_from_slice(&p.id.0);
+    out.extend_from_slice(&(p.blobs.len() as u32).to_le_bytes());
+    for b in &p.blobs {
+        b.write(out);
+    }
+}
+
+/// A pack's blob count and entries (its id already read).
+fn read_pack(r: &mut Reader<'_>, id: PackId) -> Result<IndexPack> {
+    let count = r.u32()?;
+    if count > MAX_PACK_ENTRIES || count as usize * ENTRY_LEN > r.remaining() {
+        return Err(Error::corrupt(format!("index: pack {} claims {count} blobs", id.short())));
+    }
+    let blobs = (0..count).map(|_| PackEntry::read(r)).collect::<Result<_>>()?;
+    Ok(IndexPack { id, blobs })
 }

@@ -91,6 +91,13 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    pub fn u64(&mut self) -> crate::error::Result<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
     pub fn id(&mut self) -> crate::error::Result<[u8; 32]> {
         let mut out = [0u8; 32];
         out.copy_from_slice(self.take(32)?);

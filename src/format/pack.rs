@@ -82,9 +82,15 @@ pub fn seal_blob(keys: &Keys, blob_type: BlobType, id: &BlobId, plain: &[u8], le
 
 /// Open a sealed blob and verify that its plaintext hashes to `id`.
 pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>> {
+    open_blob_flagged(keys, entry, sealed).map(|(_, plain)| plain)
+}
+
+/// [`open_blob`], also saying whether the blob was stored compressed.
+pub fn open_blob_flagged(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<(bool, Vec<u8>)> {
     let aad = Aad::blob(entry.blob_type.seal_kind(), &entry.id);
     let (flags, body) = open(&keys.seal, &aad, sealed).map_err(|e| e.context(format!("blob {}", entry.id)))?;
-    let plain = if flags & FLAG_ZSTD != 0 { decompress(&body, entry.raw_length as usize)? } else { body };
+    let compressed = flags & FLAG_ZSTD != 0;
+    let plain = if compressed { decompress(&body, entry.raw_length as usize)? } else { body };
     if plain.len() != entry.raw_length as usize {
         return Err(Error::corrupt(format!(
             "blob {}: length {} != indexed {}",
@@ -96,7 +102,7 @@ pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8
     if entry.blob_type.id(keys, &plain) != entry.id {
         return Err(Error::corrupt(format!("blob {}: content does not match its id", entry.id)));
     }
-    Ok(plain)
+    Ok((compressed, plain))
 }
 
 /// The sealed header plus trailer that ends a pack whose blobs are `entries`.

@@ -51,6 +51,9 @@ pub struct Snapshot {
     pub program_version: String,
     #[serde(default)]
     pub summary: Option<Summary>,
+    /// The snapshot this one replaces (written by `repair snapshots`, `tag`, `rewrite`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<SnapshotId>,
 }
 
 impl Snapshot {

@@ -1,136 +1,407 @@
-//! Structural check: every index entry points into an existing pack within its bounds, every
-//! pack's header agrees with the index, every snapshot's trees decode and every blob they
-//! reference is indexed. With `read_data`, every blob is downloaded and authenticated.
+//! `check`: is every snapshot restorable from what is stored?
+//!
+//! 1. Every index file decodes; every entry points into a stored pack within its bounds, and
+//!    matches that pack's (authenticated) header. A pack marked for deletion that is gone is
+//!    a deletion in progress, not damage.
+//! 2. With `read_data`, the selected packs are downloaded whole: each must hash to its name
+//!    and every blob must authenticate and match its id.
+//! 3. Every snapshot decodes, and every tree and blob reachable from it is indexed and not
+//!    damaged; each problem is reported with the snapshot and the file path it affects.
+//!
+//! Check reads storage, never the cache (unless asked), so a good cached copy cannot hide a
+//! damaged stored one.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::error::Result;
-use crate::format::tree::NodeKind;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::format::index::IndexFile;
+use crate::format::pack::{open_blob, PackEntry, TRAILER_LEN};
+use crate::format::tree::{ContentList, NodeKind};
 use crate::format::BlobType;
-use crate::id::{BlobId, PackId};
+use crate::id::{storage_hash, BlobId, PackId, TreeId};
 use crate::repo::{pack_path, Repository};
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+/// Which packs `--read-data` / `--read-data-subset` downloads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReadData {
+    None,
+    All,
+    /// The n-th of t groups (1-based), by pack id.
+    Part(u64, u64),
+    /// A random x percent of the packs.
+    Percent(f64),
+    /// Random packs up to this many bytes.
+    Bytes(u64),
+}
+
+impl ReadData {
+    /// Parse `--read-data-subset`: `n/t`, `x%` or a size (with `parse_size`).
+    pub fn parse_subset(s: &str, parse_size: impl Fn(&str) -> Result<u64>) -> Result<ReadData> {
+        let t = s.trim();
+        if let Some((n, total)) = t.split_once('/') {
+            return match (n.trim().parse::<u64>(), total.trim().parse::<u64>()) {
+                (Ok(n), Ok(total)) if n >= 1 && n <= total => Ok(ReadData::Part(n, total)),
+                _ => Err(Error::usage(format!("--read-data-subset {s:?}: use n/t with 1 <= n <= t"))),
+            };
+        }
+        if let Some(p) = t.strip_suffix('%') {
+            return match p.trim().parse::<f64>() {
+                Ok(v) if v > 0.0 && v <= 100.0 => Ok(ReadData::Percent(v)),
+                _ => Err(Error::usage(format!("--read-data-subset {s:?}: a percentage must be in (0, 100]"))),
+            };
+        }
+        parse_size(t).map(ReadData::Bytes)
+    }
+}
+
+/// One snapshot file that a problem touches.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Damage {
+    pub snapshot: String,
+    pub path: String,
+    pub problem: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct CheckReport {
     pub snapshots: usize,
+    pub index_files: usize,
     pub packs: usize,
     pub blobs: usize,
     pub trees_checked: usize,
+    pub packs_read: usize,
+    pub bytes_read: u64,
     pub blobs_read: usize,
-    /// Packs no index names: left by an interrupted backup. Harmless; the next backup
-    /// indexes and reuses them.
+    /// Packs no index names: left by an interrupted backup. Harmless; the next backup (or
+    /// prune) indexes them.
     pub unreferenced_packs: Vec<String>,
+    /// Packs prune marked for deletion and already deleted (the index is rewritten next).
+    pub pending_deletion: Vec<String>,
+    /// Damage to stored objects.
     pub errors: Vec<String>,
+    /// What the damage means: snapshot, path, problem.
+    pub damaged: Vec<Damage>,
 }
 
 impl CheckReport {
     pub fn ok(&self) -> bool {
-        self.errors.is_empty()
+        self.errors.is_empty() && self.damaged.is_empty()
+    }
+
+    /// The snapshots (short ids) with damaged files.
+    pub fn damaged_snapshots(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.damaged.iter().map(|d| d.snapshot.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 }
 
-pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
+/// A pack named by the index, with every entry any index file gives it.
+struct IndexedPack {
+    entries: Vec<PackEntry>,
+    marked: bool,
+}
+
+pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut report = CheckReport::default();
-    let stored: HashMap<String, u64> = repo.backend().list("data/")?.into_iter().map(|e| (e.path, e.size)).collect();
+    let stored: HashMap<PackId, u64> = repo
+        .backend()
+        .list("data/")?
+        .into_iter()
+        .filter_map(|e| {
+            let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
+            (pack_path(&id) == e.path).then_some((id, e.size))
+        })
+        .collect();
+
+    // 1. index files
+    let mut packs: HashMap<PackId, IndexedPack> = HashMap::new();
+    let files = read_index_files(repo, &mut report);
+    report.index_files = files.len();
+    for f in &files {
+        for (p, marked) in f.packs.iter().map(|p| (p, false)).chain(f.marked.iter().map(|m| (&m.pack, true))) {
+            let e = packs.entry(p.id).or_insert_with(|| IndexedPack { entries: vec![], marked: false });
+            e.marked |= marked;
+            e.entries.extend(p.blobs.iter().copied());
+        }
+    }
+    drop(files);
+    let mut damaged_blobs: HashSet<BlobId> = HashSet::new();
+    for p in packs.values_mut() {
+        p.entries.sort_by_key(|e| (e.offset, e.id));
+        p.entries.dedup();
+    }
+    report.packs = packs.len();
+    report.blobs = packs.values().map(|p| p.entries.len()).sum();
+    let mut to_read: Vec<(PackId, u64)> = vec![];
+    for (id, p) in &packs {
+        match stored.get(id) {
+            None if p.marked => report.pending_deletion.push(pack_path(id)),
+            None => {
+                report.errors.push(format!("{}: indexed but missing ({} blobs)", pack_path(id), p.entries.len()));
+                damaged_blobs.extend(p.entries.iter().map(|e| e.id));
+            }
+            Some(&size) => to_read.push((*id, size)),
+        }
+    }
+    to_read.sort();
+    let selected = select_packs(&to_read, read_data);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(8)
+        .thread_name(|i| format!("arca-check-{i}"))
+        .build()
+        .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting check threads: {e}")))?;
+    let results: Vec<PackResult> = pool.install(|| {
+        to_read
+            .par_iter()
+            .map(|(id, size)| check_pack(repo, id, *size, &packs[id].entries, selected.contains(id)))
+            .collect()
+    });
+    for r in results {
+        report.errors.extend(r.errors);
+        damaged_blobs.extend(r.damaged);
+        if r.read {
+            report.packs_read += 1;
+            report.bytes_read += r.bytes;
+            report.blobs_read += r.blobs;
+        }
+    }
+    let indexed: HashSet<&PackId> = packs.keys().collect();
+    let mut unref: Vec<String> = stored.keys().filter(|id| !indexed.contains(id)).map(pack_path).collect();
+    unref.sort();
+    report.unreferenced_packs = unref;
+    report.pending_deletion.sort();
+    drop(packs);
+
+    // 3. snapshots
     repo.load_index()?;
-    let idx = repo.index()?;
-    report.blobs = idx.len();
-    let mut by_pack: HashMap<PackId, Vec<crate::repo::BlobLocation>> = HashMap::new();
-    for loc in idx.iter() {
-        by_pack.entry(loc.pack).or_default().push(loc);
-    }
-    report.packs = by_pack.len();
-    for (pack, locs) in &by_pack {
-        let path = pack_path(pack);
-        let Some(&size) = stored.get(&path) else {
-            report.errors.push(format!("pack {pack} is indexed but missing ({} blobs)", locs.len()));
-            continue;
-        };
-        match repo.read_pack_header(pack, size) {
-            Ok(entries) => {
-                let listed: HashSet<(BlobId, u32, u32)> = entries.iter().map(|e| (e.id, e.offset, e.length)).collect();
-                for l in locs {
-                    if !listed.contains(&(l.entry.id, l.entry.offset, l.entry.length)) {
-                        report.errors.push(format!(
-                            "pack {pack}: index entry for blob {} does not match the pack header",
-                            l.entry.id
-                        ));
-                    }
-                }
-            }
-            Err(e) => report.errors.push(format!("pack {pack}: {}", e.message)),
-        }
-        if read_data {
-            for l in locs {
-                report.blobs_read += 1;
-                if let Err(e) = repo.read_blob_at(l) {
-                    report.errors.push(format!("pack {pack}: blob {}: {}", l.entry.id, e.message));
-                }
-            }
-        }
-    }
-    let indexed_packs: HashSet<String> = by_pack.keys().map(pack_path).collect();
-    for path in stored.keys() {
-        if !indexed_packs.contains(path) {
-            report.unreferenced_packs.push(path.clone());
-        }
-    }
-    drop(idx);
-    let snaps = repo.snapshots()?;
-    report.snapshots = snaps.len();
-    let mut seen: HashSet<BlobId> = HashSet::new();
-    for (sid, snap) in &snaps {
-        let mut stack = vec![(snap.tree, String::from("/"))];
-        while let Some((tid, at)) = stack.pop() {
-            if !seen.insert(tid) {
+    let mut ids = repo.list_objects("snapshots")?;
+    ids.sort();
+    let mut walker = Walker { repo, damaged: &damaged_blobs, clean: HashSet::new(), trees: 0 };
+    for sid in ids {
+        let snap = match repo.load_snapshot(&sid) {
+            Ok(s) => s,
+            Err(e) => {
+                report.errors.push(format!("snapshots/{sid}: {}", e.message));
                 continue;
             }
-            report.trees_checked += 1;
-            let tree = match repo.load_tree(&tid) {
-                Ok(t) => t,
-                Err(e) => {
-                    report.errors.push(format!(
-                        "snapshot {}: tree {} at {at}: {}",
-                        sid.short(),
-                        tid.short(),
-                        e.message
-                    ));
-                    continue;
-                }
-            };
-            let idx = repo.index()?;
-            for n in &tree.nodes {
-                let p = format!("{}{}", at, n.name_lossy());
-                match n.kind {
-                    NodeKind::Dir => {
-                        if let Some(s) = n.subtree {
-                            stack.push((s, format!("{p}/")));
-                        }
-                    }
-                    NodeKind::File => {
-                        for id in n.content.iter() {
-                            if idx.get(id).is_none_or(|l| l.entry.blob_type != BlobType::Data) {
-                                report.errors.push(format!(
-                                    "snapshot {}: {p}: data blob {} missing",
-                                    sid.short(),
-                                    id.short()
-                                ));
-                            }
-                        }
-                        for id in &n.content_lists {
-                            if !idx.contains(id) {
-                                report.errors.push(format!(
-                                    "snapshot {}: {p}: content list {} missing",
-                                    sid.short(),
-                                    id.short()
-                                ));
-                            }
-                        }
-                    }
-                    _ => {}
+        };
+        report.snapshots += 1;
+        let mut found = vec![];
+        walker.walk(&snap.tree, "/", 0, &mut found);
+        report.damaged.extend(found.into_iter().map(|(path, problem)| Damage { snapshot: sid.short(), path, problem }));
+    }
+    report.trees_checked = walker.trees;
+    report.damaged.sort();
+    Ok(report)
+}
+
+fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Vec<IndexFile> {
+    let ids = match repo.list_objects("index") {
+        Ok(ids) => ids,
+        Err(e) => {
+            report.errors.push(format!("listing index: {}", e.message));
+            return vec![];
+        }
+    };
+    let mut files = vec![];
+    for id in ids {
+        match repo.read_object("index", &id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
+            Ok(f) => files.push((id, f)),
+            Err(e) => report.errors.push(format!("index/{id}: {}", e.message)),
+        }
+    }
+    let superseded: HashSet<_> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+    files.into_iter().filter(|(id, _)| !superseded.contains(id)).map(|(_, f)| f).collect()
+}
+
+fn select_packs(packs: &[(PackId, u64)], how: ReadData) -> HashSet<PackId> {
+    let mut shuffled: Vec<(PackId, u64)> = packs.to_vec();
+    let mut rng = u64::from_le_bytes(crate::crypto::random_bytes()) | 1;
+    for i in (1..shuffled.len()).rev() {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        shuffled.swap(i, (rng % (i as u64 + 1)) as usize);
+    }
+    match how {
+        ReadData::None => HashSet::new(),
+        ReadData::All => packs.iter().map(|p| p.0).collect(),
+        ReadData::Part(n, t) => packs
+            .iter()
+            .filter(|(id, _)| u64::from_le_bytes(id.0[..8].try_into().unwrap_or_default()) % t == n - 1)
+            .map(|p| p.0)
+            .collect(),
+        ReadData::Percent(x) => {
+            let n = ((packs.len() as f64 * x / 100.0).ceil() as usize).min(packs.len());
+            shuffled.into_iter().take(n).map(|p| p.0).collect()
+        }
+        ReadData::Bytes(limit) => {
+            let mut total = 0u64;
+            shuffled
+                .into_iter()
+                .take_while(|(_, size)| {
+                    let go = total < limit;
+                    total += size;
+                    go
+                })
+                .map(|p| p.0)
+                .collect()
+        }
+    }
+}
+
+#[derive(Default)]
+struct PackResult {
+    errors: Vec<String>,
+    damaged: Vec<BlobId>,
+    read: bool,
+    bytes: u64,
+    blobs: usize,
+}
+
+/// Compare a pack's header with its index entries; with `read`, download and verify it.
+fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], read: bool) -> PackResult {
+    let path = pack_path(id);
+    let mut r = PackResult::default();
+    let limit = size.saturating_sub(TRAILER_LEN as u64);
+    for e in entries {
+        if e.offset as u64 + e.length as u64 > limit {
+            r.errors.push(format!("{path}: index entry for blob {} lies outside the pack", e.id));
+            r.damaged.push(e.id);
+        }
+    }
+    match repo.read_pack_header(id, size) {
+        Ok(header) => {
+            let listed: HashSet<(BlobId, u32, u32)> = header.iter().map(|e| (e.id, e.offset, e.length)).collect();
+            for e in entries {
+                if !listed.contains(&(e.id, e.offset, e.length)) {
+                    r.errors.push(format!("{path}: index entry for blob {} does not match the pack header", e.id));
+                    r.damaged.push(e.id);
                 }
             }
         }
+        Err(e) => r.errors.push(format!("{path}: {}", e.message)),
     }
-    Ok(report)
+    if !read {
+        return r;
+    }
+    let bytes = match repo.backend().read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            r.errors.push(format!("{path}: {e}"));
+            r.damaged.extend(entries.iter().map(|e| e.id));
+            return r;
+        }
+    };
+    r.read = true;
+    r.bytes = bytes.len() as u64;
+    if storage_hash(&bytes) != id.0 {
+        r.errors.push(format!("{path}: content does not match its name"));
+    }
+    for e in entries {
+        r.blobs += 1;
+        let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize);
+        let result = match sealed {
+            Some(s) => open_blob(repo.keys(), e, s).map(|_| ()),
+            None => Err(Error::corrupt("out of range")),
+        };
+        if let Err(err) = result {
+            r.errors.push(format!("{path}: {} blob {}: {}", e.blob_type, e.id, err.message));
+            r.damaged.push(e.id);
+        }
+    }
+    r
+}
+
+/// Walks snapshot trees, remembering subtrees found whole so shared ones are walked once.
+struct Walker<'a> {
+    repo: &'a Repository,
+    damaged: &'a HashSet<BlobId>,
+    clean: HashSet<TreeId>,
+    trees: usize,
+}
+
+/// Deeper than this is refused (a hostile tree could otherwise exhaust the stack).
+const MAX_DEPTH: usize = 2048;
+
+impl Walker<'_> {
+    fn problem(&self, id: &BlobId, t: BlobType) -> Option<String> {
+        match self.repo.index().ok()?.get(id) {
+            None => Some(format!("{t} blob {} is missing", id.short())),
+            Some(l) if l.entry.blob_type != t => {
+                Some(format!("blob {} is a {} blob, expected {t}", id.short(), l.entry.blob_type))
+            }
+            Some(_) if self.damaged.contains(id) => Some(format!("{t} blob {} is damaged", id.short())),
+            Some(_) => None,
+        }
+    }
+
+    /// Collect (path, problem) below tree `id` at `at`; returns whether it is whole.
+    fn walk(&mut self, id: &TreeId, at: &str, depth: usize, found: &mut Vec<(String, String)>) -> bool {
+        if self.clean.contains(id) {
+            return true;
+        }
+        if depth > MAX_DEPTH {
+            found.push((at.to_string(), format!("directories nested deeper than {MAX_DEPTH}")));
+            return false;
+        }
+        if let Some(p) = self.problem(id, BlobType::Tree) {
+            found.push((at.to_string(), format!("directory unreadable: {p}")));
+            return false;
+        }
+        self.trees += 1;
+        let tree = match self.repo.load_tree(id) {
+            Ok(t) => t,
+            Err(e) => {
+                found.push((at.to_string(), format!("directory unreadable: {}", e.message)));
+                return false;
+            }
+        };
+        let mut whole = true;
+        for n in &tree.nodes {
+            let path = format!("{at}{}", n.name_lossy());
+            match n.kind {
+                NodeKind::Dir => {
+                    if let Some(s) = n.subtree {
+                        whole &= self.walk(&s, &format!("{path}/"), depth + 1, found);
+                    }
+                }
+                NodeKind::File => {
+                    let mut problems: Vec<String> =
+                        n.content.iter().filter_map(|c| self.problem(c, BlobType::Data)).collect();
+                    for list in &n.content_lists {
+                        match self.problem(list, BlobType::Tree) {
+                            Some(p) => problems.push(format!("content list: {p}")),
+                            None => {
+                                match self.repo.read_blob(BlobType::Tree, list).and_then(|b| ContentList::decode(&b)) {
+                                    Ok(l) => problems
+                                        .extend(l.content.iter().filter_map(|c| self.problem(c, BlobType::Data))),
+                                    Err(e) => problems.push(format!("content list {}: {}", list.short(), e.message)),
+                                }
+                            }
+                        }
+                    }
+                    if let Some(first) = problems.first() {
+                        let more = if problems.len() > 1 {
+                            format!(" (and {} more)", problems.len() - 1)
+                        } else {
+                            String::new()
+                        };
+                        found.push((path, format!("{first}{more}")));
+                        whole = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if whole {
+            self.clean.insert(*id);
+        }
+        whole
+    }
 }

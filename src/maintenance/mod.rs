@@ -1,3 +1,7 @@
 //! Repository upkeep engines.
 
 pub mod check;
+pub mod policy;
+pub mod prune;
+pub mod repair;
+pub mod usage;

@@ -5,10 +5,16 @@
 //! names only keyed blob ids, packs and offsets). Entries added while a backup runs go to a
 //! small side table.
 //!
-//! Cached table: `"ARCAIT01"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
-//! was built from), pack count u32 LE, entry count u64 LE, pack ids [32] each, then entries of
-//! 48 bytes sorted by blob id: id [32], pack number u32 LE (top bit set for tree blobs),
-//! offset u32 LE, length u32 LE, plaintext length u32 LE.
+//! A blob may have several locations (two backups stored it at once, or prune copied it out of
+//! a pack it marked). All are kept, sorted so that locations in live packs come before those in
+//! packs marked for deletion: lookups return the first, and deduplication counts a blob as
+//! stored only when that first location is live (format-spec §12, marked packs).
+//!
+//! Cached table: `"ARCAIT02"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
+//! was built from), pack count u32 LE, entry count u64 LE, per pack: id [32] and marked_at u64
+//! LE (0 when live), then entries of 48 bytes sorted by blob id (then live before marked): id
+//! [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32 LE,
+//! plaintext length u32 LE.
 
 use std::collections::HashMap;
 
@@ -34,7 +40,8 @@ pub struct Location {
     pub entry: PackEntry,
 }
 
-const TABLE_MAGIC: &[u8; 8] = b"ARCAIT01";
+const TABLE_MAGIC: &[u8; 8] = b"ARCAIT02";
+const TABLE_PACK: usize = 40;
 const TABLE_HEADER: usize = 52;
 const TABLE_ENTRY: usize = 48;
 const TREE_BIT: u32 = 1 << 31;
@@ -61,6 +68,8 @@ impl Default for Table {
 #[derive(Default)]
 pub struct BlobIndex {
     packs: Vec<PackId>,
+    /// Per pack number: when prune marked it for deletion (Unix seconds), 0 when live.
+    marks: Vec<u64>,
     pack_numbers: HashMap<PackId, u32>,
     sorted: Table,
     recent: HashMap<BlobId, IndexEntry>,
@@ -84,17 +93,22 @@ fn decode_entry(b: &[u8]) -> IndexEntry {
 impl BlobIndex {
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a IndexFile>) -> Self {
         let mut idx = BlobIndex::default();
+        let mut v = vec![];
         for f in files {
             for p in &f.packs {
                 let n = idx.pack_number(p.id);
-                if let Table::Owned(v) = &mut idx.sorted {
-                    v.extend(p.blobs.iter().map(|b| entry(n, b)));
-                }
+                v.extend(p.blobs.iter().map(|b| entry(n, b)));
+            }
+            for m in &f.marked {
+                let n = idx.pack_number(m.pack.id);
+                idx.marks[n as usize] = idx.marks[n as usize].max(m.marked_at.max(1));
+                v.extend(m.pack.blobs.iter().map(|b| entry(n, b)));
             }
         }
-        if let Table::Owned(v) = &mut idx.sorted {
-            v.sort_unstable_by_key(|e| e.id);
-        }
+        let marks = &idx.marks;
+        v.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
+        v.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+        idx.sorted = Table::Owned(v);
         idx
     }
 
@@ -106,8 +120,9 @@ impl BlobIndex {
         out.extend_from_slice(set_hash);
         out.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         out.extend_from_slice(&(n as u64).to_le_bytes());
-        for p in &self.packs {
+        for (p, m) in self.packs.iter().zip(&self.marks) {
             out.extend_from_slice(&p.0);
+            out.extend_from_slice(&m.to_le_bytes());
         }
         for i in 0..n {
             let e = self.table_entry(i);
@@ -129,13 +144,14 @@ impl BlobIndex {
         }
         let packs_n = u32::from_le_bytes(b[40..44].try_into().ok()?) as usize;
         let count = usize::try_from(u64::from_le_bytes(b[44..52].try_into().ok()?)).ok()?;
-        let start = TABLE_HEADER.checked_add(packs_n.checked_mul(32)?)?;
+        let start = TABLE_HEADER.checked_add(packs_n.checked_mul(TABLE_PACK)?)?;
         if b.len() != start.checked_add(count.checked_mul(TABLE_ENTRY)?)? {
             return None;
         }
         let mut idx = BlobIndex::default();
-        for c in b[TABLE_HEADER..start].chunks_exact(32) {
-            idx.pack_number(PackId(c.try_into().ok()?));
+        for c in b[TABLE_HEADER..start].chunks_exact(TABLE_PACK) {
+            let n = idx.pack_number(PackId(c[..32].try_into().ok()?));
+            idx.marks[n as usize] = u64::from_le_bytes(c[32..].try_into().ok()?);
         }
         if idx.packs.len() != packs_n {
             return None; // duplicate pack ids
@@ -152,14 +168,16 @@ impl BlobIndex {
         Some(idx)
     }
 
-    fn table_len(&self) -> usize {
+    /// Entries in the sorted table (the side table of recent packs excluded).
+    pub fn table_len(&self) -> usize {
         match &self.sorted {
             Table::Owned(v) => v.len(),
             Table::Mapped { count, .. } => *count,
         }
     }
 
-    fn table_entry(&self, i: usize) -> IndexEntry {
+    /// The sorted table's entry at position `i < table_len()`.
+    pub fn table_entry(&self, i: usize) -> IndexEntry {
         match &self.sorted {
             Table::Owned(v) => v[i],
             Table::Mapped { bytes, start, .. } => {
@@ -169,31 +187,49 @@ impl BlobIndex {
         }
     }
 
-    fn table_find(&self, id: &BlobId) -> Option<IndexEntry> {
-        match &self.sorted {
-            Table::Owned(v) => v.binary_search_by(|e| e.id.cmp(id)).ok().map(|i| v[i]),
+    /// Position of the preferred table entry for `id` (the first of its locations).
+    pub fn position(&self, id: &BlobId) -> Option<usize> {
+        let i = match &self.sorted {
+            Table::Owned(v) => v.partition_point(|e| e.id < *id),
             Table::Mapped { bytes, start, count } => {
                 let b = (**bytes).as_ref();
                 let (mut lo, mut hi) = (0usize, *count);
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
                     let at = start + mid * TABLE_ENTRY;
-                    match b[at..at + 32].cmp(&id.0[..]) {
-                        std::cmp::Ordering::Less => lo = mid + 1,
-                        std::cmp::Ordering::Greater => hi = mid,
-                        std::cmp::Ordering::Equal => return Some(decode_entry(&b[at..at + TABLE_ENTRY])),
+                    if b[at..at + 32] < id.0[..] {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
                     }
                 }
-                None
+                lo
             }
-        }
+        };
+        (i < self.table_len() && self.table_entry(i).id == *id).then_some(i)
     }
 
     fn pack_number(&mut self, id: PackId) -> u32 {
         *self.pack_numbers.entry(id).or_insert_with(|| {
             self.packs.push(id);
+            self.marks.push(0);
             (self.packs.len() - 1) as u32
         })
+    }
+
+    /// The pack with number `n` (as in [`IndexEntry::pack`]).
+    pub fn pack_id(&self, n: u32) -> PackId {
+        self.packs[n as usize]
+    }
+
+    /// When the pack numbered `n` was marked for deletion, if it was.
+    pub fn pack_mark(&self, n: u32) -> Option<u64> {
+        self.marks.get(n as usize).copied().filter(|m| *m != 0)
+    }
+
+    /// Is this pack indexed as marked for deletion?
+    pub fn is_marked(&self, id: &PackId) -> bool {
+        self.pack_numbers.get(id).is_some_and(|n| self.pack_mark(*n).is_some())
     }
 
     /// Add the blobs of a newly uploaded pack.
@@ -204,12 +240,18 @@ impl BlobIndex {
         }
     }
 
+    /// The preferred location: a live one if there is any.
     fn find(&self, id: &BlobId) -> Option<IndexEntry> {
-        self.table_find(id).or_else(|| self.recent.get(id).copied())
+        match self.position(id).map(|i| self.table_entry(i)) {
+            Some(e) if self.pack_mark(e.pack).is_none() => Some(e),
+            marked => self.recent.get(id).copied().or(marked),
+        }
     }
 
+    /// Is the blob stored in a live pack? (What deduplication asks: a blob only in packs marked
+    /// for deletion must be stored again.)
     pub fn contains(&self, id: &BlobId) -> bool {
-        self.find(id).is_some()
+        self.find(id).is_some_and(|e| self.pack_mark(e.pack).is_none())
     }
 
     pub fn get(&self, id: &BlobId) -> Option<Location> {
@@ -259,7 +301,7 @@ fn entry(pack: u32, b: &PackEntry) -> IndexEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::index::IndexPack;
+    use crate::format::index::{IndexPack, MarkedPack};
 
     fn file(n: usize) -> IndexFile {
         let blobs = (0..n)
@@ -271,7 +313,43 @@ mod tests {
                 raw_length: 7 + i as u32,
             })
             .collect();
-        IndexFile { supersedes: vec![], packs: vec![IndexPack { id: PackId([5; 32]), blobs }] }
+        IndexFile { supersedes: vec![], packs: vec![IndexPack { id: PackId([5; 32]), blobs }], marked: vec![] }
+    }
+
+    #[test]
+    fn live_locations_win_over_marked_ones() {
+        let f = file(10);
+        let blobs = f.packs[0].blobs.clone();
+        let marked = IndexFile {
+            supersedes: vec![],
+            packs: vec![],
+            marked: vec![MarkedPack { pack: IndexPack { id: PackId([6; 32]), blobs: blobs.clone() }, marked_at: 77 }],
+        };
+        // only in a marked pack: readable, but not stored as far as dedup is concerned
+        let only_marked = BlobIndex::from_files([&marked]);
+        assert_eq!(only_marked.get(&blobs[0].id).unwrap().pack, PackId([6; 32]));
+        assert!(!only_marked.contains(&blobs[0].id));
+        assert!(only_marked.is_marked(&PackId([6; 32])));
+        for files in [[&marked, &f], [&f, &marked]] {
+            let both = BlobIndex::from_files(files);
+            assert_eq!(both.get(&blobs[3].id).unwrap().pack, PackId([5; 32]), "live copy preferred");
+            assert!(both.contains(&blobs[3].id));
+            assert_eq!(both.table_len(), 20);
+            let mapped = BlobIndex::from_table(Box::new(both.encode_table(&[1; 32])), &[1; 32]).unwrap();
+            assert_eq!(mapped.get(&blobs[3].id).unwrap().pack, PackId([5; 32]));
+            assert!(mapped.is_marked(&PackId([6; 32])) && !mapped.is_marked(&PackId([5; 32])));
+        }
+        // a marked pack that is also listed live (by another file) counts as marked
+        let mut mixed = BlobIndex::from_files([
+            &marked,
+            &IndexFile { packs: vec![IndexPack { id: PackId([6; 32]), blobs: blobs.clone() }], ..Default::default() },
+        ]);
+        assert!(!mixed.contains(&blobs[0].id));
+        assert_eq!(mixed.table_len(), 10, "the same location named twice is one entry");
+        // a new live copy (repacked or uploaded again) makes it stored again
+        mixed.add_pack(PackId([7; 32]), &blobs[..1]);
+        assert!(mixed.contains(&blobs[0].id));
+        assert_eq!(mixed.get(&blobs[0].id).unwrap().pack, PackId([7; 32]));
     }
 
     #[test]

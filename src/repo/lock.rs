@@ -1,27 +1,62 @@
 //! Repository locks. A lock is a sealed object under `locks/`, refreshed by a background
 //! thread while held and removed when dropped. A lock is stale when it has not been refreshed
 //! for [`STALE_AFTER`], or when it belongs to this host and its process is gone.
-//! Non-exclusive locks (backup, restore, check) coexist; an exclusive lock excludes all.
+//!
+//! Shared locks (backup, restore, check, forget) coexist; a maintenance lock (two-phase prune)
+//! coexists with shared ones but not with another maintenance lock; an exclusive lock excludes
+//! all. A holder whose lock could not be refreshed for too long must not commit anything that
+//! relies on it ([`LockGuard::ensure_fresh`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Repository;
 use crate::error::{Error, Kind, Result};
 use crate::format::lock::Lock;
+pub use crate::format::lock::LockMode;
 use crate::id::ObjectId;
 use crate::platform;
 
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// A holder stops trusting its lock this long after the last successful refresh, well before
+/// others may call it stale.
+pub const TRUST_FOR: Duration = Duration::from_secs(25 * 60);
+/// After a failed refresh, try again this soon.
+const RETRY_REFRESH: Duration = Duration::from_secs(30);
 
 pub struct LockGuard {
     stop: Arc<AtomicBool>,
     current: Arc<Mutex<ObjectId>>,
+    refreshed: Arc<Mutex<Instant>>,
     refresher: Option<JoinHandle<()>>,
     backend: crate::backend::DynBackend,
+}
+
+impl LockGuard {
+    /// Fail if the lock has not been written for [`TRUST_FOR`]: other clients may soon
+    /// consider it stale, and a prune could then delete what this command relies on.
+    pub fn ensure_fresh(&self) -> Result<()> {
+        let age = self.refreshed.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        if age > TRUST_FOR {
+            return Err(Error::new(
+                Kind::Locked,
+                format!(
+                    "the repository lock could not be refreshed for {} s; stopping before anything is committed",
+                    age.as_secs()
+                ),
+            )
+            .hint("check the connection to the repository and run the command again; nothing already stored is lost"));
+        }
+        Ok(())
+    }
+
+    /// The id of the lock file currently held.
+    pub fn id(&self) -> ObjectId {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub fn is_stale(lock: &Lock) -> bool {
@@ -29,6 +64,14 @@ pub fn is_stale(lock: &Lock) -> bool {
         .map(|t| chrono::Utc::now().signed_duration_since(t).to_std().unwrap_or_default() > STALE_AFTER)
         .unwrap_or(true);
     age_stale || (lock.hostname == platform::hostname() && !platform::process_alive(lock.pid))
+}
+
+/// Does holding `held` exclude taking a lock in `mode`?
+pub fn conflicts(mode: LockMode, held: &Lock) -> bool {
+    matches!(
+        (mode, held.mode()),
+        (LockMode::Exclusive, _) | (_, LockMode::Exclusive) | (LockMode::Maintenance, LockMode::Maintenance)
+    )
 }
 
 impl Repository {
@@ -45,6 +88,8 @@ impl Repository {
                 username: "?".into(),
                 pid: 0,
                 command: format!("an unreadable lock ({why})"),
+                started: Some("0001-01-01T00:00:00+00:00".into()),
+                maintenance: false,
             };
             match self.backend.read(&format!("locks/{id}")) {
                 Ok(b) if crate::id::storage_hash(&b) != id.0 => {
@@ -61,23 +106,46 @@ impl Repository {
         Ok(out)
     }
 
-    /// Take a lock for `command`; fails with [`Kind::Locked`] naming the holder on conflict.
-    pub fn lock(&self, command: &str, exclusive: bool) -> Result<LockGuard> {
+    /// Take a lock for `command`; on conflict retries until the repository's lock-retry
+    /// duration has passed, then fails with [`Kind::Locked`] naming the holder.
+    pub fn lock(&self, command: &str, mode: LockMode) -> Result<LockGuard> {
+        let deadline = Instant::now() + self.lock_retry;
+        let mut wait = Duration::from_millis(500);
+        loop {
+            match self.try_lock(command, mode) {
+                Err(e) if e.kind == Kind::Locked && Instant::now() + wait <= deadline => {
+                    tracing::info!("{}; retrying in {} s", e.message, wait.as_secs_f32());
+                    std::thread::sleep(wait);
+                    if platform::interrupted() {
+                        return Err(platform::interrupted_error());
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn try_lock(&self, command: &str, mode: LockMode) -> Result<LockGuard> {
         let conflict = |locks: &[(ObjectId, Lock)], mine: Option<ObjectId>| {
-            locks.iter().find(|(id, l)| Some(*id) != mine && (exclusive || l.exclusive) && !is_stale(l)).cloned()
+            locks.iter().find(|(id, l)| Some(*id) != mine && conflicts(mode, l) && !is_stale(l)).cloned()
         };
         if let Some((id, l)) = conflict(&self.locks()?, None) {
             return Err(locked_error(&id, &l));
         }
+        let now = platform::now_rfc3339();
         let lock = Lock {
-            time: platform::now_rfc3339(),
-            exclusive,
+            time: now.clone(),
+            exclusive: mode == LockMode::Exclusive,
             hostname: platform::hostname(),
             username: platform::username(),
             pid: std::process::id(),
             command: command.to_string(),
+            started: Some(now),
+            maintenance: mode == LockMode::Maintenance,
         };
         let id = self.write_object("locks", &lock.encode(&self.keys))?;
+        let refreshed = Arc::new(Mutex::new(Instant::now()));
         // Re-check: two processes may have locked at the same moment.
         if let Some((other, l)) = conflict(&self.locks()?, Some(id)) {
             let _ = self.backend.delete(&format!("locks/{id}"));
@@ -86,27 +154,34 @@ impl Repository {
         let stop = Arc::new(AtomicBool::new(false));
         let current = Arc::new(Mutex::new(id));
         let (backend, keys) = (self.backend.clone(), self.keys.clone());
-        let (stop2, current2) = (stop.clone(), current.clone());
+        let (stop2, current2, refreshed2) = (stop.clone(), current.clone(), refreshed.clone());
+        let every = self.lock_refresh;
         let refresher = std::thread::spawn(move || {
-            let mut waited = Duration::ZERO;
+            let mut next = Instant::now() + every;
             while !stop2.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(200));
-                waited += Duration::from_millis(200);
-                if waited < REFRESH_EVERY {
+                std::thread::sleep(Duration::from_millis(100).min(every));
+                if Instant::now() < next {
                     continue;
                 }
-                waited = Duration::ZERO;
                 let fresh = Lock { time: platform::now_rfc3339(), ..lock.clone() };
                 let bytes = fresh.encode(&keys);
                 let new_id = ObjectId(crate::id::storage_hash(&bytes));
-                if backend.write(&format!("locks/{new_id}"), &bytes).is_ok() {
-                    let mut cur = current2.lock().unwrap_or_else(|p| p.into_inner());
-                    let _ = backend.delete(&format!("locks/{}", *cur));
-                    *cur = new_id;
+                match backend.write(&format!("locks/{new_id}"), &bytes) {
+                    Ok(()) => {
+                        *refreshed2.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                        let mut cur = current2.lock().unwrap_or_else(|p| p.into_inner());
+                        let _ = backend.delete(&format!("locks/{}", *cur));
+                        *cur = new_id;
+                        next = Instant::now() + every;
+                    }
+                    Err(e) => {
+                        tracing::warn!("could not refresh the repository lock: {e}");
+                        next = Instant::now() + RETRY_REFRESH.min(every);
+                    }
                 }
             }
         });
-        Ok(LockGuard { stop, current, refresher: Some(refresher), backend: self.backend.clone() })
+        Ok(LockGuard { stop, current, refreshed, refresher: Some(refresher), backend: self.backend.clone() })
     }
 
     /// Remove stale locks (or all with `all`); returns how many.
@@ -123,20 +198,26 @@ impl Repository {
 }
 
 fn locked_error(id: &ObjectId, l: &Lock) -> Error {
+    let how = match l.mode() {
+        LockMode::Exclusive => "exclusively ",
+        LockMode::Maintenance => "for maintenance ",
+        LockMode::Shared => "",
+    };
     Error::new(
         Kind::Locked,
         format!(
-            "repository is locked {}by {} (pid {} on {} as {}, since {}), lock {}",
-            if l.exclusive { "exclusively " } else { "" },
+            "repository is locked {how}by {} (pid {} on {} as {}, since {}), lock {}",
             l.command,
             l.pid,
             l.hostname,
             l.username,
-            l.time,
+            l.started.as_deref().unwrap_or(&l.time),
             id.short()
         ),
     )
-    .hint("wait for it to finish; if that process is gone, `arca unlock` removes stale locks")
+    .hint(
+        "wait for it to finish (or pass --retry-lock 10m); if that process is gone, `arca unlock` removes stale locks",
+    )
 }
 
 impl Drop for LockGuard {

@@ -5,6 +5,7 @@
 //! at any instant leaves a valid repository.
 
 mod blob_index;
+mod index_writer;
 mod keys;
 mod lock;
 mod saver;
@@ -12,8 +13,9 @@ mod saver;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 pub use blob_index::{BlobIndex, Location as BlobLocation};
+pub use index_writer::IndexWriter;
 pub use keys::KeyInfo;
-pub use lock::LockGuard;
+pub use lock::{conflicts as lock_conflicts, is_stale as lock_is_stale, LockGuard, LockMode};
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
 use crate::backend::DynBackend;
@@ -59,6 +61,10 @@ pub struct Repository {
     index: RwLock<Option<BlobIndex>>,
     cache: Option<Cache>,
     key_id: ObjectId,
+    /// How long `lock` keeps retrying a locked repository.
+    lock_retry: std::time::Duration,
+    /// How often a held lock is rewritten (tests shorten it).
+    lock_refresh: std::time::Duration,
 }
 
 impl Repository {
@@ -79,7 +85,18 @@ impl Repository {
         let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
         backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
         let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
-        Ok(Repository { backend, keys, master, config, chunker, index: RwLock::new(None), cache: None, key_id })
+        Ok(Repository {
+            backend,
+            keys,
+            master,
+            config,
+            chunker,
+            index: RwLock::new(None),
+            cache: None,
+            key_id,
+            lock_retry: Default::default(),
+            lock_refresh: lock::REFRESH_EVERY,
+        })
     }
 
     /// Open with a password: tries every key file.
@@ -98,12 +115,35 @@ impl Repository {
         let keys = Keys::derive(&master);
         let config = Config::decode(&keys, &config_bytes).ctx("config")?;
         let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
-        Ok(Repository { backend, keys, master, config, chunker, index: RwLock::new(None), cache: None, key_id })
+        Ok(Repository {
+            backend,
+            keys,
+            master,
+            config,
+            chunker,
+            index: RwLock::new(None),
+            cache: None,
+            key_id,
+            lock_retry: Default::default(),
+            lock_refresh: lock::REFRESH_EVERY,
+        })
     }
 
     /// Use a local cache of index files, snapshots and tree packs.
     pub fn with_cache(mut self, cache: Cache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Keep retrying for this long when the repository is locked (`--retry-lock`).
+    pub fn with_lock_retry(mut self, d: std::time::Duration) -> Self {
+        self.lock_retry = d;
+        self
+    }
+
+    /// Refresh held locks this often (default 5 minutes; tests use less).
+    pub fn with_lock_refresh(mut self, d: std::time::Duration) -> Self {
+        self.lock_refresh = d.max(std::time::Duration::from_millis(10));
         self
     }
 
@@ -200,8 +240,20 @@ impl Repository {
         if self.index.read().map_err(poisoned)?.is_some() {
             return Ok(());
         }
+        self.load_index_listed().map(|_| ())
+    }
+
+    /// Drop the loaded index and load it again from the files `index/` lists now; returns
+    /// the ids of every listed index file (superseded ones included).
+    pub fn reload_index(&self) -> Result<Vec<ObjectId>> {
+        *self.index.write().map_err(poisoned)? = None;
+        self.load_index_listed()
+    }
+
+    fn load_index_listed(&self) -> Result<Vec<ObjectId>> {
         let mut ids = self.list_objects("index")?;
         ids.sort();
+        let listed = ids.clone();
         let mut h = blake3::Hasher::new();
         for id in &ids {
             h.update(&id.0);
@@ -221,7 +273,7 @@ impl Repository {
             }
         };
         *self.index.write().map_err(poisoned)? = Some(idx);
-        Ok(())
+        Ok(listed)
     }
 
     /// The loaded index (loads it first if needed).
@@ -249,8 +301,9 @@ impl Repository {
 
     /// Index the packs that no index file names: those of a backup that was interrupted
     /// after uploading them. Their blobs become usable again (so the next backup does not
-    /// upload them twice), and an index file records them unless `dry_run`. Returns how many.
-    pub fn adopt_unindexed_packs(&self, dry_run: bool) -> Result<usize> {
+    /// upload them twice), and an index file records them unless `dry_run`. Packs that an
+    /// index names as marked for deletion are never adopted. Returns the adopted packs.
+    pub fn adopt_unindexed_packs(&self, dry_run: bool) -> Result<Vec<PackId>> {
         self.load_index()?;
         let stored = self.backend.list("data/").ctx("listing data")?;
         let known: std::collections::HashSet<PackId> = self.index()?.packs().iter().copied().collect();
@@ -273,7 +326,24 @@ impl Repository {
             self.write_object("index", &adopted.encode(&self.keys))?;
             tracing::info!("indexed {n} pack(s) left by an interrupted backup");
         }
-        Ok(n)
+        Ok(adopted.packs.iter().map(|p| p.id).collect())
+    }
+
+    /// Delete a stored file and its cached copy.
+    pub fn delete_file(&self, path: &str) -> Result<()> {
+        match self.backend.delete(path) {
+            Ok(()) => {}
+            Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {}
+            Err(e) => return Err(Error::from(e).context(format!("deleting {path}"))),
+        }
+        if let Some(c) = &self.cache {
+            c.remove(path);
+        }
+        Ok(())
+    }
+
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 
     pub(crate) fn index_add_pack(&self, id: PackId, blobs: &[crate::format::pack::PackEntry]) -> Result<()> {

@@ -1,0 +1,372 @@
+//! Handlers of the upkeep commands: forget, prune, check, repair, unlock.
+
+use std::sync::Arc;
+
+use super::args::{CheckArgs, ForgetArgs, PruneOpts, RepairCommand, UnlockArgs};
+use super::exit;
+use super::output::Out;
+use super::settings::{parse_size, Settings};
+use crate::commands::forget::{self, ForgetGroup, GroupBy};
+use crate::commands::Filter;
+use crate::error::{Error, Result};
+use crate::maintenance::check::{self, ReadData};
+use crate::maintenance::policy::{parse_count, Policy, Span};
+use crate::maintenance::prune::{self, parse_max_unused, PruneOptions, PruneStats};
+use crate::maintenance::repair;
+use crate::repo::{LockMode, Repository};
+
+fn span(s: &Option<String>) -> Result<Span> {
+    s.as_deref().map(str::parse).transpose().map(Option::unwrap_or_default)
+}
+
+fn count(s: &Option<String>) -> Result<i64> {
+    s.as_deref().map(parse_count).transpose().map(Option::unwrap_or_default)
+}
+
+fn policy(a: &ForgetArgs) -> Result<Policy> {
+    Ok(Policy {
+        last: count(&a.keep_last)?,
+        hourly: count(&a.keep_hourly)?,
+        daily: count(&a.keep_daily)?,
+        weekly: count(&a.keep_weekly)?,
+        monthly: count(&a.keep_monthly)?,
+        yearly: count(&a.keep_yearly)?,
+        within: span(&a.keep_within)?,
+        within_hourly: span(&a.keep_within_hourly)?,
+        within_daily: span(&a.keep_within_daily)?,
+        within_weekly: span(&a.keep_within_weekly)?,
+        within_monthly: span(&a.keep_within_monthly)?,
+        within_yearly: span(&a.keep_within_yearly)?,
+        tags: a
+            .keep_tag
+            .iter()
+            .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect())
+            .collect(),
+    })
+}
+
+fn prune_options(o: &PruneOpts) -> Result<PruneOptions> {
+    Ok(PruneOptions {
+        max_unused: parse_max_unused(&o.max_unused, parse_size)?,
+        max_repack: o.max_repack_size.as_deref().map(parse_size).transpose()?,
+        repack_small: o.repack_small,
+        repack_uncompressed: o.repack_uncompressed,
+        keep_delete: humantime::parse_duration(&o.keep_delete)
+            .map_err(|e| Error::usage(format!("--keep-delete {:?}: {e}", o.keep_delete)))?,
+        instant_delete: o.instant_delete,
+        dry_run: o.dry_run,
+    })
+}
+
+pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
+    let policy = policy(&a)?;
+    let group_by = GroupBy::parse(&a.group_by)?;
+    let prune_opts = prune_options(&a.prune_opts)?;
+    let dry_run = a.prune_opts.dry_run;
+    if !a.ids.is_empty() && !policy.is_empty() {
+        return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
+    }
+    let repo = Arc::new(s.open()?);
+    let lock = repo.lock("forget", if a.prune { LockMode::Maintenance } else { LockMode::Shared })?;
+    let filter = Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: a.paths.clone() };
+    let groups = if !a.ids.is_empty() {
+        forget::plan_ids(&repo, &a.ids)?
+    } else if policy.is_empty() {
+        out.note("no policy was specified, no snapshots will be removed");
+        vec![]
+    } else {
+        forget::plan(&repo, &filter, group_by, &policy)?
+    };
+    if a.ids.is_empty() && !a.unsafe_allow_remove_all {
+        if let Some(g) = groups.iter().find(|g| g.keep.is_empty() && !g.remove.is_empty()) {
+            return Err(Error::usage(format!(
+                "refusing to remove every snapshot of a group ({}): the policy keeps none of its {}",
+                describe_group(g),
+                g.remove.len()
+            ))
+            .hint("pass --unsafe-allow-remove-all if that is what you want"));
+        }
+    }
+    if out.json {
+        out.json_line(&groups);
+    } else {
+        if !policy.is_empty() {
+            out.text(format!("Applying policy: {}", policy.describe()));
+        }
+        for g in &groups {
+            print_group(out, g);
+        }
+    }
+    let removed = if dry_run { 0 } else { forget::execute(&repo, &groups)? };
+    let would = groups.iter().map(|g| g.remove.len()).sum::<usize>();
+    if dry_run {
+        out.text(format!("would remove {would} snapshot(s)"));
+    } else {
+        out.text(format!("removed {removed} snapshot(s)"));
+    }
+    if a.prune {
+        let st = prune::prune(&repo, &prune_opts, Some(&lock), &|m| out.note(m))?;
+        print_prune(out, &st, &prune_opts);
+    }
+    Ok(exit::OK)
+}
+
+fn describe_group(g: &ForgetGroup) -> String {
+    let mut parts = vec![];
+    if let Some(h) = &g.host {
+        parts.push(format!("host {h}"));
+    }
+    if let Some(p) = &g.paths {
+        parts.push(format!("paths [{}]", p.join(", ")));
+    }
+    if let Some(t) = &g.tags {
+        parts.push(format!("tags [{}]", t.join(", ")));
+    }
+    if parts.is_empty() {
+        "all snapshots".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn print_group(out: Out, g: &ForgetGroup) {
+    out.text(format!("snapshots for {}:", describe_group(g)));
+    if !g.keep.is_empty() {
+        out.text(format!("keep {} snapshot(s):", g.keep.len()));
+        for r in &g.reasons {
+            out.text(format!(
+                "  {}  {}  {}",
+                r.snapshot.short_id,
+                super::handlers::local_time(&r.snapshot.time),
+                r.matches.join(", ")
+            ));
+        }
+    }
+    if !g.remove.is_empty() {
+        out.text(format!("remove {} snapshot(s):", g.remove.len()));
+        for sn in &g.remove {
+            out.text(format!("  {}  {}", sn.short_id, super::handlers::local_time(&sn.time)));
+        }
+    }
+    out.text("");
+}
+
+pub fn prune(s: &Settings, out: Out, o: PruneOpts) -> Result<u8> {
+    let opts = prune_options(&o)?;
+    let repo = Arc::new(s.open()?);
+    if opts.instant_delete {
+        out.note("warning: --instant-delete takes an exclusive lock and deletes at once; use it only when no other client uses this repository");
+    }
+    let mode = if opts.instant_delete { LockMode::Exclusive } else { LockMode::Maintenance };
+    let lock = repo.lock("prune", mode)?;
+    let st = prune::prune(&repo, &opts, Some(&lock), &|m| out.note(m))?;
+    print_prune(out, &st, &opts);
+    Ok(exit::OK)
+}
+
+fn print_prune(out: Out, st: &PruneStats, opts: &PruneOptions) {
+    if out.json {
+        out.json_line(st);
+        return;
+    }
+    let b = |n: u64| indicatif::HumanBytes(n).to_string();
+    let pct = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
+    out.text(format!(
+        "{} snapshots, {} trees; {} packs: used {} blobs / {}, unused {} blobs / {} ({:.1}%)",
+        st.snapshots,
+        st.trees_walked,
+        st.packs,
+        st.blobs_used,
+        b(st.bytes_used),
+        st.blobs_unused,
+        b(st.bytes_unused),
+        pct(st.bytes_unused, st.bytes_used + st.bytes_unused)
+    ));
+    let verb = |now: &str, would: &str| if st.dry_run { would.to_string() } else { now.to_string() };
+    out.text(format!(
+        "{} {} pack(s) ({}), {} blobs kept",
+        verb("repacked", "would repack"),
+        st.packs_repack,
+        b(st.bytes_repack),
+        st.blobs_repacked
+    ));
+    if opts.instant_delete {
+        out.text(format!("{} {} pack(s) ({})", verb("deleted", "would delete"), st.packs_deleted, b(st.bytes_deleted)));
+    } else {
+        out.text(format!(
+            "{} {} unused pack(s) ({}) for deletion after {}",
+            verb("marked", "would mark"),
+            st.packs_marked + st.packs_repack,
+            b(st.bytes_marked + st.bytes_repack),
+            humantime::format_duration(opts.keep_delete)
+        ));
+        out.text(format!(
+            "{} {} pack(s) marked earlier ({}); {} still waiting ({}){}",
+            verb("deleted", "would delete"),
+            st.packs_deleted,
+            b(st.bytes_deleted),
+            st.packs_pending,
+            b(st.bytes_pending),
+            if st.packs_unmarked > 0 {
+                format!("; {} un-marked (in use again)", st.packs_unmarked)
+            } else {
+                String::new()
+            }
+        ));
+        if let Some(who) = &st.deletion_blocked_by {
+            out.text(format!("deletion waits for an older lock: {who}"));
+        }
+    }
+    if st.packs_adopted > 0 || st.packs_missing_dropped > 0 {
+        out.text(format!(
+            "indexed {} pack(s) left by interrupted backups; dropped {} missing unused pack(s) from the index",
+            st.packs_adopted, st.packs_missing_dropped
+        ));
+    }
+    out.text(format!(
+        "unused after prune: {} ({:.1}% of used data)",
+        b(st.bytes_unused_after),
+        pct(st.bytes_unused_after, st.bytes_used)
+    ));
+}
+
+pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
+    let read = match (&a.read_data_subset, a.read_data) {
+        (Some(sub), _) => ReadData::parse_subset(sub, parse_size)?,
+        (None, true) => ReadData::All,
+        (None, false) => ReadData::None,
+    };
+    let repo = s.open()?;
+    let repo = if a.with_cache { repo } else { repo.without_cache() };
+    let _lock = repo.lock("check", LockMode::Shared)?;
+    let report = check::check(&repo, read)?;
+    if out.json {
+        out.json_line(&report);
+    } else {
+        out.text(format!(
+            "checked {} snapshots, {} trees, {} index files, {} packs, {} blobs{}",
+            report.snapshots,
+            report.trees_checked,
+            report.index_files,
+            report.packs,
+            report.blobs,
+            if read != ReadData::None {
+                format!(
+                    "; read {} packs ({}), {} blobs",
+                    report.packs_read,
+                    indicatif::HumanBytes(report.bytes_read),
+                    report.blobs_read
+                )
+            } else {
+                String::new()
+            }
+        ));
+        if !report.unreferenced_packs.is_empty() {
+            out.text(format!(
+                "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup or prune indexes them)",
+                report.unreferenced_packs.len()
+            ));
+        }
+        if !report.pending_deletion.is_empty() {
+            out.text(format!(
+                "{} pack(s) deleted by prune; the next prune updates the index",
+                report.pending_deletion.len()
+            ));
+        }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        for d in &report.damaged {
+            eprintln!("damaged: snapshot {} {}: {}", d.snapshot, d.path, d.problem);
+        }
+        if report.ok() {
+            out.text("no errors were found");
+        } else {
+            let snaps = report.damaged_snapshots();
+            eprintln!(
+                "{} error(s); {} damaged file(s) in {} snapshot(s){}",
+                report.errors.len(),
+                report.damaged.len(),
+                snaps.len(),
+                if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
+            );
+            eprintln!("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");
+        }
+    }
+    Ok(if report.ok() { exit::OK } else { exit::FATAL })
+}
+
+pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
+    match cmd {
+        RepairCommand::Index { dry_run } => {
+            let repo = s.open()?.without_cache();
+            let _lock = repo.lock("repair index", LockMode::Exclusive)?;
+            let r = repair::repair_index(&repo, dry_run, &|m| out.note(m))?;
+            if out.json {
+                out.json_line(&r);
+            } else {
+                for p in &r.unreadable_packs {
+                    eprintln!("warning: not indexed: {p}");
+                }
+                out.text(format!(
+                    "{} {} packs with {} blobs ({} not indexed before, {} indexed packs missing, {} marked for deletion); {} index file(s) replaced",
+                    if dry_run { "would index" } else { "indexed" },
+                    r.packs,
+                    r.blobs,
+                    r.packs_added,
+                    r.packs_dropped,
+                    r.marked_kept,
+                    r.index_files_replaced
+                ));
+            }
+            Ok(if r.unreadable_packs.is_empty() { exit::OK } else { exit::FATAL })
+        }
+        RepairCommand::Snapshots { ids, filter, forget, dry_run } => {
+            let repo = Arc::new(s.open()?);
+            let lock = repo.lock("repair snapshots", LockMode::Shared)?;
+            let f = super::handlers::filter(&filter);
+            let snaps: Vec<_> = if ids.is_empty() {
+                repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
+            } else {
+                ids.iter().map(|i| crate::commands::select(&repo, i, &f)).collect::<Result<_>>()?
+            };
+            let r = repair::repair_snapshots(&repo, snaps, forget, dry_run, Some(&lock))?;
+            if out.json {
+                out.json_line(&r);
+            } else {
+                for x in &r.repaired {
+                    out.text(format!(
+                        "snapshot {}: {}",
+                        &x.original[..8],
+                        match &x.repaired {
+                            Some(n) => format!("repaired as {}", &n[..8]),
+                            None if dry_run => "would be repaired".into(),
+                            None => "cannot be repaired".into(),
+                        }
+                    ));
+                    for c in &x.changes {
+                        out.text(format!("  {c}"));
+                    }
+                }
+                out.text(format!(
+                    "{} snapshot(s) checked, {} damaged{}",
+                    r.snapshots_checked,
+                    r.repaired.len(),
+                    if r.originals_removed > 0 {
+                        format!(", {} original(s) removed", r.originals_removed)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+pub fn unlock(s: &Settings, out: Out, a: UnlockArgs) -> Result<u8> {
+    let repo: Repository = s.open()?;
+    let n = repo.unlock(a.remove_all)?;
+    out.text(format!("removed {n} lock(s)"));
+    Ok(exit::OK)
+}

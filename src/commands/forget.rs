@@ -1,0 +1,139 @@
+//! `arca forget`: decide per group of snapshots which to keep (the pure policy in
+//! `maintenance::policy`), then delete the snapshot files of the others. Only snapshot files
+//! are deleted; `prune` removes the data nothing uses any more.
+
+use serde::Serialize;
+
+use super::snapshots::SnapshotInfo;
+use super::Filter;
+use crate::error::{Error, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+use crate::maintenance::policy::{self, Counters, Item, Policy};
+use crate::repo::Repository;
+
+/// Which snapshot fields form a group (`--group-by host,paths,tags`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupBy {
+    pub host: bool,
+    pub paths: bool,
+    pub tags: bool,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Result<GroupBy> {
+        let mut g = GroupBy { host: false, paths: false, tags: false };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "host" | "hostname" => g.host = true,
+                "paths" | "path" => g.paths = true,
+                "tags" | "tag" => g.tags = true,
+                other => {
+                    return Err(Error::usage(format!("--group-by: unknown field {other:?}"))
+                        .hint("use a comma-separated list of host, paths and tags, or '' for one group"))
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    fn key(&self, s: &Snapshot) -> (Option<String>, Option<Vec<String>>, Option<Vec<String>>) {
+        let sorted = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v
+        };
+        (
+            self.host.then(|| s.hostname.clone()),
+            self.paths.then(|| sorted(&s.paths)),
+            self.tags.then(|| sorted(&s.tags)),
+        )
+    }
+}
+
+/// Why a snapshot is kept (restic's `KeepReason` shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeepReason {
+    pub snapshot: SnapshotInfo,
+    pub matches: Vec<String>,
+    pub counters: Counters,
+}
+
+/// One group's decision (restic's `forget --json` shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetGroup {
+    pub host: Option<String>,
+    pub paths: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub keep: Vec<SnapshotInfo>,
+    pub remove: Vec<SnapshotInfo>,
+    pub reasons: Vec<KeepReason>,
+}
+
+/// Apply `policy` to every group of the snapshots `filter` selects. Groups come in the order
+/// of their newest snapshot's key; within a group, newest first.
+pub fn plan(repo: &Repository, filter: &Filter, group_by: GroupBy, policy: &Policy) -> Result<Vec<ForgetGroup>> {
+    let snaps: Vec<(SnapshotId, Snapshot)> = repo.snapshots()?.into_iter().filter(|(_, s)| filter.matches(s)).collect();
+    Ok(plan_groups(&snaps, group_by, policy, chrono::Local::now().fixed_offset()))
+}
+
+/// The pure part of [`plan`].
+pub fn plan_groups(
+    snaps: &[(SnapshotId, Snapshot)],
+    group_by: GroupBy,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Vec<ForgetGroup> {
+    let mut groups: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
+    for (i, (_, s)) in snaps.iter().enumerate() {
+        groups.entry(group_by.key(s)).or_default().push(i);
+    }
+    let mut out = vec![];
+    for ((host, paths, tags), members) in groups {
+        let items: Vec<(usize, Item<'_>)> = members
+            .iter()
+            .filter_map(|&i| {
+                let s = &snaps[i].1;
+                s.timestamp().map(|time| (i, Item { time, tags: &s.tags }))
+            })
+            .collect();
+        let list: Vec<Item<'_>> = items.iter().map(|(_, it)| Item { time: it.time, tags: it.tags }).collect();
+        let mut g = ForgetGroup { host, paths, tags, keep: vec![], remove: vec![], reasons: vec![] };
+        for d in policy::apply(policy, &list, now) {
+            let (id, s) = &snaps[items[d.index].0];
+            let info = SnapshotInfo::new(id, s);
+            if d.keep {
+                g.reasons.push(KeepReason { snapshot: info.clone(), matches: d.reasons, counters: d.counters });
+                g.keep.push(info);
+            } else {
+                g.remove.push(info);
+            }
+        }
+        out.push(g);
+    }
+    out
+}
+
+/// Explicitly named snapshots, removed without a policy (one group).
+pub fn plan_ids(repo: &Repository, ids: &[String]) -> Result<Vec<ForgetGroup>> {
+    let mut remove = vec![];
+    for p in ids {
+        let (id, s) = super::select(repo, p, &Filter::default())?;
+        if !remove.iter().any(|r: &SnapshotInfo| r.id == id.to_hex()) {
+            remove.push(SnapshotInfo::new(&id, &s));
+        }
+    }
+    Ok(vec![ForgetGroup { host: None, paths: None, tags: None, keep: vec![], remove, reasons: vec![] }])
+}
+
+/// Delete the snapshot files the plan removes; returns how many.
+pub fn execute(repo: &Repository, groups: &[ForgetGroup]) -> Result<usize> {
+    let mut n = 0;
+    for g in groups {
+        for s in &g.remove {
+            repo.delete_file(&format!("snapshots/{}", s.id))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

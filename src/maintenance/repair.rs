@@ -1,0 +1,286 @@
+//! `repair index` and `repair snapshots`.
+//!
+//! `repair index` rebuilds the index from the stored packs' headers alone (packs are
+//! self-describing), keeps prune's marks for packs still stored, and supersedes every index
+//! file, readable or not. A pack whose header fails is reported and left alone.
+//!
+//! `repair snapshots` rewrites snapshots whose trees reference blobs the index lacks: a file
+//! keeps the chunks that are stored (its size shrinks to match), a directory that cannot be
+//! read becomes empty, and each changed node carries the extended attribute
+//! [`REPAIRED_XATTR`] saying what was lost. The new snapshot is tagged `repaired` and names
+//! its `original`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_bytes::ByteBuf;
+
+use crate::archiver::{save_tree, set_content};
+use crate::codec::Compression;
+use crate::error::{Error, Result};
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::snapshot::Snapshot;
+use crate::format::tree::{Node, NodeKind, Tree, Xattr};
+use crate::format::BlobType;
+use crate::id::{BlobId, PackId, SnapshotId, TreeId};
+use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, Repository};
+
+/// Marks a node that `repair snapshots` changed; the value says what was lost.
+pub const REPAIRED_XATTR: &[u8] = b"user.arca.repaired";
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RepairIndexReport {
+    pub dry_run: bool,
+    pub packs: usize,
+    pub blobs: usize,
+    pub marked_kept: usize,
+    /// Packs whose header could not be read or authenticated: not indexed.
+    pub unreadable_packs: Vec<String>,
+    /// Packs the old index did not name (now indexed).
+    pub packs_added: usize,
+    /// Packs the old index named that are not stored (now dropped).
+    pub packs_dropped: usize,
+    pub index_files_replaced: usize,
+    pub index_files_written: usize,
+}
+
+pub fn repair_index(repo: &Repository, dry_run: bool, log: &dyn Fn(String)) -> Result<RepairIndexReport> {
+    let mut r = RepairIndexReport { dry_run, ..Default::default() };
+    let listed = repo.list_objects("index")?;
+    r.index_files_replaced = listed.len();
+    let mut marks: HashMap<PackId, u64> = HashMap::new();
+    let mut known: HashSet<PackId> = HashSet::new();
+    for id in &listed {
+        match repo.read_object("index", id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
+            Ok(f) => {
+                known.extend(f.packs.iter().map(|p| p.id));
+                for m in f.marked {
+                    known.insert(m.pack.id);
+                    let t = marks.entry(m.pack.id).or_default();
+                    *t = (*t).max(m.marked_at);
+                }
+            }
+            Err(e) => log(format!("index/{id} is unreadable ({}); it will be replaced", e.message)),
+        }
+    }
+    let stored: Vec<(PackId, u64)> = repo
+        .backend()
+        .list("data/")?
+        .into_iter()
+        .filter_map(|e| {
+            let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
+            (pack_path(&id) == e.path).then_some((id, e.size))
+        })
+        .collect();
+    log(format!("reading the headers of {} packs", stored.len()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(8)
+        .build()
+        .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting threads: {e}")))?;
+    let headers: Vec<(PackId, Result<Vec<crate::format::pack::PackEntry>>)> =
+        pool.install(|| stored.par_iter().map(|(id, size)| (*id, repo.read_pack_header(id, *size))).collect());
+    let stored_ids: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();
+    r.packs_dropped = known.iter().filter(|id| !stored_ids.contains(id)).count();
+    let mut w = (!dry_run).then(|| IndexWriter::new(repo));
+    for (id, h) in headers {
+        match h {
+            Ok(blobs) => {
+                r.packs += 1;
+                r.blobs += blobs.len();
+                r.packs_added += usize::from(!known.contains(&id));
+                let pack = IndexPack { id, blobs };
+                match (marks.get(&id), w.as_mut()) {
+                    (Some(t), Some(w)) => {
+                        r.marked_kept += 1;
+                        w.add_marked(pack, *t)?
+                    }
+                    (Some(_), None) => r.marked_kept += 1,
+                    (None, Some(w)) => w.add(pack)?,
+                    (None, None) => {}
+                }
+            }
+            Err(e) => r.unreadable_packs.push(format!("{}: {}", pack_path(&id), e.message)),
+        }
+    }
+    if let Some(w) = w {
+        r.index_files_written = w.finish(listed.clone())?.len();
+        for id in &listed {
+            repo.delete_file(&format!("index/{id}"))?;
+        }
+        repo.reload_index()?;
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RepairedSnapshot {
+    pub original: String,
+    pub repaired: Option<String>,
+    /// "path: what was lost", one per changed node.
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RepairSnapshotsReport {
+    pub dry_run: bool,
+    pub snapshots_checked: usize,
+    pub repaired: Vec<RepairedSnapshot>,
+    pub originals_removed: usize,
+}
+
+pub fn repair_snapshots(
+    repo: &Arc<Repository>,
+    snapshots: Vec<(SnapshotId, Snapshot)>,
+    forget: bool,
+    dry_run: bool,
+    lock: Option<&LockGuard>,
+) -> Result<RepairSnapshotsReport> {
+    let mut report = RepairSnapshotsReport { dry_run, ..Default::default() };
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let saver = BlobSaver::new(repo.clone(), Compression::AUTO, workers, 2, dry_run)?;
+    let mut memo: HashMap<TreeId, TreeId> = HashMap::new();
+    let mut pending = vec![];
+    for (sid, snap) in snapshots {
+        report.snapshots_checked += 1;
+        if stored(repo, &snap.tree, BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
+            report.repaired.push(RepairedSnapshot {
+                original: sid.to_hex(),
+                repaired: None,
+                changes: vec![
+                    "/: the root directory is unreadable; nothing to keep (remove it with `arca forget`)".into()
+                ],
+            });
+            continue;
+        }
+        let mut changes = vec![];
+        let tree = repair_tree(repo, &saver, &snap.tree, "/", &mut memo, &mut changes)?;
+        if changes.is_empty() {
+            continue;
+        }
+        let mut new = snap.clone();
+        new.tree = tree;
+        if !new.tags.iter().any(|t| t == "repaired") {
+            new.tags.push("repaired".into());
+        }
+        new.original = Some(new.original.unwrap_or(sid));
+        pending.push((sid, new, changes));
+    }
+    saver.finish()?;
+    for (sid, new, changes) in pending {
+        let repaired = if dry_run {
+            None
+        } else {
+            if let Some(l) = lock {
+                l.ensure_fresh()?;
+            }
+            Some(repo.save_snapshot(&new)?.to_hex())
+        };
+        report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
+        if forget && !dry_run {
+            repo.delete_file(&format!("snapshots/{sid}"))?;
+            report.originals_removed += 1;
+        }
+    }
+    Ok(report)
+}
+
+fn stored(repo: &Repository, id: &BlobId, t: BlobType) -> Result<Option<u32>> {
+    Ok(repo.index()?.get(id).filter(|l| l.entry.blob_type == t).map(|l| l.entry.raw_length))
+}
+
+fn mark(node: &mut Node, what: &str) {
+    node.xattrs.retain(|x| x.name.as_slice() != REPAIRED_XATTR);
+    node.xattrs
+        .push(Xattr { name: ByteBuf::from(REPAIRED_XATTR.to_vec()), value: ByteBuf::from(what.as_bytes().to_vec()) });
+    node.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+/// The id of the repaired tree (the same id when nothing below it is damaged).
+fn repair_tree(
+    repo: &Repository,
+    saver: &BlobSaver,
+    id: &TreeId,
+    at: &str,
+    memo: &mut HashMap<TreeId, TreeId>,
+    changes: &mut Vec<String>,
+) -> Result<TreeId> {
+    if let Some(done) = memo.get(id) {
+        if done != id {
+            changes.push(format!("{at}: repaired as in an earlier snapshot"));
+        }
+        return Ok(*done);
+    }
+    let mut tree = repo.load_tree(id)?;
+    let mut changed = false;
+    for n in &mut tree.nodes {
+        let path = format!("{at}{}", n.name_lossy());
+        match n.kind {
+            NodeKind::Dir => {
+                let Some(sub) = n.subtree else { continue };
+                let readable = stored(repo, &sub, BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
+                if !readable {
+                    n.subtree = Some(save_tree(saver, Tree::default())?);
+                    mark(n, "directory contents lost: its tree is missing or damaged");
+                    changes.push(format!("{path}/: unreadable directory replaced by an empty one"));
+                    changed = true;
+                    continue;
+                }
+                let new = repair_tree(repo, saver, &sub, &format!("{path}/"), memo, changes)?;
+                if new != sub {
+                    n.subtree = Some(new);
+                    changed = true;
+                }
+            }
+            NodeKind::File => {
+                let mut lists_lost = 0;
+                let mut content = vec![];
+                if n.content_lists.is_empty() {
+                    content.clone_from(&n.content);
+                } else {
+                    for list in &n.content_lists {
+                        let read = stored(repo, list, BlobType::Tree)?
+                            .ok_or_else(|| Error::corrupt("missing"))
+                            .and_then(|_| repo.read_blob(BlobType::Tree, list))
+                            .and_then(|b| crate::format::tree::ContentList::decode(&b));
+                        match read {
+                            Ok(l) => content.extend(l.content),
+                            Err(_) => lists_lost += 1,
+                        }
+                    }
+                }
+                let mut kept = Vec::with_capacity(content.len());
+                let mut size = 0u64;
+                for c in &content {
+                    if let Some(len) = stored(repo, c, BlobType::Data)? {
+                        kept.push(*c);
+                        size += u64::from(len);
+                    }
+                }
+                let lost = content.len() - kept.len();
+                if lost == 0 && lists_lost == 0 {
+                    continue;
+                }
+                let what = format!(
+                    "{lost} of {} chunks missing{}; {} of {} bytes kept",
+                    content.len(),
+                    if lists_lost > 0 { format!(", {lists_lost} content list(s) unreadable") } else { String::new() },
+                    size,
+                    n.size
+                );
+                changes.push(format!("{path}: {what}"));
+                n.content.clear();
+                n.content_lists.clear();
+                set_content(saver, n, kept)?;
+                n.size = size;
+                mark(n, &what);
+                changed = true;
+            }
+            _ => {}
+        }
+    }
+    let new = if changed { save_tree(saver, tree)? } else { *id };
+    memo.insert(*id, new);
+    Ok(new)
+}
