@@ -76,6 +76,41 @@ impl Env {
         let out = self.ok(&["check", "--read-data", "--json"]);
         let v: serde_json::Value = serde_json::from_str(out.trim()).expect("check json");
         assert_eq!(v["errors"].as_array().map(|a| a.len()), Some(0), "check found errors: {v}");
+        assert_eq!(v["damaged"].as_array().map(|a| a.len()), Some(0), "check found damaged files: {v}");
+    }
+
+    /// `prune --json` with extra args; returns its statistics.
+    pub fn prune(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["prune", "--json"];
+        a.extend_from_slice(args);
+        let out = self.ok(&a);
+        serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_else(|_| panic!("prune json: {out}"))
+    }
+
+    /// Stored pack files (relative paths), sorted.
+    pub fn packs(&self) -> Vec<String> {
+        let mut v = vec![];
+        for d in std::fs::read_dir(self.repo.join("data")).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                v.push(format!("{}/{}", d.file_name().to_string_lossy(), f.file_name().to_string_lossy()));
+            }
+        }
+        v.sort();
+        v
+    }
+
+    /// Snapshot ids, oldest first.
+    pub fn snapshot_ids(&self) -> Vec<String> {
+        let out = self.ok(&["snapshots", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("snapshots json");
+        v.as_array().expect("array").iter().map(|s| s["id"].as_str().expect("id").to_string()).collect()
+    }
+
+    /// Restore `snapshot` (with optional :PATH) into a fresh directory and describe it.
+    pub fn restored(&self, snapshot: &str, name: &str) -> BTreeMap<PathBuf, Meta> {
+        let out = self.path(name);
+        self.ok(&["restore", snapshot, "--target", out.to_str().expect("utf-8 path")]);
+        describe(&out)
     }
 }
 
