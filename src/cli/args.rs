@@ -363,8 +363,11 @@ pub struct PruneOpts {
 
 #[derive(Subcommand, Debug)]
 pub enum RepairCommand {
-    /// Rebuild the index from the headers of the stored packs
+    /// Rebuild the index from the headers of the stored packs (salvaging damaged packs)
     Index {
+        /// Read every pack whole and salvage the readable blobs of damaged ones
+        #[arg(long)]
+        read_data: bool,
         /// Only show what would be done
         #[arg(long, short = 'n')]
         dry_run: bool,

@@ -298,15 +298,24 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
 
 pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
     match cmd {
-        RepairCommand::Index { dry_run } => {
-            let repo = s.open()?.without_cache();
+        RepairCommand::Index { read_data, dry_run } => {
+            let repo = Arc::new(s.open()?.without_cache());
             let _lock = repo.lock("repair index", LockMode::Exclusive)?;
-            let r = repair::repair_index(&repo, dry_run, &|m| out.note(m))?;
+            let r = repair::repair_index(&repo, read_data, dry_run, &|m| out.note(m))?;
             if out.json {
                 out.json_line(&r);
             } else {
-                for p in &r.unreadable_packs {
-                    eprintln!("warning: not indexed: {p}");
+                for p in &r.damaged_packs {
+                    eprintln!(
+                        "damaged pack {}: {p}",
+                        if dry_run { "(would be salvaged and deleted)" } else { "salvaged and deleted" }
+                    );
+                }
+                if !r.damaged_packs.is_empty() {
+                    out.text(format!(
+                        "{} blob(s) salvaged, {} lost; run `arca repair snapshots` next",
+                        r.blobs_salvaged, r.blobs_lost
+                    ));
                 }
                 out.text(format!(
                     "{} {} packs with {} blobs ({} not indexed before, {} indexed packs missing, {} marked for deletion); {} index file(s) replaced",
@@ -319,7 +328,7 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
                     r.index_files_replaced
                 ));
             }
-            Ok(if r.unreadable_packs.is_empty() { exit::OK } else { exit::FATAL })
+            Ok(exit::OK)
         }
         RepairCommand::Snapshots { ids, filter, forget, dry_run } => {
             let repo = Arc::new(s.open()?);

@@ -434,13 +434,7 @@ fn pack_entries<'a>(
 /// packs were written. Each pack is read whole and must hash to its name; each blob copied is
 /// authenticated first. Blobs are copied sealed, or re-sealed (compressed) with
 /// `recompress` when they were stored raw.
-fn repack(
-    repo: &Arc<Repository>,
-    packs: &[PackInfo],
-    order: &[u32],
-    used: &BitSet,
-    recompress: bool,
-) -> Result<u64> {
+fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitSet, recompress: bool) -> Result<u64> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let saver = BlobSaver::for_repack(repo.clone(), Compression::AUTO, workers, 2)?;
     for p in packs.iter().filter(|p| p.action == Action::Repack) {

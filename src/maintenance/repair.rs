@@ -2,7 +2,11 @@
 //!
 //! `repair index` rebuilds the index from the stored packs' headers alone (packs are
 //! self-describing), keeps prune's marks for packs still stored, and supersedes every index
-//! file, readable or not. A pack whose header fails is reported and left alone.
+//! file, readable or not. A damaged pack (its header fails, or with `read_data` any of its
+//! blobs or its hash) is salvaged: every blob that still authenticates (found by its header,
+//! or by the old index when the header is gone) is copied into a new pack, and the damaged
+//! pack is then deleted. What could not be salvaged is reported; `repair snapshots` then
+//! rewrites the snapshots that referenced it.
 //!
 //! `repair snapshots` rewrites snapshots whose trees reference blobs the index lacks: a file
 //! keeps the chunks that are stored (its size shrinks to match), a directory that cannot be
@@ -21,10 +25,11 @@ use crate::archiver::{save_tree, set_content};
 use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack::{open_blob, PackEntry};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Tree, Xattr};
 use crate::format::BlobType;
-use crate::id::{BlobId, PackId, SnapshotId, TreeId};
+use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
 use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, Repository};
 
 /// Marks a node that `repair snapshots` changed; the value says what was lost.
@@ -36,8 +41,10 @@ pub struct RepairIndexReport {
     pub packs: usize,
     pub blobs: usize,
     pub marked_kept: usize,
-    /// Packs whose header could not be read or authenticated: not indexed.
-    pub unreadable_packs: Vec<String>,
+    /// Damaged packs (header or, with read_data, content): salvaged, then deleted.
+    pub damaged_packs: Vec<String>,
+    pub blobs_salvaged: usize,
+    pub blobs_lost: usize,
     /// Packs the old index did not name (now indexed).
     pub packs_added: usize,
     /// Packs the old index named that are not stored (now dropped).
@@ -46,20 +53,27 @@ pub struct RepairIndexReport {
     pub index_files_written: usize,
 }
 
-pub fn repair_index(repo: &Repository, dry_run: bool, log: &dyn Fn(String)) -> Result<RepairIndexReport> {
+pub fn repair_index(
+    repo: &Arc<Repository>,
+    read_data: bool,
+    dry_run: bool,
+    log: &dyn Fn(String),
+) -> Result<RepairIndexReport> {
     let mut r = RepairIndexReport { dry_run, ..Default::default() };
     let listed = repo.list_objects("index")?;
     r.index_files_replaced = listed.len();
     let mut marks: HashMap<PackId, u64> = HashMap::new();
-    let mut known: HashSet<PackId> = HashSet::new();
+    let mut old: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
     for id in &listed {
         match repo.read_object("index", id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
             Ok(f) => {
-                known.extend(f.packs.iter().map(|p| p.id));
+                for p in f.packs {
+                    old.entry(p.id).or_default().extend(p.blobs);
+                }
                 for m in f.marked {
-                    known.insert(m.pack.id);
                     let t = marks.entry(m.pack.id).or_default();
                     *t = (*t).max(m.marked_at);
+                    old.entry(m.pack.id).or_default().extend(m.pack.blobs);
                 }
             }
             Err(e) => log(format!("index/{id} is unreadable ({}); it will be replaced", e.message)),
@@ -74,22 +88,23 @@ pub fn repair_index(repo: &Repository, dry_run: bool, log: &dyn Fn(String)) -> R
             (pack_path(&id) == e.path).then_some((id, e.size))
         })
         .collect();
-    log(format!("reading the headers of {} packs", stored.len()));
+    log(format!("reading the {} of {} packs", if read_data { "contents" } else { "headers" }, stored.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(8)
         .build()
         .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting threads: {e}")))?;
-    let headers: Vec<(PackId, Result<Vec<crate::format::pack::PackEntry>>)> =
-        pool.install(|| stored.par_iter().map(|(id, size)| (*id, repo.read_pack_header(id, *size))).collect());
+    let verdicts: Vec<(PackId, Verdict)> =
+        pool.install(|| stored.par_iter().map(|(id, size)| (*id, inspect(repo, id, *size, read_data))).collect());
     let stored_ids: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();
-    r.packs_dropped = known.iter().filter(|id| !stored_ids.contains(id)).count();
+    r.packs_dropped = old.keys().filter(|id| !stored_ids.contains(id)).count();
     let mut w = (!dry_run).then(|| IndexWriter::new(repo));
-    for (id, h) in headers {
-        match h {
-            Ok(blobs) => {
+    let mut damaged: Vec<(PackId, Vec<PackEntry>)> = vec![];
+    for (id, v) in verdicts {
+        match v {
+            Verdict::Good(blobs) => {
                 r.packs += 1;
                 r.blobs += blobs.len();
-                r.packs_added += usize::from(!known.contains(&id));
+                r.packs_added += usize::from(!old.contains_key(&id));
                 let pack = IndexPack { id, blobs };
                 match (marks.get(&id), w.as_mut()) {
                     (Some(t), Some(w)) => {
@@ -101,17 +116,83 @@ pub fn repair_index(repo: &Repository, dry_run: bool, log: &dyn Fn(String)) -> R
                     (None, None) => {}
                 }
             }
-            Err(e) => r.unreadable_packs.push(format!("{}: {}", pack_path(&id), e.message)),
+            Verdict::Damaged(why, header) => {
+                r.damaged_packs.push(format!("{}: {why}", pack_path(&id)));
+                // the header's entries if it is readable, else what the old index knew
+                let entries = header.unwrap_or_else(|| old.get(&id).cloned().unwrap_or_default());
+                damaged.push((id, entries));
+            }
         }
     }
+    // salvage: copy every blob that still authenticates into new (self-indexed) packs
+    let saver = (!dry_run).then(|| BlobSaver::for_repack(repo.clone(), Compression::AUTO, 2, 2)).transpose()?;
+    for (id, mut entries) in damaged.iter().cloned() {
+        entries.sort_by_key(|e| (e.offset, e.id));
+        entries.dedup();
+        let bytes = repo.backend().read(&pack_path(&id)).unwrap_or_default();
+        for e in entries {
+            let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize);
+            match sealed.map(|s| (s, open_blob(repo.keys(), &e, s))) {
+                Some((s, Ok(_))) => {
+                    r.blobs_salvaged += 1;
+                    if let Some(saver) = &saver {
+                        saver.save_sealed(e.blob_type, e.id, e.raw_length, s.to_vec())?;
+                    }
+                }
+                _ => r.blobs_lost += 1,
+            }
+        }
+    }
+    let salvage_files = match saver {
+        Some(s) => s.finish()?.index_files,
+        None => vec![],
+    };
     if let Some(w) = w {
-        r.index_files_written = w.finish(listed.clone())?.len();
-        for id in &listed {
+        // the salvaged packs are named by the saver's own index files, which stay
+        let replaced: Vec<_> = listed.iter().filter(|id| !salvage_files.contains(id)).copied().collect();
+        r.index_files_written = w.finish(replaced.clone())?.len() + salvage_files.len();
+        for (id, _) in &damaged {
+            repo.delete_file(&pack_path(id))?;
+        }
+        for id in &replaced {
             repo.delete_file(&format!("index/{id}"))?;
         }
         repo.reload_index()?;
     }
     Ok(r)
+}
+
+enum Verdict {
+    Good(Vec<PackEntry>),
+    /// Why, and the header's entries if the header could be read.
+    Damaged(String, Option<Vec<PackEntry>>),
+}
+
+/// Read a pack's header (and with `read_data` its whole content) and judge it.
+fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Verdict {
+    let blobs = match repo.read_pack_header(id, size) {
+        Ok(b) => b,
+        Err(e) => return Verdict::Damaged(e.message, None),
+    };
+    if !read_data {
+        return Verdict::Good(blobs);
+    }
+    let bytes = match repo.backend().read(&pack_path(id)) {
+        Ok(b) => b,
+        Err(e) => return Verdict::Damaged(e.to_string(), Some(blobs)),
+    };
+    if storage_hash(&bytes) != id.0 {
+        return Verdict::Damaged("content does not match its name".into(), Some(blobs));
+    }
+    for e in &blobs {
+        let ok = bytes
+            .get(e.offset as usize..e.offset as usize + e.length as usize)
+            .is_some_and(|s| open_blob(repo.keys(), e, s).is_ok());
+        if !ok {
+            return Verdict::Damaged(format!("blob {} does not authenticate", e.id), Some(blobs));
+        }
+    }
+    Verdict::Good(blobs)
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

@@ -1,0 +1,188 @@
+#![allow(clippy::unwrap_used)]
+//! Damage and recovery: a flipped byte in a pack, a truncated pack, a missing pack, a missing
+//! index file. `check` names what is damaged (snapshot and path); `repair index` and
+//! `repair snapshots` recover everything that can be recovered.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arca::backend::{self, Location};
+use arca::repo::{pack_path, Repository};
+use common::*;
+
+/// Files a..e of 600 kB each, backed up; returns the source and the snapshot id.
+fn setup(env: &Env) -> (PathBuf, String) {
+    let src = env.path("src");
+    for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        write(&src.join(name), &noise(600_000, i as u64));
+    }
+    env.init();
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    (src, s["snapshot_id"].as_str().unwrap().to_string())
+}
+
+/// The stored path of the pack holding the first chunk of `file`.
+fn pack_of(env: &Env, src: &Path, file: &str) -> PathBuf {
+    blob_of(env, src, file).0
+}
+
+/// The pack and offset of the first chunk of `file`.
+fn blob_of(env: &Env, src: &Path, file: &str) -> (PathBuf, usize) {
+    let b = backend::open_raw(&Location::Local(env.repo.clone()), &[]).unwrap();
+    let repo = Arc::new(Repository::open(b, PASSWORD.as_bytes()).unwrap());
+    let (_, snap) = repo.snapshots().unwrap().into_iter().last().unwrap();
+    let node = repo.find_path(&snap.tree, &format!("{}/{file}", src.display())).unwrap().unwrap();
+    let loc = repo.index().unwrap().get(&node.content[0]).unwrap();
+    (env.repo.join(pack_path(&loc.pack)), loc.entry.offset as usize)
+}
+
+fn check_json(env: &Env, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut a = vec!["check", "--json"];
+    a.extend_from_slice(args);
+    let o = env.run(&a);
+    (code(&o), serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap())
+}
+
+fn damaged_paths(v: &serde_json::Value) -> Vec<String> {
+    let mut p: Vec<String> =
+        v["damaged"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap().to_string()).collect();
+    p.sort();
+    p.dedup();
+    p
+}
+
+/// After repair: check passes, and the repaired snapshot restores every undamaged file
+/// exactly; damaged files are marked and shorter.
+fn assert_recovered(env: &Env, src: &Path, damaged: &[String]) {
+    env.check();
+    let got = env.restored(&format!("latest:{}", src.display()), "restored");
+    let want = describe(src);
+    for (p, m) in &want {
+        let full = format!("{}/{}", src.display(), p.display());
+        if damaged.contains(&full) {
+            let g = &got[p];
+            assert!(g.size < m.size, "{full} should have lost data");
+            if xattrs_supported(&env.path("restored")) {
+                assert!(g.xattrs.iter().any(|(k, _)| k == b"user.arca.repaired"), "{full} not marked");
+            }
+        } else {
+            assert_eq!(got.get(p).map(|g| g.content), Some(m.content), "{full} differs after repair");
+        }
+    }
+}
+
+#[test]
+fn a_missing_pack_is_named_by_check_and_repaired() {
+    let env = Env::new();
+    let (src, sid) = setup(&env);
+    let pack = pack_of(&env, &src, "c");
+    std::fs::remove_file(&pack).unwrap();
+    let (c, v) = check_json(&env, &[]);
+    assert_eq!(c, 1);
+    assert!(v["errors"].to_string().contains("indexed but missing"), "{v}");
+    let damaged = damaged_paths(&v);
+    assert!(damaged.contains(&format!("{}/c", src.display())), "{damaged:?}");
+    assert!(v["damaged"].as_array().unwrap().iter().all(|d| d["snapshot"] == sid[..8]), "{v}");
+    env.ok(&["repair", "index"]);
+    let out = env.ok(&["repair", "snapshots", "--forget"]);
+    assert!(out.contains("repaired as"), "{out}");
+    assert_recovered(&env, &src, &damaged);
+    let snaps = env.snapshot_ids();
+    assert_eq!(snaps.len(), 1, "original removed");
+    assert_ne!(snaps[0], sid);
+}
+
+#[test]
+fn a_flipped_byte_is_found_by_read_data_and_salvaged() {
+    let env = Env::new();
+    let (src, _) = setup(&env);
+    let (pack, offset) = blob_of(&env, &src, "b");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[offset + 1000] ^= 0x04;
+    std::fs::write(&pack, &bytes).unwrap();
+    // the structure is intact: only reading the data finds it
+    assert_eq!(check_json(&env, &[]).0, 0);
+    let (c, v) = check_json(&env, &["--read-data"]);
+    assert_eq!(c, 1);
+    let damaged = damaged_paths(&v);
+    assert_eq!(damaged, vec![format!("{}/b", src.display())], "{v}");
+    // a subset that covers every pack finds it too
+    let (c, _) = check_json(&env, &["--read-data-subset", "100%"]);
+    assert_eq!(c, 1);
+    let out = env.ok(&["repair", "index", "--read-data", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["damaged_packs"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["blobs_lost"], 1, "{r}");
+    assert!(!pack.exists(), "the damaged pack is deleted once salvaged");
+    env.ok(&["repair", "snapshots", "--forget"]);
+    assert_recovered(&env, &src, &damaged);
+}
+
+#[test]
+fn a_truncated_pack_is_salvaged_from_the_old_index() {
+    let env = Env::new();
+    let (src, _) = setup(&env);
+    let pack = pack_of(&env, &src, "d");
+    let len = std::fs::metadata(&pack).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&pack).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let (c, v) = check_json(&env, &[]);
+    assert_eq!(c, 1, "{v}");
+    let damaged = damaged_paths(&v);
+    assert!(!damaged.is_empty());
+    let out = env.ok(&["repair", "index", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["blobs_salvaged"].as_u64().unwrap() >= 1, "blobs before the cut are kept: {r}");
+    assert!(r["blobs_lost"].as_u64().unwrap() >= 1, "{r}");
+    env.ok(&["repair", "snapshots", "--forget"]);
+    // what was salvaged is intact: files wholly before the cut restore identically
+    let (c, v) = check_json(&env, &["--read-data"]);
+    assert_eq!(c, 0, "{v}");
+    let got = env.restored(&format!("latest:{}", src.display()), "restored");
+    let want = describe(&src);
+    let intact = want.iter().filter(|(p, m)| got.get(*p).map(|g| g.content) == Some(m.content)).count();
+    assert!(intact >= 2, "salvage kept too little: {intact} of {} intact", want.len());
+}
+
+#[test]
+fn a_missing_index_file_is_rebuilt_from_the_packs() {
+    let env = Env::new();
+    let (src, _) = setup(&env);
+    for e in std::fs::read_dir(env.repo.join("index")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let (c, v) = check_json(&env, &[]);
+    assert_eq!(c, 1, "{v}");
+    assert!(!v["unreferenced_packs"].as_array().unwrap().is_empty(), "{v}");
+    let out = env.ok(&["repair", "index", "--dry-run"]);
+    assert!(out.contains("would index"), "{out}");
+    assert_eq!(check_json(&env, &[]).0, 1, "dry run changed nothing");
+    env.ok(&["repair", "index"]);
+    env.check();
+    // nothing was lost: the snapshot is unchanged and restores exactly
+    assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "restored"));
+    let out = env.ok(&["repair", "snapshots"]);
+    assert!(out.contains("0 damaged"), "{out}");
+}
+
+#[test]
+fn read_data_subsets_partition_the_packs() {
+    let env = Env::new();
+    setup(&env);
+    let total = check_json(&env, &["--read-data"]).1["packs_read"].as_u64().unwrap();
+    let mut sum = 0;
+    for part in 1..=3 {
+        let (c, v) = check_json(&env, &["--read-data-subset", &format!("{part}/3")]);
+        assert_eq!(c, 0);
+        sum += v["packs_read"].as_u64().unwrap();
+    }
+    assert_eq!(sum, total, "n/t subsets must cover every pack exactly once");
+    let (_, v) = check_json(&env, &["--read-data-subset", "1"]);
+    assert_eq!(v["packs_read"], 1, "a 1-byte budget reads one pack: {v}");
+    let o = env.run(&["check", "--read-data-subset", "4/3"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("n/t"), "{}", stderr(&o));
+}
