@@ -40,7 +40,8 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
         tags: a
             .keep_tag
             .iter()
-            .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect())
+            // an empty tag (`--keep-tag ''`) stands for "no tags", as in restic
+            .map(|t| t.split(',').map(str::trim).map(String::from).collect())
             .collect(),
     })
 }
@@ -70,7 +71,7 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
     let lock = repo.lock("forget", if a.prune { LockMode::Maintenance } else { LockMode::Shared })?;
     let filter = Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: a.paths.clone() };
     let groups = if !a.ids.is_empty() {
-        forget::plan_ids(&repo, &a.ids)?
+        forget::plan_ids(&repo, &a.ids, &filter)?
     } else if policy.is_empty() {
         out.note("no policy was specified, no snapshots will be removed");
         vec![]
@@ -123,14 +124,19 @@ fn describe_group(g: &ForgetGroup) -> String {
         parts.push(format!("tags [{}]", t.join(", ")));
     }
     if parts.is_empty() {
-        "all snapshots".into()
+        "the named snapshots".into()
     } else {
         parts.join(", ")
     }
 }
 
 fn print_group(out: Out, g: &ForgetGroup) {
-    out.text(format!("snapshots for {}:", describe_group(g)));
+    let what = describe_group(g);
+    out.text(if g.host.is_none() && g.paths.is_none() && g.tags.is_none() {
+        format!("{what}:")
+    } else {
+        format!("snapshots for {what}:")
+    });
     if !g.keep.is_empty() {
         out.text(format!("keep {} snapshot(s):", g.keep.len()));
         for r in &g.reasons {

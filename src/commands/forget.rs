@@ -71,7 +71,7 @@ pub struct ForgetGroup {
 }
 
 /// Apply `policy` to every group of the snapshots `filter` selects. Groups come in the order
-/// of their newest snapshot's key; within a group, newest first.
+/// of their keys (host, paths, tags); within a group, newest first.
 pub fn plan(repo: &Repository, filter: &Filter, group_by: GroupBy, policy: &Policy) -> Result<Vec<ForgetGroup>> {
     let snaps: Vec<(SnapshotId, Snapshot)> = repo.snapshots()?.into_iter().filter(|(_, s)| filter.matches(s)).collect();
     Ok(plan_groups(&snaps, group_by, policy, chrono::Local::now().fixed_offset()))
@@ -114,11 +114,12 @@ pub fn plan_groups(
     out
 }
 
-/// Explicitly named snapshots, removed without a policy (one group).
-pub fn plan_ids(repo: &Repository, ids: &[String]) -> Result<Vec<ForgetGroup>> {
+/// Explicitly named snapshots (narrowed by `filter`, which `latest` honours), removed without a
+/// policy (one group).
+pub fn plan_ids(repo: &Repository, ids: &[String], filter: &Filter) -> Result<Vec<ForgetGroup>> {
     let mut remove = vec![];
     for p in ids {
-        let (id, s) = super::select(repo, p, &Filter::default())?;
+        let (id, s) = super::select(repo, p, filter)?;
         if !remove.iter().any(|r: &SnapshotInfo| r.id == id.to_hex()) {
             remove.push(SnapshotInfo::new(&id, &s));
         }

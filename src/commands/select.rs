@@ -20,7 +20,14 @@ impl Filter {
     pub fn matches(&self, s: &Snapshot) -> bool {
         (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
             && (self.tags.is_empty()
-                || self.tags.iter().any(|set| set.split(',').all(|t| t.is_empty() || s.tags.iter().any(|x| x == t))))
+                || self.tags.iter().any(|set| {
+                    // `--tag ''` selects snapshots without tags, as in restic
+                    if set.trim().is_empty() {
+                        s.tags.is_empty()
+                    } else {
+                        set.split(',').all(|t| t.is_empty() || s.tags.iter().any(|x| x == t))
+                    }
+                }))
             && (self.paths.is_empty()
                 || self.paths.iter().all(|p| s.paths.iter().any(|x| x == p.trim_end_matches('/'))))
     }

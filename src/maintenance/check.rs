@@ -108,6 +108,10 @@ struct IndexedPack {
 
 pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut report = CheckReport::default();
+    // Snapshots are listed first: the index files of each were stored before it (§16), so
+    // the index read next covers them even while backups run.
+    let mut snapshot_ids = repo.list_objects("snapshots")?;
+    snapshot_ids.sort();
     let stored: HashMap<PackId, u64> = repo
         .backend()
         .list("data/")?
@@ -179,12 +183,11 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
 
     // 3. snapshots
     repo.load_index()?;
-    let mut ids = repo.list_objects("snapshots")?;
-    ids.sort();
     let mut walker = Walker { repo, damaged: &damaged_blobs, clean: HashSet::new(), trees: 0 };
-    for sid in ids {
+    for sid in snapshot_ids {
         let snap = match repo.load_snapshot(&sid) {
             Ok(s) => s,
+            Err(e) if e.kind == crate::error::Kind::NotFound => continue, // forgotten meanwhile
             Err(e) => {
                 report.errors.push(format!("snapshots/{sid}: {}", e.message));
                 continue;

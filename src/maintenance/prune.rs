@@ -142,6 +142,10 @@ pub fn prune(
     log("loading index".into());
     let adopted = if opts.dry_run { vec![] } else { repo.adopt_unindexed_packs(false)? };
     st.packs_adopted = adopted.len() as u64;
+    // Snapshots before the index: every listed snapshot's index files were stored before it
+    // (§16), so the index listed next names all its blobs. A snapshot stored after this
+    // listing was written by a client whose lock protects what it uses (§21).
+    let snapshots = repo.snapshots()?;
     let listed = repo.reload_index()?;
     st.index_files_before = listed.len() as u64;
     let stored: HashMap<PackId, u64> = repo
@@ -156,7 +160,6 @@ pub fn prune(
         .collect();
 
     log("finding used blobs".into());
-    let snapshots = repo.snapshots()?;
     st.snapshots = snapshots.len();
     let usage = mark_used(repo, &snapshots)?;
     st.trees_walked = usage.trees;

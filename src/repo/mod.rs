@@ -250,7 +250,23 @@ impl Repository {
         self.load_index_listed()
     }
 
+    /// Load from a fresh listing. A concurrent prune may delete superseded index files
+    /// between our listing and our reads; then the listing is taken again (its replacement
+    /// files were stored before the deletion, so the new listing has them).
     fn load_index_listed(&self) -> Result<Vec<ObjectId>> {
+        let mut attempt = 0;
+        loop {
+            match self.load_index_once() {
+                Err(e) if e.kind == Kind::NotFound && attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!("index changed while loading ({}); listing again", e.message);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn load_index_once(&self) -> Result<Vec<ObjectId>> {
         let mut ids = self.list_objects("index")?;
         ids.sort();
         let listed = ids.clone();
@@ -443,12 +459,17 @@ impl Repository {
         Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx(format!("snapshots/{id}"))
     }
 
-    /// Every snapshot, oldest first.
+    /// Every snapshot, oldest first. A snapshot removed (by a concurrent forget) between the
+    /// listing and its read is skipped.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         let ids = self.list_objects("snapshots")?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
-            out.push((*id, self.load_snapshot(id)?));
+            match self.load_snapshot(id) {
+                Ok(s) => out.push((*id, s)),
+                Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
+                Err(e) => return Err(e),
+            }
         }
         if let Some(c) = &self.cache {
             c.retain_dir("snapshots", &ids);
