@@ -25,9 +25,9 @@ pub use crate::patterns::{read_pattern_file, Excludes};
 use crate::codec::Compression;
 use crate::error::{Error, Kind, Result};
 use crate::format::snapshot::Summary;
-use crate::format::tree::{ContentList, Node, NodeKind, Tree, MAX_INLINE_CONTENT};
+use crate::format::tree::{Node, NodeKind, Tree};
 use crate::format::BlobType;
-use crate::id::{BlobId, TreeId};
+use crate::id::TreeId;
 use crate::repo::{BlobSaver, Repository};
 
 /// What to back up.
@@ -202,38 +202,9 @@ fn backup_stream(
         Ok(())
     })?;
     node.size = size;
-    set_content(saver, &mut node, content)?;
+    saver.set_content(&mut node, content)?;
     run.counters.files_new.fetch_add(1, Ordering::Relaxed);
     run.counters.bytes.fetch_add(size, Ordering::Relaxed);
     run.progress.files_done.fetch_add(1, Ordering::Relaxed);
-    save_tree(saver, Tree { nodes: vec![node] })
-}
-
-/// Store content ids in a node, indirectly through content lists when there are many.
-pub(crate) fn set_content(saver: &BlobSaver, node: &mut Node, content: Vec<BlobId>) -> Result<()> {
-    if content.len() <= MAX_INLINE_CONTENT {
-        node.content = content;
-        return Ok(());
-    }
-    for part in content.chunks(MAX_INLINE_CONTENT) {
-        let list = ContentList { content: part.to_vec() };
-        node.content_lists.push(saver.save(BlobType::Tree, list.encode())?.0);
-    }
-    Ok(())
-}
-
-pub(crate) fn save_tree(saver: &BlobSaver, tree: Tree) -> Result<TreeId> {
-    let bytes = tree.encode();
-    if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
-        return Err(Error::new(
-            Kind::Unsupported,
-            format!(
-                "a directory of {} entries encodes to {} bytes, over the 1 GiB tree limit",
-                tree.nodes.len(),
-                bytes.len()
-            ),
-        )
-        .hint("exclude part of it or back up its subdirectories separately"));
-    }
-    Ok(saver.save(BlobType::Tree, bytes)?.0)
+    saver.save_tree(Tree { nodes: vec![node] })
 }

@@ -10,7 +10,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::file_reader::{read_file, FileContent};
 use super::metadata::{node_from_metadata, read_xattrs};
-use super::{is_source_error, save_tree, set_content, BackupOptions, Run};
+use super::{is_source_error, BackupOptions, Run};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
@@ -351,7 +351,7 @@ fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<Tre
                                 ));
                             }
                             node.size = fc.size;
-                            set_content(saver, &mut node, fc.content)?;
+                            saver.set_content(&mut node, fc.content)?;
                             let counter = if had_parent { &c.files_changed } else { &c.files_new };
                             counter.fetch_add(1, Ordering::Relaxed);
                             c.bytes.fetch_add(fc.size, Ordering::Relaxed);
@@ -364,7 +364,7 @@ fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<Tre
                 }
                 Event::Leave => {
                     let frame = stack.pop().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
-                    let id = save_tree(saver, Tree { nodes: frame.nodes })?;
+                    let id = saver.save_tree(Tree { nodes: frame.nodes })?;
                     let counter = match frame.parent_subtree {
                         Some(p) if p == id => &c.dirs_unmodified,
                         Some(_) => &c.dirs_changed,
@@ -391,7 +391,7 @@ fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<Tre
         .pop()
         .filter(|_| stack.is_empty())
         .ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
-    save_tree(saver, Tree { nodes: root.nodes })
+    saver.save_tree(Tree { nodes: root.nodes })
 }
 
 fn top(stack: &mut [Frame]) -> Result<&mut Frame> {

@@ -21,7 +21,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 
-use crate::archiver::{save_tree, set_content};
 use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack};
@@ -302,7 +301,7 @@ fn repair_tree(
                 let Some(sub) = n.subtree else { continue };
                 let readable = stored(repo, &sub, BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
                 if !readable {
-                    n.subtree = Some(save_tree(saver, Tree::default())?);
+                    n.subtree = Some(saver.save_tree(Tree::default())?);
                     mark(n, "directory contents lost: its tree is missing or damaged");
                     changes.push(format!("{path}/: unreadable directory replaced by an empty one"));
                     changed = true;
@@ -353,7 +352,7 @@ fn repair_tree(
                 changes.push(format!("{path}: {what}"));
                 n.content.clear();
                 n.content_lists.clear();
-                set_content(saver, n, kept)?;
+                saver.set_content(n, kept)?;
                 n.size = size;
                 mark(n, &what);
                 changed = true;
@@ -361,7 +360,7 @@ fn repair_tree(
             _ => {}
         }
     }
-    let new = if changed { save_tree(saver, tree)? } else { *id };
+    let new = if changed { saver.save_tree(tree)? } else { *id };
     memo.insert(*id, new);
     Ok(new)
 }

@@ -21,8 +21,9 @@ use crate::codec::Compression;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::{encode_header, seal_blob, PackEntry};
+use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
-use crate::id::{storage_hash, BlobId, ObjectId, PackId};
+use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
 
 /// Write an index file once this many blobs are pending.
 pub(crate) const INDEX_FLUSH_BLOBS: usize = 50_000;
@@ -233,6 +234,36 @@ impl BlobSaver {
         let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
         jobs.send(job).map_err(|_| self.take_error())?;
         Ok(true)
+    }
+
+    /// Store content ids in a node, indirectly through content lists when there are many.
+    pub fn set_content(&self, node: &mut Node, content: Vec<BlobId>) -> Result<()> {
+        if content.len() <= MAX_INLINE_CONTENT {
+            node.content = content;
+            return Ok(());
+        }
+        for part in content.chunks(MAX_INLINE_CONTENT) {
+            let list = ContentList { content: part.to_vec() };
+            node.content_lists.push(self.save(BlobType::Tree, list.encode())?.0);
+        }
+        Ok(())
+    }
+
+    /// Store a tree; refuses one over the tree size limit with a clear error.
+    pub fn save_tree(&self, tree: Tree) -> Result<TreeId> {
+        let bytes = tree.encode();
+        if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
+            return Err(Error::new(
+                Kind::Unsupported,
+                format!(
+                    "a directory of {} entries encodes to {} bytes, over the 1 GiB tree limit",
+                    tree.nodes.len(),
+                    bytes.len()
+                ),
+            )
+            .hint("exclude part of it or back up its subdirectories separately"));
+        }
+        Ok(self.save(BlobType::Tree, bytes)?.0)
     }
 
     fn take_error(&self) -> Error {
