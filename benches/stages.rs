@@ -228,9 +228,37 @@ fn index_lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// `forget`'s policy over 100,000 snapshots (hourly for ~11 years), with a typical policy.
+fn forget_policy(c: &mut Criterion) {
+    use arca::maintenance::policy::{apply, Item, Policy};
+    use chrono::{Duration as Span, TimeZone};
+    let start = chrono::FixedOffset::east_opt(3600).and_then(|z| z.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).single());
+    let Some(start) = start else { return };
+    let tags: Vec<Vec<String>> =
+        (0..100_000).map(|i| if i % 500 == 0 { vec!["keep".into()] } else { vec![] }).collect();
+    let items: Vec<Item<'_>> =
+        (0..100_000).map(|i| Item { time: start + Span::hours(i as i64), tags: &tags[i] }).collect();
+    let policy = Policy {
+        last: 10,
+        hourly: 48,
+        daily: 7,
+        weekly: 5,
+        monthly: 12,
+        yearly: -1,
+        within: "2d".parse().unwrap_or_default(),
+        tags: vec![vec!["keep".into()]],
+        ..Default::default()
+    };
+    let now = start + Span::hours(100_001);
+    let mut g = c.benchmark_group("forget");
+    g.throughput(Throughput::Elements(items.len() as u64));
+    g.bench_function("policy_100k_snapshots", |b| b.iter(|| apply(&policy, &items, now)));
+    g.finish();
+}
+
 criterion_group! {
     name = stages;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = chunker, keyed_hash, seal_open, compression, pack_codec, index_lookup
+    targets = chunker, keyed_hash, seal_open, compression, pack_codec, index_lookup, forget_policy
 }
 criterion_main!(stages);

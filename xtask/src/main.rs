@@ -7,10 +7,12 @@
 //! - `ci`: fmt check, clippy, layers, tests; stops at the first failure with its exit code.
 //! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
+//! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
 //!
 //! Only std is used, so building xtask costs seconds and pulls nothing into the lock file.
 
 mod bench;
+mod bench_maintenance;
 mod ci;
 mod cmd;
 mod fuzz;
@@ -29,6 +31,8 @@ tasks:
   ci                              fmt --check, clippy -D warnings, layers, test (stops at the first failure)
   fuzz [--seconds N] [TARGET...]  run fuzz targets for N seconds each (default 10; all targets)
   bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
+  bench-maintenance [--files N] [--quick]
+                                  prune and check on N blobs (default 1,000,000), arca vs restic
   help                            show this text";
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         "ci" => no_args(rest).and_then(|()| ci::run()),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
+        "bench-maintenance" => bench_maintenance::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
