@@ -203,6 +203,31 @@ fn partly_used_packs_are_repacked_within_max_unused() {
 }
 
 #[test]
+fn repack_uncompressed_compresses_what_was_stored_raw() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..5 {
+        let text: String = (0..20_000).map(|j| format!("line {j} of file {i}\n")).collect();
+        write(&src.join(format!("t{i}.txt")), text.as_bytes());
+    }
+    env.init();
+    env.backup_json(&["--compression", "off", src.to_str().unwrap()]);
+    let size = |env: &Env| -> u64 {
+        env.packs().iter().map(|p| std::fs::metadata(env.repo.join("data").join(p)).unwrap().len()).sum()
+    };
+    let before = size(&env);
+    assert_eq!(n(&env.prune(&["--dry-run"]), "packs_repack"), 0, "nothing to do without the flag");
+    let st = env.prune(&["--repack-uncompressed", "--instant-delete"]);
+    assert!(n(&st, "packs_repack") >= 1, "{st}");
+    let after = size(&env);
+    assert!(after * 3 < before, "not compressed: {before} -> {after}");
+    env.check();
+    assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
+    let again = env.prune(&["--repack-uncompressed", "--dry-run"]);
+    assert_eq!(n(&again, "packs_repack"), 0, "compressed blobs are not repacked again: {again}");
+}
+
+#[test]
 fn prune_refuses_when_used_data_is_missing() {
     let env = Env::new();
     let (keep, _) = two_sources(&env);

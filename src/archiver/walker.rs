@@ -314,9 +314,18 @@ impl Walker<'_, '_> {
         self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
     }
 
+    /// Is every blob the node names stored in a live pack? Blobs only in packs marked for
+    /// deletion must not be referenced again (format-spec §21), so for a file with content
+    /// lists the data blobs they hold are checked too.
     fn content_indexed(&self, node: &Node) -> bool {
-        let Ok(idx) = self.repo.index() else { return false };
-        node.content.iter().chain(&node.content_lists).all(|id| idx.contains(id))
+        let live = |ids: &[crate::id::BlobId]| match self.repo.index() {
+            Ok(idx) => ids.iter().all(|id| idx.contains(id)),
+            Err(_) => false,
+        };
+        if !live(&node.content) || !live(&node.content_lists) {
+            return false;
+        }
+        node.content_lists.is_empty() || self.repo.file_content(node).is_ok_and(|c| live(&c))
     }
 }
 

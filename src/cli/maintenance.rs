@@ -68,7 +68,12 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
         return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
     }
     let repo = Arc::new(s.open()?);
-    let lock = repo.lock("forget", if a.prune { LockMode::Maintenance } else { LockMode::Shared })?;
+    let mode = match (a.prune, prune_opts.instant_delete) {
+        (true, true) => LockMode::Exclusive,
+        (true, false) => LockMode::Maintenance,
+        (false, _) => LockMode::Shared,
+    };
+    let lock = repo.lock("forget", mode)?;
     let filter = Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: a.paths.clone() };
     let groups = if !a.ids.is_empty() {
         forget::plan_ids(&repo, &a.ids, &filter)?

@@ -124,7 +124,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
 
     // 1. index files
     let mut packs: HashMap<PackId, IndexedPack> = HashMap::new();
-    let files = read_index_files(repo, &mut report);
+    let files = read_index_files(repo, &mut report)?;
     report.index_files = files.len();
     for f in &files {
         for (p, marked) in f.packs.iter().map(|p| (p, false)).chain(f.marked.iter().map(|m| (&m.pack, true))) {
@@ -179,11 +179,13 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     unref.sort();
     report.unreferenced_packs = unref;
     report.pending_deletion.sort();
+    let deleted: HashSet<PackId> =
+        packs.iter().filter(|(id, p)| p.marked && !stored.contains_key(id)).map(|(id, _)| *id).collect();
     drop(packs);
 
     // 3. snapshots
     repo.load_index()?;
-    let mut walker = Walker { repo, damaged: &damaged_blobs, clean: HashSet::new(), trees: 0 };
+    let mut walker = Walker { repo, damaged: &damaged_blobs, deleted: &deleted, clean: HashSet::new(), trees: 0 };
     for sid in snapshot_ids {
         let snap = match repo.load_snapshot(&sid) {
             Ok(s) => s,
@@ -203,23 +205,27 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     Ok(report)
 }
 
-fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Vec<IndexFile> {
-    let ids = match repo.list_objects("index") {
-        Ok(ids) => ids,
-        Err(e) => {
-            report.errors.push(format!("listing index: {}", e.message));
-            return vec![];
+/// The current index files. A file that vanishes while being read was superseded and deleted
+/// by a concurrent prune: the listing is taken again (its replacement is listed then).
+fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Result<Vec<IndexFile>> {
+    let mut attempt = 0;
+    'listing: loop {
+        let mut files = vec![];
+        let mut errors = vec![];
+        for id in repo.list_objects("index")? {
+            match repo.read_object("index", &id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
+                Ok(f) => files.push((id, f)),
+                Err(e) if e.kind == crate::error::Kind::NotFound && attempt < 5 => {
+                    attempt += 1;
+                    continue 'listing;
+                }
+                Err(e) => errors.push(format!("index/{id}: {}", e.message)),
+            }
         }
-    };
-    let mut files = vec![];
-    for id in ids {
-        match repo.read_object("index", &id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
-            Ok(f) => files.push((id, f)),
-            Err(e) => report.errors.push(format!("index/{id}: {}", e.message)),
-        }
+        report.errors.extend(errors);
+        let superseded: HashSet<_> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+        return Ok(files.into_iter().filter(|(id, _)| !superseded.contains(id)).map(|(_, f)| f).collect());
     }
-    let superseded: HashSet<_> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
-    files.into_iter().filter(|(id, _)| !superseded.contains(id)).map(|(_, f)| f).collect()
 }
 
 fn select_packs(packs: &[(PackId, u64)], how: ReadData) -> HashSet<PackId> {
@@ -325,6 +331,8 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
 struct Walker<'a> {
     repo: &'a Repository,
     damaged: &'a HashSet<BlobId>,
+    /// Marked packs prune has deleted: a used blob found only there is lost.
+    deleted: &'a HashSet<PackId>,
     clean: HashSet<TreeId>,
     trees: usize,
 }
@@ -340,6 +348,9 @@ impl Walker<'_> {
                 Some(format!("blob {} is a {} blob, expected {t}", id.short(), l.entry.blob_type))
             }
             Some(_) if self.damaged.contains(id) => Some(format!("{t} blob {} is damaged", id.short())),
+            Some(l) if self.deleted.contains(&l.pack) => {
+                Some(format!("{t} blob {} was only in pack {}, which prune deleted", id.short(), l.pack.short()))
+            }
             Some(_) => None,
         }
     }

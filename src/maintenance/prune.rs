@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::usage::{mark_used, BitSet};
 use crate::codec::Compression;
+use crate::crypto::{padme, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
 use crate::format::pack::{open_blob_flagged, PackEntry};
@@ -145,6 +146,9 @@ pub fn prune(
     // Snapshots before the index: every listed snapshot's index files were stored before it
     // (§16), so the index listed next names all its blobs. A snapshot stored after this
     // listing was written by a client whose lock protects what it uses (§21).
+    // Locks before snapshots: a client that started before an earlier mark is either still
+    // running now (its lock is seen) or has finished (its snapshot is seen below).
+    let oldest_lock = oldest_foreign_lock(repo, lock)?;
     let snapshots = repo.snapshots()?;
     let listed = repo.reload_index()?;
     st.index_files_before = listed.len() as u64;
@@ -168,7 +172,6 @@ pub fn prune(
     }
     drop(snapshots);
 
-    let oldest_lock = oldest_foreign_lock(repo, lock)?;
     let (mut packs, order) = {
         let idx = repo.index()?;
         let adopted: std::collections::HashSet<PackId> = adopted.into_iter().collect();
@@ -211,7 +214,7 @@ pub fn prune(
             unknown_missing.len(),
             pack_path(&idx.pack_id(*n))
         ))
-        .hint("nothing was changed; run `arca repair index`, then `arca repair snapshots`"));
+        .hint("no pack was deleted; run `arca repair index`, then `arca repair snapshots`"));
     }
     choose_repacks(&mut packs, opts, repo.config().pack_size as u64);
     for p in &packs {
@@ -264,6 +267,10 @@ pub fn prune(
         packs.iter().filter(|p| doomed(p)).try_for_each(delete)?;
     }
     log("writing index".into());
+    // New marks carry the time they become visible (now, just before the index is written),
+    // not the time the run started: a client starting before this moment has a lock that
+    // started earlier, which postpones the deletion (§21).
+    let mark_time = unix_now();
     let mut w = IndexWriter::new(repo);
     for p in &packs {
         let entries = || pack_entries(&idx, &order, p).map(|(e, _)| e).collect();
@@ -272,8 +279,8 @@ pub fn prune(
             _ if doomed(p) => {}
             Action::Drop => {}
             Action::Keep | Action::Unmark => w.add(IndexPack { id, blobs: entries() })?,
-            Action::Mark | Action::Repack => w.add_marked(IndexPack { id, blobs: entries() }, now)?,
-            Action::Pending => w.add_marked(IndexPack { id, blobs: entries() }, p.mark.unwrap_or(now))?,
+            Action::Mark | Action::Repack => w.add_marked(IndexPack { id, blobs: entries() }, mark_time)?,
+            Action::Pending => w.add_marked(IndexPack { id, blobs: entries() }, p.mark.unwrap_or(mark_time))?,
             Action::Delete => {}
         }
     }
@@ -349,9 +356,7 @@ fn classify(
         }
         let Some(p) = out.last_mut() else { continue };
         p.count += 1;
-        // sealing adds overhead, so a blob whose sealed length reaches its plaintext length
-        // was (almost surely) stored uncompressed
-        p.raw_stored |= e.length >= e.raw_length;
+        p.raw_stored |= stored_raw(e.length, e.raw_length);
         if used.contains(i as usize) {
             p.used_blobs += 1;
             p.used_bytes += e.length as u64;
@@ -472,6 +477,14 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
     Ok(summary.packs)
 }
 
+/// Was a blob (of at least 4 KiB; smaller ones rarely compress) stored without compression?
+/// Its sealed length is then exactly that of its padded plaintext (format-spec §5); a
+/// compressed blob is shorter, unless compression saved less than the padding granularity,
+/// in which case compressing again gains nothing either.
+fn stored_raw(sealed_len: u32, raw_len: u32) -> bool {
+    raw_len >= 4096 && sealed_len as usize == padme(FRAME_LEN + raw_len as usize) + SEAL_OVERHEAD - FRAME_LEN
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -489,4 +502,29 @@ pub fn parse_max_unused(s: &str, parse_size: impl Fn(&str) -> Result<u64>) -> Re
         };
     }
     parse_size(t).map(MaxUnused::Bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Keys;
+    use crate::format::pack::seal_blob;
+
+    #[test]
+    fn raw_stored_blobs_are_told_apart_by_their_sealed_length() {
+        let keys = Keys::derive(&crate::crypto::MasterSecret([7; 32]));
+        let mut random = vec![0u8; 9000];
+        blake3::Hasher::new().update(b"noise").finalize_xof().fill(&mut random);
+        let text: Vec<u8> = (0..9000u32).flat_map(|i| format!("{} ", i % 50).into_bytes()).take(9000).collect();
+        let id = crate::id::BlobId([1; 32]);
+        let raw = seal_blob(&keys, BlobType::Data, &id, &random, Compression::AUTO);
+        let off = seal_blob(&keys, BlobType::Data, &id, &text, Compression::Off);
+        let on = seal_blob(&keys, BlobType::Data, &id, &text, Compression::AUTO);
+        assert!(stored_raw(raw.len() as u32, 9000), "incompressible data is stored raw");
+        assert!(stored_raw(off.len() as u32, 9000), "compression off stores raw");
+        assert!(!stored_raw(on.len() as u32, 9000), "compressed text is not raw");
+        assert!(!stored_raw(off.len() as u32 - 1, 9000));
+        let small = seal_blob(&keys, BlobType::Data, &id, &text[..100], Compression::Off);
+        assert!(!stored_raw(small.len() as u32, 100), "small blobs are not repacked for this");
+    }
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_bytes::ByteBuf;
 
 use crate::codec::Compression;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::{open_blob, PackEntry};
 use crate::format::snapshot::Snapshot;
@@ -92,8 +92,12 @@ pub fn repair_index(
         .num_threads(8)
         .build()
         .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting threads: {e}")))?;
-    let verdicts: Vec<(PackId, Verdict)> =
-        pool.install(|| stored.par_iter().map(|(id, size)| (*id, inspect(repo, id, *size, read_data))).collect());
+    let verdicts: Vec<(PackId, Verdict)> = pool.install(|| {
+        stored
+            .par_iter()
+            .map(|(id, size)| inspect(repo, id, *size, read_data).map(|v| (*id, v)))
+            .collect::<Result<Vec<_>>>()
+    })?;
     let stored_ids: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();
     r.packs_dropped = old.keys().filter(|id| !stored_ids.contains(id)).count();
     let mut w = (!dry_run).then(|| IndexWriter::new(repo));
@@ -128,7 +132,8 @@ pub fn repair_index(
     for (id, mut entries) in damaged.iter().cloned() {
         entries.sort_by_key(|e| (e.offset, e.id));
         entries.dedup();
-        let bytes = repo.backend().read(&pack_path(&id)).unwrap_or_default();
+        // a damaged pack may be short, but it must be readable: a storage error stops the repair
+        let bytes = repo.backend().read(&pack_path(&id)).ctx(format!("reading {} to salvage it", pack_path(&id)))?;
         for e in entries {
             let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize);
             match sealed.map(|s| (s, open_blob(repo.keys(), &e, s))) {
@@ -167,31 +172,31 @@ enum Verdict {
     Damaged(String, Option<Vec<PackEntry>>),
 }
 
-/// Read a pack's header (and with `read_data` its whole content) and judge it.
-fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Verdict {
+/// Read a pack's header (and with `read_data` its whole content) and judge it. Only damage
+/// to the bytes counts; a storage error (after retries) stops the repair instead, so an
+/// intact pack is never deleted because of a network failure.
+fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result<Verdict> {
     let blobs = match repo.read_pack_header(id, size) {
         Ok(b) => b,
-        Err(e) => return Verdict::Damaged(e.message, None),
+        Err(e) if e.kind == Kind::Corrupt => return Ok(Verdict::Damaged(e.message, None)),
+        Err(e) => return Err(e),
     };
     if !read_data {
-        return Verdict::Good(blobs);
+        return Ok(Verdict::Good(blobs));
     }
-    let bytes = match repo.backend().read(&pack_path(id)) {
-        Ok(b) => b,
-        Err(e) => return Verdict::Damaged(e.to_string(), Some(blobs)),
-    };
+    let bytes = repo.backend().read(&pack_path(id)).ctx(format!("reading {}", pack_path(id)))?;
     if storage_hash(&bytes) != id.0 {
-        return Verdict::Damaged("content does not match its name".into(), Some(blobs));
+        return Ok(Verdict::Damaged("content does not match its name".into(), Some(blobs)));
     }
     for e in &blobs {
         let ok = bytes
             .get(e.offset as usize..e.offset as usize + e.length as usize)
             .is_some_and(|s| open_blob(repo.keys(), e, s).is_ok());
         if !ok {
-            return Verdict::Damaged(format!("blob {} does not authenticate", e.id), Some(blobs));
+            return Ok(Verdict::Damaged(format!("blob {} does not authenticate", e.id), Some(blobs)));
         }
     }
-    Verdict::Good(blobs)
+    Ok(Verdict::Good(blobs))
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

@@ -106,7 +106,7 @@ impl Usage {
                 id.short(),
                 sid.short()
             ))
-            .hint("nothing was changed; run `arca check` to see what is damaged, then `arca repair index` or `arca repair snapshots`"),
+            .hint("no pack was deleted; run `arca check` to see what is damaged, then `arca repair index` or `arca repair snapshots`"),
         )
     }
 }

@@ -21,26 +21,32 @@ use crate::platform;
 
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
-/// A holder stops trusting its lock this long after the last successful refresh, well before
-/// others may call it stale.
-pub const TRUST_FOR: Duration = Duration::from_secs(25 * 60);
+/// A holder stops trusting its lock once it went this many refresh intervals without a
+/// successful refresh (15 minutes with the default interval): others call it stale after 30
+/// minutes by their clocks, which may be up to 10 minutes off (format-spec §15).
+pub const TRUST_REFRESHES: u32 = 3;
 /// After a failed refresh, try again this soon.
 const RETRY_REFRESH: Duration = Duration::from_secs(30);
 
 pub struct LockGuard {
+    trust_for: Duration,
     stop: Arc<AtomicBool>,
     current: Arc<Mutex<ObjectId>>,
     refreshed: Arc<Mutex<Instant>>,
+    /// Set for good once a gap between successful writes exceeded `trust_for`: others may
+    /// have treated the lock as stale during the gap, even if refreshing works again.
+    broken: Arc<AtomicBool>,
     refresher: Option<JoinHandle<()>>,
     backend: crate::backend::DynBackend,
 }
 
 impl LockGuard {
-    /// Fail if the lock has not been written for [`TRUST_FOR`]: other clients may soon
-    /// consider it stale, and a prune could then delete what this command relies on.
+    /// Fail if the lock has not been written for [`TRUST_REFRESHES`] refresh intervals: other
+    /// clients may soon consider it stale, and a prune could then delete what this command
+    /// relies on.
     pub fn ensure_fresh(&self) -> Result<()> {
         let age = self.refreshed.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
-        if age > TRUST_FOR {
+        if age > self.trust_for || self.broken.load(Ordering::SeqCst) {
             return Err(Error::new(
                 Kind::Locked,
                 format!(
@@ -156,6 +162,9 @@ impl Repository {
         let (backend, keys) = (self.backend.clone(), self.keys.clone());
         let (stop2, current2, refreshed2) = (stop.clone(), current.clone(), refreshed.clone());
         let every = self.lock_refresh;
+        let trust_for = every * TRUST_REFRESHES;
+        let broken = Arc::new(AtomicBool::new(false));
+        let broken2 = broken.clone();
         let refresher = std::thread::spawn(move || {
             let mut next = Instant::now() + every;
             while !stop2.load(Ordering::Relaxed) {
@@ -168,7 +177,12 @@ impl Repository {
                 let new_id = ObjectId(crate::id::storage_hash(&bytes));
                 match backend.write(&format!("locks/{new_id}"), &bytes) {
                     Ok(()) => {
-                        *refreshed2.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                        let mut last = refreshed2.lock().unwrap_or_else(|p| p.into_inner());
+                        if last.elapsed() > trust_for {
+                            broken2.store(true, Ordering::SeqCst);
+                        }
+                        *last = Instant::now();
+                        drop(last);
                         let mut cur = current2.lock().unwrap_or_else(|p| p.into_inner());
                         let _ = backend.delete(&format!("locks/{}", *cur));
                         *cur = new_id;
@@ -181,7 +195,15 @@ impl Repository {
                 }
             }
         });
-        Ok(LockGuard { stop, current, refreshed, refresher: Some(refresher), backend: self.backend.clone() })
+        Ok(LockGuard {
+            trust_for,
+            stop,
+            current,
+            refreshed,
+            broken,
+            refresher: Some(refresher),
+            backend: self.backend.clone(),
+        })
     }
 
     /// Remove stale locks (or all with `all`); returns how many.
