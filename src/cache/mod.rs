@@ -107,13 +107,28 @@ impl Cache {
         Some(Box::new(map_file(&file).ok()?))
     }
 
-    /// Replace the cached blob index table (write to a temporary file, then rename, so a
-    /// process that has the old one mapped keeps a consistent view).
-    pub fn put_index_table(&self, bytes: &[u8]) {
+    /// Replace the cached blob index table with what `write` produces (written to a temporary
+    /// file, then renamed, so a process that has the old one mapped keeps a consistent view).
+    pub fn put_index_table(&self, write: &dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()>) {
+        use std::io::Write;
         let tmp = self.dir.join(format!("index-table.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, self.dir.join("index-table")).is_err() {
+        let written = std::fs::File::create(&tmp).and_then(|f| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            write(&mut w)?;
+            w.flush()
+        });
+        if written.is_err() || std::fs::rename(&tmp, self.dir.join("index-table")).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+    }
+
+    /// `len` bytes at `offset` of a cached file, if it is cached and long enough.
+    pub fn get_range(&self, path: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(self.file(path)?).ok()?;
+        let mut buf = vec![0u8; usize::try_from(len).ok()?];
+        f.read_exact_at(&mut buf, offset).ok()?;
+        Some(buf)
     }
 
     /// Number of objects and bytes the catalog records.

@@ -311,8 +311,8 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
     match cmd {
         RepairCommand::Index { read_data, dry_run } => {
             let repo = Arc::new(s.open()?.without_cache());
-            let _lock = repo.lock("repair index", LockMode::Exclusive)?;
-            let r = repair::repair_index(&repo, read_data, dry_run, &|m| out.note(m))?;
+            let lock = repo.lock("repair index", LockMode::Exclusive)?;
+            let r = repair::repair_index(&repo, read_data, dry_run, Some(&lock), &|m| out.note(m))?;
             if out.json {
                 out.json_line(&r);
             } else {

@@ -253,6 +253,9 @@ pub fn prune(
         log(format!("repacking {} pack(s)", st.packs_repack));
         st.packs_written = repack(repo, &packs, &order, &usage.used, opts.repack_uncompressed)?;
     }
+    // our lock must still be trusted before anything is deleted or re-marked (§15)
+    let fresh = || lock.map_or(Ok(()), |l| l.ensure_fresh());
+    fresh()?;
     let idx = repo.index()?;
     let doomed = |p: &PackInfo| match p.action {
         Action::Delete => true,
@@ -270,6 +273,7 @@ pub fn prune(
     // New marks carry the time they become visible (now, just before the index is written),
     // not the time the run started: a client starting before this moment has a lock that
     // started earlier, which postpones the deletion (§21).
+    fresh()?;
     let mark_time = unix_now();
     let mut w = IndexWriter::new(repo);
     for p in &packs {

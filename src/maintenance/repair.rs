@@ -56,6 +56,7 @@ pub fn repair_index(
     repo: &Arc<Repository>,
     read_data: bool,
     dry_run: bool,
+    lock: Option<&LockGuard>,
     log: &dyn Fn(String),
 ) -> Result<RepairIndexReport> {
     let mut r = RepairIndexReport { dry_run, ..Default::default() };
@@ -75,7 +76,11 @@ pub fn repair_index(
                     old.entry(m.pack.id).or_default().extend(m.pack.blobs);
                 }
             }
-            Err(e) => log(format!("index/{id} is unreadable ({}); it will be replaced", e.message)),
+            Err(e) if e.kind == Kind::Corrupt => {
+                log(format!("index/{id} is damaged ({}); it will be replaced", e.message))
+            }
+            // a storage error is not damage: stop before replacing what could not be read
+            Err(e) => return Err(e),
         }
     }
     let stored: Vec<(PackId, u64)> = repo
@@ -151,6 +156,9 @@ pub fn repair_index(
         Some(s) => s.finish()?.index_files,
         None => vec![],
     };
+    if let Some(l) = lock {
+        l.ensure_fresh()?;
+    }
     if let Some(w) = w {
         // the salvaged packs are named by the saver's own index files, which stay
         let replaced: Vec<_> = listed.iter().filter(|id| !salvage_files.contains(id)).copied().collect();

@@ -92,47 +92,43 @@ fn decode_entry(b: &[u8]) -> IndexEntry {
 
 impl BlobIndex {
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a IndexFile>) -> Self {
-        let mut idx = BlobIndex::default();
-        let mut v = vec![];
+        let mut b = IndexBuilder::default();
         for f in files {
-            for p in &f.packs {
-                let n = idx.pack_number(p.id);
-                v.extend(p.blobs.iter().map(|b| entry(n, b)));
-            }
-            for m in &f.marked {
-                let n = idx.pack_number(m.pack.id);
-                idx.marks[n as usize] = idx.marks[n as usize].max(m.marked_at.max(1));
-                v.extend(m.pack.blobs.iter().map(|b| entry(n, b)));
-            }
+            b.add_file(f);
         }
-        let marks = &idx.marks;
-        v.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
-        v.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
-        idx.sorted = Table::Owned(v);
-        idx
+        b.finish()
     }
 
     /// The cached-table bytes of this index (side table excluded).
     pub fn encode_table(&self, set_hash: &[u8; 32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TABLE_HEADER + self.packs.len() * TABLE_PACK + self.table_len() * TABLE_ENTRY);
+        // writing into a Vec cannot fail
+        let _ = self.write_table(set_hash, &mut out);
+        out
+    }
+
+    /// Write the cached-table bytes (streamed, so no second copy of the table is made).
+    pub fn write_table(&self, set_hash: &[u8; 32], w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let n = self.table_len();
-        let mut out = Vec::with_capacity(TABLE_HEADER + self.packs.len() * 32 + n * TABLE_ENTRY);
-        out.extend_from_slice(TABLE_MAGIC);
-        out.extend_from_slice(set_hash);
-        out.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(n as u64).to_le_bytes());
+        w.write_all(TABLE_MAGIC)?;
+        w.write_all(set_hash)?;
+        w.write_all(&(self.packs.len() as u32).to_le_bytes())?;
+        w.write_all(&(n as u64).to_le_bytes())?;
         for (p, m) in self.packs.iter().zip(&self.marks) {
-            out.extend_from_slice(&p.0);
-            out.extend_from_slice(&m.to_le_bytes());
+            w.write_all(&p.0)?;
+            w.write_all(&m.to_le_bytes())?;
         }
+        let mut buf = [0u8; TABLE_ENTRY];
         for i in 0..n {
             let e = self.table_entry(i);
-            out.extend_from_slice(&e.id.0);
+            buf[..32].copy_from_slice(&e.id.0);
             let pack = e.pack | if e.blob_type == BlobType::Tree { TREE_BIT } else { 0 };
-            for v in [pack, e.offset, e.length, e.raw_length] {
-                out.extend_from_slice(&v.to_le_bytes());
+            for (k, v) in [pack, e.offset, e.length, e.raw_length].into_iter().enumerate() {
+                buf[32 + 4 * k..36 + 4 * k].copy_from_slice(&v.to_le_bytes());
             }
+            w.write_all(&buf)?;
         }
-        out
+        Ok(())
     }
 
     /// Use a cached table if it was built from exactly the index files named by `set_hash`
@@ -291,6 +287,88 @@ impl BlobIndex {
                 raw_length: e.raw_length,
             },
         })
+    }
+}
+
+/// One file added to an [`IndexBuilder`]: its id, its range of entries, its marks (pack
+/// number, time).
+type AddedFile = (Option<crate::id::ObjectId>, std::ops::Range<usize>, Vec<(u32, u64)>);
+
+/// Builds a [`BlobIndex`] from index files one at a time, so only one decoded file is held
+/// besides the table. Files superseded by another file added are left out at the end.
+#[derive(Default)]
+pub struct IndexBuilder {
+    idx: BlobIndex,
+    entries: Vec<IndexEntry>,
+    files: Vec<AddedFile>,
+    superseded: std::collections::HashSet<crate::id::ObjectId>,
+}
+
+impl IndexBuilder {
+    /// Add a file (without a known id: it can't be superseded).
+    pub fn add_file(&mut self, f: &IndexFile) {
+        self.add(None, f);
+    }
+
+    pub fn add(&mut self, id: Option<crate::id::ObjectId>, f: &IndexFile) {
+        let start = self.entries.len();
+        for p in &f.packs {
+            let n = self.idx.pack_number(p.id);
+            self.entries.extend(p.blobs.iter().map(|b| entry(n, b)));
+        }
+        let mut marks = vec![];
+        for m in &f.marked {
+            let n = self.idx.pack_number(m.pack.id);
+            marks.push((n, m.marked_at.max(1)));
+            self.entries.extend(m.pack.blobs.iter().map(|b| entry(n, b)));
+        }
+        self.superseded.extend(f.supersedes.iter().copied());
+        self.files.push((id, start..self.entries.len(), marks));
+    }
+
+    /// The ids of the files added that no other file supersedes.
+    pub fn current_files(&self) -> Vec<crate::id::ObjectId> {
+        self.files.iter().filter_map(|(id, _, _)| *id).filter(|id| !self.superseded.contains(id)).collect()
+    }
+
+    pub fn finish(mut self) -> BlobIndex {
+        let mut keep = vec![true; self.entries.len()];
+        let mut marks = vec![];
+        for (id, range, m) in &self.files {
+            if id.is_some_and(|id| self.superseded.contains(&id)) {
+                keep[range.clone()].iter_mut().for_each(|k| *k = false);
+            } else {
+                marks.extend_from_slice(m);
+            }
+        }
+        let mut i = 0;
+        self.entries.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        drop(keep);
+        // Number only the packs that current files name: a pack named only by superseded
+        // files is not in the index (so a backup or prune may adopt it).
+        let mut idx = BlobIndex::default();
+        let mut remap = vec![u32::MAX; self.idx.packs.len()];
+        for e in &mut self.entries {
+            let old = e.pack as usize;
+            if remap[old] == u32::MAX {
+                remap[old] = idx.pack_number(self.idx.packs[old]);
+            }
+            e.pack = remap[old];
+        }
+        for (n, t) in marks {
+            if let Some(&m) = remap.get(n as usize).filter(|m| **m != u32::MAX) {
+                idx.marks[m as usize] = idx.marks[m as usize].max(t);
+            }
+        }
+        let marks = &idx.marks;
+        self.entries.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
+        self.entries.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+        self.entries.shrink_to_fit();
+        idx.sorted = Table::Owned(self.entries);
+        idx
     }
 }
 

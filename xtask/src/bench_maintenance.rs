@@ -1,4 +1,4 @@
-//! `cargo xtask bench-maintenance [--files N] [--quick] [--dir DIR]`: prune and check on a
+//! `cargo xtask bench-maintenance [--files N] [--quick] [--arca-only] [--dir DIR]`: prune and check on a
 //! repository of N blobs (default 1,000,000), for arca and, when installed, restic, on the
 //! same data.
 //!
@@ -21,10 +21,12 @@ const PASSWORD: &str = "bench";
 pub fn run(args: &[String]) -> Result<()> {
     let mut files: u64 = 1_000_000;
     let mut dir = cmd::project_root().join("target/bench-maintenance");
+    let mut peers = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => files = 50_000,
+            "--arca-only" => peers = false,
             "--files" => {
                 files = it
                     .next()
@@ -47,7 +49,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut rows = vec![];
     rows.extend(bench_arca(&arca, &dir, &src, files)?);
-    if which("restic") {
+    if peers && which("restic") {
         generate(&src, files)?; // the first tool's run deleted half
         rows.extend(bench_restic(&dir, &src, files)?);
     } else {
