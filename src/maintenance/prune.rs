@@ -21,10 +21,10 @@ use crate::codec::Compression;
 use crate::crypto::{padme, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
-use crate::format::pack::{open_blob_flagged, PackEntry};
+use crate::format::pack::{open_blob_flagged, seal_blob, PackEntry};
 use crate::format::BlobType;
 use crate::id::{storage_hash, PackId};
-use crate::repo::{lock_is_stale, pack_path, BlobIndex, BlobSaver, IndexWriter, LockGuard, Repository};
+use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, PackCopier, Repository};
 
 /// Clock difference between hosts that prune tolerates when comparing lock and mark times.
 pub const CLOCK_SKEW: u64 = 10 * 60;
@@ -444,16 +444,15 @@ fn pack_entries<'a>(
 
 /// Copy the used blobs of every pack chosen for repacking into new packs; returns how many
 /// packs were written. Each pack is read whole and must hash to its name; each blob copied is
-/// authenticated first. Blobs are copied sealed, or re-sealed (compressed) with
-/// `recompress` when they were stored raw.
+/// authenticated first. Blobs are copied sealed, or re-sealed (compressed) with `recompress`
+/// when they were stored raw.
 fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitSet, recompress: bool) -> Result<u64> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let saver = BlobSaver::for_repack(repo.clone(), Compression::AUTO, workers, 2)?;
+    let mut copier = PackCopier::new(repo);
     for p in packs.iter().filter(|p| p.action == Action::Repack) {
         let (id, entries) = {
             let idx = repo.index()?;
-            let entries: Vec<(PackEntry, bool)> =
-                pack_entries(&idx, order, p).map(|(e, pos)| (e, used.contains(pos))).collect();
+            let entries: Vec<PackEntry> =
+                pack_entries(&idx, order, p).filter(|(_, pos)| used.contains(*pos)).map(|(e, _)| e).collect();
             (idx.pack_id(p.number), entries)
         };
         let path = pack_path(&id);
@@ -462,23 +461,20 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
             return Err(Error::corrupt(format!("{path}: content does not match its name; not repacking it"))
                 .hint("nothing was deleted; run `arca check --read-data`, then `arca repair index`"));
         }
-        for (e, is_used) in entries {
-            if !is_used {
-                continue;
-            }
+        for e in entries {
             let range = e.offset as usize..e.offset as usize + e.length as usize;
             let sealed =
                 bytes.get(range).ok_or_else(|| Error::corrupt(format!("{path}: blob {} out of range", e.id)))?;
             let (compressed, plain) = open_blob_flagged(repo.keys(), &e, sealed).ctx(&path)?;
             if recompress && !compressed {
-                saver.save_with_id(e.blob_type, e.id, plain)?;
+                let resealed = seal_blob(repo.keys(), e.blob_type, &e.id, &plain, Compression::AUTO);
+                copier.add(e.blob_type, e.id, e.raw_length, &resealed)?;
             } else {
-                saver.save_sealed(e.blob_type, e.id, e.raw_length, sealed.to_vec())?;
+                copier.add(e.blob_type, e.id, e.raw_length, sealed)?;
             }
         }
     }
-    let summary = saver.finish()?;
-    Ok(summary.packs)
+    Ok(copier.finish()?.0)
 }
 
 /// Was a blob (of at least 4 KiB; smaller ones rarely compress) stored without compression?

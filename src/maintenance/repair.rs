@@ -29,7 +29,7 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Tree, Xattr};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
-use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, Repository};
+use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, PackCopier, Repository};
 
 /// Marks a node that `repair snapshots` changed; the value says what was lost.
 pub const REPAIRED_XATTR: &[u8] = b"user.arca.repaired";
@@ -133,7 +133,7 @@ pub fn repair_index(
         }
     }
     // salvage: copy every blob that still authenticates into new (self-indexed) packs
-    let saver = (!dry_run).then(|| BlobSaver::for_repack(repo.clone(), Compression::AUTO, 2, 2)).transpose()?;
+    let mut copier = (!dry_run).then(|| PackCopier::new(repo));
     for (id, mut entries) in damaged.iter().cloned() {
         entries.sort_by_key(|e| (e.offset, e.id));
         entries.dedup();
@@ -144,23 +144,23 @@ pub fn repair_index(
             match sealed.map(|s| (s, open_blob(repo.keys(), &e, s))) {
                 Some((s, Ok(_))) => {
                     r.blobs_salvaged += 1;
-                    if let Some(saver) = &saver {
-                        saver.save_sealed(e.blob_type, e.id, e.raw_length, s.to_vec())?;
+                    if let Some(c) = copier.as_mut() {
+                        c.add(e.blob_type, e.id, e.raw_length, s)?;
                     }
                 }
                 _ => r.blobs_lost += 1,
             }
         }
     }
-    let salvage_files = match saver {
-        Some(s) => s.finish()?.index_files,
+    let salvage_files = match copier {
+        Some(c) => c.finish()?.1,
         None => vec![],
     };
     if let Some(l) = lock {
         l.ensure_fresh()?;
     }
     if let Some(w) = w {
-        // the salvaged packs are named by the saver's own index files, which stay
+        // the salvaged packs are named by the copier's own index files, which stay
         let replaced: Vec<_> = listed.iter().filter(|id| !salvage_files.contains(id)).copied().collect();
         r.index_files_written = w.finish(replaced.clone())?.len() + salvage_files.len();
         for (id, _) in &damaged {

@@ -8,6 +8,7 @@ mod blob_index;
 mod index_writer;
 mod keys;
 mod lock;
+mod pack_copier;
 mod saver;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -16,6 +17,7 @@ pub use blob_index::{BlobIndex, Location as BlobLocation};
 pub use index_writer::IndexWriter;
 pub use keys::KeyInfo;
 pub use lock::{conflicts as lock_conflicts, is_stale as lock_is_stale, LockGuard, LockMode};
+pub use pack_copier::PackCopier;
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
 use crate::backend::DynBackend;

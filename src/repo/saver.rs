@@ -51,10 +51,7 @@ pub struct SaveStats {
 struct Job {
     blob_type: BlobType,
     id: BlobId,
-    /// Plaintext, or with `sealed` the blob as sealed already (copied by prune unchanged).
     data: Vec<u8>,
-    sealed: bool,
-    raw_length: u32,
 }
 
 struct SealedBlob {
@@ -78,9 +75,6 @@ struct Shared {
     stats: SaveStats,
     /// Do everything but write to storage.
     dry_run: bool,
-    /// Skip blobs the index holds (off for repacking, whose blobs are indexed in the packs
-    /// being replaced).
-    dedup_index: bool,
 }
 
 impl Shared {
@@ -129,28 +123,6 @@ impl BlobSaver {
         dry_run: bool,
     ) -> Result<Self> {
         repo.adopt_unindexed_packs(dry_run)?;
-        Self::start(repo, compression, workers, uploaders, dry_run, true)
-    }
-
-    /// A pipeline for prune's repacking: stores every blob given once (not deduplicated
-    /// against the index, whose copies are in the packs being replaced).
-    pub fn for_repack(
-        repo: Arc<Repository>,
-        compression: Compression,
-        workers: usize,
-        uploaders: usize,
-    ) -> Result<Self> {
-        Self::start(repo, compression, workers, uploaders, false, false)
-    }
-
-    fn start(
-        repo: Arc<Repository>,
-        compression: Compression,
-        workers: usize,
-        uploaders: usize,
-        dry_run: bool,
-        dedup_index: bool,
-    ) -> Result<Self> {
         let shared = Arc::new(Shared {
             repo,
             inflight: Mutex::new(HashSet::new()),
@@ -159,7 +131,6 @@ impl BlobSaver {
             written_index: Mutex::new(vec![]),
             stats: SaveStats::default(),
             dry_run,
-            dedup_index,
         });
         let workers = workers.max(1);
         let uploaders = uploaders.max(1);
@@ -194,7 +165,7 @@ impl BlobSaver {
         // Hold the in-flight set while checking the index: an uploader moves a blob from the
         // set to the index, and must not slip between the two checks.
         let mut inflight = self.shared.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if self.shared.dedup_index && self.shared.repo.index()?.contains(id) {
+        if self.shared.repo.index()?.contains(id) {
             return Ok(false);
         }
         Ok(inflight.insert(*id))
@@ -208,17 +179,6 @@ impl BlobSaver {
     }
 
     pub fn save_with_id(&self, blob_type: BlobType, id: BlobId, data: Vec<u8>) -> Result<bool> {
-        let raw_length = data.len() as u32;
-        self.submit(Job { blob_type, id, data, sealed: false, raw_length })
-    }
-
-    /// Store a blob that is sealed already (its id and plaintext length known), unless stored.
-    pub fn save_sealed(&self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: Vec<u8>) -> Result<bool> {
-        self.submit(Job { blob_type, id, data: sealed, sealed: true, raw_length })
-    }
-
-    fn submit(&self, job: Job) -> Result<bool> {
-        let (blob_type, id) = (job.blob_type, job.id);
         if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Err(Error::new(e.kind, e.message.clone()));
         }
@@ -230,9 +190,9 @@ impl BlobSaver {
             BlobType::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),
             BlobType::Tree => stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
         };
-        stats.data_added.fetch_add(job.raw_length as u64, Ordering::Relaxed);
+        stats.data_added.fetch_add(data.len() as u64, Ordering::Relaxed);
         let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
-        jobs.send(job).map_err(|_| self.take_error())?;
+        jobs.send(Job { blob_type, id, data }).map_err(|_| self.take_error())?;
         Ok(true)
     }
 
@@ -318,40 +278,49 @@ fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level
         if sh.failed() {
             continue;
         }
-        let sealed =
-            if job.sealed { job.data } else { seal_blob(sh.repo.keys(), job.blob_type, &job.id, &job.data, level) };
-        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length: job.raw_length, sealed };
+        let sealed = seal_blob(sh.repo.keys(), job.blob_type, &job.id, &job.data, level);
+        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length: job.data.len() as u32, sealed };
         if tx.send(blob).is_err() {
             return;
         }
     }
 }
 
+/// A pack being filled: sealed blobs back to back, and their entries.
 #[derive(Default)]
-struct OpenPack {
-    bytes: Vec<u8>,
-    entries: Vec<PackEntry>,
+pub(super) struct OpenPack {
+    pub bytes: Vec<u8>,
+    pub entries: Vec<PackEntry>,
 }
 
 impl OpenPack {
     fn add(&mut self, b: SealedBlob) {
-        self.entries.push(PackEntry {
-            blob_type: b.blob_type,
-            id: b.id,
-            offset: self.bytes.len() as u32,
-            length: b.sealed.len() as u32,
-            raw_length: b.raw_length,
-        });
-        self.bytes.extend_from_slice(&b.sealed);
+        self.add_sealed(b.blob_type, b.id, b.raw_length, &b.sealed);
     }
 
-    fn finish(&mut self, sh: &Shared) -> Option<FinishedPack> {
+    pub fn add_sealed(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) {
+        self.entries.push(PackEntry {
+            blob_type,
+            id,
+            offset: self.bytes.len() as u32,
+            length: sealed.len() as u32,
+            raw_length,
+        });
+        self.bytes.extend_from_slice(sealed);
+    }
+
+    /// Close the pack: its bytes with the sealed header and trailer, and its entries.
+    pub fn close(&mut self, keys: &crate::crypto::Keys) -> Option<(Vec<u8>, Vec<PackEntry>)> {
         if self.entries.is_empty() {
             return None;
         }
         let mut p = std::mem::take(self);
-        p.bytes.extend_from_slice(&encode_header(sh.repo.keys(), &p.entries));
-        Some(FinishedPack { bytes: p.bytes, entries: p.entries })
+        p.bytes.extend_from_slice(&encode_header(keys, &p.entries));
+        Some((p.bytes, p.entries))
+    }
+
+    fn finish(&mut self, sh: &Shared) -> Option<FinishedPack> {
+        self.close(sh.repo.keys()).map(|(bytes, entries)| FinishedPack { bytes, entries })
     }
 }
 
