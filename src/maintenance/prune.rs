@@ -299,7 +299,7 @@ pub fn prune(
     for id in &listed {
         repo.delete_file(&format!("index/{id}"))?;
     }
-    repo.reload_index()?;
+    repo.unload_index()?;
     Ok(st)
 }
 

@@ -169,7 +169,7 @@ pub fn repair_index(
         for id in &replaced {
             repo.delete_file(&format!("index/{id}"))?;
         }
-        repo.reload_index()?;
+        repo.unload_index()?;
     }
     Ok(r)
 }

@@ -255,6 +255,13 @@ impl Repository {
     /// Load from a fresh listing. A concurrent prune may delete superseded index files
     /// between our listing and our reads; then the listing is taken again (its replacement
     /// files were stored before the deletion, so the new listing has them).
+    /// Forget the loaded index; the next use loads it again (after prune or repair replaced
+    /// the index files).
+    pub fn unload_index(&self) -> Result<()> {
+        *self.index.write().map_err(poisoned)? = None;
+        Ok(())
+    }
+
     fn load_index_listed(&self) -> Result<Vec<ObjectId>> {
         let mut attempt = 0;
         loop {
