@@ -143,12 +143,12 @@ pub fn prune(
     log("loading index".into());
     let adopted = if opts.dry_run { vec![] } else { repo.adopt_unindexed_packs(false)? };
     st.packs_adopted = adopted.len() as u64;
+    // Locks before snapshots: a client that started before an earlier mark is either still
+    // running now (its lock is seen) or has finished (its snapshot is seen next).
+    let oldest_lock = oldest_foreign_lock(repo, lock)?;
     // Snapshots before the index: every listed snapshot's index files were stored before it
     // (§16), so the index listed next names all its blobs. A snapshot stored after this
     // listing was written by a client whose lock protects what it uses (§21).
-    // Locks before snapshots: a client that started before an earlier mark is either still
-    // running now (its lock is seen) or has finished (its snapshot is seen below).
-    let oldest_lock = oldest_foreign_lock(repo, lock)?;
     let snapshots = repo.snapshots()?;
     let listed = repo.reload_index()?;
     st.index_files_before = listed.len() as u64;
