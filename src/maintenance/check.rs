@@ -112,15 +112,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     // the index read next covers them even while backups run.
     let mut snapshot_ids = repo.list_objects("snapshots")?;
     snapshot_ids.sort();
-    let stored: HashMap<PackId, u64> = repo
-        .backend()
-        .list("data/")?
-        .into_iter()
-        .filter_map(|e| {
-            let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
-            (pack_path(&id) == e.path).then_some((id, e.size))
-        })
-        .collect();
+    let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
 
     // 1. index files
     let mut packs: HashMap<PackId, IndexedPack> = HashMap::new();

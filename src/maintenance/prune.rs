@@ -152,16 +152,7 @@ pub fn prune(
     let snapshots = repo.snapshots()?;
     let listed = repo.reload_index()?;
     st.index_files_before = listed.len() as u64;
-    let stored: HashMap<PackId, u64> = repo
-        .backend()
-        .list("data/")
-        .ctx("listing data")?
-        .into_iter()
-        .filter_map(|e| {
-            let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
-            (pack_path(&id) == e.path).then_some((id, e.size))
-        })
-        .collect();
+    let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
 
     log("finding used blobs".into());
     st.snapshots = snapshots.len();

@@ -83,15 +83,7 @@ pub fn repair_index(
             Err(e) => return Err(e),
         }
     }
-    let stored: Vec<(PackId, u64)> = repo
-        .backend()
-        .list("data/")?
-        .into_iter()
-        .filter_map(|e| {
-            let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
-            (pack_path(&id) == e.path).then_some((id, e.size))
-        })
-        .collect();
+    let stored = repo.stored_packs()?;
     log(format!("reading the {} of {} packs", if read_data { "contents" } else { "headers" }, stored.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(8)

@@ -86,6 +86,16 @@ impl Repository {
         };
         let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
         backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
+        Self::assemble(backend, keys, master, config, key_id)
+    }
+
+    fn assemble(
+        backend: DynBackend,
+        keys: Keys,
+        master: MasterSecret,
+        config: Config,
+        key_id: ObjectId,
+    ) -> Result<Repository> {
         let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
         Ok(Repository {
             backend,
@@ -116,19 +126,7 @@ impl Repository {
             keys::unlock(&backend, password, |m| Config::decode(&Keys::derive(m), &config_bytes).map(|_| ()))?;
         let keys = Keys::derive(&master);
         let config = Config::decode(&keys, &config_bytes).ctx("config")?;
-        let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
-        Ok(Repository {
-            backend,
-            keys,
-            master,
-            config,
-            chunker,
-            index: RwLock::new(None),
-            cache: None,
-            key_id,
-            lock_retry: Default::default(),
-            lock_refresh: lock::REFRESH_EVERY,
-        })
+        Self::assemble(backend, keys, master, config, key_id)
     }
 
     /// Use a local cache of index files, snapshots and tree packs.
@@ -202,6 +200,18 @@ impl Repository {
             c.put(&path, bytes);
         }
         Ok(id)
+    }
+
+    /// The packs stored under `data/` with their sizes (files at non-canonical paths ignored).
+    pub fn stored_packs(&self) -> Result<Vec<(PackId, u64)>> {
+        let entries = self.backend.list("data/").ctx("listing data")?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                let id = PackId::from_hex(e.path.rsplit('/').next()?)?;
+                (pack_path(&id) == e.path).then_some((id, e.size))
+            })
+            .collect())
     }
 
     /// Ids of the objects in `dir` (names that are not 64 hex digits are ignored).
@@ -338,20 +348,18 @@ impl Repository {
     /// index names as marked for deletion are never adopted. Returns the adopted packs.
     pub fn adopt_unindexed_packs(&self, dry_run: bool) -> Result<Vec<PackId>> {
         self.load_index()?;
-        let stored = self.backend.list("data/").ctx("listing data")?;
         let known: std::collections::HashSet<PackId> = self.index()?.packs().iter().copied().collect();
         let mut adopted = IndexFile::default();
-        for e in stored {
-            let Some(id) = e.path.rsplit('/').next().and_then(PackId::from_hex) else { continue };
-            if known.contains(&id) || e.path != pack_path(&id) {
+        for (id, size) in self.stored_packs()? {
+            if known.contains(&id) {
                 continue;
             }
-            match self.read_pack_header(&id, e.size) {
+            match self.read_pack_header(&id, size) {
                 Ok(blobs) => {
                     self.index_add_pack(id, &blobs)?;
                     adopted.packs.push(crate::format::index::IndexPack { id, blobs });
                 }
-                Err(err) => tracing::warn!("not reusing {}: {err}", e.path),
+                Err(err) => tracing::warn!("not reusing {}: {err}", pack_path(&id)),
             }
         }
         let n = adopted.packs.len();
