@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 pub use blob_index::{BlobIndex, Location as BlobLocation};
 pub use index_writer::IndexWriter;
 pub use keys::KeyInfo;
-pub use lock::{conflicts as lock_conflicts, is_stale as lock_is_stale, LockGuard, LockMode};
+pub use lock::{is_stale as lock_is_stale, LockGuard, LockMode};
 pub use pack_copier::PackCopier;
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
@@ -226,26 +226,6 @@ impl Repository {
     }
 
     // ---- index ----
-
-    pub fn read_index_files(&self) -> Result<Vec<(ObjectId, IndexFile)>> {
-        let ids = self.list_objects("index")?;
-        self.read_index_files_of(ids)
-    }
-
-    fn read_index_files_of(&self, ids: Vec<ObjectId>) -> Result<Vec<(ObjectId, IndexFile)>> {
-        let mut files = Vec::with_capacity(ids.len());
-        for id in ids {
-            let bytes = self.read_object("index", &id)?;
-            files.push((id, IndexFile::decode(&self.keys, &bytes).ctx(format!("index/{id}"))?));
-        }
-        let superseded: std::collections::HashSet<ObjectId> =
-            files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
-        files.retain(|(id, _)| !superseded.contains(id));
-        if let Some(c) = &self.cache {
-            c.retain_dir("index", &files.iter().map(|(id, _)| *id).collect::<Vec<_>>());
-        }
-        Ok(files)
-    }
 
     /// Load the index if it isn't loaded yet.
     pub fn load_index(&self) -> Result<()> {
