@@ -162,7 +162,7 @@ impl Repository {
         let (backend, keys) = (self.backend.clone(), self.keys.clone());
         let (stop2, current2, refreshed2) = (stop.clone(), current.clone(), refreshed.clone());
         let every = self.lock_refresh;
-        let trust_for = every * TRUST_REFRESHES;
+        let trust_for = self.lock_trust.unwrap_or(every * TRUST_REFRESHES);
         let broken = Arc::new(AtomicBool::new(false));
         let broken2 = broken.clone();
         let refresher = std::thread::spawn(move || {

@@ -67,6 +67,9 @@ pub struct Repository {
     lock_retry: std::time::Duration,
     /// How often a held lock is rewritten (tests shorten it).
     lock_refresh: std::time::Duration,
+    /// How long a holder trusts its lock without a successful rewrite; `None` means
+    /// [`lock::TRUST_REFRESHES`] refresh intervals.
+    lock_trust: Option<std::time::Duration>,
 }
 
 impl Repository {
@@ -108,6 +111,7 @@ impl Repository {
             key_id,
             lock_retry: Default::default(),
             lock_refresh: lock::REFRESH_EVERY,
+            lock_trust: None,
         })
     }
 
@@ -144,6 +148,14 @@ impl Repository {
     /// Refresh held locks this often (default 5 minutes; tests use less).
     pub fn with_lock_refresh(mut self, d: std::time::Duration) -> Self {
         self.lock_refresh = d.max(std::time::Duration::from_millis(10));
+        self
+    }
+
+    /// Trust a held lock for this long without a successful refresh (default: three refresh
+    /// intervals). Tests that only check that refreshing happens widen it, so a slow machine
+    /// does not turn a late refresh into a failure.
+    pub fn with_lock_trust(mut self, d: std::time::Duration) -> Self {
+        self.lock_trust = Some(d);
         self
     }
 
