@@ -1,8 +1,10 @@
-//! Fault injection for tests: fail the Nth operation (and every later one, like a crash), or
-//! fail a fraction transiently, or flip bits in what is read.
+//! Fault injection for tests: fail the Nth write (and every later one, like a crash), fail
+//! every Nth or a random share of operations transiently, drop or truncate writes while
+//! reporting success (a lying server), delay every operation, or flip bits in what is read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::{Backend, BackendError, BackendErrorKind, BackendResult, DynBackend, Entry};
 
@@ -14,8 +16,34 @@ pub struct FaultBackend {
     crash_at: Option<u64>,
     /// Every `n`th operation fails with a transient error.
     transient_every: Option<u64>,
+    /// This share (per mille) of operations fails transiently, chosen by a seeded generator.
+    transient_per_mille: Option<(u64, u64)>,
+    /// The next N writes under a prefix report success but store nothing / half the bytes.
+    drop_writes: Mutex<Option<(String, u64)>>,
+    truncate_writes: Mutex<Option<(String, u64)>>,
+    delay: Option<Duration>,
     /// Paths whose reads come back with one bit flipped.
     flip_reads: Mutex<Vec<String>>,
+}
+
+/// splitmix64: a fixed, seeded sequence, so a failing run can be repeated.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Take one from a "next N writes under prefix" budget.
+fn take(budget: &Mutex<Option<(String, u64)>>, path: &str) -> bool {
+    let mut b = budget.lock().unwrap_or_else(|p| p.into_inner());
+    match b.as_mut() {
+        Some((prefix, n)) if *n > 0 && path.starts_with(prefix.as_str()) => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
 }
 
 impl FaultBackend {
@@ -26,8 +54,36 @@ impl FaultBackend {
             writes: AtomicU64::new(0),
             crash_at: None,
             transient_every: None,
+            transient_per_mille: None,
+            drop_writes: Mutex::new(None),
+            truncate_writes: Mutex::new(None),
+            delay: None,
             flip_reads: Mutex::new(vec![]),
         }
+    }
+
+    /// Fail `per_mille`/1000 of all operations transiently, drawn from `seed`.
+    pub fn transient_share(mut self, per_mille: u64, seed: u64) -> Self {
+        self.transient_per_mille = Some((per_mille, seed));
+        self
+    }
+
+    /// The next `n` writes under `prefix` report success and store nothing.
+    pub fn drop_writes(self, prefix: &str, n: u64) -> Self {
+        *self.drop_writes.lock().unwrap_or_else(|p| p.into_inner()) = Some((prefix.into(), n));
+        self
+    }
+
+    /// The next `n` writes under `prefix` report success and store only the first half.
+    pub fn truncate_writes(self, prefix: &str, n: u64) -> Self {
+        *self.truncate_writes.lock().unwrap_or_else(|p| p.into_inner()) = Some((prefix.into(), n));
+        self
+    }
+
+    /// Every operation first waits this long (a slow link).
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = Some(d);
+        self
     }
 
     pub fn crash_at(mut self, n: u64) -> Self {
@@ -45,6 +101,9 @@ impl FaultBackend {
     }
 
     fn check(&self, op: &'static str, path: &str, mutating: bool) -> BackendResult<()> {
+        if let Some(d) = self.delay {
+            std::thread::sleep(d);
+        }
         let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
         if mutating {
             let w = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
@@ -57,7 +116,8 @@ impl FaultBackend {
                 });
             }
         }
-        if self.transient_every.is_some_and(|t| n.is_multiple_of(t)) {
+        let random = self.transient_per_mille.is_some_and(|(p, seed)| mix(seed ^ mix(n)) % 1000 < p);
+        if random || self.transient_every.is_some_and(|t| n.is_multiple_of(t)) {
             return Err(BackendError {
                 kind: BackendErrorKind::Transient,
                 op,
@@ -101,6 +161,12 @@ impl Backend for FaultBackend {
     }
     fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
         self.check("write", path, true)?;
+        if take(&self.drop_writes, path) {
+            return Ok(());
+        }
+        if take(&self.truncate_writes, path) {
+            return self.inner.write(path, &data[..data.len() / 2]);
+        }
         self.inner.write(path, data)
     }
     fn delete(&self, path: &str) -> BackendResult<()> {

@@ -1,17 +1,21 @@
 //! Storage: opaque bytes under a path. A small synchronous trait; OpenDAL and its async
-//! runtime stay inside `opendal.rs`. Wrappers (retry, fault injection) implement the same
-//! trait and are stacked in one fixed order by [`open`]. This layer knows nothing of
-//! crypto, formats or repositories.
+//! runtime stay inside `opendal.rs`. Wrappers (connection limit, retry, logging, bandwidth
+//! limit, fault injection) implement the same trait and are stacked in one fixed order by
+//! [`stack`] (see `layers.rs`). This layer knows nothing of crypto, formats or repositories.
 
 pub mod fault;
+mod layers;
 mod location;
 mod opendal;
 mod retry;
+mod services;
 
 use std::sync::Arc;
 
-pub use location::Location;
+pub use layers::{LimitBackend, LogBackend, ThrottleBackend, VerifyBackend};
+pub use location::{Location, SERVICES};
 pub use retry::{RetryBackend, RetryPolicy};
+pub use services::{configure, ServiceConfig};
 
 use crate::error::{Error, Kind};
 
@@ -80,14 +84,68 @@ pub trait Backend: Send + Sync {
 
 pub type DynBackend = Arc<dyn Backend>;
 
-/// Open a location with the standard wrapper stack: OpenDAL, then retry.
+/// How a service is wrapped: see `layers.rs` for the order and why.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Operations at once; `None` takes the service's default.
+    pub connections: Option<usize>,
+    pub retry: RetryPolicy,
+    /// Per attempt: a request that makes no progress for this long is abandoned and retried.
+    pub io_timeout: std::time::Duration,
+    /// Per attempt, for operations without a body (stat, list, delete).
+    pub op_timeout: std::time::Duration,
+    /// Bytes per second.
+    pub limit_upload: Option<u64>,
+    pub limit_download: Option<u64>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            connections: None,
+            retry: RetryPolicy::default(),
+            io_timeout: std::time::Duration::from_secs(60),
+            op_timeout: std::time::Duration::from_secs(120),
+            limit_upload: None,
+            limit_download: None,
+        }
+    }
+}
+
+/// Open a location with the standard wrapper stack and default settings.
 pub fn open(location: &Location, options: &[(String, String)]) -> crate::error::Result<DynBackend> {
-    Ok(Arc::new(RetryBackend::new(open_raw(location, options)?, RetryPolicy::default())))
+    open_with(location, options, &StackOptions::default())
+}
+
+/// Open a location with the standard wrapper stack.
+pub fn open_with(
+    location: &Location,
+    options: &[(String, String)],
+    stack_opts: &StackOptions,
+) -> crate::error::Result<DynBackend> {
+    let service = services::configure(location, options)?;
+    let connections = stack_opts.connections.unwrap_or(service.default_connections);
+    let raw: DynBackend = Arc::new(opendal::OpendalBackend::new(location, &service, stack_opts)?);
+    Ok(stack(raw, connections, stack_opts))
+}
+
+/// Wrap a bare backend (the service, or a fault injector around it in tests) in the fixed
+/// order: connection limit, retry, write verification, logging, bandwidth limit.
+pub fn stack(raw: DynBackend, connections: usize, opts: &StackOptions) -> DynBackend {
+    let mut b = raw;
+    if opts.limit_upload.is_some() || opts.limit_download.is_some() {
+        b = Arc::new(ThrottleBackend::new(b, opts.limit_upload, opts.limit_download));
+    }
+    b = Arc::new(LogBackend::new(b));
+    b = Arc::new(VerifyBackend::new(b));
+    b = Arc::new(RetryBackend::new(b, opts.retry));
+    Arc::new(LimitBackend::new(b, connections))
 }
 
 /// The bare OpenDAL backend, without retries (tests stack their own wrappers on it).
 pub fn open_raw(location: &Location, options: &[(String, String)]) -> crate::error::Result<DynBackend> {
-    Ok(Arc::new(opendal::OpendalBackend::new(location, options)?))
+    let service = services::configure(location, options)?;
+    Ok(Arc::new(opendal::OpendalBackend::new(location, &service, &StackOptions::default())?))
 }
 
 /// A new, empty in-memory backend (OpenDAL's memory service), for tests and experiments.

@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use opendal::blocking::Operator;
 use opendal::ErrorKind as OdKind;
 
-use super::{Backend, BackendError, BackendErrorKind, BackendResult, Entry, Location};
+use super::{
+    Backend, BackendError, BackendErrorKind, BackendResult, Entry, Location, ServiceConfig, StackOptions, SERVICES,
+};
 use crate::error::{Error, Kind, Result};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -24,46 +26,65 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 pub struct OpendalBackend {
     op: Operator,
     location: String,
+    scheme: String,
+    /// Where the credentials came from, named in authentication errors.
+    credentials: String,
+    /// Multipart uploads and ranged reads use parts of this size, this many at once.
+    part_size: usize,
+    parts_at_once: usize,
+    multipart: bool,
 }
 
+/// Objects above this size are written in parts (S3 multipart, Azure blocks, GCS resumable
+/// uploads) and read with parallel ranged reads.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+const PARTS_AT_ONCE: usize = 4;
+
 impl OpendalBackend {
-    pub fn new(location: &Location, options: &[(String, String)]) -> Result<Self> {
-        let (scheme, mut cfg): (&str, Vec<(String, String)>) = match location {
-            Location::Local(p) => {
-                let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
-                // Writes go to a temporary file that is fsynced and then renamed into place,
-                // so a crash never leaves a partial object under its final name.
-                let tmp = abs.join(".arca-tmp");
-                remove_stale_temp_files(&tmp);
-                (
-                    "fs",
-                    vec![
-                        ("root".into(), abs.to_string_lossy().into_owned()),
-                        ("atomic_write_dir".into(), tmp.to_string_lossy().into_owned()),
-                    ],
-                )
-            }
-            Location::Memory => ("memory", vec![]),
-        };
-        cfg.extend(options.iter().cloned());
+    pub fn new(location: &Location, service: &ServiceConfig, stack: &StackOptions) -> Result<Self> {
+        if let Location::Local(p) = location {
+            let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
+            remove_stale_temp_files(&abs.join(".arca-tmp"));
+        }
         let _guard = runtime().enter();
         static REGISTRY: std::sync::Once = std::sync::Once::new();
-        REGISTRY.call_once(opendal::init_default_registry);
-        let op = opendal::Operator::via_iter(scheme, cfg)
-            .map_err(|e| Error::new(Kind::Backend, format!("cannot open {location}: {e}")))?;
-        let op = Operator::new(op).map_err(|e| Error::new(Kind::Backend, format!("cannot open {location}: {e}")))?;
-        Ok(OpendalBackend { op, location: location.to_string() })
+        REGISTRY.call_once(opendal::install_default);
+        let cannot = |e: opendal::Error| {
+            let mut err =
+                Error::new(Kind::Backend, format!("cannot open {location} ({} service): {e}", service.scheme));
+            if e.kind() == OdKind::Unsupported {
+                err = err
+                    .hint(format!("this build of arca has no {:?} service; the forms are: {SERVICES}", service.scheme));
+            } else if e.kind() == OdKind::ConfigInvalid {
+                err = err.hint(format!("check the location and the -o {}.… options", service.scheme));
+            }
+            err
+        };
+        let op = opendal::Operator::via_iter(service.scheme.as_str(), service.config.clone()).map_err(cannot)?;
+        let op = op.layer(
+            opendal::layers::TimeoutLayer::new().with_timeout(stack.op_timeout).with_io_timeout(stack.io_timeout),
+        );
+        // Services that take an object in one request only (WebDAV, SFTP) get it whole.
+        let multipart = op.info().capability().write_can_multi;
+        let op = Operator::new(op).map_err(cannot)?;
+        Ok(OpendalBackend {
+            op,
+            location: location.to_string(),
+            scheme: service.scheme.clone(),
+            credentials: service.credentials.clone(),
+            part_size: PART_SIZE,
+            parts_at_once: PARTS_AT_ONCE,
+            multipart,
+        })
     }
 
-    fn err(op: &'static str, path: &str, e: opendal::Error) -> BackendError {
-        let kind = match e.kind() {
-            OdKind::NotFound => BackendErrorKind::NotFound,
-            OdKind::PermissionDenied => BackendErrorKind::Auth,
-            _ if e.is_temporary() => BackendErrorKind::Transient,
-            OdKind::RateLimited => BackendErrorKind::Transient,
-            _ => BackendErrorKind::Permanent,
-        };
-        BackendError { kind, op, path: path.to_string(), message: e.to_string() }
+    fn err(&self, op: &'static str, path: &str, e: opendal::Error) -> BackendError {
+        let kind = classify(&e);
+        let mut message = format!("{} ({}): {e}", self.location, self.scheme);
+        if kind == BackendErrorKind::Auth && !self.credentials.is_empty() {
+            message.push_str(&format!("; credentials from {}", self.credentials));
+        }
+        BackendError { kind, op, path: path.to_string(), message }
     }
 }
 
@@ -77,7 +98,7 @@ impl Backend for OpendalBackend {
         let entries = match self.op.list_options(dir, opts) {
             Ok(e) => e,
             Err(e) if e.kind() == OdKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(Self::err("list", dir, e)),
+            Err(e) => return Err(self.err("list", dir, e)),
         };
         let mut out: Vec<Entry> = entries
             .into_iter()
@@ -92,17 +113,27 @@ impl Backend for OpendalBackend {
         match self.op.stat(path) {
             Ok(m) => Ok(Some(m.content_length())),
             Err(e) if e.kind() == OdKind::NotFound => Ok(None),
-            Err(e) => Err(Self::err("stat", path, e)),
+            Err(e) => Err(self.err("stat", path, e)),
         }
     }
 
     fn read(&self, path: &str) -> BackendResult<Vec<u8>> {
-        self.op.read(path).map(|b| b.to_vec()).map_err(|e| Self::err("read", path, e))
+        let opts = opendal::options::ReadOptions {
+            concurrent: self.parts_at_once,
+            chunk: Some(self.part_size),
+            ..Default::default()
+        };
+        self.op.read_options(path, opts).map(|b| b.to_vec()).map_err(|e| self.err("read", path, e))
     }
 
     fn read_range(&self, path: &str, offset: u64, len: u64) -> BackendResult<Vec<u8>> {
-        let opts = opendal::options::ReadOptions { range: (offset..offset + len).into(), ..Default::default() };
-        let data = self.op.read_options(path, opts).map(|b| b.to_vec()).map_err(|e| Self::err("read", path, e))?;
+        let opts = opendal::options::ReadOptions {
+            range: (offset..offset + len).into(),
+            concurrent: self.parts_at_once,
+            chunk: Some(self.part_size),
+            ..Default::default()
+        };
+        let data = self.op.read_options(path, opts).map(|b| b.to_vec()).map_err(|e| self.err("read", path, e))?;
         if data.len() as u64 != len {
             return Err(BackendError {
                 kind: BackendErrorKind::Permanent,
@@ -115,11 +146,30 @@ impl Backend for OpendalBackend {
     }
 
     fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
-        self.op.write(path, data.to_vec()).map(|_| ()).map_err(|e| Self::err("write", path, e))
+        let opts = if self.multipart && data.len() > self.part_size {
+            opendal::options::WriteOptions {
+                concurrent: self.parts_at_once,
+                chunk: Some(self.part_size),
+                ..Default::default()
+            }
+        } else {
+            Default::default()
+        };
+        self.op.write_options(path, data.to_vec(), opts).map(|_| ()).map_err(|e| self.err("write", path, e))
     }
 
     fn delete(&self, path: &str) -> BackendResult<()> {
-        self.op.delete(path).map_err(|e| Self::err("delete", path, e))
+        self.op.delete(path).map_err(|e| self.err("delete", path, e))
+    }
+}
+
+fn classify(e: &opendal::Error) -> BackendErrorKind {
+    match e.kind() {
+        OdKind::NotFound => BackendErrorKind::NotFound,
+        OdKind::PermissionDenied => BackendErrorKind::Auth,
+        OdKind::RateLimited => BackendErrorKind::Transient,
+        _ if e.is_temporary() => BackendErrorKind::Transient,
+        _ => BackendErrorKind::Permanent,
     }
 }
 

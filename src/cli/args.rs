@@ -24,9 +24,21 @@ pub struct Global {
     /// Run this shell command and use its output as the password
     #[arg(long, env = "ARCA_PASSWORD_COMMAND", global = true)]
     pub password_command: Option<String>,
-    /// Backend option key=value (e.g. -o fs.atomic_write_dir=/tmp)
-    #[arg(short = 'o', long = "option", global = true)]
+    /// Storage option SERVICE.KEY=VALUE, e.g. -o s3.region=eu-west-1 (credentials come from the environment)
+    #[arg(short = 'o', long = "option", value_name = "SERVICE.KEY=VALUE", global = true)]
     pub options: Vec<String>,
+    /// Storage operations at once (default: 4 for local, sftp, webdav and b2; 8 for s3, azblob, gcs)
+    #[arg(long, value_name = "N", global = true)]
+    pub connections: Option<usize>,
+    /// Limit uploads to this many KiB/s
+    #[arg(long, value_name = "KIB_PER_SEC", global = true)]
+    pub limit_upload: Option<u64>,
+    /// Limit downloads to this many KiB/s
+    #[arg(long, value_name = "KIB_PER_SEC", global = true)]
+    pub limit_download: Option<u64>,
+    /// Abandon (and retry) a storage request that makes no progress for this long
+    #[arg(long, value_name = "DURATION", default_value = "60s", global = true)]
+    pub storage_timeout: String,
     /// Machine-readable JSON output
     #[arg(long, global = true)]
     pub json: bool,

@@ -342,24 +342,7 @@ fn new_password(a: &NewPasswordArgs) -> Result<Zeroizing<Vec<u8>>> {
             }
             Zeroizing::new(b)
         }
-        None => {
-            let s = Settings {
-                password: super::settings::PasswordSource::Prompt,
-                ..Settings::from_global(&Global {
-                    repo: Some("memory:".into()),
-                    password_file: None,
-                    password_command: None,
-                    options: vec![],
-                    json: false,
-                    quiet: false,
-                    verbose: 0,
-                    cache_dir: None,
-                    no_cache: true,
-                    retry_lock: None,
-                })?
-            };
-            s.read_password(true)?
-        }
+        None => super::settings::prompt(true)?,
     };
     if pw.is_empty() {
         return Err(Error::usage("the new password is empty"));

@@ -51,13 +51,19 @@ pub fn run() -> ExitCode {
         (_, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    // arca's own messages at the chosen level; libraries (OpenDAL, ssh, HTTP) only warn
+    use tracing_subscriber::layer::SubscriberExt;
+    let only_arca = tracing_subscriber::filter::Targets::new()
+        .with_target("arca", level)
+        .with_default(tracing::Level::WARN.min(level));
     let _ = tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
             .with_max_level(level)
             .with_writer(std::io::stderr)
             .without_time()
             .with_target(false)
-            .finish(),
+            .finish()
+            .with(only_arca),
     );
     let out = Out { json: cli.global.json, quiet: cli.global.quiet };
     crate::platform::install_interrupt_handler();

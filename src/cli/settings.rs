@@ -25,6 +25,7 @@ pub struct Settings {
     /// No repository was named: the default local one is used.
     pub default_repo: bool,
     pub options: Vec<(String, String)>,
+    pub stack: backend::StackOptions,
     pub password: PasswordSource,
     pub cache_root: Option<PathBuf>,
     pub retry_lock: std::time::Duration,
@@ -38,16 +39,29 @@ impl Settings {
             Some(r) => (Location::parse(r)?, false),
             None => (Location::Local(default_repository()?), true),
         };
-        let scheme = match location {
-            Location::Local(_) => "fs",
-            Location::Memory => "memory",
-        };
         let mut options = vec![];
         for o in &g.options {
-            let (k, v) = o.split_once('=').ok_or_else(|| Error::usage(format!("option {o:?} is not key=value")))?;
-            let k = k.strip_prefix(&format!("{scheme}.")).unwrap_or(k);
+            let (k, v) =
+                o.split_once('=').ok_or_else(|| Error::usage(format!("option {o:?} is not SERVICE.KEY=VALUE")))?;
             options.push((k.to_string(), v.to_string()));
         }
+        let kib = |n: Option<u64>, flag: &str| match n {
+            Some(0) => Err(Error::usage(format!("{flag} 0 would never transfer anything"))),
+            n => Ok(n.map(|k| k * 1024)),
+        };
+        let io_timeout = humantime::parse_duration(&g.storage_timeout)
+            .map_err(|e| Error::usage(format!("--storage-timeout {:?}: {e}", g.storage_timeout)))?;
+        let stack = backend::StackOptions {
+            connections: match g.connections {
+                Some(0) => return Err(Error::usage("--connections must be at least 1")),
+                n => n,
+            },
+            limit_upload: kib(g.limit_upload, "--limit-upload")?,
+            limit_download: kib(g.limit_download, "--limit-download")?,
+            io_timeout,
+            op_timeout: io_timeout * 2,
+            ..Default::default()
+        };
         let password = if std::env::var_os("ARCA_PASSWORD").is_some() {
             PasswordSource::Env
         } else if let Some(f) = &g.password_file {
@@ -63,11 +77,11 @@ impl Settings {
                 .map_err(|e| Error::usage(format!("--retry-lock {d:?}: {e}")).hint("use e.g. 30s, 5m or 1h"))?,
             None => std::time::Duration::ZERO,
         };
-        Ok(Settings { location, default_repo, options, password, cache_root, retry_lock })
+        Ok(Settings { location, default_repo, options, stack, password, cache_root, retry_lock })
     }
 
     pub fn backend(&self) -> Result<backend::DynBackend> {
-        backend::open(&self.location, &self.options)
+        backend::open_with(&self.location, &self.options, &self.stack)
     }
 
     pub fn read_password(&self, confirm: bool) -> Result<Password> {
@@ -101,22 +115,25 @@ impl Settings {
 
     /// Open the repository (with the cache unless disabled).
     pub fn open(&self) -> Result<Repository> {
-        let exists = match &self.location {
-            Location::Local(p) => p.is_dir(),
-            Location::Memory => true,
-        };
         // check before opening: the local backend creates its root directory
-        if !exists || self.backend()?.stat(crate::repo::CONFIG_PATH)?.is_none() {
-            let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
-            e = e.hint(if self.default_repo {
+        let backend = match &self.location {
+            Location::Local(p) if !p.is_dir() => None,
+            _ => Some(self.backend()?),
+        };
+        let backend = match backend {
+            Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => b,
+            _ => {
+                let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
+                e = e.hint(if self.default_repo {
                 "no repository given (-r/--repo or ARCA_REPOSITORY) and the default one does not exist yet; `arca backup` creates it"
             } else {
                 "create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"
             });
-            return Err(e);
-        }
+                return Err(e);
+            }
+        };
         let pw = self.read_password(false)?;
-        let repo = Repository::open(self.backend()?, &pw)?;
+        let repo = Repository::open(backend, &pw)?;
         Ok(self.attach_cache(repo))
     }
 
@@ -135,7 +152,7 @@ fn strip_newline(b: &mut Vec<u8>) {
     }
 }
 
-fn prompt(confirm: bool) -> Result<Password> {
+pub(super) fn prompt(confirm: bool) -> Result<Password> {
     if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
         return Err(Error::usage("no password given and no terminal to ask on").hint(
             "set ARCA_PASSWORD, ARCA_PASSWORD_FILE (--password-file) or ARCA_PASSWORD_COMMAND (--password-command)",
