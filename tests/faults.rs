@@ -181,3 +181,73 @@ fn stale_temporary_files_are_removed() {
     assert!(!stale.exists(), "a day-old temporary file was kept");
     assert!(fresh.exists(), "a fresh temporary file (a write in progress) was removed");
 }
+
+/// The production wrapper stack around a fault injector, with quick retries.
+fn stacked(fault: FaultBackend) -> DynBackend {
+    let opts = backend::StackOptions {
+        retry: RetryPolicy { attempts: 6, base: Duration::from_millis(1), max: Duration::from_millis(5) },
+        ..Default::default()
+    };
+    backend::stack(Arc::new(fault), 4, &opts)
+}
+
+fn source_of(env: &Env, files: u64) -> std::path::PathBuf {
+    let src = env.path("src");
+    for i in 0..files {
+        write(&src.join(format!("f{i}")), &noise(400_000, i));
+    }
+    src
+}
+
+#[test]
+fn a_random_share_of_transient_failures_is_survived() {
+    for seed in 0..3 {
+        let env = Env::new();
+        let src = source_of(&env, 5);
+        env.init();
+        let r = backup_with(stacked(FaultBackend::new(raw(&env)).transient_share(200, seed)), &src).unwrap();
+        assert_eq!(r.files_new, 5, "seed {seed}");
+        env.check();
+        assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
+    }
+}
+
+#[test]
+fn a_write_the_storage_dropped_or_truncated_is_noticed_and_written_again() {
+    for how in ["drop", "truncate"] {
+        let env = Env::new();
+        let src = source_of(&env, 4);
+        env.init();
+        let fault = FaultBackend::new(raw(&env));
+        let fault = match how {
+            "drop" => fault.drop_writes("data/", 2),
+            _ => fault.truncate_writes("data/", 2),
+        };
+        backup_with(stacked(fault), &src).unwrap_or_else(|e| panic!("{how}: {e}"));
+        env.check();
+        assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
+    }
+}
+
+#[test]
+fn storage_that_never_keeps_a_pack_ends_the_backup_cleanly() {
+    let env = Env::new();
+    let src = source_of(&env, 3);
+    env.init();
+    let err = backup_with(stacked(FaultBackend::new(raw(&env)).drop_writes("data/", u64::MAX)), &src)
+        .expect_err("a backup whose packs never land must fail");
+    assert!(err.message.contains("data/"), "the error names the pack: {}", err.message);
+    assert!(err.message.contains("does not have it"), "{}", err.message);
+    assert!(env.snapshot_ids().is_empty(), "no snapshot may reference packs that are not stored");
+    env.check();
+}
+
+#[test]
+fn a_slow_storage_gives_the_same_backup() {
+    let env = Env::new();
+    let src = source_of(&env, 3);
+    env.init();
+    backup_with(stacked(FaultBackend::new(raw(&env)).delay(Duration::from_millis(30))), &src).unwrap();
+    env.check();
+    assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
+}

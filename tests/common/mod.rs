@@ -9,18 +9,36 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod servers;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// The local repository directory (unused when `server` is set).
     pub repo: PathBuf,
+    /// A repository on a real storage server instead of `repo`.
+    pub server: Option<servers::Server>,
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = dir.path().join("repo");
-        Env { dir, repo }
+        Env { dir, repo, server: None }
+    }
+
+    /// A repository on `server`; the binary gets the server's credentials from its environment.
+    pub fn on(server: servers::Server) -> Env {
+        Env { server: Some(server), ..Env::new() }
+    }
+
+    /// What `ARCA_REPOSITORY` is set to.
+    pub fn location(&self) -> std::ffi::OsString {
+        match &self.server {
+            Some(s) => s.location.clone().into(),
+            None => self.repo.clone().into(),
+        }
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -36,8 +54,11 @@ impl Env {
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("ARCA_TEST_INSECURE_KDF", "1")
             .env("ARCA_PASSWORD", PASSWORD)
-            .env("ARCA_REPOSITORY", &self.repo)
+            .env("ARCA_REPOSITORY", self.location())
             .stdin(Stdio::null());
+        for (k, v) in self.server.iter().flat_map(|s| &s.env) {
+            c.env(k, v);
+        }
         c
     }
 

@@ -3,6 +3,7 @@
 
 use crate::cmd::{self, Result};
 use crate::layers;
+use crate::servers::Servers;
 
 pub fn run() -> Result<()> {
     let root = cmd::project_root();
@@ -18,9 +19,13 @@ pub fn run() -> Result<()> {
     eprintln!("$ cargo xtask layers");
     layers::run(&root)?;
 
+    // Real storage servers for the backend suites; a server that is missing fails the run.
+    let servers = Servers::start(&root)?;
     let mut test = cmd::cargo();
-    test.args(["test", "--workspace"]);
+    test.args(["test", "--workspace"]).env("ARCA_TEST_REQUIRE_SERVERS", "1");
+    servers.apply(&mut test);
     cmd::run(test, &root)?;
+    drop(servers);
 
     eprintln!("ci: all steps passed");
     Ok(())

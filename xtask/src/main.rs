@@ -4,7 +4,8 @@
 //!
 //! - `layers`: check that `crate::` paths in `src/` only point down the layer table
 //!   (`layers.rs`; the table mirrors the "house" in STYLE.md).
-//! - `ci`: fmt check, clippy, layers, tests; stops at the first failure with its exit code.
+//! - `ci`: fmt check, clippy, layers, then the tests with the real storage servers of
+//!   `scripts/test-servers` running; stops at the first failure with its exit code.
 //! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
@@ -18,6 +19,7 @@ mod cmd;
 mod fuzz;
 mod layers;
 mod rust_scan;
+mod servers;
 
 use std::process::ExitCode;
 
