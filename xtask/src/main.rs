@@ -9,11 +9,14 @@
 //! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
+//! - `bench-remote [--mib N] [--runs R]`: backup and restore through local S3 and SFTP
+//!   servers, arca and restic.
 //!
 //! Only std is used, so building xtask costs seconds and pulls nothing into the lock file.
 
 mod bench;
 mod bench_maintenance;
+mod bench_remote;
 mod ci;
 mod cmd;
 mod fuzz;
@@ -35,6 +38,8 @@ tasks:
   bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
   bench-maintenance [--files N] [--quick]
                                   prune and check on N blobs (default 1,000,000), arca vs restic
+  bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
+                                  backup and restore through local S3 and SFTP servers, arca vs restic
   help                            show this text";
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
+        "bench-remote" => bench_remote::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
