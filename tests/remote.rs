@@ -84,18 +84,6 @@ fn webdav_round_trip() {
 }
 
 #[test]
-fn s3_without_credentials_says_what_it_tried() {
-    let Some(mut s) = servers::s3("nocreds") else { return };
-    s.env.retain(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && !k.starts_with("AWS_SECRET"));
-    let env = Env::on(s);
-    let o = env.run(&["init"]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(err.contains("s3: no credentials found"), "{err}");
-    assert!(err.contains("AWS_ACCESS_KEY_ID") && err.contains("~/.aws/credentials"), "{err}");
-}
-
-#[test]
 fn azblob_with_a_wrong_key_names_the_service_and_the_credential() {
     let Some(mut s) = servers::azblob("badkey") else { return };
     let endpoint = std::env::var("ARCA_TEST_AZBLOB_ENDPOINT").unwrap();
