@@ -11,6 +11,7 @@
 //! NUL, empty), and every directory on the way is checked to be a real directory, not a
 //! symlink, before anything is created inside it.
 
+mod fetch;
 mod file;
 mod metadata;
 
@@ -204,27 +205,26 @@ impl Writer<'_> {
         let restored = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
         let verified = AtomicU64::new(0);
+        if opts.dry_run {
+            restored.fetch_add(files.len() as u64, Ordering::Relaxed);
+            bytes.fetch_add(files.iter().map(|(_, n)| n.size).sum(), Ordering::Relaxed);
+            progress.files_done.fetch_add(files.len() as u64, Ordering::Relaxed);
+            files.clear();
+        }
         let this = &*self;
         this.pool.install(|| {
-            files.par_iter().for_each(|(rel, node)| {
-                if crate::platform::interrupted() {
-                    return;
-                }
-                let path = target.join(rel);
-                if opts.dry_run {
-                    restored.fetch_add(1, Ordering::Relaxed);
-                    bytes.fetch_add(node.size, Ordering::Relaxed);
-                    return;
-                }
-                match file::restore_file(this.repo, &path, node, opts, progress) {
-                    Ok(true) => {
+            let paths: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (target.join(rel), node)).collect();
+            let outcomes = fetch::restore_files(this.repo, &paths, opts, progress);
+            paths.par_iter().zip(outcomes).for_each(|((path, node), outcome)| {
+                match outcome {
+                    fetch::Outcome::Restored => {
                         restored.fetch_add(1, Ordering::Relaxed);
                         bytes.fetch_add(node.size, Ordering::Relaxed);
-                        if let Err(w) = apply_metadata(&path, node) {
+                        if let Err(w) = apply_metadata(path, node) {
                             this.warn_count(w);
                         }
                         if opts.verify {
-                            match file::verify_file(this.repo, &path, node) {
+                            match file::verify_file(this.repo, path, node) {
                                 Ok(()) => {
                                     verified.fetch_add(1, Ordering::Relaxed);
                                 }
@@ -232,10 +232,10 @@ impl Writer<'_> {
                             }
                         }
                     }
-                    Ok(false) => {
+                    fetch::Outcome::Skipped => {
                         skipped.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(e) => this.warn_count(format!("{}: {}", path.display(), e.message)),
+                    fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                 }
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
             })
