@@ -94,3 +94,30 @@ fn the_upload_limit_holds_a_backup_to_its_rate() {
     let o = env.run(&["--connections", "0", "snapshots"]);
     assert_eq!(code(&o), 1);
 }
+
+#[test]
+fn any_opendal_service_is_reachable_by_name_with_options() {
+    let env = Env::new();
+    let root = env.path("od");
+    let src = env.path("src");
+    write(&src.join("f"), b"through opendal:fs");
+    let opt = format!("fs.root={}", root.display());
+    let env =
+        Env { server: Some(Server { name: "od", location: "opendal:fs".into(), env: vec![], options: vec![] }), ..env };
+    env.ok(&["-o", &opt, "init"]);
+    env.ok(&["-o", &opt, "backup", "-q", src.to_str().unwrap()]);
+    assert!(root.join("config").is_file(), "the options chose the root");
+    let out = env.path("out");
+    env.ok(&["-o", &opt, "restore", "latest", "--target", out.to_str().unwrap()]);
+    assert_same_tree(&describe(&src), &describe(&out.join(src.strip_prefix("/").unwrap())));
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 1, "opendal: without options is refused: {}", stderr(&o));
+    assert!(stderr(&o).contains("-o fs.KEY=VALUE"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unreachable_sftp_host_says_to_check_ssh() {
+    let o = on("sftp:nobody@127.0.0.1:1:/srv/arca", &[]).run(&["snapshots"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("sftp") && stderr(&o).contains("ssh"), "{}", stderr(&o));
+}

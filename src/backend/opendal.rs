@@ -84,6 +84,12 @@ impl OpendalBackend {
         if kind == BackendErrorKind::Auth && !self.credentials.is_empty() {
             message.push_str(&format!("; credentials from {}", self.credentials));
         }
+        if self.scheme == "sftp" && message.contains("ssh error") {
+            message.push_str(
+                "; check that `ssh` logs in to that host without a prompt (its host key in known_hosts, \
+                 a key or an agent; -o sftp.key=FILE picks a key)",
+            );
+        }
         BackendError { kind, op, path: path.to_string(), message }
     }
 }
