@@ -451,3 +451,21 @@ fn check_reads_storage_not_the_cache() {
     let o = env.run(&["check"]);
     assert_ne!(code(&o), 0, "check trusted the cache: {}", stderr(&o));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = env.ok(&["completion", shell]);
+        assert!(out.contains("backup") && out.contains("keep-daily"), "{shell} completion lacks commands or flags");
+    }
+    assert_eq!(code(&env.run(&["completion", "tcsh"])), 1, "an unknown shell is a usage error");
+    let man = env.path("man");
+    env.ok(&["generate", "--man", man.to_str().unwrap()]);
+    for page in ["arca.1", "arca-backup.1", "arca-forget.1", "arca-key-add.1", "arca-tag.1"] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    let backup = std::fs::read_to_string(man.join("arca-backup.1")).unwrap();
+    assert!(backup.contains("exclude\\-caches") || backup.contains("exclude-caches"), "flags are documented");
+}

@@ -15,6 +15,16 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
+    /// Profiles to use (TOML files in ~/.config/arca/ or /etc/arca/, or paths; repeat to merge)
+    #[arg(
+        short = 'P',
+        long = "profile",
+        value_name = "NAME",
+        env = "ARCA_PROFILE",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub profiles: Vec<String>,
     /// Repository: a local path, or SERVICE:ROOT (default: a local repository in your data directory)
     #[arg(short = 'r', long = "repo", env = "ARCA_REPOSITORY", global = true)]
     pub repo: Option<String>,
@@ -87,6 +97,52 @@ pub enum Command {
     /// Rebuild the index, or rewrite snapshots that reference missing data
     #[command(subcommand)]
     Repair(RepairCommand),
+    /// Change the tags of snapshots
+    #[command(
+        after_help = "Examples:\n  arca tag --add reviewed --remove draft 3fa9c1d2\n  arca tag --set weekly --host laptop   (every snapshot of laptop)\n  arca tag --set '' latest                (remove all tags)"
+    )]
+    Tag(TagArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Examples:\n  arca completion bash > /etc/bash_completion.d/arca\n  arca completion zsh > \"${fpath[1]}/_arca\"\n  arca completion fish > ~/.config/fish/completions/arca.fish"
+    )]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Show the effective settings (profiles merged, command line applied; secrets masked)
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write man pages generated from the command definitions
+    #[command(after_help = "Example:\n  arca generate --man /usr/local/share/man/man1 && man arca-backup")]
+    Generate {
+        /// Directory for arca.1 and arca-COMMAND.1
+        #[arg(long, value_name = "DIR")]
+        man: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the merged settings: repository, options, password source and each profile section
+    Show,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Snapshots to change (ids, prefixes, latest); none: every snapshot the filters select
+    pub ids: Vec<String>,
+    /// Replace the tags with these (comma-separated or repeated; '' removes all)
+    #[arg(long, value_name = "TAGS")]
+    pub set: Vec<String>,
+    /// Add these tags
+    #[arg(long, value_name = "TAGS")]
+    pub add: Vec<String>,
+    /// Remove these tags
+    #[arg(long, value_name = "TAGS")]
+    pub remove: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args, Debug, Default, Clone)]

@@ -33,6 +33,11 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Forget(a) => super::maintenance::forget(s, out, a),
         Command::Prune(a) => super::maintenance::prune(s, out, a.opts),
         Command::Repair(c) => super::maintenance::repair(s, out, c),
+        Command::Tag(a) => tag(s, out, a),
+        // (`cli::run` answers these before reading any settings)
+        Command::Completion { shell } => super::generate::completion(shell),
+        Command::Generate { man } => super::generate::man_pages(&man),
+        Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
     }
 }
 
@@ -157,6 +162,17 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     let report = commands::backup::run(repo, cmd, &progress, &warn);
     drop(ticker);
     let report = report?;
+    for (k, v) in [
+        ("ARCA_SNAPSHOT_ID", report.snapshot_id.clone().unwrap_or_default()),
+        ("ARCA_FILES_NEW", report.files_new.to_string()),
+        ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
+        ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
+        ("ARCA_DATA_ADDED", report.data_added.to_string()),
+        ("ARCA_TOTAL_BYTES", report.total_bytes_processed.to_string()),
+        ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
+    ] {
+        s.fact(k, v);
+    }
     if out.json {
         out.json_line(&report);
     } else {
@@ -217,6 +233,26 @@ fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
     }
     out.text("-".repeat(80));
     out.text(format!("{} snapshots", list.len()));
+    Ok(exit::OK)
+}
+
+fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
+    let change = commands::tag::TagChange::new(&a.set, &a.add, &a.remove)?;
+    let repo = s.open()?;
+    let lock = repo.lock("tag", crate::repo::LockMode::Shared)?;
+    let report = commands::tag::run(&repo, &a.ids, &filter(&a.filter), &change, &lock)?;
+    if out.json {
+        out.json_line(&report);
+        return Ok(exit::OK);
+    }
+    for c in &report.changed {
+        out.text(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
+    }
+    out.note(format!(
+        "modified tags on {} snapshot(s){}",
+        report.changed.len(),
+        if report.unchanged > 0 { format!(", {} already as asked", report.unchanged) } else { String::new() }
+    ));
     Ok(exit::OK)
 }
 

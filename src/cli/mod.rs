@@ -1,14 +1,17 @@
 //! The only layer that reads argv and the environment, prompts, and prints.
 
 mod args;
+mod config_show;
+mod generate;
 mod handlers;
+mod hooks;
 mod maintenance;
 mod output;
+mod profile;
+mod profile_apply;
 mod settings;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 pub use settings::parse_size;
 
@@ -38,7 +41,9 @@ pub fn exit_code(e: &Error) -> u8 {
 }
 
 pub fn run() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = args::Cli::command().try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -66,14 +71,83 @@ pub fn run() -> ExitCode {
             .with(only_arca),
     );
     let out = Out { json: cli.global.json, quiet: cli.global.quiet };
+    // commands that need no repository and no settings
+    let generated = match &cli.command {
+        args::Command::Completion { shell } => Some(generate::completion(*shell)),
+        args::Command::Generate { man } => Some(generate::man_pages(man)),
+        _ => None,
+    };
+    if let Some(result) = generated {
+        return match result {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                let code = exit_code(&e);
+                out.error(&e, code);
+                ExitCode::from(code)
+            }
+        };
+    }
     crate::platform::install_interrupt_handler();
-    let result = settings::Settings::from_global(&cli.global).and_then(|s| handlers::dispatch(&s, out, cli.command));
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            let code = exit_code(&e);
-            out.error(&e, code);
-            ExitCode::from(code)
+    let code = run_with_profile(cli, &matches, out);
+    ExitCode::from(code)
+}
+
+/// Load the profiles, fill the command line from them, then run the command between its hooks.
+fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) -> u8 {
+    let fail = |e: Error| {
+        let code = exit_code(&e);
+        out.error(&e, code);
+        code
+    };
+    let loaded = match profile::load(&cli.global.profiles) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    if let Some(l) = &loaded {
+        profile_apply::apply(&l.profile, &mut cli, matches);
+    }
+    let hooks = loaded.as_ref().and_then(|l| {
+        let p = &l.profile;
+        let (name, own) = match &cli.command {
+            args::Command::Backup(_) => ("backup", p.backup.hooks()),
+            args::Command::Forget(_) => ("forget", p.forget.hooks()),
+            args::Command::Prune(_) => ("prune", p.prune.hooks()),
+            args::Command::Check(_) => ("check", p.check.hooks()),
+            _ => return None,
+        };
+        Some((name, p.hooks.then(&own), l.names.join(",")))
+    });
+    let mut settings = match settings::Settings::from_global(&cli.global) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    settings.profile = loaded;
+    let runner = match hooks {
+        Some((name, h, profiles)) if !h.is_empty() => {
+            match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {
+                Ok(r) => Some(r),
+                Err(e) => return fail(e),
+            }
+        }
+        _ => None,
+    };
+    if let Some(r) = &runner {
+        if let Err(e) = r.before() {
+            let msg = e.message.clone();
+            let code = fail(e);
+            r.after(code, Some(&msg), &[]);
+            return code;
         }
     }
+    let (code, error) = match handlers::dispatch(&settings, out, cli.command) {
+        Ok(code) => (code, None),
+        Err(e) => {
+            let msg = e.message.clone();
+            (fail(e), Some(msg))
+        }
+    };
+    if let Some(r) = &runner {
+        r.after(code, error.as_deref(), &settings.facts());
+    }
+    code
 }

@@ -29,6 +29,10 @@ pub struct Settings {
     pub password: PasswordSource,
     pub cache_root: Option<PathBuf>,
     pub retry_lock: std::time::Duration,
+    /// The profiles in use (merged), if any.
+    pub profile: Option<super::profile::Loaded>,
+    /// Figures a command reports for its hooks (`ARCA_SNAPSHOT_ID`, …).
+    facts: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 pub type Password = Zeroizing<Vec<u8>>;
@@ -77,7 +81,26 @@ impl Settings {
                 .map_err(|e| Error::usage(format!("--retry-lock {d:?}: {e}")).hint("use e.g. 30s, 5m or 1h"))?,
             None => std::time::Duration::ZERO,
         };
-        Ok(Settings { location, default_repo, options, stack, password, cache_root, retry_lock })
+        Ok(Settings {
+            location,
+            default_repo,
+            options,
+            stack,
+            password,
+            cache_root,
+            retry_lock,
+            profile: None,
+            facts: Default::default(),
+        })
+    }
+
+    /// Record a figure for the hooks.
+    pub fn fact(&self, key: &str, value: String) {
+        self.facts.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_string(), value));
+    }
+
+    pub fn facts(&self) -> Vec<(String, String)> {
+        self.facts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn backend(&self) -> Result<backend::DynBackend> {

@@ -10,5 +10,6 @@ pub mod ls;
 pub mod restore;
 pub mod select;
 pub mod snapshots;
+pub mod tag;
 
 pub use select::{parse_time, select, Filter};

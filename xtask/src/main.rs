@@ -9,6 +9,7 @@
 //! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
+//! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
 //! - `bench-remote [--mib N] [--runs R]`: backup and restore through local S3 and SFTP
 //!   servers, arca and restic.
 //!
@@ -21,6 +22,7 @@ mod ci;
 mod cmd;
 mod fuzz;
 mod layers;
+mod man;
 mod rust_scan;
 mod servers;
 
@@ -40,6 +42,7 @@ tasks:
                                   prune and check on N blobs (default 1,000,000), arca vs restic
   bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
                                   backup and restore through local S3 and SFTP servers, arca vs restic
+  man [DIR]                       write the man pages (default target/man)
   help                            show this text";
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
         "bench-remote" => bench_remote::run(rest),
+        "man" => man::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,146 @@
+//! Fill the parsed command line from a profile: every value the user did not give on the
+//! command line comes from the profile. Environment variables (`ARCA_REPOSITORY`, …) lose to
+//! the profile, so a variable left in a shell never sends a profile's backup elsewhere.
+
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use super::args::{BackupArgs, CheckArgs, Cli, Command, ForgetArgs, Global, PruneOpts};
+use super::profile::{expand_tilde, BackupSection, CheckSection, ForgetSection, Keep, Profile, PruneSection};
+
+/// Did the user give `id` on the command line?
+fn given(m: Option<&ArgMatches>, id: &str) -> bool {
+    m.is_some_and(|m| m.try_contains_id(id).unwrap_or(false) && m.value_source(id) == Some(ValueSource::CommandLine))
+}
+
+/// `field = profile value` unless the user gave the flag.
+macro_rules! fill {
+    ($m:expr, $id:literal, $field:expr, $value:expr) => {
+        if !given($m, $id) {
+            if let Some(v) = $value {
+                $field = v;
+            }
+        }
+    };
+}
+
+pub fn apply(p: &Profile, cli: &mut Cli, m: &ArgMatches) {
+    apply_global(p, &mut cli.global, m);
+    let sub = m.subcommand().map(|(_, sm)| sm);
+    match &mut cli.command {
+        Command::Backup(a) => apply_backup(&p.backup, a, sub),
+        Command::Forget(a) => apply_forget(&p.forget, a, sub),
+        Command::Prune(a) => apply_prune(&p.prune, &mut a.opts, sub),
+        Command::Check(a) => apply_check(&p.check, a, sub),
+        _ => {}
+    }
+}
+
+fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
+    let r = &p.repository;
+    let m = Some(m);
+    fill!(m, "repo", g.repo, r.repo.clone().map(Some));
+    fill!(m, "password_file", g.password_file, r.password_file.as_deref().map(|f| Some(expand_tilde(f))));
+    fill!(m, "password_command", g.password_command, r.password_command.clone().map(Some));
+    fill!(m, "cache_dir", g.cache_dir, r.cache_dir.as_deref().map(|f| Some(expand_tilde(f))));
+    fill!(m, "no_cache", g.no_cache, r.no_cache);
+    fill!(m, "connections", g.connections, r.connections.map(Some));
+    fill!(m, "limit_upload", g.limit_upload, r.limit_upload.map(Some));
+    fill!(m, "limit_download", g.limit_download, r.limit_download.map(Some));
+    fill!(m, "retry_lock", g.retry_lock, r.retry_lock.clone().map(Some));
+    // options: the profile's, except keys the command line sets again
+    let cli_keys: Vec<String> =
+        g.options.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.to_string())).collect();
+    for (k, v) in &r.options {
+        if !cli_keys.contains(k) {
+            g.options.push(format!("{k}={v}"));
+        }
+    }
+}
+
+fn apply_backup(p: &BackupSection, a: &mut BackupArgs, m: Option<&ArgMatches>) {
+    fill!(m, "paths", a.paths, p.sources.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect()));
+    fill!(m, "exclude", a.exclude, p.exclude.clone());
+    fill!(m, "iexclude", a.iexclude, p.iexclude.clone());
+    fill!(
+        m,
+        "exclude_file",
+        a.exclude_file,
+        p.exclude_file.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect())
+    );
+    fill!(
+        m,
+        "iexclude_file",
+        a.iexclude_file,
+        p.iexclude_file.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect())
+    );
+    fill!(m, "exclude_caches", a.exclude_caches, p.exclude_caches);
+    fill!(m, "exclude_if_present", a.exclude_if_present, p.exclude_if_present.clone());
+    fill!(m, "exclude_larger_than", a.exclude_larger_than, p.exclude_larger_than.clone().map(Some));
+    fill!(m, "one_file_system", a.one_file_system, p.one_file_system);
+    fill!(m, "files_from", a.files_from, p.files_from.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect()));
+    fill!(m, "tags", a.tags, p.tags.clone());
+    fill!(m, "host", a.host, p.host.clone().map(Some));
+    fill!(m, "compression", a.compression, p.compression.clone());
+    fill!(m, "read_concurrency", a.read_concurrency, p.read_concurrency);
+    fill!(m, "with_atime", a.with_atime, p.with_atime);
+}
+
+fn apply_forget(p: &ForgetSection, a: &mut ForgetArgs, m: Option<&ArgMatches>) {
+    let keep = |k: &Option<Keep>| k.as_ref().map(Keep::to_arg);
+    // A policy on the command line replaces the profile's whole policy, and so do ids.
+    let cli_policy = [
+        "keep_last",
+        "keep_hourly",
+        "keep_daily",
+        "keep_weekly",
+        "keep_monthly",
+        "keep_yearly",
+        "keep_within",
+        "keep_within_hourly",
+        "keep_within_daily",
+        "keep_within_weekly",
+        "keep_within_monthly",
+        "keep_within_yearly",
+        "keep_tag",
+        "ids",
+    ]
+    .iter()
+    .any(|id| given(m, id));
+    if !cli_policy {
+        a.keep_last = keep(&p.keep_last);
+        a.keep_hourly = keep(&p.keep_hourly);
+        a.keep_daily = keep(&p.keep_daily);
+        a.keep_weekly = keep(&p.keep_weekly);
+        a.keep_monthly = keep(&p.keep_monthly);
+        a.keep_yearly = keep(&p.keep_yearly);
+        a.keep_within = p.keep_within.clone();
+        a.keep_within_hourly = p.keep_within_hourly.clone();
+        a.keep_within_daily = p.keep_within_daily.clone();
+        a.keep_within_weekly = p.keep_within_weekly.clone();
+        a.keep_within_monthly = p.keep_within_monthly.clone();
+        a.keep_within_yearly = p.keep_within_yearly.clone();
+        a.keep_tag = p.keep_tag.clone().unwrap_or_default();
+    }
+    fill!(m, "group_by", a.group_by, p.group_by.clone());
+    fill!(m, "hosts", a.hosts, p.host.clone());
+    fill!(m, "tags", a.tags, p.tag.clone());
+    fill!(m, "paths", a.paths, p.path.clone());
+    fill!(m, "prune", a.prune, p.prune);
+    fill!(m, "max_unused", a.prune_opts.max_unused, p.max_unused.clone());
+    fill!(m, "max_repack_size", a.prune_opts.max_repack_size, p.max_repack_size.clone().map(Some));
+    fill!(m, "keep_delete", a.prune_opts.keep_delete, p.keep_delete.clone());
+}
+
+fn apply_prune(p: &PruneSection, a: &mut PruneOpts, m: Option<&ArgMatches>) {
+    fill!(m, "max_unused", a.max_unused, p.max_unused.clone());
+    fill!(m, "max_repack_size", a.max_repack_size, p.max_repack_size.clone().map(Some));
+    fill!(m, "repack_small", a.repack_small, p.repack_small);
+    fill!(m, "repack_uncompressed", a.repack_uncompressed, p.repack_uncompressed);
+    fill!(m, "keep_delete", a.keep_delete, p.keep_delete.clone());
+}
+
+fn apply_check(p: &CheckSection, a: &mut CheckArgs, m: Option<&ArgMatches>) {
+    fill!(m, "read_data", a.read_data, p.read_data);
+    fill!(m, "read_data_subset", a.read_data_subset, p.read_data_subset.clone().map(Some));
+}
