@@ -97,6 +97,11 @@ pub enum Command {
     /// Rebuild the index, or rewrite snapshots that reference missing data
     #[command(subcommand)]
     Repair(RepairCommand),
+    /// Rewrite snapshots without excluded files (or with only included ones), or with a new host or time
+    #[command(
+        after_help = "Examples:\n  arca rewrite --exclude '*.iso' --forget latest\n  arca rewrite --exclude-file secrets.txt --host laptop --dry-run\n  arca rewrite --new-host laptop2 3fa9c1d2\nThen `arca prune` frees the data only the removed files used."
+    )]
+    Rewrite(RewriteArgs),
     /// Change the tags of snapshots
     #[command(
         after_help = "Examples:\n  arca tag --add reviewed --remove draft 3fa9c1d2\n  arca tag --set weekly --host laptop   (every snapshot of laptop)\n  arca tag --set '' latest                (remove all tags)"
@@ -120,6 +125,44 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         man: PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct RewriteArgs {
+    /// Snapshots to rewrite (ids, prefixes, latest); none: every snapshot the filters select
+    pub ids: Vec<String>,
+    /// Remove paths matching this pattern (repeatable)
+    #[arg(long, short = 'e')]
+    pub exclude: Vec<String>,
+    /// Like --exclude, case-insensitive
+    #[arg(long)]
+    pub iexclude: Vec<String>,
+    /// Read exclude patterns from a file (repeatable)
+    #[arg(long)]
+    pub exclude_file: Vec<PathBuf>,
+    /// Like --exclude-file, case-insensitive
+    #[arg(long)]
+    pub iexclude_file: Vec<PathBuf>,
+    /// Keep only paths matching this pattern and the directories above them (repeatable)
+    #[arg(long, short = 'i')]
+    pub include: Vec<String>,
+    /// Like --include, case-insensitive
+    #[arg(long)]
+    pub iinclude: Vec<String>,
+    /// Set the host name of the new snapshots
+    #[arg(long, value_name = "HOST")]
+    pub new_host: Option<String>,
+    /// Set the time of the new snapshots (e.g. '2026-11-01 12:00')
+    #[arg(long, value_name = "TIME")]
+    pub new_time: Option<String>,
+    /// Remove the original snapshots once their rewrites are stored
+    #[arg(long)]
+    pub forget: bool,
+    /// Say what would change without writing anything
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Subcommand, Debug)]

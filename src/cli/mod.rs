@@ -9,6 +9,7 @@ mod maintenance;
 mod output;
 mod profile;
 mod profile_apply;
+mod rewrite;
 mod settings;
 
 use std::process::ExitCode;

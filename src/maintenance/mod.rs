@@ -4,4 +4,5 @@ pub mod check;
 pub mod policy;
 pub mod prune;
 pub mod repair;
+pub mod rewrite;
 pub mod usage;

@@ -1,0 +1,74 @@
+//! `arca rewrite`: options in, `maintenance::rewrite` out, the report as text or JSON.
+
+use std::sync::Arc;
+
+use super::args::RewriteArgs;
+use super::exit;
+use super::output::Out;
+use super::settings::Settings;
+use crate::error::{Error, Result};
+use crate::maintenance::rewrite::{self, RewriteOptions};
+use crate::patterns::{read_pattern_file, Excludes};
+use crate::repo::LockMode;
+
+pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
+    let mut pats = a.exclude.clone();
+    let mut ipats = a.iexclude.clone();
+    for f in &a.exclude_file {
+        pats.extend(read_pattern_file(f)?);
+    }
+    for f in &a.iexclude_file {
+        ipats.extend(read_pattern_file(f)?);
+    }
+    let includes = if a.include.is_empty() && a.iinclude.is_empty() {
+        None
+    } else {
+        Some(Excludes::new(&a.include, &a.iinclude)?)
+    };
+    if pats.is_empty() && ipats.is_empty() && includes.is_none() && a.new_host.is_none() && a.new_time.is_none() {
+        return Err(Error::usage("nothing to rewrite: give --exclude, --include, --new-host or --new-time"));
+    }
+    let new_time = match &a.new_time {
+        Some(t) => Some(crate::commands::parse_time(t)?.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)),
+        None => None,
+    };
+    let opts = RewriteOptions {
+        excludes: Excludes::new(&pats, &ipats)?,
+        includes,
+        new_host: a.new_host.clone(),
+        new_time,
+        forget: a.forget,
+        dry_run: a.dry_run,
+    };
+    let repo = Arc::new(s.open()?);
+    let lock = repo.lock("rewrite", LockMode::Shared)?;
+    let f = super::handlers::filter(&a.filter);
+    let snaps: Vec<_> = if a.ids.is_empty() {
+        repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
+    } else {
+        a.ids.iter().map(|i| crate::commands::select(&repo, i, &f)).collect::<Result<_>>()?
+    };
+    let r = rewrite::rewrite(&repo, snaps, &opts, &lock)?;
+    if out.json {
+        out.json_line(&r);
+        return Ok(exit::OK);
+    }
+    for x in &r.rewritten {
+        let what = match &x.rewritten {
+            Some(n) => format!("rewritten as {}", &n[..8]),
+            None => "would be rewritten".into(),
+        };
+        out.text(format!("snapshot {}: {what}, {} path(s) removed", &x.original[..8], x.removed_count));
+        for p in &x.removed {
+            out.text(format!("  - {p}"));
+        }
+    }
+    out.text(format!(
+        "{} snapshot(s) checked, {} {}{}",
+        r.snapshots_checked,
+        r.rewritten.len(),
+        if a.dry_run { "would be rewritten" } else { "rewritten" },
+        if r.originals_removed > 0 { format!(", {} original(s) removed", r.originals_removed) } else { String::new() }
+    ));
+    Ok(exit::OK)
+}
