@@ -254,9 +254,6 @@ impl Repository {
         self.load_index_listed()
     }
 
-    /// Load from a fresh listing. A concurrent prune may delete superseded index files
-    /// between our listing and our reads; then the listing is taken again (its replacement
-    /// files were stored before the deletion, so the new listing has them).
     /// Forget the loaded index; the next use loads it again (after prune or repair replaced
     /// the index files).
     pub fn unload_index(&self) -> Result<()> {
@@ -264,13 +261,18 @@ impl Repository {
         Ok(())
     }
 
+    /// Load from a fresh listing. A concurrent prune may delete superseded index files
+    /// between our listing and our reads; then the listing is taken again (its replacement
+    /// files were stored before the deletion, so the new listing has them).
     fn load_index_listed(&self) -> Result<Vec<ObjectId>> {
         let mut attempt = 0;
         loop {
             match self.load_index_once() {
-                Err(e) if e.kind == Kind::NotFound && attempt < 5 => {
+                Err(e) if e.kind == Kind::NotFound && attempt < 8 => {
                     attempt += 1;
                     tracing::debug!("index changed while loading ({}); listing again", e.message);
+                    // a prune deleting superseded files one by one: give it a moment to finish
+                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
                 }
                 r => return r,
             }
