@@ -141,6 +141,36 @@ impl Cache {
         .ok()
     }
 
+    /// The id in this repository of a blob (or tree) copied from repository `src_repo`, where it
+    /// has id `src` (`arca copy`; ids are keyed per repository). A hint: callers check that
+    /// the blob is in the index before trusting it.
+    pub fn copied(&self, src_repo: &RepoId, src: &[u8; 32]) -> Option<[u8; 32]> {
+        let guard = self.catalog.lock().ok()?;
+        let c = guard.as_ref()?;
+        let v: Vec<u8> = c
+            .query_row(
+                "SELECT dst FROM copy_map WHERE src_repo = ?1 AND src = ?2",
+                params![src_repo.to_hex(), &src[..]],
+                |r| r.get(0),
+            )
+            .ok()?;
+        v.try_into().ok()
+    }
+
+    /// Remember copied ids (after the copies are stored and indexed).
+    pub fn put_copied(&self, src_repo: &RepoId, pairs: &[([u8; 32], [u8; 32])]) {
+        self.with_catalog(|c| {
+            let tx = c.unchecked_transaction()?;
+            {
+                let mut st = tx.prepare("INSERT OR REPLACE INTO copy_map(src_repo, src, dst) VALUES (?1, ?2, ?3)")?;
+                for (src, dst) in pairs {
+                    st.execute(params![src_repo.to_hex(), &src[..], &dst[..]])?;
+                }
+            }
+            tx.commit()
+        });
+    }
+
     fn with_catalog(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()>) {
         if let Ok(guard) = self.catalog.lock() {
             if let Some(c) = guard.as_ref() {
@@ -162,6 +192,10 @@ fn open_catalog(path: &Path) -> rusqlite::Result<Connection> {
         c.execute_batch("CREATE TABLE objects(path TEXT PRIMARY KEY, size INTEGER NOT NULL, added INTEGER NOT NULL)")?;
         c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?1)", params![SCHEMA_VERSION])?;
     }
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS copy_map(src_repo TEXT NOT NULL, src BLOB NOT NULL, dst BLOB NOT NULL, \
+         PRIMARY KEY(src_repo, src)) WITHOUT ROWID",
+    )?;
     Ok(c)
 }
 

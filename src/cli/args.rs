@@ -102,6 +102,11 @@ pub enum Command {
         after_help = "Examples:\n  arca rewrite --exclude '*.iso' --forget latest\n  arca rewrite --exclude-file secrets.txt --host laptop --dry-run\n  arca rewrite --new-host laptop2 3fa9c1d2\nThen `arca prune` frees the data only the removed files used."
     )]
     Rewrite(RewriteArgs),
+    /// Copy snapshots between repositories (to -r from --from-repo, or from -r to --to-repo)
+    #[command(
+        after_help = "Examples:\n  arca -r s3:offsite/arca copy --from-repo /srv/local --from-password-file ~/.local-pass\n  arca -r /srv/local copy --to-repo s3:offsite/arca --to-password-command 'pass offsite' latest\nEnvironment for the other side: ARCA_FROM_REPOSITORY, ARCA_FROM_PASSWORD(_FILE|_COMMAND)."
+    )]
+    Copy(CopyArgs),
     /// Change the tags of snapshots
     #[command(
         after_help = "Examples:\n  arca tag --add reviewed --remove draft 3fa9c1d2\n  arca tag --set weekly --host laptop   (every snapshot of laptop)\n  arca tag --set '' latest                (remove all tags)"
@@ -125,6 +130,32 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         man: PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// Snapshots to copy (ids, prefixes, latest); none: every snapshot the filters select
+    pub ids: Vec<String>,
+    /// Copy from this repository into -r
+    #[arg(long, value_name = "REPO", env = "ARCA_FROM_REPOSITORY", conflicts_with = "to_repo")]
+    pub from_repo: Option<String>,
+    /// Password file of --from-repo
+    #[arg(long, value_name = "FILE", env = "ARCA_FROM_PASSWORD_FILE")]
+    pub from_password_file: Option<PathBuf>,
+    /// Password command of --from-repo
+    #[arg(long, value_name = "COMMAND", env = "ARCA_FROM_PASSWORD_COMMAND")]
+    pub from_password_command: Option<String>,
+    /// Copy from -r into this repository
+    #[arg(long, value_name = "REPO")]
+    pub to_repo: Option<String>,
+    /// Password file of --to-repo
+    #[arg(long, value_name = "FILE")]
+    pub to_password_file: Option<PathBuf>,
+    /// Password command of --to-repo
+    #[arg(long, value_name = "COMMAND")]
+    pub to_password_command: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]

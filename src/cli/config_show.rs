@@ -11,7 +11,7 @@ pub fn show(s: &Settings, out: Out) -> Result<u8> {
     let options: Vec<String> =
         s.options.iter().map(|(k, v)| if is_secret(k) { format!("{k}=*****") } else { format!("{k}={v}") }).collect();
     let password = match &s.password {
-        PasswordSource::Env => "ARCA_PASSWORD".to_string(),
+        PasswordSource::Env(var) => var.to_string(),
         PasswordSource::File(f) => format!("file {}", f.display()),
         PasswordSource::Command(_) => "command *****".to_string(),
         PasswordSource::Prompt => "prompt".to_string(),

@@ -35,6 +35,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Repair(c) => super::maintenance::repair(s, out, c),
         Command::Tag(a) => tag(s, out, a),
         Command::Rewrite(a) => super::rewrite::rewrite(s, out, a),
+        Command::Copy(a) => super::copy::copy(s, out, a),
         // (`cli::run` answers these before reading any settings)
         Command::Completion { shell } => super::generate::completion(shell),
         Command::Generate { man } => super::generate::man_pages(&man),

@@ -2,6 +2,7 @@
 
 mod args;
 mod config_show;
+mod copy;
 mod generate;
 mod handlers;
 mod hooks;

@@ -14,7 +14,8 @@ use crate::error::{Error, Kind, Result};
 use crate::repo::Repository;
 
 pub enum PasswordSource {
-    Env,
+    /// This environment variable (`ARCA_PASSWORD`, `ARCA_FROM_PASSWORD`).
+    Env(&'static str),
     File(PathBuf),
     Command(String),
     Prompt,
@@ -67,7 +68,7 @@ impl Settings {
             ..Default::default()
         };
         let password = if std::env::var_os("ARCA_PASSWORD").is_some() {
-            PasswordSource::Env
+            PasswordSource::Env("ARCA_PASSWORD")
         } else if let Some(f) = &g.password_file {
             PasswordSource::File(f.clone())
         } else if let Some(c) = &g.password_command {
@@ -94,6 +95,22 @@ impl Settings {
         })
     }
 
+    /// Settings for a second repository of the same command (`copy`): the same storage
+    /// options, limits and cache root, another location and password.
+    pub fn other(&self, repo: &str, password: PasswordSource) -> Result<Settings> {
+        Ok(Settings {
+            location: Location::parse(repo)?,
+            default_repo: false,
+            options: self.options.clone(),
+            stack: self.stack.clone(),
+            password,
+            cache_root: self.cache_root.clone(),
+            retry_lock: self.retry_lock,
+            profile: None,
+            facts: Default::default(),
+        })
+    }
+
     /// Record a figure for the hooks.
     pub fn fact(&self, key: &str, value: String) {
         self.facts.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_string(), value));
@@ -109,7 +126,7 @@ impl Settings {
 
     pub fn read_password(&self, confirm: bool) -> Result<Password> {
         let pw = match &self.password {
-            PasswordSource::Env => Zeroizing::new(std::env::var("ARCA_PASSWORD").unwrap_or_default().into_bytes()),
+            PasswordSource::Env(var) => Zeroizing::new(std::env::var(var).unwrap_or_default().into_bytes()),
             PasswordSource::File(f) => {
                 let mut b = std::fs::read(f).map_err(|e| Error::io(format!("password file {}", f.display()), e))?;
                 strip_newline(&mut b);

@@ -1,0 +1,68 @@
+//! `arca copy`: open both repositories (each with its own password), pick the snapshots,
+//! copy, report.
+
+use std::sync::Arc;
+
+use super::args::CopyArgs;
+use super::exit;
+use super::output::{bytes, Out};
+use super::settings::{PasswordSource, Settings};
+use crate::error::{Error, Result};
+use crate::repo::LockMode;
+
+pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
+    let password = |file: &Option<std::path::PathBuf>, cmd: &Option<String>, var: &'static str| {
+        if std::env::var_os(var).is_some() {
+            PasswordSource::Env(var)
+        } else if let Some(f) = file {
+            PasswordSource::File(f.clone())
+        } else if let Some(c) = cmd {
+            PasswordSource::Command(c.clone())
+        } else {
+            PasswordSource::Prompt
+        }
+    };
+    let (src_settings, dst_settings);
+    let (src, dst): (&Settings, &Settings) = match (&a.from_repo, &a.to_repo) {
+        (Some(from), None) => {
+            src_settings =
+                s.other(from, password(&a.from_password_file, &a.from_password_command, "ARCA_FROM_PASSWORD"))?;
+            (&src_settings, s)
+        }
+        (None, Some(to)) => {
+            dst_settings = s.other(to, password(&a.to_password_file, &a.to_password_command, "ARCA_TO_PASSWORD"))?;
+            (s, &dst_settings)
+        }
+        _ => return Err(Error::usage("copy needs the other repository: --from-repo (into -r) or --to-repo (from -r)")),
+    };
+    if src.location == dst.location {
+        return Err(Error::usage(format!("copy from {} to itself", src.location)));
+    }
+    let src_repo = src.open()?;
+    let dst_repo = Arc::new(dst.open()?);
+    let _src_lock = src_repo.lock("copy (source)", LockMode::Shared)?;
+    let dst_lock = dst_repo.lock("copy", LockMode::Shared)?;
+    let f = super::handlers::filter(&a.filter);
+    let snaps: Vec<_> = if a.ids.is_empty() {
+        src_repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
+    } else {
+        a.ids.iter().map(|i| crate::commands::select(&src_repo, i, &f)).collect::<Result<_>>()?
+    };
+    let r = crate::commands::copy::run(&src_repo, &dst_repo, snaps, &dst_lock, &|m| out.note(m))?;
+    if out.json {
+        out.json_line(&r);
+        return Ok(exit::OK);
+    }
+    for c in &r.copied {
+        out.text(format!("snapshot {} copied to {} as {}", &c.source[..8], dst.location, &c.target[..8]));
+    }
+    out.text(format!(
+        "{} snapshot(s) copied, {} already there; {} blob(s) read, {} new data blob(s), {} added",
+        r.copied.len(),
+        r.already_copied.len(),
+        r.blobs_read,
+        r.data_blobs_added,
+        bytes(r.data_added)
+    ));
+    Ok(exit::OK)
+}

@@ -1,0 +1,94 @@
+#![allow(clippy::unwrap_used)]
+//! `arca copy` between repositories: everything restores identically from the copy, a later
+//! copy reads only what is new, nothing is copied twice, and it works across backends.
+
+mod common;
+
+use common::servers;
+use common::*;
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn copies_are_complete_incremental_and_not_repeated() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("big.bin"), &noise(3_000_000, 1));
+    write(&src.join("dir/small.txt"), b"first");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let target = env.path("target-repo");
+    let t = target.to_str().unwrap();
+    let to = |args: &[&str]| {
+        let o = env.cmd().env("ARCA_FROM_PASSWORD", PASSWORD).env("ARCA_REPOSITORY", t).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    to(&["init"]);
+    let from = env.repo.to_str().unwrap().to_string();
+    let r = json(&to(&["copy", "--json", "--from-repo", &from]));
+    assert_eq!(r["copied"].as_array().unwrap().len(), 1, "{r}");
+    let first_read = r["blobs_read"].as_u64().unwrap();
+    assert!(first_read >= 3, "{r}");
+
+    write(&src.join("dir/small.txt"), b"second");
+    env.backup_json(&[src.to_str().unwrap()]);
+    let r = json(&to(&["copy", "--json", "--from-repo", &from]));
+    assert_eq!(r["copied"].as_array().unwrap().len(), 1, "only the new snapshot: {r}");
+    assert_eq!(r["already_copied"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["blobs_read"], 1, "only the changed file's blob is read again: {r}");
+    let r = json(&to(&["copy", "--json", "--from-repo", &from]));
+    assert!(r["copied"].as_array().unwrap().is_empty(), "nothing twice: {r}");
+
+    let out = env.path("out");
+    to(&["restore", "latest", "--target", out.to_str().unwrap()]);
+    assert_same_tree(&describe(&src), &describe(&out.join(src.strip_prefix("/").unwrap())));
+    let check = to(&["check", "--read-data", "--json"]);
+    assert!(check.contains("\"errors\":[]"), "{check}");
+    // the copies name their originals
+    let snaps: serde_json::Value = serde_json::from_str(&to(&["snapshots", "--json"])).unwrap();
+    let originals: Vec<_> =
+        snaps.as_array().unwrap().iter().map(|s| s["original"].as_str().unwrap().to_string()).collect();
+    assert_eq!(originals, env.snapshot_ids());
+}
+
+#[test]
+fn copy_to_s3_and_back() {
+    let Some(server) = servers::s3("copy") else { return };
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("f.bin"), &noise(1_500_000, 9));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let remote = Env::on(server.clone());
+    remote.init();
+    // from the local repository (-r) to S3 (--to-repo), credentials from the environment
+    let mut c = env.cmd();
+    for (k, v) in &server.env {
+        c.env(k, v);
+    }
+    let o =
+        c.env("ARCA_TO_PASSWORD", PASSWORD).args(["copy", "--to-repo", &server.location, "latest"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_tree(&describe(&src), &remote.restored(&format!("latest:{}", src.display()), "out"));
+    remote.check();
+}
+
+#[test]
+fn copy_needs_exactly_one_other_repository() {
+    let env = Env::new();
+    env.init();
+    assert_eq!(code(&env.run(&["copy"])), 1);
+    let o = env.run(&["copy", "--from-repo", "/x", "--to-repo", "/y"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let o = env
+        .cmd()
+        .env("ARCA_FROM_PASSWORD", PASSWORD)
+        .args(["copy", "--from-repo", env.repo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("to itself"), "{}", stderr(&o));
+}
