@@ -26,10 +26,11 @@ fn copies_are_complete_incremental_and_not_repeated() {
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    to(&["init"]);
     let from = env.repo.to_str().unwrap().to_string();
+    to(&["init", "--from-repo", &from, "--copy-chunker-params"]);
     let r = json(&to(&["copy", "--json", "--from-repo", &from]));
     assert_eq!(r["copied"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["rechunked"], false, "same chunker: blobs carried over as they are");
     let first_read = r["blobs_read"].as_u64().unwrap();
     assert!(first_read >= 3, "{r}");
 
@@ -52,6 +53,32 @@ fn copies_are_complete_incremental_and_not_repeated() {
     let originals: Vec<_> =
         snaps.as_array().unwrap().iter().map(|s| s["original"].as_str().unwrap().to_string()).collect();
     assert_eq!(originals, env.snapshot_ids());
+}
+
+#[test]
+fn between_repositories_that_chunk_differently_files_are_cut_again() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("big.bin"), &noise(4_000_000, 5));
+    write(&src.join("small.txt"), b"small");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let target = Env::new();
+    target.ok(&["init", "--chunker-params", "262144,524288,2097152"]);
+    let o = target
+        .cmd()
+        .env("ARCA_FROM_PASSWORD", PASSWORD)
+        .args(["copy", "--json", "--from-repo", env.repo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(r["rechunked"], true, "{r}");
+    assert_same_tree(&describe(&src), &target.restored(&format!("latest:{}", src.display()), "out"));
+    // the copy is chunked like the target's own backups: backing up the same data adds nothing
+    let direct = target.backup_json(&["--force", src.to_str().unwrap()]);
+    assert_eq!(direct["data_blobs"], 0, "{direct}");
+    target.check();
 }
 
 #[test]

@@ -235,8 +235,20 @@ pub struct FilterArgs {
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Chunk sizes MIN,AVG,MAX in bytes (even; default 524288,1048576,8388608)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "copy_chunker_params")]
     pub chunker_params: Option<String>,
+    /// Chunk like --from-repo (same sizes and gear key), so copies between the two deduplicate
+    #[arg(long, requires = "from_repo")]
+    pub copy_chunker_params: bool,
+    /// The repository to take chunker parameters from
+    #[arg(long, value_name = "REPO")]
+    pub from_repo: Option<String>,
+    /// Password file of --from-repo
+    #[arg(long, value_name = "FILE", env = "ARCA_FROM_PASSWORD_FILE")]
+    pub from_password_file: Option<PathBuf>,
+    /// Password command of --from-repo
+    #[arg(long, value_name = "COMMAND", env = "ARCA_FROM_PASSWORD_COMMAND")]
+    pub from_password_command: Option<String>,
 }
 
 #[derive(Args, Debug)]

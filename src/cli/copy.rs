@@ -6,22 +6,12 @@ use std::sync::Arc;
 use super::args::CopyArgs;
 use super::exit;
 use super::output::{bytes, Out};
-use super::settings::{PasswordSource, Settings};
+use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::repo::LockMode;
 
 pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
-    let password = |file: &Option<std::path::PathBuf>, cmd: &Option<String>, var: &'static str| {
-        if std::env::var_os(var).is_some() {
-            PasswordSource::Env(var)
-        } else if let Some(f) = file {
-            PasswordSource::File(f.clone())
-        } else if let Some(c) = cmd {
-            PasswordSource::Command(c.clone())
-        } else {
-            PasswordSource::Prompt
-        }
-    };
+    let password = Settings::other_password;
     let (src_settings, dst_settings);
     let (src, dst): (&Settings, &Settings) = match (&a.from_repo, &a.to_repo) {
         (Some(from), None) => {

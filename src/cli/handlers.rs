@@ -58,7 +58,16 @@ fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
 }
 
 fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
-    let opts = init_options(a.chunker_params.as_deref())?;
+    let mut opts = init_options(a.chunker_params.as_deref())?;
+    if a.copy_chunker_params {
+        let from = a.from_repo.as_deref().ok_or_else(|| Error::usage("--copy-chunker-params needs --from-repo"))?;
+        let pw = Settings::other_password(&a.from_password_file, &a.from_password_command, "ARCA_FROM_PASSWORD");
+        let other = s.other(from, pw)?.open()?;
+        opts.chunker = other.config().chunker;
+        opts.chunker_key = Some(other.chunker_key());
+    } else if a.from_repo.is_some() {
+        return Err(Error::usage("--from-repo is only used with --copy-chunker-params"));
+    }
     let backend = s.backend()?;
     if backend.stat(crate::repo::CONFIG_PATH)?.is_some() {
         return Err(Error::usage(format!("a repository already exists at {}", s.location)));

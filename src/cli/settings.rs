@@ -111,6 +111,20 @@ impl Settings {
         })
     }
 
+    /// The password source of a second repository: `var` (e.g. `ARCA_FROM_PASSWORD`), then
+    /// the file, then the command, else a prompt.
+    pub fn other_password(file: &Option<PathBuf>, cmd: &Option<String>, var: &'static str) -> PasswordSource {
+        if std::env::var_os(var).is_some() {
+            PasswordSource::Env(var)
+        } else if let Some(f) = file {
+            PasswordSource::File(f.clone())
+        } else if let Some(c) = cmd {
+            PasswordSource::Command(c.clone())
+        } else {
+            PasswordSource::Prompt
+        }
+    }
+
     /// Record a figure for the hooks.
     pub fn fact(&self, key: &str, value: String) {
         self.facts.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_string(), value));

@@ -2,8 +2,11 @@
 //!
 //! Blob ids are keyed per repository, so every copied blob gets its id under the target's key:
 //! its plaintext is read from the source, and saved (deduplicated, compressed, sealed and
-//! packed) in the target; trees are rebuilt with the new ids. Chunk boundaries stay those of
-//! the source. What was copied before is not read again: the target's cache remembers
+//! packed) in the target; trees are rebuilt with the new ids. When both repositories chunk
+//! alike (same parameters and gear key: `init --copy-chunker-params`), each blob is carried
+//! over as it is; otherwise each file's content is streamed through the target's chunker, so
+//! the copies deduplicate against the target's own backups. What was copied before is not
+//! read again: the target's cache remembers
 //! source id → target id for every copied blob and tree (checked against the target's index
 //! before use), so copying the next snapshot of a series reads only what changed. A snapshot
 //! whose copy exists (a target snapshot naming it as `original`) is skipped. An interrupted
@@ -35,6 +38,8 @@ pub struct CopyReport {
     pub copied: Vec<Copied>,
     /// Source snapshots whose copy the target already has.
     pub already_copied: Vec<String>,
+    /// The repositories chunk differently, so file contents were cut again.
+    pub rechunked: bool,
     pub blobs_read: u64,
     pub data_blobs_added: u64,
     pub tree_blobs_added: u64,
@@ -48,6 +53,8 @@ struct Copier<'a> {
     /// Source id → target id, found or made in this run (stored in the cache at the end).
     map: Mutex<HashMap<BlobId, BlobId>>,
     read: std::sync::atomic::AtomicU64,
+    /// The repositories chunk differently: cut file contents again with the target's chunker.
+    rechunk: bool,
 }
 
 impl Copier<'_> {
@@ -85,7 +92,11 @@ impl Copier<'_> {
         // files in parallel (their blobs are independent reads), directories depth first
         tree.nodes.par_iter_mut().filter(|n| n.kind == NodeKind::File).try_for_each(|n| -> Result<()> {
             let content = self.src.file_content(n)?;
-            let mapped = content.iter().map(|c| self.blob(BlobType::Data, c)).collect::<Result<Vec<_>>>()?;
+            let mapped = if self.rechunk {
+                self.rechunked(content)?
+            } else {
+                content.iter().map(|c| self.blob(BlobType::Data, c)).collect::<Result<Vec<_>>>()?
+            };
             n.content.clear();
             n.content_lists.clear();
             self.saver.set_content(n, mapped)
@@ -97,6 +108,43 @@ impl Copier<'_> {
         let d = self.saver.save_tree(tree)?;
         self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(*id, d);
         Ok(d)
+    }
+}
+
+impl Copier<'_> {
+    /// A file's content cut again by the target's chunker; returns the target's blob ids.
+    fn rechunked(&self, content: Vec<BlobId>) -> Result<Vec<BlobId>> {
+        let mut reader = BlobReader { copier: self, ids: content.into_iter(), buf: vec![], pos: 0 };
+        let mut ids = vec![];
+        let mut scratch = vec![];
+        self.dst.chunker().split_reader(&mut reader, &mut scratch, |chunk| {
+            ids.push(self.saver.save(BlobType::Data, chunk)?.0);
+            Ok(())
+        })?;
+        Ok(ids)
+    }
+}
+
+/// The plaintext of a list of source blobs, as one stream.
+struct BlobReader<'a, 'b> {
+    copier: &'a Copier<'b>,
+    ids: std::vec::IntoIter<BlobId>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for BlobReader<'_, '_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(id) = self.ids.next() else { return Ok(0) };
+            self.buf = self.copier.src.read_blob(BlobType::Data, &id).map_err(|e| std::io::Error::other(e.message))?;
+            self.copier.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.pos = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -113,8 +161,9 @@ pub fn run(
     snapshots.sort_by(|a, b| a.1.time.cmp(&b.1.time));
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let saver = BlobSaver::new(dst.clone(), Compression::AUTO, workers, 4, false)?;
-    let copier = Copier { src, dst, saver, map: Mutex::new(HashMap::new()), read: Default::default() };
-    let mut report = CopyReport::default();
+    let rechunk = src.config().chunker != dst.config().chunker || src.chunker_key() != dst.chunker_key();
+    let copier = Copier { src, dst, saver, map: Mutex::new(HashMap::new()), read: Default::default(), rechunk };
+    let mut report = CopyReport { rechunked: rechunk, ..Default::default() };
     let mut pending = vec![];
     for (sid, snap) in snapshots {
         let key = snap.original.unwrap_or(sid);

@@ -18,6 +18,11 @@ pub struct Config {
     pub chunker: ChunkerParams,
     /// Target size of pack files in bytes.
     pub pack_size: u32,
+    /// The chunker's gear-table key when it is not derived from the master secret: written by
+    /// `init --copy-chunker-params`, so that this repository cuts the same chunks as the one
+    /// it was copied from (format-spec §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunker_key: Option<serde_bytes::ByteBuf>,
 }
 
 impl Config {
@@ -36,6 +41,9 @@ impl Config {
             ));
         }
         c.chunker.validate()?;
+        if c.chunker_key.as_ref().is_some_and(|k| k.len() != 32) {
+            return Err(Error::corrupt("config: chunker_key is not 32 bytes"));
+        }
         if !(1024 * 1024..=1024 * 1024 * 1024).contains(&c.pack_size) {
             return Err(Error::corrupt(format!("pack size {} out of range", c.pack_size)));
         }

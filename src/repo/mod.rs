@@ -46,11 +46,19 @@ pub struct InitOptions {
     pub chunker: ChunkerParams,
     pub pack_size: u32,
     pub kdf: KdfParams,
+    /// Another repository's gear-table key (`init --copy-chunker-params`); `None` derives one
+    /// from the new master secret.
+    pub chunker_key: Option<[u8; 32]>,
 }
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions { chunker: ChunkerParams::DEFAULT, pack_size: Config::DEFAULT_PACK_SIZE, kdf: KdfParams::DEFAULT }
+        InitOptions {
+            chunker: ChunkerParams::DEFAULT,
+            pack_size: Config::DEFAULT_PACK_SIZE,
+            kdf: KdfParams::DEFAULT,
+            chunker_key: None,
+        }
     }
 }
 
@@ -86,10 +94,18 @@ impl Repository {
             id: RepoId(crate::crypto::random_bytes()),
             chunker: opts.chunker,
             pack_size: opts.pack_size,
+            chunker_key: opts.chunker_key.map(|k| serde_bytes::ByteBuf::from(k.to_vec())),
         };
         let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
         backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
         Self::assemble(backend, keys, master, config, key_id)
+    }
+
+    /// The key of the chunker's gear table: the config's when it names one, else derived
+    /// from the master secret. Two repositories with the same key and chunker parameters cut
+    /// identical chunks.
+    pub fn chunker_key(&self) -> [u8; 32] {
+        chunker_key(&self.keys, &self.config)
     }
 
     fn assemble(
@@ -99,7 +115,7 @@ impl Repository {
         config: Config,
         key_id: ObjectId,
     ) -> Result<Repository> {
-        let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
+        let chunker = Arc::new(Chunker::new(&chunker_key(&keys, &config), config.chunker)?);
         Ok(Repository {
             backend,
             keys,
@@ -516,4 +532,8 @@ impl std::ops::Deref for IndexRef<'_> {
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
     Error::new(Kind::Other, "a worker thread panicked while holding the index")
+}
+
+fn chunker_key(keys: &Keys, config: &Config) -> [u8; 32] {
+    config.chunker_key.as_ref().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()).unwrap_or(keys.chunker)
 }
