@@ -82,6 +82,27 @@ pub fn read_pattern_file(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect())
 }
 
+/// Patterns given directly plus those in pattern files (`--exclude` with `--exclude-file`,
+/// and the case-insensitive pair), as one [`Excludes`]; also returns every pattern used.
+pub fn from_flags_and_files(
+    patterns: &[String],
+    ipatterns: &[String],
+    files: &[std::path::PathBuf],
+    ifiles: &[std::path::PathBuf],
+) -> Result<(Excludes, Vec<String>)> {
+    let mut pats = patterns.to_vec();
+    let mut ipats = ipatterns.to_vec();
+    for f in files {
+        pats.extend(read_pattern_file(f)?);
+    }
+    for f in ifiles {
+        ipats.extend(read_pattern_file(f)?);
+    }
+    let ex = Excludes::new(&pats, &ipats)?;
+    pats.extend(ipats);
+    Ok((ex, pats))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,11 +33,7 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     let _src_lock = src_repo.lock("copy (source)", LockMode::Shared)?;
     let dst_lock = dst_repo.lock("copy", LockMode::Shared)?;
     let f = super::handlers::filter(&a.filter);
-    let snaps: Vec<_> = if a.ids.is_empty() {
-        src_repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
-    } else {
-        a.ids.iter().map(|i| crate::commands::select(&src_repo, i, &f)).collect::<Result<_>>()?
-    };
+    let snaps = crate::commands::select_many(&src_repo, &a.ids, &f)?;
     let r = crate::commands::copy::run(&src_repo, &dst_repo, snaps, &dst_lock, &|m| out.note(m))?;
     if out.json {
         out.json_line(&r);

@@ -84,15 +84,8 @@ fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
 }
 
 fn excludes(a: &BackupArgs) -> Result<(Excludes, Vec<String>)> {
-    let mut pats = a.exclude.clone();
-    let mut ipats = a.iexclude.clone();
-    for f in &a.exclude_file {
-        pats.extend(read_pattern_file(f)?);
-    }
-    for f in &a.iexclude_file {
-        ipats.extend(read_pattern_file(f)?);
-    }
-    let mut ex = Excludes::new(&pats, &ipats)?;
+    let (mut ex, used) =
+        crate::patterns::from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
     if a.exclude_caches {
         ex.exclude_caches();
     }
@@ -102,8 +95,6 @@ fn excludes(a: &BackupArgs) -> Result<(Excludes, Vec<String>)> {
     if let Some(l) = &a.exclude_larger_than {
         ex.larger_than = Some(parse_size(l)?);
     }
-    let mut used = pats;
-    used.extend(ipats);
     Ok((ex, used))
 }
 

@@ -345,11 +345,7 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
             let repo = Arc::new(s.open()?);
             let lock = repo.lock("repair snapshots", LockMode::Shared)?;
             let f = super::handlers::filter(&filter);
-            let snaps: Vec<_> = if ids.is_empty() {
-                repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
-            } else {
-                ids.iter().map(|i| crate::commands::select(&repo, i, &f)).collect::<Result<_>>()?
-            };
+            let snaps = crate::commands::select_many(&repo, &ids, &f)?;
             let r = repair::repair_snapshots(&repo, snaps, forget, dry_run, Some(&lock))?;
             if out.json {
                 out.json_line(&r);

@@ -8,24 +8,17 @@ use super::output::Out;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::maintenance::rewrite::{self, RewriteOptions};
-use crate::patterns::{read_pattern_file, Excludes};
+use crate::patterns::{from_flags_and_files, Excludes};
 use crate::repo::LockMode;
 
 pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
-    let mut pats = a.exclude.clone();
-    let mut ipats = a.iexclude.clone();
-    for f in &a.exclude_file {
-        pats.extend(read_pattern_file(f)?);
-    }
-    for f in &a.iexclude_file {
-        ipats.extend(read_pattern_file(f)?);
-    }
+    let (excludes, pats) = from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
     let includes = if a.include.is_empty() && a.iinclude.is_empty() {
         None
     } else {
         Some(Excludes::new(&a.include, &a.iinclude)?)
     };
-    if pats.is_empty() && ipats.is_empty() && includes.is_none() && a.new_host.is_none() && a.new_time.is_none() {
+    if pats.is_empty() && includes.is_none() && a.new_host.is_none() && a.new_time.is_none() {
         return Err(Error::usage("nothing to rewrite: give --exclude, --include, --new-host or --new-time"));
     }
     let new_time = match &a.new_time {
@@ -33,7 +26,7 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
         None => None,
     };
     let opts = RewriteOptions {
-        excludes: Excludes::new(&pats, &ipats)?,
+        excludes,
         includes,
         new_host: a.new_host.clone(),
         new_time,
@@ -43,11 +36,7 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
     let repo = Arc::new(s.open()?);
     let lock = repo.lock("rewrite", LockMode::Shared)?;
     let f = super::handlers::filter(&a.filter);
-    let snaps: Vec<_> = if a.ids.is_empty() {
-        repo.snapshots()?.into_iter().filter(|(_, s)| f.matches(s)).collect()
-    } else {
-        a.ids.iter().map(|i| crate::commands::select(&repo, i, &f)).collect::<Result<_>>()?
-    };
+    let snaps = crate::commands::select_many(&repo, &a.ids, &f)?;
     let r = rewrite::rewrite(&repo, snaps, &opts, &lock)?;
     if out.json {
         out.json_line(&r);

@@ -13,4 +13,4 @@ pub mod select;
 pub mod snapshots;
 pub mod tag;
 
-pub use select::{parse_time, select, Filter};
+pub use select::{parse_time, select, select_many, Filter};

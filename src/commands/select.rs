@@ -62,6 +62,24 @@ fn local(n: NaiveDateTime, s: &str) -> Result<DateTime<FixedOffset>> {
         .ok_or_else(|| Error::usage(format!("time {s:?} does not exist locally")))
 }
 
+/// The snapshots named by `selectors` (each once, in the order given), or every snapshot
+/// `filter` matches when there are none: what `tag`, `rewrite`, `copy` and `repair snapshots`
+/// act on.
+pub fn select_many(repo: &Repository, selectors: &[String], filter: &Filter) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    let all = repo.snapshots()?;
+    if selectors.is_empty() {
+        return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
+    }
+    let mut out: Vec<(SnapshotId, Snapshot)> = vec![];
+    for sel in selectors {
+        let (id, s) = select_from(all.clone(), sel, filter)?;
+        if !out.iter().any(|(i, _)| *i == id) {
+            out.push((id, s));
+        }
+    }
+    Ok(out)
+}
+
 /// Resolve one selector to a snapshot.
 pub fn select(repo: &Repository, selector: &str, filter: &Filter) -> Result<(SnapshotId, Snapshot)> {
     let all = repo.snapshots()?;

@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::{select, Filter};
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
-use crate::id::SnapshotId;
 use crate::repo::{LockGuard, Repository};
 
 /// What to do to the tags: `--set` replaces them; `--add` and `--remove` edit them.
@@ -71,19 +70,7 @@ pub fn run(
     change: &TagChange,
     lock: &LockGuard,
 ) -> Result<TagReport> {
-    let all = repo.snapshots()?;
-    let mut chosen: Vec<(SnapshotId, Snapshot)> = if selectors.is_empty() {
-        all.into_iter().filter(|(_, s)| filter.matches(s)).collect()
-    } else {
-        let mut v = vec![];
-        for sel in selectors {
-            let (id, s) = select::select_from(all.clone(), sel, filter)?;
-            if !v.iter().any(|(i, _)| *i == id) {
-                v.push((id, s));
-            }
-        }
-        v
-    };
+    let mut chosen = select::select_many(repo, selectors, filter)?;
     chosen.sort_by_key(|(id, _)| *id);
     let mut report = TagReport::default();
     for (id, snap) in chosen {
