@@ -31,8 +31,8 @@ fn copies_are_complete_incremental_and_not_repeated() {
     let r = json(&to(&["copy", "--json", "--from-repo", &from]));
     assert_eq!(r["copied"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(r["rechunked"], false, "same chunker: blobs carried over as they are");
-    let first_read = r["blobs_read"].as_u64().unwrap();
-    assert!(first_read >= 3, "{r}");
+    // at least one blob per file (how many the big one has depends on the random chunker key)
+    assert!(r["blobs_read"].as_u64().unwrap() >= 2, "{r}");
 
     write(&src.join("dir/small.txt"), b"second");
     env.backup_json(&[src.to_str().unwrap()]);
