@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "arca", version, about = "Deduplicating, encrypted backups on any OpenDAL backend")]
+#[command(
+    name = "arca",
+    version,
+    about = "Deduplicating, encrypted backups on any OpenDAL backend",
+    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 130 interrupted."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -72,27 +77,57 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a new repository
+    #[command(
+        after_help = "Examples:\n  arca -r /srv/backup init\n  arca -r s3:my-bucket/arca init --chunker-params 262144,524288,4194304\n  arca -r s3:offsite/arca init --from-repo /srv/backup --copy-chunker-params"
+    )]
     Init(InitArgs),
     /// Back up files and directories into a new snapshot
+    #[command(
+        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)"
+    )]
     Backup(BackupArgs),
     /// List snapshots
+    #[command(
+        after_help = "Examples:\n  arca snapshots\n  arca snapshots --host laptop --tag daily\n  arca snapshots --json | jq '.[].short_id'"
+    )]
     Snapshots(SnapshotsArgs),
     /// List files in a snapshot
+    #[command(
+        after_help = "Examples:\n  arca ls latest\n  arca ls latest /home/me/work -l\n  arca ls 3fa9c1d2 --json"
+    )]
     Ls(LsArgs),
     /// Print repository objects (config, index, pack, blob, snapshot, tree, key, lock)
+    #[command(
+        after_help = "Examples:\n  arca cat config\n  arca cat snapshot 3fa9c1d2 | jq .\n  arca cat tree latest:/home/me/work\n  arca cat key <id>          (never prints secrets)"
+    )]
     Cat(CatArgs),
     /// Restore a snapshot
+    #[command(
+        after_help = "Examples:\n  arca restore latest --target ~/restored\n  arca restore 'latest@2026-11-01 12:00' --target ~/restored --verify\n  arca restore latest:/home/me/work --target ~/work-copy --include '*.rs'\n  arca restore 3fa9c1d2 --target / --overwrite if-newer --delete"
+    )]
     Restore(RestoreArgs),
     /// Manage passwords (keys)
     #[command(subcommand)]
     Key(KeyCommand),
     /// Remove stale locks
+    #[command(
+        after_help = "Examples:\n  arca unlock                 (stale locks: older than 30 minutes, or of a dead process here)\n  arca unlock --remove-all    (every lock: only when nothing else uses the repository)"
+    )]
     Unlock(UnlockArgs),
     /// Check the repository's structure (and, with --read-data, every blob)
+    #[command(
+        after_help = "Examples:\n  arca check\n  arca check --read-data\n  arca check --read-data-subset 1/7     (a seventh of the data each day of the week)\n  arca check --read-data-subset 5% --json"
+    )]
     Check(CheckArgs),
     /// Remove snapshots according to a policy (and, with --prune, the data they alone use)
+    #[command(
+        after_help = "Examples:\n  arca forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune\n  arca forget --keep-within 30d --keep-tag important --group-by host,tags --dry-run\n  arca forget 3fa9c1d2 5be01c77\n  arca forget --keep-last 10 --json | jq '.[].remove | length'"
+    )]
     Forget(ForgetArgs),
     /// Remove data no snapshot uses
+    #[command(
+        after_help = "Examples:\n  arca prune\n  arca prune --max-unused 0 --dry-run\n  arca prune --instant-delete       (exclusive lock: no other client may use the repository)\n  arca prune --max-repack-size 10G --repack-small --json"
+    )]
     Prune(PruneArgs),
     /// Rebuild the index, or rewrite snapshots that reference missing data
     #[command(subcommand)]
@@ -198,6 +233,7 @@ pub struct RewriteArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
+    #[command(after_help = "Examples:\n  arca -P laptop config show\n  arca -P laptop,offsite config show --json")]
     /// Print the merged settings: repository, options, password source and each profile section
     Show,
 }
@@ -396,13 +432,36 @@ pub struct RestoreArgs {
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
     /// Add a password
+    #[command(after_help = "Examples:\n  arca key add\n  arca key add --new-password-file ~/.arca-second")]
     Add(NewPasswordArgs),
     /// List keys
+    #[command(after_help = "Examples:\n  arca key list\n  arca key list --json")]
     List,
     /// Remove a key by id
+    #[command(after_help = "Example:\n  arca key remove 41002846")]
     Remove { id: String },
     /// Change the password in use
+    #[command(after_help = "Examples:\n  arca key passwd\n  arca key passwd --new-password-file ~/.arca-new")]
     Passwd(NewPasswordArgs),
+    /// Replace the master secret: seal everything again under a new one, keep one password,
+    /// remove every other key
+    #[command(after_help = "Examples:
+  arca key rotate                              # keep the current password
+  arca key rotate --new-password-file new.txt  # and change it
+  arca key rotate --json                       # figures for scripts
+
+Blob ids and chunk boundaries stay, so deduplication goes on. Every other password stops
+working: add them again with `arca key add`. Snapshot ids change (the files are sealed
+again). An interrupted rotation leaves a readable repository: run `arca key rotate` again
+with the password it keeps to finish it.")]
+    Rotate(RotateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// The password the new key gets (default: keep the one in use)
+    #[arg(long)]
+    pub new_password_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -517,6 +576,7 @@ pub struct PruneOpts {
 
 #[derive(Subcommand, Debug)]
 pub enum RepairCommand {
+    #[command(after_help = "Examples:\n  arca repair index\n  arca repair index --read-data --dry-run")]
     /// Rebuild the index from the headers of the stored packs (salvaging damaged packs)
     Index {
         /// Read every pack whole and salvage the readable blobs of damaged ones
@@ -526,6 +586,9 @@ pub enum RepairCommand {
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
+    #[command(
+        after_help = "Examples:\n  arca repair snapshots --dry-run\n  arca repair snapshots --forget        (replace the damaged snapshots instead of adding repaired ones)"
+    )]
     /// Rewrite snapshots that reference missing data: damaged files keep what can be read
     Snapshots {
         /// Snapshots to repair (default: all)

@@ -424,6 +424,29 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             let id = commands::key::passwd(&mut repo, &new_password(&a)?, kdf_params())?;
             out.text(format!("password changed; new key {}", &id[..8]));
         }
+        KeyCommand::Rotate(a) => {
+            let (mut repo, pw) = s.open_with_password()?;
+            let new = match &a.new_password_file {
+                Some(f) => Some(new_password(&NewPasswordArgs { new_password_file: Some(f.clone()) })?),
+                None => None,
+            };
+            let log = |m: String| out.note(m);
+            let st = crate::maintenance::rotate::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log)?;
+            if out.json {
+                out.json_line(&st);
+            } else {
+                out.text(format!(
+                    "{}master secret replaced: {} packs ({}) and {} snapshots sealed again, {} already done; new key {}, {} old key(s) removed",
+                    if st.resumed { "rotation finished; " } else { "" },
+                    st.packs_resealed,
+                    bytes(st.bytes_resealed),
+                    st.snapshots_resealed,
+                    st.packs_already_current,
+                    &st.key[..8],
+                    st.keys_removed.len()
+                ));
+            }
+        }
     }
     Ok(exit::OK)
 }

@@ -169,6 +169,12 @@ impl Settings {
 
     /// Open the repository (with the cache unless disabled).
     pub fn open(&self) -> Result<Repository> {
+        self.open_with_password().map(|(repo, _)| repo)
+    }
+
+    /// [`Self::open`], also returning the password that opened it (read once: a password
+    /// command runs once, a prompt asks once).
+    pub fn open_with_password(&self) -> Result<(Repository, Password)> {
         // check before opening: the local backend creates its root directory
         let backend = match &self.location {
             Location::Local(p) if !p.is_dir() => None,
@@ -188,7 +194,7 @@ impl Settings {
         };
         let pw = self.read_password(false)?;
         let repo = Repository::open(backend, &pw)?;
-        Ok(self.attach_cache(repo))
+        Ok((self.attach_cache(repo), pw))
     }
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {

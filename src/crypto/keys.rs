@@ -4,6 +4,8 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use super::seal::{open, Aad};
+use crate::error::Result;
 use crate::id::BlobId;
 
 /// The repository's master secret. Never stored unwrapped.
@@ -33,6 +35,9 @@ pub struct Keys {
     pub tree_id: [u8; 32],
     /// Seed of the chunker's gear table.
     pub chunker: [u8; 32],
+    /// While a key rotation runs (format-spec §22): the seal key of the master secret being
+    /// replaced. Everything is sealed under `seal`; opening falls back to this one.
+    pub previous_seal: Option<[u8; 32]>,
 }
 
 impl Keys {
@@ -42,7 +47,27 @@ impl Keys {
             blob_id: blake3::derive_key(CONTEXT_BLOB_ID, &master.0),
             tree_id: blake3::derive_key(CONTEXT_TREE_ID, &master.0),
             chunker: blake3::derive_key(CONTEXT_CHUNKER, &master.0),
+            previous_seal: None,
         }
+    }
+
+    /// Open something sealed under the seal key or, during a key rotation, under the
+    /// previous one. A failure is reported as the current key's failure.
+    pub fn open(&self, aad: &Aad, sealed: &[u8]) -> Result<(u8, Vec<u8>)> {
+        match open(&self.seal, aad, sealed) {
+            Err(e) => match &self.previous_seal {
+                Some(previous) => open(previous, aad, sealed).map_err(|_| e),
+                None => Err(e),
+            },
+            ok => ok,
+        }
+    }
+
+    /// These keys without the previous seal key: opens only what is sealed under `seal`.
+    pub fn current_only(&self) -> Keys {
+        let mut k = self.clone();
+        k.previous_seal = None;
+        k
     }
 
     /// A data blob's id: keyed BLAKE3 of its plaintext.

@@ -7,7 +7,7 @@ mod wrap;
 
 pub use keys::{Keys, MasterSecret};
 pub use seal::{open, padme, seal, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
-pub use wrap::{unwrap_master, wrap_master, KdfParams};
+pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek};
 
 /// Fill a buffer from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {

@@ -54,9 +54,36 @@ impl KdfParams {
     }
 }
 
-/// Wrap the master secret; returns the sealed bytes.
-/// Wrap the master secret. `bound` is more data to authenticate with it (the key file's
-/// descriptive fields), appended to the associated data.
+/// The key-encryption key: Argon2id of a password. Zeroed when dropped.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Kek([u8; 32], #[zeroize(skip)] KdfParams, [u8; 32]);
+
+impl Kek {
+    /// Run Argon2id (the slow step; once per key file opened).
+    pub fn derive(password: &[u8], salt: &[u8; 32], params: KdfParams) -> Result<Kek> {
+        Ok(Kek(params.derive(password, salt)?, params, *salt))
+    }
+
+    /// Wrap a master secret. `bound` is more data to authenticate with it (the key file's
+    /// descriptive fields), appended to the associated data.
+    pub fn wrap(&self, master: &MasterSecret, bound: &[u8]) -> Vec<u8> {
+        seal(&self.0, &Aad::new(SealKind::Key, &self.1.aad_bytes(&self.2, bound)), 0, &master.0)
+    }
+
+    /// Unwrap; a failure to authenticate is [`Kind::WrongPassword`].
+    pub fn unwrap(&self, sealed: &[u8], bound: &[u8]) -> Result<MasterSecret> {
+        let (flags, secret) = open(&self.0, &Aad::new(SealKind::Key, &self.1.aad_bytes(&self.2, bound)), sealed)
+            .map_err(|_| Error::new(Kind::WrongPassword, "wrong password"))?;
+        if flags != 0 {
+            return Err(Error::corrupt("wrapped master secret has unexpected flags"));
+        }
+        let bytes: [u8; 32] =
+            secret.as_slice().try_into().map_err(|_| Error::corrupt("wrapped master secret has the wrong length"))?;
+        Ok(MasterSecret(bytes))
+    }
+}
+
+/// Wrap the master secret under Argon2id of `password` (see [`Kek::wrap`]).
 pub fn wrap_master(
     master: &MasterSecret,
     password: &[u8],
@@ -64,8 +91,7 @@ pub fn wrap_master(
     params: KdfParams,
     bound: &[u8],
 ) -> Result<Vec<u8>> {
-    let kek = params.derive(password, salt)?;
-    Ok(seal(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt, bound)), 0, &master.0))
+    Ok(Kek::derive(password, salt, params)?.wrap(master, bound))
 }
 
 /// Unwrap; a failure to authenticate is [`Kind::WrongPassword`].
@@ -76,13 +102,5 @@ pub fn unwrap_master(
     params: KdfParams,
     bound: &[u8],
 ) -> Result<MasterSecret> {
-    let kek = params.derive(password, salt)?;
-    let (flags, secret) = open(&kek, &Aad::new(SealKind::Key, &params.aad_bytes(salt, bound)), sealed)
-        .map_err(|_| Error::new(Kind::WrongPassword, "wrong password"))?;
-    if flags != 0 {
-        return Err(Error::corrupt("wrapped master secret has unexpected flags"));
-    }
-    let bytes: [u8; 32] =
-        secret.as_slice().try_into().map_err(|_| Error::corrupt("wrapped master secret has the wrong length"))?;
-    Ok(MasterSecret(bytes))
+    Kek::derive(password, salt, params)?.unwrap(sealed, bound)
 }

@@ -9,7 +9,7 @@
 //! | 6 | .. | sealed payload; AAD = domain, kind, the 6 header bytes |
 
 use crate::codec::{compress, decompress, Compression};
-use crate::crypto::{open, seal, Aad, Keys, SealKind, FLAG_ZSTD};
+use crate::crypto::{seal, Aad, Keys, SealKind, FLAG_ZSTD};
 use crate::error::{Error, Kind, Result};
 
 use super::FORMAT_VERSION;
@@ -54,7 +54,7 @@ pub fn check_header(bytes: &[u8], kind: SealKind) -> Result<()> {
 
 pub fn decode(keys: &Keys, kind: SealKind, bytes: &[u8]) -> Result<Vec<u8>> {
     check_header(bytes, kind)?;
-    let (flags, body) = open(&keys.seal, &Aad::new(kind, &bytes[..HEADER_LEN]), &bytes[HEADER_LEN..])?;
+    let (flags, body) = keys.open(&Aad::new(kind, &bytes[..HEADER_LEN]), &bytes[HEADER_LEN..])?;
     if flags & FLAG_ZSTD != 0 {
         decompress(&body, MAX_OBJECT_PAYLOAD)
     } else {

@@ -15,7 +15,7 @@
 //! | 41 | 4 | plaintext length, u32 LE |
 
 use crate::codec::{compress, decompress, Compression};
-use crate::crypto::{open, seal, Aad, Keys, SealKind, FLAG_ZSTD, SEAL_OVERHEAD};
+use crate::crypto::{seal, Aad, Keys, SealKind, FLAG_ZSTD, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
@@ -88,7 +88,7 @@ pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8
 /// [`open_blob`], also saying whether the blob was stored compressed.
 pub fn open_blob_flagged(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<(bool, Vec<u8>)> {
     let aad = Aad::blob(entry.blob_type.seal_kind(), &entry.id);
-    let (flags, body) = open(&keys.seal, &aad, sealed).map_err(|e| e.context(format!("blob {}", entry.id)))?;
+    let (flags, body) = keys.open(&aad, sealed).map_err(|e| e.context(format!("blob {}", entry.id)))?;
     let compressed = flags & FLAG_ZSTD != 0;
     let plain = if compressed { decompress(&body, entry.raw_length as usize)? } else { body };
     if plain.len() != entry.raw_length as usize {
@@ -118,6 +118,27 @@ pub fn encode_header(keys: &Keys, entries: &[PackEntry]) -> Vec<u8> {
     out
 }
 
+/// A whole pack sealed again under `to.seal` (key rotation, format-spec §22): every blob is
+/// opened with `from` and its frame (flags and payload, compressed or not) sealed again
+/// with a fresh nonce. Padding is canonical, so every sealed length, hence every offset,
+/// stays the same; nothing is decompressed. Returns the new pack and its entries.
+pub fn reseal_pack(from: &Keys, to: &Keys, pack: &[u8]) -> Result<(Vec<u8>, Vec<PackEntry>)> {
+    let entries = decode_header(from, pack, pack.len() as u64)?;
+    let mut out = Vec::with_capacity(pack.len());
+    let mut resealed = Vec::with_capacity(entries.len());
+    for e in entries {
+        let sealed = &pack[e.offset as usize..e.offset as usize + e.length as usize];
+        let aad = Aad::blob(e.blob_type.seal_kind(), &e.id);
+        let (flags, payload) = from.open(&aad, sealed).map_err(|err| err.context(format!("blob {}", e.id)))?;
+        let again = seal(&to.seal, &aad, flags, &payload);
+        debug_assert_eq!(again.len(), sealed.len());
+        resealed.push(PackEntry { offset: out.len() as u32, length: again.len() as u32, ..e });
+        out.extend_from_slice(&again);
+    }
+    out.extend_from_slice(&encode_header(to, &resealed));
+    Ok((out, resealed))
+}
+
 /// Length of the sealed header, from a pack's last 4 bytes.
 pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
     let t: [u8; 4] = trailer.try_into().map_err(|_| Error::corrupt("pack trailer is not 4 bytes"))?;
@@ -140,7 +161,7 @@ pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<Pack
         return Err(Error::corrupt("pack header truncated"));
     }
     let sealed = &tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN];
-    let (flags, plain) = open(&keys.seal, &Aad::object(SealKind::PackHeader), sealed)?;
+    let (flags, plain) = keys.open(&Aad::object(SealKind::PackHeader), sealed)?;
     if flags != 0 {
         return Err(Error::corrupt(format!("pack header has flags {flags:#04x}; v1 headers are stored raw")));
     }

@@ -5,4 +5,5 @@ pub mod policy;
 pub mod prune;
 pub mod repair;
 pub mod rewrite;
+pub mod rotate;
 pub mod usage;

@@ -3,8 +3,9 @@
 
 use super::Repository;
 use crate::backend::DynBackend;
-use crate::crypto::{KdfParams, MasterSecret};
+use crate::crypto::{KdfParams, Keys, MasterSecret};
 use crate::error::{Error, Kind, Result, ResultExt};
+use crate::format::config::Config;
 use crate::format::key::KeyFile;
 use crate::id::{storage_hash, ObjectId};
 use crate::platform;
@@ -32,12 +33,12 @@ pub(super) fn write_key_file(
     Ok(id)
 }
 
-fn key_ids(backend: &DynBackend) -> Result<Vec<ObjectId>> {
+pub(super) fn key_ids(backend: &DynBackend) -> Result<Vec<ObjectId>> {
     let entries = backend.list("keys/").ctx("listing keys")?;
     Ok(entries.iter().filter_map(|e| e.path.rsplit('/').next().and_then(ObjectId::from_hex)).collect())
 }
 
-fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
+pub(super) fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
     let bytes = backend.read(&format!("keys/{id}")).ctx(format!("reading keys/{id}"))?;
     if storage_hash(&bytes) != id.0 {
         return Err(Error::corrupt(format!("keys/{id}: content does not match its name")));
@@ -45,39 +46,95 @@ fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
     KeyFile::decode(&bytes).ctx(format!("keys/{id}"))
 }
 
-/// Try every key file with the password; the first master secret that `valid` accepts wins
-/// (an `init` that crashed between its key file and `config` leaves an orphan key behind).
+/// What opening with a password yields.
+pub(super) struct Unlocked {
+    pub master: MasterSecret,
+    /// The master secret being replaced, while a key rotation runs (format-spec §22).
+    pub previous: Option<MasterSecret>,
+    pub key_id: ObjectId,
+    pub config: Config,
+    pub keys: Keys,
+}
+
+/// Try the key files with the password (format-spec §8, §22). `config` is the stored
+/// `config` or why it can't be used (missing, or a header this build refuses).
+///
+/// Rotation keys go first; the first key under which a `config` decodes wins: the stored
+/// one under the key's master or its previous one, else the copy a rotation key carries.
+/// An `init` that crashed between its key file and `config` leaves an orphan key that
+/// decodes no config and is skipped. While a rotation runs, a key it does not keep is
+/// refused unless `config` is already sealed under it.
 pub(super) fn unlock(
     backend: &DynBackend,
     password: &[u8],
-    valid: impl Fn(&MasterSecret) -> Result<()>,
-) -> Result<(MasterSecret, ObjectId)> {
-    let ids = key_ids(backend)?;
-    if ids.is_empty() {
-        return Err(Error::corrupt(format!("repository at {} has no key files", backend.location())));
-    }
+    config: std::result::Result<Vec<u8>, Error>,
+) -> Result<Unlocked> {
     let mut last_corrupt = None;
-    let mut opened_invalid: Option<Error> = None;
-    for id in ids {
-        let kf = match read_key(backend, &id) {
-            Ok(k) => k,
+    let mut files = vec![];
+    for id in key_ids(backend)? {
+        match read_key(backend, &id) {
+            Ok(k) => files.push((id, k)),
             Err(e) => {
                 tracing::warn!("skipping unreadable key file: {e}");
                 last_corrupt = Some(e);
+            }
+        }
+    }
+    let rotation = files.iter().find(|(_, k)| k.is_rotation()).map(|(_, k)| k.clone());
+    let config = match (config, &rotation) {
+        (Ok(bytes), _) => Some(bytes),
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(_)) => {
+            tracing::warn!("config: {e}; using the copy of the key rotation in progress");
+            None
+        }
+    };
+    if files.is_empty() && last_corrupt.is_none() {
+        return Err(Error::corrupt(format!("repository at {} has no key files", backend.location())));
+    }
+    files.sort_by_key(|(_, k)| !k.is_rotation());
+    let mut opened_invalid: Option<Error> = None;
+    for (id, kf) in files {
+        let (master, previous) = match kf.open_all(password) {
+            Ok(m) => m,
+            Err(e) if e.kind == Kind::WrongPassword => continue,
+            Err(e) => {
+                last_corrupt = Some(e.context(format!("keys/{id}")));
                 continue;
             }
         };
-        match kf.open(password) {
-            Ok(m) => match valid(&m) {
-                Ok(()) => return Ok((m, id)),
-                Err(e) => {
-                    tracing::warn!("keys/{id} opens with this password but not this repository's config");
-                    opened_invalid = Some(e);
-                }
-            },
-            Err(e) if e.kind == Kind::WrongPassword => continue,
-            Err(e) => last_corrupt = Some(e),
+        let decode = |bytes: &[u8], m: &MasterSecret| Config::decode(&Keys::derive(m), bytes);
+        let mut tried = vec![];
+        if let Some(bytes) = config.as_deref() {
+            tried.push(decode(bytes, &master).map(|c| (c, &master)));
+            if let Some(p) = &previous {
+                tried.push(decode(bytes, p).map(|c| (c, p)));
+            }
         }
+        if let Some(copy) = &kf.config {
+            tried.push(decode(copy, &master).map(|c| (c, &master)));
+        }
+        let Some(found) = tried.iter().position(|t| t.is_ok()) else {
+            tracing::warn!("keys/{id} opens with this password but not this repository's config");
+            opened_invalid = tried.into_iter().find_map(|t| t.err()).or(opened_invalid);
+            continue;
+        };
+        let Some(Ok((config, config_master))) = tried.into_iter().nth(found) else { continue };
+        let under_master = std::ptr::eq(config_master, &master);
+        let keys = config.keys(&master, config_master, previous.as_ref());
+        if let (Some(r), None) = (&rotation, &previous) {
+            if !under_master || config.blob_id_key.is_none() {
+                return Err(Error::new(
+                    Kind::WrongPassword,
+                    format!(
+                        "a key rotation is in progress (started {} by {}@{}) and it revokes this password",
+                        r.created, r.username, r.hostname
+                    ),
+                )
+                .hint("use the password the rotation keeps, and run `arca key rotate` with it to finish"));
+            }
+        }
+        return Ok(Unlocked { master, previous, key_id: id, config, keys });
     }
     if let Some(e) = opened_invalid {
         // the password is right, the config is not: say what is wrong with it

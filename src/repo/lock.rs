@@ -118,7 +118,7 @@ impl Repository {
         let deadline = Instant::now() + self.lock_retry;
         let mut wait = Duration::from_millis(500);
         loop {
-            match self.try_lock(command, mode) {
+            match self.try_lock(command, mode, None) {
                 Err(e) if e.kind == Kind::Locked && Instant::now() + wait <= deadline => {
                     tracing::info!("{}; retrying in {} s", e.message, wait.as_secs_f32());
                     std::thread::sleep(wait);
@@ -132,9 +132,21 @@ impl Repository {
         }
     }
 
-    fn try_lock(&self, command: &str, mode: LockMode) -> Result<LockGuard> {
+    /// Take a new lock while holding `held`, then release `held`: the lock is written
+    /// again under the keys in use now (a key rotation changed them), without a moment in
+    /// which the repository is unlocked.
+    pub fn relock(&self, command: &str, mode: LockMode, held: LockGuard) -> Result<LockGuard> {
+        let new = self.try_lock(command, mode, Some(held.id()))?;
+        drop(held);
+        Ok(new)
+    }
+
+    fn try_lock(&self, command: &str, mode: LockMode, held: Option<ObjectId>) -> Result<LockGuard> {
         let conflict = |locks: &[(ObjectId, Lock)], mine: Option<ObjectId>| {
-            locks.iter().find(|(id, l)| Some(*id) != mine && conflicts(mode, l) && !is_stale(l)).cloned()
+            locks
+                .iter()
+                .find(|(id, l)| Some(*id) != mine && Some(*id) != held && conflicts(mode, l) && !is_stale(l))
+                .cloned()
         };
         if let Some((id, l)) = conflict(&self.locks()?, None) {
             return Err(locked_error(&id, &l));

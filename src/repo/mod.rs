@@ -9,6 +9,7 @@ mod index_writer;
 mod keys;
 mod lock;
 mod pack_copier;
+mod rotation;
 mod saver;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -66,6 +67,8 @@ pub struct Repository {
     backend: DynBackend,
     keys: Keys,
     master: MasterSecret,
+    /// The master secret a key rotation in progress replaces (format-spec §22).
+    previous: Option<MasterSecret>,
     config: Config,
     chunker: Arc<Chunker>,
     index: RwLock<Option<BlobIndex>>,
@@ -95,17 +98,20 @@ impl Repository {
             chunker: opts.chunker,
             pack_size: opts.pack_size,
             chunker_key: opts.chunker_key.map(|k| serde_bytes::ByteBuf::from(k.to_vec())),
+            blob_id_key: None,
+            tree_id_key: None,
         };
         let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
         backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
-        Self::assemble(backend, keys, master, config, key_id)
+        let keys = config.keys(&master, &master, None);
+        Self::assemble(backend, keys, master, config, key_id, None)
     }
 
     /// The key of the chunker's gear table: the config's when it names one, else derived
     /// from the master secret. Two repositories with the same key and chunker parameters cut
     /// identical chunks.
     pub fn chunker_key(&self) -> [u8; 32] {
-        chunker_key(&self.keys, &self.config)
+        self.keys.chunker
     }
 
     fn assemble(
@@ -114,12 +120,14 @@ impl Repository {
         master: MasterSecret,
         config: Config,
         key_id: ObjectId,
+        previous: Option<MasterSecret>,
     ) -> Result<Repository> {
-        let chunker = Arc::new(Chunker::new(&chunker_key(&keys, &config), config.chunker)?);
+        let chunker = Arc::new(Chunker::new(&keys.chunker, config.chunker)?);
         Ok(Repository {
             backend,
             keys,
             master,
+            previous,
             config,
             chunker,
             index: RwLock::new(None),
@@ -131,22 +139,22 @@ impl Repository {
         })
     }
 
-    /// Open with a password: tries every key file.
+    /// Open with a password: tries every key file (format-spec §8, §22).
     pub fn open(backend: DynBackend, password: &[u8]) -> Result<Repository> {
         let config_bytes = match backend.read(CONFIG_PATH) {
-            Ok(b) => b,
+            Ok(b) => Ok(b),
             Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
-                return Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
-                    .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"));
+                Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
+                    .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"))
             }
             Err(e) => return Err(Error::from(e).context("reading config")),
         };
-        crate::format::object::check_header(&config_bytes, crate::crypto::SealKind::Config).ctx("config")?;
-        let (master, key_id) =
-            keys::unlock(&backend, password, |m| Config::decode(&Keys::derive(m), &config_bytes).map(|_| ()))?;
-        let keys = Keys::derive(&master);
-        let config = Config::decode(&keys, &config_bytes).ctx("config")?;
-        Self::assemble(backend, keys, master, config, key_id)
+        let config = config_bytes.and_then(|b| {
+            crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx("config")?;
+            Ok(b)
+        });
+        let u = keys::unlock(&backend, password, config)?;
+        Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
     }
 
     /// Use a local cache of index files, snapshots and tree packs.
@@ -337,6 +345,16 @@ impl Repository {
 
     /// Read and authenticate a pack's header (two ranged reads: trailer, then header).
     pub fn read_pack_header(&self, pack: &PackId, size: u64) -> Result<Vec<crate::format::pack::PackEntry>> {
+        self.read_pack_header_with(&self.keys, pack, size)
+    }
+
+    /// [`Self::read_pack_header`] under the given keys.
+    pub fn read_pack_header_with(
+        &self,
+        keys: &Keys,
+        pack: &PackId,
+        size: u64,
+    ) -> Result<Vec<crate::format::pack::PackEntry>> {
         use crate::format::pack::{decode_header, header_len_from_trailer, TRAILER_LEN};
         let path = pack_path(pack);
         let trailer_len = TRAILER_LEN as u64;
@@ -349,7 +367,7 @@ impl Repository {
             .backend
             .read_range(&path, size - hlen - trailer_len, hlen + trailer_len)
             .ctx(format!("reading {path}"))?;
-        decode_header(&self.keys, &tail, size).ctx(&path)
+        decode_header(keys, &tail, size).ctx(&path)
     }
 
     /// Index the packs that no index file names: those of a backup that was interrupted
@@ -532,8 +550,4 @@ impl std::ops::Deref for IndexRef<'_> {
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
     Error::new(Kind::Other, "a worker thread panicked while holding the index")
-}
-
-fn chunker_key(keys: &Keys, config: &Config) -> [u8; 32] {
-    config.chunker_key.as_ref().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()).unwrap_or(keys.chunker)
 }

@@ -1,0 +1,257 @@
+//! `key rotate` (format-spec §22): a new master secret, every pack, index file and snapshot
+//! sealed again under it, then the new `config` and key, and every old key removed.
+//!
+//! Blob ids and chunk boundaries stay (the new `config` names the keys that make them), so
+//! trees and snapshots keep their content and deduplication goes on across the rotation.
+//! The run holds an exclusive lock. It can stop anywhere: the repository stays readable
+//! with the password the rotation keeps (its rotation key holds both master secrets), and
+//! running `key rotate` again finishes the job without sealing anything twice.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Kind, Result, ResultExt};
+use crate::format::index::IndexPack;
+use crate::format::lock::Lock;
+use crate::format::pack::{reseal_pack, PackEntry};
+use crate::format::snapshot::Snapshot;
+use crate::id::{storage_hash, BlobId, PackId};
+use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, Repository};
+
+/// Packs handled between two looks at the lock and the log.
+const BATCH: usize = 256;
+const THREADS: usize = 4;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RotateStats {
+    /// This run finished a rotation an earlier run started.
+    pub resumed: bool,
+    pub packs_resealed: u64,
+    pub bytes_resealed: u64,
+    /// Packs an interrupted run had sealed again already.
+    pub packs_already_current: u64,
+    pub snapshots_resealed: u64,
+    pub index_files_written: u64,
+    pub locks_removed: u64,
+    /// The key of the new master secret.
+    pub key: String,
+    /// Every key removed: the old master secret's, and the rotation's own.
+    pub keys_removed: Vec<String>,
+}
+
+/// Rotate the master secret. `password` opened `repo`; the new key is for `new_password`
+/// when given (only when starting: a run that resumes keeps the password it started with).
+pub fn rotate(
+    repo: &mut Repository,
+    password: &[u8],
+    new_password: Option<&[u8]>,
+    log: &dyn Fn(String),
+) -> Result<RotateStats> {
+    let mut st = RotateStats { resumed: repo.rotation_in_progress(), ..Default::default() };
+    let keep = if st.resumed {
+        if new_password.is_some() {
+            log("resuming the rotation in progress; it keeps the password it was started for".into());
+        }
+        password
+    } else {
+        new_password.unwrap_or(password)
+    };
+    let mut lock = repo.lock("key rotate", LockMode::Exclusive)?;
+    if !st.resumed {
+        repo.begin_rotation(keep)?;
+        log("new master secret stored in a rotation key".into());
+        // our lock again, under the new secret: the old one becomes unreadable at the end
+        lock = repo.relock("key rotate", LockMode::Exclusive, lock)?;
+    }
+    reseal_packs(repo, &lock, &mut st, log)?;
+    reseal_snapshots(repo, &lock, &mut st, log)?;
+    st.locks_removed = remove_old_locks(repo, &lock)?;
+    lock.ensure_fresh()?;
+    let (key, removed) = repo.finish_rotation(keep)?;
+    st.key = key.to_hex();
+    st.keys_removed = removed.iter().map(|id| id.to_hex()).collect();
+    log(format!("config and key {} written; {} old key(s) removed", key.short(), removed.len()));
+    Ok(st)
+}
+
+enum Outcome {
+    /// Sealed under the new secret already: its header's entries.
+    Current(Vec<PackEntry>),
+    /// Sealed under the old one.
+    Old,
+}
+
+enum Resealed {
+    New(PackId, Vec<PackEntry>, u64),
+    /// Every blob is in a pack sealed under the new secret already.
+    Covered,
+}
+
+fn pool() -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(THREADS)
+        .thread_name(|i| format!("arca-rotate-{i}"))
+        .build()
+        .map_err(|e| Error::new(Kind::Other, format!("starting threads: {e}")))
+}
+
+/// Every pack not yet sealed under the new secret is sealed again, one for one; one index
+/// naming every pack replaces all index files; then the old index files and packs go.
+fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: &dyn Fn(String)) -> Result<()> {
+    repo.adopt_unindexed_packs(false)?;
+    let listed = repo.reload_index()?;
+    let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
+    let packs: Vec<(PackId, Option<u64>)> = {
+        let idx = repo.index()?;
+        (0..idx.packs().len() as u32).map(|n| (idx.pack_id(n), idx.pack_mark(n))).collect()
+    };
+    let size = |id: &PackId| {
+        stored.get(id).copied().ok_or_else(|| {
+            Error::corrupt(format!("{}: indexed but missing from storage", pack_path(id)))
+                .hint("nothing was changed; run `arca repair index`, then `arca key rotate` again")
+        })
+    };
+    let current = repo.current_keys();
+    let pool = pool()?;
+    let mut w = IndexWriter::new(repo);
+    let add = |w: &mut IndexWriter, pack: IndexPack, mark: Option<u64>| match mark {
+        Some(t) => w.add_marked(pack, t),
+        None => w.add(pack),
+    };
+
+    // 1: which packs are sealed under the new secret (an earlier run's work)?
+    log(format!("reading the headers of {} packs", packs.len()));
+    let mut covered: HashSet<BlobId> = HashSet::new();
+    let mut old = vec![];
+    for batch in packs.chunks(BATCH) {
+        let outcomes: Vec<Result<Outcome>> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|(id, _)| match repo.read_pack_header_with(&current, id, size(id)?) {
+                    Ok(entries) => Ok(Outcome::Current(entries)),
+                    Err(e) if e.kind == Kind::Corrupt => Ok(Outcome::Old),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        });
+        for ((id, mark), outcome) in batch.iter().zip(outcomes) {
+            match outcome? {
+                Outcome::Current(entries) => {
+                    covered.extend(entries.iter().map(|e| e.id));
+                    st.packs_already_current += 1;
+                    add(&mut w, IndexPack { id: *id, blobs: entries }, *mark)?;
+                }
+                Outcome::Old => old.push((*id, *mark)),
+            }
+        }
+    }
+
+    // 2: seal the others again
+    log(format!("sealing {} packs under the new master secret", old.len()));
+    let old_keys = repo.keys().clone();
+    for batch in old.chunks(BATCH) {
+        lock.ensure_fresh()?;
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
+        let results: Vec<Result<Resealed>> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|(id, _)| {
+                    let path = pack_path(id);
+                    let bytes = repo.backend().read(&path).ctx(format!("reading {path}"))?;
+                    if storage_hash(&bytes) != id.0 {
+                        return Err(Error::corrupt(format!("{path}: content does not match its name")).hint(
+                            "nothing was lost; run `arca check`, `arca repair index`, then `arca key rotate` again",
+                        ));
+                    }
+                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx(&path)?;
+                    if entries.iter().all(|e| covered.contains(&e.id)) {
+                        return Ok(Resealed::Covered);
+                    }
+                    let new_id = PackId(storage_hash(&new));
+                    let new_path = pack_path(&new_id);
+                    repo.backend().write(&new_path, &new).ctx(format!("uploading {new_path}"))?;
+                    Ok(Resealed::New(new_id, entries, bytes.len() as u64))
+                })
+                .collect()
+        });
+        for ((_, mark), r) in batch.iter().zip(results) {
+            match r? {
+                Resealed::New(id, entries, bytes) => {
+                    st.packs_resealed += 1;
+                    st.bytes_resealed += bytes;
+                    add(&mut w, IndexPack { id, blobs: entries }, *mark)?;
+                }
+                Resealed::Covered => st.packs_already_current += 1,
+            }
+        }
+    }
+
+    // 3: one index under the new secret replaces every file listed; then the old go
+    lock.ensure_fresh()?;
+    st.index_files_written = w.finish(listed.clone())?.len() as u64;
+    for id in &listed {
+        repo.delete_file(&format!("index/{id}"))?;
+    }
+    for (id, _) in &old {
+        repo.delete_file(&pack_path(id))?;
+    }
+    repo.unload_index()?;
+    log(format!("{} packs sealed again, {} index files written", st.packs_resealed, st.index_files_written));
+    Ok(())
+}
+
+/// Every snapshot sealed under the old secret is stored again under the new one (same
+/// content plus `original`, under a new name) and the old file removed. One stored again by an interrupted
+/// run is recognised by its content and not stored twice.
+fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: &dyn Fn(String)) -> Result<()> {
+    let current = repo.current_keys();
+    let mut have = HashSet::new();
+    let mut old = vec![];
+    for id in repo.list_objects("snapshots")? {
+        let bytes = repo.read_object("snapshots", &id)?;
+        match Snapshot::decode(&current, &bytes) {
+            Ok(s) => {
+                have.insert(storage_hash(&crate::codec::to_cbor(&s)));
+            }
+            Err(_) => {
+                let s = Snapshot::decode(repo.keys(), &bytes).ctx(format!("snapshots/{id}"))?;
+                old.push((id, s));
+            }
+        }
+    }
+    log(format!("sealing {} snapshots under the new master secret", old.len()));
+    lock.ensure_fresh()?;
+    for (id, s) in old {
+        // like a copy or a rewrite, it names what it came from: `copy` then knows the
+        // snapshot as the one it copied before (format-spec §14)
+        let s = Snapshot { original: s.original.or(Some(id)), ..s };
+        if !have.contains(&storage_hash(&crate::codec::to_cbor(&s))) {
+            repo.save_snapshot(&s)?;
+            st.snapshots_resealed += 1;
+        }
+        repo.delete_file(&format!("snapshots/{id}"))?;
+    }
+    Ok(())
+}
+
+/// Lock files that only the old secret opens: stale ones (this run holds the exclusive
+/// lock) that would otherwise read as unreadable locks blocking everyone afterwards.
+fn remove_old_locks(repo: &Repository, lock: &LockGuard) -> Result<u64> {
+    let current = repo.current_keys();
+    let mut n = 0;
+    for id in repo.list_objects("locks")? {
+        if id == lock.id() {
+            continue;
+        }
+        let Ok(bytes) = repo.backend().read(&format!("locks/{id}")) else { continue };
+        if Lock::decode(&current, &bytes).is_err() && Lock::decode(repo.keys(), &bytes).is_ok() {
+            repo.delete_file(&format!("locks/{id}"))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

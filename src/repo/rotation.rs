@@ -1,0 +1,87 @@
+//! The key-file and `config` steps of a key rotation (format-spec §22): starting one (a new
+//! master secret in a rotation key that also holds the old one and the new `config`) and
+//! ending one (`config` and the final key written, every other key removed). Re-sealing
+//! what lies between is `maintenance::rotate`.
+
+use super::keys::{key_ids, read_key};
+use super::{Repository, CONFIG_PATH};
+use crate::crypto::{Keys, MasterSecret};
+use crate::error::{Error, Result, ResultExt};
+use crate::format::config::Config;
+use crate::format::key::KeyFile;
+use crate::id::{storage_hash, ObjectId};
+use crate::platform;
+
+impl Repository {
+    /// Is a key rotation in progress (the key in use holds a previous master secret)?
+    pub fn rotation_in_progress(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// Keys that open only what is sealed under the current master secret.
+    pub fn current_keys(&self) -> Keys {
+        self.keys.current_only()
+    }
+
+    /// Start a rotation: a new master secret, wrapped with `password` in a rotation key
+    /// that also carries the current one and the `config` the rotation will write. From
+    /// here on everything is sealed under the new secret and opened under either.
+    pub fn begin_rotation(&mut self, password: &[u8]) -> Result<ObjectId> {
+        if self.previous.is_some() {
+            return Err(Error::usage("a key rotation is already in progress"));
+        }
+        let params = read_key(&self.backend, &self.key_id)?.params;
+        let new = MasterSecret::generate();
+        // the ids and chunk boundaries stay: the new config names the keys in use now
+        let bytes = |k: [u8; 32]| Some(serde_bytes::ByteBuf::from(k.to_vec()));
+        let config = Config {
+            chunker_key: bytes(self.keys.chunker),
+            blob_id_key: bytes(self.keys.blob_id),
+            tree_id_key: bytes(self.keys.tree_id),
+            ..self.config.clone()
+        };
+        let config_bytes = config.encode(&config.keys(&new, &new, None));
+        let meta = (platform::now_rfc3339(), platform::hostname(), platform::username());
+        let kf = KeyFile::create_rotation(&new, &self.master, config_bytes, password, params, meta)?;
+        let encoded = kf.encode();
+        let id = ObjectId(storage_hash(&encoded));
+        self.backend.write(&format!("keys/{id}"), &encoded).ctx("writing the rotation key")?;
+        let old = std::mem::replace(&mut self.master, new);
+        self.keys.previous_seal = Some(self.keys.seal);
+        self.keys.seal = Keys::derive(&self.master).seal;
+        self.previous = Some(old);
+        self.key_id = id;
+        Ok(id)
+    }
+
+    /// End a rotation whose data is all sealed under the new master secret: store the new
+    /// `config` (from the rotation key, checked after writing), then a plain key for
+    /// `password`, then remove every other key. Returns the new key and the removed ones.
+    pub fn finish_rotation(&mut self, password: &[u8]) -> Result<(ObjectId, Vec<ObjectId>)> {
+        if self.previous.is_none() {
+            return Err(Error::usage("no key rotation is in progress"));
+        }
+        let rotation = read_key(&self.backend, &self.key_id)?;
+        let config_bytes = rotation
+            .config
+            .as_ref()
+            .ok_or_else(|| Error::corrupt(format!("keys/{}: rotation key without a config", self.key_id)))?;
+        let current = self.keys.current_only();
+        self.backend.write(CONFIG_PATH, config_bytes).ctx("writing config")?;
+        let stored = self.backend.read(CONFIG_PATH).ctx("reading back config")?;
+        let config = Config::decode(&current, &stored).ctx("config as written")?;
+        let key = super::keys::write_key_file(&self.backend, &self.master, password, rotation.params)?;
+        let mut removed = vec![];
+        for id in key_ids(&self.backend)? {
+            if id != key {
+                self.delete_file(&format!("keys/{id}"))?;
+                removed.push(id);
+            }
+        }
+        self.keys = current;
+        self.previous = None;
+        self.config = config;
+        self.key_id = key;
+        Ok((key, removed))
+    }
+}
