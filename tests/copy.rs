@@ -119,3 +119,55 @@ fn copy_needs_exactly_one_other_repository() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("to itself"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_copy_stopped_half_way_resumes_and_uploads_only_what_is_missing() {
+    use arca::backend::{self, fault::FaultBackend, DynBackend, Location};
+    use arca::repo::{LockMode, Repository};
+    use std::sync::Arc;
+
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..6 {
+        write(&src.join(format!("f{i}.bin")), &noise(9_000_000, 40 + i));
+    }
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let target = Env::new();
+    let o = target
+        .cmd()
+        .env("ARCA_FROM_PASSWORD", PASSWORD)
+        .args(["init", "--from-repo", env.repo.to_str().unwrap(), "--copy-chunker-params"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let open = |b: DynBackend| Repository::open(b, PASSWORD.as_bytes()).unwrap();
+    let raw = |p: &std::path::Path| backend::open_raw(&Location::Local(p.to_path_buf()), &[]).unwrap();
+
+    // the lock, then packs: stop after two packs are stored (their index is written last)
+    let source = open(raw(&env.repo));
+    let dst = Arc::new(open(Arc::new(FaultBackend::new(raw(&target.repo)).crash_at(4))));
+    let lock = dst.lock("copy", LockMode::Shared).unwrap();
+    let snaps = source.snapshots().unwrap();
+    let err = arca::commands::copy::run(&source, &dst, snaps, &lock, &|_| {}).unwrap_err();
+    assert!(err.message.contains("injected crash"), "{err}");
+    drop((lock, dst));
+    let _ = std::fs::remove_dir_all(target.repo.join("locks")); // a killed process's lock is stale
+    let stored_before = target.packs().len();
+    assert!(stored_before >= 2, "packs stored before the stop: {stored_before}");
+
+    let o = target
+        .cmd()
+        .env("ARCA_FROM_PASSWORD", PASSWORD)
+        .args(["copy", "--json", "--from-repo", env.repo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(r["copied"].as_array().unwrap().len(), 1, "{r}");
+    let total: u64 = 6 * 9_000_000;
+    let added = r["data_added"].as_u64().unwrap();
+    assert!(added < total - 2 * 8_000_000, "the packs stored before the stop are reused: {added} of {total}");
+    assert_same_tree(&describe(&src), &target.restored(&format!("latest:{}", src.display()), "out"));
+    target.check();
+}

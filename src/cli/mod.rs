@@ -5,6 +5,8 @@ mod config_show;
 mod copy;
 mod generate;
 mod handlers;
+#[cfg(test)]
+mod help_examples;
 mod hooks;
 mod maintenance;
 mod output;
