@@ -53,6 +53,12 @@ fn round_trip(server: Server) {
         !log.lines().any(|l| l.contains("read data/") && !l.contains(" bytes at ")),
         "{name}: a whole pack was read"
     );
+
+    // the master secret replaced on the service: everything still restores and checks
+    let st: serde_json::Value = serde_json::from_str(env.ok(&["key", "rotate", "--json"]).trim()).unwrap();
+    assert!(st["packs_resealed"].as_u64().unwrap() > 0, "{name}: {st}");
+    assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "rotated"));
+    env.check();
 }
 
 #[test]
