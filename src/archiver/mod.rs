@@ -13,7 +13,7 @@
 //! a counted warning; a storage failure stops everything.
 
 mod file_reader;
-mod metadata;
+pub mod metadata;
 mod walker;
 
 use std::path::PathBuf;

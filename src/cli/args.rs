@@ -155,6 +155,29 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Show what changed between two snapshots, or between a snapshot and a directory on disk
+    #[command(after_help = "Examples:
+  arca diff 3fa9c1d2 latest
+  arca diff 3fa9c1d2 latest --metadata       (also permission, owner, time and xattr changes: U)
+  arca diff latest:/home/me/work 3fa9c1d2:/home/me/work
+  arca diff latest /home/me/work             (the snapshot against the live directory)
+  arca diff 3fa9c1d2 latest --json
+Lines: + added, - removed, M content changed, T type changed, U metadata changed.")]
+    Diff(DiffArgs),
+    /// Write a file from a snapshot to stdout, or a directory as a tar or zip archive
+    #[command(after_help = "Examples:
+  arca dump latest /home/me/report.odt > report.odt
+  arca dump latest /home/me/work > work.tar          (a directory: tar by default)
+  arca dump latest /home/me/work --archive zip --target work.zip
+  arca dump 3fa9c1d2 / | tar -t                      (the whole snapshot)
+tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links and devices.")]
+    Dump(DumpArgs),
+    /// Count what snapshots hold: restore size, distinct files, blobs, raw stored data
+    #[command(after_help = "Examples:
+  arca stats                               (restore size of every snapshot)
+  arca stats latest --mode raw-data        (stored size, compression and deduplication ratios)
+  arca stats --mode files-by-contents --host laptop --json")]
+    Stats(StatsArgs),
     /// Show the effective settings (profiles merged, command line applied; secrets masked)
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -362,6 +385,44 @@ pub struct SnapshotsArgs {
     pub filter: FilterArgs,
     /// Snapshot ids (or prefixes) to show
     pub ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old side: a snapshot, optionally with :/SUBPATH
+    pub old: String,
+    /// The new side: a snapshot (optionally with :/SUBPATH), or a directory on disk
+    pub new: String,
+    /// Also report metadata changes (mode, owner, mtime, xattrs)
+    #[arg(long)]
+    pub metadata: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// Snapshot: id, prefix, latest or latest@TIME
+    pub snapshot: String,
+    /// Path inside the snapshot (a file, or a directory dumped as an archive)
+    pub path: String,
+    /// Archive format for directories: tar or zip
+    #[arg(long, short = 'a', default_value = "tar")]
+    pub archive: String,
+    /// Write to this file instead of stdout
+    #[arg(long, short = 't', value_name = "FILE")]
+    pub target: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Snapshots (ids, prefixes, latest); none: every snapshot the filters select
+    pub ids: Vec<String>,
+    /// restore-size, files-by-contents, blobs-per-file or raw-data
+    #[arg(long, default_value = "restore-size")]
+    pub mode: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]

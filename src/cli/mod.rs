@@ -1,6 +1,7 @@
 //! The only layer that reads argv and the environment, prompts, and prints.
 
 mod args;
+mod browse;
 mod config_show;
 mod copy;
 mod generate;

@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod cat;
 pub mod copy;
+pub mod diff;
+pub mod dump;
 pub mod forget;
 pub mod init;
 pub mod key;
@@ -11,6 +13,7 @@ pub mod ls;
 pub mod restore;
 pub mod select;
 pub mod snapshots;
+pub mod stats;
 pub mod tag;
 
 pub use select::{parse_time, select, select_many, Filter};

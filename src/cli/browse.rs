@@ -1,0 +1,180 @@
+//! Browsing history: stats, find, diff, dump (mount lives in `crate::mount`).
+
+use super::args::{DiffArgs, DumpArgs, StatsArgs};
+use super::exit;
+use super::handlers::filter;
+use super::output::{bytes, Out};
+use super::settings::Settings;
+use crate::commands::diff::{Differ, Dir};
+use crate::commands::{self, stats::Mode};
+use crate::error::{Error, Kind, Result};
+use crate::repo::LockMode;
+use crate::repo::Repository;
+
+pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
+    let mode: Mode = a.mode.parse()?;
+    let repo = s.open()?;
+    let _lock = repo.lock("stats", LockMode::Shared)?;
+    let snaps = commands::select_many(&repo, &a.ids, &filter(&a.filter))?;
+    let st = commands::stats::stats(&repo, &snaps, mode)?;
+    if out.json {
+        out.json_line(&st);
+        return Ok(exit::OK);
+    }
+    out.text(format!("Stats in {} mode:", a.mode));
+    let line = |k: &str, v: String| out.text(format!("{k:>26}:  {v}"));
+    line("Snapshots processed", st.snapshots_count.to_string());
+    if mode != Mode::RawData {
+        line("Total File Count", st.total_file_count.to_string());
+    }
+    if let Some(n) = st.total_blob_count {
+        line("Total Blob Count", n.to_string());
+    }
+    line("Total Size", bytes(st.total_size));
+    if let Some(n) = st.total_uncompressed_size {
+        line("Total Uncompressed Size", bytes(n));
+    }
+    let ratio = |v: Option<f64>, suffix: &str| v.map(|r| format!("{r:.2}{suffix}"));
+    if let Some(v) = ratio(st.compression_progress, "%") {
+        line("Compression Progress", v);
+    }
+    if let Some(v) = ratio(st.compression_ratio, "x") {
+        line("Compression Ratio", v);
+    }
+    if let Some(v) = ratio(st.compression_space_saving, "%") {
+        line("Compression Space Saving", v);
+    }
+    if let Some(v) = ratio(st.deduplication_ratio, "x") {
+        line("Deduplication Ratio", v);
+    }
+    if let Some(v) = ratio(st.total_ratio, "x") {
+        line("Restore Size / Stored", v);
+    }
+    Ok(exit::OK)
+}
+
+/// `SNAPSHOT[:/SUBPATH]`: the snapshot and the directory below its root.
+fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Result<(String, Dir, String)> {
+    let (sel, sub) = match spec.split_once(":/") {
+        Some((sel, sub)) => (sel, Some(format!("/{sub}"))),
+        None => (spec, default_path.map(str::to_string)),
+    };
+    let (id, snap) = commands::select(repo, sel, &Default::default())?;
+    let path = sub.unwrap_or_else(|| "/".into());
+    let tree = if path.trim_matches('/').is_empty() {
+        snap.tree
+    } else {
+        match repo.find_path(&snap.tree, &path)? {
+            Some(n) => n
+                .subtree
+                .ok_or_else(|| Error::usage(format!("{path} is not a directory in snapshot {}", id.short())))?,
+            None => snap.tree,
+        }
+    };
+    Ok((id.to_hex(), Dir::Tree(tree), path.trim_end_matches('/').to_string()))
+}
+
+/// Is `arg` a directory on disk rather than a snapshot? Only when it looks like a path.
+fn live_dir(arg: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(arg);
+    let pathlike = arg.starts_with('/') || arg.starts_with('.') || arg.starts_with('~');
+    (pathlike && !arg.contains(":/") && p.is_dir()).then(|| std::path::absolute(p).ok()).flatten()
+}
+
+pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
+    let repo = s.open()?;
+    let _lock = repo.lock("diff", LockMode::Shared)?;
+    let (new_id, new_dir, new_path, live) = match live_dir(&a.new) {
+        Some(p) => {
+            let shown = p.to_string_lossy().trim_end_matches('/').to_string();
+            (p.display().to_string(), Dir::Live(p), shown, true)
+        }
+        None => {
+            let (id, d, p) = snapshot_dir(&repo, &a.new, None)?;
+            (id, d, p, false)
+        }
+    };
+    let (old_id, old_dir, old_path) = snapshot_dir(&repo, &a.old, live.then_some(new_path.as_str()))?;
+    if live && old_path != new_path {
+        return Err(Error::new(Kind::NotFound, format!("{new_path} is not in snapshot {}", &old_id[..8]))
+            .hint("name the directory inside the snapshot: SNAPSHOT:/PATH"));
+    }
+    if !out.json {
+        out.text(format!(
+            "comparing snapshot {} to {}:\n",
+            &old_id[..8],
+            if live { new_id.clone() } else { new_id[..8].to_string() }
+        ));
+    }
+    let mut emit = |c: commands::diff::Change| {
+        if out.json {
+            out.json_line(
+                &serde_json::json!({"message_type": "change", "path": c.path, "modifier": c.modifier.to_string()}),
+            );
+        } else {
+            out.text(format!("{}    {}", c.modifier, c.path));
+        }
+    };
+    let base = if live { new_path.as_str() } else { old_path.as_str() };
+    let st = Differ::new(&repo, a.metadata).diff(base, &old_dir, &new_dir, &mut emit)?;
+    if out.json {
+        let mut v = serde_json::to_value(&st).unwrap_or_default();
+        v["message_type"] = "statistics".into();
+        v["source_snapshot"] = old_id.into();
+        v["target_snapshot"] = new_id.into();
+        out.json_line(&v);
+        return Ok(exit::OK);
+    }
+    let (ad, rm) = (&st.added, &st.removed);
+    out.text("");
+    out.text(format!("Files:       {:>5} new, {:>5} removed, {:>5} changed", ad.files, rm.files, st.changed_files));
+    out.text(format!("Dirs:        {:>5} new, {:>5} removed", ad.dirs, rm.dirs));
+    out.text(format!("Others:      {:>5} new, {:>5} removed", ad.others, rm.others));
+    out.text(format!("Data Blobs:  {:>5} new, {:>5} removed", ad.data_blobs, rm.data_blobs));
+    out.text(format!("Tree Blobs:  {:>5} new, {:>5} removed", ad.tree_blobs, rm.tree_blobs));
+    out.text(format!("  Added:   {}", bytes(ad.bytes)));
+    out.text(format!("  Removed: {}", bytes(rm.bytes)));
+    Ok(exit::OK)
+}
+
+pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
+    use std::io::Write;
+    let format: commands::dump::Archive = a.archive.parse()?;
+    let repo = s.open()?;
+    let _lock = repo.lock("dump", LockMode::Shared)?;
+    let (id, snap) = commands::select(&repo, &a.snapshot, &filter(&a.filter))?;
+    let node = repo.find_path(&snap.tree, &a.path)?;
+    let mut sink: Box<dyn Write> = match &a.target {
+        Some(t) => Box::new(std::io::BufWriter::new(std::fs::File::create(t).map_err(|e| Error::io(t.display(), e))?)),
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+    };
+    let path = std::path::Path::new(&a.path);
+    match &node {
+        Some(n) if n.kind == crate::format::tree::NodeKind::File => {
+            commands::dump::dump_file(&repo, n, &mut sink)?;
+        }
+        Some(n) if n.kind == crate::format::tree::NodeKind::Dir => {
+            let tree = n.subtree.ok_or_else(|| Error::corrupt(format!("{}: a directory without a tree", a.path)))?;
+            let st = commands::dump::dump_dir(&repo, path, Some(n), &tree, format, &mut sink)?;
+            for p in &st.skipped {
+                out.warning(
+                    "dump",
+                    &format!("{p}: a {} archive has no place for this kind of file; left out", a.archive),
+                );
+            }
+        }
+        None => {
+            commands::dump::dump_dir(&repo, std::path::Path::new("/"), None, &snap.tree, format, &mut sink)?;
+        }
+        Some(n) => {
+            return Err(Error::usage(format!(
+                "{} in snapshot {} is a {}: dump writes files and directories",
+                a.path,
+                id.short(),
+                n.kind.as_str()
+            )))
+        }
+    }
+    sink.flush().map_err(|e| Error::io(a.target.as_ref().map_or("stdout".into(), |t| t.display().to_string()), e))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,322 @@
+//! `arca diff`: what changed between two snapshots, or between a snapshot and a live
+//! directory, as restic prints it: `+` added, `-` removed, `M` content changed, `T` type
+//! changed, `U` metadata only (with `--metadata`), then counts of files, directories, blobs
+//! and bytes on each side.
+//!
+//! Between snapshots only subtrees whose ids differ are read. Against a live directory a
+//! file is read (and cut into chunks with the repository's chunker) only when its size or
+//! modification time differ from the snapshot's.
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::archiver::metadata::{node_from_metadata, read_xattrs};
+use crate::error::{Error, Result, ResultExt};
+use crate::format::tree::{Node, NodeKind};
+use crate::id::{BlobId, TreeId};
+use crate::repo::Repository;
+
+/// One side of a comparison: a directory in a snapshot or on disk.
+#[derive(Clone, Debug)]
+pub enum Dir {
+    Tree(TreeId),
+    Live(PathBuf),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub modifier: char,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub files: u64,
+    pub dirs: u64,
+    pub others: u64,
+    pub data_blobs: u64,
+    pub tree_blobs: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DiffStats {
+    pub changed_files: u64,
+    pub added: Counts,
+    pub removed: Counts,
+}
+
+pub struct Differ<'a> {
+    repo: &'a Repository,
+    metadata: bool,
+    stats: DiffStats,
+    /// Blobs seen on each side in the parts that differ: (data, tree); sizes of live chunks.
+    blobs: [(HashSet<BlobId>, HashSet<BlobId>); 2],
+    live_bytes: [u64; 2],
+    /// Chunks of changed files on disk (counted as they are cut).
+    live_ids: HashSet<BlobId>,
+    scratch: Vec<u8>,
+}
+
+const OLD: usize = 0;
+const NEW: usize = 1;
+
+impl<'a> Differ<'a> {
+    pub fn new(repo: &'a Repository, metadata: bool) -> Self {
+        Differ {
+            repo,
+            metadata,
+            stats: DiffStats::default(),
+            blobs: Default::default(),
+            live_bytes: [0; 2],
+            live_ids: HashSet::new(),
+            scratch: vec![],
+        }
+    }
+
+    /// Compare `old` with `new` below `path`, reporting each change to `emit`.
+    pub fn diff(mut self, path: &str, old: &Dir, new: &Dir, emit: &mut dyn FnMut(Change)) -> Result<DiffStats> {
+        self.dirs(path, old, new, emit)?;
+        let idx = self.repo.index()?;
+        let [(old_data, old_trees), (new_data, new_trees)] = &self.blobs;
+        let size = |id: &BlobId| idx.get(id).map_or(0, |l| l.entry.raw_length as u64);
+        for id in new_data.difference(old_data) {
+            self.stats.added.data_blobs += 1;
+            self.stats.added.bytes += size(id);
+        }
+        for id in old_data.iter().filter(|id| !new_data.contains(id) && !self.live_ids.contains(id)) {
+            self.stats.removed.data_blobs += 1;
+            self.stats.removed.bytes += size(id);
+        }
+        self.stats.added.tree_blobs = new_trees.difference(old_trees).count() as u64;
+        self.stats.removed.tree_blobs = old_trees.difference(new_trees).count() as u64;
+        if matches!(new, Dir::Live(_)) {
+            self.stats.removed.tree_blobs = 0; // a directory on disk has no trees to compare with
+        }
+        self.stats.added.bytes += self.live_bytes[NEW];
+        self.stats.removed.bytes += self.live_bytes[OLD];
+        Ok(self.stats)
+    }
+
+    /// A directory's entries, each with where it comes from: its subtree (directories in a
+    /// snapshot) or its path on disk.
+    fn list(&mut self, dir: &Dir) -> Result<Vec<(Node, Option<Dir>)>> {
+        match dir {
+            Dir::Tree(id) => Ok(self
+                .repo
+                .load_tree(id)?
+                .nodes
+                .into_iter()
+                .map(|n| {
+                    let sub = n.subtree.map(Dir::Tree);
+                    (n, sub)
+                })
+                .collect()),
+            Dir::Live(p) => {
+                let mut out = vec![];
+                for e in std::fs::read_dir(p).map_err(|e| Error::io(p.display(), e))? {
+                    let e = e.map_err(|e| Error::io(p.display(), e))?;
+                    let path = e.path();
+                    let md = std::fs::symlink_metadata(&path).map_err(|err| Error::io(path.display(), err))?;
+                    let mut n = node_from_metadata(e.file_name().as_bytes(), &md);
+                    if n.kind == NodeKind::Symlink {
+                        let t = std::fs::read_link(&path).map_err(|err| Error::io(path.display(), err))?;
+                        n.link_target = Some(t.as_os_str().as_bytes().to_vec().into());
+                    }
+                    if self.metadata {
+                        n.xattrs = read_xattrs(&path).unwrap_or_default();
+                    }
+                    out.push((n, Some(Dir::Live(path))));
+                }
+                out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                Ok(out)
+            }
+        }
+    }
+
+    fn dirs(&mut self, path: &str, old: &Dir, new: &Dir, emit: &mut dyn FnMut(Change)) -> Result<()> {
+        if let (Dir::Tree(a), Dir::Tree(b)) = (old, new) {
+            if a == b {
+                return Ok(());
+            }
+        }
+        for (side, d) in [(OLD, old), (NEW, new)] {
+            if let Dir::Tree(id) = d {
+                self.blobs[side].1.insert(*id);
+            }
+        }
+        let a = self.list(old).ctx(format!("{path} (old side)"))?;
+        let b = self.list(new).ctx(format!("{path} (new side)"))?;
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let order = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => x.0.name.cmp(&y.0.name),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    self.whole(OLD, path, &a[i], emit)?;
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    self.whole(NEW, path, &b[j], emit)?;
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    self.both(path, &a[i], &b[j], emit)?;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A node (and everything below it) present on one side only.
+    fn whole(
+        &mut self,
+        side: usize,
+        parent: &str,
+        (n, sub): &(Node, Option<Dir>),
+        emit: &mut dyn FnMut(Change),
+    ) -> Result<()> {
+        let path = child(parent, n, n.kind == NodeKind::Dir);
+        emit(Change { path: path.clone(), modifier: if side == NEW { '+' } else { '-' } });
+        let c = if side == NEW { &mut self.stats.added } else { &mut self.stats.removed };
+        match n.kind {
+            NodeKind::Dir => c.dirs += 1,
+            NodeKind::File => c.files += 1,
+            _ => c.others += 1,
+        }
+        match (n.kind, sub) {
+            (NodeKind::Dir, Some(d)) => {
+                if let Dir::Tree(id) = d {
+                    self.blobs[side].1.insert(*id);
+                }
+                for entry in self.list(d).ctx(&path)? {
+                    self.whole(side, path.trim_end_matches('/'), &entry, emit)?;
+                }
+            }
+            // a file on disk is counted by its size, not read
+            (NodeKind::File, Some(Dir::Live(_))) => self.live_bytes[side] += n.size,
+            (NodeKind::File, _) => self.data(side, n)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn data(&mut self, side: usize, n: &Node) -> Result<()> {
+        for id in &n.content_lists {
+            self.blobs[side].1.insert(*id);
+        }
+        let content = self.repo.file_content(n)?;
+        self.blobs[side].0.extend(content);
+        Ok(())
+    }
+
+    fn both(
+        &mut self,
+        parent: &str,
+        (a, asub): &(Node, Option<Dir>),
+        (b, bsub): &(Node, Option<Dir>),
+        emit: &mut dyn FnMut(Change),
+    ) -> Result<()> {
+        if a.kind != b.kind {
+            let path = child(parent, b, false);
+            emit(Change { path, modifier: 'T' });
+            self.whole_quiet(OLD, a, asub)?;
+            self.whole_quiet(NEW, b, bsub)?;
+            return Ok(());
+        }
+        let path = child(parent, b, b.kind == NodeKind::Dir);
+        let meta_changed = self.metadata && metadata_differs(a, b);
+        match (a.kind, asub, bsub) {
+            (NodeKind::Dir, Some(x), Some(y)) => {
+                if meta_changed {
+                    emit(Change { path: path.clone(), modifier: 'U' });
+                }
+                self.dirs(path.trim_end_matches('/'), x, y, emit)?;
+            }
+            (NodeKind::File, _, _) => {
+                let same = match bsub {
+                    Some(Dir::Live(p)) => self.same_as_live(a, b, p).ctx(&path)?,
+                    _ => a.content == b.content && a.content_lists == b.content_lists,
+                };
+                if !same {
+                    emit(Change { path, modifier: 'M' });
+                    self.stats.changed_files += 1;
+                    self.data(OLD, a)?;
+                    if !matches!(bsub, Some(Dir::Live(_))) {
+                        self.data(NEW, b)?;
+                    }
+                } else if meta_changed {
+                    emit(Change { path, modifier: 'U' });
+                }
+            }
+            _ => {
+                if a.link_target != b.link_target || a.rdev != b.rdev {
+                    emit(Change { path, modifier: 'M' });
+                } else if meta_changed {
+                    emit(Change { path, modifier: 'U' });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Count a node and its subtree as removed/added without printing its children (a type
+    /// change prints one `T` line).
+    fn whole_quiet(&mut self, side: usize, n: &Node, sub: &Option<Dir>) -> Result<()> {
+        let mut sink = |_| {};
+        self.whole(side, "", &(n.clone(), sub.clone()), &mut sink)
+    }
+
+    /// Does the live file have the snapshot file's content? Size and mtime equal: assumed
+    /// so, as a backup would; otherwise cut it into chunks and compare their ids.
+    fn same_as_live(&mut self, a: &Node, b: &Node, path: &Path) -> Result<bool> {
+        if a.size == b.size && a.mtime == b.mtime {
+            return Ok(true);
+        }
+        let chunks = live_chunks(self.repo, path, &mut self.scratch)?;
+        let old = self.repo.file_content(a)?;
+        if chunks.iter().map(|c| c.0).eq(old.iter().copied()) {
+            return Ok(true);
+        }
+        let old: HashSet<BlobId> = old.into_iter().collect();
+        for (id, len) in chunks {
+            if self.live_ids.insert(id) && !old.contains(&id) {
+                self.stats.added.data_blobs += 1;
+                self.live_bytes[NEW] += len;
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// `parent/name`, with a trailing `/` for directories.
+fn child(parent: &str, n: &Node, dir: bool) -> String {
+    let mut p = format!("{}/{}", parent.trim_end_matches('/'), n.name_lossy());
+    if dir {
+        p.push('/');
+    }
+    p
+}
+
+fn metadata_differs(a: &Node, b: &Node) -> bool {
+    a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.mtime != b.mtime || a.xattrs != b.xattrs
+}
+
+/// Chunk ids and lengths of a file on disk, cut with the repository's chunker.
+pub fn live_chunks(repo: &Repository, path: &Path, scratch: &mut Vec<u8>) -> Result<Vec<(BlobId, u64)>> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut out = vec![];
+    repo.chunker().split_reader(&mut f, scratch, |c| {
+        out.push((repo.keys().blob_id(&c), c.len() as u64));
+        Ok(())
+    })?;
+    Ok(out)
+}
