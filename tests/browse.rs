@@ -184,3 +184,64 @@ fn dump_writes_a_file_and_archives_that_restore_everything() {
     assert_ne!(code(&o), 0);
     assert!(stderr(&o).contains("missing"), "{}", stderr(&o));
 }
+
+#[test]
+fn find_matches_names_across_snapshots_and_tells_one_paths_history_from_the_catalog() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("docs/report-1.odt"), b"v1");
+    write(&src.join("docs/notes.txt"), b"notes");
+    env.init();
+    let s1 = env.backup_json(&[src.to_str().unwrap()])["snapshot_id"].as_str().unwrap().to_string();
+    write(&src.join("docs/report-1.odt"), b"version two");
+    write(&src.join("other/REPORT-2.ODT"), b"upper");
+    let s2 = env.backup_json(&[src.to_str().unwrap()])["snapshot_id"].as_str().unwrap().to_string();
+    env.backup_json(&[src.to_str().unwrap()]); // unchanged: same trees, another snapshot
+    let s = src.display().to_string();
+
+    let o = env.cmd().args(["find", "--json", "report*.odt"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("adding 3 snapshot(s)"), "{}", stderr(&o));
+    let found: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 3, "every snapshot, newest first: {found:?}");
+    assert_eq!(found[2]["snapshot"], s1.as_str());
+    assert_eq!(found[1]["snapshot"], s2.as_str());
+    for f in found {
+        assert_eq!(f["matches"][0]["path"], format!("{s}/docs/report-1.odt"));
+        assert_eq!(f["hits"], 1, "case matters by default: {f}");
+    }
+    let ci: serde_json::Value = serde_json::from_str(env.ok(&["find", "--json", "-i", "report*.odt"]).trim()).unwrap();
+    assert_eq!(ci[0]["hits"], 2, "{ci}");
+    let by_path: serde_json::Value =
+        serde_json::from_str(env.ok(&["find", "--json", "other/*.ODT", "-s", &s2[..8]]).trim()).unwrap();
+    assert_eq!(by_path.as_array().unwrap().len(), 1);
+    assert_eq!(by_path[0]["matches"][0]["path"], format!("{s}/other/REPORT-2.ODT"));
+
+    // the catalog is up to date: no tree is read again (nor can be: the packs are gone)
+    std::fs::rename(env.repo.join("data"), env.path("data-away")).unwrap();
+    for d in std::fs::read_dir(env.path("cache/arca")).unwrap().flatten() {
+        let _ = std::fs::remove_dir_all(d.path().join("data"));
+    }
+    let o = env.cmd().args(["find", "--json", "--path", &format!("{s}/docs/report-1.odt")]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("adding"), "{}", stderr(&o));
+    let h: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let versions = h["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{h}");
+    assert_eq!(versions[0]["size"], 11);
+    assert_eq!(versions[0]["snapshots"].as_array().unwrap().len(), 2, "{h}");
+    assert_eq!(versions[1]["snapshots"][0], s1.as_str());
+    assert_ne!(versions[0]["content_id"], versions[1]["content_id"]);
+    std::fs::rename(env.path("data-away"), env.repo.join("data")).unwrap();
+
+    // a forgotten snapshot leaves the catalog; without a cache the answer is the same
+    env.ok(&["forget", &s1[..8]]);
+    let found: serde_json::Value = serde_json::from_str(env.ok(&["find", "--json", "report*.odt"]).trim()).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    let nocache: serde_json::Value =
+        serde_json::from_str(env.ok(&["--no-cache", "find", "--json", "report*.odt"]).trim()).unwrap();
+    assert_eq!(found, nocache);
+    let none = env.ok(&["find", "--json", "nothing-like-this"]);
+    assert_eq!(none.trim(), "[]");
+}

@@ -4,6 +4,8 @@
 //! cache: any failure here only means reading from storage again. The catalog is disposable:
 //! a schema-version mismatch drops and rebuilds it.
 
+pub mod history;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -35,6 +37,11 @@ impl Cache {
         }
         let catalog = open_catalog(&dir.join("catalog.sqlite")).map_err(|e| tracing::debug!("cache catalog: {e}")).ok();
         Some(Cache { dir, catalog: Mutex::new(catalog) })
+    }
+
+    /// This repository's cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The default cache root: `$XDG_CACHE_HOME/arca` or the platform's equivalent.

@@ -155,6 +155,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Find files by name in every snapshot, or one path's version history
+    #[command(after_help = "Examples:
+  arca find 'report*.odt'                      (every snapshot's matches, newest first)
+  arca find -i '*.JPG' --host laptop
+  arca find 'src/*.rs' --newest '2026-11-01'   (a pattern with / matches the path)
+  arca find --path /home/me/report.odt         (the file's versions: size, mtime, content id, snapshots)
+  arca find --path /etc/fstab --json
+Answers come from a catalog in the local cache, updated with the snapshots added since.")]
+    Find(FindArgs),
     /// Show what changed between two snapshots, or between a snapshot and a directory on disk
     #[command(after_help = "Examples:
   arca diff 3fa9c1d2 latest
@@ -385,6 +394,33 @@ pub struct SnapshotsArgs {
     pub filter: FilterArgs,
     /// Snapshot ids (or prefixes) to show
     pub ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FindArgs {
+    /// Glob patterns (* ? [..] **), matched against names, or against paths when they contain /
+    pub patterns: Vec<String>,
+    /// Instead of patterns: every version of this path across snapshots
+    #[arg(long, value_name = "PATH", conflicts_with = "patterns")]
+    pub path: Option<String>,
+    /// Match patterns without regard to case
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+    /// Only entries modified at or after this time (e.g. 2026-11-01 or '2026-11-01 12:00')
+    #[arg(short = 'O', long, value_name = "TIME")]
+    pub oldest: Option<String>,
+    /// Only entries modified at or before this time
+    #[arg(short = 'N', long, value_name = "TIME")]
+    pub newest: Option<String>,
+    /// Search only these snapshots (repeatable)
+    #[arg(short = 's', long = "snapshot", value_name = "ID")]
+    pub snapshots: Vec<String>,
+    /// Only snapshots of this host (repeatable)
+    #[arg(long = "host", short = 'H')]
+    pub hosts: Vec<String>,
+    /// Only snapshots with this tag (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Args, Debug)]

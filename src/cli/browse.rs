@@ -1,8 +1,8 @@
 //! Browsing history: stats, find, diff, dump (mount lives in `crate::mount`).
 
-use super::args::{DiffArgs, DumpArgs, StatsArgs};
+use super::args::{DiffArgs, DumpArgs, FindArgs, StatsArgs};
 use super::exit;
-use super::handlers::filter;
+use super::handlers::{filter, local_time};
 use super::output::{bytes, Out};
 use super::settings::Settings;
 use crate::commands::diff::{Differ, Dir};
@@ -176,5 +176,68 @@ pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
         }
     }
     sink.flush().map_err(|e| Error::io(a.target.as_ref().map_or("stdout".into(), |t| t.display().to_string()), e))?;
+    Ok(exit::OK)
+}
+
+pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
+    let time = |t: &Option<String>| -> Result<Option<i64>> {
+        t.as_deref().map(|t| commands::parse_time(t).map(|d| d.timestamp_nanos_opt().unwrap_or(i64::MAX))).transpose()
+    };
+    let opts = commands::find::FindOptions {
+        patterns: a.patterns.clone(),
+        ignore_case: a.ignore_case,
+        oldest: time(&a.oldest)?,
+        newest: time(&a.newest)?,
+        snapshots: a.snapshots.clone(),
+        filter: commands::Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: vec![] },
+    };
+    let repo = s.open()?;
+    let _lock = repo.lock("find", LockMode::Shared)?;
+    let catalog = commands::find::catalog(&repo, &|m| out.note(m))?;
+    if let Some(path) = &a.path {
+        let h = commands::find::history(&repo, &catalog, path, &opts)?;
+        if out.json {
+            out.json_line(&h);
+            return Ok(exit::OK);
+        }
+        let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
+        out.text(format!(
+            "{}: {} version(s) in {} of {} snapshot(s)",
+            h.path,
+            h.versions.len(),
+            in_snaps,
+            h.snapshots_searched
+        ));
+        for v in &h.versions {
+            let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
+            out.text(format!(
+                "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
+                v.kind,
+                bytes(v.size),
+                local_time(&v.mtime),
+                v.content_id.as_deref().unwrap_or("-"),
+                if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
+                ids.join(" "),
+                local_time(&v.first_seen),
+                local_time(&v.last_seen),
+            ));
+        }
+        return Ok(exit::OK);
+    }
+    let found = commands::find::find(&repo, &catalog, &opts)?;
+    if out.json {
+        out.json_line(&found);
+        return Ok(exit::OK);
+    }
+    for snap in &found {
+        out.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], local_time(&snap.time)));
+        for m in &snap.matches {
+            out.text(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
+        }
+        out.text("");
+    }
+    if found.is_empty() {
+        out.note("no matches");
+    }
     Ok(exit::OK)
 }

@@ -6,6 +6,7 @@ pub mod cat;
 pub mod copy;
 pub mod diff;
 pub mod dump;
+pub mod find;
 pub mod forget;
 pub mod init;
 pub mod key;
