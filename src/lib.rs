@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod id;
 pub mod maintenance;
+pub mod mount;
 pub mod patterns;
 pub mod platform;
 pub mod repo;

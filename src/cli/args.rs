@@ -155,6 +155,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Browse snapshots as a read-only file system (FUSE) until interrupted or unmounted
+    #[command(after_help = "Examples:
+  arca mount /mnt/arca &
+  ls /mnt/arca/snapshots/          (also hosts/HOST/, tags/TAG/, ids/ID/; latest -> the newest)
+  cp /mnt/arca/snapshots/latest/home/me/report.odt ~/
+  arca mount /mnt/arca --allow-other --path-template 'by-host/%h/%T' --time-template '%Y-%m-%d_%H%M'
+Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
+Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
+    Mount(MountArgs),
     /// Find files by name in every snapshot, or one path's version history
     #[command(after_help = "Examples:
   arca find 'report*.odt'                      (every snapshot's matches, newest first)
@@ -394,6 +403,27 @@ pub struct SnapshotsArgs {
     pub filter: FilterArgs,
     /// Snapshot ids (or prefixes) to show
     pub ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    /// An existing directory to mount on
+    pub mountpoint: PathBuf,
+    /// Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root)
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Where snapshots appear (repeatable; default: ids/%i snapshots/%T hosts/%h/%T tags/%t/%T)
+    #[arg(long = "path-template", value_name = "TEMPLATE")]
+    pub path_templates: Vec<String>,
+    /// strftime format of %T, in UTC
+    #[arg(long, value_name = "FORMAT", default_value = "%Y-%m-%dT%H:%M:%SZ")]
+    pub time_template: String,
+    /// Memory for decrypted file content (e.g. 64M, 1G)
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    pub cache_size: String,
+    /// Threads answering the kernel (a slow read does not block `ls`)
+    #[arg(long, default_value_t = 4)]
+    pub threads: usize,
 }
 
 #[derive(Args, Debug)]

@@ -6,13 +6,14 @@ use clap::{CommandFactory, Parser};
 use super::args::Cli;
 
 /// The `arca ...` invocations of one help text: lines starting with `arca`, each cut at a
-/// pipe, `&&` or a trailing `(comment)`, skipping lines with `<placeholders>`.
+/// pipe, `&&`, a redirection, a trailing `&` or `(comment)`, skipping lines with `<placeholders>`.
 fn examples(help: &str) -> Vec<Vec<String>> {
     let mut out = vec![];
     for line in help.lines().map(str::trim) {
         for part in line.split(" | ").next().unwrap_or("").split(" && ") {
             let part = part.split("  (").next().unwrap_or("").trim();
             let part = part.split(" > ").next().unwrap_or("").trim();
+            let part = part.strip_suffix(" &").unwrap_or(part).trim();
             let part = part.strip_prefix("pg_dumpall ").map_or(part, |_| "");
             if !part.starts_with("arca ") || part.contains('<') {
                 continue;

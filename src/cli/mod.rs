@@ -10,6 +10,7 @@ mod handlers;
 mod help_examples;
 mod hooks;
 mod maintenance;
+mod mount;
 mod output;
 mod profile;
 mod profile_apply;

@@ -1,0 +1,87 @@
+//! `arca mount`: check that FUSE is usable, mount, wait for Ctrl-C, SIGTERM or an external
+//! unmount, unmount.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::MountArgs;
+use super::exit;
+use super::output::Out;
+use super::settings::{parse_size, Settings};
+use crate::error::{Error, Kind, Result};
+use crate::mount::fuse::Fuse;
+use crate::mount::layout::DEFAULT_TEMPLATES;
+use crate::mount::vfs::{Vfs, VfsOptions};
+use crate::repo::LockMode;
+
+/// Is FUSE usable here? A clear error when it is not, naming what to do.
+pub fn fuse_available() -> Result<()> {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse") {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::new(Kind::Usage, "FUSE is not available: /dev/fuse does not exist")
+                .hint("load the fuse module (modprobe fuse) or install fuse3; in a container, pass --device /dev/fuse"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Error::new(Kind::Usage, "not permitted to use /dev/fuse")
+                .hint("run as root, or install fuse3 so that fusermount3 can mount for you"))
+        }
+        Err(e) => Err(Error::io("/dev/fuse", e)),
+    }
+}
+
+/// Is `path` a mount point now (per /proc/self/mountinfo)?
+fn mounted(path: &std::path::Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return true };
+    let want = path.to_string_lossy().replace(' ', "\\040");
+    info.lines().any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+}
+
+pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
+    let target = std::path::absolute(&a.mountpoint).map_err(|e| Error::io(a.mountpoint.display(), e))?;
+    if !target.is_dir() {
+        return Err(Error::usage(format!("mount point {} is not a directory", target.display()))
+            .hint("create it first: mkdir -p MOUNTPOINT"));
+    }
+    fuse_available()?;
+    let opts = VfsOptions {
+        templates: if a.path_templates.is_empty() {
+            DEFAULT_TEMPLATES.iter().map(|t| t.to_string()).collect()
+        } else {
+            a.path_templates.clone()
+        },
+        time_template: a.time_template.clone(),
+        cache_bytes: parse_size(&a.cache_size)? as usize,
+        ..Default::default()
+    };
+    let repo = Arc::new(s.open()?);
+    let lock = repo.lock("mount", LockMode::Shared)?;
+    let vfs = Arc::new(Vfs::new(repo.clone(), opts)?);
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        fuser::MountOption::FSName(format!("arca:{}", repo.backend().location())),
+        fuser::MountOption::Subtype("arca".into()),
+        fuser::MountOption::RO,
+        fuser::MountOption::NoDev,
+        fuser::MountOption::NoSuid,
+        fuser::MountOption::DefaultPermissions,
+    ];
+    if a.allow_other {
+        config.acl = fuser::SessionACL::All;
+    }
+    config.n_threads = Some(a.threads.max(1));
+    let session = fuser::spawn_mount(Fuse(vfs), &target, &config)
+        .map_err(|e| Error::new(Kind::Io, format!("mounting on {}: {e}", target.display())))?;
+    out.note(format!("repository mounted at {}; Ctrl-C (or umount) to unmount", target.display()));
+    while !crate::platform::interrupted() && mounted(&target) {
+        std::thread::sleep(Duration::from_millis(200));
+        lock.ensure_fresh()?;
+    }
+    if mounted(&target) {
+        session.umount_and_join().map_err(|e| Error::new(Kind::Io, format!("unmounting {}: {e}", target.display())))?;
+    } else {
+        drop(session);
+    }
+    out.note(format!("unmounted {}", target.display()));
+    Ok(exit::OK)
+}
