@@ -105,7 +105,7 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn number(v: Option<&String>, flag: &str) -> Result<u64> {
+pub(crate) fn number(v: Option<&String>, flag: &str) -> Result<u64> {
     v.and_then(|v| v.parse().ok()).ok_or_else(|| Error::Usage(format!("{flag} needs a number")))
 }
 
@@ -160,7 +160,7 @@ fn generate(src: &Path, mib: u64) -> Result<u64> {
     Ok(written)
 }
 
-fn quiet(mut c: Command, what: &str) -> Result<()> {
+pub(crate) fn quiet(mut c: Command, what: &str) -> Result<()> {
     let out = c.output().map_err(|e| Error::io(format!("running {what}"), e))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -169,7 +169,7 @@ fn quiet(mut c: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn timed(c: Command, what: &str) -> Result<f64> {
+pub(crate) fn timed(c: Command, what: &str) -> Result<f64> {
     let start = Instant::now();
     quiet(c, what)?;
     let s = start.elapsed().as_secs_f64();
@@ -177,7 +177,7 @@ fn timed(c: Command, what: &str) -> Result<f64> {
     Ok(s)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

@@ -10,6 +10,8 @@
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
 //! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
+//! - `bench-mount [--quick] [--runs R] [--big-mib N]`: browsing through `arca mount` and
+//!   `restic mount`: `ls -R`, `ls -lR` and reading a big file, against the source and restore.
 //! - `bench-remote [--mib N] [--runs R]`: backup and restore through local S3 and SFTP
 //!   servers, arca and restic.
 //!
@@ -17,6 +19,7 @@
 
 mod bench;
 mod bench_maintenance;
+mod bench_mount;
 mod bench_remote;
 mod ci;
 mod cmd;
@@ -40,6 +43,8 @@ tasks:
   bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
   bench-maintenance [--files N] [--quick]
                                   prune and check on N blobs (default 1,000,000), arca vs restic
+  bench-mount [--quick] [--runs R] [--big-mib N]
+                                  ls -R and big-file reads through arca mount and restic mount
   bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
                                   backup and restore through local S3 and SFTP servers, arca vs restic
   man [DIR]                       write the man pages (default target/man)
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
         "bench-remote" => bench_remote::run(rest),
+        "bench-mount" => bench_mount::run(rest),
         "man" => man::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
