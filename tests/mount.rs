@@ -5,6 +5,7 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -219,4 +220,34 @@ fn arca_mount_serves_until_sigterm_and_unmounts_cleanly() {
     assert!(!file.exists(), "unmounted");
     let locks = std::fs::read_dir(env.repo.join("locks")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(locks, 0, "the lock is released");
+}
+
+#[test]
+fn arca_mount_background_returns_once_mounted_and_stops_on_umount() {
+    if !fuse_ready() {
+        return;
+    }
+    let env = Env::new();
+    let src = source(&env);
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let mnt = env.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let o = env.run(&["mount", "--background", mnt.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = mnt.join("snapshots/latest").join(src.strip_prefix("/").unwrap()).join("dir/small.txt");
+    assert_eq!(std::fs::read(&file).unwrap(), b"small", "mounted when the command returned");
+    let u = Command::new("umount").arg(&mnt).output().unwrap();
+    assert!(u.status.success(), "{}", String::from_utf8_lossy(&u.stderr));
+    // the server notices the unmount, releases its lock and exits
+    wait_for("the lock's release", || {
+        std::fs::read_dir(env.repo.join("locks")).map(|d| d.count() == 0).unwrap_or(true)
+    });
+    let bad = env
+        .cmd()
+        .env("ARCA_PASSWORD", "wrong")
+        .args(["mount", "--background", mnt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&bad), 12, "a wrong password fails before anything starts: {}", stderr(&bad));
 }

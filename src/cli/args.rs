@@ -158,6 +158,7 @@ pub enum Command {
     /// Browse snapshots as a read-only file system (FUSE) until interrupted or unmounted
     #[command(after_help = "Examples:
   arca mount /mnt/arca &
+  arca mount --background /mnt/arca       (returns once mounted; umount /mnt/arca stops it)
   ls /mnt/arca/snapshots/          (also hosts/HOST/, tags/TAG/, ids/ID/; latest -> the newest)
   cp /mnt/arca/snapshots/latest/home/me/report.odt ~/
   arca mount /mnt/arca --allow-other --path-template 'by-host/%h/%T' --time-template '%Y-%m-%d_%H%M'
@@ -424,6 +425,9 @@ pub struct MountArgs {
     /// Threads answering the kernel (a slow read does not block `ls`)
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
+    /// Return once mounted and keep serving in the background (stop it with umount or kill)
+    #[arg(long, short = 'd')]
+    pub background: bool,
 }
 
 #[derive(Args, Debug)]

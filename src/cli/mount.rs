@@ -1,6 +1,7 @@
 //! `arca mount`: check that FUSE is usable, mount, wait for Ctrl-C, SIGTERM or an external
 //! unmount, unmount.
 
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,57 @@ pub fn fuse_available() -> Result<()> {
     }
 }
 
+/// Set in the environment of the process `--background` starts.
+const CHILD: &str = "ARCA_MOUNT_BACKGROUND_CHILD";
+
+/// `--background`: check the password here, start this command again detached (its own
+/// process group, no terminal, stderr to a log), wait until the mount appears, return.
+fn background(s: &Settings, out: Out, target: &std::path::Path) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let (repo, password) = s.open_with_password()?;
+    drop(repo);
+    let log = std::env::temp_dir().join(format!("arca-mount-{}.log", std::process::id()));
+    let log_file = std::fs::File::create(&log).map_err(|e| Error::io(log.display(), e))?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("the arca executable", e))?;
+    let mut child = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(CHILD, "1")
+        // the password read here (perhaps from a prompt) goes to the child, not a second prompt
+        .env("ARCA_PASSWORD", std::ffi::OsStr::from_bytes(&password))
+        .env_remove("ARCA_PASSWORD_FILE")
+        .env_remove("ARCA_PASSWORD_COMMAND")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::io("starting the background mount", e))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if mounted(target) {
+            out.note(format!(
+                "mounted at {} by process {} (log: {}); `umount {}` or `kill {}` to stop",
+                target.display(),
+                child.id(),
+                log.display(),
+                target.display(),
+                child.id()
+            ));
+            return Ok(exit::OK);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let why = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            return Err(Error::new(Kind::Other, format!("the background mount stopped ({status}): {}", why.trim())));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(Error::new(Kind::Other, format!("{} did not appear within 2 minutes", target.display())));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Is `path` a mount point now (per /proc/self/mountinfo)?
 fn mounted(path: &std::path::Path) -> bool {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return true };
@@ -44,6 +96,9 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
             .hint("create it first: mkdir -p MOUNTPOINT"));
     }
     fuse_available()?;
+    if a.background && std::env::var_os(CHILD).is_none() {
+        return background(s, out, &target);
+    }
     let opts = VfsOptions {
         templates: if a.path_templates.is_empty() {
             DEFAULT_TEMPLATES.iter().map(|t| t.to_string()).collect()
