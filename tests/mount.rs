@@ -36,7 +36,9 @@ fn source(env: &Env) -> std::path::PathBuf {
 fn vfs(env: &Env) -> Arc<Vfs> {
     let raw = backend::open_raw(&Location::Local(env.repo.clone()), &[]).unwrap();
     let repo = Arc::new(Repository::open(raw, PASSWORD.as_bytes()).unwrap());
-    Arc::new(Vfs::new(repo, VfsOptions { cache_bytes: 2 << 20, ..Default::default() }).unwrap())
+    // a tree cache that keeps one tree: held entries are found again after eviction
+    let opts = VfsOptions { cache_bytes: 2 << 20, tree_cache_bytes: 1, ..Default::default() };
+    Arc::new(Vfs::new(repo, opts).unwrap())
 }
 
 /// Look a path up component by component from the root.

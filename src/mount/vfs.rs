@@ -8,7 +8,6 @@
 //! through a size-bounded blob cache with readahead for sequential reads.
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -31,6 +30,8 @@ pub struct VfsOptions {
     pub time_template: String,
     /// Bytes of decrypted blobs kept in memory.
     pub cache_bytes: usize,
+    /// Approximate bytes of decoded trees kept in memory.
+    pub tree_cache_bytes: usize,
     /// Blobs fetched ahead of a sequential reader.
     pub readahead: usize,
     /// The snapshot list is read again at most this often.
@@ -43,6 +44,7 @@ impl Default for VfsOptions {
             templates: DEFAULT_TEMPLATES.iter().map(|s| s.to_string()).collect(),
             time_template: DEFAULT_TIME_TEMPLATE.into(),
             cache_bytes: 64 << 20,
+            tree_cache_bytes: 32 << 20,
             readahead: 4,
             refresh: Duration::from_secs(30),
         }
@@ -83,8 +85,22 @@ type Res<T> = std::result::Result<T, Fail>;
 enum Target {
     Meta(Vec<u8>),
     Root(usize),
-    /// An entry inside a snapshot, and the inode of that snapshot's root.
-    Node(Arc<Node>, u64),
+    Node(Entry),
+}
+
+/// An entry inside a snapshot: its place in a decoded tree, and the inode of that
+/// snapshot's root.
+struct Entry {
+    tree: Arc<Vec<Node>>,
+    index: usize,
+    root: u64,
+}
+
+impl std::ops::Deref for Entry {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.tree[self.index]
+    }
 }
 
 struct Meta {
@@ -94,11 +110,14 @@ struct Meta {
     loaded: Instant,
 }
 
+/// An inode the kernel holds, compact (56 bytes) because the kernel may hold millions:
+/// the entry is found again in its tree, through the tree cache.
 struct Looked {
-    node: Arc<Node>,
+    dir: TreeId,
+    index: u32,
+    lookups: u32,
     /// The inode of the snapshot root it lies below (hard links share an inode there).
     root: u64,
-    lookups: u64,
 }
 
 struct OpenFile {
@@ -113,13 +132,52 @@ pub struct Vfs {
     opts: VfsOptions,
     meta: RwLock<Meta>,
     looked: Mutex<HashMap<u64, Looked>>,
-    trees: Mutex<LruCache<TreeId, Arc<Vec<Node>>>>,
+    trees: Mutex<TreeCache>,
     blobs: Mutex<LruCache<BlobId, Arc<Vec<u8>>>>,
     blob_bytes: AtomicU64,
     inflight: Mutex<HashSet<BlobId>>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     next_fh: AtomicU64,
     owner: (u32, u32),
+}
+
+/// Decoded trees, least recently used first out once their estimated size passes the limit
+/// (the most recent one always stays, however large).
+struct TreeCache {
+    lru: LruCache<TreeId, (Arc<Vec<Node>>, usize)>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl TreeCache {
+    fn weight(nodes: &[Node]) -> usize {
+        nodes
+            .iter()
+            .map(|n| {
+                std::mem::size_of::<Node>()
+                    + n.name.len()
+                    + n.user.len()
+                    + n.group.len()
+                    + n.link_target.as_ref().map_or(0, |t| t.len())
+                    + n.xattrs.iter().map(|x| 48 + x.name.len() + x.value.len()).sum::<usize>()
+                    + n.content.len() * std::mem::size_of::<BlobId>()
+            })
+            .sum()
+    }
+
+    fn put(&mut self, id: TreeId, t: Arc<Vec<Node>>) {
+        let weight = Self::weight(&t);
+        if let Some((_, old)) = self.lru.put(id, (t, weight)) {
+            self.bytes -= old;
+        }
+        self.bytes += weight;
+        while self.bytes > self.limit && self.lru.len() > 1 {
+            match self.lru.pop_lru() {
+                Some((_, (_, old))) => self.bytes -= old,
+                None => break,
+            }
+        }
+    }
 }
 
 fn hash_ino(parts: &[&[u8]]) -> u64 {
@@ -159,7 +217,6 @@ fn repo_error(e: Error) -> Fail {
 impl Vfs {
     pub fn new(repo: Arc<Repository>, opts: VfsOptions) -> Result<Vfs> {
         let owner = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        let one = NonZeroUsize::MIN;
         let vfs = Vfs {
             meta: RwLock::new(Meta {
                 snapshots: vec![],
@@ -168,7 +225,7 @@ impl Vfs {
                 loaded: Instant::now(),
             }),
             looked: Mutex::new(HashMap::new()),
-            trees: Mutex::new(LruCache::new(NonZeroUsize::new(512).unwrap_or(one))),
+            trees: Mutex::new(TreeCache { lru: LruCache::unbounded(), bytes: 0, limit: opts.tree_cache_bytes }),
             blobs: Mutex::new(LruCache::unbounded()),
             blob_bytes: AtomicU64::new(0),
             inflight: Mutex::new(HashSet::new()),
@@ -217,12 +274,20 @@ impl Vfs {
             return Ok(Target::Meta(vec![]));
         }
         drop(m);
-        let looked = self.looked.lock().map_err(|_| Fail::Io)?;
-        looked.get(&ino).map(|l| Target::Node(l.node.clone(), l.root)).ok_or(Fail::NotFound)
+        let (dir, index, root) = {
+            let looked = self.looked.lock().map_err(|_| Fail::Io)?;
+            let l = looked.get(&ino).ok_or(Fail::NotFound)?;
+            (l.dir, l.index as usize, l.root)
+        };
+        let tree = self.tree(&dir)?;
+        if index >= tree.len() {
+            return Err(Fail::Io);
+        }
+        Ok(Target::Node(Entry { tree, index, root }))
     }
 
     fn tree(&self, id: &TreeId) -> Res<Arc<Vec<Node>>> {
-        if let Some(t) = self.trees.lock().map_err(|_| Fail::Io)?.get(id) {
+        if let Some((t, _)) = self.trees.lock().map_err(|_| Fail::Io)?.lru.get(id) {
             return Ok(t.clone());
         }
         let t = Arc::new(self.repo.load_tree(id).map_err(repo_error)?.nodes);
@@ -237,7 +302,7 @@ impl Vfs {
                 let m = self.meta.read().map_err(|_| Fail::Io)?;
                 m.snapshots.get(*i).map(|s| s.1.tree).ok_or(Fail::NotFound)
             }
-            Target::Node(n, _) if n.kind == NodeKind::Dir => n.subtree.ok_or(Fail::Io),
+            Target::Node(n) if n.kind == NodeKind::Dir => n.subtree.ok_or(Fail::Io),
             _ => Err(Fail::NotDir),
         }
     }
@@ -299,7 +364,7 @@ impl Vfs {
                 let path = self.meta.read().map_err(|_| Fail::Io)?.by_ino.get(&ino).cloned().unwrap_or_default();
                 self.meta_attr(ino, &path)
             }
-            Target::Node(n, _) => Ok(Self::node_attr(ino, &n)),
+            Target::Node(n) => Ok(Self::node_attr(ino, &n)),
         }
     }
 
@@ -317,20 +382,23 @@ impl Vfs {
             return self.meta_attr(meta_ino(&child), &child);
         }
         let root = Self::root_of(&t, parent);
-        let tree = self.tree(&self.dir_tree(&t)?)?;
+        let dir = self.dir_tree(&t)?;
+        let tree = self.tree(&dir)?;
         let i = tree.binary_search_by(|n| n.name.as_slice().cmp(name)).map_err(|_| Fail::NotFound)?;
-        let node = Arc::new(tree[i].clone());
-        let ino = child_ino(root, parent, &node);
+        let index = u32::try_from(i).map_err(|_| Fail::Range)?;
+        let node = &tree[i];
+        let ino = child_ino(root, parent, node);
         let mut looked = self.looked.lock().map_err(|_| Fail::Io)?;
-        looked.entry(ino).or_insert(Looked { node: node.clone(), root, lookups: 0 }).lookups += 1;
-        Ok(Self::node_attr(ino, &node))
+        let l = looked.entry(ino).or_insert(Looked { dir, index, lookups: 0, root });
+        l.lookups = l.lookups.saturating_add(1);
+        Ok(Self::node_attr(ino, node))
     }
 
     /// The kernel dropped `n` references to `ino`.
     pub fn forget(&self, ino: u64, n: u64) {
         if let Ok(mut looked) = self.looked.lock() {
             if let Some(l) = looked.get_mut(&ino) {
-                l.lookups = l.lookups.saturating_sub(n);
+                l.lookups = l.lookups.saturating_sub(n.min(u32::MAX as u64) as u32);
                 if l.lookups == 0 {
                     looked.remove(&ino);
                 }
@@ -369,7 +437,7 @@ impl Vfs {
 
     fn root_of(t: &Target, ino: u64) -> u64 {
         match t {
-            Target::Node(_, root) => *root,
+            Target::Node(e) => e.root,
             _ => ino,
         }
     }
@@ -380,7 +448,7 @@ impl Vfs {
                 Some(MetaNode::Latest(t)) => Ok(t.clone()),
                 _ => Err(Fail::Invalid),
             },
-            Target::Node(n, _) if n.kind == NodeKind::Symlink => {
+            Target::Node(n) if n.kind == NodeKind::Symlink => {
                 Ok(n.link_target.as_ref().map(|t| t.to_vec()).unwrap_or_default())
             }
             _ => Err(Fail::Invalid),
@@ -389,7 +457,7 @@ impl Vfs {
 
     fn xattrs(&self, ino: u64) -> Res<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(match self.target(ino)? {
-            Target::Node(n, _) => n.xattrs.iter().map(|x| (x.name.to_vec(), x.value.to_vec())).collect(),
+            Target::Node(n) => n.xattrs.iter().map(|x| (x.name.to_vec(), x.value.to_vec())).collect(),
             _ => vec![],
         })
     }
@@ -410,7 +478,7 @@ impl Vfs {
 
     /// Open a file for reading; returns a handle for [`Self::read`].
     pub fn open(&self, ino: u64) -> Res<u64> {
-        let Target::Node(n, _) = self.target(ino)? else { return Err(Fail::Invalid) };
+        let Target::Node(n) = self.target(ino)? else { return Err(Fail::Invalid) };
         if n.kind != NodeKind::File {
             return Err(Fail::Invalid);
         }

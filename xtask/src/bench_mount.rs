@@ -1,4 +1,4 @@
-//! `cargo xtask bench-mount [--quick] [--runs R] [--big-mib N]`: browsing a snapshot through
+//! `cargo xtask bench-mount [--quick] [--runs R] [--big-mib N] [--files N]`: browsing a snapshot through
 //! `arca mount` and `restic mount` on the same data.
 //!
 //! Corpus: a Linux source tree (the distribution's `linux-source` package, installed with
@@ -8,7 +8,10 @@
 //! of the big file to /dev/null, and unmounts; the source's `ls` (page cache warm) and
 //! `arca restore` of the big file are timed beside them. The mount's peak RSS (VmHWM) after
 //! the walk is recorded. Medians of R runs (default 3) go to stdout and
-//! `benches/results/mount-<date>.md`.
+//! `benches/results/mount-<date>.md`. For memory at scale, a generated tree of N tiny files
+//! (default 1,000,000; `--quick` none unless `--files` asks) is backed up by arca, mounted,
+//! walked once with `ls -lR` (every entry looked up and held by the kernel) and the mount's
+//! peak RSS recorded.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,13 +23,14 @@ use crate::cmd::{self, Error, Result};
 const PASSWORD: &str = "bench";
 
 pub fn run(args: &[String]) -> Result<()> {
-    let (mut quick, mut runs, mut big_mib) = (false, 3usize, 2048u64);
+    let (mut quick, mut runs, mut big_mib, mut files) = (false, 3usize, 2048u64, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => (quick, runs, big_mib) = (true, 1, 256),
             "--runs" => runs = number(it.next(), "--runs")? as usize,
             "--big-mib" => big_mib = number(it.next(), "--big-mib")?,
+            "--files" => files = Some(number(it.next(), "--files")?),
             other => return Err(Error::Usage(format!("bench-mount: unexpected argument {other:?}"))),
         }
     }
@@ -120,6 +124,9 @@ pub fn run(args: &[String]) -> Result<()> {
         let _ = std::fs::remove_dir_all(&out);
     }
 
+    let files = files.unwrap_or(if quick { 0 } else { 1_000_000 });
+    let scale = if files > 0 { Some(walk_many(&dir, files, &tool)?) } else { None };
+
     let med = |k: &str| rows.iter().find(|r| r.0 == k).map(|r| median(r.1.clone()));
     let mut md = String::new();
     let line = |md: &mut String, s: String| {
@@ -149,10 +156,52 @@ pub fn run(args: &[String]) -> Result<()> {
     if !rss.is_empty() {
         line(&mut md, format!("Peak RSS of `arca mount` after `ls -lR` of the tree: {:.0} MiB (median).", median(rss)));
     }
+    if let Some((walk, rss, backup)) = scale {
+        let took = if backup > 0.0 { format!(" in {backup:.0} s") } else { " (in an earlier run)".into() };
+        line(&mut md, format!("\nScale: a generated tree of {files} tiny files in {} directories, backed up by arca{took}; `ls -lR` of it through a fresh `arca mount` took {walk:.0} s and the mount's peak RSS was {rss:.0} MiB (the kernel held every entry).", files.div_ceil(1000)));
+    }
     let results = root.join("benches/results").join(format!("mount-{}.md", chrono_date()));
     std::fs::write(&results, md).map_err(|e| Error::io(results.display().to_string(), e))?;
     eprintln!("written to {}", results.display());
     Ok(())
+}
+
+/// Back up a tree of `files` tiny files (once), walk it through a fresh mount with
+/// `ls -lR`, and return (walk seconds, the mount's peak RSS in MiB, backup seconds).
+fn walk_many(dir: &Path, files: u64, tool: &dyn Fn(&str, &Path) -> Command) -> Result<(f64, f64, f64)> {
+    let tree = dir.join(format!("many-{files}"));
+    let done = tree.join(".complete");
+    if !done.exists() {
+        eprintln!("writing {files} tiny files to {}", tree.display());
+        for i in 0..files {
+            let d = tree.join(format!("d{:04}", i / 1000));
+            if i % 1000 == 0 {
+                std::fs::create_dir_all(&d).map_err(|e| Error::io(d.display().to_string(), e))?;
+            }
+            let p = d.join(format!("file-{i:07}.txt"));
+            std::fs::write(&p, format!("{}\n", i % 97)).map_err(|e| Error::io(p.display().to_string(), e))?;
+        }
+        std::fs::write(&done, b"").map_err(|e| Error::io(done.display().to_string(), e))?;
+    }
+    let repo = dir.join(format!("repo-many-{files}"));
+    let mut backup = 0.0;
+    if !repo.join("config").exists() {
+        let _ = std::fs::remove_dir_all(&repo);
+        let mut init = tool("arca", &repo);
+        init.arg("init").stdout(Stdio::null());
+        quiet(init, "arca init (scale)")?;
+        let mut b = tool("arca", &repo);
+        b.args(["backup", "-q"]).arg(&tree);
+        backup = timed(b, &format!("arca backup of {files} files"))?;
+    }
+    let mnt = dir.join("mnt-many");
+    let mut mount = start_mount(tool("arca", &repo), &mnt)?;
+    let mut ls = Command::new("ls");
+    ls.arg("-lR").arg(mnt.join("snapshots/latest").join(tree.strip_prefix("/").unwrap_or(&tree))).stdout(Stdio::null());
+    let walk = timed(ls, &format!("arca mount ls -lR of {files} files"));
+    let rss = peak_rss_mib(mount.id());
+    stop_mount(&mut mount, &mnt);
+    Ok((walk?, rss, backup))
 }
 
 fn cat(p: &Path) -> Command {
