@@ -153,22 +153,37 @@ impl Filesystem for Fuse {
         reply.ok();
     }
 
-    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let entries = match self.0.readdir(ino.0) {
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.0.opendir(ino.0) {
+            // a snapshot's directories never change: the kernel may keep their listings
+            Ok((fh, true)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR),
+            Ok((fh, false)) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.0.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let entries = match self.0.listing(ino.0, fh.0) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(e)),
         };
         let dots = [(ino.0, NodeKind::Dir, b".".to_vec()), (ino.0, NodeKind::Dir, b"..".to_vec())];
-        for (i, (child, k, name)) in dots.into_iter().chain(entries).enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(child), i as u64 + 1, kind(k), OsStr::from_bytes(&name)) {
+        let all = dots.iter().chain(entries.iter());
+        for (i, (child, k, name)) in all.enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(*child), i as u64 + 1, kind(*k), OsStr::from_bytes(name)) {
                 break;
             }
         }
         reply.ok();
     }
 
-    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        let (entries, me) = match (self.0.readdir(ino.0), self.0.getattr(ino.0)) {
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let (entries, me) = match (self.0.listing(ino.0, fh.0), self.0.getattr(ino.0)) {
             (Ok(e), Ok(a)) => (e, a),
             (Err(e), _) | (_, Err(e)) => return reply.error(errno(e)),
         };

@@ -4,8 +4,10 @@
 //! Inode numbers are hashes of paths (a namespace directory's path, or a parent inode and
 //! a name), so they are stable across refreshes and need no table to be handed out.
 //! Entries inside snapshots are remembered only while the kernel holds them (looked up and
-//! not yet forgotten), trees are decoded once into a small cache, and file content comes
-//! through a size-bounded blob cache with readahead for sequential reads.
+//! not yet forgotten) as a place in a tree (24 bytes each, see `inodes`); trees are decoded
+//! into a byte-bounded cache and found again there; an open directory's listing is taken
+//! once per handle; file content comes through a size-bounded blob cache with readahead
+//! for sequential reads.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
+use super::inodes::{Inodes, Place};
 use super::layout::{join, Layout, MetaNode, DEFAULT_TEMPLATES, DEFAULT_TIME_TEMPLATE};
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
@@ -110,15 +113,8 @@ struct Meta {
     loaded: Instant,
 }
 
-/// An inode the kernel holds, compact (56 bytes) because the kernel may hold millions:
-/// the entry is found again in its tree, through the tree cache.
-struct Looked {
-    dir: TreeId,
-    index: u32,
-    lookups: u32,
-    /// The inode of the snapshot root it lies below (hard links share an inode there).
-    root: u64,
-}
+/// A directory's entries as listed when it was opened: (inode, kind, name).
+pub type Listing = Vec<(u64, NodeKind, Vec<u8>)>;
 
 struct OpenFile {
     blobs: Vec<BlobId>,
@@ -131,12 +127,13 @@ pub struct Vfs {
     repo: Arc<Repository>,
     opts: VfsOptions,
     meta: RwLock<Meta>,
-    looked: Mutex<HashMap<u64, Looked>>,
+    looked: Mutex<Inodes>,
     trees: Mutex<TreeCache>,
     blobs: Mutex<LruCache<BlobId, Arc<Vec<u8>>>>,
     blob_bytes: AtomicU64,
     inflight: Mutex<HashSet<BlobId>>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    dirs: Mutex<HashMap<u64, Arc<Listing>>>,
     next_fh: AtomicU64,
     owner: (u32, u32),
 }
@@ -224,7 +221,8 @@ impl Vfs {
                 by_ino: HashMap::new(),
                 loaded: Instant::now(),
             }),
-            looked: Mutex::new(HashMap::new()),
+            looked: Mutex::new(Inodes::default()),
+            dirs: Mutex::new(HashMap::new()),
             trees: Mutex::new(TreeCache { lru: LruCache::unbounded(), bytes: 0, limit: opts.tree_cache_bytes }),
             blobs: Mutex::new(LruCache::unbounded()),
             blob_bytes: AtomicU64::new(0),
@@ -274,12 +272,9 @@ impl Vfs {
             return Ok(Target::Meta(vec![]));
         }
         drop(m);
-        let (dir, index, root) = {
-            let looked = self.looked.lock().map_err(|_| Fail::Io)?;
-            let l = looked.get(&ino).ok_or(Fail::NotFound)?;
-            (l.dir, l.index as usize, l.root)
-        };
-        let tree = self.tree(&dir)?;
+        let place = self.looked.lock().map_err(|_| Fail::Io)?.get(ino).ok_or(Fail::NotFound)?;
+        let (index, root) = (place.index as usize, place.root);
+        let tree = self.tree(&place.dir)?;
         if index >= tree.len() {
             return Err(Fail::Io);
         }
@@ -388,21 +383,14 @@ impl Vfs {
         let index = u32::try_from(i).map_err(|_| Fail::Range)?;
         let node = &tree[i];
         let ino = child_ino(root, parent, node);
-        let mut looked = self.looked.lock().map_err(|_| Fail::Io)?;
-        let l = looked.entry(ino).or_insert(Looked { dir, index, lookups: 0, root });
-        l.lookups = l.lookups.saturating_add(1);
+        self.looked.lock().map_err(|_| Fail::Io)?.hold(ino, Place { dir, index, root });
         Ok(Self::node_attr(ino, node))
     }
 
     /// The kernel dropped `n` references to `ino`.
     pub fn forget(&self, ino: u64, n: u64) {
         if let Ok(mut looked) = self.looked.lock() {
-            if let Some(l) = looked.get_mut(&ino) {
-                l.lookups = l.lookups.saturating_sub(n.min(u32::MAX as u64) as u32);
-                if l.lookups == 0 {
-                    looked.remove(&ino);
-                }
-            }
+            looked.forget(ino, n);
         }
     }
 
@@ -411,8 +399,33 @@ impl Vfs {
         self.looked.lock().map(|l| l.len()).unwrap_or(0)
     }
 
+    /// Open a directory: its listing is taken once and served by [`Self::listing`] to
+    /// every read of the handle. Returns the handle and whether the directory lies inside a
+    /// snapshot (never changes, so the kernel may cache its listing).
+    pub fn opendir(&self, ino: u64) -> Res<(u64, bool)> {
+        let inside = !matches!(self.target(ino)?, Target::Meta(_));
+        let listing = Arc::new(self.readdir(ino)?);
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.dirs.lock().map_err(|_| Fail::Io)?.insert(fh, listing);
+        Ok((fh, inside))
+    }
+
+    /// The listing of an open directory handle, or taken afresh for an unknown handle.
+    pub fn listing(&self, ino: u64, fh: u64) -> Res<Arc<Listing>> {
+        match self.dirs.lock().map_err(|_| Fail::Io)?.get(&fh) {
+            Some(l) => Ok(l.clone()),
+            None => Ok(Arc::new(self.readdir(ino)?)),
+        }
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        if let Ok(mut d) = self.dirs.lock() {
+            d.remove(&fh);
+        }
+    }
+
     /// A directory's entries: (inode, kind, name), `.` and `..` not included.
-    pub fn readdir(&self, ino: u64) -> Res<Vec<(u64, NodeKind, Vec<u8>)>> {
+    pub fn readdir(&self, ino: u64) -> Res<Listing> {
         let t = self.target(ino)?;
         if let Target::Meta(path) = &t {
             self.maybe_reload();

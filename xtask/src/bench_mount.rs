@@ -1,6 +1,7 @@
 //! `cargo xtask bench-mount [--quick] [--runs R] [--big-mib N] [--files N]`: browsing a snapshot through
 //! `arca mount` and `restic mount` on the same data.
 //!
+//! restic comes from the distribution's package (installed with apt when missing).
 //! Corpus: a Linux source tree (the distribution's `linux-source` package, installed with
 //! apt when missing) or, with `--quick`, a generated tree of 20,000 small files; plus one
 //! big file of random bytes (2 GiB, `--quick` 256 MiB). Both tools back it up once
@@ -47,7 +48,16 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("writing {big_mib} MiB of random bytes to {}", big.display());
         random_file(&big, big_mib << 20)?;
     }
-    let restic = Command::new("restic").arg("version").output().is_ok_and(|o| o.status.success());
+    let has_restic = || Command::new("restic").arg("version").output().is_ok_and(|o| o.status.success());
+    if !has_restic() {
+        eprintln!("installing restic (the distribution's package)");
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "-qq", "restic"]).env("DEBIAN_FRONTEND", "noninteractive");
+        if let Err(e) = quiet(c, "apt-get install restic") {
+            eprintln!("note: {e}");
+        }
+    }
+    let restic = has_restic();
     let tool = |name: &str, repo: &Path| {
         let mut c = Command::new(if name == "arca" { arca.as_os_str() } else { "restic".as_ref() });
         c.env("ARCA_PASSWORD", PASSWORD)
@@ -156,9 +166,10 @@ pub fn run(args: &[String]) -> Result<()> {
     if !rss.is_empty() {
         line(&mut md, format!("Peak RSS of `arca mount` after `ls -lR` of the tree: {:.0} MiB (median).", median(rss)));
     }
-    if let Some((walk, rss, backup)) = scale {
+    if let Some((walk, peak, now, backup)) = scale {
         let took = if backup > 0.0 { format!(" in {backup:.0} s") } else { " (in an earlier run)".into() };
-        line(&mut md, format!("\nScale: a generated tree of {files} tiny files in {} directories, backed up by arca{took}; `ls -lR` of it through a fresh `arca mount` took {walk:.0} s and the mount's peak RSS was {rss:.0} MiB (the kernel held every entry).", files.div_ceil(1000)));
+        line(&mut md, format!("\nScale: a generated tree of {files} tiny files in {} directories, backed up by arca{took}; `ls -lR` of it through a fresh `arca mount` took {walk:.0} s; the mount's RSS after the walk, the kernel holding every entry, was {now:.0} MiB, its peak {peak:.0} MiB.", files.div_ceil(1000)));
+        line(&mut md, "(Every peak includes the Argon2id unlock at start, 64 MiB for a moment.)".into());
     }
     let results = root.join("benches/results").join(format!("mount-{}.md", chrono_date()));
     std::fs::write(&results, md).map_err(|e| Error::io(results.display().to_string(), e))?;
@@ -167,8 +178,9 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// Back up a tree of `files` tiny files (once), walk it through a fresh mount with
-/// `ls -lR`, and return (walk seconds, the mount's peak RSS in MiB, backup seconds).
-fn walk_many(dir: &Path, files: u64, tool: &dyn Fn(&str, &Path) -> Command) -> Result<(f64, f64, f64)> {
+/// `ls -lR`, and return (walk seconds, the mount's peak RSS in MiB, its RSS in MiB after the
+/// walk, backup seconds).
+fn walk_many(dir: &Path, files: u64, tool: &dyn Fn(&str, &Path) -> Command) -> Result<(f64, f64, f64, f64)> {
     let tree = dir.join(format!("many-{files}"));
     let done = tree.join(".complete");
     if !done.exists() {
@@ -199,9 +211,9 @@ fn walk_many(dir: &Path, files: u64, tool: &dyn Fn(&str, &Path) -> Command) -> R
     let mut ls = Command::new("ls");
     ls.arg("-lR").arg(mnt.join("snapshots/latest").join(tree.strip_prefix("/").unwrap_or(&tree))).stdout(Stdio::null());
     let walk = timed(ls, &format!("arca mount ls -lR of {files} files"));
-    let rss = peak_rss_mib(mount.id());
+    let (peak, now) = (peak_rss_mib(mount.id()), status_mib(mount.id(), "VmRSS:"));
     stop_mount(&mut mount, &mnt);
-    Ok((walk?, rss, backup))
+    Ok((walk?, peak, now, backup))
 }
 
 fn cat(p: &Path) -> Command {
@@ -262,10 +274,15 @@ fn stop_mount(child: &mut Child, mnt: &Path) {
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM:")
+}
+
+/// A memory figure of `/proc/PID/status` in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
     kib.unwrap_or(0.0) / 1024.0
 }

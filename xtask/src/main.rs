@@ -10,7 +10,7 @@
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
 //! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
-//! - `bench-mount [--quick] [--runs R] [--big-mib N]`: browsing through `arca mount` and
+//! - `bench-mount [--quick] [--runs R] [--big-mib N] [--files N]`: browsing through `arca mount` and
 //!   `restic mount`: `ls -R`, `ls -lR` and reading a big file, against the source and restore.
 //! - `bench-remote [--mib N] [--runs R]`: backup and restore through local S3 and SFTP
 //!   servers, arca and restic.
@@ -43,7 +43,7 @@ tasks:
   bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
   bench-maintenance [--files N] [--quick]
                                   prune and check on N blobs (default 1,000,000), arca vs restic
-  bench-mount [--quick] [--runs R] [--big-mib N]
+  bench-mount [--quick] [--runs R] [--big-mib N] [--files N]
                                   ls -R and big-file reads through arca mount and restic mount
   bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
                                   backup and restore through local S3 and SFTP servers, arca vs restic
