@@ -27,6 +27,8 @@ pub enum BackendErrorKind {
     Transient,
     /// Credentials missing or refused.
     Auth,
+    /// No space left (or quota exhausted) where the storage writes: retrying cannot help.
+    Full,
     Permanent,
 }
 
@@ -47,6 +49,10 @@ impl From<BackendError> for Error {
             BackendErrorKind::Transient => {
                 (Kind::Backend, Some("the storage failed repeatedly; check the connection and retry"))
             }
+            BackendErrorKind::Full => (
+                Kind::Backend,
+                Some("the storage is full: free space there and run the command again (what was stored is kept and reused)"),
+            ),
             BackendErrorKind::Permanent => (Kind::Backend, None),
         };
         let err = Error::new(kind, e.to_string()).with_source(e);

@@ -33,6 +33,8 @@ pub struct OpendalBackend {
     part_size: usize,
     parts_at_once: usize,
     multipart: bool,
+    /// A local repository's directory of writes in progress (`.arca-tmp`).
+    temp_dir: Option<std::path::PathBuf>,
 }
 
 /// Objects above this size are written in parts (S3 multipart, Azure blocks, GCS resumable
@@ -42,10 +44,14 @@ const PARTS_AT_ONCE: usize = 4;
 
 impl OpendalBackend {
     pub fn new(location: &Location, service: &ServiceConfig, stack: &StackOptions) -> Result<Self> {
-        if let Location::Local(p) = location {
-            let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
-            remove_stale_temp_files(&abs.join(".arca-tmp"));
-        }
+        let temp_dir = match location {
+            Location::Local(p) => {
+                let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
+                remove_stale_temp_files(&abs.join(".arca-tmp"));
+                Some(abs.join(".arca-tmp"))
+            }
+            _ => None,
+        };
         let _guard = runtime().enter();
         static REGISTRY: std::sync::Once = std::sync::Once::new();
         REGISTRY.call_once(opendal::install_default);
@@ -75,7 +81,21 @@ impl OpendalBackend {
             part_size: PART_SIZE,
             parts_at_once: PARTS_AT_ONCE,
             multipart,
+            temp_dir,
         })
+    }
+
+    /// A local write that failed (a full disk, most often) leaves its half-written temporary
+    /// file (`<name>.<random>`); remove it so it does not keep the disk full.
+    fn remove_failed_temp(&self, path: &str) {
+        let Some(dir) = &self.temp_dir else { return };
+        let Some(name) = path.rsplit('/').next() else { return };
+        let prefix = format!("{name}.");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 
     fn err(&self, op: &'static str, path: &str, e: opendal::Error) -> BackendError {
@@ -161,7 +181,10 @@ impl Backend for OpendalBackend {
         } else {
             Default::default()
         };
-        self.op.write_options(path, data.to_vec(), opts).map(|_| ()).map_err(|e| self.err("write", path, e))
+        self.op.write_options(path, data.to_vec(), opts).map(|_| ()).map_err(|e| {
+            self.remove_failed_temp(path);
+            self.err("write", path, e)
+        })
     }
 
     fn delete(&self, path: &str) -> BackendResult<()> {
@@ -170,6 +193,9 @@ impl Backend for OpendalBackend {
 }
 
 fn classify(e: &opendal::Error) -> BackendErrorKind {
+    if no_space(e) {
+        return BackendErrorKind::Full;
+    }
     match e.kind() {
         OdKind::NotFound => BackendErrorKind::NotFound,
         OdKind::PermissionDenied => BackendErrorKind::Auth,
@@ -177,6 +203,28 @@ fn classify(e: &opendal::Error) -> BackendErrorKind {
         _ if e.is_temporary() => BackendErrorKind::Transient,
         _ => BackendErrorKind::Permanent,
     }
+}
+
+/// Whether a local file system under the error said ENOSPC or EDQUOT.
+fn no_space(e: &opendal::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(io.raw_os_error(), Some(libc_codes::ENOSPC | libc_codes::EDQUOT))
+                || io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+            {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    e.to_string().contains("No space left on device")
+}
+
+mod libc_codes {
+    pub const ENOSPC: i32 = nix::errno::Errno::ENOSPC as i32;
+    pub const EDQUOT: i32 = nix::errno::Errno::EDQUOT as i32;
 }
 
 /// Temporary files older than a day are left by a crash (a write in progress renames its

@@ -162,6 +162,7 @@ pub enum Command {
   ls /mnt/arca/snapshots/          (also hosts/HOST/, tags/TAG/, ids/ID/; latest -> the newest)
   cp /mnt/arca/snapshots/latest/home/me/report.odt ~/
   arca mount /mnt/arca --allow-other --path-template 'by-host/%h/%T' --time-template '%Y-%m-%d_%H%M'
+  arca mount --foreground --refresh 5m --cache-size 256M /mnt/arca
 Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
 Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
     Mount(MountArgs),
@@ -426,8 +427,14 @@ pub struct MountArgs {
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
     /// Return once mounted and keep serving in the background (stop it with umount or kill)
-    #[arg(long, short = 'd')]
+    #[arg(long, short = 'd', conflicts_with = "foreground")]
     pub background: bool,
+    /// Serve in the foreground until unmounted or interrupted (the default)
+    #[arg(long, short = 'f')]
+    pub foreground: bool,
+    /// Look for new snapshots at most this often (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub refresh: String,
 }
 
 #[derive(Args, Debug)]

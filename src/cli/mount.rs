@@ -107,6 +107,8 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
         },
         time_template: a.time_template.clone(),
         cache_bytes: parse_size(&a.cache_size)? as usize,
+        refresh: humantime::parse_duration(&a.refresh)
+            .map_err(|e| Error::usage(format!("--refresh {:?}: {e}", a.refresh)))?,
         ..Default::default()
     };
     let repo = Arc::new(s.open()?);

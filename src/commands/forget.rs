@@ -119,12 +119,29 @@ pub fn plan_groups(
 pub fn plan_ids(repo: &Repository, ids: &[String], filter: &Filter) -> Result<Vec<ForgetGroup>> {
     let mut remove = vec![];
     for p in ids {
-        let (id, s) = super::select(repo, p, filter)?;
-        if !remove.iter().any(|r: &SnapshotInfo| r.id == id.to_hex()) {
-            remove.push(SnapshotInfo::new(&id, &s));
+        let info = match super::select(repo, p, filter) {
+            Ok((id, s)) => SnapshotInfo::new(&id, &s),
+            // a damaged snapshot file is removed by its id (its content is unknown)
+            Err(e) => match damaged_by_prefix(repo, p)? {
+                Some(id) => SnapshotInfo::unreadable(&id),
+                None => return Err(e),
+            },
+        };
+        if !remove.iter().any(|r: &SnapshotInfo| r.id == info.id) {
+            remove.push(info);
         }
     }
     Ok(vec![ForgetGroup { host: None, paths: None, tags: None, keep: vec![], remove, reasons: vec![] }])
+}
+
+/// The one damaged snapshot whose id starts with `prefix`.
+fn damaged_by_prefix(repo: &Repository, prefix: &str) -> Result<Option<SnapshotId>> {
+    let (_, damaged) = repo.snapshots_and_damaged()?;
+    let mut hits = damaged.iter().filter(|(id, _)| !prefix.is_empty() && id.to_hex().starts_with(prefix));
+    match (hits.next(), hits.next()) {
+        (Some((id, _)), None) => Ok(Some(*id)),
+        _ => Ok(None),
+    }
 }
 
 /// Delete the snapshot files the plan removes; returns how many.

@@ -48,6 +48,27 @@ impl SnapshotInfo {
             short_id: id.short(),
         }
     }
+
+    /// A snapshot file that cannot be read: only its id is known.
+    pub fn unreadable(id: &crate::id::SnapshotId) -> Self {
+        SnapshotInfo {
+            time: String::new(),
+            parent: None,
+            tree: String::new(),
+            paths: vec![],
+            hostname: String::new(),
+            username: String::new(),
+            uid: 0,
+            gid: 0,
+            excludes: vec![],
+            tags: vec![],
+            program_version: String::new(),
+            summary: None,
+            original: None,
+            id: id.to_hex(),
+            short_id: id.short(),
+        }
+    }
 }
 
 pub fn run(repo: &Repository, filter: &Filter, ids: &[String]) -> Result<Vec<SnapshotInfo>> {

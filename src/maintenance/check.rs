@@ -183,7 +183,8 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
             Ok(s) => s,
             Err(e) if e.kind == crate::error::Kind::NotFound => continue, // forgotten meanwhile
             Err(e) => {
-                report.errors.push(format!("snapshots/{sid}: {}", e.message));
+                let named = e.message.contains(&sid.to_hex());
+                report.errors.push(if named { e.message } else { format!("snapshots/{sid}: {}", e.message) });
                 continue;
             }
         };

@@ -149,7 +149,7 @@ pub fn prune(
     // Snapshots before the index: every listed snapshot's index files were stored before it
     // (§16), so the index listed next names all its blobs. A snapshot stored after this
     // listing was written by a client whose lock protects what it uses (§21).
-    let snapshots = repo.snapshots()?;
+    let snapshots = repo.snapshots_strict()?;
     let listed = repo.reload_index()?;
     st.index_files_before = listed.len() as u64;
     let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();

@@ -12,6 +12,7 @@ mod pack_copier;
 mod rotation;
 mod saver;
 
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 pub use blob_index::{BlobIndex, Location as BlobLocation};
@@ -81,6 +82,9 @@ pub struct Repository {
     /// How long a holder trusts its lock without a successful rewrite; `None` means
     /// [`lock::TRUST_REFRESHES`] refresh intervals.
     lock_trust: Option<std::time::Duration>,
+    /// Tree packs found damaged (content not matching the name) in this process: their
+    /// blobs are read one by one, each proven by its own authentication.
+    damaged_packs: std::sync::Mutex<HashSet<PackId>>,
 }
 
 impl Repository {
@@ -136,6 +140,7 @@ impl Repository {
             lock_retry: Default::default(),
             lock_refresh: lock::REFRESH_EVERY,
             lock_trust: None,
+            damaged_packs: Default::default(),
         })
     }
 
@@ -436,7 +441,8 @@ impl Repository {
 
     pub fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
         let path = pack_path(&loc.pack);
-        if loc.entry.blob_type == BlobType::Tree {
+        let known_damaged = || self.damaged_packs.lock().map(|d| d.contains(&loc.pack)).unwrap_or(true);
+        if loc.entry.blob_type == BlobType::Tree && !known_damaged() {
             if let Some(c) = &self.cache {
                 // Tree packs are cached whole, so walking trees reads nothing remote twice; a
                 // blob is read from the cached copy by its range, and its authentication is
@@ -447,18 +453,20 @@ impl Repository {
                         return Ok(plain);
                     }
                 }
-                let pack = {
-                    let b = self.backend.read(&path).ctx(format!("reading {path}"))?;
-                    if storage_hash(&b) != loc.pack.0 {
-                        return Err(Error::corrupt(format!("{path}: content does not match its name")));
-                    }
-                    c.put(&path, &b);
-                    b
-                };
-                let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
-                let sealed =
-                    pack.get(start..start + len).ok_or_else(|| Error::corrupt(format!("{path}: blob out of range")))?;
-                return open_blob(&self.keys, &loc.entry, sealed).ctx(&path);
+                let pack = self.backend.read(&path).ctx(format!("reading {path}"))?;
+                if storage_hash(&pack) == loc.pack.0 {
+                    c.put(&path, &pack);
+                    let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
+                    let sealed = pack
+                        .get(start..start + len)
+                        .ok_or_else(|| Error::corrupt(format!("{path}: blob out of range")))?;
+                    return open_blob(&self.keys, &loc.entry, sealed).ctx(&path);
+                }
+                // damaged somewhere: its other blobs are still good, read one by one below
+                tracing::warn!("{path}: content does not match its name; reading its intact blobs one by one");
+                if let Ok(mut d) = self.damaged_packs.lock() {
+                    d.insert(loc.pack);
+                }
             }
         }
         let sealed = self
@@ -519,13 +527,44 @@ impl Repository {
 
     /// Every snapshot, oldest first. A snapshot removed (by a concurrent forget) between the
     /// listing and its read is skipped.
+    /// Every readable snapshot, oldest first. A snapshot file that fails authentication or
+    /// decoding is skipped with a warning naming it, so one damaged file does not hide the
+    /// others; storage errors still fail. See [`Self::snapshots_strict`].
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
+        let (ok, damaged) = self.snapshots_and_damaged()?;
+        for (id, e) in &damaged {
+            tracing::warn!(
+                "snapshot {} skipped: {} (`arca check` reports it, `arca forget {}` removes it)",
+                id.short(),
+                e.message,
+                id.short()
+            );
+        }
+        Ok(ok)
+    }
+
+    /// Every snapshot, or an error naming the first that cannot be read: for commands that
+    /// must know everything every snapshot references (prune).
+    pub fn snapshots_strict(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
+        let (ok, mut damaged) = self.snapshots_and_damaged()?;
+        match damaged.pop() {
+            None => Ok(ok),
+            Some((id, e)) => Err(Error::corrupt(format!("snapshot {} cannot be read: {}", id.short(), e.message))
+                .hint(format!("what it references is unknown; remove it first with `arca forget {}`", id.short()))),
+        }
+    }
+
+    /// The readable snapshots, oldest first, and the damaged ones with their errors.
+    #[allow(clippy::type_complexity)]
+    pub fn snapshots_and_damaged(&self) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<(SnapshotId, Error)>)> {
         let ids = self.list_objects("snapshots")?;
         let mut out = Vec::with_capacity(ids.len());
+        let mut damaged = vec![];
         for id in &ids {
             match self.load_snapshot(id) {
                 Ok(s) => out.push((*id, s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
+                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => damaged.push((*id, e)),
                 Err(e) => return Err(e),
             }
         }
@@ -533,7 +572,7 @@ impl Repository {
             c.retain_dir("snapshots", &ids);
         }
         out.sort_by(|a, b| a.1.timestamp().cmp(&b.1.timestamp()).then(a.0.cmp(&b.0)));
-        Ok(out)
+        Ok((out, damaged))
     }
 }
 

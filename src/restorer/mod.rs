@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use crate::error::{Error, Kind, Result};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
 use crate::patterns::Excludes;
 use crate::repo::Repository;
@@ -90,6 +90,8 @@ struct Plan {
     batch: Vec<(PathBuf, Node)>,
     /// Relative paths of everything selected, kept only for `--delete`.
     keep: std::collections::HashSet<PathBuf>,
+    /// Directories whose tree could not be read: restored empty, reported as errors.
+    unreadable: Vec<String>,
 }
 
 /// Restore the tree `root`, found at snapshot path `root_path` (`/` for a whole snapshot),
@@ -121,8 +123,9 @@ pub fn restore(
         later_links: vec![],
         summary: RestoreSummary::default(),
     };
-    let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default() };
-    walk(repo, root, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
+    let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default(), unreadable: vec![] };
+    let tree = repo.load_tree(root)?;
+    walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
     let rest = std::mem::take(&mut plan.batch);
     writer.flush(rest)?;
     let Writer { mut summary, later_links, .. } = writer;
@@ -130,6 +133,9 @@ pub fn restore(
         progress.errors.fetch_add(1, Ordering::Relaxed);
         warn(msg);
     };
+    for msg in std::mem::take(&mut plan.unreadable) {
+        warn_count(msg);
+    }
     summary.dirs_restored = plan.dirs.len() as u64;
     if !opts.dry_run {
         // directories not made yet (empty ones, those holding only hardlinks)
@@ -287,11 +293,12 @@ fn selected(opts: &RestoreOptions, path: &Path, ancestor_included: bool) -> (boo
 }
 
 /// Plan the subtree at snapshot path `at`, handing files and links to `flush` in batches.
-/// Returns whether anything below was selected.
+/// Returns whether anything below was selected. A subdirectory whose tree cannot be read is
+/// planned empty and reported; the rest of the snapshot is restored.
 #[allow(clippy::too_many_arguments)]
 fn walk(
     repo: &Repository,
-    id: &TreeId,
+    tree: Tree,
     base: &Path,
     at: &Path,
     included: bool,
@@ -299,7 +306,6 @@ fn walk(
     plan: &mut Plan,
     flush: &mut dyn FnMut(Vec<(PathBuf, Node)>) -> Result<()>,
 ) -> Result<bool> {
-    let tree = repo.load_tree(id)?;
     let mut any = false;
     for node in tree.nodes {
         let spath = at.join(std::ffi::OsStr::from_bytes(&node.name));
@@ -308,9 +314,17 @@ fn walk(
         match node.kind {
             NodeKind::Dir if descend => {
                 let sub = node.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?;
+                let tree = match repo.load_tree(&sub) {
+                    Ok(t) => t,
+                    Err(e) if matches!(e.kind, Kind::Corrupt | Kind::NotFound | Kind::Unsupported) => {
+                        plan.unreadable.push(format!("{}: directory unreadable: {}", spath.display(), e.message));
+                        Tree::default()
+                    }
+                    Err(e) => return Err(e),
+                };
                 let idx = plan.dirs.len();
                 plan.dirs.push((rel.clone(), node));
-                if walk(repo, &sub, base, &spath, inc, opts, plan, flush)? || inc {
+                if walk(repo, tree, base, &spath, inc, opts, plan, flush)? || inc {
                     any = true;
                     if opts.delete {
                         plan.keep.insert(rel);

@@ -12,6 +12,8 @@
 //! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
 //! - `bench-mount [--quick] [--runs R] [--big-mib N] [--files N]`: browsing through `arca mount` and
 //!   `restic mount`: `ls -R`, `ls -lR` and reading a big file, against the source and restore.
+//! - `torture [--trials N] [--seed S]`: the crash suite with N kills per command, then the
+//!   fault, hostile-repository and concurrency suites.
 //! - `bench-remote [--mib N] [--runs R]`: backup and restore through local S3 and SFTP
 //!   servers, arca and restic.
 //!
@@ -28,6 +30,7 @@ mod layers;
 mod man;
 mod rust_scan;
 mod servers;
+mod torture;
 
 use std::process::ExitCode;
 
@@ -47,6 +50,8 @@ tasks:
                                   ls -R and big-file reads through arca mount and restic mount
   bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
                                   backup and restore through local S3 and SFTP servers, arca vs restic
+  torture [--trials N] [--seed S]  kill arca N times at random moments of each command (default 200), then
+                                  the fault, hostile and concurrency suites
   man [DIR]                       write the man pages (default target/man)
   help                            show this text";
 
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         "bench-remote" => bench_remote::run(rest),
         "bench-mount" => bench_mount::run(rest),
         "man" => man::run(rest),
+        "torture" => torture::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,33 @@
+//! `cargo xtask torture [--trials N] [--seed S]`: the long run of the crash-consistency suite
+//! (`tests/crash.rs`): N kills at random moments of each of backup, prune, repair, copy and
+//! key rotate (default 200), then the fault-injection and hostile-repository suites. The seed
+//! (default: the time) is printed so a failing run can be replayed exactly.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::bench_remote::number;
+use crate::cmd::{self, Error, Result};
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut trials = 200u64;
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(1);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--trials" => trials = number(it.next(), "--trials")?,
+            "--seed" => seed = number(it.next(), "--seed")?,
+            other => return Err(Error::Usage(format!("torture: unexpected argument {other:?}"))),
+        }
+    }
+    eprintln!("torture: {trials} trials per command, seed {seed} (replay with --seed {seed})");
+    let root = cmd::project_root();
+    for suite in ["crash", "faults", "hostile", "concurrency"] {
+        let mut c = cmd::cargo();
+        c.args(["test", "--test", suite, "--", "--nocapture", "--test-threads", "2"])
+            .env("ARCA_TORTURE_TRIALS", trials.to_string())
+            .env("ARCA_TORTURE_SEED", seed.to_string());
+        cmd::run(c, &root)?;
+    }
+    eprintln!("torture: {trials} trials per command passed (seed {seed})");
+    Ok(())
+}
