@@ -251,3 +251,50 @@ fn a_slow_storage_gives_the_same_backup() {
     env.check();
     assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
 }
+
+/// Listings that miss recent writes for a while (eventually consistent storage): a backup
+/// that cannot see the previous one stores its data again (duplicates, legal), and a prune
+/// that cannot see the newest snapshot only marks what it thinks unused; the next prune,
+/// after the lag and before the grace period ends, sees the snapshot and keeps its data.
+#[test]
+fn listings_that_lag_behind_writes_lose_nothing() {
+    use arca::maintenance::prune::{self, MaxUnused, PruneOptions};
+    use arca::repo::LockMode;
+    let env = Env::new();
+    env.init();
+    let lag = Duration::from_millis(1500);
+    let fault: DynBackend = Arc::new(FaultBackend::new(raw(&env)).list_lag(lag));
+    let src = source_of(&env, 4);
+    let first = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
+    std::thread::sleep(lag); // the first backup is listed from now on
+    write(&src.join("f0"), &noise(400_000, 1000));
+    let second = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
+    let want = describe(&src);
+    // forget the first; prune at once, while the second is not listed yet: the first's packs,
+    // which hold most of the second's data, look unused
+    let repo = Arc::new(Repository::open(fault.clone(), PASSWORD.as_bytes()).unwrap());
+    repo.delete_file(&format!("snapshots/{first}")).unwrap();
+    let opts = PruneOptions { max_unused: MaxUnused::Bytes(0), keep_delete: lag * 2, ..Default::default() };
+    let lock = repo.lock("prune", LockMode::Maintenance).unwrap();
+    let early = prune::prune(&repo, &opts, Some(&lock), &|_| {}).unwrap();
+    drop(lock);
+    assert_eq!(early.snapshots, 0, "the second snapshot is not listed yet: {early:?}");
+    assert!(early.packs_marked > 0, "its packs look unused and are marked: {early:?}");
+    assert_eq!(early.packs_deleted, 0, "nothing is deleted before its grace period: {early:?}");
+    // the lag passes, the grace period has not: the second snapshot's data is kept
+    std::thread::sleep(lag + Duration::from_millis(200));
+    let repo = Arc::new(Repository::open(fault.clone(), PASSWORD.as_bytes()).unwrap());
+    let lock = repo.lock("prune", LockMode::Maintenance).unwrap();
+    let seen = prune::prune(&repo, &opts, Some(&lock), &|_| {}).unwrap();
+    drop(lock);
+    assert_eq!(seen.snapshots, 1, "{seen:?}");
+    assert!(seen.packs_unmarked > 0, "the second snapshot's packs are live again: {seen:?}");
+    std::thread::sleep(lag * 2);
+    let repo = Arc::new(Repository::open(fault, PASSWORD.as_bytes()).unwrap());
+    let lock = repo.lock("prune", LockMode::Maintenance).unwrap();
+    prune::prune(&repo, &opts, Some(&lock), &|_| {}).unwrap();
+    drop(lock);
+    env.check();
+    assert_eq!(env.snapshot_ids(), std::slice::from_ref(&second));
+    assert_same_tree(&want, &env.restored(&format!("{second}:{}", src.display()), "out"));
+}

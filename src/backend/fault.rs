@@ -1,10 +1,12 @@
 //! Fault injection for tests: fail the Nth write (and every later one, like a crash), fail
 //! every Nth or a random share of operations transiently, drop or truncate writes while
-//! reporting success (a lying server), delay every operation, or flip bits in what is read.
+//! reporting success (a lying server), delay every operation, flip bits in what is read, or
+//! leave recent writes out of listings for a while (eventual consistency).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Backend, BackendError, BackendErrorKind, BackendResult, DynBackend, Entry};
 
@@ -24,6 +26,9 @@ pub struct FaultBackend {
     delay: Option<Duration>,
     /// Paths whose reads come back with one bit flipped.
     flip_reads: Mutex<Vec<String>>,
+    /// Listings leave out objects written less than this long ago.
+    list_lag: Option<Duration>,
+    written_at: Mutex<HashMap<String, Instant>>,
 }
 
 /// splitmix64: a fixed, seeded sequence, so a failing run can be repeated.
@@ -59,7 +64,15 @@ impl FaultBackend {
             truncate_writes: Mutex::new(None),
             delay: None,
             flip_reads: Mutex::new(vec![]),
+            list_lag: None,
+            written_at: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Listings leave out what was written less than `d` ago (reads and stats see it).
+    pub fn list_lag(mut self, d: Duration) -> Self {
+        self.list_lag = Some(d);
+        self
     }
 
     /// Fail `per_mille`/1000 of all operations transiently, drawn from `seed`.
@@ -145,7 +158,12 @@ impl Backend for FaultBackend {
     }
     fn list(&self, dir: &str) -> BackendResult<Vec<Entry>> {
         self.check("list", dir, false)?;
-        self.inner.list(dir)
+        let mut entries = self.inner.list(dir)?;
+        if let Some(lag) = self.list_lag {
+            let written = self.written_at.lock().unwrap_or_else(|p| p.into_inner());
+            entries.retain(|e| written.get(&e.path).is_none_or(|t| t.elapsed() >= lag));
+        }
+        Ok(entries)
     }
     fn stat(&self, path: &str) -> BackendResult<Option<u64>> {
         self.check("stat", path, false)?;
@@ -166,6 +184,9 @@ impl Backend for FaultBackend {
         }
         if take(&self.truncate_writes, path) {
             return self.inner.write(path, &data[..data.len() / 2]);
+        }
+        if self.list_lag.is_some() {
+            self.written_at.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_string(), Instant::now());
         }
         self.inner.write(path, data)
     }
