@@ -214,3 +214,74 @@ fn tampered_config_is_reported_as_corrupt_not_wrong_password() {
     assert!(stderr(&o).contains("config"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("wrong password"), "{}", stderr(&o));
 }
+
+/// Deeper than any reader accepts (format-spec: 2048), far shallower than what would
+/// exhaust a recursive walker's stack.
+const DEEP: usize = 3000;
+
+#[test]
+fn an_absurdly_deep_tree_is_refused_by_every_command_without_a_crash() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    snapshot_of(&repo, |s| {
+        let mut node = file(b"leaf", s, b"x");
+        for _ in 0..DEEP {
+            node = dir(b"d", s, vec![node]);
+        }
+        vec![node]
+    });
+    let target = env.path("t");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["restore", "latest", "--target", target.to_str().unwrap()],
+        vec!["ls", "latest", "--recursive"],
+        vec!["check"],
+        vec!["find", "leaf"],
+        vec!["stats", "latest"],
+        vec!["stats", "--mode", "raw-data"],
+        vec!["dump", "latest", "/", "--archive", "tar"],
+    ];
+    for args in runs {
+        let o = env.run(&args);
+        assert!(o.status.code().is_some(), "{args:?} was killed by a signal: {}", stderr(&o));
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("deeper than"), "{args:?}: {}", stderr(&o));
+    }
+    // prune walks with a heap stack and only needs the blob ids: it keeps the data
+    let o = env.run(&["prune", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// At the limit, every walking command works (no stack runs out, in the main thread or a
+/// worker's).
+#[test]
+fn a_tree_just_within_the_depth_limit_is_walked_by_every_command() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    snapshot_of(&repo, |s| {
+        let mut node = file(b"leaf", s, b"x");
+        for _ in 0..2000 {
+            node = dir(b"d", s, vec![node]);
+        }
+        vec![node]
+    });
+    for args in [
+        vec!["ls", "latest", "--recursive"],
+        vec!["check", "--read-data"],
+        vec!["stats", "latest"],
+        vec!["stats", "--mode", "files-by-contents"],
+        vec!["dump", "latest", "/", "--archive", "tar", "--target", "/dev/null"],
+        vec!["diff", "latest", "latest"],
+        vec!["prune", "--dry-run"],
+    ] {
+        let o = env.run(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+    let to = Env::new();
+    to.init();
+    let pass = env.path("pass");
+    std::fs::write(&pass, PASSWORD).unwrap();
+    to.ok(&["copy", "--from-repo", env.repo.to_str().unwrap(), "--from-password-file", pass.to_str().unwrap()]);
+    to.check();
+}

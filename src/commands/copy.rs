@@ -84,10 +84,11 @@ impl Copier<'_> {
         Ok(d)
     }
 
-    fn tree(&self, id: &TreeId) -> Result<TreeId> {
+    fn tree(&self, id: &TreeId, depth: usize) -> Result<TreeId> {
         if let Some(d) = self.known(id)? {
             return Ok(d);
         }
+        crate::format::tree::check_depth(depth, &format!("tree {}", id.short()))?;
         let mut tree = self.src.load_tree(id)?;
         // files in parallel (their blobs are independent reads), directories depth first
         tree.nodes.par_iter_mut().filter(|n| n.kind == NodeKind::File).try_for_each(|n| -> Result<()> {
@@ -103,7 +104,7 @@ impl Copier<'_> {
         })?;
         for n in tree.nodes.iter_mut().filter(|n| n.kind == NodeKind::Dir) {
             let sub = n.subtree.ok_or_else(|| Error::corrupt(format!("tree {id}: directory without subtree")))?;
-            n.subtree = Some(self.tree(&sub)?);
+            n.subtree = Some(self.tree(&sub, depth + 1)?);
         }
         let d = self.saver.save_tree(tree)?;
         self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(*id, d);
@@ -175,7 +176,7 @@ pub fn run(
             return Err(crate::platform::interrupted_error());
         }
         log(format!("copying snapshot {} of {} from {}", sid.short(), snap.paths.join(", "), snap.time));
-        let tree = copier.tree(&snap.tree)?;
+        let tree = copier.tree(&snap.tree, 0)?;
         // the parent is a source id, meaningless in the target
         let new = Snapshot { tree, parent: None, original: Some(key), ..snap };
         pending.push((sid, new));

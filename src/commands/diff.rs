@@ -138,6 +138,7 @@ impl<'a> Differ<'a> {
     }
 
     fn dirs(&mut self, path: &str, old: &Dir, new: &Dir, emit: &mut dyn FnMut(Change)) -> Result<()> {
+        crate::format::tree::check_depth(crate::format::tree::path_depth(path), &path)?;
         if let (Dir::Tree(a), Dir::Tree(b)) = (old, new) {
             if a == b {
                 return Ok(());

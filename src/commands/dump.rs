@@ -138,6 +138,7 @@ fn walk(repo: &Repository, dir: &Path, tree: &TreeId, f: &mut dyn FnMut(&Path, &
         let p = dir.join(OsStr::from_bytes(&n.name));
         f(&p, &n)?;
         if let (NodeKind::Dir, Some(sub)) = (n.kind, &n.subtree) {
+            crate::format::tree::check_depth(p.components().count(), &p.display())?;
             walk(repo, &p, sub, f)?;
         }
     }

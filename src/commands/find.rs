@@ -249,9 +249,7 @@ fn paths_of(h: &History, tree: &[u8; 32], memo: &mut HashMap<[u8; 32], Places>, 
     if let Some(v) = memo.get(tree) {
         return Ok(v.clone());
     }
-    if depth > 4096 {
-        return Err(Error::corrupt("history catalog: a directory nested more than 4096 deep (a cycle?)"));
-    }
+    crate::format::tree::check_depth(depth, &"history catalog")?;
     let mut out: Vec<([u8; 32], Vec<u8>)> =
         h.snapshots_rooted_at(tree).map_err(sql)?.into_iter().map(|s| (s, vec![])).collect();
     for (parent, name) in h.parents(tree).map_err(sql)? {

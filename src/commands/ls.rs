@@ -126,6 +126,7 @@ fn walk(repo: &Repository, tree: &TreeId, at: &str, recursive: bool, emit: &mut 
         emit(LsNode::new(n, p.clone()));
         if recursive && n.kind == NodeKind::Dir {
             let sub = n.subtree.ok_or_else(|| Error::new(Kind::Corrupt, format!("{p}: directory without subtree")))?;
+            crate::format::tree::check_depth(crate::format::tree::path_depth(&p), &p)?;
             walk(repo, &sub, &p, true, emit)?;
         }
     }

@@ -85,26 +85,35 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
             let mut seen_trees = HashSet::new();
             let mut seen_files = HashSet::new();
             for (sid, s) in snapshots {
-                walk_files(repo, &s.tree, &mut seen_trees, &mut |node| {
-                    let content = repo.file_content(node)?;
-                    if !seen_files.insert(content_key(&content)) {
-                        return Ok(());
-                    }
-                    st.total_file_count += 1;
-                    if mode == Mode::FilesByContents {
-                        st.total_size += node.size;
-                    } else {
-                        let idx = repo.index()?;
-                        for id in &content {
-                            let loc = idx.get(id).ok_or_else(|| {
-                                Error::new(crate::error::Kind::NotFound, format!("data blob {id} is not in the index"))
-                            })?;
-                            st.total_size += loc.entry.raw_length as u64;
-                            *st.total_blob_count.get_or_insert(0) += 1;
+                walk_files(
+                    repo,
+                    &s.tree,
+                    &mut seen_trees,
+                    &mut |node| {
+                        let content = repo.file_content(node)?;
+                        if !seen_files.insert(content_key(&content)) {
+                            return Ok(());
                         }
-                    }
-                    Ok(())
-                })
+                        st.total_file_count += 1;
+                        if mode == Mode::FilesByContents {
+                            st.total_size += node.size;
+                        } else {
+                            let idx = repo.index()?;
+                            for id in &content {
+                                let loc = idx.get(id).ok_or_else(|| {
+                                    Error::new(
+                                        crate::error::Kind::NotFound,
+                                        format!("data blob {id} is not in the index"),
+                                    )
+                                })?;
+                                st.total_size += loc.entry.raw_length as u64;
+                                *st.total_blob_count.get_or_insert(0) += 1;
+                            }
+                        }
+                        Ok(())
+                    },
+                    0,
+                )
                 .ctx(format!("snapshot {}", sid.short()))?;
             }
         }
@@ -173,23 +182,24 @@ struct Sized {
 
 /// Bytes and nodes a restore of a snapshot's tree writes (hard links once).
 fn restore_size(repo: &Repository, tree: &TreeId, memo: &mut HashMap<TreeId, Sized>) -> Result<(u64, u64)> {
-    let s = tree_size(repo, tree, memo)?;
+    let s = tree_size(repo, tree, memo, 0)?;
     let linked: HashSet<(u64, u64, u64)> = s.linked.iter().copied().collect();
     Ok((s.bytes + linked.iter().map(|l| l.2).sum::<u64>(), s.nodes))
 }
 
 /// Each distinct subtree is summed once and remembered by id.
-fn tree_size(repo: &Repository, tree: &TreeId, memo: &mut HashMap<TreeId, Sized>) -> Result<Sized> {
+fn tree_size(repo: &Repository, tree: &TreeId, memo: &mut HashMap<TreeId, Sized>, depth: usize) -> Result<Sized> {
     if let Some(v) = memo.get(tree) {
         return Ok(v.clone());
     }
+    crate::format::tree::check_depth(depth, &format!("tree {}", tree.short()))?;
     let mut out = Sized::default();
     let mut linked = vec![];
     for n in repo.load_tree(tree)?.nodes {
         out.nodes += 1;
         match (n.kind, &n.subtree) {
             (NodeKind::Dir, Some(sub)) => {
-                let s = tree_size(repo, sub, memo)?;
+                let s = tree_size(repo, sub, memo, depth + 1)?;
                 out.bytes += s.bytes;
                 out.nodes += s.nodes;
                 linked.extend_from_slice(&s.linked);
@@ -212,13 +222,15 @@ fn walk_files(
     tree: &TreeId,
     seen: &mut HashSet<TreeId>,
     f: &mut dyn FnMut(&Node) -> Result<()>,
+    depth: usize,
 ) -> Result<()> {
     if !seen.insert(*tree) {
         return Ok(());
     }
+    crate::format::tree::check_depth(depth, &format!("tree {}", tree.short()))?;
     for n in repo.load_tree(tree)?.nodes {
         match (n.kind, &n.subtree) {
-            (NodeKind::Dir, Some(sub)) => walk_files(repo, sub, seen, f)?,
+            (NodeKind::Dir, Some(sub)) => walk_files(repo, sub, seen, f, depth + 1)?,
             (NodeKind::File, _) => f(&n)?,
             _ => {}
         }

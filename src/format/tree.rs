@@ -16,6 +16,24 @@ use crate::id::{BlobId, TreeId};
 
 pub const MAX_INLINE_CONTENT: usize = 2048;
 
+/// Directories nested deeper than this are refused by every reader that walks trees: no real
+/// file system gets there (paths end at 4096 bytes), and a hostile tree could otherwise
+/// exhaust the stack of a recursive walk.
+pub const MAX_DEPTH: usize = 2048;
+
+/// Corrupt when `depth` (directories below the snapshot root) passes [`MAX_DEPTH`] at `at`.
+pub fn check_depth(depth: usize, at: &dyn std::fmt::Display) -> crate::error::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(crate::error::Error::corrupt(format!("{at}: directories nested deeper than {MAX_DEPTH}")));
+    }
+    Ok(())
+}
+
+/// The depth of a `/`-separated path (its number of components).
+pub fn path_depth(path: &str) -> usize {
+    path.split('/').filter(|c| !c.is_empty()).count()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {

@@ -330,8 +330,7 @@ struct Walker<'a> {
     trees: usize,
 }
 
-/// Deeper than this is refused (a hostile tree could otherwise exhaust the stack).
-const MAX_DEPTH: usize = 2048;
+use crate::format::tree::MAX_DEPTH;
 
 impl Walker<'_> {
     fn problem(&self, id: &BlobId, t: BlobType) -> Option<String> {

@@ -291,6 +291,7 @@ fn repair_tree(
     memo: &mut HashMap<TreeId, TreeId>,
     changes: &mut Vec<String>,
 ) -> Result<TreeId> {
+    crate::format::tree::check_depth(crate::format::tree::path_depth(at), &at)?;
     if let Some(done) = memo.get(id) {
         if done != id {
             changes.push(format!("{at}: repaired as in an earlier snapshot"));

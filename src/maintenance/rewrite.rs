@@ -135,6 +135,7 @@ fn rewrite_tree(
     memo: &mut Memo,
     gone: &mut Vec<(PathBuf, bool)>,
 ) -> Result<(TreeId, bool)> {
+    crate::format::tree::check_depth(at.components().count(), &at.display())?;
     let key = (*id, at.to_path_buf(), included_above);
     if let Some((new, any, removed)) = memo.get(&key) {
         gone.extend(removed.iter().cloned());

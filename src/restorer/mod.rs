@@ -314,6 +314,7 @@ fn walk(
         match node.kind {
             NodeKind::Dir if descend => {
                 let sub = node.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?;
+                crate::format::tree::check_depth(spath.components().count(), &spath.display())?;
                 let tree = match repo.load_tree(&sub) {
                     Ok(t) => t,
                     Err(e) if matches!(e.kind, Kind::Corrupt | Kind::NotFound | Kind::Unsupported) => {
