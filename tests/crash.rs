@@ -86,14 +86,14 @@ fn duration_of(env: &Env, args: &[&str]) -> Duration {
     d
 }
 
-/// Bytes of the pack files under `repo/data`.
+/// Bytes of the pack files under `repo/data`, by path relative to `repo`.
 fn pack_bytes(repo: &Path) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     for d in std::fs::read_dir(repo.join("data")).into_iter().flatten().flatten() {
         for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
             let name = f.file_name().to_string_lossy().to_string();
             if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.insert(f.path(), f.metadata().unwrap().len());
+                out.insert(f.path().strip_prefix(repo).unwrap().to_path_buf(), f.metadata().unwrap().len());
             }
         }
     }
@@ -104,6 +104,29 @@ fn pack_bytes(repo: &Path) -> BTreeMap<PathBuf, u64> {
 fn after_kill(env: &Env) {
     env.ok(&["unlock"]);
     env.check();
+}
+
+/// One trial: the repository reset to `base`, `args` run and killed at the next moment,
+/// stale locks removed and everything checked.
+fn kill_trial(env: &Env, base: &Path, args: &[&str], full: Duration, moments: &mut Moments, trial: u64) {
+    copy_dir(base, &env.repo);
+    let at = moments.next(full);
+    let finished = run_killed(env, args, at);
+    eprintln!("{args:?} trial {trial}: killed at {at:?} of {full:?} (finished: {finished})");
+    after_kill(env);
+}
+
+/// Every snapshot restores as the state its tag names (`a` or `b`).
+fn each_restores_as_tagged(env: &Env, src: &Path, a: &BTreeMap<PathBuf, Meta>, b: &BTreeMap<PathBuf, Meta>) {
+    for (id, tag) in snapshots_by_tag(env) {
+        restore_is(env, &id, src, if tag == "a" { a } else { b }, "out");
+    }
+}
+
+fn sorted_tags(env: &Env) -> Vec<String> {
+    let mut tags: Vec<_> = snapshots_by_tag(env).into_iter().map(|s| s.1).collect();
+    tags.sort();
+    tags
 }
 
 fn snapshots_by_tag(env: &Env) -> Vec<(String, String)> {
@@ -161,12 +184,8 @@ fn a_killed_backup_leaves_earlier_snapshots_whole_and_the_rerun_uploads_little()
     };
     let mut moments = Moments::new(1);
     for trial in 0..trials() {
-        copy_dir(&base, &env.repo);
-        let at = moments.next(full);
-        let before = pack_bytes(&env.repo);
-        let finished = run_killed(&env, &args, at);
-        eprintln!("backup trial {trial}: killed at {at:?} of {full:?} (finished: {finished})");
-        after_kill(&env);
+        let before = pack_bytes(&base);
+        kill_trial(&env, &base, &args, full, &mut moments, trial);
         let snaps = snapshots_by_tag(&env);
         let a_id = &snaps.iter().find(|s| s.1 == "a").unwrap().0;
         restore_is(&env, a_id, &src, &a, "out-a");
@@ -182,10 +201,7 @@ fn a_killed_backup_leaves_earlier_snapshots_whole_and_the_rerun_uploads_little()
             "trial {trial}: the rerun stored {again} bytes, bound {bound} (whole {whole}, kept {kept})"
         );
         env.check();
-        let snaps = snapshots_by_tag(&env);
-        for (id, tag) in &snaps {
-            restore_is(&env, id, &src, if tag == "a" { &a } else { &b }, "out");
-        }
+        each_restores_as_tagged(&env, &src, &a, &b);
     }
 }
 
@@ -211,11 +227,7 @@ fn a_killed_prune_or_repair_leaves_the_kept_snapshots_whole() {
         let full = duration_of(&env, args);
         let mut moments = Moments::new(2 + c as u64);
         for trial in 0..trials() {
-            copy_dir(&base, &env.repo);
-            let at = moments.next(full);
-            let finished = run_killed(&env, args, at);
-            eprintln!("{args:?} trial {trial}: killed at {at:?} of {full:?} (finished: {finished})");
-            after_kill(&env);
+            kill_trial(&env, &base, args, full, &mut moments, trial);
             assert_eq!(snapshots_by_tag(&env), kept);
             env.ok(args);
             env.check();
@@ -249,20 +261,12 @@ fn a_killed_copy_resumes_without_copying_a_snapshot_twice() {
     let full = duration_of(&to, &args);
     let mut moments = Moments::new(4);
     for trial in 0..trials() {
-        copy_dir(&base, &to.repo);
-        let at = moments.next(full);
-        let finished = run_killed(&to, &args, at);
-        eprintln!("copy trial {trial}: killed at {at:?} of {full:?} (finished: {finished})");
-        after_kill(&to);
+        kill_trial(&to, &base, &args, full, &mut moments, trial);
         // whatever arrived is whole
-        for (id, tag) in snapshots_by_tag(&to) {
-            restore_is(&to, &id, &src, if tag == "a" { &a } else { &b }, "out");
-        }
+        each_restores_as_tagged(&to, &src, &a, &b);
         to.ok(&args);
         to.check();
-        let mut tags: Vec<_> = snapshots_by_tag(&to).into_iter().map(|s| s.1).collect();
-        tags.sort();
-        assert_eq!(tags, ["a", "b"], "trial {trial}: each snapshot copied once");
+        assert_eq!(sorted_tags(&to), ["a", "b"], "trial {trial}: each snapshot copied once");
     }
 }
 
@@ -282,19 +286,11 @@ fn a_killed_key_rotation_leaves_a_readable_repository_and_finishes_on_rerun() {
     let full = duration_of(&env, &args);
     let mut moments = Moments::new(5);
     for trial in 0..trials() {
-        copy_dir(&base, &env.repo);
-        let at = moments.next(full);
-        let finished = run_killed(&env, &args, at);
-        eprintln!("key rotate trial {trial}: killed at {at:?} of {full:?} (finished: {finished})");
-        after_kill(&env);
-        for (id, tag) in snapshots_by_tag(&env) {
-            restore_is(&env, &id, &src, if tag == "a" { &a } else { &b }, "out");
-        }
+        kill_trial(&env, &base, &args, full, &mut moments, trial);
+        each_restores_as_tagged(&env, &src, &a, &b);
         env.ok(&args);
         env.check();
-        let mut tags: Vec<_> = snapshots_by_tag(&env).into_iter().map(|s| s.1).collect();
-        tags.sort();
-        assert_eq!(tags, ["a", "b"], "trial {trial}");
+        assert_eq!(sorted_tags(&env), ["a", "b"], "trial {trial}");
         assert_eq!(env.ok(&["key", "list", "--json"]).matches("\"id\"").count(), 1, "trial {trial}: one key left");
     }
 }
