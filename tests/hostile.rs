@@ -285,3 +285,96 @@ fn a_tree_just_within_the_depth_limit_is_walked_by_every_command() {
     to.ok(&["copy", "--from-repo", env.repo.to_str().unwrap(), "--from-password-file", pass.to_str().unwrap()]);
     to.check();
 }
+
+/// No command may panic (exit 101) on a hostile repository; it refuses or reports instead.
+fn assert_no_panic(env: &Env, args: &[&str]) -> std::process::Output {
+    let o = env.run(args);
+    let err = stderr(&o);
+    assert!(code(&o) != 101 && !err.contains("panicked"), "{args:?} panicked: {err}");
+    o
+}
+
+#[test]
+fn absurd_file_sizes_are_named_by_check_refused_by_restore_and_crash_nothing() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    snapshot_of(&repo, |s| {
+        let mut big = file(b"big", s, b"four");
+        big.size = u64::MAX - 3;
+        let mut huge = file(b"huge", s, b"tiny");
+        huge.size = u64::MAX;
+        vec![big, file(b"fine", s, b"a fine payload"), huge]
+    });
+
+    let o = assert_no_panic(&env, &["check"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("/huge") && stderr(&o).contains("adds up to 4 bytes"), "{}", stderr(&o));
+    let target = env.path("target");
+    let o = assert_no_panic(&env, &["restore", "latest", "--target", target.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("huge"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(target.join("fine")).unwrap(), b"a fine payload");
+    for name in ["big", "huge"] {
+        assert!(std::fs::metadata(target.join(name)).map_or(true, |m| m.len() < 1 << 20), "{name} was created huge");
+    }
+    let walks: [&[&str]; 12] = [
+        &["ls", "-l", "latest"],
+        &["ls", "--json", "latest"],
+        &["stats", "latest"],
+        &["stats", "--mode", "raw-data", "latest"],
+        &["stats", "--mode", "files-by-contents", "latest"],
+        &["stats", "--mode", "blobs-per-file", "--json", "latest"],
+        &["find", "huge"],
+        &["find", "--json", "*"],
+        &["diff", "latest", "latest"],
+        &["dump", "latest", "/huge"],
+        &["dump", "--archive", "tar", "latest", "/"],
+        &["dump", "--archive", "zip", "latest", "/"],
+    ];
+    for args in walks {
+        assert_no_panic(&env, args);
+    }
+    let o = assert_no_panic(&env, &["dump", "latest", "/huge"]);
+    assert_ne!(code(&o), 0, "dump wrote a file whose content does not match its size");
+}
+
+/// A pack whose sealed header (written with the repository's key) lists overlapping blobs.
+fn overlapping_pack(env: &Env, repo: &Repository) -> String {
+    use arca::format::pack::{encode_header, max_sealed_len, PackEntry};
+    let e = |offset, id| PackEntry {
+        blob_type: BlobType::Data,
+        id: arca::id::BlobId([id; 32]),
+        offset,
+        length: 100,
+        raw_length: 1000,
+    };
+    let entries = [e(0, 1), e(50, 2)];
+    assert!(100 <= max_sealed_len(1000));
+    let mut pack = vec![0u8; 200];
+    pack.extend_from_slice(&encode_header(repo.keys(), &entries));
+    let id = arca::id::PackId(arca::id::storage_hash(&pack));
+    write(&env.repo.join(arca::repo::pack_path(&id)), &pack);
+    id.to_hex()
+}
+
+#[test]
+fn a_pack_header_with_overlapping_entries_is_refused_and_harms_nothing() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(200_000, 9));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let bad = overlapping_pack(&env, &open(&env));
+
+    // backup and prune adopt unindexed packs: this one is left alone, with a warning
+    let o = assert_no_panic(&env, &["backup", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = assert_no_panic(&env, &["check", "--read-data"]);
+    assert!(o.status.success(), "an unindexed pack is harmless: {}", stderr(&o));
+    let o = assert_no_panic(&env, &["repair", "index", "--read-data"]);
+    assert!(stderr(&o).contains(&bad[..8]), "repair names the pack: {}", stderr(&o));
+    assert_no_panic(&env, &["prune"]);
+    env.check();
+    assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
+}

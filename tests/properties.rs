@@ -7,7 +7,7 @@ use std::io::Read;
 use arca::chunker::{Chunker, ChunkerParams};
 use arca::crypto::{open, seal, Aad, Keys, MasterSecret, SealKind};
 use arca::format::index::{IndexFile, IndexPack, MarkedPack};
-use arca::format::pack::{decode_header, encode_header, PackEntry};
+use arca::format::pack::{decode_header, encode_header, max_sealed_len, seal_blob, PackEntry};
 use arca::format::tree::{Node, NodeKind, Tree};
 use arca::format::BlobType;
 use arca::id::{BlobId, ObjectId, PackId};
@@ -98,6 +98,20 @@ proptest! {
     }
 
     #[test]
+    fn a_sealed_blob_is_never_longer_than_its_entry_may_say(len in 0usize..300_000, fill in 0u8..3) {
+        let plain: Vec<u8> = match fill {
+            0 => vec![7; len],
+            1 => (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect(),
+            _ => (0..len).map(|i| (i % 251) as u8).collect(),
+        };
+        let id = BlobType::Data.id(&keys(4), &plain);
+        for level in [arca::codec::Compression::AUTO, arca::codec::Compression::Off] {
+            let sealed = seal_blob(&keys(4), BlobType::Data, &id, &plain, level);
+            prop_assert!(sealed.len() as u32 <= max_sealed_len(len as u32), "{} > {}", sealed.len(), max_sealed_len(len as u32));
+        }
+    }
+
+    #[test]
     fn index_and_pack_header_round_trip(n in 0usize..300, packs in 1usize..4) {
         let k = keys(2);
         let mut offset = 0u32;
@@ -108,7 +122,7 @@ proptest! {
                     id: BlobId(*blake3::hash(&i.to_le_bytes()).as_bytes()),
                     offset,
                     length: 100 + i as u32,
-                    raw_length: 50 + i as u32,
+                    raw_length: 60 + i as u32,
                 };
                 offset += e.length;
                 e
@@ -143,13 +157,24 @@ fn chunker_is_keyed() {
 #[test]
 fn pack_header_rejects_overlap_and_out_of_range() {
     let k = keys(3);
-    let e =
-        |offset, length| PackEntry { blob_type: BlobType::Data, id: BlobId([1; 32]), offset, length, raw_length: 1 };
+    let e = |offset, length| PackEntry {
+        blob_type: BlobType::Data,
+        id: BlobId([1; 32]),
+        offset,
+        length,
+        raw_length: 10_000,
+    };
     for entries in [vec![e(0, 100), e(50, 100)], vec![e(0, 100), e(100, 10_000)], vec![e(u32::MAX - 50, 100)]] {
         let mut pack = vec![0u8; 200];
         pack.extend_from_slice(&encode_header(&k, &entries));
         assert!(decode_header(&k, &pack, pack.len() as u64).is_err(), "{entries:?} accepted");
     }
+    // a sealed length longer than the blob stored raw could be
+    let huge = PackEntry { length: max_sealed_len(10_000) + 1, ..e(0, 100) };
+    let mut pack = vec![0u8; huge.length as usize];
+    pack.extend_from_slice(&encode_header(&k, &[huge]));
+    let err = decode_header(&k, &pack, pack.len() as u64).unwrap_err();
+    assert!(err.to_string().contains("impossible lengths"), "{err}");
     // a huge claimed header length
     let mut pack = vec![0u8; 100];
     pack.extend_from_slice(&u32::MAX.to_le_bytes());

@@ -1,8 +1,9 @@
 //! Pack headers: `decode_header` must never panic, on raw bytes (the tail of a hostile pack)
 //! and on genuine sealed headers listing fuzz-chosen entries. For the latter the verdict is
 //! checked against a model of the rules: entries are accepted, unchanged, exactly when every
-//! sealed length covers the seal overhead, no plaintext length exceeds the maximum, and the
-//! entries lie in order, without overlap, inside the blob area.
+//! sealed length covers the seal overhead and is no longer than the plaintext stored raw and
+//! padded (§11.3), no plaintext length exceeds the maximum, and the entries lie in order,
+//! without overlap, inside the blob area.
 //!
 //! Input: first byte picks the mode (even: raw tail; odd: build a header), then for a built
 //! header a 4-byte blob-area length and 16-byte entries `type, id byte, offset, length,
@@ -11,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use arca::crypto::{Keys, MasterSecret, SEAL_OVERHEAD};
+use arca::crypto::{padme, Keys, MasterSecret, SEAL_OVERHEAD};
 use arca::format::pack::{decode_header, encode_header, PackEntry};
 use arca::format::BlobType;
 use arca::id::BlobId;
@@ -29,6 +30,7 @@ fn valid(entries: &[PackEntry], blob_area: u64) -> bool {
         let (start, end) = (u64::from(e.offset), u64::from(e.offset) + u64::from(e.length));
         let ok = e.length as usize >= SEAL_OVERHEAD
             && e.raw_length <= e.blob_type.max_len()
+            && e.length as usize <= 40 + padme(5 + e.raw_length as usize)
             && start >= next_free
             && end <= blob_area;
         next_free = end;

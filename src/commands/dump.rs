@@ -203,7 +203,7 @@ impl TarWriter<'_> {
                     return Err(Error::corrupt(format!("{}: more content than its size", path.display())));
                 }
                 st.files += 1;
-                st.bytes += n.size;
+                st.bytes = st.bytes.saturating_add(n.size);
             }
             NodeKind::Symlink => {
                 h.set_entry_type(tar::EntryType::Symlink);

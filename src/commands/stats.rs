@@ -77,7 +77,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
             let mut memo = HashMap::new();
             for (sid, s) in snapshots {
                 let (size, count) = restore_size(repo, &s.tree, &mut memo).ctx(format!("snapshot {}", sid.short()))?;
-                st.total_size += size;
+                st.total_size = st.total_size.saturating_add(size);
                 st.total_file_count += count;
             }
         }
@@ -96,7 +96,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
                         }
                         st.total_file_count += 1;
                         if mode == Mode::FilesByContents {
-                            st.total_size += node.size;
+                            st.total_size = st.total_size.saturating_add(node.size);
                         } else {
                             let idx = repo.index()?;
                             for id in &content {
@@ -141,7 +141,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
             let mut memo = HashMap::new();
             let mut restore = 0;
             for (_, s) in snapshots {
-                restore += restore_size(repo, &s.tree, &mut memo)?.0;
+                restore = restore_size(repo, &s.tree, &mut memo)?.0.saturating_add(restore);
             }
             let ratio = |a: u64, b: u64| (b > 0).then(|| round2(a as f64 / b as f64));
             st.total_size = stored;
@@ -180,11 +180,12 @@ struct Sized {
     linked: std::sync::Arc<Vec<(u64, u64, u64)>>,
 }
 
-/// Bytes and nodes a restore of a snapshot's tree writes (hard links once).
+/// Bytes and nodes a restore of a snapshot's tree writes (hard links once). Sizes come from
+/// the repository, so sums saturate: a hostile node size cannot overflow them.
 fn restore_size(repo: &Repository, tree: &TreeId, memo: &mut HashMap<TreeId, Sized>) -> Result<(u64, u64)> {
     let s = tree_size(repo, tree, memo, 0)?;
     let linked: HashSet<(u64, u64, u64)> = s.linked.iter().copied().collect();
-    Ok((s.bytes + linked.iter().map(|l| l.2).sum::<u64>(), s.nodes))
+    Ok((linked.iter().fold(s.bytes, |sum, l| sum.saturating_add(l.2)), s.nodes))
 }
 
 /// Each distinct subtree is summed once and remembered by id.
@@ -200,12 +201,12 @@ fn tree_size(repo: &Repository, tree: &TreeId, memo: &mut HashMap<TreeId, Sized>
         match (n.kind, &n.subtree) {
             (NodeKind::Dir, Some(sub)) => {
                 let s = tree_size(repo, sub, memo, depth + 1)?;
-                out.bytes += s.bytes;
+                out.bytes = out.bytes.saturating_add(s.bytes);
                 out.nodes += s.nodes;
                 linked.extend_from_slice(&s.linked);
             }
             (NodeKind::File, _) if n.links > 1 => linked.push((n.device, n.inode, n.size)),
-            (NodeKind::File, _) => out.bytes += n.size,
+            (NodeKind::File, _) => out.bytes = out.bytes.saturating_add(n.size),
             _ => {}
         }
     }

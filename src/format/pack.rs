@@ -15,7 +15,7 @@
 //! | 41 | 4 | plaintext length, u32 LE |
 
 use crate::codec::{compress, decompress, Compression};
-use crate::crypto::{seal, Aad, Keys, SealKind, FLAG_ZSTD, SEAL_OVERHEAD};
+use crate::crypto::{padme, seal, Aad, Keys, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
@@ -64,11 +64,21 @@ impl PackEntry {
         let t = r.u8()?;
         let blob_type = BlobType::from_byte(t).ok_or_else(|| Error::corrupt(format!("unknown blob type {t}")))?;
         let e = PackEntry { blob_type, id: BlobId(r.id()?), offset: r.u32()?, length: r.u32()?, raw_length: r.u32()? };
-        if e.length < SEAL_OVERHEAD as u32 || e.raw_length > e.blob_type.max_len() {
+        if e.length < SEAL_OVERHEAD as u32
+            || e.raw_length > e.blob_type.max_len()
+            || e.length > max_sealed_len(e.raw_length)
+        {
             return Err(Error::corrupt(format!("blob {} has impossible lengths", e.id.short())));
         }
         Ok(e)
     }
+}
+
+/// The longest a sealed blob of `raw_length` plaintext bytes can be: stored raw and padded
+/// (compression is only kept when it is smaller, and padding never shrinks).
+pub fn max_sealed_len(raw_length: u32) -> u32 {
+    let padded = padme(FRAME_LEN + raw_length as usize);
+    u32::try_from(SEAL_OVERHEAD - FRAME_LEN + padded).unwrap_or(u32::MAX)
 }
 
 /// Seal one blob's plaintext for a pack. Returns the sealed bytes.

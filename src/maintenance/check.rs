@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::format::index::IndexFile;
 use crate::format::pack::{open_blob, PackEntry, TRAILER_LEN};
-use crate::format::tree::{ContentList, NodeKind};
+use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, TreeId};
 use crate::repo::{pack_path, Repository};
@@ -347,6 +347,33 @@ impl Walker<'_> {
         }
     }
 
+    /// What is wrong with a file node: missing or damaged content, or content that does not
+    /// add up to the size the node records (which restore would refuse).
+    fn file_problems(&self, n: &Node) -> Vec<String> {
+        let mut problems: Vec<String> = n.content.iter().filter_map(|c| self.problem(c, BlobType::Data)).collect();
+        let mut content = n.content.clone();
+        for list in &n.content_lists {
+            match self.problem(list, BlobType::Tree) {
+                Some(p) => problems.push(format!("content list: {p}")),
+                None => match self.repo.read_blob(BlobType::Tree, list).and_then(|b| ContentList::decode(&b)) {
+                    Ok(l) => {
+                        problems.extend(l.content.iter().filter_map(|c| self.problem(c, BlobType::Data)));
+                        content.extend(l.content);
+                    }
+                    Err(e) => problems.push(format!("content list {}: {}", list.short(), e.message)),
+                },
+            }
+        }
+        if problems.is_empty() {
+            let Ok(idx) = self.repo.index() else { return problems };
+            let size: u64 = content.iter().filter_map(|c| idx.get(c)).map(|l| u64::from(l.entry.raw_length)).sum();
+            if size != n.size {
+                problems.push(format!("the content adds up to {size} bytes, the snapshot records {}", n.size));
+            }
+        }
+        problems
+    }
+
     /// Collect (path, problem) below tree `id` at `at`; returns whether it is whole.
     fn walk(&mut self, id: &TreeId, at: &str, depth: usize, found: &mut Vec<(String, String)>) -> bool {
         if self.clean.contains(id) {
@@ -378,20 +405,7 @@ impl Walker<'_> {
                     }
                 }
                 NodeKind::File => {
-                    let mut problems: Vec<String> =
-                        n.content.iter().filter_map(|c| self.problem(c, BlobType::Data)).collect();
-                    for list in &n.content_lists {
-                        match self.problem(list, BlobType::Tree) {
-                            Some(p) => problems.push(format!("content list: {p}")),
-                            None => {
-                                match self.repo.read_blob(BlobType::Tree, list).and_then(|b| ContentList::decode(&b)) {
-                                    Ok(l) => problems
-                                        .extend(l.content.iter().filter_map(|c| self.problem(c, BlobType::Data))),
-                                    Err(e) => problems.push(format!("content list {}: {}", list.short(), e.message)),
-                                }
-                            }
-                        }
-                    }
+                    let problems = self.file_problems(n);
                     if let Some(first) = problems.first() {
                         let more = if problems.len() > 1 {
                             format!(" (and {} more)", problems.len() - 1)

@@ -213,7 +213,7 @@ impl Writer<'_> {
         let verified = AtomicU64::new(0);
         if opts.dry_run {
             restored.fetch_add(files.len() as u64, Ordering::Relaxed);
-            bytes.fetch_add(files.iter().map(|(_, n)| n.size).sum(), Ordering::Relaxed);
+            bytes.fetch_add(files.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n.size)), Ordering::Relaxed);
             progress.files_done.fetch_add(files.len() as u64, Ordering::Relaxed);
             files.clear();
         }
