@@ -171,3 +171,43 @@ fn a_copy_stopped_half_way_resumes_and_uploads_only_what_is_missing() {
     assert_same_tree(&describe(&src), &target.restored(&format!("latest:{}", src.display()), "out"));
     target.check();
 }
+
+/// Found by `crash_points.rs`: the cache remembered that a source tree had been copied, and
+/// a later copy took the target's tree without its content, which the target had lost.
+#[test]
+fn a_target_that_lost_data_since_an_earlier_copy_gets_it_copied_again() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("dir/file.bin"), &noise(400_000, 3));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let target = Env::new();
+    let from = env.repo.to_str().unwrap().to_string();
+    let to = |args: &[&str]| {
+        let o = target.cmd().env("ARCA_FROM_PASSWORD", PASSWORD).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    to(&["init", "--from-repo", &from, "--copy-chunker-params"]);
+    to(&["copy", "--from-repo", &from]);
+    // the target loses its data packs (its tree pack stays), and the snapshot is forgotten
+    let raw = raw_backend(&target.repo);
+    let repo = arca::repo::Repository::open(raw, PASSWORD.as_bytes()).unwrap();
+    let data_packs: std::collections::BTreeSet<_> = repo
+        .index()
+        .unwrap()
+        .iter()
+        .filter(|l| l.entry.blob_type == arca::format::BlobType::Data)
+        .map(|l| l.pack)
+        .collect();
+    for p in data_packs {
+        std::fs::remove_file(target.repo.join(arca::repo::pack_path(&p))).unwrap();
+    }
+    to(&["repair", "index"]);
+    to(&["forget", "latest"]);
+    to(&["check"]);
+
+    to(&["copy", "--from-repo", &from]);
+    target.check();
+    assert_same_tree(&describe(&src), &target.restored(&format!("latest:{}", src.display()), "out"));
+}

@@ -53,12 +53,6 @@ impl Moments {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    let ok = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success();
-    assert!(ok, "cp -a {} {}", from.display(), to.display());
-}
-
 /// Run arca with `args`; kill it after `after` unless it finished first. Returns whether it
 /// ran to its end.
 fn run_killed(env: &Env, args: &[&str], after: Duration) -> bool {

@@ -270,19 +270,6 @@ fn busy_repository(env: &Env) -> std::collections::BTreeMap<std::path::PathBuf, 
     describe(&src)
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_prune_that_dies_at_any_write_or_delete_leaves_a_valid_repository() {
     for instant in [false, true] {

@@ -169,19 +169,6 @@ fn a_rotation_stopped_at_any_write_or_delete_stays_readable_and_finishes_on_reru
     assert!(finished, "the rotation never got through");
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 #[test]
 fn while_a_rotation_runs_a_password_it_revokes_is_refused_by_name() {
     let env = Env::new();

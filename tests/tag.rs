@@ -66,3 +66,35 @@ fn contradictory_or_empty_tag_changes_are_usage_errors() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--set"), "{}", stderr(&o));
 }
+
+/// Found by `crash_points.rs` (for `repair snapshots`, which replaces snapshots the same way):
+/// stopped after storing the new snapshot and before deleting the old, a re-run stored the
+/// same new snapshot a second time.
+#[test]
+fn a_tag_stopped_between_store_and_delete_does_not_duplicate_on_rerun() {
+    use arca::backend::fault::FaultBackend;
+    use arca::commands::{select::Filter, tag};
+    use arca::repo::{LockMode, Repository};
+    use std::sync::Arc;
+
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    // writes: the lock, the new snapshot, then the old one's deletion fails
+    let repo =
+        Repository::open(Arc::new(FaultBackend::new(raw_backend(&env.repo)).crash_at(3)), PASSWORD.as_bytes()).unwrap();
+    let lock = repo.lock("tag", LockMode::Shared).unwrap();
+    let change = tag::TagChange { set: None, add: vec!["x".into()], remove: vec![] };
+    let err = tag::run(&repo, &["latest".to_string()], &Filter::default(), &change, &lock).unwrap_err();
+    assert!(err.message.contains("injected crash"), "{err}");
+    drop((lock, repo));
+    let _ = std::fs::remove_dir_all(env.repo.join("locks"));
+    assert_eq!(snapshots(&env).len(), 2, "the stop left old and new");
+
+    env.ok(&["tag", "--add", "x"]);
+    let all = snapshots(&env);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(tags(&all[0]), vec!["x"]);
+}

@@ -6,9 +6,11 @@
 //! alike (same parameters and gear key: `init --copy-chunker-params`), each blob is carried
 //! over as it is; otherwise each file's content is streamed through the target's chunker, so
 //! the copies deduplicate against the target's own backups. What was copied before is not
-//! read again: the target's cache remembers
-//! source id → target id for every copied blob and tree (checked against the target's index
-//! before use), so copying the next snapshot of a series reads only what changed. A snapshot
+//! read again: the target's cache remembers source id → target id for every copied data blob
+//! (checked against the target's index before use), so copying the next snapshot of a series
+//! reads its trees and only the file content that changed. A tree is never taken from the
+//! cache: that the target holds a tree does not prove it holds everything below it (a copy
+//! stopped half way may have stored a tree pack before the data packs it needs). A snapshot
 //! whose copy exists (a target snapshot naming it as `original`) is skipped. An interrupted
 //! copy is resumed by running it again: uploaded packs are indexed as they go, so nothing is
 //! uploaded twice.
@@ -58,10 +60,15 @@ struct Copier<'a> {
 }
 
 impl Copier<'_> {
-    /// The target id of source blob `id` if the target has it stored already.
+    /// The target id of source blob or tree `id` if this run has copied it already.
+    fn copied(&self, id: &BlobId) -> Option<BlobId> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+    }
+
+    /// The target id of source data blob `id` if the target has it stored already.
     fn known(&self, id: &BlobId) -> Result<Option<BlobId>> {
-        if let Some(d) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(Some(*d));
+        if let Some(d) = self.copied(id) {
+            return Ok(Some(d));
         }
         let hint = self.dst.cache().and_then(|c| c.copied(&self.src.config().id, &id.0)).map(BlobId);
         match hint {
@@ -85,7 +92,7 @@ impl Copier<'_> {
     }
 
     fn tree(&self, id: &TreeId, depth: usize) -> Result<TreeId> {
-        if let Some(d) = self.known(id)? {
+        if let Some(d) = self.copied(id) {
             return Ok(d);
         }
         crate::format::tree::check_depth(depth, &format!("tree {}", id.short()))?;

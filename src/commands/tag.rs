@@ -73,6 +73,7 @@ pub fn run(
     let mut chosen = select::select_many(repo, selectors, filter)?;
     chosen.sort_by_key(|(id, _)| *id);
     let mut report = TagReport::default();
+    let existing = repo.snapshots()?;
     for (id, snap) in chosen {
         let tags = change.apply(&snap.tags);
         let mut current = snap.tags.clone();
@@ -84,7 +85,7 @@ pub fn run(
         }
         let new = Snapshot { tags: tags.clone(), original: Some(snap.original.unwrap_or(id)), ..snap };
         lock.ensure_fresh()?;
-        let new_id = repo.save_snapshot(&new)?;
+        let new_id = repo.save_snapshot_once(&new, &existing)?;
         repo.delete_file(&format!("snapshots/{id}"))?;
         report.changed.push(Retagged { old: id.to_hex(), new: new_id.to_hex(), tags });
     }

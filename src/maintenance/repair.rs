@@ -253,6 +253,7 @@ pub fn repair_snapshots(
         pending.push((sid, new, changes));
     }
     saver.finish()?;
+    let existing = if pending.is_empty() { vec![] } else { repo.snapshots()? };
     for (sid, new, changes) in pending {
         let repaired = if dry_run {
             None
@@ -260,7 +261,7 @@ pub fn repair_snapshots(
             if let Some(l) = lock {
                 l.ensure_fresh()?;
             }
-            Some(repo.save_snapshot(&new)?.to_hex())
+            Some(repo.save_snapshot_once(&new, &existing)?.to_hex())
         };
         report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
         if forget && !dry_run {

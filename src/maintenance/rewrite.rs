@@ -92,12 +92,13 @@ pub fn rewrite(
         pending.push((sid, new, removed));
     }
     saver.finish()?;
+    let existing = if pending.is_empty() { vec![] } else { repo.snapshots()? };
     for (sid, new, removed) in pending {
         let rewritten = if opts.dry_run {
             None
         } else {
             lock.ensure_fresh()?;
-            Some(repo.save_snapshot(&new)?.to_hex())
+            Some(repo.save_snapshot_once(&new, &existing)?.to_hex())
         };
         if opts.forget && !opts.dry_run {
             repo.delete_file(&format!("snapshots/{sid}"))?;

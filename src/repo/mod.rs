@@ -521,6 +521,16 @@ impl Repository {
         self.write_object("snapshots", &snap.encode(&self.keys))
     }
 
+    /// Store `snap` unless one of `existing` is identical, whose id is returned instead. Commands
+    /// that replace snapshots (store the new one, then delete the old) use it, so a re-run after
+    /// a stop between the two finds the replacement it stored and does not store it twice.
+    pub fn save_snapshot_once(&self, snap: &Snapshot, existing: &[(SnapshotId, Snapshot)]) -> Result<SnapshotId> {
+        match existing.iter().find(|(_, s)| s == snap) {
+            Some((id, _)) => Ok(*id),
+            None => self.save_snapshot(snap),
+        }
+    }
+
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
         Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx(format!("snapshots/{id}"))
     }

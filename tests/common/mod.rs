@@ -275,3 +275,15 @@ pub fn xattrs_supported(dir: &Path) -> bool {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// Make `to` an exact copy of the directory `from` (whatever `to` held is removed first).
+pub fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let ok = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success();
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+/// The local repository at `repo` without retries or verification: what fault injection wraps.
+pub fn raw_backend(repo: &Path) -> arca::backend::DynBackend {
+    arca::backend::open_raw(&arca::backend::Location::Local(repo.to_path_buf()), &[]).unwrap()
+}

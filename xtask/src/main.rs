@@ -51,7 +51,7 @@ tasks:
   bench-remote [--mib N] [--runs R] [--quick] [--arca-only]
                                   backup and restore through local S3 and SFTP servers, arca vs restic
   torture [--trials N] [--seed S]  kill arca N times at random moments of each command (default 200), then
-                                  the fault, hostile and concurrency suites
+                                  the stop-at-every-write, fault, hostile and concurrency suites
   man [DIR]                       write the man pages (default target/man)
   help                            show this text";
 
