@@ -1,31 +1,51 @@
-//! `cargo xtask fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets of `fuzz/`.
+//! `cargo xtask fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]`: run the cargo-fuzz
+//! targets of `fuzz/`.
 //!
 //! cargo-fuzz needs unstable compiler flags (`-Zsanitizer`, coverage instrumentation); on a
 //! stable toolchain `RUSTC_BOOTSTRAP=1` unlocks them, so no nightly is required. The targets
-//! are built once together (shared dependencies compile once), then each runs for N seconds.
-//! Every target runs even after one fails, so one pass reports all crashing targets; crash
-//! inputs land in `fuzz/artifacts/<target>/`.
+//! are built once together (shared dependencies compile once), then each runs for N seconds
+//! of wall time (`--seconds`, CI), or until it has used N seconds of CPU time (`--cpu-seconds`,
+//! the long runs: J targets at once, at the lowest priority, so a build beside them is barely
+//! slowed; each one's libFuzzer log goes to `fuzz/target/cpu-runs/<target>.log`). Every target
+//! runs even after one fails, so one pass reports all crashing targets; crash inputs land in
+//! `fuzz/artifacts/<target>/`. Each target starts from and adds to its corpus in
+//! `fuzz/corpus/<target>/`, which is kept in the repository.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use crate::cmd::{self, Error, Result};
 
 const DEFAULT_SECONDS: u64 = 10;
 
+/// Budget per target: wall-clock seconds through `cargo fuzz run`, or CPU seconds of the
+/// fuzzer process run directly.
+enum Budget {
+    Wall(u64),
+    Cpu { seconds: u64, jobs: usize },
+}
+
 pub fn run(args: &[String]) -> Result<()> {
-    let mut seconds = DEFAULT_SECONDS;
+    let mut budget = Budget::Wall(DEFAULT_SECONDS);
+    let mut jobs = 1;
     let mut targets = Vec::new();
     let mut it = args.iter();
+    let number = |v: Option<&String>, flag: &str| -> Result<u64> {
+        let v = v.ok_or_else(|| Error::Usage(format!("{flag} needs a value")))?;
+        v.parse().map_err(|_| Error::Usage(format!("{flag}: {v:?} is not a whole number")))
+    };
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--seconds" => {
-                let v = it.next().ok_or_else(|| Error::Usage("--seconds needs a value".into()))?;
-                seconds = v.parse().map_err(|_| Error::Usage(format!("--seconds: {v:?} is not a whole number")))?;
-            }
+            "--seconds" => budget = Budget::Wall(number(it.next(), "--seconds")?),
+            "--cpu-seconds" => budget = Budget::Cpu { seconds: number(it.next(), "--cpu-seconds")?, jobs: 1 },
+            "--jobs" => jobs = number(it.next(), "--jobs")?.max(1) as usize,
             t if !t.starts_with('-') => targets.push(t.to_string()),
             other => return Err(Error::Usage(format!("fuzz: unexpected argument {other:?}"))),
         }
+    }
+    if let Budget::Cpu { jobs: j, .. } = &mut budget {
+        *j = jobs;
     }
 
     let fuzz_dir = cmd::project_root().join("fuzz");
@@ -39,20 +59,120 @@ pub fn run(args: &[String]) -> Result<()> {
     ensure_cargo_fuzz()?;
     cmd::run(cargo_fuzz(&["build"]), &fuzz_dir)?;
 
-    let max_time = format!("-max_total_time={seconds}");
-    let mut failed = Vec::new();
-    for t in &targets {
-        if let Err(e) = cmd::run(cargo_fuzz(&["run", t, "--", &max_time]), &fuzz_dir) {
-            eprintln!("fuzz target {t}: {e}");
-            failed.push(t.as_str());
+    let failed = match budget {
+        Budget::Wall(seconds) => {
+            let max_time = format!("-max_total_time={seconds}");
+            let mut failed = Vec::new();
+            for t in &targets {
+                let mut args = vec!["run", t.as_str(), "--", max_time.as_str()];
+                args.extend(extra_args(t));
+                if let Err(e) = cmd::run(cargo_fuzz(&args), &fuzz_dir) {
+                    eprintln!("fuzz target {t}: {e}");
+                    failed.push(t.clone());
+                }
+            }
+            failed
         }
-    }
+        Budget::Cpu { seconds, jobs } => cpu_runs(&fuzz_dir, &targets, seconds, jobs)?,
+    };
     if failed.is_empty() {
-        eprintln!("fuzz: {} targets ran {seconds} s each without a crash", targets.len());
+        let how = match budget {
+            Budget::Wall(s) => format!("{s} s each"),
+            Budget::Cpu { seconds, .. } => format!("{seconds} CPU-seconds each"),
+        };
+        eprintln!("fuzz: {} targets ran {how} without a crash", targets.len());
         Ok(())
     } else {
         Err(Error::Check(format!("fuzz targets failed: {} (inputs in fuzz/artifacts/)", failed.join(", "))))
     }
+}
+
+/// libFuzzer options a target needs. The model target's inputs are operation programs: they
+/// may be long from the start (libFuzzer would otherwise grow them from 4 bytes slowly).
+fn extra_args(target: &str) -> &'static [&'static str] {
+    match target {
+        "model" => &["-len_control=0", "-max_len=600"],
+        _ => &[],
+    }
+}
+
+/// Run the built fuzzers directly, `jobs` at a time at the lowest priority, each until its
+/// process has used `seconds` of CPU time. Returns the targets that found a crash.
+fn cpu_runs(fuzz_dir: &Path, targets: &[String], seconds: u64, jobs: usize) -> Result<Vec<String>> {
+    let bin_dir = fuzz_dir.join("target/x86_64-unknown-linux-gnu/release");
+    let log_dir = fuzz_dir.join("target/cpu-runs");
+    std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(format!("creating {}", log_dir.display()), e))?;
+    let mut queue: Vec<&String> = targets.iter().rev().collect();
+    let mut running: Vec<(String, Child)> = vec![];
+    let mut failed = vec![];
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < jobs {
+            let Some(t) = queue.pop() else { break };
+            running.push((t.clone(), start_fuzzer(fuzz_dir, &bin_dir, &log_dir, t)?));
+        }
+        std::thread::sleep(Duration::from_secs(5));
+        let mut still = vec![];
+        for (t, mut child) in running.drain(..) {
+            let used = cpu_seconds(child.id());
+            if let Some(status) = child.try_wait().map_err(|e| Error::io(format!("waiting for {t}"), e))? {
+                // it stopped by itself: libFuzzer found a crash (or could not start)
+                eprintln!(
+                    "fuzz target {t}: stopped with {status} after {used:.0} CPU-s; see {}",
+                    log_path(&log_dir, &t).display()
+                );
+                failed.push(t);
+            } else if used >= seconds as f64 {
+                // SIGINT: libFuzzer prints its final statistics and exits
+                let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+                let _ = child.wait();
+                eprintln!("fuzz target {t}: {used:.0} CPU-s without a crash ({})", last_stats(&log_dir, &t));
+            } else {
+                still.push((t, child));
+            }
+        }
+        running = still;
+    }
+    Ok(failed)
+}
+
+fn log_path(log_dir: &Path, target: &str) -> PathBuf {
+    log_dir.join(format!("{target}.log"))
+}
+
+fn start_fuzzer(fuzz_dir: &Path, bin_dir: &Path, log_dir: &Path, target: &str) -> Result<Child> {
+    let corpus = fuzz_dir.join("corpus").join(target);
+    let artifacts = fuzz_dir.join("artifacts").join(target);
+    for d in [&corpus, &artifacts] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    }
+    let log = log_path(log_dir, target);
+    let out = std::fs::File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+    let mut c = Command::new("nice");
+    c.arg("-n19")
+        .arg(bin_dir.join(target))
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .args(extra_args(target))
+        .arg(&corpus)
+        // as `cargo fuzz run` does: sqlite's amalgamation defines a static twice, harmlessly
+        .env("ASAN_OPTIONS", "detect_odr_violation=0")
+        .stdout(Stdio::null())
+        .stderr(out);
+    eprintln!("fuzz target {target}: started, log {}", log.display());
+    c.spawn().map_err(|e| Error::io(format!("starting fuzzer {target}"), e))
+}
+
+/// CPU time a process has used, in seconds (`/proc/<pid>/schedstat`: nanoseconds on the CPU).
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .map_or(0.0, |ns| ns as f64 / 1e9)
+}
+
+/// libFuzzer's last status line (`#runs ... cov: ... exec/s: ...`) of a target's log.
+fn last_stats(log_dir: &Path, target: &str) -> String {
+    let log = std::fs::read_to_string(log_path(log_dir, target)).unwrap_or_default();
+    log.lines().rev().find(|l| l.starts_with('#')).unwrap_or("no statistics").trim().to_string()
 }
 
 /// `cargo fuzz <args>` with the stable-toolchain unlock.

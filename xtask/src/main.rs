@@ -6,7 +6,8 @@
 //!   (`layers.rs`; the table mirrors the "house" in STYLE.md).
 //! - `ci`: fmt check, clippy, layers, then the tests with the real storage servers of
 //!   `scripts/test-servers` running; stops at the first failure with its exit code.
-//! - `fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` for N seconds each.
+//! - `fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]`: run the cargo-fuzz targets in
+//!   `fuzz/` for N seconds each, or until each has used N seconds of CPU (J at a time).
 //! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
 //! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
@@ -42,7 +43,9 @@ usage: cargo xtask <task> [options]
 tasks:
   layers                          check the allowed `crate::` edges between modules of src/
   ci                              fmt --check, clippy -D warnings, layers, test (stops at the first failure)
-  fuzz [--seconds N] [TARGET...]  run fuzz targets for N seconds each (default 10; all targets)
+  fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]
+                                  run fuzz targets for N seconds each (default 10; all targets), or
+                                  until each has used N CPU-seconds, J at once at low priority
   bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
   bench-maintenance [--files N] [--quick]
                                   prune and check on N blobs (default 1,000,000), arca vs restic
