@@ -469,3 +469,21 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
     let backup = std::fs::read_to_string(man.join("arca-backup.1")).unwrap();
     assert!(backup.contains("exclude\\-caches") || backup.contains("exclude-caches"), "flags are documented");
 }
+
+#[test]
+fn backup_verbose_says_where_the_time_went_per_stage() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(3_000_000, 1));
+    env.init();
+    let o = env.run(&["backup", "-v", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for stage in ["read", "chunk", "hash", "compress", "encrypt", "pack", "upload", "busiest per thread"] {
+        assert!(err.contains(stage), "no {stage:?} in the stage table: {err}");
+    }
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    let stages = s["pipeline"]["stages"].as_array().unwrap();
+    assert!(stages.iter().any(|st| st["stage"] == "walk" && st["threads"] == 1), "{s}");
+    assert!(s["pipeline"]["wall_seconds"].as_f64().unwrap() > 0.0, "{s}");
+}

@@ -28,6 +28,7 @@ use crate::format::snapshot::Summary;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::format::BlobType;
 use crate::id::TreeId;
+use crate::repo::stage_clock::StageReport;
 use crate::repo::{BlobSaver, Repository};
 
 /// What to back up.
@@ -93,6 +94,8 @@ pub(crate) struct Counters {
 pub struct BackupOutcome {
     pub tree: TreeId,
     pub summary: Summary,
+    /// Where the time went, per pipeline stage.
+    pub stages: StageReport,
 }
 
 /// Shared state of one backup run: counters, warnings, first fatal error, cancel flag.
@@ -152,7 +155,9 @@ pub fn backup(
         (_, Some(e)) | (Err(e), None) => return Err(e),
         (Ok(t), None) => t,
     };
+    let clock = saver.clock().clone();
     let saved = saver.finish()?;
+    let stages = clock.report();
     let c = &run.counters;
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let summary = Summary {
@@ -172,7 +177,7 @@ pub fn backup(
         total_bytes_processed: l(&c.bytes),
         errors: l(&progress.errors),
     };
-    Ok(BackupOutcome { tree, summary })
+    Ok(BackupOutcome { tree, summary, stages })
 }
 
 fn backup_stream(

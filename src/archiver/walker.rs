@@ -5,6 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
@@ -14,6 +15,7 @@ use super::{is_source_error, BackupOptions, Run};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
+use crate::repo::stage_clock::Stage;
 use crate::repo::{BlobSaver, Repository};
 
 /// What the walker tells the assembler, in walk order.
@@ -113,16 +115,24 @@ pub(super) fn run(
         }
         drop(job_rx);
         let assembler = s.spawn(move || assemble(event_rx, saver, run));
-        let mut w = Walker { repo, run, opts, jobs: job_tx, events: event_tx, root_dev: 0 };
+        let clock = saver.clock();
+        clock.thread(Stage::Walk);
+        let started = Instant::now();
+        let mut w = Walker { repo, run, opts, jobs: job_tx, events: event_tx, root_dev: 0, blocked: Duration::ZERO };
         if let Err(e) = w.virtual_dir(&root, parent_root.as_ref()) {
             run.fail(e);
         }
+        clock.add_busy(Stage::Walk, started.elapsed().saturating_sub(w.blocked));
+        clock.add_blocked(Stage::Walk, w.blocked);
         drop(w);
         assembler.join().unwrap_or_else(|_| Err(Error::new(crate::error::Kind::Other, "tree assembler panicked")))
     })
 }
 
 fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>) {
+    for stage in [Stage::Read, Stage::Chunk, Stage::Hash] {
+        saver.clock().thread(stage);
+    }
     let mut scratch = Vec::new();
     for job in rx {
         if run.cancelled() {
@@ -142,6 +152,8 @@ struct Walker<'a, 'r> {
     jobs: Sender<FileJob>,
     events: Sender<Event>,
     root_dev: u64,
+    /// Time spent waiting for the readers or the assembler to take work.
+    blocked: Duration,
 }
 
 fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
@@ -150,8 +162,11 @@ fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
 }
 
 impl Walker<'_, '_> {
-    fn emit(&self, e: Event) -> Result<()> {
-        self.events.send(e).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))
+    fn emit(&mut self, e: Event) -> Result<()> {
+        let t = Instant::now();
+        let r = self.events.send(e).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"));
+        self.blocked += t.elapsed();
+        r
     }
 
     fn subtree(&self, parent: Option<&Node>) -> Option<Tree> {
@@ -308,9 +323,10 @@ impl Walker<'_, '_> {
             }
         }
         let (tx, rx) = bounded(1);
-        self.jobs
-            .send(FileJob { path: path.to_path_buf(), result: tx })
-            .map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))?;
+        let t = Instant::now();
+        let sent = self.jobs.send(FileJob { path: path.to_path_buf(), result: tx });
+        self.blocked += t.elapsed();
+        sent.map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))?;
         self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
     }
 
@@ -336,6 +352,7 @@ struct Frame {
 }
 
 fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<TreeId> {
+    saver.clock().thread(Stage::Trees);
     let mut stack = vec![Frame { node: None, parent_subtree: None, nodes: vec![] }];
     let c = &run.counters;
     for ev in rx {

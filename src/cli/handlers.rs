@@ -209,6 +209,10 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         if report.errors > 0 {
             out.note(format!("warning: {} source(s) could not be read; the snapshot lacks them", report.errors));
         }
+        // with -v: where the time went
+        for line in report.pipeline.to_string().lines() {
+            tracing::info!("{line}");
+        }
     }
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
 }

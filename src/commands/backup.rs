@@ -12,6 +12,7 @@ use crate::error::{Error, Kind, Result};
 use crate::format::snapshot::{Snapshot, Summary};
 use crate::id::SnapshotId;
 use crate::platform;
+use crate::repo::stage_clock::StageReport;
 use crate::repo::Repository;
 
 pub enum Input {
@@ -54,11 +55,14 @@ pub struct BackupReport {
     pub dry_run: bool,
     pub snapshot_id: Option<String>,
     pub parent: Option<String>,
+    /// Where the time went, per pipeline stage (arca-specific; not in restic's summary).
+    pub pipeline: StageReport,
 }
 
 impl BackupReport {
     fn new(
         s: &Summary,
+        pipeline: &StageReport,
         duration: f64,
         snapshot: Option<SnapshotId>,
         parent: Option<SnapshotId>,
@@ -85,6 +89,7 @@ impl BackupReport {
             dry_run,
             snapshot_id: snapshot.map(|i| i.to_hex()),
             parent: parent.map(|i| i.to_hex()),
+            pipeline: pipeline.clone(),
         }
     }
 }
@@ -162,7 +167,7 @@ pub fn run(
     let duration = started.elapsed().as_secs_f64();
     let parent_id = parent.map(|(id, _)| id);
     if cmd.engine.dry_run {
-        return Ok(BackupReport::new(&outcome.summary, duration, None, parent_id, true));
+        return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, true));
     }
     let snap = Snapshot {
         time,
@@ -183,7 +188,7 @@ pub fn run(
         l.ensure_fresh()?;
     }
     let id = repo.save_snapshot(&snap)?;
-    Ok(BackupReport::new(&outcome.summary, duration, Some(id), parent_id, false))
+    Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, Some(id), parent_id, false))
 }
 
 /// A read from the command's output blocks until it writes; on interrupt, end the command's

@@ -83,9 +83,21 @@ pub fn max_sealed_len(raw_length: u32) -> u32 {
 
 /// Seal one blob's plaintext for a pack. Returns the sealed bytes.
 pub fn seal_blob(keys: &Keys, blob_type: BlobType, id: &BlobId, plain: &[u8], level: Compression) -> Vec<u8> {
+    seal_compressed(keys, blob_type, id, compress(level, plain).as_deref(), plain)
+}
+
+/// The second half of [`seal_blob`], for callers that time compression apart: seal
+/// `compressed` (the output of [`compress`], kept only when smaller) or else `plain`.
+pub fn seal_compressed(
+    keys: &Keys,
+    blob_type: BlobType,
+    id: &BlobId,
+    compressed: Option<&[u8]>,
+    plain: &[u8],
+) -> Vec<u8> {
     let aad = Aad::blob(blob_type.seal_kind(), id);
-    match compress(level, plain) {
-        Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
+    match compressed {
+        Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, c),
         None => seal(&keys.seal, &aad, 0, plain),
     }
 }

@@ -11,6 +11,7 @@ mod lock;
 mod pack_copier;
 mod rotation;
 mod saver;
+pub mod stage_clock;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};

@@ -16,11 +16,12 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
+use super::stage_clock::{Stage, StageClock};
 use super::{pack_path, Repository};
-use crate::codec::Compression;
+use crate::codec::{compress, Compression};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{encode_header, seal_blob, PackEntry};
+use crate::format::pack::{encode_header, seal_compressed, PackEntry};
 use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
@@ -73,6 +74,8 @@ struct Shared {
     pending_index: Mutex<IndexFile>,
     written_index: Mutex<Vec<ObjectId>>,
     stats: SaveStats,
+    /// Where the time goes (shared with the archiver's stages).
+    clock: Arc<StageClock>,
     /// Do everything but write to storage.
     dry_run: bool,
 }
@@ -130,6 +133,7 @@ impl BlobSaver {
             pending_index: Mutex::new(IndexFile::default()),
             written_index: Mutex::new(vec![]),
             stats: SaveStats::default(),
+            clock: Arc::new(StageClock::default()),
             dry_run,
         });
         let workers = workers.max(1);
@@ -160,6 +164,11 @@ impl BlobSaver {
         &self.shared.stats
     }
 
+    /// The pipeline's stage times; the archiver adds its own stages to it.
+    pub fn clock(&self) -> &Arc<StageClock> {
+        &self.shared.clock
+    }
+
     /// Is this blob already stored or being stored? If not, claim it.
     fn claim(&self, id: &BlobId) -> Result<bool> {
         // Hold the in-flight set while checking the index: an uploader moves a blob from the
@@ -173,7 +182,7 @@ impl BlobSaver {
 
     /// Save a blob unless it is already stored. Returns its id and whether it was new.
     pub fn save(&self, blob_type: BlobType, data: Vec<u8>) -> Result<(BlobId, bool)> {
-        let id = blob_type.id(self.shared.repo.keys(), &data);
+        let id = self.shared.clock.busy(Stage::Hash, || blob_type.id(self.shared.repo.keys(), &data));
         let new = self.save_with_id(blob_type, id, data)?;
         Ok((id, new))
     }
@@ -192,7 +201,9 @@ impl BlobSaver {
         };
         stats.data_added.fetch_add(data.len() as u64, Ordering::Relaxed);
         let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
-        jobs.send(Job { blob_type, id, data }).map_err(|_| self.take_error())?;
+        // the caller's stage (chunking, or tree assembly) waits here while the sealers are busy
+        let stage = if blob_type == BlobType::Data { Stage::Chunk } else { Stage::Trees };
+        self.shared.clock.blocked(stage, || jobs.send(Job { blob_type, id, data })).map_err(|_| self.take_error())?;
         Ok(true)
     }
 
@@ -211,7 +222,7 @@ impl BlobSaver {
 
     /// Store a tree; refuses one over the tree size limit with a clear error.
     pub fn save_tree(&self, tree: Tree) -> Result<TreeId> {
-        let bytes = tree.encode();
+        let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode());
         if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
             return Err(Error::new(
                 Kind::Unsupported,
@@ -274,13 +285,19 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 }
 
 fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level: Compression) {
+    let clock = &sh.clock;
+    clock.thread(Stage::Compress);
+    clock.thread(Stage::Encrypt);
     for job in rx {
         if sh.failed() {
             continue;
         }
-        let sealed = seal_blob(sh.repo.keys(), job.blob_type, &job.id, &job.data, level);
+        let compressed = clock.busy(Stage::Compress, || compress(level, &job.data));
+        let sealed = clock.busy(Stage::Encrypt, || {
+            seal_compressed(sh.repo.keys(), job.blob_type, &job.id, compressed.as_deref(), &job.data)
+        });
         let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length: job.data.len() as u32, sealed };
-        if tx.send(blob).is_err() {
+        if clock.blocked(Stage::Encrypt, || tx.send(blob)).is_err() {
             return;
         }
     }
@@ -328,17 +345,24 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
     let target = sh.repo.config().pack_size as usize;
     let mut data = OpenPack::default();
     let mut tree = OpenPack::default();
+    let clock = &sh.clock;
+    clock.thread(Stage::Pack);
     for b in rx {
         if sh.failed() {
             continue;
         }
         let open = if b.blob_type == BlobType::Data { &mut data } else { &mut tree };
-        open.add(b);
-        if open.bytes.len() >= target {
-            if let Some(p) = open.finish(&sh) {
-                if tx.send(p).is_err() {
-                    return;
-                }
+        let full = clock.busy(Stage::Pack, || {
+            open.add(b);
+            if open.bytes.len() >= target {
+                open.finish(&sh)
+            } else {
+                None
+            }
+        });
+        if let Some(p) = full {
+            if clock.blocked(Stage::Pack, || tx.send(p)).is_err() {
+                return;
             }
         }
     }
@@ -350,10 +374,12 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
 }
 
 fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
+    sh.clock.thread(Stage::Upload);
     for p in rx {
         if sh.failed() {
             continue;
         }
+        let started = std::time::Instant::now();
         let id = PackId(storage_hash(&p.bytes));
         let result = (|| -> Result<()> {
             let path = pack_path(&id);
@@ -372,6 +398,7 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
             sh.pending_index.lock().unwrap_or_else(|e| e.into_inner()).packs.push(IndexPack { id, blobs: p.entries });
             sh.flush_index(false)
         })();
+        sh.clock.add_busy(Stage::Upload, started.elapsed());
         if let Err(e) = result {
             sh.fail(e);
         }
