@@ -22,19 +22,27 @@ fn open(backend: DynBackend) -> Arc<Repository> {
     Arc::new(Repository::open(backend, PASSWORD.as_bytes()).unwrap())
 }
 
-fn stopping_at(repo: &Path, n: u64) -> Arc<Repository> {
-    open(Arc::new(FaultBackend::new(raw_backend(repo)).crash_at(n)))
-}
-
-/// Outcome of one run against storage that stops: `true` when it got through.
-fn finished<T>(r: arca::error::Result<T>, n: u64) -> bool {
-    match r {
-        Ok(_) => true,
-        Err(e) => {
-            assert!(e.message.contains("injected crash"), "stop at {n}: unexpected error {e}");
-            false
+/// Run `command` against `env`'s repository reset to `template`, through storage that stops at
+/// the 1st, 2nd, ... write or delete, until a run gets through; after each stopped run the
+/// dead run's lock is removed and `after(n)` checks what the stop at `n` left.
+fn each_stop<T>(
+    env: &Env,
+    template: &Path,
+    command: impl Fn(&Arc<Repository>) -> arca::error::Result<T>,
+    mut after: impl FnMut(u64),
+) {
+    for n in 1..MAX_POINTS {
+        copy_dir(template, &env.repo);
+        let repo = open(Arc::new(FaultBackend::new(raw_backend(&env.repo)).crash_at(n)));
+        match command(&repo) {
+            Ok(_) => return,
+            Err(e) => assert!(e.message.contains("injected crash"), "stop at {n}: unexpected error {e}"),
         }
+        drop(repo);
+        drop_dead_locks(env);
+        after(n);
     }
+    panic!("the command never got through {MAX_POINTS} writes");
 }
 
 /// What a killed run leaves: its lock. Ours lives on in this process, so it is removed by hand.
@@ -87,18 +95,11 @@ fn a_copy_stopped_at_any_write_leaves_both_repositories_valid_and_resumes() {
     copy_dir(&target.repo, &template);
     let from = open(raw_backend(&source.repo));
 
-    let mut done = false;
-    for n in 1..MAX_POINTS {
-        copy_dir(&template, &target.repo);
-        let dst = stopping_at(&target.repo, n);
-        let r = dst
-            .lock("copy", LockMode::Shared)
-            .and_then(|lock| arca::commands::copy::run(&from, &dst, from.snapshots()?, &lock, &|_| {}));
-        if finished(r, n) {
-            done = true;
-            break;
-        }
-        drop_dead_locks(&target);
+    let copy = |dst: &Arc<Repository>| {
+        let lock = dst.lock("copy", LockMode::Shared)?;
+        arca::commands::copy::run(&from, dst, from.snapshots()?, &lock, &|_| {})
+    };
+    each_stop(&target, &template, copy, |n| {
         assert_checks(&target, &format!("stop at {n}"));
         // the run again copies what is missing, once
         let o = target
@@ -110,8 +111,7 @@ fn a_copy_stopped_at_any_write_leaves_both_repositories_valid_and_resumes() {
         assert!(o.status.success(), "re-run after stop at {n}: {}", stderr(&o));
         assert_eq!(target.snapshot_ids().len(), 3, "stop at {n}: a snapshot copied twice or not at all");
         assert_checks(&target, &format!("re-run after stop at {n}"));
-    }
-    assert!(done, "the copy never got through");
+    });
     // the target restores every snapshot exactly as the source recorded it (last full run)
     let src = source.path("src");
     let copied: Vec<serde_json::Value> = serde_json::from_str(&target.ok(&["snapshots", "--json"])).unwrap();
@@ -123,6 +123,11 @@ fn a_copy_stopped_at_any_write_leaves_both_repositories_valid_and_resumes() {
     }
 }
 
+fn repair_index(repo: &Arc<Repository>) -> arca::error::Result<repair::RepairIndexReport> {
+    let lock = repo.lock("repair index", LockMode::Exclusive)?;
+    repair::repair_index(repo, false, false, Some(&lock), &|_| {})
+}
+
 #[test]
 fn a_repair_index_stopped_at_any_write_or_delete_loses_nothing() {
     let env = Env::new();
@@ -130,23 +135,11 @@ fn a_repair_index_stopped_at_any_write_or_delete_loses_nothing() {
     let template = env.path("template");
     copy_dir(&env.repo, &template);
 
-    let mut done = false;
-    for n in 1..MAX_POINTS {
-        copy_dir(&template, &env.repo);
-        let repo = stopping_at(&env.repo, n);
-        let r = repo
-            .lock("repair index", LockMode::Exclusive)
-            .and_then(|lock| repair::repair_index(&repo, false, false, Some(&lock), &|_| {}));
-        if finished(r, n) {
-            done = true;
-            break;
-        }
-        drop_dead_locks(&env);
+    each_stop(&env, &template, repair_index, |n| {
         // the index it was replacing is never removed before its replacement is stored
         assert_checks(&env, &format!("stop at {n}"));
         assert_restores(&env, &states, &format!("stop{n}"));
-    }
-    assert!(done, "repair index never got through");
+    });
     assert_checks(&env, "after the full run");
 }
 
@@ -159,23 +152,11 @@ fn a_repair_index_of_a_lost_index_stopped_at_any_write_finishes_on_rerun() {
     let template = env.path("template");
     copy_dir(&env.repo, &template);
 
-    let mut done = false;
-    for n in 1..MAX_POINTS {
-        copy_dir(&template, &env.repo);
-        let repo = stopping_at(&env.repo, n);
-        let r = repo
-            .lock("repair index", LockMode::Exclusive)
-            .and_then(|lock| repair::repair_index(&repo, false, false, Some(&lock), &|_| {}));
-        if finished(r, n) {
-            done = true;
-            break;
-        }
-        drop_dead_locks(&env);
+    each_stop(&env, &template, repair_index, |n| {
         env.ok(&["repair", "index"]);
         assert_checks(&env, &format!("re-run after stop at {n}"));
         assert_restores(&env, &states, &format!("stop{n}"));
-    }
-    assert!(done, "repair index never got through");
+    });
 }
 
 #[test]
@@ -199,30 +180,17 @@ fn a_repair_snapshots_stopped_at_any_write_keeps_the_intact_snapshots_and_finish
     let template = env.path("template");
     copy_dir(&env.repo, &template);
 
-    let mut done = false;
-    for n in 1..MAX_POINTS {
-        copy_dir(&template, &env.repo);
-        let repo = stopping_at(&env.repo, n);
-        let r = repo.lock("repair snapshots", LockMode::Shared).and_then(|lock| {
-            let snaps = repo.snapshots()?;
-            repair::repair_snapshots(&repo, snaps, true, false, Some(&lock))
-        });
-        if finished(r, n) {
-            done = true;
-            break;
-        }
-        drop_dead_locks(&env);
+    let repair_snapshots = |repo: &Arc<Repository>| {
+        let lock = repo.lock("repair snapshots", LockMode::Shared)?;
+        repair::repair_snapshots(repo, repo.snapshots()?, true, false, Some(&lock))
+    };
+    each_stop(&env, &template, repair_snapshots, |n| {
         let sel = format!("{}:{}", &intact[..8], src.display());
         assert_same_tree(&intact_tree, &env.restored(&sel, &format!("intact{n}")));
         env.ok(&["repair", "snapshots", "--forget"]);
         assert_checks(&env, &format!("re-run after stop at {n}"));
-        assert_eq!(
-            env.snapshot_ids().len(),
-            2,
-            "stop at {n}: the repaired snapshot is stored once: {}",
-            env.ok(&["snapshots", "--json"])
-        );
-    }
-    assert!(done, "repair snapshots never got through");
+        let all = env.snapshot_ids();
+        assert_eq!(all.len(), 2, "stop at {n}: the repaired snapshot is stored once: {all:?}");
+    });
     assert_checks(&env, "after the full run");
 }
