@@ -1,8 +1,9 @@
 //! `cargo xtask torture [--trials N] [--seed S]`: the long run of the crash-consistency suite
 //! (`tests/crash.rs`): N kills at random moments of each of backup, prune, repair, copy and
 //! key rotate (default 200), then the stop-at-every-write suite (`crash_points.rs`), the
-//! fault-injection and hostile-repository suites, and the concurrency suite with N rounds of
-//! clients killed at random while others run. The seed (default: the time) is printed so a
+//! fault-injection and hostile-repository suites, the concurrency suite with N rounds of
+//! clients killed at random while others run, and N random operation programs checked against
+//! the repository model (`model_ops.rs`). The seed (default: the time) is printed so a
 //! failing run can be replayed exactly.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,7 +24,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     eprintln!("torture: {trials} trials per command, seed {seed} (replay with --seed {seed})");
     let root = cmd::project_root();
-    for suite in ["crash", "crash_points", "faults", "hostile", "concurrency"] {
+    for suite in ["crash", "crash_points", "faults", "hostile", "concurrency", "model_ops"] {
         let mut c = cmd::cargo();
         c.args(["test", "--test", suite, "--", "--nocapture", "--test-threads", "2"])
             .env("ARCA_TORTURE_TRIALS", trials.to_string())
