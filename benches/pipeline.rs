@@ -9,7 +9,7 @@
 //! single-thread speed on this data is bytes / busy seconds, and the bound for the pipeline on
 //! this machine's cores is bytes / (busy seconds of all CPU stages / cores).
 //!
-//! `cargo bench --bench pipeline` (or `cargo xtask bench-stages pipeline`).
+//! `cargo bench --bench pipeline` (or `cargo xtask bench-stages`, with the stage benchmarks).
 
 mod common;
 

@@ -4,7 +4,7 @@
 //!
 //! Inputs are generated deterministically (xorshift64) before timing, so runs compare; random
 //! bytes stand for incompressible content and a word salad for text. `cargo bench --bench
-//! stages -- --quick` (or `cargo xtask bench --quick`) samples each stage until its estimate
+//! stages -- --quick` (or `cargo xtask bench-stages --quick`) samples each stage until its estimate
 //! is stable, in well under two minutes in all.
 
 use std::hint::black_box;

@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench_remote::{median, number, quiet, timed};
-use crate::cmd::{self, Error, Result};
+use crate::bench_remote::{median, number, timed};
+use crate::cmd::{self, quiet, Error, Result};
+use crate::linux_source;
 
 const PASSWORD: &str = "bench";
 
@@ -42,7 +43,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let arca = root.join("target/release/arca");
     let dir = root.join("target/bench-mount");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-    let (tree, tree_desc) = if quick { small_tree(&dir.join("tree"))? } else { linux_tree(&dir)? };
+    let (tree, tree_desc) =
+        if quick { small_tree(&dir.join("tree"))? } else { linux_source::tree(&dir.join("linux"))? };
     let big = dir.join("big/big.bin");
     if std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0) != big_mib << 20 {
         eprintln!("writing {big_mib} MiB of random bytes to {}", big.display());
@@ -51,9 +53,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let has_restic = || Command::new("restic").arg("version").output().is_ok_and(|o| o.status.success());
     if !has_restic() {
         eprintln!("installing restic (the distribution's package)");
-        let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "-qq", "restic"]).env("DEBIAN_FRONTEND", "noninteractive");
-        if let Err(e) = quiet(c, "apt-get install restic") {
+        if let Err(e) = cmd::apt_install(&["restic"]) {
             eprintln!("note: {e}");
         }
     }
@@ -145,7 +145,7 @@ pub fn run(args: &[String]) -> Result<()> {
         md.push('\n');
     };
     let mb = (big_mib << 20) as f64 / 1e6;
-    line(&mut md, format!("# Mount benchmark ({})\n", chrono_date()));
+    line(&mut md, format!("# Mount benchmark ({})\n", cmd::today()));
     line(&mut md, format!("Command: `cargo xtask bench-mount{}`; {}.", if quick { " --quick" } else { "" }, machine()));
     line(&mut md, format!("Tree: {tree_desc}. Big file: {big_mib} MiB of random bytes. Median of {runs} run(s); each step on a fresh mount; the source's page cache warm, the repositories' local caches warm.\n"));
     line(&mut md, "| step | source | arca | restic | arca / source | arca / restic |".into());
@@ -171,7 +171,7 @@ pub fn run(args: &[String]) -> Result<()> {
         line(&mut md, format!("\nScale: a generated tree of {files} tiny files in {} directories, backed up by arca{took}; `ls -lR` of it through a fresh `arca mount` took {walk:.0} s; the mount's RSS after the walk, the kernel holding every entry, was {now:.0} MiB, its peak {peak:.0} MiB.", files.div_ceil(1000)));
         line(&mut md, "(Every peak includes the Argon2id unlock at start, 64 MiB for a moment.)".into());
     }
-    let results = root.join("benches/results").join(format!("mount-{}.md", chrono_date()));
+    let results = root.join("benches/results").join(format!("mount-{}.md", cmd::today()));
     std::fs::write(&results, md).map_err(|e| Error::io(results.display().to_string(), e))?;
     eprintln!("written to {}", results.display());
     Ok(())
@@ -220,11 +220,6 @@ fn cat(p: &Path) -> Command {
     let mut c = Command::new("cat");
     c.arg(p).stdout(Stdio::null());
     c
-}
-
-fn chrono_date() -> String {
-    let out = Command::new("date").arg("+%Y-%m-%d").output().ok();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
 
 fn machine() -> String {
@@ -326,33 +321,4 @@ fn small_tree(root: &Path) -> Result<(PathBuf, String)> {
         }
     }
     Ok((root.to_path_buf(), "a generated tree of 20,000 small files in 400 directories".into()))
-}
-
-/// The distribution's Linux source, unpacked once.
-fn linux_tree(dir: &Path) -> Result<(PathBuf, String)> {
-    let out = dir.join("linux");
-    if let Some(tree) = std::fs::read_dir(&out).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path()) {
-        return Ok((
-            tree.clone(),
-            format!("the Linux source tree {}", tree.file_name().unwrap_or_default().to_string_lossy()),
-        ));
-    }
-    let tarball = || {
-        std::fs::read_dir("/usr/src").ok()?.flatten().map(|e| e.path()).find(|p| {
-            let n = p.file_name().unwrap_or_default().to_string_lossy().to_string();
-            n.starts_with("linux-source-") && n.ends_with(".tar.xz")
-        })
-    };
-    if tarball().is_none() {
-        eprintln!("installing the linux-source package");
-        let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "-qq", "linux-source"]).env("DEBIAN_FRONTEND", "noninteractive");
-        quiet(c, "apt-get install linux-source")?;
-    }
-    let t = tarball().ok_or_else(|| Error::Failed { what: "no /usr/src/linux-source-*.tar.xz".into(), code: 1 })?;
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(out.display().to_string(), e))?;
-    let mut x = Command::new("tar");
-    x.arg("-xf").arg(&t).arg("-C").arg(&out);
-    quiet(x, "unpacking the Linux source")?;
-    linux_tree(dir)
 }

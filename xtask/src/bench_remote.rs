@@ -72,7 +72,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     c.args(["-r", &repo]).args(args);
                     c
                 };
-                quiet(base(&["init"]), &format!("{tool} init on {target}"))?;
+                cmd::quiet(base(&["init"]), &format!("{tool} init on {target}"))?;
                 let s = src.to_str().unwrap_or_default();
                 backups.push(timed(base(&["backup", "-q", s]), &format!("{tool} backup to {target}"))?);
                 let out = dir.join(format!("restore-{name}"));
@@ -160,18 +160,9 @@ fn generate(src: &Path, mib: u64) -> Result<u64> {
     Ok(written)
 }
 
-pub(crate) fn quiet(mut c: Command, what: &str) -> Result<()> {
-    let out = c.output().map_err(|e| Error::io(format!("running {what}"), e))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::Failed { what: format!("{what}: {}", err.trim()), code: 1 });
-    }
-    Ok(())
-}
-
 pub(crate) fn timed(c: Command, what: &str) -> Result<f64> {
     let start = Instant::now();
-    quiet(c, what)?;
+    cmd::quiet(c, what)?;
     let s = start.elapsed().as_secs_f64();
     eprintln!("{what}: {s:.2} s");
     Ok(s)

@@ -73,6 +73,45 @@ pub fn run(mut command: Command, dir: &Path) -> Result<()> {
     }
 }
 
+/// Run `command` with its output captured; a failure becomes [`Error::Failed`] carrying its
+/// stderr, so only failures are shown.
+pub fn quiet(mut command: Command, what: &str) -> Result<()> {
+    let out = command.output().map_err(|e| Error::io(format!("running {what}"), e))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Failed { what: format!("{what}: {}", err.trim()), code: 1 });
+    }
+    Ok(())
+}
+
+/// The trimmed stdout of `command`, if it ran and succeeded (for version strings and the like).
+pub fn stdout(command: &mut Command) -> Option<String> {
+    let out = command.output().ok().filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Install Debian packages with apt-get, non-interactively; when that fails, refresh the
+/// package lists once and try again.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    let install = || {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "-qq"]).args(packages).env("DEBIAN_FRONTEND", "noninteractive");
+        quiet(c, &format!("apt-get install {}", packages.join(" ")))
+    };
+    install().or_else(|_| {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-qq"]);
+        quiet(update, "apt-get update")?;
+        install()
+    })
+}
+
+/// Today's date as YYYY-MM-DD (local time), for the names of results files.
+pub fn today() -> String {
+    let out = Command::new("date").arg("+%Y-%m-%d").output().ok();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+}
+
 fn display(command: &Command) -> String {
     let program = if command.get_program() == std::env::var_os("CARGO").unwrap_or_default().as_os_str() {
         OsStr::new("cargo")

@@ -8,7 +8,13 @@
 //!   `scripts/test-servers` running; stops at the first failure with its exit code.
 //! - `fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]`: run the cargo-fuzz targets in
 //!   `fuzz/` for N seconds each, or until each has used N seconds of CPU (J at a time).
-//! - `bench [--quick] [FILTER]`: run the criterion stage benchmarks (`benches/stages.rs`).
+//! - `bench [--quick] [--reps N] [--tools LIST] [--corpora LIST] [--million] [--data DIR] [--out FILE]
+//!   [--timeout S]`: arca side by side with restic, borg, rustic and bupstash on the same corpora:
+//!   backups (first, unchanged, after a 1% change), repository size and a verified restore, each
+//!   timed with peak RSS; medians and per-rep ratios to the best peer as Markdown, raw figures as
+//!   TSV (`bench_peers/`).
+//! - `bench-stages [--quick] [FILTER]`: run the criterion benchmarks of each stage and of the whole
+//!   pipeline (`benches/stages.rs`, `benches/pipeline.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
 //! - `man [DIR]`: write arca's man pages, generated from its clap definitions.
 //! - `bench-mount [--quick] [--runs R] [--big-mib N] [--files N]`: browsing through `arca mount` and
@@ -20,14 +26,16 @@
 //!
 //! Only std is used, so building xtask costs seconds and pulls nothing into the lock file.
 
-mod bench;
 mod bench_maintenance;
 mod bench_mount;
+mod bench_peers;
 mod bench_remote;
+mod bench_stages;
 mod ci;
 mod cmd;
 mod fuzz;
 mod layers;
+mod linux_source;
 mod man;
 mod rust_scan;
 mod servers;
@@ -46,7 +54,13 @@ tasks:
   fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]
                                   run fuzz targets for N seconds each (default 10; all targets), or
                                   until each has used N CPU-seconds, J at once at low priority
-  bench [--quick] [FILTER]        run the stage benchmarks (benches/stages.rs)
+  bench [--quick] [--reps N] [--tools arca,restic,borg,rustic,bupstash] [--corpora src,bin,big,many]
+        [--million] [--data DIR] [--out FILE] [--timeout S]
+                                  arca side by side with its peers: backups, repository size, verified
+                                  restore; medians and per-rep ratios (default 3 reps; --quick: small
+                                  corpora, 1 rep; data in $ARCA_BENCH_DATA or ~/.cache/arca-bench;
+                                  results in benches/results/peers-<date>.md and .tsv)
+  bench-stages [--quick] [FILTER] run the stage and pipeline benchmarks (benches/stages.rs, pipeline.rs)
   bench-maintenance [--files N] [--quick]
                                   prune and check on N blobs (default 1,000,000), arca vs restic
   bench-mount [--quick] [--runs R] [--big-mib N] [--files N]
@@ -68,7 +82,8 @@ fn main() -> ExitCode {
         "layers" => no_args(rest).and_then(|()| layers::run(&cmd::project_root())),
         "ci" => no_args(rest).and_then(|()| ci::run()),
         "fuzz" => fuzz::run(rest),
-        "bench" => bench::run(rest),
+        "bench" => bench_peers::run(rest),
+        "bench-stages" => bench_stages::run(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
         "bench-remote" => bench_remote::run(rest),
         "bench-mount" => bench_mount::run(rest),
