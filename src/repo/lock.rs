@@ -30,7 +30,8 @@ const RETRY_REFRESH: Duration = Duration::from_secs(30);
 
 pub struct LockGuard {
     trust_for: Duration,
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the refresher: it wakes at once, so releasing a lock costs no wait.
+    stop: Option<crossbeam_channel::Sender<()>>,
     current: Arc<Mutex<ObjectId>>,
     refreshed: Arc<Mutex<Instant>>,
     /// Set for good once a gap between successful writes exceeded `trust_for`: others may
@@ -169,20 +170,21 @@ impl Repository {
             let _ = self.backend.delete(&format!("locks/{id}"));
             return Err(locked_error(&other, &l));
         }
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let current = Arc::new(Mutex::new(id));
         let (backend, keys) = (self.backend.clone(), self.keys.clone());
-        let (stop2, current2, refreshed2) = (stop.clone(), current.clone(), refreshed.clone());
+        let (current2, refreshed2) = (current.clone(), refreshed.clone());
         let every = self.lock_refresh;
         let trust_for = self.lock_trust.unwrap_or(every * TRUST_REFRESHES);
         let broken = Arc::new(AtomicBool::new(false));
         let broken2 = broken.clone();
         let refresher = std::thread::spawn(move || {
             let mut next = Instant::now() + every;
-            while !stop2.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100).min(every));
-                if Instant::now() < next {
-                    continue;
+            loop {
+                // sleeps until the next refresh is due, or returns when the guard is dropped
+                match stopped.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    _ => return,
                 }
                 let fresh = Lock { time: platform::now_rfc3339(), ..lock.clone() };
                 let bytes = fresh.encode(&keys);
@@ -209,7 +211,7 @@ impl Repository {
         });
         Ok(LockGuard {
             trust_for,
-            stop,
+            stop: Some(stop),
             current,
             refreshed,
             broken,
@@ -256,7 +258,7 @@ fn locked_error(id: &ObjectId, l: &Lock) -> Error {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop = None;
         if let Some(h) = self.refresher.take() {
             let _ = h.join();
         }
