@@ -40,7 +40,7 @@ impl<R: Read> Read for TimedRead<R> {
 }
 
 pub fn read_file(path: &Path, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes: &dyn Fn(u64)) -> Result<FileContent> {
-    let clock = saver.clock().clone();
+    let clock = saver.clock();
     let started = Instant::now();
     let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let before = file.metadata().map_err(|e| Error::io(path.display(), e))?;

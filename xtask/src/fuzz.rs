@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::bench_remote::number;
 use crate::cmd::{self, Error, Result};
 
 const DEFAULT_SECONDS: u64 = 10;
@@ -32,10 +33,6 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut jobs = 1;
     let mut targets = Vec::new();
     let mut it = args.iter();
-    let number = |v: Option<&String>, flag: &str| -> Result<u64> {
-        let v = v.ok_or_else(|| Error::Usage(format!("{flag} needs a value")))?;
-        v.parse().map_err(|_| Error::Usage(format!("{flag}: {v:?} is not a whole number")))
-    };
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => budget = Budget::Wall(number(it.next(), "--seconds")?),
