@@ -42,6 +42,9 @@ impl ChunkerParams {
     }
 }
 
+/// The first read of a stream asks for this much (the buffer's smallest size).
+const FIRST_READ: usize = 64 * 1024;
+
 pub struct Chunker {
     params: ChunkerParams,
     gear: Box<[u64; 256]>,
@@ -104,26 +107,30 @@ impl Chunker {
         Ok(())
     }
 
-    /// Split a stream; calls `f` with each chunk in order. `scratch` is a reusable buffer
-    /// (grown to `2 * max` bytes once), so reading many small files allocates nothing big.
+    /// Split a stream; calls `f` with each chunk in order. `scratch` is a reusable buffer that
+    /// grows by doubling up to `2 * max` bytes as the stream needs it, so a reader of small
+    /// files never touches more memory than its largest file (the 16 MiB of a full buffer only
+    /// for files over 8 MiB), and reading many files allocates nothing new.
     pub fn split_reader(
         &self,
         r: &mut dyn Read,
         scratch: &mut Vec<u8>,
-        mut f: impl FnMut(Vec<u8>) -> Result<()>,
+        mut f: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<u64> {
         let max = self.params.max as usize;
-        if scratch.len() < 2 * max {
-            scratch.resize(2 * max, 0);
-        }
         let buf = scratch;
         let (mut start, mut end, mut eof, mut total) = (0usize, 0usize, false, 0u64);
         loop {
             while !eof && end - start < max {
                 if end == buf.len() {
-                    buf.copy_within(start..end, 0);
-                    end -= start;
-                    start = 0;
+                    if buf.len() < 2 * max {
+                        buf.resize((buf.len() * 2).max(FIRST_READ).min(2 * max), 0);
+                    } else {
+                        // full at 2 * max with less than max unconsumed: start > max
+                        buf.copy_within(start..end, 0);
+                        end -= start;
+                        start = 0;
+                    }
                 }
                 match r.read(&mut buf[end..]) {
                     Ok(0) => eof = true,
@@ -136,7 +143,7 @@ impl Chunker {
                 return Ok(total);
             }
             let n = self.cut(&buf[start..end]);
-            f(buf[start..start + n].to_vec())?;
+            f(&buf[start..start + n])?;
             start += n;
             total += n as u64;
         }
@@ -175,11 +182,64 @@ mod tests {
         .unwrap();
         let mut b = vec![];
         c.split_reader(&mut &d[..], &mut vec![], |ch| {
-            b.push(ch);
+            b.push(ch.to_vec());
             Ok(())
         })
         .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.concat(), d);
+    }
+
+    /// Hands out at most `step` bytes per read, as pipes and network streams do.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_growing_buffer_cuts_where_a_whole_slice_would_at_any_length_and_read_size() {
+        for params in [small(), ChunkerParams { min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 }] {
+            let c = Chunker::new(&[7; 32], params).unwrap();
+            let max = params.max as usize;
+            // one scratch for every stream, as a reader thread keeps it across files
+            let mut scratch = vec![];
+            for len in [0, 1, 1000, max - 1, max, max + 1, 2 * max + 3, 5 * max + 17] {
+                let d = data(len, len as u64 + 1);
+                let mut want = vec![];
+                c.split_slice(&d, |ch| {
+                    want.push(ch.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+                for step in [1000, 65_536, usize::MAX] {
+                    let mut got = vec![];
+                    let n = c
+                        .split_reader(&mut Trickle { data: &d, step }, &mut scratch, |ch| {
+                            got.push(ch.to_vec());
+                            Ok(())
+                        })
+                        .unwrap();
+                    assert_eq!((n, &got), (len as u64, &want), "length {len}, reads of {step}");
+                    assert!(scratch.len() <= 2 * max);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_stream_leaves_the_buffer_small() {
+        let c = Chunker::new(&[7; 32], ChunkerParams::DEFAULT).unwrap();
+        let mut scratch = vec![];
+        c.split_reader(&mut &data(10_000, 1)[..], &mut scratch, |_| Ok(())).unwrap();
+        assert_eq!(scratch.len(), FIRST_READ);
     }
 }

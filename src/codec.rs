@@ -40,6 +40,41 @@ pub fn compress(level: Compression, data: &[u8]) -> Option<Vec<u8>> {
     (out.len() < data.len()).then_some(out)
 }
 
+/// [`compress`] for a stream of blobs on one thread: the zstd context is made once and kept
+/// (making one per blob allocates and clears its tables every time), and the output goes into
+/// a buffer the caller reuses.
+pub struct Compressor {
+    level: Compression,
+    ctx: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl Compressor {
+    pub fn new(level: Compression) -> Self {
+        Compressor { level, ctx: None }
+    }
+
+    /// Compress `data` into `out` (emptied first). False, with `out` to be ignored, when
+    /// [`compress`] would return `None`: compression off, or output not smaller than `data`.
+    pub fn compress_into(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        let Compression::Level(l) = self.level else { return false };
+        if data.len() < 64 {
+            return false;
+        }
+        let ctx = match &mut self.ctx {
+            Some(c) => c,
+            None => match zstd::bulk::Compressor::new(l) {
+                Ok(c) => self.ctx.insert(c),
+                Err(_) => return false,
+            },
+        };
+        out.clear();
+        // room for about the input's size, not zstd's worst case: output that does not fit is
+        // not smaller than the input, so zstd's "too small" error means "store it raw"
+        out.reserve(data.len());
+        matches!(ctx.compress_to_buffer(data, out), Ok(n) if n < data.len())
+    }
+}
+
 /// Decompress, refusing to produce more than `limit` bytes (a hostile frame can't blow up memory).
 pub fn decompress(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     let size = zstd::bulk::Decompressor::upper_bound(data).unwrap_or(limit).min(limit);
@@ -54,4 +89,37 @@ pub fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub fn from_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_cbor::from_slice(bytes).map_err(|e| Error::corrupt(format!("CBOR: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_compressor_gives_what_compress_gives() {
+        let text: Vec<u8> = (0..200_000u32).flat_map(|i| format!("line {} of text\n", i % 97).into_bytes()).collect();
+        let mut x = 1u64;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect();
+        let inputs: [&[u8]; 6] = [&text, &noise, &text[..100], &noise[..100], b"short", &[0; 64]];
+        for level in [Compression::AUTO, Compression::Level(1), Compression::Off] {
+            let mut c = Compressor::new(level);
+            // one buffer for all, large from the first input: its spare capacity must not
+            // let a larger-than-input frame through
+            let mut out = Vec::new();
+            for _ in 0..2 {
+                for data in inputs {
+                    let kept = c.compress_into(data, &mut out);
+                    match compress(level, data) {
+                        Some(want) => assert!(kept && out == want, "level {level:?}, {} bytes", data.len()),
+                        None => assert!(!kept, "level {level:?}, {} bytes", data.len()),
+                    }
+                }
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use arca::backend::{self, BackendErrorKind, DynBackend, Location};
+use arca::backend::{self, BackendErrorKind, Bytes, DynBackend, Location};
 use common::noise;
 use common::servers::{self, Server};
 
@@ -39,10 +39,10 @@ fn on_every_backend(tag: &str, check: fn(&str, DynBackend)) {
 #[test]
 fn objects_round_trip_and_listings_hold_files_only() {
     on_every_backend("roundtrip", |name, b| {
-        b.write("config", b"cfg").unwrap();
-        b.write("data/ab/ab01", &noise(1000, 1)).unwrap();
-        b.write("data/cd/cd02", &noise(2000, 2)).unwrap();
-        b.write("index/i1", b"").unwrap();
+        b.write("config", Bytes::from_static(b"cfg")).unwrap();
+        b.write("data/ab/ab01", noise(1000, 1).into()).unwrap();
+        b.write("data/cd/cd02", noise(2000, 2).into()).unwrap();
+        b.write("index/i1", Bytes::new()).unwrap();
         assert_eq!(b.read("config").unwrap(), b"cfg", "{name}");
         assert_eq!(b.read("data/ab/ab01").unwrap(), noise(1000, 1), "{name}");
         assert_eq!(b.read("index/i1").unwrap(), b"", "{name}: empty object");
@@ -73,7 +73,7 @@ fn missing_objects_are_not_found_everywhere() {
 fn ranged_reads_return_exactly_the_range() {
     on_every_backend("range", |name, b| {
         let data = noise(100_000, 3);
-        b.write("data/00/obj", &data).unwrap();
+        b.write("data/00/obj", data.clone().into()).unwrap();
         for (off, len) in [(0u64, 1u64), (0, 100_000), (99_999, 1), (12_345, 54_321), (50_000, 0)] {
             let got = b.read_range("data/00/obj", off, len).unwrap();
             assert_eq!(got, &data[off as usize..(off + len) as usize], "{name}: {off}+{len}");
@@ -88,8 +88,8 @@ fn a_repeated_write_of_the_same_object_is_harmless() {
     // Objects are named by their content, so a retried upload writes the same bytes again.
     on_every_backend("rewrite", |name, b| {
         let data = noise(5000, 4);
-        b.write("index/same", &data).unwrap();
-        b.write("index/same", &data).unwrap();
+        b.write("index/same", data.clone().into()).unwrap();
+        b.write("index/same", data.clone().into()).unwrap();
         assert_eq!(b.read("index/same").unwrap(), data, "{name}");
         assert_eq!(b.list("index/").unwrap().len(), 1, "{name}");
     });
@@ -100,7 +100,7 @@ fn large_objects_go_up_in_parts_and_come_back_whole() {
     on_every_backend("large", |name, b| {
         // above the part size (8 MiB) and not a multiple of it
         let data = noise(20 * 1024 * 1024 + 12_345, 5);
-        b.write("data/ff/large", &data).unwrap();
+        b.write("data/ff/large", data.clone().into()).unwrap();
         assert_eq!(b.stat("data/ff/large").unwrap(), Some(data.len() as u64), "{name}");
         assert!(b.read("data/ff/large").unwrap() == data, "{name}: whole read differs");
         // a range across the part boundary
@@ -118,7 +118,7 @@ fn concurrent_writers_all_land() {
                 std::thread::spawn(move || {
                     for i in 0..6u64 {
                         let n = t * 100 + i;
-                        b.write(&format!("data/{:02x}/obj{n}", n % 7), &noise(3000 + n as usize, n)).unwrap();
+                        b.write(&format!("data/{:02x}/obj{n}", n % 7), noise(3000 + n as usize, n).into()).unwrap();
                     }
                 })
             })

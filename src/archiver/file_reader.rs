@@ -50,13 +50,13 @@ pub fn read_file(path: &Path, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes
     let mut content = vec![];
     // time in `save` is the hash stage's and waiting for the sealers: not chunking
     let mut saving = Duration::ZERO;
-    let save = |chunk: Vec<u8>| -> Result<()> {
+    let save = |chunk: &[u8]| -> Result<()> {
         if crate::platform::interrupted() {
             return Err(crate::platform::interrupted_error());
         }
         let t = Instant::now();
         let len = chunk.len() as u64;
-        let (id, _) = saver.save(BlobType::Data, chunk)?;
+        let (id, _) = saver.save_slice(BlobType::Data, chunk)?;
         content.push(id);
         on_bytes(len);
         saving += t.elapsed();

@@ -203,7 +203,7 @@ fn backup_stream(
             return Err(crate::platform::interrupted_error());
         }
         run.progress.bytes_done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        content.push(saver.save(BlobType::Data, chunk)?.0);
+        content.push(saver.save_slice(BlobType::Data, chunk)?.0);
         Ok(())
     })?;
     node.size = size;

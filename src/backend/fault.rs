@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Backend, BackendError, BackendErrorKind, BackendResult, DynBackend, Entry};
+use super::{Backend, BackendError, BackendErrorKind, BackendResult, Bytes, DynBackend, Entry};
 
 pub struct FaultBackend {
     inner: DynBackend,
@@ -177,13 +177,13 @@ impl Backend for FaultBackend {
         self.check("read", path, false)?;
         Ok(self.maybe_flip(path, self.inner.read_range(path, offset, len)?))
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
         self.check("write", path, true)?;
         if take(&self.drop_writes, path) {
             return Ok(());
         }
         if take(&self.truncate_writes, path) {
-            return self.inner.write(path, &data[..data.len() / 2]);
+            return self.inner.write(path, data.slice(..data.len() / 2));
         }
         if self.list_lag.is_some() {
             self.written_at.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_string(), Instant::now());

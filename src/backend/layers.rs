@@ -14,7 +14,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BackendError, BackendErrorKind, BackendResult, DynBackend, Entry};
+use super::{Backend, BackendError, BackendErrorKind, BackendResult, Bytes, DynBackend, Entry};
 
 /// A counting semaphore around every operation.
 pub struct LimitBackend {
@@ -64,7 +64,7 @@ impl Backend for LimitBackend {
     fn read_range(&self, path: &str, offset: u64, len: u64) -> BackendResult<Vec<u8>> {
         self.with(|| self.inner.read_range(path, offset, len))
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
         self.with(|| self.inner.write(path, data))
     }
     fn delete(&self, path: &str) -> BackendResult<()> {
@@ -100,10 +100,11 @@ impl Backend for VerifyBackend {
     fn read_range(&self, path: &str, offset: u64, len: u64) -> BackendResult<Vec<u8>> {
         self.inner.read_range(path, offset, len)
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
+        let len = data.len();
         self.inner.write(path, data)?;
         let stored = self.inner.stat(path)?;
-        if stored == Some(data.len() as u64) {
+        if stored == Some(len as u64) {
             return Ok(());
         }
         let what = stored.map_or("does not have it".to_string(), |n| format!("has {n} bytes"));
@@ -111,7 +112,7 @@ impl Backend for VerifyBackend {
             kind: BackendErrorKind::Transient,
             op: "write",
             path: path.to_string(),
-            message: format!("{}: the storage accepted {} bytes but {what}", self.inner.location(), data.len()),
+            message: format!("{}: the storage accepted {len} bytes but {what}", self.inner.location()),
         })
     }
     fn delete(&self, path: &str) -> BackendResult<()> {
@@ -166,8 +167,9 @@ impl Backend for LogBackend {
         let size = |v: &Vec<u8>| format!("{} bytes at {offset}", v.len());
         logged("read", path, true, size, || self.inner.read_range(path, offset, len))
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
-        logged("write", path, false, |_: &()| format!("{} bytes", data.len()), || self.inner.write(path, data))
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
+        let len = data.len();
+        logged("write", path, false, |_: &()| format!("{len} bytes"), || self.inner.write(path, data))
     }
     fn delete(&self, path: &str) -> BackendResult<()> {
         logged("delete", path, false, |_: &()| String::new(), || self.inner.delete(path))
@@ -244,7 +246,7 @@ impl Backend for ThrottleBackend {
         }
         self.inner.read_range(path, offset, len)
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
         if let Some(r) = &self.up {
             r.before(data.len() as u64);
         }
@@ -287,7 +289,7 @@ mod tests {
         fn read_range(&self, _: &str, _: u64, len: u64) -> BackendResult<Vec<u8>> {
             Ok(vec![0; len as usize])
         }
-        fn write(&self, _: &str, _: &[u8]) -> BackendResult<()> {
+        fn write(&self, _: &str, _: Bytes) -> BackendResult<()> {
             Ok(())
         }
         fn delete(&self, _: &str) -> BackendResult<()> {

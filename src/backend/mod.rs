@@ -12,6 +12,10 @@ mod services;
 
 use std::sync::Arc;
 
+/// Bytes to store: owned and cheaply shared, so a write hands its buffer to the storage
+/// client (and a retry re-sends it) without copying a 16 MiB pack.
+pub use bytes::Bytes;
+
 pub use layers::{LimitBackend, LogBackend, ThrottleBackend, VerifyBackend};
 pub use location::{Location, SERVICES};
 pub use retry::{RetryBackend, RetryPolicy};
@@ -84,7 +88,7 @@ pub trait Backend: Send + Sync {
     fn read(&self, path: &str) -> BackendResult<Vec<u8>>;
     fn read_range(&self, path: &str, offset: u64, len: u64) -> BackendResult<Vec<u8>>;
     /// Store a new file. Objects are never modified: callers write each path once.
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()>;
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()>;
     fn delete(&self, path: &str) -> BackendResult<()>;
 }
 

@@ -7,7 +7,8 @@ use opendal::blocking::Operator;
 use opendal::ErrorKind as OdKind;
 
 use super::{
-    Backend, BackendError, BackendErrorKind, BackendResult, Entry, Location, ServiceConfig, StackOptions, SERVICES,
+    Backend, BackendError, BackendErrorKind, BackendResult, Bytes, Entry, Location, ServiceConfig, StackOptions,
+    SERVICES,
 };
 use crate::error::{Error, Kind, Result};
 
@@ -171,7 +172,7 @@ impl Backend for OpendalBackend {
         Ok(data)
     }
 
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
         let opts = if self.multipart && data.len() > self.part_size {
             opendal::options::WriteOptions {
                 concurrent: self.parts_at_once,
@@ -181,7 +182,7 @@ impl Backend for OpendalBackend {
         } else {
             Default::default()
         };
-        self.op.write_options(path, data.to_vec(), opts).map(|_| ()).map_err(|e| {
+        self.op.write_options(path, data, opts).map(|_| ()).map_err(|e| {
             self.remove_failed_temp(path);
             self.err("write", path, e)
         })

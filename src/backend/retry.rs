@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Backend, BackendErrorKind, BackendResult, DynBackend, Entry};
+use super::{Backend, BackendErrorKind, BackendResult, Bytes, DynBackend, Entry};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
@@ -64,8 +64,9 @@ impl Backend for RetryBackend {
     fn read_range(&self, path: &str, offset: u64, len: u64) -> BackendResult<Vec<u8>> {
         self.run(|| self.inner.read_range(path, offset, len))
     }
-    fn write(&self, path: &str, data: &[u8]) -> BackendResult<()> {
-        self.run(|| self.inner.write(path, data))
+    fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
+        // a clone of `Bytes` shares the buffer: a retried upload copies nothing
+        self.run(|| self.inner.write(path, data.clone()))
     }
     fn delete(&self, path: &str) -> BackendResult<()> {
         self.run(|| self.inner.delete(path))

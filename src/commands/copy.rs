@@ -126,7 +126,7 @@ impl Copier<'_> {
         let mut ids = vec![];
         let mut scratch = vec![];
         self.dst.chunker().split_reader(&mut reader, &mut scratch, |chunk| {
-            ids.push(self.saver.save(BlobType::Data, chunk)?.0);
+            ids.push(self.saver.save_slice(BlobType::Data, chunk)?.0);
             Ok(())
         })?;
         Ok(ids)

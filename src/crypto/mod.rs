@@ -6,7 +6,7 @@ mod seal;
 mod wrap;
 
 pub use keys::{Keys, MasterSecret};
-pub use seal::{open, padme, seal, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
+pub use seal::{open, padme, seal, seal_append, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek};
 
 /// Fill a buffer from the operating system's random source.

@@ -92,21 +92,33 @@ pub fn seal(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8]) -> Vec<u8> {
 /// Seal with a given nonce. Only for test vectors: a nonce must never repeat under one key,
 /// so everything else calls [`seal`].
 pub fn seal_with_nonce(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8], nonce: [u8; NONCE_LEN]) -> Vec<u8> {
-    let plain_len = padme(FRAME_LEN + payload.len());
-    let mut out = Vec::with_capacity(NONCE_LEN + plain_len + TAG_LEN);
+    let mut out = Vec::with_capacity(sealed_len(payload.len()));
+    seal_append(key, aad, flags, payload, nonce, &mut out);
+    out
+}
+
+/// Bytes [`seal`] makes of a payload of `payload_len` bytes.
+pub fn sealed_len(payload_len: usize) -> usize {
+    NONCE_LEN + padme(FRAME_LEN + payload_len) + TAG_LEN
+}
+
+/// [`seal_with_nonce`], appending to `out` (whose earlier bytes are left alone), so a caller
+/// can seal into a buffer it reuses.
+pub fn seal_append(key: &[u8; 32], aad: &Aad, flags: u8, payload: &[u8], nonce: [u8; NONCE_LEN], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.reserve(sealed_len(payload.len()));
     out.extend_from_slice(&nonce);
     out.push(flags);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(payload);
-    out.resize(NONCE_LEN + plain_len, 0);
+    out.resize(start + NONCE_LEN + padme(FRAME_LEN + payload.len()), 0);
     let cipher = XChaCha20Poly1305::new(&(*key).into());
     let nonce = XNonce::from(nonce);
     #[allow(clippy::expect_used)] // only fails for plaintexts of 256 GiB and more
     let tag = cipher
-        .encrypt_inout_detached(&nonce, &aad.0, (&mut out[NONCE_LEN..]).into())
+        .encrypt_inout_detached(&nonce, &aad.0, (&mut out[start + NONCE_LEN..]).into())
         .expect("XChaCha20-Poly1305 plaintext too long");
     out.extend_from_slice(&tag);
-    out
 }
 
 /// Open sealed bytes; returns `(flags, payload)`. Any failure is [`Kind::Corrupt`].

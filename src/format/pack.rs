@@ -15,7 +15,7 @@
 //! | 41 | 4 | plaintext length, u32 LE |
 
 use crate::codec::{compress, decompress, Compression};
-use crate::crypto::{padme, seal, Aad, Keys, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
+use crate::crypto::{padme, random_bytes, seal, seal_append, Aad, Keys, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
@@ -100,6 +100,24 @@ pub fn seal_compressed(
         Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, c),
         None => seal(&keys.seal, &aad, 0, plain),
     }
+}
+
+/// [`seal_compressed`] into `out` (emptied first), a buffer the caller reuses.
+pub fn seal_compressed_into(
+    keys: &Keys,
+    blob_type: BlobType,
+    id: &BlobId,
+    compressed: Option<&[u8]>,
+    plain: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let aad = Aad::blob(blob_type.seal_kind(), id);
+    out.clear();
+    let (flags, payload) = match compressed {
+        Some(c) => (FLAG_ZSTD, c),
+        None => (0, plain),
+    };
+    seal_append(&keys.seal, &aad, flags, payload, random_bytes(), out);
 }
 
 /// Open a sealed blob and verify that its plaintext hashes to `id`.

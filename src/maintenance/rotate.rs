@@ -173,7 +173,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                     }
                     let new_id = PackId(storage_hash(&new));
                     let new_path = pack_path(&new_id);
-                    repo.backend().write(&new_path, &new).ctx(format!("uploading {new_path}"))?;
+                    repo.backend().write(&new_path, new.into()).ctx(format!("uploading {new_path}"))?;
                     Ok(Resealed::New(new_id, entries, bytes.len() as u64))
                 })
                 .collect()

@@ -29,7 +29,7 @@ pub(super) fn write_key_file(
         KeyFile::create(master, password, kdf, platform::now_rfc3339(), platform::hostname(), platform::username())?;
     let bytes = kf.encode();
     let id = ObjectId(storage_hash(&bytes));
-    backend.write(&format!("keys/{id}"), &bytes).ctx("writing key file")?;
+    backend.write(&format!("keys/{id}"), bytes.into()).ctx("writing key file")?;
     Ok(id)
 }
 

@@ -189,7 +189,7 @@ impl Repository {
                 let fresh = Lock { time: platform::now_rfc3339(), ..lock.clone() };
                 let bytes = fresh.encode(&keys);
                 let new_id = ObjectId(crate::id::storage_hash(&bytes));
-                match backend.write(&format!("locks/{new_id}"), &bytes) {
+                match backend.write(&format!("locks/{new_id}"), bytes.into()) {
                     Ok(()) => {
                         let mut last = refreshed2.lock().unwrap_or_else(|p| p.into_inner());
                         if last.elapsed() > trust_for {

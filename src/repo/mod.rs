@@ -5,6 +5,7 @@
 //! at any instant leaves a valid repository.
 
 mod blob_index;
+mod buffer_pool;
 mod index_writer;
 mod keys;
 mod lock;
@@ -23,7 +24,7 @@ pub use lock::{is_stale as lock_is_stale, LockGuard, LockMode};
 pub use pack_copier::PackCopier;
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
-use crate::backend::DynBackend;
+use crate::backend::{Bytes, DynBackend};
 use crate::cache::Cache;
 use crate::chunker::{Chunker, ChunkerParams};
 use crate::crypto::{KdfParams, Keys, MasterSecret};
@@ -107,7 +108,7 @@ impl Repository {
             tree_id_key: None,
         };
         let key_id = keys::write_key_file(&backend, &master, password, opts.kdf)?;
-        backend.write(CONFIG_PATH, &config.encode(&keys)).ctx("writing config")?;
+        backend.write(CONFIG_PATH, config.encode(&keys).into()).ctx("writing config")?;
         let keys = config.keys(&master, &master, None);
         Self::assemble(backend, keys, master, config, key_id, None)
     }
@@ -237,7 +238,7 @@ impl Repository {
     pub fn write_object(&self, dir: &str, bytes: &[u8]) -> Result<ObjectId> {
         let id = ObjectId(storage_hash(bytes));
         let path = format!("{dir}/{id}");
-        self.backend.write(&path, bytes).ctx(format!("writing {path}"))?;
+        self.backend.write(&path, Bytes::copy_from_slice(bytes)).ctx(format!("writing {path}"))?;
         if let Some(c) = &self.cache {
             c.put(&path, bytes);
         }

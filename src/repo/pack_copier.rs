@@ -46,7 +46,7 @@ impl<'a> PackCopier<'a> {
         let Some((bytes, entries)) = open.close(self.repo.keys()) else { return Ok(()) };
         let id = PackId(storage_hash(&bytes));
         let path = pack_path(&id);
-        self.repo.backend().write(&path, &bytes).ctx(format!("uploading {path}"))?;
+        self.repo.backend().write(&path, bytes.into()).ctx(format!("uploading {path}"))?;
         self.packs += 1;
         self.pending.packs.push(IndexPack { id, blobs: entries });
         if self.pending.blob_count() >= INDEX_FLUSH_BLOBS {

@@ -5,6 +5,7 @@
 
 use super::keys::{key_ids, read_key};
 use super::{Repository, CONFIG_PATH};
+use crate::backend::Bytes;
 use crate::crypto::{Keys, MasterSecret};
 use crate::error::{Error, Result, ResultExt};
 use crate::format::config::Config;
@@ -45,7 +46,7 @@ impl Repository {
         let kf = KeyFile::create_rotation(&new, &self.master, config_bytes, password, params, meta)?;
         let encoded = kf.encode();
         let id = ObjectId(storage_hash(&encoded));
-        self.backend.write(&format!("keys/{id}"), &encoded).ctx("writing the rotation key")?;
+        self.backend.write(&format!("keys/{id}"), encoded.into()).ctx("writing the rotation key")?;
         let old = std::mem::replace(&mut self.master, new);
         self.keys.previous_seal = Some(self.keys.seal);
         self.keys.seal = Keys::derive(&self.master).seal;
@@ -67,7 +68,7 @@ impl Repository {
             .as_ref()
             .ok_or_else(|| Error::corrupt(format!("keys/{}: rotation key without a config", self.key_id)))?;
         let current = self.keys.current_only();
-        self.backend.write(CONFIG_PATH, config_bytes).ctx("writing config")?;
+        self.backend.write(CONFIG_PATH, Bytes::copy_from_slice(config_bytes)).ctx("writing config")?;
         let stored = self.backend.read(CONFIG_PATH).ctx("reading back config")?;
         let config = Config::decode(&current, &stored).ctx("config as written")?;
         let key = super::keys::write_key_file(&self.backend, &self.master, password, rotation.params)?;

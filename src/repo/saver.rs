@@ -16,18 +16,22 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
+use super::buffer_pool::BufferPool;
 use super::stage_clock::{Stage, StageClock};
 use super::{pack_path, Repository};
-use crate::codec::{compress, Compression};
+use crate::codec::{Compression, Compressor};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{encode_header, seal_compressed, PackEntry};
+use crate::format::pack::{encode_header, seal_compressed_into, PackEntry};
 use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
 
 /// Write an index file once this many blobs are pending.
 pub(crate) const INDEX_FLUSH_BLOBS: usize = 50_000;
+
+/// Chunk-sized buffers kept for reuse between blobs (about 32 average chunks).
+const POOL_BUDGET: usize = 32 * 1024 * 1024;
 
 /// What a finished saver stored.
 #[derive(Debug, Default, Clone)]
@@ -76,6 +80,8 @@ struct Shared {
     stats: SaveStats,
     /// Where the time goes (shared with the archiver's stages).
     clock: Arc<StageClock>,
+    /// Buffers for blobs and their sealed forms, recycled.
+    pool: BufferPool,
     /// Do everything but write to storage.
     dry_run: bool,
 }
@@ -134,13 +140,16 @@ impl BlobSaver {
             written_index: Mutex::new(vec![]),
             stats: SaveStats::default(),
             clock: Arc::new(StageClock::default()),
+            pool: BufferPool::new(POOL_BUDGET),
             dry_run,
         });
         let workers = workers.max(1);
         let uploaders = uploaders.max(1);
         let (job_tx, job_rx) = bounded::<Job>(workers * 2);
         let (sealed_tx, sealed_rx) = bounded::<SealedBlob>(workers * 2);
-        let (pack_tx, pack_rx) = bounded::<FinishedPack>(uploaders);
+        // a finished pack goes straight to a free uploader: packs waiting in a queue would only
+        // hold memory (16 MiB each) while the packer goes on filling the next one
+        let (pack_tx, pack_rx) = bounded::<FinishedPack>(0);
         let mut threads = vec![];
         for i in 0..workers {
             let (rx, tx, sh) = (job_rx.clone(), sealed_tx.clone(), shared.clone());
@@ -187,13 +196,39 @@ impl BlobSaver {
         Ok((id, new))
     }
 
+    /// [`save`](Self::save) for borrowed bytes (a chunk in a read buffer): copied, into a
+    /// recycled buffer, only when the blob is new.
+    pub fn save_slice(&self, blob_type: BlobType, data: &[u8]) -> Result<(BlobId, bool)> {
+        let id = self.shared.clock.busy(Stage::Hash, || blob_type.id(self.shared.repo.keys(), data));
+        if !self.claim_new(&id)? {
+            return Ok((id, false));
+        }
+        let mut buf = self.shared.pool.take();
+        // the reader's copy of the chunk, part of cutting it out of the read buffer
+        self.shared.clock.busy(Stage::Chunk, || buf.extend_from_slice(data));
+        self.submit(blob_type, id, buf)?;
+        Ok((id, true))
+    }
+
     pub fn save_with_id(&self, blob_type: BlobType, id: BlobId, data: Vec<u8>) -> Result<bool> {
+        if !self.claim_new(&id)? {
+            self.shared.pool.give(data);
+            return Ok(false);
+        }
+        self.submit(blob_type, id, data)?;
+        Ok(true)
+    }
+
+    /// Claim the blob unless it is stored or being stored; fails once the pipeline has failed.
+    fn claim_new(&self, id: &BlobId) -> Result<bool> {
         if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Err(Error::new(e.kind, e.message.clone()));
         }
-        if !self.claim(&id)? {
-            return Ok(false);
-        }
+        self.claim(id)
+    }
+
+    /// Send a claimed blob to the sealers.
+    fn submit(&self, blob_type: BlobType, id: BlobId, data: Vec<u8>) -> Result<()> {
         let stats = &self.shared.stats;
         match blob_type {
             BlobType::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),
@@ -203,8 +238,7 @@ impl BlobSaver {
         let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
         // the caller's stage (chunking, or tree assembly) waits here while the sealers are busy
         let stage = if blob_type == BlobType::Data { Stage::Chunk } else { Stage::Trees };
-        self.shared.clock.blocked(stage, || jobs.send(Job { blob_type, id, data })).map_err(|_| self.take_error())?;
-        Ok(true)
+        self.shared.clock.blocked(stage, || jobs.send(Job { blob_type, id, data })).map_err(|_| self.take_error())
     }
 
     /// Store content ids in a node, indirectly through content lists when there are many.
@@ -288,15 +322,21 @@ fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level
     let clock = &sh.clock;
     clock.thread(Stage::Compress);
     clock.thread(Stage::Encrypt);
+    let mut compressor = Compressor::new(level);
+    let mut compressed = Vec::new();
     for job in rx {
         if sh.failed() {
             continue;
         }
-        let compressed = clock.busy(Stage::Compress, || compress(level, &job.data));
-        let sealed = clock.busy(Stage::Encrypt, || {
-            seal_compressed(sh.repo.keys(), job.blob_type, &job.id, compressed.as_deref(), &job.data)
+        let smaller = clock.busy(Stage::Compress, || compressor.compress_into(&job.data, &mut compressed));
+        let mut sealed = sh.pool.take();
+        clock.busy(Stage::Encrypt, || {
+            let compressed = smaller.then_some(&compressed[..]);
+            seal_compressed_into(sh.repo.keys(), job.blob_type, &job.id, compressed, &job.data, &mut sealed)
         });
-        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length: job.data.len() as u32, sealed };
+        let raw_length = job.data.len() as u32;
+        sh.pool.give(job.data);
+        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length, sealed };
         if clock.blocked(Stage::Encrypt, || tx.send(blob)).is_err() {
             return;
         }
@@ -311,10 +351,6 @@ pub(super) struct OpenPack {
 }
 
 impl OpenPack {
-    fn add(&mut self, b: SealedBlob) {
-        self.add_sealed(b.blob_type, b.id, b.raw_length, &b.sealed);
-    }
-
     pub fn add_sealed(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) {
         self.entries.push(PackEntry {
             blob_type,
@@ -353,7 +389,8 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
         }
         let open = if b.blob_type == BlobType::Data { &mut data } else { &mut tree };
         let full = clock.busy(Stage::Pack, || {
-            open.add(b);
+            open.add_sealed(b.blob_type, b.id, b.raw_length, &b.sealed);
+            sh.pool.give(b.sealed);
             if open.bytes.len() >= target {
                 open.finish(&sh)
             } else {
@@ -375,27 +412,29 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
 
 fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
     sh.clock.thread(Stage::Upload);
-    for p in rx {
+    for FinishedPack { bytes, entries } in rx {
         if sh.failed() {
             continue;
         }
         let started = std::time::Instant::now();
-        let id = PackId(storage_hash(&p.bytes));
+        let id = PackId(storage_hash(&bytes));
+        let len = bytes.len() as u64;
         let result = (|| -> Result<()> {
             let path = pack_path(&id);
             if !sh.dry_run {
-                sh.repo.backend().write(&path, &p.bytes).ctx(format!("uploading {path}"))?;
+                // the pack's buffer goes to the storage client as it is: no copy
+                sh.repo.backend().write(&path, bytes.into()).ctx(format!("uploading {path}"))?;
             }
-            sh.repo.index_add_pack(id, &p.entries)?;
+            sh.repo.index_add_pack(id, &entries)?;
             {
                 let mut inflight = sh.inflight.lock().unwrap_or_else(|e| e.into_inner());
-                for e in &p.entries {
+                for e in &entries {
                     inflight.remove(&e.id);
                 }
             }
-            sh.stats.data_added_packed.fetch_add(p.bytes.len() as u64, Ordering::Relaxed);
+            sh.stats.data_added_packed.fetch_add(len, Ordering::Relaxed);
             sh.stats.packs.fetch_add(1, Ordering::Relaxed);
-            sh.pending_index.lock().unwrap_or_else(|e| e.into_inner()).packs.push(IndexPack { id, blobs: p.entries });
+            sh.pending_index.lock().unwrap_or_else(|e| e.into_inner()).packs.push(IndexPack { id, blobs: entries });
             sh.flush_index(false)
         })();
         sh.clock.add_busy(Stage::Upload, started.elapsed());
