@@ -41,6 +41,11 @@ impl BlobType {
 /// Largest number of entries a pack header may list.
 pub const MAX_PACK_ENTRIES: u32 = 1 << 20;
 
+/// A writer closes a pack at this many blobs, however small they are (format-spec §11.2): a
+/// pack of tiny blobs would otherwise list hundreds of thousands, which a writer holds in memory
+/// until the pack is stored and a reader decodes in one header.
+pub const CLOSE_AT_ENTRIES: usize = 1 << 16;
+
 /// Where a blob lives inside its pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackEntry {

@@ -21,7 +21,7 @@ use crate::codec::Compression;
 use crate::crypto::{padme, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
-use crate::format::pack::{open_blob_flagged, seal_blob, PackEntry};
+use crate::format::pack::{open_blob_flagged, seal_blob, PackEntry, CLOSE_AT_ENTRIES};
 use crate::format::BlobType;
 use crate::id::{storage_hash, PackId};
 use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, PackCopier, Repository};
@@ -375,7 +375,8 @@ fn choose_repacks(packs: &mut [PackInfo], opts: &PruneOptions, target: u64) {
     };
     let mut unused_left: u64 =
         packs.iter().filter(|p| matches!(p.action, Action::Keep | Action::Unmark)).map(|p| p.unused_bytes).sum();
-    let small = |p: &PackInfo| p.size.unwrap_or(0) < target * 4 / 5;
+    // a pack closed at its blob count is as full as a writer makes it, however few bytes it has
+    let small = |p: &PackInfo| p.size.unwrap_or(0) < target * 4 / 5 && p.count < CLOSE_AT_ENTRIES;
     let small_count = packs.iter().filter(|p| p.action == Action::Keep && small(p)).count();
     let mut candidates: Vec<usize> = (0..packs.len())
         .filter(|&i| {

@@ -6,6 +6,7 @@
 
 mod blob_index;
 mod buffer_pool;
+mod in_flight;
 mod index_writer;
 mod keys;
 mod lock;

@@ -31,11 +31,11 @@ impl<'a> PackCopier<'a> {
         }
     }
 
-    /// Add one sealed blob; stores a pack once it reaches the repository's pack size.
+    /// Add one sealed blob; stores a pack once it is full (format-spec §11.2).
     pub fn add(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) -> Result<()> {
         let open = if blob_type == BlobType::Data { &mut self.data } else { &mut self.tree };
         open.add_sealed(blob_type, id, raw_length, sealed);
-        if open.bytes.len() >= self.repo.config().pack_size as usize {
+        if open.is_full(self.repo.config().pack_size as usize) {
             self.store(blob_type)?;
         }
         Ok(())

@@ -17,12 +17,13 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::buffer_pool::BufferPool;
+use super::in_flight::InFlight;
 use super::stage_clock::{Stage, StageClock};
 use super::{pack_path, Repository};
 use crate::codec::{Compression, Compressor};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{encode_header, seal_compressed_into, PackEntry};
+use crate::format::pack::{encode_header, seal_compressed_into, PackEntry, CLOSE_AT_ENTRIES};
 use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
@@ -30,8 +31,12 @@ use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
 /// Write an index file once this many blobs are pending.
 pub(crate) const INDEX_FLUSH_BLOBS: usize = 50_000;
 
-/// Chunk-sized buffers kept for reuse between blobs (about 32 average chunks).
-const POOL_BUDGET: usize = 32 * 1024 * 1024;
+/// Chunk-sized buffers kept for reuse between blobs (about 16 average chunks).
+const POOL_BUDGET: usize = 16 * 1024 * 1024;
+
+/// Bytes of blobs between the readers and the packer (two chunks of the chunker's maximum, or
+/// more average chunks than the channels hold).
+const IN_FLIGHT_BUDGET: u64 = 16 * 1024 * 1024;
 
 /// What a finished saver stored.
 #[derive(Debug, Default, Clone)]
@@ -57,6 +62,8 @@ struct Job {
     blob_type: BlobType,
     id: BlobId,
     data: Vec<u8>,
+    /// What the blob counts against the in-flight budget, released by the packer.
+    counted: u64,
 }
 
 struct SealedBlob {
@@ -64,6 +71,7 @@ struct SealedBlob {
     id: BlobId,
     raw_length: u32,
     sealed: Vec<u8>,
+    counted: u64,
 }
 
 struct FinishedPack {
@@ -82,6 +90,7 @@ struct Shared {
     clock: Arc<StageClock>,
     /// Buffers for blobs and their sealed forms, recycled.
     pool: BufferPool,
+    in_flight: InFlight,
     /// Do everything but write to storage.
     dry_run: bool,
 }
@@ -92,6 +101,8 @@ impl Shared {
         if slot.is_none() {
             *slot = Some(e);
         }
+        drop(slot);
+        self.in_flight.close();
     }
 
     fn failed(&self) -> bool {
@@ -141,6 +152,7 @@ impl BlobSaver {
             stats: SaveStats::default(),
             clock: Arc::new(StageClock::default()),
             pool: BufferPool::new(POOL_BUDGET),
+            in_flight: InFlight::new(IN_FLIGHT_BUDGET),
             dry_run,
         });
         let workers = workers.max(1);
@@ -238,7 +250,13 @@ impl BlobSaver {
         let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
         // the caller's stage (chunking, or tree assembly) waits here while the sealers are busy
         let stage = if blob_type == BlobType::Data { Stage::Chunk } else { Stage::Trees };
-        self.shared.clock.blocked(stage, || jobs.send(Job { blob_type, id, data })).map_err(|_| self.take_error())
+        self.shared
+            .clock
+            .blocked(stage, || {
+                let counted = self.shared.in_flight.acquire(data.len());
+                jobs.send(Job { blob_type, id, data, counted })
+            })
+            .map_err(|_| self.take_error())
     }
 
     /// Store content ids in a node, indirectly through content lists when there are many.
@@ -326,6 +344,7 @@ fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level
     let mut compressed = Vec::new();
     for job in rx {
         if sh.failed() {
+            sh.in_flight.release(job.counted);
             continue;
         }
         let smaller = clock.busy(Stage::Compress, || compressor.compress_into(&job.data, &mut compressed));
@@ -336,8 +355,9 @@ fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level
         });
         let raw_length = job.data.len() as u32;
         sh.pool.give(job.data);
-        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length, sealed };
+        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length, sealed, counted: job.counted };
         if clock.blocked(Stage::Encrypt, || tx.send(blob)).is_err() {
+            sh.in_flight.close();
             return;
         }
     }
@@ -351,6 +371,11 @@ pub(super) struct OpenPack {
 }
 
 impl OpenPack {
+    /// Is it time to store this pack (format-spec §11.2)?
+    pub fn is_full(&self, pack_size: usize) -> bool {
+        self.bytes.len() >= pack_size || self.entries.len() >= CLOSE_AT_ENTRIES
+    }
+
     pub fn add_sealed(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) {
         self.entries.push(PackEntry {
             blob_type,
@@ -385,13 +410,15 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
     clock.thread(Stage::Pack);
     for b in rx {
         if sh.failed() {
+            sh.in_flight.release(b.counted);
             continue;
         }
         let open = if b.blob_type == BlobType::Data { &mut data } else { &mut tree };
         let full = clock.busy(Stage::Pack, || {
             open.add_sealed(b.blob_type, b.id, b.raw_length, &b.sealed);
             sh.pool.give(b.sealed);
-            if open.bytes.len() >= target {
+            sh.in_flight.release(b.counted);
+            if open.is_full(target) {
                 open.finish(&sh)
             } else {
                 None
@@ -399,6 +426,7 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
         });
         if let Some(p) = full {
             if clock.blocked(Stage::Pack, || tx.send(p)).is_err() {
+                sh.in_flight.close();
                 return;
             }
         }
@@ -441,5 +469,26 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
         if let Err(e) = result {
             sh.fail(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pack_of_tiny_blobs_closes_at_its_blob_count() {
+        let pack_size = 16 << 20;
+        let mut open = OpenPack::default();
+        for i in 0..CLOSE_AT_ENTRIES {
+            assert!(!open.is_full(pack_size), "full after {i} blobs of 56 bytes");
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            open.add_sealed(BlobType::Data, BlobId(id), 8, &[0; 56]);
+        }
+        assert!(open.is_full(pack_size));
+        let mut big = OpenPack::default();
+        big.add_sealed(BlobType::Data, BlobId([1; 32]), 1 << 20, &vec![0; pack_size]);
+        assert!(big.is_full(pack_size), "a pack is full at its size, too");
     }
 }
