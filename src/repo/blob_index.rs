@@ -3,7 +3,7 @@
 //! from the index files or mapped from the local cache, where it is kept in the byte layout
 //! below, so a later run needs neither to download nor to decrypt the index files (the table
 //! names only keyed blob ids, packs and offsets). Entries added while a backup runs go to a
-//! small side table.
+//! side table of their own ([`RecentBlobs`]), compact in the same way.
 //!
 //! A blob may have several locations (two backups stored it at once, or prune copied it out of
 //! a pack it marked). All are kept, sorted so that locations in live packs come before those in
@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use super::recent_blobs::RecentBlobs;
 use crate::format::index::IndexFile;
 use crate::format::pack::PackEntry;
 use crate::format::BlobType;
@@ -72,7 +73,7 @@ pub struct BlobIndex {
     marks: Vec<u64>,
     pack_numbers: HashMap<PackId, u32>,
     sorted: Table,
-    recent: HashMap<BlobId, IndexEntry>,
+    recent: RecentBlobs,
 }
 
 fn decode_entry(b: &[u8]) -> IndexEntry {
@@ -232,7 +233,7 @@ impl BlobIndex {
     pub fn add_pack(&mut self, id: PackId, blobs: &[PackEntry]) {
         let n = self.pack_number(id);
         for b in blobs {
-            self.recent.entry(b.id).or_insert_with(|| entry(n, b));
+            self.recent.insert_if_absent(entry(n, b));
         }
     }
 
@@ -240,7 +241,7 @@ impl BlobIndex {
     fn find(&self, id: &BlobId) -> Option<IndexEntry> {
         match self.position(id).map(|i| self.table_entry(i)) {
             Some(e) if self.pack_mark(e.pack).is_none() => Some(e),
-            marked => self.recent.get(id).copied().or(marked),
+            marked => self.recent.get(id).or(marked),
         }
     }
 
@@ -277,7 +278,7 @@ impl BlobIndex {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = Location> + '_ {
-        (0..self.table_len()).map(|i| self.table_entry(i)).chain(self.recent.values().copied()).map(|e| Location {
+        (0..self.table_len()).map(|i| self.table_entry(i)).chain(self.recent.iter()).map(|e| Location {
             pack: self.packs[e.pack as usize],
             entry: PackEntry {
                 blob_type: e.blob_type,

@@ -11,6 +11,7 @@ mod index_writer;
 mod keys;
 mod lock;
 mod pack_copier;
+mod recent_blobs;
 mod rotation;
 mod saver;
 pub mod stage_clock;
