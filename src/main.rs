@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    arca::platform::malloc::tune();
     arca::cli::run()
 }
