@@ -26,6 +26,20 @@ struct Where {
     blob_type: BlobType,
 }
 
+impl Where {
+    fn entry(&self, id: BlobId) -> IndexEntry {
+        let w = self;
+        IndexEntry {
+            id,
+            pack: w.pack,
+            offset: w.offset,
+            length: w.length,
+            raw_length: w.raw_length,
+            blob_type: w.blob_type,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct RecentBlobs {
     /// Sorted by id, ids distinct.
@@ -37,14 +51,7 @@ pub struct RecentBlobs {
 impl RecentBlobs {
     pub fn get(&self, id: &BlobId) -> Option<IndexEntry> {
         if let Some(w) = self.tail.get(id) {
-            return Some(IndexEntry {
-                id: *id,
-                pack: w.pack,
-                offset: w.offset,
-                length: w.length,
-                raw_length: w.raw_length,
-                blob_type: w.blob_type,
-            });
+            return Some(w.entry(*id));
         }
         let i = self.run.partition_point(|e| e.id < *id);
         self.run.get(i).filter(|e| e.id == *id).copied()
@@ -74,30 +81,12 @@ impl RecentBlobs {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = IndexEntry> + '_ {
-        self.run.iter().copied().chain(self.tail.iter().map(|(id, w)| IndexEntry {
-            id: *id,
-            pack: w.pack,
-            offset: w.offset,
-            length: w.length,
-            raw_length: w.raw_length,
-            blob_type: w.blob_type,
-        }))
+        self.run.iter().copied().chain(self.tail.iter().map(|(id, w)| w.entry(*id)))
     }
 
     /// Move the hash table's entries into the run, keeping it sorted.
     fn merge(&mut self) {
-        let mut new: Vec<IndexEntry> = self
-            .tail
-            .drain()
-            .map(|(id, w)| IndexEntry {
-                id,
-                pack: w.pack,
-                offset: w.offset,
-                length: w.length,
-                raw_length: w.raw_length,
-                blob_type: w.blob_type,
-            })
-            .collect();
+        let mut new: Vec<IndexEntry> = self.tail.drain().map(|(id, w)| w.entry(id)).collect();
         self.tail.shrink_to(TAIL_MIN);
         new.sort_unstable_by_key(|e| e.id);
         let old_len = self.run.len();
