@@ -171,12 +171,18 @@ fn start_fuzzer(fuzz_dir: &Path, bin_dir: &Path, log_dir: &Path, target: &str) -
     c.spawn().map_err(|e| Error::io(format!("starting fuzzer {target}"), e))
 }
 
-/// CPU time a process has used, in seconds (`/proc/<pid>/schedstat`: nanoseconds on the CPU).
+/// CPU time a process has used, in seconds, all its threads together, ended ones included
+/// (`/proc/<pid>/stat` fields 14 and 15, user and system time in clock ticks: 100 a second, the
+/// `USER_HZ` every Linux reports there). The main thread alone (`/proc/<pid>/schedstat`) is not
+/// enough: the model target does most of its work in the storage layer's runtime threads.
 fn cpu_seconds(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .map_or(0.0, |ns| ns as f64 / 1e9)
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // after the command name, which may hold spaces, in parentheses: field 3 (state) onwards
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(14) + ticks(15)) as f64 / TICKS_PER_SECOND
 }
 
 /// libFuzzer's last status line (`#runs ... cov: ... exec/s: ...`) of a target's log.
