@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::dirs::KnownDirs;
 use super::{RestoreOptions, RestoreProgress};
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::Node;
@@ -52,6 +53,7 @@ struct Piece {
 pub(super) fn restore_files(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
+    dirs: &KnownDirs,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
 ) -> Vec<Outcome> {
@@ -60,7 +62,7 @@ pub(super) fn restore_files(
         if crate::platform::interrupted() {
             break;
         }
-        out.extend(restore_group(repo, group, opts, progress));
+        out.extend(restore_group(repo, group, dirs, opts, progress));
     }
     out
 }
@@ -68,11 +70,12 @@ pub(super) fn restore_files(
 fn restore_group(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
+    dirs: &KnownDirs,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
-        files.par_iter().map(|(path, node)| prepare(repo, path, node, opts)).collect();
+        files.par_iter().map(|(path, node)| prepare(repo, path, node, dirs, opts)).collect();
     let mut handles: Vec<Option<File>> = Vec::with_capacity(files.len());
     let failures: Vec<Mutex<Option<String>>> = (0..files.len()).map(|_| Mutex::new(None)).collect();
     let mut skipped = vec![false; files.len()];
@@ -128,12 +131,20 @@ fn restore_group(
 
 /// Create the file at its final size, and find where its blobs are. `None`: keep the
 /// existing file (overwrite policy).
-fn prepare(repo: &Repository, path: &std::path::Path, node: &Node, opts: &RestoreOptions) -> Result<Prepared> {
-    super::ensure_parent(&opts.target, path)?;
-    if !super::file::should_write(path, node, opts.overwrite) {
-        return Ok(None);
+fn prepare(
+    repo: &Repository,
+    path: &std::path::Path,
+    node: &Node,
+    dirs: &KnownDirs,
+    opts: &RestoreOptions,
+) -> Result<Prepared> {
+    dirs.ensure_parent(&opts.target, path)?;
+    if let Ok(existing) = path.symlink_metadata() {
+        if !super::file::should_replace(&existing, node, opts.overwrite) {
+            return Ok(None);
+        }
+        super::remove_existing(path);
     }
-    super::remove_existing(path);
     let content = repo.file_content(node)?;
     let locs = {
         let idx = repo.index()?;

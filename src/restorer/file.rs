@@ -9,9 +9,8 @@ use crate::error::{Error, Kind, Result};
 use crate::format::tree::Node;
 use crate::repo::Repository;
 
-/// Does the overwrite policy let a restore replace what is at `path`?
-pub(super) fn should_write(path: &Path, node: &Node, policy: Overwrite) -> bool {
-    let Ok(m) = path.symlink_metadata() else { return true };
+/// Does the overwrite policy let a restore replace `m`, what is at a file's path?
+pub(super) fn should_replace(m: &std::fs::Metadata, node: &Node, policy: Overwrite) -> bool {
     use std::os::unix::fs::MetadataExt;
     let mtime = m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec());
     match policy {

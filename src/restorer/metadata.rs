@@ -1,8 +1,10 @@
 //! File metadata onto restored files: special files, owner, mode, xattrs, times.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Mutex;
 
 use nix::sys::stat::{Mode, SFlag};
 use nix::sys::time::TimeSpec;
@@ -74,13 +76,65 @@ pub fn apply_metadata(path: &Path, node: &Node) -> std::result::Result<(), Strin
 
 /// Owner ids for restore: by name when the name exists here, else the stored number.
 fn owner_of(node: &Node) -> (u32, u32) {
-    let uid = (!node.user.is_empty())
-        .then(|| nix::unistd::User::from_name(&node.user).ok().flatten().map(|u| u.uid.as_raw()))
-        .flatten()
+    static USERS: Names = Names::new();
+    static GROUPS: Names = Names::new();
+    let uid = USERS
+        .id(&node.user, |name| nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw()))
         .unwrap_or(node.uid);
-    let gid = (!node.group.is_empty())
-        .then(|| nix::unistd::Group::from_name(&node.group).ok().flatten().map(|g| g.gid.as_raw()))
-        .flatten()
+    let gid = GROUPS
+        .id(&node.group, |name| nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw()))
         .unwrap_or(node.gid);
     (uid, gid)
+}
+
+/// User or group names looked up once per process: each lookup reads `/etc/passwd` or
+/// `/etc/group` (or asks NSS), which for small files costs more than writing them.
+struct Names(Mutex<Option<HashMap<String, Option<u32>>>>);
+
+impl Names {
+    const fn new() -> Names {
+        Names(Mutex::new(None))
+    }
+
+    fn id(&self, name: &str, look_up: impl FnOnce(&str) -> Option<u32>) -> Option<u32> {
+        if name.is_empty() {
+            return None;
+        }
+        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let names = names.get_or_insert_with(HashMap::new);
+        if let Some(&id) = names.get(name) {
+            return id;
+        }
+        let id = look_up(name);
+        names.insert(name.to_string(), id);
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_looked_up_once() {
+        let names = Names::new();
+        let mut calls = 0;
+        assert_eq!(
+            names.id("alice", |_| {
+                calls += 1;
+                Some(7)
+            }),
+            Some(7)
+        );
+        assert_eq!(
+            names.id("alice", |_| {
+                calls += 1;
+                Some(8)
+            }),
+            Some(7)
+        );
+        assert_eq!(names.id("nobody-here", |_| None), None);
+        assert_eq!(names.id("", |_| Some(1)), None);
+        assert_eq!(calls, 1);
+    }
 }

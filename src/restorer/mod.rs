@@ -11,6 +11,7 @@
 //! NUL, empty), and every directory on the way is checked to be a real directory, not a
 //! symlink, before anything is created inside it.
 
+mod dirs;
 mod fetch;
 mod file;
 mod metadata;
@@ -27,6 +28,7 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
 use crate::patterns::Excludes;
 use crate::repo::Repository;
+use dirs::{ensure_real_dir, KnownDirs};
 use metadata::{apply_metadata, create_special};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +121,7 @@ pub fn restore(
         progress,
         warn,
         pool,
+        dirs: KnownDirs::default(),
         hardlinks: HashMap::new(),
         later_links: vec![],
         summary: RestoreSummary::default(),
@@ -128,7 +131,7 @@ pub fn restore(
     walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
     let rest = std::mem::take(&mut plan.batch);
     writer.flush(rest)?;
-    let Writer { mut summary, later_links, .. } = writer;
+    let Writer { mut summary, later_links, dirs, .. } = writer;
     let warn_count = |msg: String| {
         progress.errors.fetch_add(1, Ordering::Relaxed);
         warn(msg);
@@ -140,7 +143,7 @@ pub fn restore(
     if !opts.dry_run {
         // directories not made yet (empty ones, those holding only hardlinks)
         for (rel, _) in &plan.dirs {
-            make_dir(target, &target.join(rel))?;
+            dirs.make_dir(target, &target.join(rel))?;
         }
         for (first, rel) in &later_links {
             let (src, dst) = (target.join(first), target.join(rel));
@@ -175,6 +178,8 @@ struct Writer<'a> {
     progress: &'a RestoreProgress,
     warn: &'a (dyn Fn(String) + Sync),
     pool: rayon::ThreadPool,
+    /// Directories of the target checked or made so far.
+    dirs: KnownDirs,
     /// First restored path of each hardlinked inode.
     hardlinks: HashMap<(u64, u64), PathBuf>,
     later_links: Vec<(PathBuf, PathBuf)>,
@@ -220,7 +225,7 @@ impl Writer<'_> {
         let this = &*self;
         this.pool.install(|| {
             let paths: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (target.join(rel), node)).collect();
-            let outcomes = fetch::restore_files(this.repo, &paths, opts, progress);
+            let outcomes = fetch::restore_files(this.repo, &paths, &this.dirs, opts, progress);
             paths.par_iter().zip(outcomes).for_each(|((path, node), outcome)| {
                 match outcome {
                     fetch::Outcome::Restored => {
@@ -259,7 +264,7 @@ impl Writer<'_> {
     /// A symlink, fifo or device node.
     fn special(&self, rel: &Path, node: &Node) -> Result<()> {
         let path = self.opts.target.join(rel);
-        ensure_parent(&self.opts.target, &path)?;
+        self.dirs.ensure_parent(&self.opts.target, &path)?;
         let r = match node.kind {
             NodeKind::Symlink => {
                 remove_existing(&path);
@@ -350,58 +355,6 @@ fn walk(
         }
     }
     Ok(any)
-}
-
-/// `dir` must be a real directory (or absent, then created), never a symlink.
-fn ensure_real_dir(target: &Path, dir: &Path) -> Result<()> {
-    match dir.symlink_metadata() {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(m) if m.file_type().is_symlink() && dir != target => {
-            Err(Error::new(Kind::Usage, format!("refusing to restore through the symlink {}", dir.display()))
-                .hint("remove the symlink from the target, or restore into an empty directory"))
-        }
-        Ok(m) if m.file_type().is_symlink() => Ok(()), // the target itself may be a symlink the user chose
-        Ok(_) => Err(Error::new(Kind::Usage, format!("{} exists and is not a directory", dir.display()))),
-        Err(_) => std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e)),
-    }
-}
-
-fn make_dir(target: &Path, dir: &Path) -> Result<()> {
-    ensure_parent(target, dir)?;
-    match std::fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_real_dir(target, dir),
-        Err(e) => Err(Error::io(dir.display(), e)),
-    }
-}
-
-/// Every ancestor of `path` below `target` must be a real directory.
-fn ensure_parent(target: &Path, path: &Path) -> Result<()> {
-    let Ok(rel) = path.strip_prefix(target) else {
-        return Err(Error::new(Kind::Corrupt, format!("{} is outside the target", path.display())));
-    };
-    let mut cur = target.to_path_buf();
-    let comps: Vec<_> = rel.components().collect();
-    for c in &comps[..comps.len().saturating_sub(1)] {
-        cur.push(c);
-        match cur.symlink_metadata() {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::new(
-                    Kind::Usage,
-                    format!("refusing to restore through {}: not a directory", cur.display()),
-                )
-                .hint("remove it from the target, or restore into an empty directory"))
-            }
-            Err(_) => match std::fs::create_dir(&cur) {
-                Ok(()) => {}
-                // another writer made it first: fine if it is a real directory
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_real_dir(target, &cur)?,
-                Err(e) => return Err(Error::io(cur.display(), e)),
-            },
-        }
-    }
-    Ok(())
 }
 
 fn remove_existing(path: &Path) {
