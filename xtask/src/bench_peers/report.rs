@@ -74,7 +74,7 @@ pub fn markdown(h: &Header, corpora: &[Corpus], samples: &[Sample]) -> String {
         "Method:\n\n\
          - {} rep(s); reps are the outer loop and the tools take turns inside each, so background load hits all \
          alike; every rep of every tool starts from a fresh repository with fresh caches beside it.\n\
-         - Page cache warm (never dropped); an untimed `sync` before each timed step; each step timed by \
+         - Page cache warm: before each tool's rep, an untimed pass stats every entry of the corpus and reads every file (the cache is never dropped); an untimed `sync` before each timed step; each step timed by \
          `/usr/bin/time`, with a timeout of {} s.\n\
          - Each cell: the median over reps of wall s / CPU s (user + sys) / peak RSS MiB (largest process); sizes \
          in MB (10^6 bytes): the sum of the file sizes under the repository directory, caches excluded.\n\

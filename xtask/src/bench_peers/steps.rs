@@ -1,6 +1,7 @@
 //! The steps of one rep of one tool on one corpus, in a fresh repository:
 //!
-//! 1. `init` (timed, kept in the TSV only), after an untimed setup where the tool needs one;
+//! 1. `init` (timed, kept in the TSV only), after an untimed setup where the tool needs one
+//!    and an untimed read of the whole corpus (`files::warm`), so every tool starts warm;
 //! 2. first backup, then the repository size;
 //! 3. unchanged re-backup;
 //! 4. the 1% change applied, a backup of the changed corpus, the repository size;
@@ -129,6 +130,7 @@ impl Rep<'_> {
         if let Some(setup) = setup {
             self.untimed_setup(setup)?;
         }
+        super::files::warm(source)?;
         if !self.failed {
             self.timed(Step::Init, &init)?;
         }
