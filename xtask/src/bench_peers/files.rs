@@ -129,19 +129,12 @@ pub fn copy_tree(from: &Path, to: &Path, max_files: u64, max_bytes: u64) -> Resu
 
 /// Bring a tree into the caches: stat every entry and read every regular file, so each timed
 /// step starts from the same warm page, inode and dentry caches whatever ran before it (a
-/// restore of 200,000 files, or another corpus, evicts part of them). Returns the bytes read.
-pub fn warm(root: &Path) -> Result<u64> {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut read = 0;
+/// restore of 200,000 files, or another corpus, evicts part of them).
+pub fn warm(root: &Path) -> Result<()> {
     for e in walk(root)?.iter().filter(|e| e.kind == Kind::File) {
         let path = root.join(&e.rel);
         let mut f = std::fs::File::open(&path).map_err(io(&path))?;
-        loop {
-            match std::io::Read::read(&mut f, &mut buf).map_err(io(&path))? {
-                0 => break,
-                n => read += n as u64,
-            }
-        }
+        std::io::copy(&mut f, &mut std::io::sink()).map_err(io(&path))?;
     }
-    Ok(read)
+    Ok(())
 }
