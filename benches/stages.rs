@@ -100,6 +100,7 @@ fn pack_entries(n: usize, rng: &mut XorShift) -> Vec<PackEntry> {
                 offset,
                 length,
                 raw_length: length - 50,
+                group_offset: None,
             };
             offset += length;
             e

@@ -81,6 +81,19 @@ pub fn decompress(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     zstd::bulk::decompress(data, size).map_err(|e| Error::corrupt(format!("zstd: {e}")))
 }
 
+/// The first `len` bytes of what `data` decompresses to, without decompressing the rest;
+/// Corrupt when it decompresses to fewer.
+pub fn decompress_prefix(data: &[u8], len: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
+    let mut out = Vec::with_capacity(len);
+    decoder.take(len as u64).read_to_end(&mut out).map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
+    if out.len() != len {
+        return Err(Error::corrupt(format!("zstd: {} bytes where {len} were expected", out.len())));
+    }
+    Ok(out)
+}
+
 pub fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising our own plain data structures into a Vec cannot fail.
     #[allow(clippy::expect_used)]

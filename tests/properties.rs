@@ -7,7 +7,7 @@ use std::io::Read;
 use arca::chunker::{Chunker, ChunkerParams};
 use arca::crypto::{open, seal, Aad, Keys, MasterSecret, SealKind};
 use arca::format::index::{IndexFile, IndexPack, MarkedPack};
-use arca::format::pack::{decode_header, encode_header, max_sealed_len, seal_blob, PackEntry};
+use arca::format::pack::{decode_header, encode_header, max_sealed_len, seal_blob, PackEntry, MAX_GROUP_LEN};
 use arca::format::tree::{Node, NodeKind, Tree};
 use arca::format::BlobType;
 use arca::id::{BlobId, ObjectId, PackId};
@@ -112,22 +112,36 @@ proptest! {
     }
 
     #[test]
-    fn index_and_pack_header_round_trip(n in 0usize..300, packs in 1usize..4) {
-        let k = keys(2);
+    fn index_and_pack_header_round_trip(n in 0usize..300, packs in 1usize..4, group in 1u32..6, format in 1u8..=2) {
+        let mut k = keys(2);
+        k.format = format;
+        // in format 2, runs of `group` data blobs share a sealed unit (a group of one is alone)
+        let grouping = format >= 2 && group > 1;
         let mut offset = 0u32;
-        let entries: Vec<PackEntry> = (0..n)
-            .map(|i| {
-                let e = PackEntry {
-                    blob_type: if i % 3 == 0 { BlobType::Tree } else { BlobType::Data },
-                    id: BlobId(*blake3::hash(&i.to_le_bytes()).as_bytes()),
-                    offset,
-                    length: 100 + i as u32,
-                    raw_length: 60 + i as u32,
-                };
-                offset += e.length;
-                e
-            })
-            .collect();
+        let mut entries: Vec<PackEntry> = vec![];
+        for i in 0..n {
+            let blob_type = if i % 7 == 0 { BlobType::Tree } else { BlobType::Data };
+            let raw_length = 60 + i as u32;
+            let prev = entries.last().copied();
+            let joins = blob_type == BlobType::Data && prev.and_then(|p| p.group_offset).is_some() && !(i as u32).is_multiple_of(group);
+            let e = match prev {
+                Some(p) if joins => PackEntry { id: BlobId(*blake3::hash(&i.to_le_bytes()).as_bytes()), raw_length, group_offset: Some(p.plain_end() as u32), ..p },
+                _ => {
+                    let grouped = grouping && blob_type == BlobType::Data;
+                    let e = PackEntry {
+                        blob_type,
+                        id: BlobId(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+                        offset,
+                        length: if grouped { 45 + group } else { 100 + i as u32 },
+                        raw_length,
+                        group_offset: grouped.then_some(0),
+                    };
+                    offset += e.length;
+                    e
+                }
+            };
+            entries.push(e);
+        }
         let mut pack = vec![0u8; offset as usize];
         pack.extend_from_slice(&encode_header(&k, &entries));
         prop_assert_eq!(decode_header(&k, &pack, pack.len() as u64).unwrap(), entries.clone());
@@ -163,6 +177,7 @@ fn pack_header_rejects_overlap_and_out_of_range() {
         offset,
         length,
         raw_length: 10_000,
+        group_offset: None,
     };
     for entries in [vec![e(0, 100), e(50, 100)], vec![e(0, 100), e(100, 10_000)], vec![e(u32::MAX - 50, 100)]] {
         let mut pack = vec![0u8; 200];
@@ -179,4 +194,42 @@ fn pack_header_rejects_overlap_and_out_of_range() {
     let mut pack = vec![0u8; 100];
     pack.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(decode_header(&k, &pack, pack.len() as u64).is_err());
+}
+
+#[test]
+fn pack_header_rejects_groups_no_writer_makes() {
+    let k = keys(3);
+    let m = |n: u8, group_offset: u32, raw_length: u32| PackEntry {
+        blob_type: BlobType::Data,
+        id: BlobId([n; 32]),
+        offset: 0,
+        length: 1000,
+        raw_length,
+        group_offset: Some(group_offset),
+    };
+    let check = |entries: &[PackEntry]| {
+        let mut pack = vec![0u8; 2000];
+        pack.extend_from_slice(&encode_header(&k, entries));
+        decode_header(&k, &pack, pack.len() as u64)
+    };
+    let good = [m(1, 0, 600), m(2, 600, 400)];
+    assert_eq!(check(&good).unwrap(), good.to_vec());
+    let lone_after = PackEntry { offset: 1000, length: 500, group_offset: None, ..m(3, 0, 500) };
+    assert!(check(&[m(1, 0, 600), m(2, 600, 400), lone_after]).is_ok());
+    let cases: Vec<(&str, Vec<PackEntry>)> = vec![
+        ("a gap between members", vec![m(1, 0, 600), m(2, 601, 400)]),
+        ("members overlapping", vec![m(1, 0, 600), m(2, 500, 400)]),
+        ("a group not starting at 0", vec![m(1, 10, 600)]),
+        ("a tree in a group", vec![m(1, 0, 600), PackEntry { blob_type: BlobType::Tree, ..m(2, 600, 400) }]),
+        ("a plaintext over MAX_GROUP_LEN", vec![m(1, 0, MAX_GROUP_LEN - 10), m(2, MAX_GROUP_LEN - 10, 20)]),
+        ("a sealed length too long for the plaintext", vec![m(1, 0, 100), m(2, 100, 100)]),
+        (
+            "a lone blob inside the group",
+            vec![m(1, 0, 600), PackEntry { offset: 500, group_offset: None, ..m(3, 0, 10) }],
+        ),
+        ("the same group twice", vec![m(1, 0, 600), m(2, 600, 400), m(3, 0, 600)]),
+    ];
+    for (what, entries) in cases {
+        assert!(check(&entries).is_err(), "{what}: accepted");
+    }
 }

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
-//! Test vectors of `format-spec/vectors/v1.json` and the golden v1 repository in
-//! `tests/fixtures/golden-v1`: the bytes the spec describes, checked against the code.
+//! Test vectors of `format-spec/vectors/v1.json` and `v2.json`, and the golden repositories in
+//! `tests/fixtures/golden-v1` and `golden-v2`: the bytes the spec describes, checked against
+//! the code.
 //! `ARCA_REGENERATE_VECTORS=1 cargo test --test vectors` rewrites them (only when the format
 //! version changes; a v1 repository must stay readable forever).
 
@@ -93,6 +94,65 @@ fn spec_vectors_match_the_code() {
     assert_eq!(opened.1, b"{}");
 }
 
+/// The vectors format v2 adds (format-spec/v2.md §5.1, §11.1): entries with `group_offset`
+/// and a group of two blobs sealed with the fixed nonce.
+fn compute_v2() -> Value {
+    use arca::format::pack::PackEntry;
+    use arca::format::BlobType;
+    let keys = Keys::derive(&MasterSecret(std::array::from_fn(|i| i as u8)));
+    let nonce: [u8; 24] = std::array::from_fn(|i| 0xa0 + i as u8);
+    let members: [&[u8]; 2] = [b"arca test vector blob", b"arca group member two"];
+    let plain = members.concat();
+    let sealed = seal_with_nonce(&keys.seal, &Aad::object(SealKind::DataGroup), 0, &plain, nonce);
+    let entries: Vec<PackEntry> = arca::format::pack::unit_entries(
+        BlobType::Data,
+        0,
+        sealed.len() as u32,
+        &members.map(|m| (keys.blob_id(m), m.len() as u32)),
+    )
+    .collect();
+    for (e, m) in entries.iter().zip(members) {
+        assert_eq!(arca::format::pack::open_blob(&keys, e, &sealed).unwrap(), m, "the vector group does not open");
+    }
+    let bytes = |e: &PackEntry| {
+        let mut out = vec![];
+        e.write(&mut out, 2);
+        hex::encode(out)
+    };
+    let alone = PackEntry { offset: 4096, length: 66, group_offset: None, ..entries[0] };
+    json!({
+        "comment": "arca format v2 test vectors (those of v1.json hold too); see format-spec/v2.md. Byte strings are hex.",
+        "master_secret": hex::encode(std::array::from_fn::<u8, 32, _>(|i| i as u8)),
+        "entry_v2": {
+            "grouped": {"type": 1, "id": entries[1].id.to_hex(), "offset": 0, "length": sealed.len(),
+                        "raw_length": 21, "group_offset": 21, "bytes": bytes(&entries[1])},
+            "alone": {"type": 1, "id": alone.id.to_hex(), "offset": 4096, "length": 66, "raw_length": 21,
+                      "group_offset": "0xFFFFFFFF", "bytes": bytes(&alone)},
+        },
+        "group_seal": {
+            "kind_byte": SealKind::DataGroup as u8, "aad_extra": "", "flags": 0, "nonce": hex::encode(nonce),
+            "members": entries.iter().zip(members).map(|(e, m)| json!({
+                "plaintext": hex::encode(m), "id": e.id.to_hex(), "group_offset": e.group_offset, "raw_length": e.raw_length,
+            })).collect::<Vec<_>>(),
+            "sealed": hex::encode(&sealed),
+            "sealed_length": sealed.len(),
+        },
+    })
+}
+
+#[test]
+fn spec_vectors_v2_match_the_code() {
+    let path = spec_dir().join("v2.json");
+    let got = compute_v2();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for key in ["entry_v2", "group_seal"] {
+        assert_eq!(got[key], want[key], "vector {key:?} differs from format-spec/vectors/v2.json");
+    }
+}
+
 const GOLDEN_PASSWORD: &str = "golden v1";
 
 fn golden_source(root: &Path) {
@@ -105,14 +165,45 @@ fn golden_source(root: &Path) {
 /// A v1 repository made once and kept forever: every later arca must read it.
 #[test]
 fn golden_v1_repository_stays_readable() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
+    golden_repository_stays_readable("golden-v1", GOLDEN_PASSWORD);
+}
+
+/// The v2 repository, made the same way by the first arca writing format 2: its data pack holds
+/// one group.
+#[test]
+fn golden_v2_repository_stays_readable() {
+    golden_repository_stays_readable("golden-v2", "golden v2");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v2");
+    assert_eq!(std::fs::read(golden.join("config")).unwrap()[4], 2, "golden-v2 is not a version 2 repository");
+    let env = common::Env::new();
+    let mut grouped = 0;
+    for dir in std::fs::read_dir(golden.join("data")).unwrap() {
+        for pack in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let name = pack.unwrap().file_name().into_string().unwrap();
+            let o = env
+                .cmd()
+                .env("ARCA_PASSWORD", "golden v2")
+                .args(["-r", golden.to_str().unwrap(), "--no-cache", "cat", "pack", &name])
+                .output()
+                .unwrap();
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            grouped += v["blobs"].as_array().unwrap().iter().filter(|b| b.get("group_offset").is_some()).count();
+        }
+    }
+    assert!(grouped >= 3, "golden-v2 holds {grouped} grouped blobs");
+}
+
+/// Restore the golden repository `name` (made with `password` when regenerating and absent),
+/// compare it with its source and `check --read-data` it.
+fn golden_repository_stays_readable(name: &str, password: &str) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let env = common::Env::new();
     if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && !golden.join("config").exists() {
         let src = env.path("golden-src");
         golden_source(&src);
         let repo = golden.to_str().unwrap();
         let run = |args: &[&str]| {
-            let o = env.cmd().env("ARCA_PASSWORD", GOLDEN_PASSWORD).args(["-r", repo]).args(args).output().unwrap();
+            let o = env.cmd().env("ARCA_PASSWORD", password).args(["-r", repo]).args(args).output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         };
         run(&["init", "--chunker-params", "65536,131072,262144"]);
@@ -128,7 +219,7 @@ fn golden_v1_repository_stays_readable() {
     let sel = format!("latest:{src_path}");
     let o = env
         .cmd()
-        .env("ARCA_PASSWORD", GOLDEN_PASSWORD)
+        .env("ARCA_PASSWORD", password)
         .args([
             "-r",
             golden.to_str().unwrap(),
@@ -151,7 +242,7 @@ fn golden_v1_repository_stays_readable() {
     assert_eq!(strip(common::describe(&expected)), strip(common::describe(&out)));
     let o = env
         .cmd()
-        .env("ARCA_PASSWORD", GOLDEN_PASSWORD)
+        .env("ARCA_PASSWORD", password)
         .args(["-r", golden.to_str().unwrap(), "--no-cache", "check", "--read-data"])
         .output()
         .unwrap();

@@ -13,7 +13,7 @@
 use std::sync::LazyLock;
 
 use arca::crypto::{padme, Keys, MasterSecret, SEAL_OVERHEAD};
-use arca::format::pack::{decode_header, encode_header, PackEntry};
+use arca::format::pack::{decode_header, encode_header, PackEntry, MAX_GROUP_LEN};
 use arca::format::BlobType;
 use arca::id::BlobId;
 use libfuzzer_sys::fuzz_target;
@@ -24,18 +24,43 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The header rules of format-spec §11.3 (format 2), written out independently of the decoder.
 fn valid(entries: &[PackEntry], blob_area: u64) -> bool {
+    let sealed_max = |raw: u64| 40 + padme(5 + raw as usize) as u64;
     let mut next_free = 0u64;
-    entries.iter().all(|e| {
+    // the open group: its first entry and the plaintext length so far
+    let mut group: Option<(PackEntry, u64)> = None;
+    let group_ok = |g: Option<(PackEntry, u64)>| {
+        g.is_none_or(|(first, len)| len <= u64::from(MAX_GROUP_LEN) && u64::from(first.length) <= sealed_max(len))
+    };
+    for e in entries {
         let (start, end) = (u64::from(e.offset), u64::from(e.offset) + u64::from(e.length));
-        let ok = e.length as usize >= SEAL_OVERHEAD
-            && e.raw_length <= e.blob_type.max_len()
-            && e.length as usize <= 40 + padme(5 + e.raw_length as usize)
-            && start >= next_free
-            && end <= blob_area;
+        if let (Some(g), Some((first, len))) = (e.group_offset, group) {
+            if first.offset == e.offset && first.length == e.length {
+                if u64::from(g) != len || e.blob_type != BlobType::Data {
+                    return false;
+                }
+                group = Some((first, len + u64::from(e.raw_length)));
+                continue;
+            }
+        }
+        if !group_ok(group.take()) {
+            return false;
+        }
+        let unit_ok = (e.length as usize) >= SEAL_OVERHEAD && start >= next_free && end <= blob_area;
+        let ok = match e.group_offset {
+            None => unit_ok && e.raw_length <= e.blob_type.max_len() && u64::from(e.length) <= sealed_max(e.raw_length.into()),
+            Some(g) => unit_ok && g == 0 && e.blob_type == BlobType::Data,
+        };
+        if !ok {
+            return false;
+        }
+        if e.group_offset.is_some() {
+            group = Some((*e, u64::from(e.raw_length)));
+        }
         next_free = end;
-        ok
-    })
+    }
+    group_ok(group)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -49,13 +74,15 @@ fuzz_target!(|data: &[u8]| {
 
     let blob_area = u64::from(u32_at(rest, 0));
     let entries: Vec<PackEntry> = rest[4..]
-        .chunks_exact(16)
+        .chunks_exact(20)
         .map(|c| PackEntry {
             blob_type: if c[0] & 1 == 0 { BlobType::Data } else { BlobType::Tree },
             id: BlobId([c[1]; 32]),
             offset: u32_at(c, 2),
             length: u32_at(c, 6),
             raw_length: u32_at(c, 10),
+            // bit 1 of the type byte: grouped; the offset is then kept small, so groups happen
+            group_offset: (c[0] & 2 != 0).then(|| u32_at(c, 14) % 4096),
         })
         .collect();
     let tail = encode_header(&KEYS, &entries);

@@ -33,7 +33,13 @@ fn entries_json(blobs: &[crate::format::pack::PackEntry]) -> Value {
     Value::Array(
         blobs
             .iter()
-            .map(|b| json!({"id": b.id.to_hex(), "type": b.blob_type, "offset": b.offset, "length": b.length, "uncompressed_length": b.raw_length}))
+            .map(|b| {
+                let mut v = json!({"id": b.id.to_hex(), "type": b.blob_type, "offset": b.offset, "length": b.length, "uncompressed_length": b.raw_length});
+                if let Some(g) = b.group_offset {
+                    v["group_offset"] = json!(g);
+                }
+                v
+            })
             .collect(),
     )
 }

@@ -124,17 +124,33 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
             }
             let idx = repo.index()?;
             let (mut stored, mut plain, mut count, mut compressed, mut data_plain) = (0u64, 0u64, 0u64, 0u64, 0u64);
+            // groups holding used blobs, by (pack, offset): sealed length, plaintext end, members
+            let mut groups: HashMap<(u32, u32), (u64, u64, u64)> = HashMap::new();
             for i in (0..idx.table_len()).filter(|i| usage.used.contains(*i)) {
                 let e = idx.table_entry(i);
-                stored += e.length as u64;
                 plain += e.raw_length as u64;
                 count += 1;
                 if e.blob_type == crate::format::BlobType::Data {
                     data_plain += e.raw_length as u64;
                 }
+                let p = e.pack_entry();
+                if p.group_offset.is_some() {
+                    // a group's bytes count once, however many of its members are used
+                    let g = groups.entry((e.pack, e.offset)).or_insert((e.length as u64, 0, 0));
+                    g.1 = g.1.max(p.plain_end() as u64);
+                    g.2 += 1;
+                    continue;
+                }
+                stored += e.length as u64;
                 // a blob stored raw is sealed at exactly its raw frame's padded length
                 if (e.length as usize) < crate::crypto::SEAL_OVERHEAD + e.raw_length as usize {
                     compressed += 1;
+                }
+            }
+            for (length, plain_end, members) in groups.into_values() {
+                stored += length;
+                if length < crate::crypto::SEAL_OVERHEAD as u64 + plain_end {
+                    compressed += members;
                 }
             }
             drop(idx);

@@ -23,6 +23,10 @@ pub const CONTEXT_BLOB_ID: &str = "arca v1 2026-11-22 blob id key";
 pub const CONTEXT_CHUNKER: &str = "arca v1 2026-11-22 chunker gear key";
 pub const CONTEXT_TREE_ID: &str = "arca v1 2026-11-22 tree id key";
 
+/// The newest repository format version (`format::FORMAT_VERSION` names it there): what keys
+/// derived without a `config` write.
+pub const NEWEST_FORMAT: u8 = 2;
+
 /// The subkeys of one repository.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Keys {
@@ -38,6 +42,10 @@ pub struct Keys {
     /// While a key rotation runs (format-spec §22): the seal key of the master secret being
     /// replaced. Everything is sealed under `seal`; opening falls back to this one.
     pub previous_seal: Option<[u8; 32]>,
+    /// The repository's format version: what stored objects, pack headers and index files
+    /// are written as (format-spec §17). Not a secret; kept here because every codec that
+    /// needs it takes the keys.
+    pub format: u8,
 }
 
 impl Keys {
@@ -48,6 +56,7 @@ impl Keys {
             tree_id: blake3::derive_key(CONTEXT_TREE_ID, &master.0),
             chunker: blake3::derive_key(CONTEXT_CHUNKER, &master.0),
             previous_seal: None,
+            format: NEWEST_FORMAT,
         }
     }
 

@@ -5,7 +5,7 @@ mod keys;
 mod seal;
 mod wrap;
 
-pub use keys::{Keys, MasterSecret};
+pub use keys::{Keys, MasterSecret, NEWEST_FORMAT};
 pub use seal::{open, padme, seal, seal_append, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek};
 

@@ -26,6 +26,8 @@ const AAD_DOMAIN: &[u8; 6] = b"arca1\0";
 pub enum SealKind {
     DataBlob = 0x01,
     TreeBlob = 0x02,
+    /// Small data blobs sealed together (format v2, format-spec §11).
+    DataGroup = 0x03,
     Config = 0x10,
     Index = 0x11,
     Snapshot = 0x12,
@@ -39,6 +41,7 @@ impl SealKind {
         Some(match b {
             0x01 => SealKind::DataBlob,
             0x02 => SealKind::TreeBlob,
+            0x03 => SealKind::DataGroup,
             0x10 => SealKind::Config,
             0x11 => SealKind::Index,
             0x12 => SealKind::Snapshot,

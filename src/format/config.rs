@@ -9,7 +9,7 @@ use crate::crypto::{Keys, MasterSecret, SealKind};
 use crate::error::{Error, Kind, Result};
 use crate::id::RepoId;
 
-use super::{object, FORMAT_VERSION};
+use super::{object, READ_VERSIONS};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -53,16 +53,17 @@ impl Config {
         keys.tree_id = pick(&self.tree_id_key, derived.tree_id);
         keys.chunker = pick(&self.chunker_key, derived.chunker);
         keys.previous_seal = previous.map(|p| Keys::derive(p).seal);
+        keys.format = self.version;
         keys
     }
 
     pub fn encode(&self, keys: &Keys) -> Vec<u8> {
-        object::encode(keys, SealKind::Config, &to_cbor(self))
+        object::encode_as(self.version, keys, SealKind::Config, &to_cbor(self))
     }
 
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Self> {
         let c: Config = from_cbor(&object::decode(keys, SealKind::Config, bytes)?)?;
-        if c.version != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&c.version) {
             return Err(Error::new(
                 Kind::Unsupported,
                 format!("repository format version {} is not supported", c.version),

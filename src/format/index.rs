@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! supersedes_count u32 LE, supersedes_count × index object id [32]
-//! pack_count u32 LE, then per pack: pack id [32], blob_count u32 LE, blob_count × pack entry (45 bytes)
+//! pack_count u32 LE, then per pack: pack id [32], blob_count u32 LE, blob_count × pack entry (45 bytes in format v1, 49 in v2)
 //! optional: marked_count u32 LE, then per marked pack: pack id [32], marked_at u64 LE,
 //!           blob_count u32 LE, blob_count × pack entry
 //! ```
@@ -15,7 +15,7 @@ use crate::crypto::{Keys, SealKind};
 use crate::error::{Error, Result};
 use crate::id::{ObjectId, PackId};
 
-use super::pack::{PackEntry, ENTRY_LEN, MAX_PACK_ENTRIES};
+use super::pack::{entry_len, PackEntry, MAX_PACK_ENTRIES};
 use super::{object, Reader};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,15 +43,16 @@ impl IndexFile {
         self.packs.iter().chain(self.marked.iter().map(|m| &m.pack)).map(|p| p.blobs.len()).sum()
     }
 
-    pub fn encode_payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.packs.len() * 36 + self.blob_count() * ENTRY_LEN);
+    /// The payload with entries in the layout of format `version`.
+    pub fn encode_payload(&self, version: u8) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.packs.len() * 36 + self.blob_count() * entry_len(version));
         out.extend_from_slice(&(self.supersedes.len() as u32).to_le_bytes());
         for s in &self.supersedes {
             out.extend_from_slice(&s.0);
         }
         out.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         for p in &self.packs {
-            write_pack(&mut out, p);
+            write_pack(&mut out, p, version);
         }
         if !self.marked.is_empty() {
             out.extend_from_slice(&(self.marked.len() as u32).to_le_bytes());
@@ -60,14 +61,15 @@ impl IndexFile {
                 out.extend_from_slice(&m.marked_at.to_le_bytes());
                 out.extend_from_slice(&(m.pack.blobs.len() as u32).to_le_bytes());
                 for b in &m.pack.blobs {
-                    b.write(&mut out);
+                    b.write(&mut out, version);
                 }
             }
         }
         out
     }
 
-    pub fn decode_payload(bytes: &[u8]) -> Result<Self> {
+    /// A payload whose entries are in the layout of format `version`.
+    pub fn decode_payload(bytes: &[u8], version: u8) -> Result<Self> {
         let mut r = Reader::new(bytes, "index");
         let n = r.u32()? as usize;
         if n * 32 > r.remaining() {
@@ -81,7 +83,7 @@ impl IndexFile {
         let mut packs = Vec::with_capacity(packs_n);
         for _ in 0..packs_n {
             let id = PackId(r.id()?);
-            packs.push(read_pack(&mut r, id)?);
+            packs.push(read_pack(&mut r, id, version)?);
         }
         let mut marked = vec![];
         if r.remaining() > 0 {
@@ -93,7 +95,7 @@ impl IndexFile {
             for _ in 0..marked_n {
                 let id = PackId(r.id()?);
                 let marked_at = r.u64()?;
-                marked.push(MarkedPack { pack: read_pack(&mut r, id)?, marked_at });
+                marked.push(MarkedPack { pack: read_pack(&mut r, id, version)?, marked_at });
             }
         }
         r.finish()?;
@@ -101,28 +103,30 @@ impl IndexFile {
     }
 
     pub fn encode(&self, keys: &Keys) -> Vec<u8> {
-        object::encode(keys, SealKind::Index, &self.encode_payload())
+        object::encode(keys, SealKind::Index, &self.encode_payload(keys.format))
     }
 
+    /// Entries are read in the layout of the file's own format version.
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Self> {
-        Self::decode_payload(&object::decode(keys, SealKind::Index, bytes)?)
+        let (version, payload) = object::decode_versioned(keys, SealKind::Index, bytes)?;
+        Self::decode_payload(&payload, version)
     }
 }
 
-fn write_pack(out: &mut Vec<u8>, p: &IndexPack) {
+fn write_pack(out: &mut Vec<u8>, p: &IndexPack, version: u8) {
     out.extend_from_slice(&p.id.0);
     out.extend_from_slice(&(p.blobs.len() as u32).to_le_bytes());
     for b in &p.blobs {
-        b.write(out);
+        b.write(out, version);
     }
 }
 
 /// A pack's blob count and entries (its id already read).
-fn read_pack(r: &mut Reader<'_>, id: PackId) -> Result<IndexPack> {
+fn read_pack(r: &mut Reader<'_>, id: PackId, version: u8) -> Result<IndexPack> {
     let count = r.u32()?;
-    if count > MAX_PACK_ENTRIES || count as usize * ENTRY_LEN > r.remaining() {
+    if count > MAX_PACK_ENTRIES || count as usize * entry_len(version) > r.remaining() {
         return Err(Error::corrupt(format!("index: pack {} claims {count} blobs", id.short())));
     }
-    let blobs = (0..count).map(|_| PackEntry::read(r)).collect::<Result<_>>()?;
+    let blobs = (0..count).map(|_| PackEntry::read(r, version)).collect::<Result<_>>()?;
     Ok(IndexPack { id, blobs })
 }

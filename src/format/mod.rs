@@ -1,5 +1,6 @@
 //! Sans-IO codecs for every stored thing: each takes and returns bytes, so every parser is a
-//! fuzz target and a bench target. The normative description is `format-spec/v1.md`.
+//! fuzz target and a bench target. The normative description is `format-spec/v2.md` (and
+//! `v1.md` for version 1 repositories).
 
 pub mod config;
 pub mod index;
@@ -10,8 +11,11 @@ pub mod pack;
 pub mod snapshot;
 pub mod tree;
 
-/// The repository format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The repository format version `init` creates (format-spec/v2.md).
+pub const FORMAT_VERSION: u8 = crate::crypto::NEWEST_FORMAT;
+/// The versions this build reads, and writes into repositories of that version: a version 1
+/// repository stays version 1 (format-spec/v2.md §17).
+pub const READ_VERSIONS: std::ops::RangeInclusive<u8> = 1..=FORMAT_VERSION;
 
 /// Kind of blob: file content or an encoded tree. Kept in separate packs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]

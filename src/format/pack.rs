@@ -1,28 +1,50 @@
-//! Pack files: sealed blobs back to back, then a sealed header listing them, then the header's
-//! length. The header makes a pack self-describing, so the index can be rebuilt from packs.
+//! Pack files: sealed units back to back, then a sealed header listing every blob, then the
+//! header's length. The header makes a pack self-describing, so the index can be rebuilt from
+//! packs. A unit is one blob sealed alone or, in format v2, a *group*: small data blobs
+//! concatenated and sealed (so compressed) together (format-spec/v2.md §11).
 //!
 //! ```text
-//! blob_0 || blob_1 || ... || sealed_header || header_len u32 LE
+//! unit_0 || unit_1 || ... || sealed_header || header_len u32 LE
 //! ```
-//! Header plaintext: `count u32 LE`, then `count` entries of 45 bytes:
+//! Header plaintext: `count u32 LE`, then `count` entries of 45 bytes (format v1) or 49 (v2):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 1 | blob type (1 data, 2 tree) |
 //! | 1 | 32 | blob id |
-//! | 33 | 4 | offset of the sealed blob in the pack, u32 LE |
-//! | 37 | 4 | sealed length, u32 LE |
-//! | 41 | 4 | plaintext length, u32 LE |
+//! | 33 | 4 | offset of the sealed unit in the pack, u32 LE |
+//! | 37 | 4 | sealed length of the unit, u32 LE |
+//! | 41 | 4 | plaintext length of the blob, u32 LE |
+//! | 45 | 4 | v2: offset of the blob in its group's plaintext, `0xFFFFFFFF` when sealed alone |
 
-use crate::codec::{compress, decompress, Compression};
+use crate::codec::{compress, decompress, decompress_prefix, Compression};
 use crate::crypto::{padme, random_bytes, seal, seal_append, Aad, Keys, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
 use super::{BlobType, Reader};
 
-pub const ENTRY_LEN: usize = 45;
+/// Bytes of a header or index entry in format v1, and in v2 (which adds `group_offset`).
+pub const ENTRY_LEN_V1: usize = 45;
+pub const ENTRY_LEN_V2: usize = 49;
 pub const TRAILER_LEN: usize = 4;
+/// `group_offset` of a blob sealed alone.
+pub const NOT_GROUPED: u32 = u32::MAX;
+/// Largest plaintext of a group a reader accepts.
+pub const MAX_GROUP_LEN: u32 = 4 * 1024 * 1024;
+/// Data blobs shorter than this join a group when the format has them (format-spec §11.2).
+pub const GROUP_MEMBER_MAX: usize = 512 * 1024;
+/// A group is sealed once its plaintext reaches this many bytes.
+pub const GROUP_TARGET: usize = 1024 * 1024;
+
+/// Bytes of one entry in format `version`.
+pub fn entry_len(version: u8) -> usize {
+    if version >= 2 {
+        ENTRY_LEN_V2
+    } else {
+        ENTRY_LEN_V1
+    }
+}
 /// Largest plaintext data blob accepted (the chunker's maximum is 16 MiB).
 pub const MAX_BLOB_LEN: u32 = 64 * 1024 * 1024;
 /// Largest plaintext tree blob accepted: a directory of several million entries. Writers
@@ -46,7 +68,8 @@ pub const MAX_PACK_ENTRIES: u32 = 1 << 20;
 /// until the pack is stored and a reader decodes in one header.
 pub const CLOSE_AT_ENTRIES: usize = 1 << 16;
 
-/// Where a blob lives inside its pack.
+/// Where a blob lives inside its pack: the sealed unit at `offset`, `length` bytes long, and,
+/// when that unit is a group, where in the group's plaintext the blob is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackEntry {
     pub blob_type: BlobType,
@@ -54,28 +77,69 @@ pub struct PackEntry {
     pub offset: u32,
     pub length: u32,
     pub raw_length: u32,
+    pub group_offset: Option<u32>,
 }
 
 impl PackEntry {
-    pub fn write(&self, out: &mut Vec<u8>) {
+    /// Append the entry in the layout of format `version` (v1 has no groups).
+    pub fn write(&self, out: &mut Vec<u8>, version: u8) {
         out.push(self.blob_type.to_byte());
         out.extend_from_slice(&self.id.0);
         out.extend_from_slice(&self.offset.to_le_bytes());
         out.extend_from_slice(&self.length.to_le_bytes());
         out.extend_from_slice(&self.raw_length.to_le_bytes());
+        if version >= 2 {
+            out.extend_from_slice(&self.group_offset.unwrap_or(NOT_GROUPED).to_le_bytes());
+        } else {
+            debug_assert!(self.group_offset.is_none(), "a group in a format 1 pack");
+        }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    /// Read one entry of format `version`, refusing lengths no writer produces.
+    pub(crate) fn read(r: &mut Reader<'_>, version: u8) -> Result<Self> {
         let t = r.u8()?;
         let blob_type = BlobType::from_byte(t).ok_or_else(|| Error::corrupt(format!("unknown blob type {t}")))?;
-        let e = PackEntry { blob_type, id: BlobId(r.id()?), offset: r.u32()?, length: r.u32()?, raw_length: r.u32()? };
-        if e.length < SEAL_OVERHEAD as u32
-            || e.raw_length > e.blob_type.max_len()
-            || e.length > max_sealed_len(e.raw_length)
-        {
+        let (id, offset, length, raw_length) = (BlobId(r.id()?), r.u32()?, r.u32()?, r.u32()?);
+        let group_offset = if version >= 2 { Some(r.u32()?).filter(|g| *g != NOT_GROUPED) } else { None };
+        let e = PackEntry { blob_type, id, offset, length, raw_length, group_offset };
+        let possible = match group_offset {
+            None => e.raw_length <= e.blob_type.max_len() && e.length <= max_sealed_len(e.raw_length),
+            Some(g) => {
+                e.blob_type == BlobType::Data
+                    && u64::from(g) + u64::from(e.raw_length) <= u64::from(MAX_GROUP_LEN)
+                    && e.length <= max_sealed_len(MAX_GROUP_LEN)
+            }
+        };
+        if e.length < SEAL_OVERHEAD as u32 || !possible {
             return Err(Error::corrupt(format!("blob {} has impossible lengths", e.id.short())));
         }
         Ok(e)
+    }
+
+    /// Where the blob's sealed unit ends in the pack.
+    pub fn unit_end(&self) -> u64 {
+        u64::from(self.offset) + u64::from(self.length)
+    }
+
+    /// Bytes of its group's plaintext a reader needs to reach the end of this blob (its own
+    /// length when sealed alone).
+    pub fn plain_end(&self) -> usize {
+        self.group_offset.unwrap_or(0) as usize + self.raw_length as usize
+    }
+
+    /// Do the two entries name the same sealed unit?
+    pub fn same_unit(&self, other: &PackEntry) -> bool {
+        self.offset == other.offset && self.length == other.length
+    }
+
+    /// The bytes of the pack its sealed unit takes, as a share for this blob: the whole unit
+    /// when sealed alone, else the unit's length times the blob's part of the group's plaintext
+    /// of `group_len` bytes (format-spec §21.3).
+    pub fn share_of_unit(&self, group_len: u64) -> u64 {
+        match self.group_offset {
+            None => u64::from(self.length),
+            Some(_) => u64::from(self.length) * u64::from(self.raw_length) / group_len.max(1),
+        }
     }
 }
 
@@ -125,59 +189,190 @@ pub fn seal_compressed_into(
     seal_append(&keys.seal, &aad, flags, payload, random_bytes(), out);
 }
 
-/// Open a sealed blob and verify that its plaintext hashes to `id`.
+/// A group being filled: its members' plaintexts back to back, and their ids and lengths.
+#[derive(Default)]
+pub struct GroupBuilder {
+    pub plain: Vec<u8>,
+    pub members: Vec<(BlobId, u32)>,
+}
+
+impl GroupBuilder {
+    pub fn push(&mut self, id: BlobId, data: &[u8]) {
+        self.members.push((id, data.len() as u32));
+        self.plain.extend_from_slice(data);
+    }
+
+    /// Is it time to seal it (format-spec §11.2)?
+    pub fn is_full(&self) -> bool {
+        self.plain.len() >= GROUP_TARGET
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Seal the whole group, compressed at `level` when that is smaller; a group of one blob
+    /// is sealed alone, as that blob. Returns the sealed unit.
+    pub fn seal(&self, keys: &Keys, level: Compression) -> Vec<u8> {
+        match self.members[..] {
+            [(id, _)] => seal_blob(keys, BlobType::Data, &id, &self.plain, level),
+            _ => {
+                let aad = Aad::object(SealKind::DataGroup);
+                match compress(level, &self.plain) {
+                    Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
+                    None => seal(&keys.seal, &aad, 0, &self.plain),
+                }
+            }
+        }
+    }
+}
+
+/// Seal a group's plaintext (`compressed` when it is smaller, as for one blob) into `out`.
+pub fn seal_group_into(keys: &Keys, compressed: Option<&[u8]>, plain: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let (flags, payload) = match compressed {
+        Some(c) => (FLAG_ZSTD, c),
+        None => (0, plain),
+    };
+    seal_append(&keys.seal, &Aad::object(SealKind::DataGroup), flags, payload, random_bytes(), out);
+}
+
+/// The entries of a unit sealed at `offset`, `length` bytes long, holding `members` (id and
+/// plaintext length, in order): one entry sealed alone, or a group's.
+pub fn unit_entries(
+    blob_type: BlobType,
+    offset: u32,
+    length: u32,
+    members: &[(BlobId, u32)],
+) -> impl Iterator<Item = PackEntry> + '_ {
+    let grouped = members.len() > 1;
+    members.iter().scan(0u32, move |at, &(id, raw_length)| {
+        let group_offset = grouped.then_some(*at);
+        *at += raw_length;
+        Some(PackEntry { blob_type, id, offset, length, raw_length, group_offset })
+    })
+}
+
+/// An opened sealed unit: a blob's plaintext, or a group's up to where the caller needs it.
+pub struct OpenedUnit {
+    pub compressed: bool,
+    pub plain: Vec<u8>,
+}
+
+impl OpenedUnit {
+    /// The blob of `entry` in this unit, verified against its length and id.
+    pub fn blob(&self, keys: &Keys, entry: &PackEntry) -> Result<&[u8]> {
+        let start = entry.group_offset.unwrap_or(0) as usize;
+        let plain = self
+            .plain
+            .get(start..entry.plain_end())
+            .ok_or_else(|| Error::corrupt(format!("blob {}: its unit holds {} bytes", entry.id, self.plain.len())))?;
+        if entry.group_offset.is_none() && self.plain.len() != entry.raw_length as usize {
+            return Err(Error::corrupt(format!(
+                "blob {}: length {} != indexed {}",
+                entry.id,
+                self.plain.len(),
+                entry.raw_length
+            )));
+        }
+        if entry.blob_type.id(keys, plain) != entry.id {
+            return Err(Error::corrupt(format!("blob {}: content does not match its id", entry.id)));
+        }
+        Ok(plain)
+    }
+}
+
+/// Open the sealed unit `entry` names; of a group, the first `need` bytes of its plaintext
+/// (at least up to the end of `entry`'s blob; all of it when `need` is `MAX_GROUP_LEN` or
+/// more). Nothing is verified against ids yet: [`OpenedUnit::blob`] does.
+pub fn open_unit(keys: &Keys, entry: &PackEntry, sealed: &[u8], need: usize) -> Result<OpenedUnit> {
+    let aad = match entry.group_offset {
+        None => Aad::blob(entry.blob_type.seal_kind(), &entry.id),
+        Some(_) => Aad::object(SealKind::DataGroup),
+    };
+    let what = || match entry.group_offset {
+        None => format!("blob {}", entry.id),
+        Some(_) => format!("the group holding blob {}", entry.id),
+    };
+    let (flags, body) = keys.open(&aad, sealed).map_err(|e| e.context(what()))?;
+    let compressed = flags & FLAG_ZSTD != 0;
+    let plain = match (entry.group_offset, compressed) {
+        (None, true) => decompress(&body, entry.raw_length as usize)?,
+        (None, false) => body,
+        (Some(_), true) if need >= MAX_GROUP_LEN as usize => {
+            decompress(&body, MAX_GROUP_LEN as usize).map_err(|e| e.context(what()))?
+        }
+        (Some(_), true) => decompress_prefix(&body, need.max(entry.plain_end())).map_err(|e| e.context(what()))?,
+        (Some(_), false) => body,
+    };
+    Ok(OpenedUnit { compressed, plain })
+}
+
+/// Open a sealed blob (alone or in its group) and verify that its plaintext hashes to `id`.
 pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>> {
     open_blob_flagged(keys, entry, sealed).map(|(_, plain)| plain)
 }
 
 /// [`open_blob`], also saying whether the blob was stored compressed.
 pub fn open_blob_flagged(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<(bool, Vec<u8>)> {
-    let aad = Aad::blob(entry.blob_type.seal_kind(), &entry.id);
-    let (flags, body) = keys.open(&aad, sealed).map_err(|e| e.context(format!("blob {}", entry.id)))?;
-    let compressed = flags & FLAG_ZSTD != 0;
-    let plain = if compressed { decompress(&body, entry.raw_length as usize)? } else { body };
-    if plain.len() != entry.raw_length as usize {
-        return Err(Error::corrupt(format!(
-            "blob {}: length {} != indexed {}",
-            entry.id,
-            plain.len(),
-            entry.raw_length
-        )));
-    }
-    if entry.blob_type.id(keys, &plain) != entry.id {
-        return Err(Error::corrupt(format!("blob {}: content does not match its id", entry.id)));
-    }
-    Ok((compressed, plain))
+    let unit = open_unit(keys, entry, sealed, entry.plain_end())?;
+    let plain = match entry.group_offset {
+        None => {
+            unit.blob(keys, entry)?;
+            unit.plain
+        }
+        Some(_) => unit.blob(keys, entry)?.to_vec(),
+    };
+    Ok((unit.compressed, plain))
 }
 
-/// The sealed header plus trailer that ends a pack whose blobs are `entries`.
+/// The sealed header plus trailer that ends a pack whose blobs are `entries`, in the layout
+/// of the repository's format (`keys.format`).
 pub fn encode_header(keys: &Keys, entries: &[PackEntry]) -> Vec<u8> {
-    let mut plain = Vec::with_capacity(4 + entries.len() * ENTRY_LEN);
+    let mut plain = Vec::with_capacity(4 + entries.len() * entry_len(keys.format));
     plain.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for e in entries {
-        e.write(&mut plain);
+        e.write(&mut plain, keys.format);
     }
-    let mut out = seal(&keys.seal, &Aad::object(SealKind::PackHeader), 0, &plain);
+    // format 2 compresses headers: a group's members repeat its offset and length
+    let compressed = if keys.format >= 2 { compress(Compression::AUTO, &plain) } else { None };
+    let aad = Aad::object(SealKind::PackHeader);
+    let mut out = match compressed {
+        Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
+        None => seal(&keys.seal, &aad, 0, &plain),
+    };
     let len = out.len() as u32;
     out.extend_from_slice(&len.to_le_bytes());
     out
 }
 
-/// A whole pack sealed again under `to.seal` (key rotation, format-spec §22): every blob is
-/// opened with `from` and its frame (flags and payload, compressed or not) sealed again
-/// with a fresh nonce. Padding is canonical, so every sealed length, hence every offset,
-/// stays the same; nothing is decompressed. Returns the new pack and its entries.
+/// A whole pack sealed again under `to.seal` (key rotation, format-spec §22): every unit (a
+/// blob, or a group as a whole) is opened with `from` and its frame (flags and payload,
+/// compressed or not) sealed again with a fresh nonce. Padding is canonical, so every sealed
+/// length, hence every offset, stays the same; nothing is decompressed. Returns the new pack
+/// and its entries.
 pub fn reseal_pack(from: &Keys, to: &Keys, pack: &[u8]) -> Result<(Vec<u8>, Vec<PackEntry>)> {
     let entries = decode_header(from, pack, pack.len() as u64)?;
     let mut out = Vec::with_capacity(pack.len());
     let mut resealed = Vec::with_capacity(entries.len());
+    // the group last resealed: its old entry, and its new offset and length
+    let mut group: Option<(PackEntry, u32, u32)> = None;
     for e in entries {
-        let sealed = &pack[e.offset as usize..e.offset as usize + e.length as usize];
-        let aad = Aad::blob(e.blob_type.seal_kind(), &e.id);
+        if let Some((_, offset, length)) = group.filter(|(old, ..)| e.group_offset.is_some() && old.same_unit(&e)) {
+            resealed.push(PackEntry { offset, length, ..e });
+            continue;
+        }
+        let sealed = &pack[e.offset as usize..e.unit_end() as usize];
+        let aad = match e.group_offset {
+            None => Aad::blob(e.blob_type.seal_kind(), &e.id),
+            Some(_) => Aad::object(SealKind::DataGroup),
+        };
         let (flags, payload) = from.open(&aad, sealed).map_err(|err| err.context(format!("blob {}", e.id)))?;
         let again = seal(&to.seal, &aad, flags, &payload);
         debug_assert_eq!(again.len(), sealed.len());
-        resealed.push(PackEntry { offset: out.len() as u32, length: again.len() as u32, ..e });
+        let (offset, length) = (out.len() as u32, again.len() as u32);
+        resealed.push(PackEntry { offset, length, ..e });
+        group = e.group_offset.map(|_| (e, offset, length));
         out.extend_from_slice(&again);
     }
     out.extend_from_slice(&encode_header(to, &resealed));
@@ -194,9 +389,10 @@ pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
     Ok(n)
 }
 
-/// Decode and validate a pack header. `tail` is the pack's last `header_len + 4` bytes and
-/// `pack_len` the whole pack's length: every entry must lie inside the blob area, in order,
-/// without overlap.
+/// Decode and validate a pack header, in the layout of the repository's format
+/// (`keys.format`). `tail` is the pack's last `header_len + 4` bytes and `pack_len` the whole
+/// pack's length: every unit must lie inside the blob area, in order, without overlap, and the
+/// members of a group must be back to back in its plaintext (format-spec §11.3).
 pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<PackEntry>> {
     if tail.len() < TRAILER_LEN {
         return Err(Error::corrupt("pack too short"));
@@ -206,30 +402,62 @@ pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<Pack
         return Err(Error::corrupt("pack header truncated"));
     }
     let sealed = &tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN];
-    let (flags, plain) = keys.open(&Aad::object(SealKind::PackHeader), sealed)?;
-    if flags != 0 {
-        return Err(Error::corrupt(format!("pack header has flags {flags:#04x}; v1 headers are stored raw")));
-    }
+    let (flags, body) = keys.open(&Aad::object(SealKind::PackHeader), sealed)?;
+    let plain = match flags {
+        0 => body,
+        FLAG_ZSTD if keys.format >= 2 => decompress(&body, 4 + MAX_PACK_ENTRIES as usize * ENTRY_LEN_V2)?,
+        _ => {
+            return Err(Error::corrupt(format!("pack header has flags {flags:#04x}; format 1 headers are stored raw")))
+        }
+    };
     let blob_area_end = pack_len - (n + TRAILER_LEN) as u64;
     let mut r = Reader::new(&plain, "pack header");
     let count = r.u32()?;
-    if count > MAX_PACK_ENTRIES || count as usize * ENTRY_LEN != r.remaining() {
+    if count > MAX_PACK_ENTRIES || count as usize * entry_len(keys.format) != r.remaining() {
         return Err(Error::corrupt(format!("pack header claims {count} entries")));
     }
-    let mut entries = Vec::with_capacity(count as usize);
+    let mut entries: Vec<PackEntry> = Vec::with_capacity(count as usize);
     let mut next_free = 0u64;
+    // the group being read: its unit and where its next member starts
+    let mut group: Option<(PackEntry, u64)> = None;
     for _ in 0..count {
-        let e = PackEntry::read(&mut r)?;
-        let (start, end) = (e.offset as u64, e.offset as u64 + e.length as u64);
-        if start < next_free || end > blob_area_end {
-            return Err(Error::corrupt(format!(
-                "pack header entry for blob {} overlaps or is out of range",
-                e.id.short()
-            )));
+        let e = PackEntry::read(&mut r, keys.format)?;
+        let bad = |what: &str| Error::corrupt(format!("pack header entry for blob {} {what}", e.id.short()));
+        match (e.group_offset, group) {
+            (Some(g), Some((unit, at))) if unit.same_unit(&e) => {
+                if u64::from(g) != at {
+                    return Err(bad("is not where the previous member of its group ends"));
+                }
+                group = Some((unit, at + u64::from(e.raw_length)));
+            }
+            _ => {
+                check_group_end(group.take())?;
+                if (e.offset as u64) < next_free || e.unit_end() > blob_area_end {
+                    return Err(bad("overlaps or is out of range"));
+                }
+                if let Some(g) = e.group_offset {
+                    if g != 0 {
+                        return Err(bad("starts a group at a plaintext offset other than 0"));
+                    }
+                    group = Some((e, u64::from(e.raw_length)));
+                }
+                next_free = e.unit_end();
+            }
         }
-        next_free = end;
         entries.push(e);
     }
+    check_group_end(group)?;
     r.finish()?;
     Ok(entries)
+}
+
+/// A group's sealed length must be possible for its plaintext's length (no longer than
+/// stored raw and padded).
+fn check_group_end(group: Option<(PackEntry, u64)>) -> Result<()> {
+    match group {
+        Some((unit, len)) if len > u64::from(MAX_GROUP_LEN) || unit.length > max_sealed_len(len as u32) => {
+            Err(Error::corrupt(format!("the group of blob {} has impossible lengths", unit.id.short())))
+        }
+        _ => Ok(()),
+    }
 }

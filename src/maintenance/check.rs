@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::index::IndexFile;
-use crate::format::pack::{open_blob, PackEntry, TRAILER_LEN};
+use crate::format::pack::{open_unit, PackEntry, TRAILER_LEN};
 use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, TreeId};
@@ -128,7 +128,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     drop(files);
     let mut damaged_blobs: HashSet<BlobId> = HashSet::new();
     for p in packs.values_mut() {
-        p.entries.sort_by_key(|e| (e.offset, e.id));
+        p.entries.sort_by_key(|e| (e.offset, e.group_offset, e.id));
         p.entries.dedup();
     }
     report.packs = packs.len();
@@ -279,9 +279,10 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     }
     match repo.read_pack_header(id, size) {
         Ok(header) => {
-            let listed: HashSet<(BlobId, u32, u32)> = header.iter().map(|e| (e.id, e.offset, e.length)).collect();
+            let key = |e: &PackEntry| (e.id, e.offset, e.length, e.raw_length, e.group_offset);
+            let listed: HashSet<_> = header.iter().map(key).collect();
             for e in entries {
-                if !listed.contains(&(e.id, e.offset, e.length)) {
+                if !listed.contains(&key(e)) {
                     r.errors.push(format!("{path}: index entry for blob {} does not match the pack header", e.id));
                     r.damaged.push(e.id);
                 }
@@ -305,16 +306,25 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     if storage_hash(&bytes) != id.0 {
         r.errors.push(format!("{path}: content does not match its name"));
     }
-    for e in entries {
-        r.blobs += 1;
-        let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize);
-        let result = match sealed {
-            Some(s) => open_blob(repo.keys(), e, s).map(|_| ()),
+    // each sealed unit (a blob, or a group) is opened once; entries are in (offset, group
+    // offset) order, so the members of a group are next to each other
+    for unit in entries.chunk_by(|a, b| a.same_unit(b)) {
+        r.blobs += unit.len();
+        let e = &unit[0];
+        let need = unit.iter().map(PackEntry::plain_end).max().unwrap_or(0);
+        let opened = match bytes.get(e.offset as usize..e.unit_end() as usize) {
+            Some(s) => open_unit(repo.keys(), e, s, need),
             None => Err(Error::corrupt("out of range")),
         };
-        if let Err(err) = result {
-            r.errors.push(format!("{path}: {} blob {}: {}", e.blob_type, e.id, err.message));
-            r.damaged.push(e.id);
+        for e in unit {
+            let failed = match &opened {
+                Ok(u) => u.blob(repo.keys(), e).err().map(|err| err.message),
+                Err(err) => Some(err.message.clone()),
+            };
+            if let Some(message) = failed {
+                r.errors.push(format!("{path}: {} blob {}: {message}", e.blob_type, e.id));
+                r.damaged.push(e.id);
+            }
         }
     }
     r

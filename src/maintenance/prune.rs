@@ -17,11 +17,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::usage::{mark_used, BitSet};
-use crate::codec::Compression;
 use crate::crypto::{padme, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
-use crate::format::pack::{open_blob_flagged, seal_blob, PackEntry, CLOSE_AT_ENTRIES};
+use crate::format::pack::{PackEntry, CLOSE_AT_ENTRIES};
 use crate::format::BlobType;
 use crate::id::{storage_hash, PackId};
 use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, PackCopier, Repository};
@@ -327,15 +326,25 @@ fn classify(
     let mut order: Vec<u32> = (0..idx.table_len() as u32).collect();
     order.sort_unstable_by_key(|&i| {
         let e = idx.table_entry(i as usize);
-        (e.pack, e.offset)
+        (e.pack, e.offset, e.group_offset)
     });
     let mut out: Vec<PackInfo> = vec![];
-    for (k, &i) in order.iter().enumerate() {
-        let e = idx.table_entry(i as usize);
-        if out.last().is_none_or(|p| p.number != e.pack) {
-            let id = idx.pack_id(e.pack);
+    let mut k = 0;
+    while k < order.len() {
+        let e = idx.table_entry(order[k] as usize).pack_entry();
+        let pack = idx.table_entry(order[k] as usize).pack;
+        // the entries of one sealed unit: a blob, or the members of a group
+        let mut end = k + 1;
+        while end < order.len() && {
+            let n = idx.table_entry(order[end] as usize);
+            n.pack == pack && n.pack_entry().same_unit(&e)
+        } {
+            end += 1;
+        }
+        if out.last().is_none_or(|p| p.number != pack) {
+            let id = idx.pack_id(pack);
             out.push(PackInfo {
-                number: e.pack,
+                number: pack,
                 first: k,
                 count: 0,
                 used_blobs: 0,
@@ -344,20 +353,29 @@ fn classify(
                 tree: e.blob_type == BlobType::Tree,
                 raw_stored: false,
                 size: stored.get(&id).copied(),
-                mark: idx.pack_mark(e.pack),
+                mark: idx.pack_mark(pack),
                 adopted: adopted.contains(&id),
                 action: Action::Keep,
             });
         }
-        let Some(p) = out.last_mut() else { continue };
-        p.count += 1;
-        p.raw_stored |= stored_raw(e.length, e.raw_length);
-        if used.contains(i as usize) {
-            p.used_blobs += 1;
-            p.used_bytes += e.length as u64;
-        } else {
-            p.unused_bytes += e.length as u64;
+        let Some(p) = out.last_mut() else { break };
+        let members: Vec<(PackEntry, bool)> = order[k..end]
+            .iter()
+            .map(|&i| (idx.table_entry(i as usize).pack_entry(), used.contains(i as usize)))
+            .collect();
+        let plain_len = members.iter().map(|(m, _)| m.plain_end() as u64).max().unwrap_or(0);
+        p.count += members.len();
+        p.raw_stored |= stored_raw(e.length, plain_len as u32);
+        for (m, is_used) in &members {
+            let bytes = m.share_of_unit(plain_len);
+            if *is_used {
+                p.used_blobs += 1;
+                p.used_bytes += bytes;
+            } else {
+                p.unused_bytes += bytes;
+            }
         }
+        k = end;
     }
     (out, order)
 }
@@ -421,16 +439,7 @@ fn pack_entries<'a>(
 ) -> impl Iterator<Item = (PackEntry, usize)> + 'a {
     order[p.first..p.first + p.count].iter().map(move |&i| {
         let e = idx.table_entry(i as usize);
-        (
-            PackEntry {
-                blob_type: e.blob_type,
-                id: e.id,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-            },
-            i as usize,
-        )
+        (e.pack_entry(), i as usize)
     })
 }
 
@@ -443,8 +452,8 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
     for p in packs.iter().filter(|p| p.action == Action::Repack) {
         let (id, entries) = {
             let idx = repo.index()?;
-            let entries: Vec<PackEntry> =
-                pack_entries(&idx, order, p).filter(|(_, pos)| used.contains(*pos)).map(|(e, _)| e).collect();
+            let entries: Vec<(PackEntry, bool)> =
+                pack_entries(&idx, order, p).map(|(e, pos)| (e, used.contains(pos))).collect();
             (idx.pack_id(p.number), entries)
         };
         let path = pack_path(&id);
@@ -453,17 +462,16 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
             return Err(Error::corrupt(format!("{path}: content does not match its name; not repacking it"))
                 .hint("nothing was deleted; run `arca check --read-data`, then `arca repair index`"));
         }
-        for e in entries {
-            let range = e.offset as usize..e.offset as usize + e.length as usize;
-            let sealed =
-                bytes.get(range).ok_or_else(|| Error::corrupt(format!("{path}: blob {} out of range", e.id)))?;
-            let (compressed, plain) = open_blob_flagged(repo.keys(), &e, sealed).ctx(&path)?;
-            if recompress && !compressed {
-                let resealed = seal_blob(repo.keys(), e.blob_type, &e.id, &plain, Compression::AUTO);
-                copier.add(e.blob_type, e.id, e.raw_length, &resealed)?;
-            } else {
-                copier.add(e.blob_type, e.id, e.raw_length, sealed)?;
+        for unit in entries.chunk_by(|a, b| a.0.same_unit(&b.0)) {
+            let (unit, keep): (Vec<PackEntry>, Vec<bool>) = unit.iter().copied().unzip();
+            if !keep.contains(&true) {
+                continue;
             }
+            let e = &unit[0];
+            let sealed = bytes
+                .get(e.offset as usize..e.unit_end() as usize)
+                .ok_or_else(|| Error::corrupt(format!("{path}: blob {} out of range", e.id)))?;
+            copier.copy_unit(&unit, &keep, sealed, recompress).ctx(&path)?;
         }
     }
     Ok(copier.finish()?.0)
@@ -499,6 +507,7 @@ pub fn parse_max_unused(s: &str, parse_size: impl Fn(&str) -> Result<u64>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::Compression;
     use crate::crypto::Keys;
     use crate::format::pack::seal_blob;
 

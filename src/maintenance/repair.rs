@@ -24,7 +24,7 @@ use serde_bytes::ByteBuf;
 use crate::codec::Compression;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{open_blob, PackEntry};
+use crate::format::pack::{open_unit, PackEntry};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Tree, Xattr};
 use crate::format::BlobType;
@@ -127,20 +127,20 @@ pub fn repair_index(
     // salvage: copy every blob that still authenticates into new (self-indexed) packs
     let mut copier = (!dry_run).then(|| PackCopier::new(repo));
     for (id, mut entries) in damaged.iter().cloned() {
-        entries.sort_by_key(|e| (e.offset, e.id));
+        entries.sort_by_key(|e| (e.offset, e.group_offset, e.id));
         entries.dedup();
         // a damaged pack may be short, but it must be readable: a storage error stops the repair
         let bytes = repo.backend().read(&pack_path(&id)).ctx(format!("reading {} to salvage it", pack_path(&id)))?;
-        for e in entries {
-            let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize);
-            match sealed.map(|s| (s, open_blob(repo.keys(), &e, s))) {
-                Some((s, Ok(_))) => {
-                    r.blobs_salvaged += 1;
-                    if let Some(c) = copier.as_mut() {
-                        c.add(e.blob_type, e.id, e.raw_length, s)?;
-                    }
+        for unit in entries.chunk_by(|a, b| a.same_unit(b)) {
+            let sealed = bytes.get(unit[0].offset as usize..unit[0].unit_end() as usize);
+            let salvaged = sealed.filter(|s| units_open(repo, unit, s));
+            if let Some(s) = salvaged {
+                r.blobs_salvaged += unit.len();
+                if let Some(c) = copier.as_mut() {
+                    c.copy_unit(unit, &vec![true; unit.len()], s, false)?;
                 }
-                _ => r.blobs_lost += 1,
+            } else {
+                r.blobs_lost += unit.len();
             }
         }
     }
@@ -188,15 +188,21 @@ fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result
     if storage_hash(&bytes) != id.0 {
         return Ok(Verdict::Damaged("content does not match its name".into(), Some(blobs)));
     }
-    for e in &blobs {
-        let ok = bytes
-            .get(e.offset as usize..e.offset as usize + e.length as usize)
-            .is_some_and(|s| open_blob(repo.keys(), e, s).is_ok());
+    for unit in blobs.chunk_by(|a, b| a.same_unit(b)) {
+        let ok =
+            bytes.get(unit[0].offset as usize..unit[0].unit_end() as usize).is_some_and(|s| units_open(repo, unit, s));
         if !ok {
-            return Ok(Verdict::Damaged(format!("blob {} does not authenticate", e.id), Some(blobs)));
+            return Ok(Verdict::Damaged(format!("blob {} does not authenticate", unit[0].id), Some(blobs)));
         }
     }
     Ok(Verdict::Good(blobs))
+}
+
+/// Does the sealed unit of `unit` (a blob, or a group's members in order) open, and does every
+/// blob in it verify?
+fn units_open(repo: &Repository, unit: &[PackEntry], sealed: &[u8]) -> bool {
+    let need = unit.iter().map(PackEntry::plain_end).max().unwrap_or(0);
+    open_unit(repo.keys(), &unit[0], sealed, need).is_ok_and(|u| unit.iter().all(|e| u.blob(repo.keys(), e).is_ok()))
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

@@ -10,17 +10,17 @@
 //! packs marked for deletion: lookups return the first, and deduplication counts a blob as
 //! stored only when that first location is live (format-spec §12, marked packs).
 //!
-//! Cached table: `"ARCAIT02"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
+//! Cached table: `"ARCAIT03"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
 //! was built from), pack count u32 LE, entry count u64 LE, per pack: id [32] and marked_at u64
-//! LE (0 when live), then entries of 48 bytes sorted by blob id (then live before marked): id
+//! LE (0 when live), then entries of 52 bytes sorted by blob id (then live before marked): id
 //! [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32 LE,
-//! plaintext length u32 LE.
+//! plaintext length u32 LE, group offset u32 LE (`0xFFFFFFFF`: sealed alone).
 
 use std::collections::HashMap;
 
 use super::recent_blobs::RecentBlobs;
 use crate::format::index::IndexFile;
-use crate::format::pack::PackEntry;
+use crate::format::pack::{PackEntry, NOT_GROUPED};
 use crate::format::BlobType;
 use crate::id::{BlobId, PackId};
 
@@ -31,7 +31,34 @@ pub struct IndexEntry {
     pub offset: u32,
     pub length: u32,
     pub raw_length: u32,
+    /// Where the blob is in its group's plaintext; [`NOT_GROUPED`] when sealed alone.
+    pub group_offset: u32,
     pub blob_type: BlobType,
+}
+
+impl IndexEntry {
+    pub fn new(pack: u32, b: &PackEntry) -> Self {
+        IndexEntry {
+            id: b.id,
+            pack,
+            offset: b.offset,
+            length: b.length,
+            raw_length: b.raw_length,
+            group_offset: b.group_offset.unwrap_or(NOT_GROUPED),
+            blob_type: b.blob_type,
+        }
+    }
+
+    pub fn pack_entry(&self) -> PackEntry {
+        PackEntry {
+            blob_type: self.blob_type,
+            id: self.id,
+            offset: self.offset,
+            length: self.length,
+            raw_length: self.raw_length,
+            group_offset: Some(self.group_offset).filter(|g| *g != NOT_GROUPED),
+        }
+    }
 }
 
 /// Where a blob is: its pack and its entry there.
@@ -41,10 +68,10 @@ pub struct Location {
     pub entry: PackEntry,
 }
 
-const TABLE_MAGIC: &[u8; 8] = b"ARCAIT02";
+const TABLE_MAGIC: &[u8; 8] = b"ARCAIT03";
 const TABLE_PACK: usize = 40;
 const TABLE_HEADER: usize = 52;
-const TABLE_ENTRY: usize = 48;
+const TABLE_ENTRY: usize = 52;
 const TREE_BIT: u32 = 1 << 31;
 
 /// Bytes of a cached table (a memory map, or a buffer in tests).
@@ -87,6 +114,7 @@ fn decode_entry(b: &[u8]) -> IndexEntry {
         offset: u(36),
         length: u(40),
         raw_length: u(44),
+        group_offset: u(48),
         blob_type: if pack & TREE_BIT != 0 { BlobType::Tree } else { BlobType::Data },
     }
 }
@@ -124,7 +152,7 @@ impl BlobIndex {
             let e = self.table_entry(i);
             buf[..32].copy_from_slice(&e.id.0);
             let pack = e.pack | if e.blob_type == BlobType::Tree { TREE_BIT } else { 0 };
-            for (k, v) in [pack, e.offset, e.length, e.raw_length].into_iter().enumerate() {
+            for (k, v) in [pack, e.offset, e.length, e.raw_length, e.group_offset].into_iter().enumerate() {
                 buf[32 + 4 * k..36 + 4 * k].copy_from_slice(&v.to_le_bytes());
             }
             w.write_all(&buf)?;
@@ -233,7 +261,7 @@ impl BlobIndex {
     pub fn add_pack(&mut self, id: PackId, blobs: &[PackEntry]) {
         let n = self.pack_number(id);
         for b in blobs {
-            self.recent.insert_if_absent(entry(n, b));
+            self.recent.insert_if_absent(IndexEntry::new(n, b));
         }
     }
 
@@ -252,16 +280,7 @@ impl BlobIndex {
     }
 
     pub fn get(&self, id: &BlobId) -> Option<Location> {
-        self.find(id).map(|e| Location {
-            pack: self.packs[e.pack as usize],
-            entry: PackEntry {
-                blob_type: e.blob_type,
-                id: e.id,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-            },
-        })
+        self.find(id).map(|e| Location { pack: self.packs[e.pack as usize], entry: e.pack_entry() })
     }
 
     pub fn len(&self) -> usize {
@@ -278,16 +297,10 @@ impl BlobIndex {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = Location> + '_ {
-        (0..self.table_len()).map(|i| self.table_entry(i)).chain(self.recent.iter()).map(|e| Location {
-            pack: self.packs[e.pack as usize],
-            entry: PackEntry {
-                blob_type: e.blob_type,
-                id: e.id,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-            },
-        })
+        (0..self.table_len())
+            .map(|i| self.table_entry(i))
+            .chain(self.recent.iter())
+            .map(|e| Location { pack: self.packs[e.pack as usize], entry: e.pack_entry() })
     }
 }
 
@@ -315,13 +328,13 @@ impl IndexBuilder {
         let start = self.entries.len();
         for p in &f.packs {
             let n = self.idx.pack_number(p.id);
-            self.entries.extend(p.blobs.iter().map(|b| entry(n, b)));
+            self.entries.extend(p.blobs.iter().map(|b| IndexEntry::new(n, b)));
         }
         let mut marks = vec![];
         for m in &f.marked {
             let n = self.idx.pack_number(m.pack.id);
             marks.push((n, m.marked_at.max(1)));
-            self.entries.extend(m.pack.blobs.iter().map(|b| entry(n, b)));
+            self.entries.extend(m.pack.blobs.iter().map(|b| IndexEntry::new(n, b)));
         }
         self.superseded.extend(f.supersedes.iter().copied());
         self.files.push((id, start..self.entries.len(), marks));
@@ -373,10 +386,6 @@ impl IndexBuilder {
     }
 }
 
-fn entry(pack: u32, b: &PackEntry) -> IndexEntry {
-    IndexEntry { id: b.id, pack, offset: b.offset, length: b.length, raw_length: b.raw_length, blob_type: b.blob_type }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +399,7 @@ mod tests {
                 offset: i as u32 * 100,
                 length: 100,
                 raw_length: 7 + i as u32,
+                group_offset: None,
             })
             .collect();
         IndexFile { supersedes: vec![], packs: vec![IndexPack { id: PackId([5; 32]), blobs }], marked: vec![] }
@@ -446,7 +456,7 @@ mod tests {
         assert_eq!(mapped.len(), 1000);
         let mut bad = bytes.clone();
         let n = bad.len();
-        bad[n - 48..n - 16].copy_from_slice(&[0; 32]); // unsorted now
+        bad[n - TABLE_ENTRY..n - TABLE_ENTRY + 32].copy_from_slice(&[0; 32]); // unsorted now
         assert!(BlobIndex::from_table(Box::new(bad), &[9; 32]).is_none());
         assert!(BlobIndex::from_table(Box::new(bytes[..n - 1].to_vec()), &[9; 32]).is_none());
     }

@@ -6,6 +6,7 @@
 
 mod blob_index;
 mod buffer_pool;
+mod group_cache;
 mod in_flight;
 mod index_writer;
 mod keys;
@@ -33,7 +34,7 @@ use crate::crypto::{KdfParams, Keys, MasterSecret};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::config::Config;
 use crate::format::index::IndexFile;
-use crate::format::pack::open_blob;
+use crate::format::pack::{open_blob, open_unit};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{ContentList, Node, Tree};
 use crate::format::{BlobType, FORMAT_VERSION};
@@ -89,6 +90,8 @@ pub struct Repository {
     /// Tree packs found damaged (content not matching the name) in this process: their
     /// blobs are read one by one, each proven by its own authentication.
     damaged_packs: std::sync::Mutex<HashSet<PackId>>,
+    /// Groups opened lately by single-blob reads.
+    groups: group_cache::GroupCache,
 }
 
 impl Repository {
@@ -145,6 +148,7 @@ impl Repository {
             lock_refresh: lock::REFRESH_EVERY,
             lock_trust: None,
             damaged_packs: Default::default(),
+            groups: Default::default(),
         })
     }
 
@@ -445,6 +449,11 @@ impl Repository {
 
     pub fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
         let path = pack_path(&loc.pack);
+        if loc.entry.group_offset.is_some() {
+            if let Some(unit) = self.groups.get(&loc.pack, loc.entry.offset) {
+                return unit.blob(&self.keys, &loc.entry).map(<[u8]>::to_vec).ctx(&path);
+            }
+        }
         let known_damaged = || self.damaged_packs.lock().map(|d| d.contains(&loc.pack)).unwrap_or(true);
         if loc.entry.blob_type == BlobType::Tree && !known_damaged() {
             if let Some(c) = &self.cache {
@@ -477,7 +486,13 @@ impl Repository {
             .backend
             .read_range(&path, loc.entry.offset as u64, loc.entry.length as u64)
             .ctx(format!("reading blob {} from {path}", loc.entry.id))?;
-        open_blob(&self.keys, &loc.entry, &sealed).ctx(&path)
+        if loc.entry.group_offset.is_none() {
+            return open_blob(&self.keys, &loc.entry, &sealed).ctx(&path);
+        }
+        let unit = Arc::new(open_unit(&self.keys, &loc.entry, &sealed, usize::MAX).ctx(&path)?);
+        let plain = unit.blob(&self.keys, &loc.entry).ctx(&path)?.to_vec();
+        self.groups.put(loc.pack, loc.entry.offset, unit);
+        Ok(plain)
     }
 
     pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {

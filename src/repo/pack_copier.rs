@@ -1,12 +1,15 @@
 //! Copying blobs that are sealed already into new packs, on the caller's thread: prune's
-//! repacking and repair's salvage. Nothing is re-sealed and nothing crosses threads, so
-//! copying a pack of a hundred thousand small blobs costs two pack buffers, not a hundred
-//! thousand allocations. Each pack is stored before the index file naming it (§16).
+//! repacking and repair's salvage. A unit is copied sealed as it is (only a group losing
+//! members is grouped again) and nothing crosses threads, so copying a pack of a hundred
+//! thousand small blobs costs two pack buffers, not a hundred thousand allocations. Each pack
+//! is stored before the index file naming it (§16).
 
 use super::saver::{OpenPack, INDEX_FLUSH_BLOBS};
 use super::{pack_path, Repository};
+use crate::codec::Compression;
 use crate::error::{Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack::{open_unit, seal_blob, GroupBuilder, PackEntry};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId};
 
@@ -33,12 +36,46 @@ impl<'a> PackCopier<'a> {
 
     /// Add one sealed blob; stores a pack once it is full (format-spec §11.2).
     pub fn add(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) -> Result<()> {
+        self.add_unit(blob_type, &[(id, raw_length)], sealed)
+    }
+
+    /// Add one sealed unit: a blob, or a group of `members` (id, plaintext length, in order).
+    pub fn add_unit(&mut self, blob_type: BlobType, members: &[(BlobId, u32)], sealed: &[u8]) -> Result<()> {
         let open = if blob_type == BlobType::Data { &mut self.data } else { &mut self.tree };
-        open.add_sealed(blob_type, id, raw_length, sealed);
+        open.add_unit(blob_type, members, sealed);
         if open.is_full(self.repo.config().pack_size as usize) {
             self.store(blob_type)?;
         }
         Ok(())
+    }
+
+    /// Copy the blobs of one sealed unit (`unit`: its entries, in order) that `keep` selects,
+    /// each authenticated and verified first: the unit as it is when it keeps them all, else
+    /// the kept members grouped again (or sealed alone, format-spec §21.4). With `recompress`,
+    /// a unit stored uncompressed is sealed again compressed. Returns how many blobs it copied;
+    /// fails if the unit does not open or a kept blob does not verify.
+    pub fn copy_unit(&mut self, unit: &[PackEntry], keep: &[bool], sealed: &[u8], recompress: bool) -> Result<usize> {
+        let kept: Vec<&PackEntry> = unit.iter().zip(keep).filter(|(_, k)| **k).map(|(e, _)| e).collect();
+        let Some(first) = kept.first() else { return Ok(0) };
+        let need = kept.iter().map(|e| e.plain_end()).max().unwrap_or(0);
+        let opened = open_unit(self.repo.keys(), first, sealed, need)?;
+        let mut group = GroupBuilder::default();
+        for e in &kept {
+            group.push(e.id, opened.blob(self.repo.keys(), e)?);
+        }
+        let whole = kept.len() == unit.len() && (opened.compressed || !recompress);
+        if whole {
+            let members: Vec<(BlobId, u32)> = unit.iter().map(|e| (e.id, e.raw_length)).collect();
+            self.add_unit(first.blob_type, &members, sealed)?;
+        } else if first.blob_type == BlobType::Data {
+            let again = group.seal(self.repo.keys(), Compression::AUTO);
+            self.add_unit(BlobType::Data, &group.members, &again)?;
+        } else {
+            // a tree blob is sealed alone, always
+            let again = seal_blob(self.repo.keys(), first.blob_type, &first.id, &group.plain, Compression::AUTO);
+            self.add(first.blob_type, first.id, first.raw_length, &again)?;
+        }
+        Ok(kept.len())
     }
 
     fn store(&mut self, blob_type: BlobType) -> Result<()> {

@@ -2,7 +2,7 @@
 //! of fixed-width entries plus a small hash table of the newest, merged into the run when it
 //! grows. A hash map of every new blob would cost about 180 bytes per blob once its buckets
 //! double past a power of two (a first backup of a million small files: 180 MB); the run costs
-//! the entry's 52 bytes and the table stays under a sixteenth of it.
+//! the entry's 56 bytes and the table stays under a sixteenth of it.
 //!
 //! The merge is done in place from the back, after growing the run with `reserve_exact`, so
 //! it needs no second copy of the run: a large vector's growth is a remap of its pages.
@@ -23,6 +23,7 @@ struct Where {
     offset: u32,
     length: u32,
     raw_length: u32,
+    group_offset: u32,
     blob_type: BlobType,
 }
 
@@ -35,6 +36,7 @@ impl Where {
             offset: w.offset,
             length: w.length,
             raw_length: w.raw_length,
+            group_offset: w.group_offset,
             blob_type: w.blob_type,
         }
     }
@@ -67,6 +69,7 @@ impl RecentBlobs {
             offset: e.offset,
             length: e.length,
             raw_length: e.raw_length,
+            group_offset: e.group_offset,
             blob_type: e.blob_type,
         };
         self.tail.insert(e.id, w);
@@ -118,6 +121,7 @@ mod tests {
             offset: i as u32,
             length: 100 + i as u32,
             raw_length: 50,
+            group_offset: crate::format::pack::NOT_GROUPED,
             blob_type: if i.is_multiple_of(3) { BlobType::Tree } else { BlobType::Data },
         }
     }

@@ -23,7 +23,10 @@ use super::{pack_path, Repository};
 use crate::codec::{Compression, Compressor};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{encode_header, seal_compressed_into, PackEntry, CLOSE_AT_ENTRIES};
+use crate::format::pack::{
+    encode_header, seal_compressed_into, seal_group_into, unit_entries, GroupBuilder, PackEntry, CLOSE_AT_ENTRIES,
+    GROUP_MEMBER_MAX,
+};
 use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
@@ -58,20 +61,45 @@ pub struct SaveStats {
     pub packs: AtomicU64,
 }
 
+/// A blob to seal, or a group of small data blobs (`data` is then their plaintexts back to
+/// back and `members` names them; it is empty for a blob sealed alone).
 struct Job {
     blob_type: BlobType,
     id: BlobId,
     data: Vec<u8>,
+    members: Vec<(BlobId, u32)>,
     /// What the blob counts against the in-flight budget, released by the packer.
     counted: u64,
 }
 
 struct SealedBlob {
     blob_type: BlobType,
-    id: BlobId,
-    raw_length: u32,
+    /// The blob, or the group's members, with plaintext lengths.
+    members: Vec<(BlobId, u32)>,
     sealed: Vec<u8>,
     counted: u64,
+}
+
+/// The group small data blobs are collected in before sealing (format-spec §11.2).
+#[derive(Default)]
+struct OpenGroup {
+    group: GroupBuilder,
+    counted: u64,
+}
+
+impl OpenGroup {
+    /// The collected blobs as one job: a group, or a single blob sealed alone.
+    fn take(&mut self) -> Option<Job> {
+        if self.group.is_empty() {
+            return None;
+        }
+        let OpenGroup { group: GroupBuilder { plain, mut members }, counted } = std::mem::take(self);
+        let id = members[0].0;
+        if members.len() == 1 {
+            members.clear();
+        }
+        Some(Job { blob_type: BlobType::Data, id, data: plain, members, counted })
+    }
 }
 
 struct FinishedPack {
@@ -93,6 +121,8 @@ struct Shared {
     in_flight: InFlight,
     /// Do everything but write to storage.
     dry_run: bool,
+    /// Small data blobs waiting to be sealed together; `None` in a format 1 repository.
+    group: Option<Mutex<OpenGroup>>,
 }
 
 impl Shared {
@@ -143,6 +173,7 @@ impl BlobSaver {
         dry_run: bool,
     ) -> Result<Self> {
         repo.adopt_unindexed_packs(dry_run)?;
+        let repo_format = repo.config().version;
         let shared = Arc::new(Shared {
             repo,
             inflight: Mutex::new(HashSet::new()),
@@ -154,6 +185,7 @@ impl BlobSaver {
             pool: BufferPool::new(POOL_BUDGET),
             in_flight: InFlight::new(IN_FLIGHT_BUDGET),
             dry_run,
+            group: (repo_format >= 2).then(Mutex::default),
         });
         let workers = workers.max(1);
         let uploaders = uploaders.max(1);
@@ -247,16 +279,48 @@ impl BlobSaver {
             BlobType::Tree => stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
         };
         stats.data_added.fetch_add(data.len() as u64, Ordering::Relaxed);
-        let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
         // the caller's stage (chunking, or tree assembly) waits here while the sealers are busy
         let stage = if blob_type == BlobType::Data { Stage::Chunk } else { Stage::Trees };
-        self.shared
-            .clock
-            .blocked(stage, || {
-                let counted = self.shared.in_flight.acquire(data.len());
-                jobs.send(Job { blob_type, id, data, counted })
-            })
-            .map_err(|_| self.take_error())
+        let counted = self.shared.clock.blocked(stage, || self.shared.in_flight.acquire(data.len()));
+        let group = self.shared.group.as_ref().filter(|_| blob_type == BlobType::Data && data.len() < GROUP_MEMBER_MAX);
+        let job = match group {
+            Some(g) => {
+                let full = {
+                    let mut g = g.lock().unwrap_or_else(|p| p.into_inner());
+                    g.group.push(id, &data);
+                    g.counted += counted;
+                    if g.group.is_full() {
+                        g.take()
+                    } else {
+                        None
+                    }
+                };
+                self.shared.pool.give(data);
+                match full {
+                    Some(job) => job,
+                    None => return Ok(()),
+                }
+            }
+            None => Job { blob_type, id, data, members: vec![], counted },
+        };
+        self.send(job, stage)
+    }
+
+    fn send(&self, job: Job, stage: Stage) -> Result<()> {
+        let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
+        self.shared.clock.blocked(stage, || jobs.send(job)).map_err(|_| self.take_error())
+    }
+
+    /// Send the small blobs collected so far to the sealers.
+    fn flush_group(&self) -> Result<()> {
+        let job = match &self.shared.group {
+            Some(g) => g.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            None => None,
+        };
+        match job {
+            Some(job) => self.send(job, Stage::Chunk),
+            None => Ok(()),
+        }
     }
 
     /// Store content ids in a node, indirectly through content lists when there are many.
@@ -300,6 +364,9 @@ impl BlobSaver {
 
     /// Flush everything: seal, pack, upload, then write the remaining index entries.
     pub fn finish(mut self) -> Result<SaveSummary> {
+        if let Err(e) = self.flush_group() {
+            self.shared.fail(e);
+        }
         self.jobs = None;
         for t in self.threads.drain(..) {
             if t.join().is_err() {
@@ -351,11 +418,18 @@ fn seal_worker(rx: Receiver<Job>, tx: Sender<SealedBlob>, sh: Arc<Shared>, level
         let mut sealed = sh.pool.take();
         clock.busy(Stage::Encrypt, || {
             let compressed = smaller.then_some(&compressed[..]);
-            seal_compressed_into(sh.repo.keys(), job.blob_type, &job.id, compressed, &job.data, &mut sealed)
+            if job.members.is_empty() {
+                seal_compressed_into(sh.repo.keys(), job.blob_type, &job.id, compressed, &job.data, &mut sealed)
+            } else {
+                seal_group_into(sh.repo.keys(), compressed, &job.data, &mut sealed)
+            }
         });
-        let raw_length = job.data.len() as u32;
+        let members = match job.members {
+            m if m.is_empty() => vec![(job.id, job.data.len() as u32)],
+            m => m,
+        };
         sh.pool.give(job.data);
-        let blob = SealedBlob { blob_type: job.blob_type, id: job.id, raw_length, sealed, counted: job.counted };
+        let blob = SealedBlob { blob_type: job.blob_type, members, sealed, counted: job.counted };
         if clock.blocked(Stage::Encrypt, || tx.send(blob)).is_err() {
             sh.in_flight.close();
             return;
@@ -376,14 +450,11 @@ impl OpenPack {
         self.bytes.len() >= pack_size || self.entries.len() >= CLOSE_AT_ENTRIES
     }
 
-    pub fn add_sealed(&mut self, blob_type: BlobType, id: BlobId, raw_length: u32, sealed: &[u8]) {
-        self.entries.push(PackEntry {
-            blob_type,
-            id,
-            offset: self.bytes.len() as u32,
-            length: sealed.len() as u32,
-            raw_length,
-        });
+    /// Append a sealed unit: one blob, or a group of `members` (id and plaintext length, in
+    /// the order of the group's plaintext).
+    pub fn add_unit(&mut self, blob_type: BlobType, members: &[(BlobId, u32)], sealed: &[u8]) {
+        let offset = self.bytes.len() as u32;
+        self.entries.extend(unit_entries(blob_type, offset, sealed.len() as u32, members));
         self.bytes.extend_from_slice(sealed);
     }
 
@@ -415,7 +486,7 @@ fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
         }
         let open = if b.blob_type == BlobType::Data { &mut data } else { &mut tree };
         let full = clock.busy(Stage::Pack, || {
-            open.add_sealed(b.blob_type, b.id, b.raw_length, &b.sealed);
+            open.add_unit(b.blob_type, &b.members, &b.sealed);
             sh.pool.give(b.sealed);
             sh.in_flight.release(b.counted);
             if open.is_full(target) {
@@ -484,11 +555,11 @@ mod tests {
             assert!(!open.is_full(pack_size), "full after {i} blobs of 56 bytes");
             let mut id = [0u8; 32];
             id[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            open.add_sealed(BlobType::Data, BlobId(id), 8, &[0; 56]);
+            open.add_unit(BlobType::Data, &[(BlobId(id), 8)], &[0; 56]);
         }
         assert!(open.is_full(pack_size));
         let mut big = OpenPack::default();
-        big.add_sealed(BlobType::Data, BlobId([1; 32]), 1 << 20, &vec![0; pack_size]);
+        big.add_unit(BlobType::Data, &[(BlobId([1; 32]), 1 << 20)], &vec![0; pack_size]);
         assert!(big.is_full(pack_size), "a pack is full at its size, too");
     }
 }

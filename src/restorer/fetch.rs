@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::dirs::KnownDirs;
 use super::{RestoreOptions, RestoreProgress};
 use crate::error::{Error, Kind, Result};
+use crate::format::pack::{open_unit, OpenedUnit};
 use crate::format::tree::Node;
 use crate::repo::{pack_path, BlobLocation, Repository};
 
@@ -101,7 +102,7 @@ fn restore_group(
             }
         }
     }
-    pieces.sort_by_key(|a| (a.loc.pack, a.loc.entry.offset, a.file));
+    pieces.sort_by_key(|a| (a.loc.pack, a.loc.entry.offset, a.loc.entry.group_offset, a.file));
     let reads = group_reads(&pieces);
     let fail = |file: usize, msg: String| {
         let mut f = failures[file].lock().unwrap_or_else(|p| p.into_inner());
@@ -109,12 +110,13 @@ fn restore_group(
             *f = Some(msg);
         }
     };
+    let sink = Sink { handles: &handles, opts, progress, fail: &fail };
     reads.par_iter().for_each(|run| {
         if crate::platform::interrupted() {
             return;
         }
         let run = &pieces[run.clone()];
-        if let Err(e) = fetch_run(repo, run, &handles, opts, progress, &fail) {
+        if let Err(e) = fetch_run(repo, run, &sink) {
             for p in run {
                 fail(p.file, e.message.clone());
             }
@@ -194,14 +196,7 @@ fn group_reads(pieces: &[Piece]) -> Vec<std::ops::Range<usize>> {
 
 /// Read one run and write each of its blobs wherever it goes. A blob that fails to decrypt
 /// fails only the files that hold it.
-fn fetch_run(
-    repo: &Repository,
-    run: &[Piece],
-    handles: &[Option<File>],
-    opts: &RestoreOptions,
-    progress: &RestoreProgress,
-    fail: &(dyn Fn(usize, String) + Sync),
-) -> Result<()> {
+fn fetch_run(repo: &Repository, run: &[Piece], sink: &Sink<'_>) -> Result<()> {
     let first = &run[0].loc;
     let start = first.entry.offset as u64;
     let end = run.iter().map(|p| p.loc.entry.offset as u64 + p.loc.entry.length as u64).max().unwrap_or(start);
@@ -210,20 +205,52 @@ fn fetch_run(
         repo.backend().read_range(&pack, start, end - start).map_err(|e| Error::from(e).context("reading pack"))?;
     let mut i = 0;
     while i < run.len() {
-        // pieces of the same blob are next to each other (sorted by offset)
+        // the pieces of one sealed unit (a blob, or a group) are next to each other
         let mut j = i + 1;
-        while j < run.len() && run[j].loc.entry.offset == run[i].loc.entry.offset {
+        while j < run.len() && run[j].loc.entry.same_unit(&run[i].loc.entry) {
             j += 1;
         }
         let entry = &run[i].loc.entry;
         let o = (entry.offset as u64 - start) as usize;
-        match crate::format::pack::open_blob(repo.keys(), entry, &bytes[o..o + entry.length as usize]) {
+        let need = run[i..j].iter().map(|p| p.loc.entry.plain_end()).max().unwrap_or(0);
+        match open_unit(repo.keys(), entry, &bytes[o..o + entry.length as usize], need) {
+            Ok(unit) => put_blobs(repo, &unit, &run[i..j], &pack, sink),
+            Err(e) => {
+                for p in &run[i..j] {
+                    (sink.fail)(p.file, format!("{}: {}", pack, e.message));
+                }
+            }
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+/// Where the blobs read go: the files being restored, and who hears of progress and failures.
+struct Sink<'a> {
+    handles: &'a [Option<File>],
+    opts: &'a RestoreOptions,
+    progress: &'a RestoreProgress,
+    fail: &'a (dyn Fn(usize, String) + Sync),
+}
+
+/// Write the blobs of one opened unit into the files that hold them; each blob is verified
+/// once, however many files hold it (pieces of one blob are next to each other).
+fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &str, sink: &Sink<'_>) {
+    let Sink { handles, opts, progress, fail } = sink;
+    let mut i = 0;
+    while i < pieces.len() {
+        let mut j = i + 1;
+        while j < pieces.len() && pieces[j].loc.entry.id == pieces[i].loc.entry.id {
+            j += 1;
+        }
+        match unit.blob(repo.keys(), &pieces[i].loc.entry) {
             Ok(plain) => {
                 let hole = opts.sparse && plain.iter().all(|&b| b == 0);
-                for p in &run[i..j] {
+                for p in &pieces[i..j] {
                     let Some(f) = &handles[p.file] else { continue };
                     if !hole {
-                        if let Err(e) = f.write_all_at(&plain, p.offset) {
+                        if let Err(e) = f.write_all_at(plain, p.offset) {
                             fail(p.file, format!("writing: {e}"));
                         }
                     }
@@ -231,14 +258,13 @@ fn fetch_run(
                 }
             }
             Err(e) => {
-                for p in &run[i..j] {
+                for p in &pieces[i..j] {
                     fail(p.file, format!("{}: {}", pack, e.message));
                 }
             }
         }
         i = j;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -249,7 +275,14 @@ mod tests {
     use crate::id::{BlobId, PackId};
 
     fn piece(pack: u8, offset: u32, length: u32) -> Piece {
-        let entry = PackEntry { blob_type: BlobType::Data, id: BlobId([0; 32]), offset, length, raw_length: length };
+        let entry = PackEntry {
+            blob_type: BlobType::Data,
+            id: BlobId([0; 32]),
+            offset,
+            length,
+            raw_length: length,
+            group_offset: None,
+        };
         Piece { loc: BlobLocation { pack: PackId([pack; 32]), entry }, file: 0, offset: 0 }
     }
 
