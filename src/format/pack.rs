@@ -34,8 +34,11 @@ pub const NOT_GROUPED: u32 = u32::MAX;
 pub const MAX_GROUP_LEN: u32 = 4 * 1024 * 1024;
 /// Data blobs shorter than this join a group when the format has them (format-spec §11.2).
 pub const GROUP_MEMBER_MAX: usize = 512 * 1024;
-/// A group is sealed once its plaintext reaches this many bytes.
+/// A group is sealed once its plaintext reaches this many bytes,
 pub const GROUP_TARGET: usize = 1024 * 1024;
+/// or once it holds this many blobs: a group of tiny files would otherwise gather a hundred
+/// thousand members, whose ids and entries a writer holds until the group's pack is stored.
+pub const GROUP_MAX_BLOBS: usize = 4096;
 
 /// Bytes of one entry in format `version`.
 pub fn entry_len(version: u8) -> usize {
@@ -204,7 +207,7 @@ impl GroupBuilder {
 
     /// Is it time to seal it (format-spec §11.2)?
     pub fn is_full(&self) -> bool {
-        self.plain.len() >= GROUP_TARGET
+        self.plain.len() >= GROUP_TARGET || self.members.len() >= GROUP_MAX_BLOBS
     }
 
     pub fn is_empty(&self) -> bool {
@@ -459,5 +462,25 @@ fn check_group_end(group: Option<(PackEntry, u64)>) -> Result<()> {
             Err(Error::corrupt(format!("the group of blob {} has impossible lengths", unit.id.short())))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_full_at_its_size_or_its_blob_count() {
+        let mut g = GroupBuilder::default();
+        for i in 0..GROUP_MAX_BLOBS {
+            assert!(!g.is_full(), "full after {i} blobs of 7 bytes");
+            g.push(BlobId([i as u8; 32]), b"7 bytes");
+        }
+        assert!(g.is_full());
+        let mut big = GroupBuilder::default();
+        big.push(BlobId([1; 32]), &vec![0; GROUP_TARGET - 1]);
+        assert!(!big.is_full());
+        big.push(BlobId([2; 32]), &[0]);
+        assert!(big.is_full());
     }
 }
