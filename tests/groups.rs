@@ -45,24 +45,27 @@ fn small_files(dir: &Path, n: usize) {
     }
 }
 
+/// Back up `n` small files and one of exactly the smallest chunk (one blob, too large for a
+/// group) from `src`; returns the data entries of the grouped blobs and of those sealed alone.
+fn backup_small_and_large(env: &Env, src: &Path, n: usize) -> (Vec<Value>, Vec<Value>) {
+    small_files(src, n);
+    write(&src.join("large.bin"), &noise(524_288, n as u64));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    data_entries(env).into_iter().partition(|e| e.get("group_offset").is_some())
+}
+
 #[test]
 fn small_files_are_sealed_together_and_read_back() {
     let env = Env::new();
     let src = env.path("src");
-    small_files(&src, 30);
-    // exactly the smallest chunk: one blob, too large for a group
-    write(&src.join("large.bin"), &noise(524_288, 1));
-    env.init();
-    env.backup_json(&[src.to_str().unwrap()]);
-
-    let data = data_entries(&env);
-    let (grouped, alone): (Vec<_>, Vec<_>) = data.iter().partition(|e| e.get("group_offset").is_some());
-    assert_eq!(grouped.len(), 30, "every small file is in a group: {data:?}");
+    let (grouped, alone) = backup_small_and_large(&env, &src, 30);
+    assert_eq!(grouped.len(), 30, "every small file is in a group: {grouped:?}");
     assert_eq!(alone.len(), 1, "the 512 KiB file is sealed alone");
     let unit = |e: &Value| (e["offset"].as_u64().unwrap(), e["length"].as_u64().unwrap());
-    assert!(grouped.iter().all(|e| unit(e) == unit(grouped[0])), "30 small files make one group");
+    assert!(grouped.iter().all(|e| unit(e) == unit(&grouped[0])), "30 small files make one group");
     let raw: u64 = grouped.iter().map(|e| e["uncompressed_length"].as_u64().unwrap()).sum();
-    assert!(unit(grouped[0]).1 * 10 < raw, "the group compresses across files: {} of {raw}", unit(grouped[0]).1);
+    assert!(unit(&grouped[0]).1 * 10 < raw, "the group compresses across files: {} of {raw}", unit(&grouped[0]).1);
 
     // all at once (restore), one at a time (dump), and every blob (check)
     assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
@@ -79,14 +82,9 @@ fn small_files_are_sealed_together_and_read_back() {
 fn a_damaged_group_fails_its_members_only() {
     let env = Env::new();
     let src = env.path("src");
-    small_files(&src, 10);
-    write(&src.join("large.bin"), &noise(524_288, 2));
-    env.init();
-    env.backup_json(&[src.to_str().unwrap()]);
-    let data = data_entries(&env);
-    let (members, alone): (Vec<_>, Vec<_>) = data.iter().partition(|e| e.get("group_offset").is_some());
+    let (members, alone) = backup_small_and_large(&env, &src, 10);
     assert_eq!((members.len(), alone.len()), (10, 1));
-    let member = members[0];
+    let member = &members[0];
     let pack = env.packs().into_iter().find(|p| {
         let id = p.rsplit('/').next().unwrap();
         env.ok(&["cat", "pack", id]).contains(member["id"].as_str().unwrap())

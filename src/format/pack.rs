@@ -220,11 +220,9 @@ impl GroupBuilder {
         match self.members[..] {
             [(id, _)] => seal_blob(keys, BlobType::Data, &id, &self.plain, level),
             _ => {
-                let aad = Aad::object(SealKind::DataGroup);
-                match compress(level, &self.plain) {
-                    Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
-                    None => seal(&keys.seal, &aad, 0, &self.plain),
-                }
+                let mut out = Vec::new();
+                seal_group_into(keys, compress(level, &self.plain).as_deref(), &self.plain, &mut out);
+                out
             }
         }
     }
@@ -313,20 +311,14 @@ pub fn open_unit(keys: &Keys, entry: &PackEntry, sealed: &[u8], need: usize) -> 
 
 /// Open a sealed blob (alone or in its group) and verify that its plaintext hashes to `id`.
 pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>> {
-    open_blob_flagged(keys, entry, sealed).map(|(_, plain)| plain)
-}
-
-/// [`open_blob`], also saying whether the blob was stored compressed.
-pub fn open_blob_flagged(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<(bool, Vec<u8>)> {
     let unit = open_unit(keys, entry, sealed, entry.plain_end())?;
-    let plain = match entry.group_offset {
+    match entry.group_offset {
         None => {
             unit.blob(keys, entry)?;
-            unit.plain
+            Ok(unit.plain)
         }
-        Some(_) => unit.blob(keys, entry)?.to_vec(),
-    };
-    Ok((unit.compressed, plain))
+        Some(_) => unit.blob(keys, entry).map(<[u8]>::to_vec),
+    }
 }
 
 /// The sealed header plus trailer that ends a pack whose blobs are `entries`, in the layout
