@@ -331,51 +331,48 @@ fn classify(
     let mut out: Vec<PackInfo> = vec![];
     let mut k = 0;
     while k < order.len() {
-        let e = idx.table_entry(order[k] as usize).pack_entry();
-        let pack = idx.table_entry(order[k] as usize).pack;
+        let first = idx.table_entry(order[k] as usize);
         // the entries of one sealed unit: a blob, or the members of a group
-        let mut end = k + 1;
-        while end < order.len() && {
-            let n = idx.table_entry(order[end] as usize);
-            n.pack == pack && n.pack_entry().same_unit(&e)
-        } {
-            end += 1;
-        }
-        if out.last().is_none_or(|p| p.number != pack) {
-            let id = idx.pack_id(pack);
+        let unit_len = order[k..]
+            .iter()
+            .take_while(|&&i| {
+                let n = idx.table_entry(i as usize);
+                (n.pack, n.offset, n.length) == (first.pack, first.offset, first.length)
+            })
+            .count();
+        let unit = &order[k..k + unit_len];
+        if out.last().is_none_or(|p| p.number != first.pack) {
+            let id = idx.pack_id(first.pack);
             out.push(PackInfo {
-                number: pack,
+                number: first.pack,
                 first: k,
                 count: 0,
                 used_blobs: 0,
                 used_bytes: 0,
                 unused_bytes: 0,
-                tree: e.blob_type == BlobType::Tree,
+                tree: first.blob_type == BlobType::Tree,
                 raw_stored: false,
                 size: stored.get(&id).copied(),
-                mark: idx.pack_mark(pack),
+                mark: idx.pack_mark(first.pack),
                 adopted: adopted.contains(&id),
                 action: Action::Keep,
             });
         }
         let Some(p) = out.last_mut() else { break };
-        let members: Vec<(PackEntry, bool)> = order[k..end]
-            .iter()
-            .map(|&i| (idx.table_entry(i as usize).pack_entry(), used.contains(i as usize)))
-            .collect();
-        let plain_len = members.iter().map(|(m, _)| m.plain_end() as u64).max().unwrap_or(0);
-        p.count += members.len();
-        p.raw_stored |= stored_raw(e.length, plain_len as u32);
-        for (m, is_used) in &members {
-            let bytes = m.share_of_unit(plain_len);
-            if *is_used {
+        let plain_len =
+            unit.iter().map(|&i| idx.table_entry(i as usize).pack_entry().plain_end() as u64).max().unwrap_or(0);
+        p.count += unit.len();
+        p.raw_stored |= stored_raw(first.length, plain_len as u32);
+        for &i in unit {
+            let bytes = idx.table_entry(i as usize).pack_entry().share_of_unit(plain_len);
+            if used.contains(i as usize) {
                 p.used_blobs += 1;
                 p.used_bytes += bytes;
             } else {
                 p.unused_bytes += bytes;
             }
         }
-        k = end;
+        k += unit_len;
     }
     (out, order)
 }

@@ -133,12 +133,18 @@ pub fn repair_index(
         let bytes = repo.backend().read(&pack_path(&id)).ctx(format!("reading {} to salvage it", pack_path(&id)))?;
         for unit in entries.chunk_by(|a, b| a.same_unit(b)) {
             let sealed = bytes.get(unit[0].offset as usize..unit[0].unit_end() as usize);
-            let salvaged = sealed.filter(|s| units_open(repo, unit, s));
-            if let Some(s) = salvaged {
+            // copying verifies; only damage (Corrupt) loses the unit, a storage error stops
+            let salvaged = match (sealed, copier.as_mut()) {
+                (None, _) => false,
+                (Some(s), None) => units_open(repo, unit, s),
+                (Some(s), Some(c)) => match c.copy_unit(unit, &vec![true; unit.len()], s, false) {
+                    Ok(_) => true,
+                    Err(e) if e.kind == Kind::Corrupt => false,
+                    Err(e) => return Err(e),
+                },
+            };
+            if salvaged {
                 r.blobs_salvaged += unit.len();
-                if let Some(c) = copier.as_mut() {
-                    c.copy_unit(unit, &vec![true; unit.len()], s, false)?;
-                }
             } else {
                 r.blobs_lost += unit.len();
             }

@@ -59,15 +59,19 @@ impl<'a> PackCopier<'a> {
         let Some(first) = kept.first() else { return Ok(0) };
         let need = kept.iter().map(|e| e.plain_end()).max().unwrap_or(0);
         let opened = open_unit(self.repo.keys(), first, sealed, need)?;
+        for e in &kept {
+            opened.blob(self.repo.keys(), e)?;
+        }
+        if kept.len() == unit.len() && (opened.compressed || !recompress) {
+            let members: Vec<(BlobId, u32)> = unit.iter().map(|e| (e.id, e.raw_length)).collect();
+            self.add_unit(first.blob_type, &members, sealed)?;
+            return Ok(kept.len());
+        }
         let mut group = GroupBuilder::default();
         for e in &kept {
             group.push(e.id, opened.blob(self.repo.keys(), e)?);
         }
-        let whole = kept.len() == unit.len() && (opened.compressed || !recompress);
-        if whole {
-            let members: Vec<(BlobId, u32)> = unit.iter().map(|e| (e.id, e.raw_length)).collect();
-            self.add_unit(first.blob_type, &members, sealed)?;
-        } else if first.blob_type == BlobType::Data {
+        if first.blob_type == BlobType::Data {
             let again = group.seal(self.repo.keys(), Compression::AUTO);
             self.add_unit(BlobType::Data, &group.members, &again)?;
         } else {
