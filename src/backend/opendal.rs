@@ -60,8 +60,11 @@ impl OpendalBackend {
             let mut err =
                 Error::new(Kind::Backend, format!("cannot open {location} ({} service): {e}", service.scheme));
             if e.kind() == OdKind::Unsupported {
-                err = err
-                    .hint(format!("this build of arca has no {:?} service; the forms are: {SERVICES}", service.scheme));
+                let why = if cfg!(feature = "remote") { "" } else { " (it was built without the `remote` feature)" };
+                err = err.hint(format!(
+                    "this build of arca has no {:?} service{why}; the forms are: {SERVICES}",
+                    service.scheme
+                ));
             } else if e.kind() == OdKind::ConfigInvalid {
                 err = err.hint(format!("check the location and the -o {}.… options", service.scheme));
             }
