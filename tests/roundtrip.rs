@@ -215,3 +215,45 @@ fn restore_across_batches() {
     assert_eq!(s["files_restored"], 5001, "{s}");
     assert_same_tree(&describe(&src), &describe(&out));
 }
+
+/// An unchanged file's attributes come from the parent snapshot (same inode and ctime); setting
+/// or removing one moves ctime, so the next backup reads them again. Each backup's restore must
+/// show exactly the attributes the source had then.
+#[test]
+fn xattrs_follow_their_files_through_unchanged_and_changed_backups() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    if !xattrs_supported(&src) {
+        eprintln!("skipped: no user xattrs on this file system");
+        return;
+    }
+    write(&src.join("a.txt"), b"changes its attributes");
+    write(&src.join("b.txt"), b"keeps its attributes");
+    xattr::set(src.join("a.txt"), "user.k", b"v1").unwrap();
+    xattr::set(src.join("b.txt"), "user.k", b"kept").unwrap();
+    xattr::set(src.join("d"), "user.d", b"on the directory").unwrap();
+    env.init();
+    let restore_matches = |n: usize| {
+        let out = env.path(&format!("out{n}"));
+        let sel = format!("latest:{}", src.display());
+        env.ok(&["restore", &sel, "--target", out.to_str().unwrap()]);
+        assert_same_tree(&describe(&src), &describe(&out));
+    };
+
+    env.backup_json(&[src.to_str().unwrap()]);
+    let s = env.backup_json(&[src.to_str().unwrap()]);
+    assert_eq!(s["files_unmodified"], 2, "{s}");
+    restore_matches(1);
+
+    xattr::set(src.join("a.txt"), "user.k", b"v2").unwrap();
+    xattr::set(src.join("a.txt"), "user.added", b"new").unwrap();
+    xattr::remove(src.join("d"), "user.d").unwrap();
+    env.backup_json(&[src.to_str().unwrap()]);
+    restore_matches(2);
+
+    xattr::remove(src.join("a.txt"), "user.k").unwrap();
+    env.backup_json(&[src.to_str().unwrap()]);
+    restore_matches(3);
+    env.check();
+}

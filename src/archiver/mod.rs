@@ -7,9 +7,11 @@
 //!
 //! The walker visits sources in sorted order, applies excludes and compares each file with the
 //! parent snapshot's node: a file with the same size, mtime, ctime and inode whose content is
-//! in the index is reused without being read. The assembler receives nodes in walk order,
-//! waits for each file's content ids, and writes a directory's tree as soon as the directory
-//! is done, so memory holds only the directories on the current path. An unreadable source is
+//! in the index is reused without being read, and any entry whose inode and ctime match its
+//! parent node takes that node's extended attributes instead of listing them again. The
+//! assembler receives nodes in walk order, waits for each file's content ids, and writes a
+//! directory's tree as soon as the directory is done, so memory holds only the directories on
+//! the current path. An unreadable source is
 //! a counted warning; a storage failure stops everything.
 
 mod file_reader;

@@ -202,7 +202,7 @@ impl Walker<'_, '_> {
                             continue;
                         }
                     };
-                    let mut node = self.with_xattrs(real, node_from_metadata(name, &m));
+                    let mut node = self.with_xattrs(real, node_from_metadata(name, &m), pnode);
                     node.kind = NodeKind::Dir;
                     if !self.opts.with_atime {
                         node.atime = 0;
@@ -217,7 +217,16 @@ impl Walker<'_, '_> {
         Ok(())
     }
 
-    fn with_xattrs(&self, path: &Path, mut node: Node) -> Node {
+    /// The node with its extended attributes: the parent snapshot's, when the parent node is
+    /// the same inode with the same ctime (setting or removing an attribute, ACLs included,
+    /// moves ctime), else read from the file (`listxattr` and a `getxattr` for each name).
+    fn with_xattrs(&self, path: &Path, mut node: Node, parent: Option<&Node>) -> Node {
+        if let Some(p) = parent.filter(|p| {
+            p.kind == node.kind && p.inode == node.inode && p.device == node.device && p.ctime == node.ctime
+        }) {
+            node.xattrs = p.xattrs.clone();
+            return node;
+        }
         match read_xattrs(path) {
             Ok(x) => node.xattrs = x,
             Err(e) => self.run.warning(format!("{}: reading extended attributes: {e}", path.display())),
@@ -255,11 +264,11 @@ impl Walker<'_, '_> {
                 if ex.larger_than.is_some_and(|l| m.len() > l) {
                     return Ok(());
                 }
-                let node = self.with_xattrs(path, node);
+                let node = self.with_xattrs(path, node, parent);
                 self.file(path, node, parent)
             }
             NodeKind::Symlink => {
-                let mut node = self.with_xattrs(path, node);
+                let mut node = self.with_xattrs(path, node, parent);
                 match std::fs::read_link(path) {
                     Ok(t) => node.link_target = Some(serde_bytes::ByteBuf::from(t.as_os_str().as_bytes().to_vec())),
                     Err(e) => {
@@ -270,7 +279,7 @@ impl Walker<'_, '_> {
                 self.emit(Event::Leaf(node))
             }
             _ => {
-                let node = self.with_xattrs(path, node);
+                let node = self.with_xattrs(path, node, parent);
                 self.emit(Event::Leaf(node))
             }
         }
@@ -289,7 +298,7 @@ impl Walker<'_, '_> {
             }
         };
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let node = self.with_xattrs(path, node);
+        let node = self.with_xattrs(path, node, parent);
         let ptree = self.subtree(parent);
         self.emit(Event::Enter { node, parent_subtree: parent.and_then(|n| n.subtree) })?;
         for name in names {
