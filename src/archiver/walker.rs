@@ -26,6 +26,12 @@ enum Event {
     File { node: Node, had_parent: bool, result: Receiver<Result<FileContent>>, path: PathBuf },
 }
 
+/// Events go to the assembler in batches of this many: one channel hand-off per event cost an
+/// unchanged re-backup of 200,000 files ~290,000 `sched_yield`s of the two threads spinning on
+/// the channel. The walker never waits for anything that waits for the assembler (the readers
+/// answer each file on its own channel), so holding a partial batch cannot stall the pipeline.
+const EVENT_BATCH: usize = 128;
+
 struct FileJob {
     path: PathBuf,
     result: Sender<Result<FileContent>>,
@@ -107,7 +113,7 @@ pub(super) fn run(
         None => None,
     };
     let (job_tx, job_rx) = bounded::<FileJob>(opts.read_concurrency.max(1) * 4);
-    let (event_tx, event_rx) = bounded::<Event>(4096);
+    let (event_tx, event_rx) = bounded::<Vec<Event>>(4096 / EVENT_BATCH);
     std::thread::scope(|s| {
         for _ in 0..opts.read_concurrency.max(1) {
             let rx = job_rx.clone();
@@ -118,8 +124,17 @@ pub(super) fn run(
         let clock = saver.clock();
         clock.thread(Stage::Walk);
         let started = Instant::now();
-        let mut w = Walker { repo, run, opts, jobs: job_tx, events: event_tx, root_dev: 0, blocked: Duration::ZERO };
-        if let Err(e) = w.virtual_dir(&root, parent_root.as_ref()) {
+        let mut w = Walker {
+            repo,
+            run,
+            opts,
+            jobs: job_tx,
+            events: event_tx,
+            batch: Vec::with_capacity(EVENT_BATCH),
+            root_dev: 0,
+            blocked: Duration::ZERO,
+        };
+        if let Err(e) = w.virtual_dir(&root, parent_root.as_ref()).and_then(|()| w.flush()) {
             run.fail(e);
         }
         clock.add_busy(Stage::Walk, started.elapsed().saturating_sub(w.blocked));
@@ -150,7 +165,9 @@ struct Walker<'a, 'r> {
     run: &'a Run<'r>,
     opts: &'a BackupOptions,
     jobs: Sender<FileJob>,
-    events: Sender<Event>,
+    events: Sender<Vec<Event>>,
+    /// Events not yet sent (see [`EVENT_BATCH`]).
+    batch: Vec<Event>,
     root_dev: u64,
     /// Time spent waiting for the readers or the assembler to take work.
     blocked: Duration,
@@ -163,8 +180,20 @@ fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
 
 impl Walker<'_, '_> {
     fn emit(&mut self, e: Event) -> Result<()> {
+        self.batch.push(e);
+        if self.batch.len() < EVENT_BATCH {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(EVENT_BATCH));
         let t = Instant::now();
-        let r = self.events.send(e).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"));
+        let r = self.events.send(batch).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"));
         self.blocked += t.elapsed();
         r
     }
@@ -360,11 +389,11 @@ struct Frame {
     nodes: Vec<Node>,
 }
 
-fn assemble(rx: Receiver<Event>, saver: &BlobSaver, run: &Run<'_>) -> Result<TreeId> {
+fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Result<TreeId> {
     saver.clock().thread(Stage::Trees);
     let mut stack = vec![Frame { node: None, parent_subtree: None, nodes: vec![] }];
     let c = &run.counters;
-    for ev in rx {
+    for ev in rx.into_iter().flatten() {
         if run.cancelled() {
             continue;
         }
