@@ -15,6 +15,12 @@
 //! LE (0 when live), then entries of 52 bytes sorted by blob id (then live before marked): id
 //! [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32 LE,
 //! plaintext length u32 LE, group offset u32 LE (`0xFFFFFFFF`: sealed alone).
+//!
+//! Lookups first narrow the table with a fan-out of the ids' first 16 bits ([`FanOut`], built
+//! in the pass that checks the table's order): blob ids are keyed hashes, evenly spread, so a
+//! lookup searches a handful of neighbouring entries instead of bisecting the whole table
+//! (a cache miss and a `memcmp` at each of ~18 steps for 200,000 blobs, 15% of an unchanged
+//! re-backup's CPU).
 
 use std::collections::HashMap;
 
@@ -93,6 +99,43 @@ impl Default for Table {
     }
 }
 
+/// For each 16-bit id prefix `p`, the sorted table's entries with that prefix are
+/// `starts[p]..starts[p + 1]`. Empty (search everything) for a table of more than `u32::MAX`
+/// entries.
+#[derive(Default)]
+struct FanOut {
+    starts: Vec<u32>,
+}
+
+impl FanOut {
+    fn build(count: usize, prefix_at: impl Fn(usize) -> u16) -> FanOut {
+        if u32::try_from(count).is_err() {
+            return FanOut::default();
+        }
+        let mut starts = vec![0u32; (1 << 16) + 1];
+        for i in 0..count {
+            starts[usize::from(prefix_at(i)) + 1] += 1;
+        }
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        FanOut { starts }
+    }
+
+    /// The range of the table that holds `id` if the table does.
+    fn range(&self, id: &BlobId, count: usize) -> (usize, usize) {
+        if self.starts.is_empty() {
+            return (0, count);
+        }
+        let p = usize::from(prefix(&id.0));
+        (self.starts[p] as usize, self.starts[p + 1] as usize)
+    }
+}
+
+fn prefix(id: &[u8]) -> u16 {
+    u16::from_be_bytes([id[0], id[1]])
+}
+
 #[derive(Default)]
 pub struct BlobIndex {
     packs: Vec<PackId>,
@@ -100,6 +143,7 @@ pub struct BlobIndex {
     marks: Vec<u64>,
     pack_numbers: HashMap<PackId, u32>,
     sorted: Table,
+    fan_out: FanOut,
     recent: RecentBlobs,
 }
 
@@ -189,6 +233,7 @@ impl BlobIndex {
             }
             prev = Some(d.id.0);
         }
+        idx.fan_out = FanOut::build(count, |i| prefix(&b[start + i * TABLE_ENTRY..]));
         idx.sorted = Table::Mapped { bytes, start, count };
         Some(idx)
     }
@@ -214,11 +259,12 @@ impl BlobIndex {
 
     /// Position of the preferred table entry for `id` (the first of its locations).
     pub fn position(&self, id: &BlobId) -> Option<usize> {
+        let (lo, hi) = self.fan_out.range(id, self.table_len());
         let i = match &self.sorted {
-            Table::Owned(v) => v.partition_point(|e| e.id < *id),
-            Table::Mapped { bytes, start, count } => {
+            Table::Owned(v) => lo + v[lo..hi].partition_point(|e| e.id < *id),
+            Table::Mapped { bytes, start, .. } => {
                 let b = (**bytes).as_ref();
-                let (mut lo, mut hi) = (0usize, *count);
+                let (mut lo, mut hi) = (lo, hi);
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
                     let at = start + mid * TABLE_ENTRY;
@@ -381,6 +427,8 @@ impl IndexBuilder {
         self.entries.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
         self.entries.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
         self.entries.shrink_to_fit();
+        let entries = &self.entries;
+        idx.fan_out = FanOut::build(entries.len(), |i| prefix(&entries[i].id.0));
         idx.sorted = Table::Owned(self.entries);
         idx
     }
@@ -459,5 +507,45 @@ mod tests {
         bad[n - TABLE_ENTRY..n - TABLE_ENTRY + 32].copy_from_slice(&[0; 32]); // unsorted now
         assert!(BlobIndex::from_table(Box::new(bad), &[9; 32]).is_none());
         assert!(BlobIndex::from_table(Box::new(bytes[..n - 1].to_vec()), &[9; 32]).is_none());
+    }
+
+    #[test]
+    fn lookups_find_every_id_at_the_edges_of_the_fan_out() {
+        // ids crowded into a few 16-bit prefixes, the first and the last among them, and spread ones
+        let mut ids = vec![];
+        for p in [[0u8, 0], [0, 1], [0x7f, 0xff], [0xff, 0xff]] {
+            for k in 1..=5u8 {
+                let mut id = [k.wrapping_mul(37); 32];
+                id[..2].copy_from_slice(&p);
+                id[31] = k;
+                ids.push(BlobId(id));
+            }
+        }
+        ids.extend((0..500u32).map(|i| BlobId(*blake3::hash(&i.to_le_bytes()).as_bytes())));
+        let blobs = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| PackEntry {
+                blob_type: BlobType::Data,
+                id: *id,
+                offset: i as u32 * 10,
+                length: 10,
+                raw_length: 5,
+                group_offset: None,
+            })
+            .collect();
+        let f = IndexFile { supersedes: vec![], packs: vec![IndexPack { id: PackId([5; 32]), blobs }], marked: vec![] };
+        let built = BlobIndex::from_files([&f]);
+        let mapped = BlobIndex::from_table(Box::new(built.encode_table(&[2; 32])), &[2; 32]).unwrap();
+        for (name, idx) in [("built", &built), ("mapped", &mapped)] {
+            for (i, id) in ids.iter().enumerate() {
+                let offset = idx.get(id).map(|l| l.entry.offset);
+                assert_eq!(offset, Some(i as u32 * 10), "{name}: id {i} not found where stored");
+                let mut near = id.0;
+                near[31] ^= 0x80; // same prefix, not stored
+                assert!(idx.get(&BlobId(near)).is_none(), "{name}: a neighbour of id {i} found");
+            }
+            assert!(idx.get(&BlobId([0; 32])).is_none() && idx.get(&BlobId([0xff; 32])).is_none());
+        }
     }
 }
