@@ -11,8 +11,8 @@
 //! parent node takes that node's extended attributes instead of listing them again. The
 //! assembler receives nodes in walk order, waits for each file's content ids, and writes a
 //! directory's tree as soon as the directory is done, so memory holds only the directories on
-//! the current path. An unreadable source is
-//! a counted warning; a storage failure stops everything.
+//! the current path. An unreadable source is a counted warning; a storage failure stops
+//! everything.
 
 mod file_reader;
 pub mod metadata;

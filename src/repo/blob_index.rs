@@ -108,18 +108,26 @@ struct FanOut {
 }
 
 impl FanOut {
-    fn build(count: usize, prefix_at: impl Fn(usize) -> u16) -> FanOut {
-        if u32::try_from(count).is_err() {
-            return FanOut::default();
+    /// Start counting a table of `count` entries: [`add`](Self::add) each entry's id, then
+    /// [`finish`](Self::finish).
+    fn counting(count: usize) -> FanOut {
+        match u32::try_from(count) {
+            Ok(_) => FanOut { starts: vec![0; (1 << 16) + 1] },
+            Err(_) => FanOut::default(),
         }
-        let mut starts = vec![0u32; (1 << 16) + 1];
-        for i in 0..count {
-            starts[usize::from(prefix_at(i)) + 1] += 1;
+    }
+
+    fn add(&mut self, id: &[u8]) {
+        if let Some(n) = self.starts.get_mut(usize::from(prefix(id)) + 1) {
+            *n += 1;
         }
-        for p in 1..starts.len() {
-            starts[p] += starts[p - 1];
+    }
+
+    fn finish(mut self) -> FanOut {
+        for p in 1..self.starts.len() {
+            self.starts[p] += self.starts[p - 1];
         }
-        FanOut { starts }
+        self
     }
 
     /// The range of the table that holds `id` if the table does.
@@ -226,14 +234,16 @@ impl BlobIndex {
             return None; // duplicate pack ids
         }
         let mut prev: Option<[u8; 32]> = None;
+        let mut fan_out = FanOut::counting(count);
         for e in b[start..].chunks_exact(TABLE_ENTRY) {
             let d = decode_entry(e);
             if d.pack as usize >= packs_n || prev.is_some_and(|p| p > d.id.0) {
                 return None;
             }
             prev = Some(d.id.0);
+            fan_out.add(&d.id.0);
         }
-        idx.fan_out = FanOut::build(count, |i| prefix(&b[start + i * TABLE_ENTRY..]));
+        idx.fan_out = fan_out.finish();
         idx.sorted = Table::Mapped { bytes, start, count };
         Some(idx)
     }
@@ -427,8 +437,9 @@ impl IndexBuilder {
         self.entries.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
         self.entries.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
         self.entries.shrink_to_fit();
-        let entries = &self.entries;
-        idx.fan_out = FanOut::build(entries.len(), |i| prefix(&entries[i].id.0));
+        let mut fan_out = FanOut::counting(self.entries.len());
+        self.entries.iter().for_each(|e| fan_out.add(&e.id.0));
+        idx.fan_out = fan_out.finish();
         idx.sorted = Table::Owned(self.entries);
         idx
     }
