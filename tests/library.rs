@@ -50,6 +50,9 @@ fn memory_backend_round_trip() {
         dry_run: false,
         sparse: false,
         concurrency: 4,
+        no_owner: false,
+        no_special: false,
+        no_setuid: false,
     };
     let s = restorer::restore(&repo, &node.subtree.unwrap(), &src, &ropts, &RestoreProgress::default(), &|w| {
         panic!("warning: {w}")

@@ -560,6 +560,15 @@ pub struct RestoreArgs {
     /// Write runs of zeros as holes
     #[arg(long)]
     pub sparse: bool,
+    /// Don't restore owners, even as root: everything belongs to the restoring user
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Don't restore device nodes and fifos (for snapshots you don't trust)
+    #[arg(long)]
+    pub no_special: bool,
+    /// Drop setuid and setgid bits from restored modes (for snapshots you don't trust)
+    #[arg(long)]
+    pub no_setuid: bool,
     /// Files written at once
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,

@@ -343,6 +343,9 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         dry_run: a.dry_run,
         sparse: a.sparse,
         concurrency: a.concurrency,
+        no_owner: a.no_owner,
+        no_special: a.no_special,
+        no_setuid: a.no_setuid,
     };
     let progress = Arc::new(RestoreProgress::default());
     let p2 = progress.clone();

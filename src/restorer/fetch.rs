@@ -7,15 +7,18 @@
 //! far fewer and larger requests, which is what remote storage rewards, and a blob that several
 //! files share is read and decrypted once.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use rayon::prelude::*;
 
-use super::dirs::KnownDirs;
+use super::target::{remove_at, stat_at, Target};
 use super::{RestoreOptions, RestoreProgress};
 use crate::error::{Error, Kind, Result};
 use crate::format::pack::{open_unit, OpenedUnit};
@@ -33,7 +36,8 @@ const MAX_GAP: u64 = 256 * 1024;
 const FILES_AT_ONCE: usize = 256;
 
 pub(super) enum Outcome {
-    Restored,
+    /// Written; the file is still open (read and write), for its metadata and `--verify`.
+    Restored(File),
     /// The overwrite policy kept an existing file.
     Skipped,
     Failed(String),
@@ -50,11 +54,11 @@ struct Piece {
     offset: u64,
 }
 
-/// Restore `files` (absolute paths); one outcome per file, in order.
+/// Restore `files` (paths relative to the target); one outcome per file, in order.
 pub(super) fn restore_files(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
-    dirs: &KnownDirs,
+    target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
 ) -> Vec<Outcome> {
@@ -63,7 +67,7 @@ pub(super) fn restore_files(
         if crate::platform::interrupted() {
             break;
         }
-        out.extend(restore_group(repo, group, dirs, opts, progress));
+        out.extend(restore_group(repo, group, target, opts, progress));
     }
     out
 }
@@ -71,12 +75,12 @@ pub(super) fn restore_files(
 fn restore_group(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
-    dirs: &KnownDirs,
+    target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
-        files.par_iter().map(|(path, node)| prepare(repo, path, node, dirs, opts)).collect();
+        files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts)).collect();
     let mut handles: Vec<Option<File>> = Vec::with_capacity(files.len());
     let failures: Vec<Mutex<Option<String>>> = (0..files.len()).map(|_| Mutex::new(None)).collect();
     let mut skipped = vec![false; files.len()];
@@ -122,30 +126,29 @@ fn restore_group(
             }
         }
     });
-    (0..files.len())
-        .map(|i| match failures[i].lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(msg) => Outcome::Failed(msg),
-            None if skipped[i] => Outcome::Skipped,
-            None => Outcome::Restored,
+    handles
+        .into_iter()
+        .enumerate()
+        .map(|(i, handle)| match (failures[i].lock().unwrap_or_else(|p| p.into_inner()).take(), handle) {
+            (Some(msg), _) => Outcome::Failed(msg),
+            (None, _) if skipped[i] => Outcome::Skipped,
+            (None, Some(f)) => Outcome::Restored(f),
+            (None, None) => Outcome::Failed("not written".into()),
         })
         .collect()
 }
 
 /// Create the file at its final size, and find where its blobs are. `None`: keep the
-/// existing file (overwrite policy).
-fn prepare(
-    repo: &Repository,
-    path: &std::path::Path,
-    node: &Node,
-    dirs: &KnownDirs,
-    opts: &RestoreOptions,
-) -> Result<Prepared> {
-    dirs.ensure_parent(&opts.target, path)?;
-    if let Ok(existing) = path.symlink_metadata() {
+/// existing file (overwrite policy). The file is made with `O_CREAT|O_EXCL|O_NOFOLLOW` in
+/// its parent's descriptor: whatever appears at its name in between is never opened.
+fn prepare(repo: &Repository, rel: &Path, node: &Node, target: &Target, opts: &RestoreOptions) -> Result<Prepared> {
+    let full = || target.full(rel).display().to_string();
+    let (dir, name) = target.parent(rel)?;
+    if let Some(existing) = stat_at(&dir, name).map_err(|e| Error::io(full(), e))? {
         if !super::file::should_replace(&existing, node, opts.overwrite) {
             return Ok(None);
         }
-        super::remove_existing(path);
+        remove_at(&dir, name).map_err(|e| Error::io(full(), e))?;
     }
     let content = repo.file_content(node)?;
     let locs = {
@@ -162,14 +165,15 @@ fn prepare(
     if size != node.size {
         return Err(Error::corrupt(format!("the content adds up to {size} bytes, the snapshot records {}", node.size)));
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    f.set_len(size).map_err(|e| Error::io(path.display(), e))?;
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )
+    .map_err(|e| Error::io(full(), e.into()))?;
+    let f = File::from(fd);
+    f.set_len(size).map_err(|e| Error::io(full(), e))?;
     Ok(Some((f, locs)))
 }
 

@@ -1,31 +1,31 @@
 //! The overwrite policy for one file, and verifying a restored file.
 
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
 
 use super::Overwrite;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::Node;
 use crate::repo::Repository;
 
-/// Does the overwrite policy let a restore replace `m`, what is at a file's path?
-pub(super) fn should_replace(m: &std::fs::Metadata, node: &Node, policy: Overwrite) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let mtime = m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec());
+/// Does the overwrite policy let a restore replace `m`, what is at an entry's name?
+pub(super) fn should_replace(m: &nix::sys::stat::FileStat, node: &Node, policy: Overwrite) -> bool {
+    let mtime = m.st_mtime.saturating_mul(1_000_000_000).saturating_add(m.st_mtime_nsec);
+    let is_file = (m.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG;
     match policy {
         Overwrite::Always => true,
         Overwrite::Never => false,
         Overwrite::IfNewer => node.mtime > mtime,
-        Overwrite::IfChanged => !(m.is_file() && m.len() == node.size && mtime == node.mtime),
+        Overwrite::IfChanged => !(is_file && m.st_size as u64 == node.size && mtime == node.mtime),
     }
 }
 
-/// Re-read a restored file and check every chunk against its blob id.
-pub(super) fn verify_file(repo: &Repository, path: &Path, node: &Node) -> Result<()> {
+/// Re-read a restored file, through the descriptor it was written by, and check every chunk
+/// against its blob id.
+pub(super) fn verify_file(repo: &Repository, f: &File, path: &std::path::Path, node: &Node) -> Result<()> {
     let content = repo.file_content(node)?;
-    let mut f = File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let mut buf = vec![];
+    let mut at = 0u64;
     for id in &content {
         let len = repo
             .index()?
@@ -33,13 +33,14 @@ pub(super) fn verify_file(repo: &Repository, path: &Path, node: &Node) -> Result
             .map(|l| l.entry.raw_length)
             .ok_or_else(|| Error::new(Kind::NotFound, format!("blob {id} missing")))?;
         buf.resize(len as usize, 0);
-        f.read_exact(&mut buf).map_err(|e| Error::io(path.display(), e))?;
+        f.read_exact_at(&mut buf, at).map_err(|e| Error::io(path.display(), e))?;
+        at += len as u64;
         if crate::format::BlobType::Data.id(repo.keys(), &buf) != *id {
             return Err(Error::corrupt(format!("content differs from blob {}", id.short())));
         }
     }
     let mut rest = [0u8; 1];
-    if f.read(&mut rest).map_err(|e| Error::io(path.display(), e))? != 0 {
+    if f.read_at(&mut rest, at).map_err(|e| Error::io(path.display(), e))? != 0 {
         return Err(Error::corrupt("file is longer than in the snapshot"));
     }
     Ok(())

@@ -1,77 +1,150 @@
-//! File metadata onto restored files: special files, owner, mode, xattrs, times.
+//! File metadata onto restored entries, always through a descriptor or relative to the
+//! descriptor of the parent directory without following a symlink (`target.rs` says why):
+//! regular files and directories by `fchown`, `fsetxattr`, `fchmod`, `futimens` on their
+//! own descriptor; symlinks, fifos and device nodes by `fchownat`, `fchmodat` and `utimensat`
+//! with `AT_SYMLINK_NOFOLLOW`, and `lsetxattr` under `/proc/self/fd/<parent>/`.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Mutex;
 
-use nix::sys::stat::{Mode, SFlag};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
+use super::RestoreOptions;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
 
-/// Create a fifo or device node (sockets can't be recreated meaningfully and are skipped).
-pub fn create_special(path: &Path, node: &Node) -> Result<()> {
-    let mode = Mode::from_bits_truncate(node.mode & 0o7777);
+/// Create a fifo or device node `name` in `dir`, private (0600) until its metadata is applied.
+pub fn create_special(dir: &OwnedFd, name: &OsStr, node: &Node) -> Result<()> {
     let kind = match node.kind {
         NodeKind::Fifo => SFlag::S_IFIFO,
         NodeKind::Chardev => SFlag::S_IFCHR,
         NodeKind::Blockdev => SFlag::S_IFBLK,
         _ => return Ok(()),
     };
-    nix::sys::stat::mknod(path, kind, mode, node.rdev as nix::libc::dev_t)
-        .map_err(|e| Error::io(path.display(), std::io::Error::from(e)))
+    nix::sys::stat::mknodat(dir.as_fd(), name, kind, Mode::S_IRUSR | Mode::S_IWUSR, node.rdev as nix::libc::dev_t)
+        .map_err(|e| Error::io(name.to_string_lossy(), std::io::Error::from(e)))
 }
 
-/// Apply owner (as root), mode, xattrs and times. Symlinks get owner, xattrs and times only.
-/// Returns the first failure as a warning text (restore goes on).
-pub fn apply_metadata(path: &Path, node: &Node) -> std::result::Result<(), String> {
-    let mut warn = None;
-    let mut note = |what: &str, e: &dyn std::fmt::Display| {
-        if warn.is_none() {
-            warn = Some(format!("{}: {what}: {e}", path.display()));
+/// The permission bits a restore gives `node`: setuid and setgid dropped with `--no-setuid`.
+fn mode_of(node: &Node, opts: &RestoreOptions) -> Mode {
+    let mut bits = node.mode & 0o7777;
+    if opts.no_setuid {
+        bits &= !0o6000;
+    }
+    Mode::from_bits_truncate(bits)
+}
+
+fn chown_wanted(opts: &RestoreOptions) -> bool {
+    !opts.no_owner && crate::platform::is_root()
+}
+
+fn times(node: &Node) -> (TimeSpec, TimeSpec) {
+    let ts = |t: i64| TimeSpec::new(t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000));
+    (ts(if node.atime == 0 { node.mtime } else { node.atime }), ts(node.mtime))
+}
+
+/// Collects the first failure as a warning text (restore goes on).
+struct Warn<'a> {
+    what: &'a dyn std::fmt::Display,
+    first: Option<String>,
+}
+
+impl Warn<'_> {
+    fn note(&mut self, step: &str, e: &dyn std::fmt::Display) {
+        if self.first.is_none() {
+            self.first = Some(format!("{}: {step}: {e}", self.what));
         }
-    };
-    let symlink = node.kind == NodeKind::Symlink;
-    if crate::platform::is_root() {
+    }
+
+    fn done(self) -> std::result::Result<(), String> {
+        self.first.map_or(Ok(()), Err)
+    }
+}
+
+/// Owner (as root), xattrs, mode and times onto a regular file or directory restore opened.
+/// Chown comes before chmod: a chown clears setuid and setgid.
+pub fn apply_to_fd(
+    file: &File,
+    node: &Node,
+    opts: &RestoreOptions,
+    what: &dyn std::fmt::Display,
+) -> std::result::Result<(), String> {
+    let mut warn = Warn { what, first: None };
+    if chown_wanted(opts) {
         let (uid, gid) = owner_of(node);
-        if let Err(e) = nix::unistd::fchownat(
-            nix::fcntl::AT_FDCWD,
-            path,
+        if let Err(e) = nix::unistd::fchown(
+            file.as_fd(),
             Some(nix::unistd::Uid::from_raw(uid)),
             Some(nix::unistd::Gid::from_raw(gid)),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         ) {
-            note("chown", &e);
+            warn.note("chown", &e);
         }
     }
     for x in &node.xattrs {
-        if let Err(e) = xattr::set(path, OsStr::from_bytes(&x.name), &x.value) {
-            note("setting extended attribute", &e);
+        if let Err(e) = xattr::FileExt::set_xattr(file, OsStr::from_bytes(&x.name), &x.value) {
+            warn.note("setting extended attribute", &e);
         }
     }
-    if !symlink {
-        use std::os::unix::fs::PermissionsExt;
-        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(node.mode & 0o7777)) {
-            note("chmod", &e);
+    if let Err(e) = nix::sys::stat::fchmod(file.as_fd(), mode_of(node, opts)) {
+        warn.note("chmod", &e);
+    }
+    let (atime, mtime) = times(node);
+    if let Err(e) = nix::sys::stat::futimens(file.as_fd(), &atime, &mtime) {
+        warn.note("setting times", &e);
+    }
+    warn.done()
+}
+
+/// Owner, xattrs, mode (not for symlinks) and times onto the symlink, fifo or device node
+/// `name` in `dir`, never following it.
+pub fn apply_at(
+    dir: &OwnedFd,
+    name: &OsStr,
+    node: &Node,
+    opts: &RestoreOptions,
+    what: &dyn std::fmt::Display,
+) -> std::result::Result<(), String> {
+    let mut warn = Warn { what, first: None };
+    if chown_wanted(opts) {
+        let (uid, gid) = owner_of(node);
+        if let Err(e) = nix::unistd::fchownat(
+            dir.as_fd(),
+            name,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            warn.note("chown", &e);
         }
     }
-    let ts = |t: i64| TimeSpec::new(t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000));
-    if let Err(e) = nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &ts(if node.atime == 0 { node.mtime } else { node.atime }),
-        &ts(node.mtime),
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    ) {
-        note("setting times", &e);
+    if !node.xattrs.is_empty() {
+        // the parent by its descriptor, the last component not followed (lsetxattr)
+        let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+        path.extend_from_slice(name.as_bytes());
+        let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(path));
+        for x in &node.xattrs {
+            if let Err(e) = xattr::set(&path, OsStr::from_bytes(&x.name), &x.value) {
+                warn.note("setting extended attribute", &e);
+            }
+        }
     }
-    match warn {
-        Some(w) => Err(w),
-        None => Ok(()),
+    if node.kind != NodeKind::Symlink {
+        if let Err(e) = nix::sys::stat::fchmodat(dir.as_fd(), name, mode_of(node, opts), FchmodatFlags::NoFollowSymlink)
+        {
+            warn.note("chmod", &e);
+        }
     }
+    let (atime, mtime) = times(node);
+    if let Err(e) = nix::sys::stat::utimensat(dir.as_fd(), name, &atime, &mtime, UtimensatFlags::NoFollowSymlink) {
+        warn.note("setting times", &e);
+    }
+    warn.done()
 }
 
 /// Owner ids for restore: by name when the name exists here, else the stored number.

@@ -7,16 +7,21 @@
 //! 3. Recreate hardlinks (same device and inode in the snapshot), then apply directory
 //!    metadata deepest first, so writing into a directory doesn't change its restored mtime.
 //!
-//! Never writes outside the target: tree names were validated when decoded (no `/`, `..`,
-//! NUL, empty), and every directory on the way is checked to be a real directory, not a
-//! symlink, before anything is created inside it.
+//! Never writes outside the target, even while another local user who owns part of it swaps
+//! directories for symlinks: tree names were validated when decoded (no `/`, `..`, NUL,
+//! empty), and the target is reached only through directory descriptors, never through a
+//! path that could be swapped between a check and its use (`target.rs`). Directories are
+//! made `0700` and get their stored mode in the final pass. `--no-owner`, `--no-special` and
+//! `--no-setuid` restore snapshots one does not trust without their owners, device nodes and
+//! fifos, or setuid/setgid bits.
 
-mod dirs;
 mod fetch;
 mod file;
 mod metadata;
+mod target;
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +33,8 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
 use crate::patterns::Excludes;
 use crate::repo::Repository;
-use dirs::{ensure_real_dir, KnownDirs};
-use metadata::{apply_metadata, create_special};
+use metadata::{apply_at, apply_to_fd, create_special};
+use target::{entries, remove_at, stat_at, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overwrite {
@@ -65,6 +70,12 @@ pub struct RestoreOptions {
     pub dry_run: bool,
     pub sparse: bool,
     pub concurrency: usize,
+    /// Leave owners as the restoring user (no chown even as root).
+    pub no_owner: bool,
+    /// Skip device nodes and fifos.
+    pub no_special: bool,
+    /// Drop setuid and setgid bits.
+    pub no_setuid: bool,
 }
 
 #[derive(Default, Debug, Clone, serde::Serialize)]
@@ -107,10 +118,7 @@ pub fn restore(
     warn: &(dyn Fn(String) + Sync),
 ) -> Result<RestoreSummary> {
     repo.load_index()?;
-    let target = &opts.target;
-    if !opts.dry_run {
-        ensure_real_dir(target, target)?;
-    }
+    let target = if opts.dry_run { None } else { Some(Target::open(&opts.target)?) };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.concurrency.max(1))
         .build()
@@ -121,7 +129,7 @@ pub fn restore(
         progress,
         warn,
         pool,
-        dirs: KnownDirs::default(),
+        target,
         hardlinks: HashMap::new(),
         later_links: vec![],
         summary: RestoreSummary::default(),
@@ -131,7 +139,7 @@ pub fn restore(
     walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
     let rest = std::mem::take(&mut plan.batch);
     writer.flush(rest)?;
-    let Writer { mut summary, later_links, dirs, .. } = writer;
+    let Writer { mut summary, later_links, target, .. } = writer;
     let warn_count = |msg: String| {
         progress.errors.fetch_add(1, Ordering::Relaxed);
         warn(msg);
@@ -140,25 +148,33 @@ pub fn restore(
         warn_count(msg);
     }
     summary.dirs_restored = plan.dirs.len() as u64;
-    if !opts.dry_run {
+    if let Some(target) = &target {
         // directories not made yet (empty ones, those holding only hardlinks)
         for (rel, _) in &plan.dirs {
-            dirs.make_dir(target, &target.join(rel))?;
+            target.dir(rel)?;
         }
         for (first, rel) in &later_links {
-            let (src, dst) = (target.join(first), target.join(rel));
-            remove_existing(&dst);
-            match std::fs::hard_link(&src, &dst) {
+            match link(target, first, rel) {
                 Ok(()) => summary.files_restored += 1,
-                Err(e) => warn_count(format!("{}: linking to {}: {e}", dst.display(), src.display())),
+                Err(e) => warn_count(format!(
+                    "{}: linking to {}: {}",
+                    target.full(rel).display(),
+                    target.full(first).display(),
+                    e.message
+                )),
             }
         }
         if opts.delete {
-            summary.files_deleted = delete_extra(target, &plan)?;
+            summary.files_deleted = delete_extra(target, &plan, &warn_count);
         }
-        // directory metadata last, deepest first
+        // directory metadata last, deepest first, each through its own descriptor
         for (rel, node) in plan.dirs.iter().rev() {
-            if let Err(w) = apply_metadata(&target.join(rel), node) {
+            let full = target.full(rel);
+            let r = target.existing_dir(rel).map_err(|e| e.message).and_then(|fd| {
+                let dir = std::fs::File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
+                apply_to_fd(&dir, node, opts, &full.display())
+            });
+            if let Err(w) = r {
                 warn_count(w);
             }
         }
@@ -178,8 +194,8 @@ struct Writer<'a> {
     progress: &'a RestoreProgress,
     warn: &'a (dyn Fn(String) + Sync),
     pool: rayon::ThreadPool,
-    /// Directories of the target checked or made so far.
-    dirs: KnownDirs,
+    /// The target, opened once (`None` in a dry run, which touches nothing).
+    target: Option<Target>,
     /// First restored path of each hardlinked inode.
     hardlinks: HashMap<(u64, u64), PathBuf>,
     later_links: Vec<(PathBuf, PathBuf)>,
@@ -193,12 +209,14 @@ impl Writer<'_> {
     }
 
     fn flush(&mut self, batch: Vec<(PathBuf, Node)>) -> Result<()> {
-        let (target, opts, progress) = (&self.opts.target, self.opts, self.progress);
+        let (opts, progress) = (self.opts, self.progress);
         let mut files = vec![];
         for (rel, node) in batch {
             if node.kind != NodeKind::File {
-                if !opts.dry_run {
-                    self.special(&rel, &node)?;
+                if let Some(target) = &self.target {
+                    if !self.special(target, &rel, &node)? {
+                        self.summary.files_skipped += 1;
+                    }
                 }
                 continue;
             }
@@ -223,34 +241,37 @@ impl Writer<'_> {
             files.clear();
         }
         let this = &*self;
-        this.pool.install(|| {
-            let paths: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (target.join(rel), node)).collect();
-            let outcomes = fetch::restore_files(this.repo, &paths, &this.dirs, opts, progress);
-            paths.par_iter().zip(outcomes).for_each(|((path, node), outcome)| {
-                match outcome {
-                    fetch::Outcome::Restored => {
-                        restored.fetch_add(1, Ordering::Relaxed);
-                        bytes.fetch_add(node.size, Ordering::Relaxed);
-                        if let Err(w) = apply_metadata(path, node) {
-                            this.warn_count(w);
-                        }
-                        if opts.verify {
-                            match file::verify_file(this.repo, path, node) {
-                                Ok(()) => {
-                                    verified.fetch_add(1, Ordering::Relaxed);
+        if let Some(target) = &this.target {
+            this.pool.install(|| {
+                let rels: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (rel.clone(), node)).collect();
+                let outcomes = fetch::restore_files(this.repo, &rels, target, opts, progress);
+                rels.par_iter().zip(outcomes).for_each(|((rel, node), outcome)| {
+                    let path = target.full(rel);
+                    match outcome {
+                        fetch::Outcome::Restored(file) => {
+                            restored.fetch_add(1, Ordering::Relaxed);
+                            bytes.fetch_add(node.size, Ordering::Relaxed);
+                            if let Err(w) = apply_to_fd(&file, node, opts, &path.display()) {
+                                this.warn_count(w);
+                            }
+                            if opts.verify {
+                                match file::verify_file(this.repo, &file, &path, node) {
+                                    Ok(()) => {
+                                        verified.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    Err(e) => this.warn_count(format!("verify {}: {}", path.display(), e.message)),
                                 }
-                                Err(e) => this.warn_count(format!("verify {}: {}", path.display(), e.message)),
                             }
                         }
+                        fetch::Outcome::Skipped => {
+                            skipped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                     }
-                    fetch::Outcome::Skipped => {
-                        skipped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
-                }
-                progress.files_done.fetch_add(1, Ordering::Relaxed);
-            })
-        });
+                    progress.files_done.fetch_add(1, Ordering::Relaxed);
+                })
+            });
+        }
         if crate::platform::interrupted() {
             return Err(crate::platform::interrupted_error());
         }
@@ -261,31 +282,40 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// A symlink, fifo or device node.
-    fn special(&self, rel: &Path, node: &Node) -> Result<()> {
-        let path = self.opts.target.join(rel);
-        self.dirs.ensure_parent(&self.opts.target, &path)?;
-        let r = match node.kind {
+    /// A symlink, fifo or device node, made in its parent's descriptor. Returns false when
+    /// it was skipped (`--no-special`, or the overwrite policy keeps what is there).
+    fn special(&self, target: &Target, rel: &Path, node: &Node) -> Result<bool> {
+        if self.opts.no_special && node.kind != NodeKind::Symlink {
+            return Ok(false);
+        }
+        let path = target.full(rel);
+        let (dir, name) = target.parent(rel)?;
+        let r = match stat_at(&dir, name) {
+            Ok(Some(existing)) if !file::should_replace(&existing, node, self.opts.overwrite) => {
+                return Ok(false);
+            }
+            Ok(Some(_)) => remove_at(&dir, name).map_err(|e| Error::io(path.display(), e)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(Error::io(path.display(), e)),
+        }
+        .and_then(|()| match node.kind {
             NodeKind::Symlink => {
-                remove_existing(&path);
-                let t = node.link_target.as_deref().map(|b| b.to_vec()).unwrap_or_default();
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&t), &path)
-                    .map_err(|e| Error::io(path.display(), e))
+                let t: &[u8] = node.link_target.as_deref().map_or(&[], |v| v.as_slice());
+                nix::unistd::symlinkat(std::ffi::OsStr::from_bytes(t), dir.as_fd(), name)
+                    .map_err(|e| Error::io(path.display(), e.into()))
             }
-            _ => {
-                remove_existing(&path);
-                create_special(&path, node)
-            }
-        };
+            _ => create_special(&dir, name, node)
+                .map_err(|e| Error::io(path.display(), std::io::Error::other(e.message))),
+        });
         match r {
             Ok(()) => {
-                if let Err(w) = apply_metadata(&path, node) {
+                if let Err(w) = apply_at(&dir, name, node, self.opts, &path.display()) {
                     self.warn_count(w);
                 }
             }
             Err(e) => self.warn_count(e.message),
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -357,30 +387,43 @@ fn walk(
     Ok(any)
 }
 
-fn remove_existing(path: &Path) {
-    if let Ok(m) = path.symlink_metadata() {
-        if m.is_dir() {
-            let _ = std::fs::remove_dir_all(path);
-        } else {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+/// Hard-link `rel` to the restored `first`, both reached through their parents' descriptors
+/// (`linkat` without `AT_SYMLINK_FOLLOW`: a symlink at `first` is linked, never followed).
+fn link(target: &Target, first: &Path, rel: &Path) -> Result<()> {
+    let (src_dir, src_name) = target.parent(first)?;
+    let (dst_dir, dst_name) = target.parent(rel)?;
+    remove_at(&dst_dir, dst_name).map_err(|e| Error::io(target.full(rel).display(), e))?;
+    nix::unistd::linkat(src_dir.as_fd(), src_name, dst_dir.as_fd(), dst_name, nix::fcntl::AtFlags::empty())
+        .map_err(|e| Error::io(target.full(rel).display(), e.into()))
 }
 
-/// Remove what is in restored directories of the target but not in the snapshot.
-fn delete_extra(target: &Path, plan: &Plan) -> Result<u64> {
+/// Remove what is in restored directories of the target but not in the snapshot. Each
+/// directory is listed through its descriptor and entries are removed with `unlinkat`; a
+/// directory that is no longer a real one (swapped for a symlink) is reported and left alone.
+fn delete_extra(target: &Target, plan: &Plan, warn: &dyn Fn(String)) -> u64 {
     let mut n = 0;
     let root = PathBuf::new();
     for rel in std::iter::once(&root).chain(plan.dirs.iter().map(|(r, _)| r)) {
-        let dir = target.join(rel);
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            let child = rel.join(e.file_name());
+        let listed = target.existing_dir(rel).map_err(|e| e.message).and_then(|fd| {
+            let names = entries(&fd).map_err(|e| format!("{}: listing: {e}", target.full(rel).display()))?;
+            Ok((fd, names))
+        });
+        let (fd, names) = match listed {
+            Ok(l) => l,
+            Err(msg) => {
+                warn(msg);
+                continue;
+            }
+        };
+        for name in names {
+            let child = rel.join(&name);
             if !plan.keep.contains(&child) {
-                remove_existing(&e.path());
-                n += 1;
+                match remove_at(&fd, &name) {
+                    Ok(()) => n += 1,
+                    Err(e) => warn(format!("{}: deleting: {e}", target.full(&child).display())),
+                }
             }
         }
     }
-    Ok(n)
+    n
 }

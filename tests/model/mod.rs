@@ -260,6 +260,9 @@ impl Model {
                 dry_run: false,
                 sparse: false,
                 concurrency: 2,
+                no_owner: false,
+                no_special: false,
+                no_setuid: false,
             };
             restorer::restore(&repo, &root, src, &opts, &RestoreProgress::default(), &|_| {})
         });
