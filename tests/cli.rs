@@ -392,7 +392,7 @@ fn cached_index_table_is_used_validated_and_rebuilt() {
     let table = std::fs::read_dir(&cache)
         .unwrap()
         .filter_map(|e| e.ok())
-        .map(|e| e.path().join("index-table"))
+        .map(|e| e.path().join("blob-index-table"))
         .find(|p| p.is_file())
         .expect("no index table in the cache");
     // a second backup adds an index file: the old table no longer matches and is rebuilt

@@ -3,9 +3,24 @@
 //! its name before use), and a SQLite catalog of what is cached. The repository never depends on the
 //! cache: any failure here only means reading from storage again. The catalog is disposable:
 //! a schema-version mismatch drops and rebuilds it.
+//!
+//! Trust (format-spec §18.5): the cache is on a local disk other users and other programs
+//! may reach, so nothing read from it decides what is written, pruned or copied unless it is
+//! authenticated. The blob index table carries a keyed BLAKE3 MAC over all its bytes, and each
+//! row of the copy map one over the row, under a key derived from the master secret
+//! (`Keys::cache_mac`); a table or row that fails is ignored (and rebuilt), never used. The
+//! cache directory is checked as OpenSSH's StrictModes checks `~/.ssh`: every component a
+//! real directory (no symlink), the cache's own directories owned by the user and not group- or
+//! world-writable, their ancestors owned by the user or root and writable by others only when
+//! sticky; otherwise the cache is not used, with a warning. Temporary files get unique names
+//! and are created `O_EXCL|O_NOFOLLOW`, mode 0600.
 
 pub mod history;
 
+mod private_dir;
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,21 +28,29 @@ use rusqlite::{params, Connection};
 
 use crate::id::{ObjectId, RepoId};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: the copy map's rows carry a MAC (`copy_map2`); the unauthenticated `copy_map` is dropped.
+const SCHEMA_VERSION: i64 = 2;
+/// The cached blob index table's trailer: a keyed BLAKE3 MAC of every byte before it.
+const TABLE_MAC_LEN: usize = 32;
+/// The cached blob index table, with its MAC trailer. (`index-table`, the name of the table
+/// without a MAC, is removed when found.)
+const TABLE_FILE: &str = "blob-index-table";
 
 pub struct Cache {
     dir: PathBuf,
     catalog: Mutex<Option<Connection>>,
+    mac_key: [u8; 32],
 }
 
 impl Cache {
-    /// Open (creating) the cache for a repository under `root`.
-    pub fn open(root: &Path, repo: &RepoId) -> Option<Cache> {
+    /// Open (creating) the cache for a repository under `root`; `mac_key` authenticates what
+    /// the cache holds. `None` (with a warning) when the directory is not private to the user.
+    pub fn open(root: &Path, repo: &RepoId, mac_key: [u8; 32]) -> Option<Cache> {
         let dir = root.join(repo.to_hex());
-        std::fs::create_dir_all(&dir).ok()?;
-        // private to the user: the index table in here is not encrypted (format-spec §18.5)
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Err(why) = private_dir::make(root).and_then(|()| private_dir::make(&dir)) {
+            tracing::warn!("not using the local cache: {why}");
+            return None;
+        }
         let tag = root.join("CACHEDIR.TAG");
         if !tag.exists() {
             let _ = std::fs::write(
@@ -35,8 +58,9 @@ impl Cache {
                 "Signature: 8a477f597d28d172789f06886806bc55\n# arca cache; see https://bford.info/cachedir/\n",
             );
         }
+        let _ = std::fs::remove_file(dir.join("index-table"));
         let catalog = open_catalog(&dir.join("catalog.sqlite")).map_err(|e| tracing::debug!("cache catalog: {e}")).ok();
-        Some(Cache { dir, catalog: Mutex::new(catalog) })
+        Some(Cache { dir, catalog: Mutex::new(catalog), mac_key })
     }
 
     /// This repository's cache directory.
@@ -63,18 +87,20 @@ impl Cache {
     }
 
     pub fn get(&self, path: &str) -> Option<Vec<u8>> {
-        let bytes = std::fs::read(self.file(path)?).ok()?;
+        use std::io::Read;
+        let mut bytes = vec![];
+        open_nofollow(&self.file(path)?).ok()?.read_to_end(&mut bytes).ok()?;
         Some(bytes)
     }
 
     pub fn put(&self, path: &str, bytes: &[u8]) {
         let Some(file) = self.file(path) else { return };
         let Some(parent) = file.parent() else { return };
-        if std::fs::create_dir_all(parent).is_err() {
+        if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).is_err() {
             return;
         }
-        let tmp = file.with_extension("tmp");
-        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &file).is_ok() {
+        let written = write_new(&file, &mut |w| w.write_all(bytes));
+        if written.is_ok() {
             self.with_catalog(|c| {
                 c.execute(
                     "INSERT OR REPLACE INTO objects(path, size, added) VALUES (?1, ?2, strftime('%s','now'))",
@@ -108,31 +134,50 @@ impl Cache {
         }
     }
 
-    /// The cached blob index table, mapped read-only.
+    /// The cached blob index table, mapped read-only, if its MAC checks out (the MAC
+    /// trailer is not part of the bytes returned). A table that fails is reported and
+    /// ignored: the caller rebuilds it from the repository.
     pub fn index_table(&self) -> Option<Box<dyn AsRef<[u8]> + Send + Sync>> {
-        let file = std::fs::File::open(self.dir.join("index-table")).ok()?;
-        Some(Box::new(map_file(&file).ok()?))
+        let file = open_nofollow(&self.dir.join(TABLE_FILE)).ok()?;
+        let map = map_file(&file).ok()?;
+        let len = map.len().checked_sub(TABLE_MAC_LEN)?;
+        let mut h = blake3::Hasher::new_keyed(&self.mac_key);
+        if len >= 1 << 20 {
+            h.update_rayon(&map[..len]);
+        } else {
+            h.update(&map[..len]);
+        }
+        let want: [u8; 32] = map[len..].try_into().ok()?;
+        // blake3::Hash compares in constant time
+        if h.finalize() != blake3::Hash::from(want) {
+            tracing::warn!(
+                "the cached blob index table {} fails its authentication; rebuilding it from the repository",
+                self.dir.join(TABLE_FILE).display()
+            );
+            return None;
+        }
+        Some(Box::new(Prefix { map, len }))
     }
 
-    /// Replace the cached blob index table with what `write` produces (written to a temporary
-    /// file, then renamed, so a process that has the old one mapped keeps a consistent view).
+    /// Replace the cached blob index table with what `write` produces, followed by its MAC
+    /// (written to a new temporary file, then renamed, so a process that has the old one
+    /// mapped keeps a consistent view).
     pub fn put_index_table(&self, write: &dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()>) {
-        use std::io::Write;
-        let tmp = self.dir.join(format!("index-table.{}.tmp", std::process::id()));
-        let written = std::fs::File::create(&tmp).and_then(|f| {
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            write(&mut w)?;
-            w.flush()
+        let _ = write_new(&self.dir.join(TABLE_FILE), &mut |w| {
+            let mut mac = MacWriter { inner: w, mac: blake3::Hasher::new_keyed(&self.mac_key) };
+            write(&mut mac)?;
+            let tag = mac.mac.finalize();
+            w.write_all(tag.as_bytes())
         });
-        if written.is_err() || std::fs::rename(&tmp, self.dir.join("index-table")).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
     }
 
     /// `len` bytes at `offset` of a cached file, if it is cached and long enough.
     pub fn get_range(&self, path: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
         use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open(self.file(path)?).ok()?;
+        let f = open_nofollow(&self.file(path)?).ok()?;
+        if offset.checked_add(len)? > f.metadata().ok()?.len() {
+            return None;
+        }
         let mut buf = vec![0u8; usize::try_from(len).ok()?];
         f.read_exact_at(&mut buf, offset).ok()?;
         Some(buf)
@@ -149,19 +194,25 @@ impl Cache {
     }
 
     /// The id in this repository of a blob (or tree) copied from repository `src_repo`, where it
-    /// has id `src` (`arca copy`; ids are keyed per repository). A hint: callers check that
-    /// the blob is in the index before trusting it.
+    /// has id `src` (`arca copy`; ids are keyed per repository). Only a row whose MAC checks
+    /// out is returned; callers still check that the blob is in the index.
     pub fn copied(&self, src_repo: &RepoId, src: &[u8; 32]) -> Option<[u8; 32]> {
         let guard = self.catalog.lock().ok()?;
         let c = guard.as_ref()?;
-        let v: Vec<u8> = c
+        let (dst, mac): (Vec<u8>, Vec<u8>) = c
             .query_row(
-                "SELECT dst FROM copy_map WHERE src_repo = ?1 AND src = ?2",
+                "SELECT dst, mac FROM copy_map2 WHERE src_repo = ?1 AND src = ?2",
                 params![src_repo.to_hex(), &src[..]],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ok()?;
-        v.try_into().ok()
+        let dst: [u8; 32] = dst.try_into().ok()?;
+        let mac: [u8; 32] = mac.try_into().ok()?;
+        if self.copy_mac(src_repo, src, &dst) != blake3::Hash::from(mac) {
+            tracing::warn!("a row of the cached copy map fails its authentication; ignoring it");
+            return None;
+        }
+        Some(dst)
     }
 
     /// Remember copied ids (after the copies are stored and indexed).
@@ -169,13 +220,25 @@ impl Cache {
         self.with_catalog(|c| {
             let tx = c.unchecked_transaction()?;
             {
-                let mut st = tx.prepare("INSERT OR REPLACE INTO copy_map(src_repo, src, dst) VALUES (?1, ?2, ?3)")?;
+                let mut st =
+                    tx.prepare("INSERT OR REPLACE INTO copy_map2(src_repo, src, dst, mac) VALUES (?1, ?2, ?3, ?4)")?;
                 for (src, dst) in pairs {
-                    st.execute(params![src_repo.to_hex(), &src[..], &dst[..]])?;
+                    let mac = self.copy_mac(src_repo, src, dst);
+                    st.execute(params![src_repo.to_hex(), &src[..], &dst[..], &mac.as_bytes()[..]])?;
                 }
             }
             tx.commit()
         });
+    }
+
+    /// A copy map row's MAC: keyed BLAKE3 of `"arca copy map\0" || src_repo || src || dst`.
+    fn copy_mac(&self, src_repo: &RepoId, src: &[u8; 32], dst: &[u8; 32]) -> blake3::Hash {
+        let mut h = blake3::Hasher::new_keyed(&self.mac_key);
+        h.update(b"arca copy map\0");
+        h.update(src_repo.to_hex().as_bytes());
+        h.update(src);
+        h.update(dst);
+        h.finalize()
     }
 
     fn with_catalog(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()>) {
@@ -200,10 +263,66 @@ fn open_catalog(path: &Path) -> rusqlite::Result<Connection> {
         c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?1)", params![SCHEMA_VERSION])?;
     }
     c.execute_batch(
-        "CREATE TABLE IF NOT EXISTS copy_map(src_repo TEXT NOT NULL, src BLOB NOT NULL, dst BLOB NOT NULL, \
-         PRIMARY KEY(src_repo, src)) WITHOUT ROWID",
+        "DROP TABLE IF EXISTS copy_map; \
+         CREATE TABLE IF NOT EXISTS copy_map2(src_repo TEXT NOT NULL, src BLOB NOT NULL, dst BLOB NOT NULL, \
+         mac BLOB NOT NULL, PRIMARY KEY(src_repo, src)) WITHOUT ROWID",
     )?;
     Ok(c)
+}
+
+/// Open a cache file for reading, never through a symlink.
+fn open_nofollow(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC).open(path)
+}
+
+/// Write `path` whole: into a new temporary file beside it (a unique name, `O_EXCL|O_NOFOLLOW`,
+/// mode 0600), then renamed over it. The temporary file is removed on failure.
+fn write_new(path: &Path, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.{}.tmp", std::process::id(), hex::encode(crate::crypto::random_bytes::<8>())));
+    let tmp = path.with_file_name(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&tmp)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let r = write(&mut w).and_then(|()| w.flush()).and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// A writer that MACs what passes through it.
+struct MacWriter<'a> {
+    inner: &'a mut dyn Write,
+    mac: blake3::Hasher,
+}
+
+impl Write for MacWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.mac.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The first `len` bytes of a mapping: the table without its MAC trailer.
+struct Prefix {
+    map: memmap2::Mmap,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Prefix {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[..self.len]
+    }
 }
 
 /// Map a cache file read-only. Mapping is `unsafe` because the file could change underneath;

@@ -8,7 +8,6 @@ use zeroize::Zeroizing;
 
 use super::args::Global;
 use crate::backend::{self, Location};
-use crate::cache::Cache;
 use crate::crypto::KdfParams;
 use crate::error::{Error, Kind, Result};
 use crate::repo::Repository;
@@ -76,7 +75,7 @@ impl Settings {
         } else {
             PasswordSource::Prompt
         };
-        let cache_root = if g.no_cache { None } else { g.cache_dir.clone().or_else(Cache::default_root) };
+        let cache_root = if g.no_cache { None } else { g.cache_dir.clone().or_else(crate::cache::Cache::default_root) };
         let retry_lock = match &g.retry_lock {
             Some(d) => humantime::parse_duration(d)
                 .map_err(|e| Error::usage(format!("--retry-lock {d:?}: {e}")).hint("use e.g. 30s, 5m or 1h"))?,
@@ -199,8 +198,8 @@ impl Settings {
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {
         let repo = repo.with_lock_retry(self.retry_lock);
-        match self.cache_root.as_ref().and_then(|r| Cache::open(r, &repo.config().id)) {
-            Some(c) => repo.with_cache(c),
+        match &self.cache_root {
+            Some(root) => repo.with_cache_at(root),
             None => repo,
         }
     }

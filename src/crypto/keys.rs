@@ -22,6 +22,9 @@ pub const CONTEXT_SEAL: &str = "arca v1 2026-11-22 seal key";
 pub const CONTEXT_BLOB_ID: &str = "arca v1 2026-11-22 blob id key";
 pub const CONTEXT_CHUNKER: &str = "arca v1 2026-11-22 chunker gear key";
 pub const CONTEXT_TREE_ID: &str = "arca v1 2026-11-22 tree id key";
+/// The key of the MACs over local cache files that decide what is written, pruned or copied
+/// (format-spec §18.5). Never leaves this machine; changes with the master secret.
+pub const CONTEXT_CACHE_MAC: &str = "arca v1 2026-12-07 local cache mac key";
 
 /// The newest repository format version (`format::FORMAT_VERSION` names it there): what keys
 /// derived without a `config` write.
@@ -39,6 +42,9 @@ pub struct Keys {
     pub tree_id: [u8; 32],
     /// Seed of the chunker's gear table.
     pub chunker: [u8; 32],
+    /// Key of the keyed BLAKE3 MACs that authenticate the local cache's blob index table and
+    /// copy map (format-spec §18.5).
+    pub cache_mac: [u8; 32],
     /// While a key rotation runs (format-spec §22): the seal key of the master secret being
     /// replaced. Everything is sealed under `seal`; opening falls back to this one.
     pub previous_seal: Option<[u8; 32]>,
@@ -55,6 +61,7 @@ impl Keys {
             blob_id: blake3::derive_key(CONTEXT_BLOB_ID, &master.0),
             tree_id: blake3::derive_key(CONTEXT_TREE_ID, &master.0),
             chunker: blake3::derive_key(CONTEXT_CHUNKER, &master.0),
+            cache_mac: blake3::derive_key(CONTEXT_CACHE_MAC, &master.0),
             previous_seal: None,
             format: NEWEST_FORMAT,
         }

@@ -10,7 +10,8 @@
 //! packs marked for deletion: lookups return the first, and deduplication counts a blob as
 //! stored only when that first location is live (format-spec §12, marked packs).
 //!
-//! Cached table: `"ARCAIT03"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
+//! Cached table (the cache appends a keyed MAC and checks it before handing the bytes here,
+//! format-spec §18.5): `"ARCAIT03"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
 //! was built from), pack count u32 LE, entry count u64 LE, per pack: id [32] and marked_at u64
 //! LE (0 when live), then entries of 52 bytes sorted by blob id (then live before marked): id
 //! [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32 LE,

@@ -170,9 +170,11 @@ impl Repository {
         Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
     }
 
-    /// Use a local cache of index files, snapshots and tree packs.
-    pub fn with_cache(mut self, cache: Cache) -> Self {
-        self.cache = Some(cache);
+    /// Use the local cache of this repository under `root` (index files, snapshots, tree
+    /// packs, the blob index table), authenticated under a key derived from the master
+    /// secret; a cache directory that fails its ownership and mode checks is not used.
+    pub fn with_cache_at(mut self, root: &std::path::Path) -> Self {
+        self.cache = Cache::open(root, &self.config.id, self.keys.cache_mac);
         self
     }
 
