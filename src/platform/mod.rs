@@ -76,3 +76,17 @@ pub fn interrupted_error() -> crate::error::Error {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// Environment variables that hold a password itself (not a file or a command that yields
+/// one). Every child arca starts (hooks, password commands, `--stdin-from-command`, the
+/// background mount) gets an environment without them: a hook is configuration, not a
+/// password holder, and `/proc/PID/environ` of a long-lived child is readable by its owner.
+pub const SECRET_ENV: &[&str] = &["ARCA_PASSWORD", "ARCA_FROM_PASSWORD"];
+
+/// Remove [`SECRET_ENV`] from the environment `cmd` will start its child with.
+pub fn without_secrets(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for var in SECRET_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
