@@ -346,3 +346,29 @@ fn a_fifo_named_like_an_exclusion_marker_does_not_hang_the_backup() {
     assert!(status.success(), "{status}");
     env.check();
 }
+
+#[test]
+fn a_tree_deeper_than_the_soft_descriptor_limit_is_backed_up_whole() {
+    // the walk holds a descriptor per directory level; arca raises the soft limit to the hard one
+    let env = Env::new();
+    let src = env.path("src");
+    let mut deep = src.clone();
+    for _ in 0..1100 {
+        deep.push("d");
+    }
+    write(&deep.join("bottom"), b"reached");
+    env.init();
+    let script = format!("ulimit -Sn 1024 && exec \"$0\" backup --json {}", src.display());
+    let o = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_arca")])
+        .env("ARCA_TEST_INSECURE_KDF", "1")
+        .env("ARCA_PASSWORD", PASSWORD)
+        .env("ARCA_REPOSITORY", &env.repo)
+        .env("XDG_CACHE_HOME", env.path("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let bottom = deep.join("bottom");
+    let listed = env.ok(&["ls", "latest", deep.to_str().unwrap()]);
+    assert!(listed.lines().any(|l| l == bottom.to_str().unwrap()), "{listed}");
+}

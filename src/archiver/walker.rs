@@ -122,6 +122,8 @@ pub(super) fn run(
     opts: &BackupOptions,
 ) -> Result<TreeId> {
     let root = virtual_root(paths)?;
+    // one descriptor per directory level the walk is inside
+    crate::platform::raise_open_file_limit();
     let parent_root = match &opts.parent_tree {
         Some(id) => Some(repo.load_tree(id)?),
         None => None,

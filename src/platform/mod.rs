@@ -90,3 +90,17 @@ pub fn without_secrets(cmd: &mut std::process::Command) -> &mut std::process::Co
     }
     cmd
 }
+
+/// Raise the soft limit on open descriptors to the hard limit. A backup holds one descriptor
+/// per directory level it is inside (plus those of queued files), so a deep tree must not meet
+/// the customary soft limit of 1024 while the hard limit allows far more. Best effort.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!("raising the open file limit from {soft} to {hard}: {e}");
+            }
+        }
+    }
+}
