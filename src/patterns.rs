@@ -69,7 +69,20 @@ impl Excludes {
                 Some(h) => {
                     use std::io::Read;
                     let mut buf = vec![0u8; h.len()];
-                    std::fs::File::open(&f).and_then(|mut file| file.read_exact(&mut buf)).is_ok() && &buf == h
+                    use std::os::unix::fs::OpenOptionsExt;
+                    // a marker must be a regular file: never follow a symlink, never wait on a FIFO
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+                        .open(&f)
+                        .and_then(|mut file| {
+                            if !file.metadata()?.is_file() {
+                                return Err(std::io::Error::other("not a regular file"));
+                            }
+                            file.read_exact(&mut buf)
+                        })
+                        .is_ok()
+                        && &buf == h
                 }
             }
         })

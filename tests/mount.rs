@@ -235,10 +235,29 @@ fn arca_mount_background_returns_once_mounted_and_stops_on_umount() {
     env.backup_json(&[src.to_str().unwrap()]);
     let mnt = env.path("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let o = env.run(&["mount", "--background", mnt.to_str().unwrap()]);
+    let o = env
+        .cmd()
+        .env("ARCA_FROM_PASSWORD", "another secret")
+        .args(["mount", "--background", mnt.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let file = mnt.join("snapshots/latest").join(src.strip_prefix("/").unwrap()).join("dir/small.txt");
     assert_eq!(std::fs::read(&file).unwrap(), b"small", "mounted when the command returned");
+    // the server got its password through a pipe: its environment (readable in
+    // /proc/PID/environ for as long as it lives) holds no password
+    let err = stderr(&o);
+    let pid: u32 = err
+        .split("by process ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the server's pid: {err}"));
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("ARCA_MOUNT_BACKGROUND_CHILD"), "that is the server: {environ}");
+    assert!(!environ.contains(PASSWORD) && !environ.contains("another secret"), "{environ}");
+    assert!(!environ.split('\0').any(|v| v.starts_with("ARCA_PASSWORD=") || v.starts_with("ARCA_FROM_PASSWORD=")));
     let u = Command::new("umount").arg(&mnt).output().unwrap();
     assert!(u.status.success(), "{}", String::from_utf8_lossy(&u.stderr));
     // the server notices the unmount, releases its lock and exits

@@ -1,13 +1,13 @@
 #![allow(clippy::unwrap_used)]
 //! Trouble on the user's side of a backup or restore: files that change, grow, shrink or
 //! vanish while being read; a full disk under the repository or the restore target; a
-//! broken password command. Each ends in a clear error or warning with its exit code, and
-//! nothing already saved is lost.
+//! broken password command; files swapped by another process between the walk and the read.
+//! Each ends in a clear error or warning with its exit code, and nothing already saved is lost.
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -187,4 +187,188 @@ fn a_full_disk_under_the_restore_target_names_the_file_and_fails() {
     let err = stderr(&o);
     assert!(err.contains("No space left on device") && err.contains("small"), "{err}");
     env.check();
+}
+
+/// Back up `src` into an in-memory repository through the library, with `swap` run by the
+/// reader just before it opens each file (the seam where another process could swap it).
+/// Returns the repository, the report and the warnings; fails if the backup hangs.
+fn backup_with_swap(
+    src: &Path,
+    swap: impl Fn(&Path) + Send + Sync + 'static,
+) -> (Arc<arca::repo::Repository>, arca::commands::backup::BackupReport, Vec<String>) {
+    use arca::commands::backup::{BackupCommand, Input};
+    let backend = arca::backend::memory().unwrap();
+    let opts = arca::repo::InitOptions { kdf: arca::crypto::KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
+    let repo = Arc::new(arca::repo::Repository::init(backend, b"pw", &opts).unwrap());
+    let cmd = BackupCommand {
+        input: Input::Paths(vec![src.to_path_buf()]),
+        tags: vec![],
+        host: Some("swap".into()),
+        time: None,
+        parent: None,
+        force: false,
+        excludes_used: vec![],
+        engine: arca::archiver::BackupOptions { before_open: Some(Arc::new(swap)), ..Default::default() },
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r2 = repo.clone();
+    std::thread::spawn(move || {
+        let warnings = std::sync::Mutex::new(vec![]);
+        let report = arca::commands::backup::run(r2, cmd, &arca::archiver::Progress::default(), &|w| {
+            warnings.lock().unwrap().push(w)
+        });
+        let _ = tx.send((report, warnings.into_inner().unwrap()));
+    });
+    // a reader blocked in open(2) on a FIFO never comes back: fail instead of hanging the suite
+    let (report, warnings) =
+        rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the backup hung (blocked opening a FIFO?)");
+    (repo, report.unwrap(), warnings)
+}
+
+/// The stored content of `path` in the repository's only snapshot, or `None` if not stored.
+fn stored(repo: &arca::repo::Repository, path: &Path) -> Option<Vec<u8>> {
+    let snaps = repo.snapshots().unwrap();
+    let node = match repo.find_path(&snaps[0].1.tree, path.to_str().unwrap()) {
+        Err(e) if e.kind == arca::error::Kind::NotFound => return None,
+        r => r.unwrap()?,
+    };
+    let mut out = vec![];
+    for id in repo.file_content(&node).unwrap() {
+        out.extend(repo.read_blob(arca::format::BlobType::Data, &id).unwrap());
+    }
+    Some(out)
+}
+
+fn assert_replaced(warnings: &[String], name: &str, now: &str) {
+    assert!(
+        warnings.iter().any(|w| w.contains(name) && w.contains("replaced during backup") && w.contains(now)),
+        "want a warning that {name} was replaced ({now}): {warnings:?}"
+    );
+}
+
+#[test]
+fn a_file_swapped_for_a_symlink_to_a_secret_is_not_stored_with_the_secret() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("victim"), b"public");
+    write(&src.join("other"), b"kept");
+    let secret = env.path("secret");
+    write(&secret, b"SECRET: the root password");
+    let victim = src.join("victim");
+    let (v, s2) = (victim.clone(), secret.clone());
+    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+        if p == v {
+            std::fs::remove_file(p).unwrap();
+            std::os::unix::fs::symlink(&s2, p).unwrap();
+        }
+    });
+    assert_eq!(stored(&repo, &victim), None, "the symlink was followed to the secret");
+    assert_replaced(&warnings, "victim", "now a symlink");
+    assert_eq!(report.errors, 1, "counted like an unreadable file (exit code 3)");
+    assert_eq!(stored(&repo, &src.join("other")).as_deref(), Some(&b"kept"[..]));
+}
+
+#[test]
+fn a_fifo_swapped_in_for_a_file_does_not_hang_the_backup() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("victim"), b"a file that becomes a pipe");
+    write(&src.join("other"), b"kept");
+    let victim = src.join("victim");
+    let v = victim.clone();
+    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+        if p == v {
+            std::fs::remove_file(p).unwrap();
+            nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        }
+    });
+    assert_replaced(&warnings, "victim", "now a FIFO");
+    assert_eq!(report.errors, 1);
+    assert_eq!(stored(&repo, &victim), None);
+    assert_eq!(stored(&repo, &src.join("other")).as_deref(), Some(&b"kept"[..]));
+}
+
+#[test]
+fn a_file_replaced_by_another_inode_is_reported_not_stored_under_its_name() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("victim"), b"what the walk saw");
+    let victim = src.join("victim");
+    let v = victim.clone();
+    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+        if p == v {
+            let tmp = p.with_file_name("planted");
+            std::fs::write(&tmp, b"someone else's content").unwrap();
+            std::fs::rename(&tmp, p).unwrap();
+        }
+    });
+    assert_replaced(&warnings, "victim", "now another file");
+    assert_eq!(report.errors, 1);
+    assert_eq!(stored(&repo, &victim), None);
+}
+
+#[test]
+fn unswapped_files_are_read_as_before_with_the_hook_in_place() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(2_000_000, 1));
+    write(&src.join("deep/er/b"), b"b");
+    std::os::unix::fs::symlink("a", src.join("link")).unwrap();
+    let (repo, report, warnings) = backup_with_swap(&src, |_| {});
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!((report.files_new, report.errors), (2, 0));
+    assert_eq!(stored(&repo, &src.join("a")).unwrap(), noise(2_000_000, 1));
+    assert_eq!(stored(&repo, &src.join("deep/er/b")).unwrap(), b"b");
+}
+
+#[test]
+fn a_fifo_named_like_an_exclusion_marker_does_not_hang_the_backup() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    std::fs::create_dir_all(src.join("cache")).unwrap();
+    nix::unistd::mkfifo(&src.join("cache/CACHEDIR.TAG"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    env.init();
+    let mut child =
+        env.cmd().args(["backup", "--exclude-caches", src.to_str().unwrap()]).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("backup hung opening the FIFO CACHEDIR.TAG");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    env.check();
+}
+
+#[test]
+fn a_tree_deeper_than_the_soft_descriptor_limit_is_backed_up_whole() {
+    // the walk holds a descriptor per directory level; arca raises the soft limit to the hard one
+    let env = Env::new();
+    let src = env.path("src");
+    let mut deep = src.clone();
+    for _ in 0..1100 {
+        deep.push("d");
+    }
+    write(&deep.join("bottom"), b"reached");
+    env.init();
+    let script = format!("ulimit -Sn 1024 && exec \"$0\" backup --json {}", src.display());
+    let o = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_arca")])
+        .env("ARCA_TEST_INSECURE_KDF", "1")
+        .env("ARCA_PASSWORD", PASSWORD)
+        .env("ARCA_REPOSITORY", &env.repo)
+        .env("XDG_CACHE_HOME", env.path("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let bottom = deep.join("bottom");
+    let listed = env.ok(&["ls", "latest", deep.to_str().unwrap()]);
+    assert!(listed.lines().any(|l| l == bottom.to_str().unwrap()), "{listed}");
 }

@@ -1,15 +1,29 @@
 //! Reading one file: open, read in buffered blocks, chunk, hand each chunk to the blob saver,
 //! and check that the file did not change while it was read.
 //!
+//! The reader reads what the walker saw, not whatever the path names by then: it opens the
+//! name relative to the walker's descriptor of its directory with `O_NOFOLLOW | O_NONBLOCK`
+//! (so a symlink swapped in fails to open instead of being followed, and a FIFO swapped in
+//! opens without waiting for a writer), `fstat`s the descriptor and requires a regular file
+//! with the (device, inode) the walker's `lstat` saw. Anything else is a counted warning,
+//! "replaced during backup", and nothing is stored under that name. `O_NOATIME` is asked for
+//! and dropped where the kernel refuses it (`EPERM`: not the file's owner).
+//!
 //! Files are read, not mapped: a file truncated by another process while mapped kills the
 //! reader with SIGBUS, and a backup tool reads files that are being written (logs,
 //! databases). Buffered reads cost one copy, which measured below the hashing cost.
 
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::sys::stat::{FileStat, Mode};
 
 use crate::error::{Error, Kind, Result};
 use crate::format::BlobType;
@@ -39,11 +53,71 @@ impl<R: Read> Read for TimedRead<R> {
     }
 }
 
-pub fn read_file(path: &Path, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes: &dyn Fn(u64)) -> Result<FileContent> {
+/// A file the walker chose: where it is, and which inode it was.
+pub struct Walked {
+    /// The walker's descriptor of the file's directory; `None` for a source named on the
+    /// command line, opened by its path.
+    pub dir: Option<Arc<OwnedFd>>,
+    /// The name in `dir` (unused when `dir` is `None`).
+    pub name: Vec<u8>,
+    /// The full path, for messages and the test hook.
+    pub path: PathBuf,
+    pub device: u64,
+    pub inode: u64,
+}
+
+fn replaced(path: &Path, now: &str) -> Error {
+    Error::new(Kind::Io, format!("{}: replaced during backup ({now}); not saved", path.display()))
+        .hint("another process swapped the file between listing and reading; back up again")
+}
+
+fn kind_of(st: &FileStat) -> &'static str {
+    match st.st_mode & nix::libc::S_IFMT {
+        nix::libc::S_IFDIR => "now a directory",
+        nix::libc::S_IFIFO => "now a FIFO",
+        nix::libc::S_IFSOCK => "now a socket",
+        nix::libc::S_IFCHR | nix::libc::S_IFBLK => "now a device",
+        _ => "now another file",
+    }
+}
+
+/// Open what the walker saw: `O_NOFOLLOW | O_NONBLOCK`, `fstat`, require a regular file with
+/// the walker's (device, inode), then clear `O_NONBLOCK` for the reads. Returns the file and
+/// its `fstat`.
+pub fn open_walked(w: &Walked) -> Result<(File, FileStat)> {
+    let base = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let open = |flags: OFlag| match &w.dir {
+        Some(dir) => nix::fcntl::openat(dir, w.name.as_slice(), flags, Mode::empty()),
+        None => nix::fcntl::open(w.path.as_path(), flags, Mode::empty()),
+    };
+    let fd = match open(base | OFlag::O_NOATIME) {
+        Err(Errno::EPERM) => open(base),
+        r => r,
+    };
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP) => return Err(replaced(&w.path, "now a symlink")),
+        Err(Errno::ENXIO) => return Err(replaced(&w.path, "now a socket")),
+        Err(e) => return Err(Error::io(w.path.display(), e.into())),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::io(w.path.display(), e.into()))?;
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        return Err(replaced(&w.path, kind_of(&st)));
+    }
+    if st.st_dev != w.device || st.st_ino != w.inode {
+        return Err(replaced(&w.path, "now another file"));
+    }
+    let flags = nix::fcntl::fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| Error::io(w.path.display(), e.into()))?;
+    let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(&fd, FcntlArg::F_SETFL(flags)).map_err(|e| Error::io(w.path.display(), e.into()))?;
+    Ok((File::from(fd), st))
+}
+
+pub fn read_file(w: &Walked, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes: &dyn Fn(u64)) -> Result<FileContent> {
+    let path = w.path.as_path();
     let clock = saver.clock();
     let started = Instant::now();
-    let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
-    let before = file.metadata().map_err(|e| Error::io(path.display(), e))?;
+    let (file, before) = open_walked(w)?;
     let opened = started.elapsed();
     let mut file = TimedRead { inner: file, spent: Duration::ZERO };
     let chunker = saver.repo().chunker().clone();
@@ -71,9 +145,9 @@ pub fn read_file(path: &Path, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes
     clock.add_busy(Stage::Read, opened + file.spent);
     let file = file.inner;
     let after = file.metadata().map_err(|e| Error::io(path.display(), e))?;
-    let changed = after.len() != before.len()
-        || after.mtime() != before.mtime()
-        || after.mtime_nsec() != before.mtime_nsec()
+    let changed = after.len() != u64::try_from(before.st_size).unwrap_or(u64::MAX)
+        || after.mtime() != before.st_mtime
+        || after.mtime_nsec() != before.st_mtime_nsec
         || after.len() != size;
     Ok(FileContent { content, size, changed_while_reading: changed })
 }

@@ -1,4 +1,4 @@
-//! File metadata: from `lstat` into a tree node.
+//! File metadata: from `lstat` (or `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`) into a tree node.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -47,6 +47,42 @@ pub fn node_from_metadata(name: &[u8], m: &std::fs::Metadata) -> Node {
     }
     if matches!(kind, NodeKind::Chardev | NodeKind::Blockdev) {
         n.rdev = m.rdev();
+    }
+    n
+}
+
+/// A node from a `stat` buffer (`fstatat` relative to a directory descriptor, `fstat`).
+pub fn node_from_stat(name: &[u8], st: &nix::sys::stat::FileStat) -> Node {
+    use nix::libc;
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => NodeKind::Dir,
+        libc::S_IFLNK => NodeKind::Symlink,
+        libc::S_IFCHR => NodeKind::Chardev,
+        libc::S_IFBLK => NodeKind::Blockdev,
+        libc::S_IFIFO => NodeKind::Fifo,
+        libc::S_IFSOCK => NodeKind::Socket,
+        _ => NodeKind::File,
+    };
+    let mut n = Node::new(name.to_vec(), kind);
+    n.mode = st.st_mode & 0o7777;
+    n.uid = st.st_uid;
+    n.gid = st.st_gid;
+    n.user = crate::platform::user_name(n.uid).unwrap_or_default();
+    n.group = crate::platform::group_name(n.gid).unwrap_or_default();
+    n.mtime = ns(st.st_mtime, st.st_mtime_nsec);
+    n.atime = ns(st.st_atime, st.st_atime_nsec);
+    n.ctime = ns(st.st_ctime, st.st_ctime_nsec);
+    n.inode = st.st_ino;
+    n.device = st.st_dev;
+    #[allow(clippy::useless_conversion)] // `st_nlink` is a u64 on x86-64 but a u32 on aarch64
+    {
+        n.links = u64::from(st.st_nlink);
+    }
+    if kind == NodeKind::File {
+        n.size = u64::try_from(st.st_size).unwrap_or(0);
+    }
+    if matches!(kind, NodeKind::Chardev | NodeKind::Blockdev) {
+        n.rdev = st.st_rdev;
     }
     n
 }

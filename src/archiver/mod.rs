@@ -11,8 +11,10 @@
 //! parent node takes that node's extended attributes instead of listing them again. The
 //! assembler receives nodes in walk order, waits for each file's content ids, and writes a
 //! directory's tree as soon as the directory is done, so memory holds only the directories on
-//! the current path. An unreadable source is a counted warning; a storage failure stops
-//! everything.
+//! the current path. Directories are read, and files opened, through descriptors and checked
+//! to be the inode the walk saw (see `walker` and `file_reader`), so a file swapped mid-backup
+//! is reported, never read through a symlink or under another name. An unreadable or replaced
+//! source is a counted warning; a storage failure stops everything.
 
 mod file_reader;
 pub mod metadata;
@@ -32,6 +34,10 @@ use crate::format::BlobType;
 use crate::id::TreeId;
 use crate::repo::stage_clock::StageReport;
 use crate::repo::{BlobSaver, Repository};
+
+/// Called by a file reader with the file's path just before it opens a file the walker chose
+/// (see [`BackupOptions::before_open`]).
+pub type BeforeOpen = Arc<dyn Fn(&std::path::Path) + Send + Sync>;
 
 /// What to back up.
 pub enum Source {
@@ -54,6 +60,10 @@ pub struct BackupOptions {
     /// Store access times (off by default, as in restic: reading a file changes its atime,
     /// which would make every directory's tree differ from the last backup's).
     pub with_atime: bool,
+    /// Runs in the reader just before each file is opened, after the walker's `lstat`: the
+    /// seam where another process may swap the file. Tests use it to do that swap on cue;
+    /// nothing in arca sets it.
+    pub before_open: Option<BeforeOpen>,
 }
 
 impl Default for BackupOptions {
@@ -69,6 +79,7 @@ impl Default for BackupOptions {
             uploaders: 4,
             dry_run: false,
             with_atime: false,
+            before_open: None,
         }
     }
 }

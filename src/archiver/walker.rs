@@ -1,17 +1,31 @@
 //! The walker and the tree assembler of one backup (see the module above for the flow).
+//!
+//! The walker goes through directory descriptors, not paths: each directory is opened with
+//! `openat(parent, name, O_DIRECTORY | O_NOFOLLOW)` and must be the inode its `lstat` showed,
+//! its entries are read with `fdopendir`/`readdir`, and each child is `fstatat`ed relative to
+//! it (`AT_SYMLINK_NOFOLLOW`). A file job carries the directory's descriptor, the name and the
+//! (device, inode) seen, so the reader opens exactly that (see `file_reader`). Swapping a
+//! directory on the path for a symlink therefore never leads the walk elsewhere. Paths remain
+//! for messages, excludes and extended attributes (`llistxattr`, which does not follow a
+//! final symlink). Sources named on the command line, and the directories above them, are
+//! reached by path, as the user named them.
 
 use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use super::file_reader::{read_file, FileContent};
-use super::metadata::{node_from_metadata, read_xattrs};
-use super::{is_source_error, BackupOptions, Run};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode};
+
+use super::file_reader::{read_file, FileContent, Walked};
+use super::metadata::{node_from_stat, read_xattrs};
+use super::{is_source_error, BackupOptions, BeforeOpen, Run};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
@@ -33,7 +47,7 @@ enum Event {
 const EVENT_BATCH: usize = 128;
 
 struct FileJob {
-    path: PathBuf,
+    file: Walked,
     result: Sender<Result<FileContent>>,
 }
 
@@ -108,6 +122,8 @@ pub(super) fn run(
     opts: &BackupOptions,
 ) -> Result<TreeId> {
     let root = virtual_root(paths)?;
+    // one descriptor per directory level the walk is inside
+    crate::platform::raise_open_file_limit();
     let parent_root = match &opts.parent_tree {
         Some(id) => Some(repo.load_tree(id)?),
         None => None,
@@ -117,7 +133,8 @@ pub(super) fn run(
     std::thread::scope(|s| {
         for _ in 0..opts.read_concurrency.max(1) {
             let rx = job_rx.clone();
-            s.spawn(move || reader(rx, saver, run));
+            let hook = opts.before_open.clone();
+            s.spawn(move || reader(rx, saver, run, hook));
         }
         drop(job_rx);
         let assembler = s.spawn(move || assemble(event_rx, saver, run));
@@ -144,7 +161,7 @@ pub(super) fn run(
     })
 }
 
-fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>) {
+fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>, before_open: Option<BeforeOpen>) {
     for stage in [Stage::Read, Stage::Chunk, Stage::Hash] {
         saver.clock().thread(stage);
     }
@@ -153,7 +170,10 @@ fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>) {
         if run.cancelled() {
             continue;
         }
-        let r = read_file(&job.path, saver, &mut scratch, &|n| {
+        if let Some(hook) = &before_open {
+            hook(&job.file.path);
+        }
+        let r = read_file(&job.file, saver, &mut scratch, &|n| {
             run.progress.bytes_done.fetch_add(n, Ordering::Relaxed);
         });
         let _ = job.result.send(r);
@@ -217,21 +237,21 @@ impl Walker<'_, '_> {
             let pnode = find(parent, name);
             match entry {
                 VirtualEntry::Source(path) => {
-                    self.root_dev = match path.symlink_metadata() {
-                        Ok(m) => m.dev(),
+                    self.root_dev = match nix::sys::stat::lstat(path.as_path()) {
+                        Ok(m) => m.st_dev,
                         Err(_) => 0,
                     };
-                    self.path(path, name, pnode, true)?
+                    self.path(None, path, name, pnode, true)?
                 }
                 VirtualEntry::Dir(sub, real) => {
-                    let m = match real.symlink_metadata() {
+                    let m = match nix::sys::stat::lstat(real.as_path()) {
                         Ok(m) => m,
                         Err(e) => {
-                            self.run.warning(format!("{}: {e}", real.display()));
+                            self.run.warning(format!("{}: {}", real.display(), std::io::Error::from(e)));
                             continue;
                         }
                     };
-                    let mut node = self.with_xattrs(real, node_from_metadata(name, &m), pnode);
+                    let mut node = self.with_xattrs(real, node_from_stat(name, &m), pnode);
                     node.kind = NodeKind::Dir;
                     if !self.opts.with_atime {
                         node.atime = 0;
@@ -263,19 +283,32 @@ impl Walker<'_, '_> {
         node
     }
 
-    fn path(&mut self, path: &Path, name: &[u8], parent: Option<&Node>, is_source: bool) -> Result<()> {
+    /// One entry: `name` in the directory `dir` (by its descriptor), or the source `path`
+    /// itself when `dir` is `None`.
+    fn path(
+        &mut self,
+        dir: Option<&Arc<OwnedFd>>,
+        path: &Path,
+        name: &[u8],
+        parent: Option<&Node>,
+        is_source: bool,
+    ) -> Result<()> {
         let ex = &self.opts.excludes;
         if ex.matches_path(path) {
             return Ok(());
         }
-        let m = match path.symlink_metadata() {
+        let m = match dir {
+            Some(d) => nix::sys::stat::fstatat(d, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+            None => nix::sys::stat::lstat(path),
+        };
+        let m = match m {
             Ok(m) => m,
             Err(e) => {
-                self.run.warning(format!("{}: {e}", path.display()));
+                self.run.warning(format!("{}: {}", path.display(), std::io::Error::from(e)));
                 return Ok(());
             }
         };
-        let mut node = node_from_metadata(name, &m);
+        let mut node = node_from_stat(name, &m);
         if !self.opts.with_atime {
             node.atime = 0;
         }
@@ -284,24 +317,28 @@ impl Walker<'_, '_> {
                 if ex.dir_has_marker(path) {
                     return Ok(());
                 }
-                if self.opts.one_file_system && !is_source && m.dev() != self.root_dev {
+                if self.opts.one_file_system && !is_source && m.st_dev != self.root_dev {
                     return Ok(());
                 }
-                self.dir(path, node, parent)
+                self.dir(dir, path, name, &m, node, parent)
             }
             NodeKind::File => {
-                if ex.larger_than.is_some_and(|l| m.len() > l) {
+                if ex.larger_than.is_some_and(|l| node.size > l) {
                     return Ok(());
                 }
                 let node = self.with_xattrs(path, node, parent);
-                self.file(path, node, parent)
+                self.file(dir, path, name, node, parent)
             }
             NodeKind::Symlink => {
                 let mut node = self.with_xattrs(path, node, parent);
-                match std::fs::read_link(path) {
-                    Ok(t) => node.link_target = Some(serde_bytes::ByteBuf::from(t.as_os_str().as_bytes().to_vec())),
+                let target = match dir {
+                    Some(d) => nix::fcntl::readlinkat(d, name),
+                    None => nix::fcntl::readlink(path),
+                };
+                match target {
+                    Ok(t) => node.link_target = Some(serde_bytes::ByteBuf::from(t.as_bytes().to_vec())),
                     Err(e) => {
-                        self.run.warning(format!("{}: {e}", path.display()));
+                        self.run.warning(format!("{}: {}", path.display(), std::io::Error::from(e)));
                         return Ok(());
                     }
                 }
@@ -314,19 +351,28 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn dir(&mut self, path: &Path, node: Node, parent: Option<&Node>) -> Result<()> {
-        let entries = match std::fs::read_dir(path) {
-            Ok(rd) => rd.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>(),
-            Err(e) => Err(e),
-        };
-        let mut names = match entries {
-            Ok(n) => n,
+    fn dir(
+        &mut self,
+        at: Option<&Arc<OwnedFd>>,
+        path: &Path,
+        name: &[u8],
+        seen: &FileStat,
+        node: Node,
+        parent: Option<&Node>,
+    ) -> Result<()> {
+        let (fd, mut names) = match open_dir(at, path, name, seen) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => {
+                self.run.warning(format!("{}: replaced during backup (now another file); not saved", path.display()));
+                return Ok(());
+            }
             Err(e) => {
-                self.run.warning(format!("{}: {e}", path.display()));
+                self.run.warning(format!("{}: {}", path.display(), std::io::Error::from(e)));
                 return Ok(());
             }
         };
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        names.sort_unstable();
+        let fd = Arc::new(fd);
         let node = self.with_xattrs(path, node, parent);
         let ptree = self.subtree(parent);
         self.emit(Event::Enter { node, parent_subtree: parent.and_then(|n| n.subtree) })?;
@@ -334,14 +380,21 @@ impl Walker<'_, '_> {
             if self.run.cancelled() {
                 break;
             }
-            let child = path.join(&name);
-            let pnode = find(ptree.as_ref(), name.as_bytes());
-            self.path(&child, name.as_bytes(), pnode, false)?;
+            let child = path.join(std::ffi::OsStr::from_bytes(&name));
+            let pnode = find(ptree.as_ref(), &name);
+            self.path(Some(&fd), &child, &name, pnode, false)?;
         }
         self.emit(Event::Leave)
     }
 
-    fn file(&mut self, path: &Path, mut node: Node, parent: Option<&Node>) -> Result<()> {
+    fn file(
+        &mut self,
+        dir: Option<&Arc<OwnedFd>>,
+        path: &Path,
+        name: &[u8],
+        mut node: Node,
+        parent: Option<&Node>,
+    ) -> Result<()> {
         if let Some(p) = parent {
             let same = p.kind == NodeKind::File
                 && p.size == node.size
@@ -362,7 +415,14 @@ impl Walker<'_, '_> {
         }
         let (tx, rx) = bounded(1);
         let t = Instant::now();
-        let sent = self.jobs.send(FileJob { path: path.to_path_buf(), result: tx });
+        let file = Walked {
+            dir: dir.cloned(),
+            name: name.to_vec(),
+            path: path.to_path_buf(),
+            device: node.device,
+            inode: node.inode,
+        };
+        let sent = self.jobs.send(FileJob { file, result: tx });
         self.blocked += t.elapsed();
         sent.map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))?;
         self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
@@ -381,6 +441,44 @@ impl Walker<'_, '_> {
         }
         node.content_lists.is_empty() || self.repo.file_content(node).is_ok_and(|c| live(&c))
     }
+}
+
+/// Open the directory `name` in `at` (or `path` when `at` is `None`) without following a
+/// symlink, check that it is the inode `seen` (`Ok(None)` when it was replaced), and read its
+/// entry names (without `.` and `..`) through the descriptor.
+fn open_dir(
+    at: Option<&Arc<OwnedFd>>,
+    path: &Path,
+    name: &[u8],
+    seen: &FileStat,
+) -> nix::Result<Option<(OwnedFd, Vec<Vec<u8>>)>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = match at {
+        Some(d) => nix::fcntl::openat(d, name, flags, Mode::empty()),
+        None => nix::fcntl::open(path, flags, Mode::empty()),
+    };
+    let fd = match fd {
+        Ok(fd) => fd,
+        // a symlink or a non-directory swapped in for the directory
+        Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let st = nix::sys::stat::fstat(&fd)?;
+    if st.st_dev != seen.st_dev || st.st_ino != seen.st_ino {
+        return Ok(None);
+    }
+    // the walk keeps `fd` for `fstatat`/`openat` of the children; `Dir` owns a duplicate
+    let dup = fd.try_clone().map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
+    let mut dir = nix::dir::Dir::from_fd(dup)?;
+    let mut names = vec![];
+    for entry in dir.iter() {
+        let entry = entry?;
+        let n = entry.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(n.to_vec());
+        }
+    }
+    Ok(Some((fd, names)))
 }
 
 struct Frame {
@@ -460,4 +558,34 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
 
 fn top(stack: &mut [Frame]) -> Result<&mut Frame> {
     stack.last_mut().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_after_its_lstat_is_not_entered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("inside"), b"x").unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("secret"), b"s").unwrap();
+        let seen = nix::sys::stat::lstat(dir.as_path()).unwrap();
+        let parent = Arc::new(OwnedFd::from(std::fs::File::open(tmp.path()).unwrap()));
+        let (_, names) = open_dir(Some(&parent), &dir, b"d", &seen).unwrap().unwrap();
+        assert_eq!(names, vec![b"inside".to_vec()]);
+        // swapped for a symlink: by descriptor and by path, nothing is listed
+        std::fs::rename(&dir, tmp.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        assert!(open_dir(Some(&parent), &dir, b"d", &seen).unwrap().is_none());
+        assert!(open_dir(None, &dir, b"", &seen).unwrap().is_none());
+        // swapped for another directory: not the inode the walk saw
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        assert!(open_dir(Some(&parent), &dir, b"d", &seen).unwrap().is_none());
+    }
 }

@@ -98,7 +98,7 @@ pub enum Command {
     Ls(LsArgs),
     /// Print repository objects (config, index, pack, blob, snapshot, tree, key, lock)
     #[command(
-        after_help = "Examples:\n  arca cat config\n  arca cat snapshot 3fa9c1d2 | jq .\n  arca cat tree latest:/home/me/work\n  arca cat key <id>          (never prints secrets)"
+        after_help = "Examples:\n  arca cat config\n  arca cat snapshot 3fa9c1d2 | jq .\n  arca cat tree latest:/home/me/work\n  arca cat key <id>          (never prints secrets)\n  arca cat config --show-secrets   (also the chunker and id keys)"
     )]
     Cat(CatArgs),
     /// Restore a snapshot
@@ -524,6 +524,10 @@ pub struct CatArgs {
     pub what: String,
     /// Object id (or prefix); for tree: SNAPSHOT[:PATH]
     pub id: Option<String>,
+    /// `cat config`: also print the keys the config carries (chunker and blob/tree id keys of
+    /// a repository made with --copy-chunker-params or rotated); hidden by default
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Args, Debug)]

@@ -112,7 +112,7 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
                 &serde_json::json!({"message_type": "change", "path": c.path, "modifier": c.modifier.to_string()}),
             );
         } else {
-            out.text(format!("{}    {}", c.modifier, c.path));
+            out.entry(format!("{}    {}", c.modifier, c.path));
         }
     };
     let base = if live { new_path.as_str() } else { old_path.as_str() };
@@ -201,7 +201,7 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
             return Ok(exit::OK);
         }
         let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
-        out.text(format!(
+        out.entry(format!(
             "{}: {} version(s) in {} of {} snapshot(s)",
             h.path,
             h.versions.len(),
@@ -232,7 +232,7 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
     for snap in &found {
         out.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], local_time(&snap.time)));
         for m in &snap.matches {
-            out.text(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
+            out.entry(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
         }
         out.text("");
     }

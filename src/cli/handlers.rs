@@ -233,7 +233,7 @@ fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
     out.text(format!("{:<8}  {:<19}  {:<16}  {:<16}  {}", "ID", "Time", "Host", "Tags", "Paths"));
     out.text("-".repeat(80));
     for sn in &list {
-        out.text(format!(
+        out.entry(format!(
             "{:<8}  {:<19}  {:<16}  {:<16}  {}",
             sn.short_id,
             local_time(&sn.time),
@@ -257,7 +257,7 @@ fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     for c in &report.changed {
-        out.text(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
+        out.entry(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
     }
     out.note(format!(
         "modified tags on {} snapshot(s){}",
@@ -292,7 +292,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
                 let target = n.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
                 let user = if n.user.is_empty() { n.uid.to_string() } else { n.user.clone() };
                 let group = if n.group.is_empty() { n.gid.to_string() } else { n.group.clone() };
-                out.text(format!(
+                out.entry(format!(
                     "{} {:>8} {:>8} {:>12} {} {}{}",
                     n.permissions,
                     user,
@@ -303,7 +303,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
                     target
                 ));
             } else {
-                out.text(&n.path);
+                out.entry(&n.path);
             }
         }
     }
@@ -312,7 +312,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
 
 fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {
     let repo = s.open()?;
-    match commands::cat::run(&repo, &a.what, a.id.as_deref())? {
+    match commands::cat::run(&repo, &a.what, a.id.as_deref(), a.show_secrets)? {
         commands::cat::CatOutput::Json(v) => {
             let text = serde_json::to_string_pretty(&v).map_err(|e| Error::new(Kind::Other, e.to_string()))?;
             println!("{text}");
@@ -410,7 +410,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             } else {
                 out.text(format!(" {:<8}  {:<12}  {:<16}  {}", "ID", "User", "Host", "Created"));
                 for k in keys {
-                    out.text(format!(
+                    out.entry(format!(
                         "{}{:<8}  {:<12}  {:<16}  {}",
                         if k.current { "*" } else { " " },
                         k.id.short(),

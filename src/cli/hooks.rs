@@ -12,7 +12,8 @@
 //! `ARCA_PROFILE`, `ARCA_REPOSITORY`, and after the command `ARCA_EXIT_CODE`, `ARCA_ERROR` (on
 //! failure) and the command's figures (backup: `ARCA_SNAPSHOT_ID`, `ARCA_FILES_NEW`,
 //! `ARCA_FILES_CHANGED`, `ARCA_FILES_UNMODIFIED`, `ARCA_DATA_ADDED`, `ARCA_TOTAL_BYTES`,
-//! `ARCA_SOURCE_ERRORS`). A hook that outlives `hook-timeout` (default 10 minutes) is killed
+//! `ARCA_SOURCE_ERRORS`). Never `ARCA_PASSWORD` (or `ARCA_FROM_PASSWORD`): those are removed
+//! from a hook's environment. A hook that outlives `hook-timeout` (default 10 minutes) is killed
 //! and counts as failed. A failing after, failed or finally hook is reported as a warning and
 //! does not change the exit code.
 
@@ -78,7 +79,7 @@ impl HookRunner {
 
     /// Run one hook; `Err` says how it failed.
     fn run_one(&self, phase: &str, cmd: &str, extra: &[(String, String)]) -> std::result::Result<(), String> {
-        let mut child = Command::new("sh")
+        let mut child = crate::platform::without_secrets(&mut Command::new("sh"))
             .args(["-c", cmd])
             .envs(self.base_env.iter().cloned())
             .envs(extra.iter().cloned())

@@ -145,7 +145,7 @@ fn print_group(out: Out, g: &ForgetGroup) {
     if !g.keep.is_empty() {
         out.text(format!("keep {} snapshot(s):", g.keep.len()));
         for r in &g.reasons {
-            out.text(format!(
+            out.entry(format!(
                 "  {}  {}  {}",
                 r.snapshot.short_id,
                 super::handlers::local_time(&r.snapshot.time),

@@ -1,14 +1,13 @@
 //! `arca mount`: check that FUSE is usable, mount, wait for Ctrl-C, SIGTERM or an external
 //! unmount, unmount.
 
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::MountArgs;
 use super::exit;
 use super::output::Out;
-use super::settings::{parse_size, Settings};
+use super::settings::{parse_size, Settings, BACKGROUND_CHILD};
 use crate::error::{Error, Kind, Result};
 use crate::mount::fuse::Fuse;
 use crate::mount::layout::DEFAULT_TEMPLATES;
@@ -31,31 +30,35 @@ pub fn fuse_available() -> Result<()> {
     }
 }
 
-/// Set in the environment of the process `--background` starts.
-const CHILD: &str = "ARCA_MOUNT_BACKGROUND_CHILD";
-
 /// `--background`: check the password here, start this command again detached (its own
 /// process group, no terminal, stderr to a log), wait until the mount appears, return.
 fn background(s: &Settings, out: Out, target: &std::path::Path) -> Result<u8> {
+    use std::io::Write;
     use std::os::unix::process::CommandExt;
     let (repo, password) = s.open_with_password()?;
     drop(repo);
     let log = std::env::temp_dir().join(format!("arca-mount-{}.log", std::process::id()));
     let log_file = std::fs::File::create(&log).map_err(|e| Error::io(log.display(), e))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("the arca executable", e))?;
-    let mut child = std::process::Command::new(exe)
+    // The password read here (perhaps from a prompt) goes to the child through a pipe on its
+    // standard input: not a second prompt, and not its environment, which its owner can read
+    // in /proc/PID/environ for as long as the mount lives.
+    let mut child = crate::platform::without_secrets(&mut std::process::Command::new(exe))
         .args(std::env::args_os().skip(1))
-        .env(CHILD, "1")
-        // the password read here (perhaps from a prompt) goes to the child, not a second prompt
-        .env("ARCA_PASSWORD", std::ffi::OsStr::from_bytes(&password))
+        .env(BACKGROUND_CHILD, "1")
         .env_remove("ARCA_PASSWORD_FILE")
         .env_remove("ARCA_PASSWORD_COMMAND")
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(log_file)
         .process_group(0)
         .spawn()
         .map_err(|e| Error::io("starting the background mount", e))?;
+    if let Some(mut pipe) = child.stdin.take() {
+        // a child that died first shows why in its log, read below
+        let _ = pipe.write_all(&password);
+    }
+    drop(password);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         if mounted(target) {
@@ -96,7 +99,7 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
             .hint("create it first: mkdir -p MOUNTPOINT"));
     }
     fuse_available()?;
-    if a.background && std::env::var_os(CHILD).is_none() {
+    if a.background && std::env::var_os(BACKGROUND_CHILD).is_none() {
         return background(s, out, &target);
     }
     let opts = VfsOptions {

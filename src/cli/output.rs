@@ -1,5 +1,13 @@
 //! Printing: human text on a terminal (progress bars on long work), JSON lines with --json.
+//!
+//! File names, host and user names, tags and key fields come from the file system or the
+//! repository, and whoever wrote them may have put terminal escapes in them (`ESC ]` sets the
+//! window title, `ESC [ … m` repaints, a newline forges a line). Human output therefore goes
+//! through [`term`]: every control character is printed escaped (`\x1b`, `\n`). Lines made of
+//! such names use [`Out::entry`]; `text`, `note` and errors escape everything but their own
+//! newlines; warnings escape everything. JSON output is exact (serde escapes).
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,6 +17,42 @@ use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::Error;
+
+/// Does `c` need escaping before it reaches a terminal? C0 controls, DEL, C1 controls (`0x9b`
+/// is a CSI on some terminals) and the bidirectional overrides and isolates, which reorder
+/// what a line appears to say.
+fn unsafe_for_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad = |c: char| unsafe_for_terminal(c) && !(keep_newlines && c == '\n');
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !bad(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` safe to print on a terminal: every control character escaped, newlines too.
+pub fn term(s: &str) -> Cow<'_, str> {
+    escape(s, false)
+}
+
+/// [`term`], but keeping newlines: for text whose line breaks are arca's own.
+pub fn term_lines(s: &str) -> Cow<'_, str> {
+    escape(s, true)
+}
 
 #[derive(Clone, Copy)]
 pub struct Out {
@@ -27,14 +71,24 @@ impl Out {
     pub fn text(&self, s: impl AsRef<str>) {
         if !self.quiet && !self.json {
             let mut o = std::io::stdout().lock();
-            let _ = writeln!(o, "{}", s.as_ref());
+            let _ = writeln!(o, "{}", term_lines(s.as_ref()));
+        }
+    }
+
+    /// One line of human output that holds names from the file system or the repository
+    /// (`ls`, `find`, `diff`, `snapshots`, `key list`): newlines in it are escaped too, so a
+    /// name cannot forge a line.
+    pub fn entry(&self, s: impl AsRef<str>) {
+        if !self.quiet && !self.json {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{}", term(s.as_ref()));
         }
     }
 
     /// A note on stderr (shown unless quiet, also in JSON mode).
     pub fn note(&self, s: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", s.as_ref());
+            eprintln!("{}", term_lines(s.as_ref()));
         }
     }
 
@@ -46,7 +100,7 @@ impl Out {
                 eprintln!("{s}");
             }
         } else {
-            eprintln!("warning: {msg}");
+            eprintln!("warning: {}", term(msg));
         }
     }
 
@@ -58,18 +112,19 @@ impl Out {
                 eprintln!("{s}");
             }
         } else {
-            eprintln!("arca: {}", e.message);
+            eprintln!("arca: {}", term_lines(&e.message));
             let mut src = std::error::Error::source(e);
             let mut depth = 0;
             while let Some(s) = src {
-                if depth == 0 && !e.message.contains(&s.to_string()) {
-                    eprintln!("  caused by: {s}");
+                let s_text = s.to_string();
+                if depth == 0 && !e.message.contains(&s_text) {
+                    eprintln!("  caused by: {}", term_lines(&s_text));
                 }
                 src = s.source();
                 depth += 1;
             }
             if let Some(h) = &e.hint {
-                eprintln!("  hint: {h}");
+                eprintln!("  hint: {}", term_lines(h));
             }
         }
     }
@@ -139,4 +194,19 @@ impl Drop for Ticker {
 
 pub fn bytes(n: u64) -> String {
     HumanBytes(n).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_clean_text_is_not_copied() {
+        assert!(matches!(term("plain name.txt"), Cow::Borrowed(_)));
+        assert_eq!(term("a\x1b]0;title\x07b\nc\td\r"), "a\\x1b]0;title\\x07b\\nc\\td\\r");
+        assert_eq!(term("x\u{9b}31m\u{7f}"), "x\\x9b31m\\x7f");
+        assert_eq!(term("cod\u{202e}gpj.exe"), "cod\\u{202e}gpj.exe");
+        assert_eq!(term("ünïcödé ok"), "ünïcödé ok");
+        assert_eq!(term_lines("line one\nline\x1btwo"), "line one\nline\\x1btwo");
+    }
 }

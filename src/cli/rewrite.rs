@@ -49,7 +49,7 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
         };
         out.text(format!("snapshot {}: {what}, {} path(s) removed", &x.original[..8], x.removed_count));
         for p in &x.removed {
-            out.text(format!("  - {p}"));
+            out.entry(format!("  - {p}"));
         }
     }
     out.text(format!(

@@ -17,6 +17,9 @@ pub enum PasswordSource {
     Env(&'static str),
     File(PathBuf),
     Command(String),
+    /// Standard input, read to its end, every byte kept: how `mount --background` hands the
+    /// password it read to the process it starts (a pipe, not that process's environment).
+    Stdin,
     Prompt,
 }
 
@@ -36,6 +39,10 @@ pub struct Settings {
 }
 
 pub type Password = Zeroizing<Vec<u8>>;
+
+/// Set in the environment of the process `mount --background` starts; that process reads its
+/// password from standard input ([`PasswordSource::Stdin`]).
+pub(super) const BACKGROUND_CHILD: &str = "ARCA_MOUNT_BACKGROUND_CHILD";
 
 impl Settings {
     pub fn from_global(g: &Global) -> Result<Settings> {
@@ -66,7 +73,9 @@ impl Settings {
             op_timeout: io_timeout * 2,
             ..Default::default()
         };
-        let password = if std::env::var_os("ARCA_PASSWORD").is_some() {
+        let password = if std::env::var_os(BACKGROUND_CHILD).is_some() {
+            PasswordSource::Stdin
+        } else if std::env::var_os("ARCA_PASSWORD").is_some() {
             PasswordSource::Env("ARCA_PASSWORD")
         } else if let Some(f) = &g.password_file {
             PasswordSource::File(f.clone())
@@ -146,7 +155,8 @@ impl Settings {
                 Zeroizing::new(b)
             }
             PasswordSource::Command(c) => {
-                let out = std::process::Command::new("sh")
+                // a password command for one repository does not see the other's password
+                let out = crate::platform::without_secrets(&mut std::process::Command::new("sh"))
                     .args(["-c", c])
                     .stderr(std::process::Stdio::inherit())
                     .output()
@@ -157,6 +167,13 @@ impl Settings {
                 let mut b = out.stdout;
                 strip_newline(&mut b);
                 Zeroizing::new(b)
+            }
+            PasswordSource::Stdin => {
+                use std::io::Read;
+                // room enough that reading does not reallocate, leaving a copy behind unwiped
+                let mut b = Zeroizing::new(Vec::with_capacity(64 * 1024));
+                std::io::stdin().lock().read_to_end(&mut b).map_err(|e| Error::io("password on standard input", e))?;
+                b
             }
             PasswordSource::Prompt => prompt(confirm)?,
         };

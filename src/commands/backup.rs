@@ -134,7 +134,7 @@ pub fn run(
             let (prog, args) =
                 argv.split_first().ok_or_else(|| Error::usage("--stdin-from-command needs a command"))?;
             use std::os::unix::process::CommandExt;
-            let mut c = std::process::Command::new(prog)
+            let mut c = crate::platform::without_secrets(&mut std::process::Command::new(prog))
                 .args(args)
                 .process_group(0)
                 .stdout(std::process::Stdio::piped())

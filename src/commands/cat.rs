@@ -48,10 +48,30 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::new(Kind::Other, format!("JSON: {e}")))
 }
 
-pub fn run(repo: &Repository, what: &str, arg: Option<&str>) -> Result<CatOutput> {
+/// The config's fields that are key material: the chunker's gear-table key (which lets anyone
+/// holding it fingerprint files by their chunk boundaries) and the blob and tree id keys
+/// (which let anyone holding them test whether a known file is stored).
+const CONFIG_SECRETS: [&str; 3] = ["chunker_key", "blob_id_key", "tree_id_key"];
+
+/// The config as JSON, its key material replaced by `"hidden"` unless `show_secrets`.
+fn config_json(repo: &Repository, show_secrets: bool) -> Result<Value> {
+    let mut v = to_json(repo.config())?;
+    if !show_secrets {
+        if let Some(o) = v.as_object_mut() {
+            for k in CONFIG_SECRETS {
+                if let Some(field) = o.get_mut(k) {
+                    *field = json!("hidden (--show-secrets shows it)");
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool) -> Result<CatOutput> {
     let need = || arg.ok_or_else(|| Error::usage(format!("`cat {what}` needs an id")));
     Ok(CatOutput::Json(match what {
-        "config" => to_json(repo.config())?,
+        "config" => config_json(repo, show_secrets)?,
         "index" => {
             let id = object_id(repo, "index", need()?)?;
             let f = IndexFile::decode(repo.keys(), &repo.read_object("index", &id)?)?;

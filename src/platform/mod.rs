@@ -76,3 +76,31 @@ pub fn interrupted_error() -> crate::error::Error {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// Environment variables that hold a password itself (not a file or a command that yields
+/// one). Every child arca starts (hooks, password commands, `--stdin-from-command`, the
+/// background mount) gets an environment without them: a hook is configuration, not a
+/// password holder, and `/proc/PID/environ` of a long-lived child is readable by its owner.
+pub const SECRET_ENV: &[&str] = &["ARCA_PASSWORD", "ARCA_FROM_PASSWORD"];
+
+/// Remove [`SECRET_ENV`] from the environment `cmd` will start its child with.
+pub fn without_secrets(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for var in SECRET_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Raise the soft limit on open descriptors to the hard limit. A backup holds one descriptor
+/// per directory level it is inside (plus those of queued files), so a deep tree must not meet
+/// the customary soft limit of 1024 while the hard limit allows far more. Best effort.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::debug!("raising the open file limit from {soft} to {hard}: {e}");
+            }
+        }
+    }
+}
