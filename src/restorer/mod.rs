@@ -119,6 +119,8 @@ pub fn restore(
 ) -> Result<RestoreSummary> {
     repo.load_index()?;
     let target = if opts.dry_run { None } else { Some(Target::open(&opts.target)?) };
+    // reaching a deep directory holds a descriptor per level on the way
+    crate::platform::raise_open_file_limit();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.concurrency.max(1))
         .build()
