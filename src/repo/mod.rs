@@ -10,6 +10,7 @@ mod group_cache;
 mod in_flight;
 mod index_writer;
 mod keys;
+pub mod limits;
 mod lock;
 mod pack_copier;
 mod recent_blobs;
@@ -154,19 +155,27 @@ impl Repository {
 
     /// Open with a password: tries every key file (format-spec §8, §22).
     pub fn open(backend: DynBackend, password: &[u8]) -> Result<Repository> {
-        let config_bytes = match backend.read(CONFIG_PATH) {
+        Self::open_with_hint(backend, password, None)
+    }
+
+    /// [`Self::open`], trying the key file `hint` first (the one that opened last time, as
+    /// remembered outside the repository): a hint only changes the order keys are tried in.
+    pub fn open_with_hint(backend: DynBackend, password: &[u8], hint: Option<ObjectId>) -> Result<Repository> {
+        let config_bytes = match limits::read_capped(&backend, CONFIG_PATH, limits::MAX_CONFIG_LEN) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
+            Err(e) if e.kind == Kind::NotFound => {
                 Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
                     .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"))
             }
-            Err(e) => return Err(Error::from(e).context("reading config")),
+            // an oversized config is damage like any other: a rotation key's copy may stand in
+            Err(e) if e.kind == Kind::Corrupt => Err(e),
+            Err(e) => return Err(e),
         };
         let config = config_bytes.and_then(|b| {
             crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx("config")?;
             Ok(b)
         });
-        let u = keys::unlock(&backend, password, config)?;
+        let u = keys::unlock(&backend, password, config, hint)?;
         Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
     }
 
@@ -230,7 +239,7 @@ impl Repository {
                 }
             }
         }
-        let bytes = self.backend.read(&path).ctx(format!("reading {path}"))?;
+        let bytes = limits::read_capped(&self.backend, &path, limits::cap_for(dir))?;
         if storage_hash(&bytes) != id.0 {
             return Err(Error::corrupt(format!("{path}: content does not match its name")));
         }
