@@ -420,6 +420,11 @@ fn oversized_planted_objects_are_refused_by_their_size_before_being_read() {
     assert!(out.contains(&format!("keys/{}", fake_name("key"))) && out.contains(TOO_LARGE), "{out}");
     assert!(out.contains(&fake_name("snapshot")[..8]), "the oversized snapshot was not named: {out}");
 
+    // `key list` lists the real key and names the oversized file
+    let o = env.run(&["key", "list"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains(TOO_LARGE), "{}", stderr(&o));
+
     // a reader passes the oversized lock, naming it; a writer counts it as held by somebody
     let o = env.run(&["check"]);
     let out = all_output(&o);

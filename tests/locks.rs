@@ -95,6 +95,10 @@ fn an_undecodable_lock_does_not_block_commands_that_only_read() {
         assert!(restored.iter().any(|(p, m)| p.ends_with("a") && m.size == 5), "{restored:?}");
         let o = env.run(&["check"]);
         assert!(stderr(&o).contains(&format!("locks/{name}")), "no warning named the lock: {}", stderr(&o));
+        // the library: what `mount` takes passes it, a shared writer's lock does not
+        let repo = Repository::open(raw(&env), PASSWORD.as_bytes()).unwrap();
+        drop(repo.lock_read("mount").unwrap());
+        assert_eq!(repo.lock("backup", LockMode::Shared).err().map(|e| e.kind), Some(Kind::Locked));
         // writers still take it for a lock held by somebody unknown
         let o = env.run(&["backup", src.to_str().unwrap()]);
         assert_eq!(code(&o), 11, "{}", stderr(&o));

@@ -193,7 +193,15 @@ impl Repository {
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         let mut out = vec![];
         for id in key_ids(&self.backend)? {
-            let kf = read_key(&self.backend, &id)?;
+            // a planted or damaged file is not a key: it must not hide the real ones
+            let kf = match read_key(&self.backend, &id) {
+                Ok(kf) => kf,
+                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => {
+                    tracing::warn!("skipping unusable key file: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             out.push(KeyInfo {
                 id,
                 current: id == self.key_id,
