@@ -51,6 +51,11 @@ pub fn read_capped(backend: &DynBackend, path: &str, cap: u64) -> Result<Vec<u8>
         .stat(path)
         .map_err(|e| Error::from(e).context(format!("reading {path}")))?
         .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")))?;
+    read_listed(backend, path, size, cap)
+}
+
+/// [`read_capped`] with the size a listing gave, saving the request that asks for it.
+pub fn read_listed(backend: &DynBackend, path: &str, size: u64, cap: u64) -> Result<Vec<u8>> {
     if size > cap {
         return Err(too_large(path, size, cap));
     }

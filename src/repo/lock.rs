@@ -102,9 +102,13 @@ impl Repository {
     /// vanished after the listing is left out.
     fn read_locks(&self) -> Result<Vec<(ObjectId, std::result::Result<Lock, String>)>> {
         let mut out = vec![];
-        for id in self.list_objects("locks")? {
+        for (id, size) in self.list_objects_sized("locks")? {
             let path = format!("locks/{id}");
-            match super::limits::read_capped(&self.backend, &path, super::limits::MAX_LOCK_LEN) {
+            let read = match size {
+                0 => super::limits::read_capped(&self.backend, &path, super::limits::MAX_LOCK_LEN),
+                _ => super::limits::read_listed(&self.backend, &path, size, super::limits::MAX_LOCK_LEN),
+            };
+            match read {
                 Ok(b) if crate::id::storage_hash(&b) != id.0 => {
                     out.push((id, Err("content does not match its name".into())))
                 }

@@ -231,6 +231,12 @@ impl Repository {
     /// Read a content-addressed object (index, snapshot), from the cache when present, and
     /// verify that its bytes hash to its name.
     pub fn read_object(&self, dir: &str, id: &ObjectId) -> Result<Vec<u8>> {
+        self.read_object_sized(dir, id, None)
+    }
+
+    /// [`Self::read_object`] with the size a listing gave (else the size is asked first):
+    /// either way a file larger than its kind's cap is refused unread ([`limits`]).
+    fn read_object_sized(&self, dir: &str, id: &ObjectId, listed_size: Option<u64>) -> Result<Vec<u8>> {
         let path = format!("{dir}/{id}");
         if let Some(c) = &self.cache {
             if let Some(b) = c.get(&path) {
@@ -239,7 +245,11 @@ impl Repository {
                 }
             }
         }
-        let bytes = limits::read_capped(&self.backend, &path, limits::cap_for(dir))?;
+        // a listing that gives no sizes says 0 (no object is empty): then ask
+        let bytes = match listed_size.filter(|s| *s > 0) {
+            Some(size) => limits::read_listed(&self.backend, &path, size, limits::cap_for(dir))?,
+            None => limits::read_capped(&self.backend, &path, limits::cap_for(dir))?,
+        };
         if storage_hash(&bytes) != id.0 {
             return Err(Error::corrupt(format!("{path}: content does not match its name")));
         }
@@ -274,12 +284,19 @@ impl Repository {
 
     /// Ids of the objects in `dir` (names that are not 64 hex digits are ignored).
     pub fn list_objects(&self, dir: &str) -> Result<Vec<ObjectId>> {
+        Ok(self.list_objects_sized(dir)?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// [`Self::list_objects`] with each file's size as listed.
+    pub(crate) fn list_objects_sized(&self, dir: &str) -> Result<Vec<(ObjectId, u64)>> {
         let entries = self.backend.list(&format!("{dir}/")).ctx(format!("listing {dir}"))?;
         // only canonical names (64 lowercase hex digits) are objects; anything else is ignored
         Ok(entries
             .iter()
-            .filter_map(|e| e.path.rsplit('/').next())
-            .filter_map(|name| ObjectId::from_hex(name).filter(|id| id.to_hex() == name))
+            .filter_map(|e| {
+                let name = e.path.rsplit('/').next()?;
+                ObjectId::from_hex(name).filter(|id| id.to_hex() == name).map(|id| (id, e.size))
+            })
             .collect())
     }
 
@@ -326,8 +343,9 @@ impl Repository {
     }
 
     fn load_index_once(&self) -> Result<Vec<ObjectId>> {
-        let mut ids = self.list_objects("index")?;
-        ids.sort();
+        let mut sized = self.list_objects_sized("index")?;
+        sized.sort();
+        let ids: Vec<ObjectId> = sized.iter().map(|(id, _)| *id).collect();
         let listed = ids.clone();
         let mut h = blake3::Hasher::new();
         for id in &ids {
@@ -341,8 +359,8 @@ impl Repository {
             None => {
                 // one decoded file at a time: the table is the only large allocation
                 let mut b = blob_index::IndexBuilder::default();
-                for id in ids {
-                    let bytes = self.read_object("index", &id)?;
+                for (id, size) in sized {
+                    let bytes = self.read_object_sized("index", &id, Some(size))?;
                     b.add(Some(id), &IndexFile::decode(&self.keys, &bytes).ctx(format!("index/{id}"))?);
                 }
                 if let Some(c) = &self.cache {
@@ -595,11 +613,15 @@ impl Repository {
     /// The readable snapshots, oldest first, and the damaged ones with their errors.
     #[allow(clippy::type_complexity)]
     pub fn snapshots_and_damaged(&self) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<(SnapshotId, Error)>)> {
-        let ids = self.list_objects("snapshots")?;
+        let sized = self.list_objects_sized("snapshots")?;
+        let ids: Vec<ObjectId> = sized.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(ids.len());
         let mut damaged = vec![];
-        for id in &ids {
-            match self.load_snapshot(id) {
+        for (id, size) in &sized {
+            let loaded = self
+                .read_object_sized("snapshots", id, Some(*size))
+                .and_then(|b| Snapshot::decode(&self.keys, &b).ctx(format!("snapshots/{id}")));
+            match loaded {
                 Ok(s) => out.push((*id, s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
                 Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => damaged.push((*id, e)),
