@@ -677,3 +677,18 @@ fn a_symlinked_data_directory_is_refused_and_nothing_is_written_through_it() {
     assert!(stderr(&o).contains("data") && stderr(&o).contains("symbolic link"), "{}", stderr(&o));
     assert_same_tree(&before, &describe(&outside));
 }
+
+#[test]
+fn a_symlinked_pack_subdirectory_is_not_written_through() {
+    let env = Env::new();
+    env.init();
+    // data/ab links to a directory outside; a write of a pack there must not follow it
+    let outside = env.path("outside-packs");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::create_dir_all(env.repo.join("data")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.repo.join("data/ab")).unwrap();
+    let b = raw_backend(&env.repo);
+    let e = b.write(&format!("data/ab/{}", "ab".repeat(32)), vec![1u8; 100].into()).unwrap_err();
+    assert!(e.message.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "a pack was written through the link");
+}

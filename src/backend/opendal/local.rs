@@ -5,8 +5,8 @@
 //! removing "stale temporary files". So:
 //!
 //! - the top-level directories (`data`, `index`, `keys`, `snapshots`, `locks`, `.arca-tmp`)
-//!   must be real directories, never symbolic links (checked with `lstat` on open and before
-//!   each write into one);
+//!   must be real directories, never symbolic links (checked with `lstat` on open), and so
+//!   must every directory a write goes through (`data/<hh>` too, before each write);
 //! - `.arca-tmp` must also belong to the user running arca; it is opened with `O_NOFOLLOW`
 //!   and only names of arca's own temporary files (`<object name>.<8 letters or digits>`)
 //!   are removed from it, with `unlinkat` relative to that descriptor, after an `fstatat`
@@ -141,24 +141,23 @@ pub fn remove_stale_temp_files(root: &Path) {
     remove_temp_files(root, |_, age| age > day);
 }
 
-/// Before writing `path`: its top-level directory must not be a symbolic link, and missing
-/// directories (the root included) are created 0700, `.arca-tmp` among them.
+/// Before writing `path`: none of its directories (`data`, `data/<hh>`) may be a symbolic
+/// link, and missing ones (the root included) are created 0700, `.arca-tmp` among them.
 pub fn prepare_write(root: &Path, path: &str) -> std::io::Result<()> {
     let mut dirs = std::fs::DirBuilder::new();
     dirs.recursive(true).mode(0o700);
-    if let Some((top, _)) = path.split_once('/') {
-        let top_path = root.join(top);
-        if let Ok(m) = std::fs::symlink_metadata(&top_path) {
-            if m.file_type().is_symlink() {
+    if let Some((parent, _)) = path.rsplit_once('/') {
+        let mut at = root.to_path_buf();
+        for component in parent.split('/') {
+            at.push(component);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
                 return Err(std::io::Error::other(format!(
                     "{} is a symbolic link; arca refuses to write through it",
-                    top_path.display()
+                    at.display()
                 )));
             }
         }
-        if let Some((parent, _)) = path.rsplit_once('/') {
-            dirs.create(root.join(parent))?;
-        }
+        dirs.create(root.join(parent))?;
     }
     let temp = root.join(TEMP_DIR);
     dirs.create(&temp)?;
