@@ -160,7 +160,16 @@ pub(super) fn unlock(
                 );
                 continue;
             }
-            for (rid, _) in &rotations {
+            for (rid, r) in &rotations {
+                // a rotation *to* this secret whose last step was interrupted (§22.3): its
+                // `config` copy is sealed under this very secret
+                let to_this = r.config.as_deref().is_some_and(|c| Config::decode(&Keys::derive(&master), c).is_ok());
+                if to_this {
+                    tracing::warn!(
+                        "keys/{rid}: a key rotation to this key did not finish; `arca key rotate` finishes it"
+                    );
+                    continue;
+                }
                 tracing::warn!(
                     "keys/{rid} claims a key rotation in progress, but no holder of this repository's key started                      it; ignoring it (remove it with `arca key remove` if nobody is rotating keys)"
                 );
