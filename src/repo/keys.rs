@@ -171,7 +171,7 @@ pub(super) fn unlock(
                     continue;
                 }
                 tracing::warn!(
-                    "keys/{rid} claims a key rotation in progress, but no holder of this repository's key started                      it; ignoring it (remove it with `arca key remove` if nobody is rotating keys)"
+                    "keys/{rid} claims a key rotation that no holder of this key started; ignoring it (`arca key remove` removes it)"
                 );
             }
         }
