@@ -161,8 +161,10 @@ fn stale_temporary_files_are_removed() {
     env.init();
     let tmp = env.repo.join(".arca-tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let stale = tmp.join("left-by-a-crash");
-    let fresh = tmp.join("being-written");
+    // named as OpenDAL names arca's writes in progress: `<object name>.<8 letters or digits>`
+    // (files of other names are never removed: tests/hostile.rs)
+    let stale = tmp.join(format!("{}.LeftByCr", "ab".repeat(32)));
+    let fresh = tmp.join(format!("{}.Writing0", "cd".repeat(32)));
     write(&stale, b"partial");
     write(&fresh, b"partial");
     let two_days_ago = nix::sys::time::TimeSpec::new(

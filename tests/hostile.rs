@@ -381,3 +381,314 @@ fn a_pack_header_with_overlapping_entries_is_refused_and_harms_nothing() {
     env.check();
     assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
 }
+
+// ---- issue 19, point 5: hostile files stay cheap ----
+
+/// A file of `len` bytes that occupies no disk space (reads as zeros).
+fn sparse(path: &std::path::Path, len: u64) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+fn fake_name(tag: &str) -> String {
+    hex::encode(blake3::hash(tag.as_bytes()).as_bytes())
+}
+
+fn all_output(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o))
+}
+
+const TOO_LARGE: &str = "more than any arca object of its kind";
+
+#[test]
+fn oversized_planted_objects_are_refused_by_their_size_before_being_read() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a"), b"some data");
+    env.ok(&["backup", src.to_str().unwrap()]);
+    // one oversized file of each kind, each larger than its cap (none is ever read)
+    sparse(&env.repo.join("keys").join(fake_name("key")), 64 * 1024 + 1);
+    sparse(&env.repo.join("locks").join(fake_name("lock")), 64 * 1024 + 1);
+    sparse(&env.repo.join("snapshots").join(fake_name("snapshot")), 64 * 1024 * 1024 + 1);
+    sparse(&env.repo.join("index").join(fake_name("index")), 256 * 1024 * 1024 + 1);
+
+    // the key is skipped with a warning naming it; the damaged snapshot is reported
+    let o = env.run(&["snapshots"]);
+    assert_ne!(code(&o), 101, "{}", stderr(&o));
+    let out = all_output(&o);
+    assert!(out.contains(&format!("keys/{}", fake_name("key"))) && out.contains(TOO_LARGE), "{out}");
+    assert!(out.contains(&fake_name("snapshot")[..8]), "the oversized snapshot was not named: {out}");
+
+    // `key list` lists the real key and names the oversized file
+    let o = env.run(&["key", "list"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains(TOO_LARGE), "{}", stderr(&o));
+
+    // a reader passes the oversized lock, naming it; a writer counts it as held by somebody
+    let o = env.run(&["check"]);
+    let out = all_output(&o);
+    assert!(out.contains(&format!("locks/{}", fake_name("lock"))) && out.contains(TOO_LARGE), "{out}");
+    assert!(out.contains(&format!("index/{}", fake_name("index"))), "check did not name the oversized index: {out}");
+    let o = env.run(&["backup", src.to_str().unwrap()]);
+    assert_eq!(code(&o), 11, "{}", stderr(&o));
+    assert!(stderr(&o).contains(TOO_LARGE), "{}", stderr(&o));
+
+    // an oversized config: the repository does not open, and says why
+    let config = env.repo.join("config");
+    std::fs::remove_file(&config).unwrap();
+    sparse(&config, 64 * 1024 + 1);
+    let o = env.run(&["snapshots"]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("config") && stderr(&o).contains(TOO_LARGE), "{}", stderr(&o));
+}
+
+#[test]
+fn a_pack_trailer_claiming_a_gigantic_header_is_refused_before_reading_it() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    // a pack of 5 GiB (sparse) whose trailer claims a 4 GiB header: inside the pack, so only
+    // the bound on the largest possible header stops a 4 GiB read
+    let name = fake_name("pack");
+    let path = env.repo.join("data").join(&name[..2]).join(&name);
+    sparse(&path, 5 << 30);
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(std::io::SeekFrom::End(-4)).unwrap();
+        f.write_all(&0xFFFF_FFF0u32.to_le_bytes()).unwrap();
+    }
+    let (id, size) = repo.stored_packs().unwrap().into_iter().find(|(id, _)| id.to_hex() == name).unwrap();
+    let started = std::time::Instant::now();
+    let e = repo.read_pack_header(&id, size).expect_err("a gigantic header was accepted");
+    assert!(e.message.contains("largest possible header"), "{}", e.message);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the header was read");
+}
+
+/// A key file that looks well formed but whose wrap opens with no password, with `params`.
+fn planted_key(env: &Env, params: arca::crypto::KdfParams, tag: &str) -> String {
+    use arca::crypto::MasterSecret;
+    use arca::format::key::KeyFile;
+    let mut kf = KeyFile::create(
+        &MasterSecret([1; 32]),
+        b"attacker",
+        arca::crypto::KdfParams::INSECURE_TEST,
+        tag.into(),
+        "h".into(),
+        "u".into(),
+    )
+    .unwrap();
+    kf.params = params;
+    let bytes = kf.encode();
+    let name = hex::encode(blake3::hash(&bytes).as_bytes());
+    std::fs::write(env.repo.join("keys").join(&name), bytes).unwrap();
+    name
+}
+
+fn real_key(env: &Env) -> String {
+    std::fs::read_dir(env.repo.join("keys")).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap()
+}
+
+/// The keys `-vv` says it tries, in order.
+fn tried_keys(env: &Env, pw: Option<&str>) -> Vec<String> {
+    let mut c = env.cmd();
+    if let Some(pw) = pw {
+        c.env("ARCA_PASSWORD", pw);
+    }
+    let o = c.args(["-vv", "snapshots"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stderr(&o)
+        .lines()
+        .filter_map(|l| l.split("trying keys/").nth(1))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn key_files_above_the_cost_ceiling_are_refused_before_argon2_runs() {
+    let env = Env::new();
+    env.init();
+    // 4 GiB and 64 passes: what the old ceiling admitted (minutes and 4 GiB per attempt)
+    let name = planted_key(&env, arca::crypto::KdfParams { m_kib: 4 << 20, t: 64, p: 4 }, "expensive");
+    let started = std::time::Instant::now();
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(stderr(&o).contains(&format!("keys/{name}")) && stderr(&o).contains("above the ceiling"), "{}", stderr(&o));
+    // a wrong password still fails as one, after trying only the affordable keys
+    let o = env.cmd().env("ARCA_PASSWORD", "wrong").arg("snapshots").output().unwrap();
+    assert_eq!(code(&o), 12, "{}", stderr(&o));
+}
+
+#[test]
+fn key_files_are_tried_cheapest_first_then_the_one_that_opened_last_time_first() {
+    let env = Env::new();
+    env.init();
+    let real = real_key(&env);
+    // affordable but costly keys (1 GiB, 4 passes) that open with no password; before the
+    // real key, whatever their names
+    let costly = arca::crypto::KdfParams { m_kib: 1 << 20, t: 4, p: 1 };
+    planted_key(&env, costly, "costly 1");
+    planted_key(&env, costly, "costly 2");
+    assert_eq!(tried_keys(&env, None).first(), Some(&real[..8].to_string()), "a costly key was tried first");
+
+    // a second password of the same cost: once it opened, its key goes first
+    std::fs::write(env.path("pw2"), "second password").unwrap();
+    env.ok(&["key", "add", "--new-password-file", env.path("pw2").to_str().unwrap()]);
+    let hinted_real = tried_keys(&env, Some("second password"));
+    assert_eq!(hinted_real.len(), 2, "{hinted_real:?}");
+    assert_eq!(hinted_real[0], real[..8], "the key that opened last time was not tried first: {hinted_real:?}");
+    let second = hinted_real[1].clone();
+    assert_eq!(tried_keys(&env, Some("second password")), vec![second.clone()]);
+    // a hint is only an order: the first password still opens, after the hinted key
+    assert_eq!(tried_keys(&env, None), vec![second, real[..8].to_string()]);
+}
+
+#[test]
+fn a_planted_rotation_key_does_not_lock_any_password_out() {
+    use arca::crypto::{KdfParams, MasterSecret};
+    use arca::format::key::KeyFile;
+    let env = Env::new();
+    env.init();
+    // a well-formed rotation key of the attacker's own secrets and password, with a message
+    let meta = ("PAY 1 BTC TO GET YOUR BACKUPS BACK".to_string(), "evil".to_string(), "mallory".to_string());
+    let kf = KeyFile::create_rotation(
+        &MasterSecret([1; 32]),
+        (&MasterSecret([2; 32]), &[3; 32]),
+        b"no config".to_vec(),
+        b"attacker",
+        KdfParams::INSECURE_TEST,
+        meta,
+    )
+    .unwrap();
+    let bytes = kf.encode();
+    let name = hex::encode(blake3::hash(&bytes).as_bytes());
+    std::fs::write(env.repo.join("keys").join(&name), bytes).unwrap();
+    // the same file without its marker, as an older writer or a forger leaves it
+    let mut unmarked = kf.clone();
+    unmarked.marker = None;
+    let bytes = unmarked.encode();
+    std::fs::write(env.repo.join("keys").join(hex::encode(blake3::hash(&bytes).as_bytes())), bytes).unwrap();
+
+    let o = env.run(&["snapshots"]);
+    assert_eq!(code(&o), 0, "a planted rotation key locked the password out: {}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("keys/{name}")) && stderr(&o).contains("ignoring it"), "{}", stderr(&o));
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    env.ok(&["backup", src.to_str().unwrap()]);
+    env.check();
+}
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn repository_files_are_created_private_whatever_the_umask() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(100_000, 1));
+    env.ok(&["backup", src.to_str().unwrap()]);
+    let mut seen = 0;
+    let mut stack = vec![env.repo.clone()];
+    while let Some(dir) = stack.pop() {
+        assert_eq!(mode_of(&dir), 0o700, "{}", dir.display());
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                assert_eq!(mode_of(&p), 0o600, "{}", p.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 5, "only {seen} files");
+}
+
+/// An outside directory with files a stale-temporary-file sweep would take: a day old,
+/// one named like arca's temporary files.
+fn bait(env: &Env) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let outside = env.path("outside");
+    let files = vec![outside.join(format!("{}.AbCd1234", "ab".repeat(32))), outside.join("precious.txt")];
+    for f in &files {
+        write(f, b"not arca's");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 24 * 3600);
+        std::fs::File::options().write(true).open(f).unwrap().set_modified(old).unwrap();
+    }
+    (outside, files)
+}
+
+#[test]
+fn a_symlinked_temporary_directory_is_refused_and_nothing_outside_is_deleted() {
+    let env = Env::new();
+    env.init();
+    let (outside, files) = bait(&env);
+    let tmp = env.repo.join(".arca-tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::os::unix::fs::symlink(&outside, &tmp).unwrap();
+    let o = env.run(&["snapshots"]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains(".arca-tmp") && stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    assert_ne!(code(&env.run(&["backup", src.to_str().unwrap()])), 0);
+    for f in &files {
+        assert!(f.exists(), "{} was deleted", f.display());
+    }
+    // a real directory that is not ours is refused too; our own old temporary files go
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let ours = tmp.join(format!("{}.XyZ98765", "cd".repeat(32)));
+    let theirs = tmp.join("notes.txt");
+    for f in [&ours, &theirs] {
+        write(f, b"x");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 24 * 3600);
+        std::fs::File::options().write(true).open(f).unwrap().set_modified(old).unwrap();
+    }
+    env.ok(&["snapshots"]);
+    assert!(!ours.exists(), "a stale temporary file was kept");
+    assert!(theirs.exists(), "a file not named like arca's temporary files was deleted");
+    if is_root() {
+        nix::unistd::chown(&tmp, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        let o = env.run(&["snapshots"]);
+        assert_ne!(code(&o), 0);
+        assert!(stderr(&o).contains("uid 4321"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_symlinked_data_directory_is_refused_and_nothing_is_written_through_it() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(50_000, 2));
+    env.ok(&["backup", src.to_str().unwrap()]);
+    let outside = env.path("outside-data");
+    std::fs::rename(env.repo.join("data"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, env.repo.join("data")).unwrap();
+    let before = describe(&outside);
+    write(&src.join("b"), &noise(50_000, 3));
+    let o = env.run(&["backup", src.to_str().unwrap()]);
+    assert_ne!(code(&o), 0, "a backup wrote through a symlinked data/");
+    assert!(stderr(&o).contains("data") && stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_same_tree(&before, &describe(&outside));
+}
+
+#[test]
+fn a_symlinked_pack_subdirectory_is_not_written_through() {
+    let env = Env::new();
+    env.init();
+    // data/ab links to a directory outside; a write of a pack there must not follow it
+    let outside = env.path("outside-packs");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::create_dir_all(env.repo.join("data")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.repo.join("data/ab")).unwrap();
+    let b = raw_backend(&env.repo);
+    let e = b.write(&format!("data/ab/{}", "ab".repeat(32)), vec![1u8; 100].into()).unwrap_err();
+    assert!(e.message.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "a pack was written through the link");
+}

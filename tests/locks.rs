@@ -67,3 +67,42 @@ fn a_lock_that_cannot_be_refreshed_is_not_trusted() {
     assert_eq!(e.kind, Kind::Locked);
     assert!(e.message.contains("could not be refreshed"), "{}", e.message);
 }
+
+#[test]
+fn an_undecodable_lock_does_not_block_commands_that_only_read() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a"), b"hello");
+    env.ok(&["backup", src.to_str().unwrap()]);
+    for garbage in [&b"not a lock"[..], b"ARCA\x02\x13 sealed under nobody's key, 45 bytes or more ......"] {
+        let name = hex::encode(blake3::hash(garbage).as_bytes());
+        std::fs::write(env.repo.join("locks").join(&name), garbage).unwrap();
+        let target = env.path(&format!("restored-{}", &name[..8]));
+        for args in [
+            vec!["restore", "latest", "--target", target.to_str().unwrap()],
+            vec!["check"],
+            vec!["ls", "latest"],
+            vec!["snapshots"],
+            vec!["dump", "latest", src.join("a").to_str().unwrap()],
+            vec!["find", "a"],
+            vec!["stats"],
+        ] {
+            let o = env.run(&args);
+            assert_eq!(code(&o), 0, "{args:?} was blocked: {}", stderr(&o));
+        }
+        let restored = describe(&target);
+        assert!(restored.iter().any(|(p, m)| p.ends_with("a") && m.size == 5), "{restored:?}");
+        let o = env.run(&["check"]);
+        assert!(stderr(&o).contains(&format!("locks/{name}")), "no warning named the lock: {}", stderr(&o));
+        // the library: what `mount` takes passes it, a shared writer's lock does not
+        let repo = Repository::open(raw(&env), PASSWORD.as_bytes()).unwrap();
+        drop(repo.lock_read("mount").unwrap());
+        assert_eq!(repo.lock("backup", LockMode::Shared).err().map(|e| e.kind), Some(Kind::Locked));
+        // writers still take it for a lock held by somebody unknown
+        let o = env.run(&["backup", src.to_str().unwrap()]);
+        assert_eq!(code(&o), 11, "{}", stderr(&o));
+        assert_eq!(code(&env.run(&["prune"])), 11);
+        env.ok(&["unlock", "--remove-all"]);
+    }
+}

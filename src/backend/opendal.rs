@@ -48,8 +48,10 @@ impl OpendalBackend {
         let temp_dir = match location {
             Location::Local(p) => {
                 let abs = std::path::absolute(p).map_err(|e| Error::io(p.display(), e))?;
-                remove_stale_temp_files(&abs.join(".arca-tmp"));
-                Some(abs.join(".arca-tmp"))
+                local::create_root(&abs)?;
+                local::check_layout(&abs)?;
+                local::remove_stale_temp_files(&abs);
+                Some(abs.join(local::TEMP_DIR))
             }
             _ => None,
         };
@@ -95,11 +97,18 @@ impl OpendalBackend {
         let Some(dir) = &self.temp_dir else { return };
         let Some(name) = path.rsplit('/').next() else { return };
         let prefix = format!("{name}.");
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(e.path());
-            }
+        if let Some(root) = dir.parent() {
+            local::remove_temp_files(root, |n, _| n.starts_with(&prefix));
         }
+    }
+
+    fn local_err(&self, op: &'static str, path: &str, e: std::io::Error) -> BackendError {
+        let kind = match e.raw_os_error() {
+            Some(libc_codes::ENOSPC | libc_codes::EDQUOT) => BackendErrorKind::Full,
+            _ if e.kind() == std::io::ErrorKind::NotFound => BackendErrorKind::NotFound,
+            _ => BackendErrorKind::Permanent,
+        };
+        BackendError { kind, op, path: path.to_string(), message: format!("{}: {e}", self.location) }
     }
 
     fn err(&self, op: &'static str, path: &str, e: opendal::Error) -> BackendError {
@@ -176,6 +185,9 @@ impl Backend for OpendalBackend {
     }
 
     fn write(&self, path: &str, data: Bytes) -> BackendResult<()> {
+        if let Some(root) = self.temp_dir.as_deref().and_then(|t| t.parent()) {
+            local::prepare_write(root, path).map_err(|e| self.local_err("write", path, e))?;
+        }
         let opts = if self.multipart && data.len() > self.part_size {
             opendal::options::WriteOptions {
                 concurrent: self.parts_at_once,
@@ -188,7 +200,11 @@ impl Backend for OpendalBackend {
         self.op.write_options(path, data, opts).map(|_| ()).map_err(|e| {
             self.remove_failed_temp(path);
             self.err("write", path, e)
-        })
+        })?;
+        if let Some(root) = self.temp_dir.as_deref().and_then(|t| t.parent()) {
+            local::make_private(root, path).map_err(|e| self.local_err("write", path, e))?;
+        }
+        Ok(())
     }
 
     fn delete(&self, path: &str) -> BackendResult<()> {
@@ -231,20 +247,4 @@ mod libc_codes {
     pub const EDQUOT: i32 = nix::errno::Errno::EDQUOT as i32;
 }
 
-/// Temporary files older than a day are left by a crash (a write in progress renames its
-/// file within seconds); remove them so they don't accumulate.
-fn remove_stale_temp_files(dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if old && e.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
+mod local;

@@ -8,13 +8,12 @@ use super::settings::Settings;
 use crate::commands::diff::{Differ, Dir};
 use crate::commands::{self, stats::Mode};
 use crate::error::{Error, Kind, Result};
-use crate::repo::LockMode;
 use crate::repo::Repository;
 
 pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
     let mode: Mode = a.mode.parse()?;
     let repo = s.open()?;
-    let _lock = repo.lock("stats", LockMode::Shared)?;
+    let _lock = repo.lock_read("stats")?;
     let snaps = commands::select_many(&repo, &a.ids, &filter(&a.filter))?;
     let st = commands::stats::stats(&repo, &snaps, mode)?;
     if out.json {
@@ -83,7 +82,7 @@ fn live_dir(arg: &str) -> Option<std::path::PathBuf> {
 
 pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
     let repo = s.open()?;
-    let _lock = repo.lock("diff", LockMode::Shared)?;
+    let _lock = repo.lock_read("diff")?;
     let (new_id, new_dir, new_path, live) = match live_dir(&a.new) {
         Some(p) => {
             let shown = p.to_string_lossy().trim_end_matches('/').to_string();
@@ -141,7 +140,7 @@ pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
     use std::io::Write;
     let format: commands::dump::Archive = a.archive.parse()?;
     let repo = s.open()?;
-    let _lock = repo.lock("dump", LockMode::Shared)?;
+    let _lock = repo.lock_read("dump")?;
     let (id, snap) = commands::select(&repo, &a.snapshot, &filter(&a.filter))?;
     let node = repo.find_path(&snap.tree, &a.path)?;
     let mut sink: Box<dyn Write> = match &a.target {
@@ -192,7 +191,7 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         filter: commands::Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: vec![] },
     };
     let repo = s.open()?;
-    let _lock = repo.lock("find", LockMode::Shared)?;
+    let _lock = repo.lock_read("find")?;
     let catalog = commands::find::catalog(&repo, &|m| out.note(m))?;
     if let Some(path) = &a.path {
         let h = commands::find::history(&repo, &catalog, path, &opts)?;

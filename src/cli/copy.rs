@@ -30,7 +30,7 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     }
     let src_repo = src.open()?;
     let dst_repo = Arc::new(dst.open()?);
-    let _src_lock = src_repo.lock("copy (source)", LockMode::Shared)?;
+    let _src_lock = src_repo.lock_read("copy (source)")?;
     let dst_lock = dst_repo.lock("copy", LockMode::Shared)?;
     let f = super::handlers::filter(&a.filter);
     let snaps = crate::commands::select_many(&src_repo, &a.ids, &f)?;

@@ -249,7 +249,7 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
     };
     let repo = s.open()?;
     let repo = if a.with_cache { repo } else { repo.without_cache() };
-    let _lock = repo.lock("check", LockMode::Shared)?;
+    let _lock = repo.lock_read("check")?;
     let report = check::check(&repo, read)?;
     if out.json {
         out.json_line(&report);

@@ -12,7 +12,6 @@ use crate::error::{Error, Kind, Result};
 use crate::mount::fuse::Fuse;
 use crate::mount::layout::DEFAULT_TEMPLATES;
 use crate::mount::vfs::{Vfs, VfsOptions};
-use crate::repo::LockMode;
 
 /// Is FUSE usable here? A clear error when it is not, naming what to do.
 pub fn fuse_available() -> Result<()> {
@@ -115,7 +114,7 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
         ..Default::default()
     };
     let repo = Arc::new(s.open()?);
-    let lock = repo.lock("mount", LockMode::Shared)?;
+    let lock = repo.lock_read("mount")?;
     let vfs = Arc::new(Vfs::new(repo.clone(), opts)?);
     let mut config = fuser::Config::default();
     config.mount_options = vec![

@@ -24,7 +24,7 @@ pub fn run(
         _ => (sel, sub),
     };
     let (id, snap) = select(repo, sel, filter)?;
-    let _lock = repo.lock("restore", crate::repo::LockMode::Shared)?;
+    let _lock = repo.lock_read("restore")?;
     let (tree, root_path) = match sub.filter(|s| !s.trim_matches('/').is_empty()) {
         None => (snap.tree, std::path::PathBuf::from("/")),
         Some(p) => match repo.find_path(&snap.tree, p)? {

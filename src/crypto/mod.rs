@@ -7,7 +7,7 @@ mod wrap;
 
 pub use keys::{Keys, MasterSecret, NEWEST_FORMAT};
 pub use seal::{open, padme, seal, seal_append, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
-pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek};
+pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek, WRAPPED_LEN};
 
 /// Fill a buffer from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {

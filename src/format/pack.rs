@@ -375,9 +375,22 @@ pub fn reseal_pack(from: &Keys, to: &Keys, pack: &[u8]) -> Result<(Vec<u8>, Vec<
 }
 
 /// Length of the sealed header, from a pack's last 4 bytes.
+/// The sealed length of the largest header: [`MAX_PACK_ENTRIES`] entries of the longest
+/// layout, stored raw (format-spec §11.3). A trailer naming more is refused before the header
+/// is read, so a planted pack can't make a reader fetch and allocate up to 4 GiB.
+pub fn max_header_len() -> usize {
+    SEAL_OVERHEAD - FRAME_LEN + padme(FRAME_LEN + 4 + MAX_PACK_ENTRIES as usize * ENTRY_LEN_V2)
+}
+
 pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
     let t: [u8; 4] = trailer.try_into().map_err(|_| Error::corrupt("pack trailer is not 4 bytes"))?;
     let n = u32::from_le_bytes(t);
+    if n as usize > max_header_len() {
+        return Err(Error::corrupt(format!(
+            "pack header length {n} exceeds the largest possible header ({} bytes)",
+            max_header_len()
+        )));
+    }
     if (n as u64) + TRAILER_LEN as u64 > pack_len || (n as usize) < SEAL_OVERHEAD {
         return Err(Error::corrupt(format!("pack header length {n} impossible for a pack of {pack_len} bytes")));
     }

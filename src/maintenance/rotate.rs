@@ -247,7 +247,11 @@ fn remove_old_locks(repo: &Repository, lock: &LockGuard) -> Result<u64> {
         if id == lock.id() {
             continue;
         }
-        let Ok(bytes) = repo.backend().read(&format!("locks/{id}")) else { continue };
+        let path = format!("locks/{id}");
+        let Ok(bytes) = crate::repo::limits::read_capped(repo.backend(), &path, crate::repo::limits::MAX_LOCK_LEN)
+        else {
+            continue;
+        };
         if Lock::decode(&current, &bytes).is_err() && Lock::decode(repo.keys(), &bytes).is_ok() {
             repo.delete_file(&format!("locks/{id}"))?;
             n += 1;

@@ -39,11 +39,12 @@ pub(super) fn key_ids(backend: &DynBackend) -> Result<Vec<ObjectId>> {
 }
 
 pub(super) fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
-    let bytes = backend.read(&format!("keys/{id}")).ctx(format!("reading keys/{id}"))?;
+    let path = format!("keys/{id}");
+    let bytes = super::limits::read_capped(backend, &path, super::limits::MAX_KEY_FILE_LEN)?;
     if storage_hash(&bytes) != id.0 {
-        return Err(Error::corrupt(format!("keys/{id}: content does not match its name")));
+        return Err(Error::corrupt(format!("{path}: content does not match its name")));
     }
-    KeyFile::decode(&bytes).ctx(format!("keys/{id}"))
+    KeyFile::decode(&bytes).ctx(path)
 }
 
 /// What opening with a password yields.
@@ -57,44 +58,65 @@ pub(super) struct Unlocked {
 }
 
 /// Try the key files with the password (format-spec §8, §22). `config` is the stored
-/// `config` or why it can't be used (missing, or a header this build refuses).
+/// `config` or why it can't be used (missing, or a header this build refuses). `hint` is
+/// the key that opened last time (from the local cache): it is tried first and changes
+/// nothing else.
 ///
-/// Rotation keys go first; the first key under which a `config` decodes wins: the stored
-/// one under the key's master or its previous one, else the copy a rotation key carries.
-/// An `init` that crashed between its key file and `config` leaves an orphan key that
-/// decodes no config and is skipped. While a rotation runs, a key it does not keep is
-/// refused unless `config` is already sealed under it.
+/// Every key file is read (size-capped) and checked before any Argon2id runs: wrong
+/// lengths and costs above the ceiling are skipped with a warning. The rest are tried
+/// cheapest first (Argon2id work `m_kib · t`, then name), so a planted expensive key file
+/// costs only a password that no cheaper key opens. The first key under which a `config`
+/// decodes wins: the stored one under the key's master or its previous one, else the copy a
+/// rotation key carries. An `init` that crashed between its key file and `config` leaves an
+/// orphan key that decodes no config and is skipped.
+///
+/// A key without `previous` whose secret a rotation in progress replaces is refused: the
+/// rotation revokes its password. A rotation is believed only if its key's marker
+/// authenticates under that very secret (only a holder of it can make one); a key file that
+/// merely claims a rotation is ignored with a warning.
 pub(super) fn unlock(
     backend: &DynBackend,
     password: &[u8],
     config: std::result::Result<Vec<u8>, Error>,
+    hint: Option<ObjectId>,
 ) -> Result<Unlocked> {
     let mut last_corrupt = None;
     let mut files = vec![];
+    let mut listed = 0;
     for id in key_ids(backend)? {
-        match read_key(backend, &id) {
+        listed += 1;
+        match read_key(backend, &id).and_then(|k| k.check_before_deriving().map(|()| k).ctx(format!("keys/{id}"))) {
             Ok(k) => files.push((id, k)),
             Err(e) => {
-                tracing::warn!("skipping unreadable key file: {e}");
+                tracing::warn!("skipping unusable key file: {e}");
                 last_corrupt = Some(e);
             }
         }
     }
-    let rotation = files.iter().find(|(_, k)| k.is_rotation()).map(|(_, k)| k.clone());
-    let config = match (config, &rotation) {
-        (Ok(bytes), _) => Some(bytes),
-        (Err(e), None) => return Err(e),
-        (Err(e), Some(_)) => {
-            tracing::warn!("config: {e}; using the copy of the key rotation in progress");
+    let claims_rotation = files.iter().any(|(_, k)| k.is_rotation());
+    let config = match config {
+        Ok(bytes) => Some(bytes),
+        Err(e) if !claims_rotation => return Err(e),
+        Err(e) => {
+            tracing::warn!("config: {e}; trying the copy of a key rotation in progress");
             None
         }
     };
-    if files.is_empty() && last_corrupt.is_none() {
+    if listed == 0 {
         return Err(Error::corrupt(format!("repository at {} has no key files", backend.location())));
     }
-    files.sort_by_key(|(_, k)| !k.is_rotation());
+    files.sort_by_key(|(id, k)| (Some(*id) != hint, k.params.work(), *id));
+    let rotations: Vec<(ObjectId, KeyFile)> = files.iter().filter(|(_, k)| k.is_rotation()).cloned().collect();
     let mut opened_invalid: Option<Error> = None;
+    let mut revoked: Option<Error> = None;
     for (id, kf) in files {
+        tracing::debug!(
+            "trying keys/{} (Argon2id {} KiB, {} passes{})",
+            id.short(),
+            kf.params.m_kib,
+            kf.params.t,
+            if Some(id) == hint { ", the key that opened last time" } else { "" }
+        );
         let (master, previous) = match kf.open_all(password) {
             Ok(m) => m,
             Err(e) if e.kind == Kind::WrongPassword => continue,
@@ -120,21 +142,44 @@ pub(super) fn unlock(
             continue;
         };
         let Some(Ok((config, config_master))) = tried.into_iter().nth(found) else { continue };
-        let under_master = std::ptr::eq(config_master, &master);
-        let keys = config.keys(&master, config_master, previous.as_ref());
-        if let (Some(r), None) = (&rotation, &previous) {
-            if !under_master || config.blob_id_key.is_none() {
-                return Err(Error::new(
-                    Kind::WrongPassword,
-                    format!(
-                        "a key rotation is in progress (started {} by {}@{}) and it revokes this password",
-                        r.created, r.username, r.hostname
-                    ),
-                )
-                .hint("use the password the rotation keeps, and run `arca key rotate` with it to finish"));
+        if previous.is_none() {
+            let seal = Keys::derive(&master).seal;
+            if let Some((rid, r)) = rotations.iter().find(|(_, r)| r.rotates_away(&seal)) {
+                revoked = Some(
+                    Error::new(
+                        Kind::WrongPassword,
+                        format!(
+                            "a key rotation is in progress (keys/{}, started {} by {}@{}) and it revokes this password",
+                            rid.short(),
+                            r.created,
+                            r.username,
+                            r.hostname
+                        ),
+                    )
+                    .hint("use the password the rotation keeps, and run `arca key rotate` with it to finish"),
+                );
+                continue;
+            }
+            for (rid, r) in &rotations {
+                // a rotation *to* this secret whose last step was interrupted (§22.3): its
+                // `config` copy is sealed under this very secret
+                let to_this = r.config.as_deref().is_some_and(|c| Config::decode(&Keys::derive(&master), c).is_ok());
+                if to_this {
+                    tracing::warn!(
+                        "keys/{rid}: a key rotation to this key did not finish; `arca key rotate` finishes it"
+                    );
+                    continue;
+                }
+                tracing::warn!(
+                    "keys/{rid} claims a key rotation that no holder of this key started; ignoring it (`arca key remove` removes it)"
+                );
             }
         }
+        let keys = config.keys(&master, config_master, previous.as_ref());
         return Ok(Unlocked { master, previous, key_id: id, config, keys });
+    }
+    if let Some(e) = revoked {
+        return Err(e);
     }
     if let Some(e) = opened_invalid {
         // the password is right, the config is not: say what is wrong with it
@@ -144,7 +189,7 @@ pub(super) fn unlock(
         Error::new(Kind::WrongPassword, format!("wrong password: no key in {} opens with it", backend.location()))
             .hint("check ARCA_PASSWORD, --password-file or --password-command");
     if let Some(e) = last_corrupt {
-        err = err.hint(format!("some key files were unreadable: {e}"));
+        err = err.hint(format!("some key files were unusable: {e}"));
     }
     Err(err)
 }
@@ -157,7 +202,15 @@ impl Repository {
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         let mut out = vec![];
         for id in key_ids(&self.backend)? {
-            let kf = read_key(&self.backend, &id)?;
+            // a planted or damaged file is not a key: it must not hide the real ones
+            let kf = match read_key(&self.backend, &id) {
+                Ok(kf) => kf,
+                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => {
+                    tracing::warn!("skipping unusable key file: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             out.push(KeyInfo {
                 id,
                 current: id == self.key_id,

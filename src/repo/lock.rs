@@ -82,44 +82,65 @@ pub fn conflicts(mode: LockMode, held: &Lock) -> bool {
 }
 
 impl Repository {
-    /// Every lock in the repository with its id. A lock that can't be read (damaged, or
-    /// written by a newer format) counts as an exclusive lock that never goes stale: it
-    /// blocks until a person looks and removes it with `unlock --remove-all`.
+    /// Every lock in the repository with its id. A lock that can't be read (damaged, too
+    /// large, or written by a newer format) counts as an exclusive lock that never goes
+    /// stale: it blocks writers until a person looks and removes it with
+    /// `unlock --remove-all`.
     pub fn locks(&self) -> Result<Vec<(ObjectId, Lock)>> {
+        Ok(self
+            .read_locks()?
+            .into_iter()
+            .map(|(id, l)| match l {
+                Ok(l) => (id, l),
+                Err(why) => (id, unreadable(why)),
+            })
+            .collect())
+    }
+
+    /// Every lock, decoded or with why it can't be: each is read size-capped
+    /// ([`super::limits::MAX_LOCK_LEN`]) and checked against its name. A lock file that
+    /// vanished after the listing is left out.
+    fn read_locks(&self) -> Result<Vec<(ObjectId, std::result::Result<Lock, String>)>> {
         let mut out = vec![];
-        for id in self.list_objects("locks")? {
-            let unreadable = |why: String| Lock {
-                time: "9999-12-31T23:59:59+00:00".into(),
-                exclusive: true,
-                hostname: "?".into(),
-                username: "?".into(),
-                pid: 0,
-                command: format!("an unreadable lock ({why})"),
-                started: Some("0001-01-01T00:00:00+00:00".into()),
-                maintenance: false,
+        for (id, size) in self.list_objects_sized("locks")? {
+            let path = format!("locks/{id}");
+            let read = match size {
+                0 => super::limits::read_capped(&self.backend, &path, super::limits::MAX_LOCK_LEN),
+                _ => super::limits::read_listed(&self.backend, &path, size, super::limits::MAX_LOCK_LEN),
             };
-            match self.backend.read(&format!("locks/{id}")) {
+            match read {
                 Ok(b) if crate::id::storage_hash(&b) != id.0 => {
-                    out.push((id, unreadable("content does not match its name".into())))
+                    out.push((id, Err("content does not match its name".into())))
                 }
-                Ok(b) => match Lock::decode(&self.keys, &b) {
-                    Ok(l) => out.push((id, l)),
-                    Err(e) => out.push((id, unreadable(e.message))),
-                },
-                Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+                Ok(b) => out.push((id, Lock::decode(&self.keys, &b).map_err(|e| e.message))),
+                Err(e) if e.kind == Kind::NotFound => {}
+                Err(e) if e.kind == Kind::Corrupt => out.push((id, Err(e.message))),
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
     }
 
+    /// Take a shared lock for a command that only reads (restore, mount, check, dump, ...).
+    /// Unlike [`Self::lock`], a lock file nobody can read does not stop it: it is reported
+    /// with a warning and passed over (format-spec §15): a reader changes nothing, so the
+    /// worst an unknown holder can do to it is make a read fail, which it reports; and a
+    /// planted garbage file must not deny every restore.
+    pub fn lock_read(&self, command: &str) -> Result<LockGuard> {
+        self.lock_as(command, LockMode::Shared, true)
+    }
+
     /// Take a lock for `command`; on conflict retries until the repository's lock-retry
     /// duration has passed, then fails with [`Kind::Locked`] naming the holder.
     pub fn lock(&self, command: &str, mode: LockMode) -> Result<LockGuard> {
+        self.lock_as(command, mode, false)
+    }
+
+    fn lock_as(&self, command: &str, mode: LockMode, read_only: bool) -> Result<LockGuard> {
         let deadline = Instant::now() + self.lock_retry;
         let mut wait = Duration::from_millis(500);
         loop {
-            match self.try_lock(command, mode, None) {
+            match self.try_lock(command, mode, None, read_only) {
                 Err(e) if e.kind == Kind::Locked && Instant::now() + wait <= deadline => {
                     tracing::info!("{}; retrying in {} s", e.message, wait.as_secs_f32());
                     std::thread::sleep(wait);
@@ -137,19 +158,38 @@ impl Repository {
     /// again under the keys in use now (a key rotation changed them), without a moment in
     /// which the repository is unlocked.
     pub fn relock(&self, command: &str, mode: LockMode, held: LockGuard) -> Result<LockGuard> {
-        let new = self.try_lock(command, mode, Some(held.id()))?;
+        let new = self.try_lock(command, mode, Some(held.id()), false)?;
         drop(held);
         Ok(new)
     }
 
-    fn try_lock(&self, command: &str, mode: LockMode, held: Option<ObjectId>) -> Result<LockGuard> {
+    fn try_lock(&self, command: &str, mode: LockMode, held: Option<ObjectId>, read_only: bool) -> Result<LockGuard> {
+        // a reader passes over unreadable locks (warned about once); everyone else counts
+        // them as exclusive locks held by somebody unknown
+        let mut warned = false;
+        let mut current_locks = || -> Result<Vec<(ObjectId, Lock)>> {
+            let mut out = vec![];
+            for (id, l) in self.read_locks()? {
+                match l {
+                    Ok(l) => out.push((id, l)),
+                    Err(why) if read_only => {
+                        if !warned {
+                            tracing::warn!("ignoring the unreadable lock locks/{id} ({why}): this command only reads");
+                        }
+                    }
+                    Err(why) => out.push((id, unreadable(why))),
+                }
+            }
+            warned = true;
+            Ok(out)
+        };
         let conflict = |locks: &[(ObjectId, Lock)], mine: Option<ObjectId>| {
             locks
                 .iter()
                 .find(|(id, l)| Some(*id) != mine && Some(*id) != held && conflicts(mode, l) && !is_stale(l))
                 .cloned()
         };
-        if let Some((id, l)) = conflict(&self.locks()?, None) {
+        if let Some((id, l)) = conflict(&current_locks()?, None) {
             return Err(locked_error(&id, &l));
         }
         let now = platform::now_rfc3339();
@@ -166,7 +206,7 @@ impl Repository {
         let id = self.write_object("locks", &lock.encode(&self.keys))?;
         let refreshed = Arc::new(Mutex::new(Instant::now()));
         // Re-check: two processes may have locked at the same moment.
-        if let Some((other, l)) = conflict(&self.locks()?, Some(id)) {
+        if let Some((other, l)) = conflict(&current_locks()?, Some(id)) {
             let _ = self.backend.delete(&format!("locks/{id}"));
             return Err(locked_error(&other, &l));
         }
@@ -230,6 +270,20 @@ impl Repository {
             }
         }
         Ok(n)
+    }
+}
+
+/// How a lock file that can't be read is counted by writers: exclusive, never stale.
+fn unreadable(why: String) -> Lock {
+    Lock {
+        time: "9999-12-31T23:59:59+00:00".into(),
+        exclusive: true,
+        hostname: "?".into(),
+        username: "?".into(),
+        pid: 0,
+        command: format!("an unreadable lock ({why})"),
+        started: Some("0001-01-01T00:00:00+00:00".into()),
+        maintenance: false,
     }
 }
 

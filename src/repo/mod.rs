@@ -10,6 +10,7 @@ mod group_cache;
 mod in_flight;
 mod index_writer;
 mod keys;
+pub mod limits;
 mod lock;
 mod pack_copier;
 mod recent_blobs;
@@ -154,19 +155,27 @@ impl Repository {
 
     /// Open with a password: tries every key file (format-spec §8, §22).
     pub fn open(backend: DynBackend, password: &[u8]) -> Result<Repository> {
-        let config_bytes = match backend.read(CONFIG_PATH) {
+        Self::open_with_hint(backend, password, None)
+    }
+
+    /// [`Self::open`], trying the key file `hint` first (the one that opened last time, as
+    /// remembered outside the repository): a hint only changes the order keys are tried in.
+    pub fn open_with_hint(backend: DynBackend, password: &[u8], hint: Option<ObjectId>) -> Result<Repository> {
+        let config_bytes = match limits::read_capped(&backend, CONFIG_PATH, limits::MAX_CONFIG_LEN) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
+            Err(e) if e.kind == Kind::NotFound => {
                 Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
                     .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"))
             }
-            Err(e) => return Err(Error::from(e).context("reading config")),
+            // an oversized config is damage like any other: a rotation key's copy may stand in
+            Err(e) if e.kind == Kind::Corrupt => Err(e),
+            Err(e) => return Err(e),
         };
         let config = config_bytes.and_then(|b| {
             crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx("config")?;
             Ok(b)
         });
-        let u = keys::unlock(&backend, password, config)?;
+        let u = keys::unlock(&backend, password, config, hint)?;
         Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
     }
 
@@ -224,6 +233,12 @@ impl Repository {
     /// Read a content-addressed object (index, snapshot), from the cache when present, and
     /// verify that its bytes hash to its name.
     pub fn read_object(&self, dir: &str, id: &ObjectId) -> Result<Vec<u8>> {
+        self.read_object_sized(dir, id, None)
+    }
+
+    /// [`Self::read_object`] with the size a listing gave (else the size is asked first):
+    /// either way a file larger than its kind's cap is refused unread ([`limits`]).
+    fn read_object_sized(&self, dir: &str, id: &ObjectId, listed_size: Option<u64>) -> Result<Vec<u8>> {
         let path = format!("{dir}/{id}");
         if let Some(c) = &self.cache {
             if let Some(b) = c.get(&path) {
@@ -232,7 +247,11 @@ impl Repository {
                 }
             }
         }
-        let bytes = self.backend.read(&path).ctx(format!("reading {path}"))?;
+        // a listing that gives no sizes says 0 (no object is empty): then ask
+        let bytes = match listed_size.filter(|s| *s > 0) {
+            Some(size) => limits::read_listed(&self.backend, &path, size, limits::cap_for(dir))?,
+            None => limits::read_capped(&self.backend, &path, limits::cap_for(dir))?,
+        };
         if storage_hash(&bytes) != id.0 {
             return Err(Error::corrupt(format!("{path}: content does not match its name")));
         }
@@ -267,12 +286,19 @@ impl Repository {
 
     /// Ids of the objects in `dir` (names that are not 64 hex digits are ignored).
     pub fn list_objects(&self, dir: &str) -> Result<Vec<ObjectId>> {
+        Ok(self.list_objects_sized(dir)?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// [`Self::list_objects`] with each file's size as listed.
+    pub(crate) fn list_objects_sized(&self, dir: &str) -> Result<Vec<(ObjectId, u64)>> {
         let entries = self.backend.list(&format!("{dir}/")).ctx(format!("listing {dir}"))?;
         // only canonical names (64 lowercase hex digits) are objects; anything else is ignored
         Ok(entries
             .iter()
-            .filter_map(|e| e.path.rsplit('/').next())
-            .filter_map(|name| ObjectId::from_hex(name).filter(|id| id.to_hex() == name))
+            .filter_map(|e| {
+                let name = e.path.rsplit('/').next()?;
+                ObjectId::from_hex(name).filter(|id| id.to_hex() == name).map(|id| (id, e.size))
+            })
             .collect())
     }
 
@@ -319,8 +345,9 @@ impl Repository {
     }
 
     fn load_index_once(&self) -> Result<Vec<ObjectId>> {
-        let mut ids = self.list_objects("index")?;
-        ids.sort();
+        let mut sized = self.list_objects_sized("index")?;
+        sized.sort();
+        let ids: Vec<ObjectId> = sized.iter().map(|(id, _)| *id).collect();
         let listed = ids.clone();
         let mut h = blake3::Hasher::new();
         for id in &ids {
@@ -334,8 +361,8 @@ impl Repository {
             None => {
                 // one decoded file at a time: the table is the only large allocation
                 let mut b = blob_index::IndexBuilder::default();
-                for id in ids {
-                    let bytes = self.read_object("index", &id)?;
+                for (id, size) in sized {
+                    let bytes = self.read_object_sized("index", &id, Some(size))?;
                     b.add(Some(id), &IndexFile::decode(&self.keys, &bytes).ctx(format!("index/{id}"))?);
                 }
                 if let Some(c) = &self.cache {
@@ -588,11 +615,15 @@ impl Repository {
     /// The readable snapshots, oldest first, and the damaged ones with their errors.
     #[allow(clippy::type_complexity)]
     pub fn snapshots_and_damaged(&self) -> Result<(Vec<(SnapshotId, Snapshot)>, Vec<(SnapshotId, Error)>)> {
-        let ids = self.list_objects("snapshots")?;
+        let sized = self.list_objects_sized("snapshots")?;
+        let ids: Vec<ObjectId> = sized.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(ids.len());
         let mut damaged = vec![];
-        for id in &ids {
-            match self.load_snapshot(id) {
+        for (id, size) in &sized {
+            let loaded = self
+                .read_object_sized("snapshots", id, Some(*size))
+                .and_then(|b| Snapshot::decode(&self.keys, &b).ctx(format!("snapshots/{id}")));
+            match loaded {
                 Ok(s) => out.push((*id, s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
                 Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => damaged.push((*id, e)),

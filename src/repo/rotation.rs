@@ -31,7 +31,9 @@ impl Repository {
         if self.previous.is_some() {
             return Err(Error::usage("a key rotation is already in progress"));
         }
+        // the key in use keeps its costs, unless they are below the floor for new keys
         let params = read_key(&self.backend, &self.key_id)?.params;
+        let params = if params.check_new().is_ok() { params } else { crate::crypto::KdfParams::DEFAULT };
         let new = MasterSecret::generate();
         // the ids and chunk boundaries stay: the new config names the keys in use now
         let bytes = |k: [u8; 32]| Some(serde_bytes::ByteBuf::from(k.to_vec()));
@@ -43,7 +45,9 @@ impl Repository {
         };
         let config_bytes = config.encode(&config.keys(&new, &new, None));
         let meta = (platform::now_rfc3339(), platform::hostname(), platform::username());
-        let kf = KeyFile::create_rotation(&new, &self.master, config_bytes, password, params, meta)?;
+        // the marker is sealed under the current seal key: holders of the current secret can
+        // tell this rotation from a planted key file (format-spec §22.1)
+        let kf = KeyFile::create_rotation(&new, (&self.master, &self.keys.seal), config_bytes, password, params, meta)?;
         let encoded = kf.encode();
         let id = ObjectId(storage_hash(&encoded));
         self.backend.write(&format!("keys/{id}"), encoded.into()).ctx("writing the rotation key")?;
@@ -69,9 +73,12 @@ impl Repository {
             .ok_or_else(|| Error::corrupt(format!("keys/{}: rotation key without a config", self.key_id)))?;
         let current = self.keys.current_only();
         self.backend.write(CONFIG_PATH, Bytes::copy_from_slice(config_bytes)).ctx("writing config")?;
-        let stored = self.backend.read(CONFIG_PATH).ctx("reading back config")?;
+        let stored = super::limits::read_capped(&self.backend, CONFIG_PATH, super::limits::MAX_CONFIG_LEN)
+            .ctx("reading back config")?;
         let config = Config::decode(&current, &stored).ctx("config as written")?;
-        let key = super::keys::write_key_file(&self.backend, &self.master, password, rotation.params)?;
+        let params =
+            if rotation.params.check_new().is_ok() { rotation.params } else { crate::crypto::KdfParams::DEFAULT };
+        let key = super::keys::write_key_file(&self.backend, &self.master, password, params)?;
         let mut removed = vec![];
         for id in key_ids(&self.backend)? {
             if id != key {
