@@ -16,6 +16,7 @@
 //! and are created `O_EXCL|O_NOFOLLOW`, mode 0600.
 
 pub mod history;
+pub mod key_hint;
 
 mod private_dir;
 

@@ -209,20 +209,13 @@ impl Settings {
             }
         };
         let pw = self.read_password(false)?;
-        let hint_file = self.key_hint_file();
-        let hint = hint_file.as_deref().and_then(read_key_hint);
+        let location = self.location.to_string();
+        let hint = self.cache_root.as_deref().and_then(|root| crate::cache::key_hint::read(root, &location));
         let repo = Repository::open_with_hint(backend, &pw, hint)?;
-        if let Some(f) = hint_file.filter(|_| hint != Some(repo.key_id())) {
-            write_key_hint(&f, &repo.key_id());
+        if let Some(root) = self.cache_root.as_deref().filter(|_| hint != Some(repo.key_id())) {
+            crate::cache::key_hint::write(root, &location, &repo.key_id());
         }
         Ok((self.attach_cache(repo), pw))
-    }
-
-    /// Where the id of the key that opened this repository last time is kept: one file per
-    /// location under the cache root (the repository id is unknown before a key opens).
-    fn key_hint_file(&self) -> Option<PathBuf> {
-        let name = blake3::hash(self.location.to_string().as_bytes()).to_hex();
-        Some(self.cache_root.as_ref()?.join("key-hints").join(&name[..32]))
     }
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {
@@ -231,36 +224,6 @@ impl Settings {
             Some(root) => repo.with_cache_at(root),
             None => repo,
         }
-    }
-}
-
-/// The key id in a hint file, if it holds one. A hint is not trusted: a wrong one only
-/// makes unlocking try that key first (format-spec §8).
-fn read_key_hint(file: &std::path::Path) -> Option<crate::id::ObjectId> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut text = String::new();
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW).open(file).ok()?;
-    f.take(128).read_to_string(&mut text).ok()?;
-    crate::id::ObjectId::from_hex(text.trim())
-}
-
-/// Remember the key that opened; failing to is harmless (the next run tries keys in the
-/// default order).
-fn write_key_hint(file: &std::path::Path, id: &crate::id::ObjectId) {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let Some(dir) = file.parent() else { return };
-    let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes()));
-    if written.is_err() || std::fs::rename(&tmp, file).is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
 }
 
