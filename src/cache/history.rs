@@ -108,7 +108,7 @@ impl History {
                 kind_code(n.kind),
                 n.mode,
                 n.size as i64,
-                n.mtime,
+                n.mtime.to_nanos_saturating(),
                 content(n).map(|c| c.to_vec()),
                 n.subtree.map(|s| s.0.to_vec()),
             ])?;

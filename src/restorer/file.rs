@@ -12,7 +12,7 @@ use crate::repo::Repository;
 /// Does the overwrite policy let a restore replace `m`, what is at a file's path?
 pub(super) fn should_replace(m: &std::fs::Metadata, node: &Node, policy: Overwrite) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let mtime = m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec());
+    let mtime = crate::format::tree::Time::new(m.mtime(), m.mtime_nsec());
     match policy {
         Overwrite::Always => true,
         Overwrite::Never => false,

@@ -58,11 +58,11 @@ pub fn apply_metadata(path: &Path, node: &Node) -> std::result::Result<(), Strin
             note("chmod", &e);
         }
     }
-    let ts = |t: i64| TimeSpec::new(t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000));
+    let ts = |t: crate::format::tree::Time| TimeSpec::new(t.secs, i64::from(t.nanos));
     if let Err(e) = nix::sys::stat::utimensat(
         nix::fcntl::AT_FDCWD,
         path,
-        &ts(if node.atime == 0 { node.mtime } else { node.atime }),
+        &ts(if node.atime.is_zero() { node.mtime } else { node.atime }),
         &ts(node.mtime),
         nix::sys::stat::UtimensatFlags::NoFollowSymlink,
     ) {
