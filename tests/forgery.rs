@@ -151,8 +151,10 @@ fn planted_header_copies_and_a_replayed_index_lose_nothing_and_check_names_them(
     restores_exactly(&env, &ids[0], &src, &expected2, "restored-2");
     restores_exactly(&env, &ids[1], &src, &expected3, "restored-3");
 
-    // a new backup adopts no planted pack and dedups against nothing that is gone
+    // a new backup adopts no planted pack and dedups against nothing that is gone: gone.bin
+    // comes back, and its blobs are indexed only in packs prune deleted (by the replayed files)
     write(&src.join("fourth.bin"), &noise(700_000, 4));
+    write(&src.join("gone.bin"), &noise(2_000_000, 2));
     let expected4 = env.path("expected4");
     copy_dir(&src, &expected4);
     let b = env.run(&["backup", src.to_str().unwrap()]);
