@@ -641,6 +641,61 @@ fn check_group_end(group: Option<(PackEntry, u64)>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{seal_with_nonce, MasterSecret};
+
+    #[test]
+    fn header_buckets_are_powers_of_two_and_their_halfway_points() {
+        let mut last = 0;
+        for len in 0..100_000 {
+            let b = header_bucket(len);
+            assert!(b >= len.max(HEADER_V3_MIN) && b >= last, "bucket({len}) = {b}");
+            assert!(b == HEADER_V3_MIN || b * 2 <= len.max(1) * 3, "bucket({len}) = {b} wastes more than half");
+            assert!(b.is_power_of_two() || (b / 3).is_power_of_two() && b.is_multiple_of(3), "bucket({len}) = {b}");
+            last = b;
+        }
+    }
+
+    /// A pack of two units (a group of two and a blob alone) over `area`, its header plaintext
+    /// changed by `edit`, then sealed with `flags` under `keys`.
+    fn v3_pack(keys: &Keys, edit: impl Fn(&mut Vec<u8>), flags: u8) -> Result<PackHeader> {
+        let area = vec![7u8; 300];
+        let mut entries: Vec<PackEntry> =
+            unit_entries(BlobType::Data, 0, 100, &[(BlobId([1; 32]), 30), (BlobId([2; 32]), 30)]).collect();
+        entries.extend(unit_entries(BlobType::Data, 100, 60, &[(BlobId([3; 32]), 20)]));
+        let mut plain = header_plaintext(3, &[9; 32], &entries, &area);
+        edit(&mut plain);
+        let payload = if flags == FLAG_ZSTD { compress(Compression::AUTO, &plain).unwrap_or(plain) } else { plain };
+        let sealed = seal_with_nonce(&keys.seal, &Aad::object(SealKind::PackHeader), flags, &payload, [1; 24]);
+        let mut pack = area;
+        pack.extend_from_slice(&sealed);
+        pack.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        decode_pack_header(keys, &pack, pack.len() as u64)
+    }
+
+    #[test]
+    fn a_v3_header_refuses_what_no_writer_makes() {
+        let keys = Keys::derive(&MasterSecret([1; 32]));
+        assert_eq!(keys.format, 3);
+        let good = v3_pack(&keys, |_| {}, 0).unwrap();
+        assert_eq!((good.entries.len(), good.unit_hashes.len(), good.nonce), (3, 2, Some([9; 32])));
+        assert!(good.mismatched_units(&[7u8; 300]).is_empty());
+        let mut other = vec![7u8; 300];
+        other[120] = 0;
+        assert_eq!(good.mismatched_units(&other).len(), 1, "a changed byte of the second unit");
+        assert_eq!(good.mismatched_units(&other)[0][0].id, BlobId([3; 32]));
+        type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+        let refused: [(&str, Edit); 5] = [
+            ("a padding byte that is not zero", Box::new(|p: &mut Vec<u8>| *p.last_mut().unwrap() = 1)),
+            ("padding cut short", Box::new(|p: &mut Vec<u8>| p.truncate(p.len() - 1))),
+            ("padding past the bucket", Box::new(|p: &mut Vec<u8>| p.extend_from_slice(&[0; 256]))),
+            ("one unit claimed", Box::new(|p: &mut Vec<u8>| p[36] = 1)),
+            ("more units than entries", Box::new(|p: &mut Vec<u8>| p[36] = 4)),
+        ];
+        for (what, edit) in refused {
+            assert!(v3_pack(&keys, edit, 0).is_err(), "accepted {what}");
+        }
+        assert!(v3_pack(&keys, |_| {}, FLAG_ZSTD).is_err(), "accepted a compressed format 3 header");
+    }
 
     #[test]
     fn a_group_is_full_at_its_size_or_its_blob_count() {
