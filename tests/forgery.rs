@@ -212,6 +212,19 @@ fn adoption_verifies_a_pack_before_indexing_it() {
     let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("").to_string();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert!(invalid_unreferenced(&v).iter().any(|e| e.starts_with(&forged)), "{v}");
+    // repair index verifies the packs the old index did not name, as adoption does: the
+    // planted one is not indexed (it is reported damaged and removed)
+    let o = run(&["repair", "index"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["check", "--json"]);
+    let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or("").to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(v["damaged"].as_array().unwrap().is_empty(), "{v}");
+    assert!(!env.repo.join(&forged).exists(), "repair index kept the planted pack: {v}");
+    let out = env.path("restored");
+    let o = run(&["restore", "latest", "--target", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join(src.strip_prefix("/").unwrap()).join("f")).unwrap(), b"new file");
 }
 
 /// Before version 3 adoption trusted a pack's header alone, so an older arca may have written
