@@ -52,7 +52,7 @@ fn table_path(env: &Env) -> PathBuf {
     let repo_dir = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
+        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n.len() == 64))
         .expect("a repository cache directory");
     repo_dir.join("blob-index-table")
 }

@@ -290,7 +290,7 @@ fn cat_and_ls_show_every_object() {
     let s = env.backup_json(&[src.to_str().unwrap()]);
     let sid = s["snapshot_id"].as_str().unwrap();
     let config: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "config"])).unwrap();
-    assert_eq!(config["version"], 2);
+    assert_eq!(config["version"], 3);
     let snap: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "snapshot", &sid[..8]])).unwrap();
     assert_eq!(snap["id"], sid);
     let tree_sel = format!("latest:{}/d", src.display());

@@ -355,7 +355,7 @@ fn overlapping_pack(env: &Env, repo: &Repository) -> String {
     let entries = [e(0, 1), e(50, 2)];
     assert!(100 <= max_sealed_len(1000));
     let mut pack = vec![0u8; 200];
-    pack.extend_from_slice(&encode_header(repo.keys(), &entries));
+    pack.extend_from_slice(&encode_header(repo.keys(), &entries, &pack));
     let id = arca::id::PackId(arca::id::storage_hash(&pack));
     write(&env.repo.join(arca::repo::pack_path(&id)), &pack);
     id.to_hex()

@@ -88,7 +88,7 @@ proptest! {
                 let mut node = Node::new(n, NodeKind::File);
                 node.mode = mode;
                 node.size = size;
-                node.mtime = -5;
+                node.mtime = arca::format::tree::Time::from_nanos(-5);
                 node.content = vec![BlobId([9; 32])];
                 node
             })
@@ -143,7 +143,7 @@ proptest! {
             entries.push(e);
         }
         let mut pack = vec![0u8; offset as usize];
-        pack.extend_from_slice(&encode_header(&k, &entries));
+        pack.extend_from_slice(&encode_header(&k, &entries, &pack));
         prop_assert_eq!(decode_header(&k, &pack, pack.len() as u64).unwrap(), entries.clone());
         let idx = IndexFile {
             supersedes: vec![ObjectId([1; 32])],
@@ -181,13 +181,13 @@ fn pack_header_rejects_overlap_and_out_of_range() {
     };
     for entries in [vec![e(0, 100), e(50, 100)], vec![e(0, 100), e(100, 10_000)], vec![e(u32::MAX - 50, 100)]] {
         let mut pack = vec![0u8; 200];
-        pack.extend_from_slice(&encode_header(&k, &entries));
+        pack.extend_from_slice(&encode_header(&k, &entries, &pack));
         assert!(decode_header(&k, &pack, pack.len() as u64).is_err(), "{entries:?} accepted");
     }
     // a sealed length longer than the blob stored raw could be
     let huge = PackEntry { length: max_sealed_len(10_000) + 1, ..e(0, 100) };
     let mut pack = vec![0u8; huge.length as usize];
-    pack.extend_from_slice(&encode_header(&k, &[huge]));
+    pack.extend_from_slice(&encode_header(&k, &[huge], &pack));
     let err = decode_header(&k, &pack, pack.len() as u64).unwrap_err();
     assert!(err.to_string().contains("impossible lengths"), "{err}");
     // a huge claimed header length
@@ -209,7 +209,7 @@ fn pack_header_rejects_groups_no_writer_makes() {
     };
     let check = |entries: &[PackEntry]| {
         let mut pack = vec![0u8; 2000];
-        pack.extend_from_slice(&encode_header(&k, entries));
+        pack.extend_from_slice(&encode_header(&k, entries, &pack));
         decode_header(&k, &pack, pack.len() as u64)
     };
     let good = [m(1, 0, 600), m(2, 600, 400)];

@@ -5,20 +5,33 @@
 //! padded (§11.3), no plaintext length exceeds the maximum, and the entries lie in order,
 //! without overlap, inside the blob area.
 //!
-//! Input: first byte picks the mode (even: raw tail; odd: build a header), then for a built
-//! header a 4-byte blob-area length and 16-byte entries `type, id byte, offset, length,
-//! raw_length (u32 LE each), pad` (the id is the byte repeated; its value does not matter).
+//! Format 3 headers also carry a pack nonce, a BLAKE3 per unit and zero padding to a bucket
+//! length (format-spec/v3.md §11.1): a built header must commit to the blob area it was
+//! written over (no unit mismatches) and must name the unit whose byte the target flips.
+//!
+//! Input: first byte picks the mode (bit 0 even: raw tail; odd: build a header; bit 1: format
+//! 2 instead of 3), then for a built header a 4-byte blob-area length and 20-byte entries
+//! `type, id byte, offset, length, raw_length, group offset (u32 LE each)` (the id is the byte
+//! repeated; its value does not matter).
 #![no_main]
 
 use std::sync::LazyLock;
 
 use arca::crypto::{padme, Keys, MasterSecret, SEAL_OVERHEAD};
-use arca::format::pack::{decode_header, encode_header, PackEntry, MAX_GROUP_LEN};
+use arca::format::pack::{decode_header, decode_pack_header, encode_header, PackEntry, MAX_GROUP_LEN};
 use arca::format::BlobType;
 use arca::id::BlobId;
 use libfuzzer_sys::fuzz_target;
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys::derive(&MasterSecret([7u8; 32])));
+static KEYS_V2: LazyLock<Keys> = LazyLock::new(|| {
+    let mut k = Keys::derive(&MasterSecret([7u8; 32]));
+    k.format = 2;
+    k
+});
+
+/// The blob areas a built header is written over (larger claimed areas commit to what exists).
+const AREA_MAX: u64 = 1 << 16;
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
@@ -65,10 +78,11 @@ fn valid(entries: &[PackEntry], blob_area: u64) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
+    let keys: &Keys = if mode & 2 == 0 { &KEYS } else { &KEYS_V2 };
     if mode & 1 == 0 || rest.len() < 4 {
-        let _ = decode_header(&KEYS, rest, rest.len() as u64);
+        let _ = decode_header(keys, rest, rest.len() as u64);
         // The same tail claimed to end a larger pack.
-        let _ = decode_header(&KEYS, rest, rest.len() as u64 + u64::from(mode));
+        let _ = decode_header(keys, rest, rest.len() as u64 + u64::from(mode));
         return;
     }
 
@@ -85,11 +99,24 @@ fuzz_target!(|data: &[u8]| {
             group_offset: (c[0] & 2 != 0).then(|| u32_at(c, 14) % 4096),
         })
         .collect();
-    let tail = encode_header(&KEYS, &entries);
-    let decoded = decode_header(&KEYS, &tail, blob_area + tail.len() as u64);
-    if valid(&entries, blob_area) {
-        assert_eq!(decoded.expect("a valid header decodes"), entries);
-    } else {
+    // the area's bytes: a function of the input, so units differ
+    let mut area = vec![0u8; blob_area.min(AREA_MAX) as usize];
+    area.iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8) ^ mode);
+    let tail = encode_header(keys, &entries, &area);
+    let decoded = decode_pack_header(keys, &tail, blob_area + tail.len() as u64);
+    if !valid(&entries, blob_area) {
         assert!(decoded.is_err(), "an invalid header was accepted");
+        return;
+    }
+    let header = decoded.expect("a valid header decodes");
+    assert_eq!(header.entries, entries);
+    assert_eq!(header.commits(), keys.format >= 3);
+    if header.commits() && blob_area <= AREA_MAX {
+        assert!(header.mismatched_units(&area).is_empty(), "a header does not commit to its own blob area");
+        if let Some(e) = entries.first().filter(|e| e.length > 0) {
+            area[e.offset as usize] ^= 1;
+            let bad = header.mismatched_units(&area);
+            assert!(bad.len() == 1 && bad[0][0] == *e, "a flipped byte was not found in its unit");
+        }
     }
 });

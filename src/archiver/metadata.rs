@@ -6,11 +6,7 @@ use std::path::Path;
 
 use serde_bytes::ByteBuf;
 
-use crate::format::tree::{Node, NodeKind, Xattr};
-
-fn ns(secs: i64, nsec: i64) -> i64 {
-    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
-}
+use crate::format::tree::{Node, NodeKind, Time, Xattr};
 
 /// A node from `lstat` metadata (content, subtree and xattrs are filled in by the caller).
 pub fn node_from_metadata(name: &[u8], m: &std::fs::Metadata) -> Node {
@@ -36,9 +32,9 @@ pub fn node_from_metadata(name: &[u8], m: &std::fs::Metadata) -> Node {
     n.gid = m.gid();
     n.user = crate::platform::user_name(n.uid).unwrap_or_default();
     n.group = crate::platform::group_name(n.gid).unwrap_or_default();
-    n.mtime = ns(m.mtime(), m.mtime_nsec());
-    n.atime = ns(m.atime(), m.atime_nsec());
-    n.ctime = ns(m.ctime(), m.ctime_nsec());
+    n.mtime = Time::new(m.mtime(), m.mtime_nsec());
+    n.atime = Time::new(m.atime(), m.atime_nsec());
+    n.ctime = Time::new(m.ctime(), m.ctime_nsec());
     n.inode = m.ino();
     n.device = m.dev();
     n.links = m.nlink();
@@ -69,9 +65,9 @@ pub fn node_from_stat(name: &[u8], st: &nix::sys::stat::FileStat) -> Node {
     n.gid = st.st_gid;
     n.user = crate::platform::user_name(n.uid).unwrap_or_default();
     n.group = crate::platform::group_name(n.gid).unwrap_or_default();
-    n.mtime = ns(st.st_mtime, st.st_mtime_nsec);
-    n.atime = ns(st.st_atime, st.st_atime_nsec);
-    n.ctime = ns(st.st_ctime, st.st_ctime_nsec);
+    n.mtime = Time::new(st.st_mtime, st.st_mtime_nsec);
+    n.atime = Time::new(st.st_atime, st.st_atime_nsec);
+    n.ctime = Time::new(st.st_ctime, st.st_ctime_nsec);
     n.inode = st.st_ino;
     n.device = st.st_dev;
     #[allow(clippy::useless_conversion)] // `st_nlink` is a u64 on x86-64 but a u32 on aarch64

@@ -203,7 +203,8 @@ fn backup_stream(
     if !crate::format::tree::valid_name(&node.name) {
         return Err(Error::usage(format!("invalid --stdin-filename {:?}", node.name_lossy())));
     }
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let now = chrono::Utc::now();
+    let now = crate::format::tree::Time::new(now.timestamp(), i64::from(now.timestamp_subsec_nanos()));
     node.mode = 0o644;
     node.uid = nix::unistd::getuid().as_raw();
     node.gid = nix::unistd::getgid().as_raw();

@@ -254,7 +254,7 @@ impl Walker<'_, '_> {
                     let mut node = self.with_xattrs(real, node_from_stat(name, &m), pnode);
                     node.kind = NodeKind::Dir;
                     if !self.opts.with_atime {
-                        node.atime = 0;
+                        node.atime = crate::format::tree::Time::ZERO;
                     }
                     let ptree = self.subtree(pnode);
                     self.emit(Event::Enter { node, parent_subtree: pnode.and_then(|n| n.subtree) })?;
@@ -310,7 +310,7 @@ impl Walker<'_, '_> {
         };
         let mut node = node_from_stat(name, &m);
         if !self.opts.with_atime {
-            node.atime = 0;
+            node.atime = crate::format::tree::Time::ZERO;
         }
         match node.kind {
             NodeKind::Dir => {
@@ -433,7 +433,7 @@ impl Walker<'_, '_> {
     /// lists the data blobs they hold are checked too.
     fn content_indexed(&self, node: &Node) -> bool {
         let live = |ids: &[crate::id::BlobId]| match self.repo.index() {
-            Ok(idx) => ids.iter().all(|id| idx.contains(id)),
+            Ok(idx) => ids.iter().all(|id| self.repo.blob_stored(&idx, id)),
             Err(_) => false,
         };
         if !live(&node.content) || !live(&node.content_lists) {

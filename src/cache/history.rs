@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::format::tree::{Node, NodeKind};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `mtime` in seconds and `mtime_ns` beside it (1 held saturated nanoseconds since 1970).
+const SCHEMA_VERSION: i64 = 2;
 
 /// One entry of a catalogued tree.
 #[derive(Clone, Debug)]
@@ -22,7 +23,7 @@ pub struct Entry {
     pub kind: NodeKind,
     pub mode: u32,
     pub size: u64,
-    pub mtime: i64,
+    pub mtime: crate::format::tree::Time,
     /// Hash of a file's content ids (its identity across snapshots).
     pub content: Option<[u8; 32]>,
     pub subtree: Option<[u8; 32]>,
@@ -61,7 +62,7 @@ impl History {
                  CREATE INDEX snapshots_tree ON snapshots(tree);
                  CREATE TABLE trees(id BLOB PRIMARY KEY) WITHOUT ROWID;
                  CREATE TABLE entries(tree BLOB NOT NULL, name BLOB NOT NULL, kind INTEGER NOT NULL,
-                     mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, content BLOB,
+                     mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, content BLOB,
                      subtree BLOB, PRIMARY KEY(tree, name)) WITHOUT ROWID;
                  CREATE INDEX entries_name ON entries(name);
                  CREATE INDEX entries_subtree ON entries(subtree) WHERE subtree IS NOT NULL;",
@@ -98,8 +99,8 @@ impl History {
         content: impl Fn(&Node) -> Option<[u8; 32]>,
     ) -> rusqlite::Result<()> {
         let mut ins = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO entries(tree, name, kind, mode, size, mtime, content, subtree)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR REPLACE INTO entries(tree, name, kind, mode, size, mtime, mtime_ns, content, subtree)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for n in nodes {
             ins.execute(params![
@@ -108,7 +109,8 @@ impl History {
                 kind_code(n.kind),
                 n.mode,
                 n.size as i64,
-                n.mtime,
+                n.mtime.secs,
+                n.mtime.nanos,
                 content(n).map(|c| c.to_vec()),
                 n.subtree.map(|s| s.0.to_vec()),
             ])?;
@@ -144,16 +146,16 @@ impl History {
             kind: kind_from(r.get(2)?),
             mode: r.get(3)?,
             size: r.get::<_, i64>(4)? as u64,
-            mtime: r.get(5)?,
-            content: id32(r.get(6)?),
-            subtree: id32(r.get(7)?),
+            mtime: crate::format::tree::Time::new(r.get(5)?, r.get(6)?),
+            content: id32(r.get(7)?),
+            subtree: id32(r.get(8)?),
         })
     }
 
     /// Every entry with this name, in any tree.
     pub fn named(&self, name: &[u8]) -> rusqlite::Result<Vec<Entry>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT tree, name, kind, mode, size, mtime, content, subtree FROM entries WHERE name = ?1",
+            "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE name = ?1",
         )?;
         let rows = st.query_map([name], Self::entry)?;
         rows.collect()
@@ -163,7 +165,7 @@ impl History {
     pub fn lookup(&self, tree: &[u8; 32], name: &[u8]) -> rusqlite::Result<Option<Entry>> {
         self.conn
             .prepare_cached(
-                "SELECT tree, name, kind, mode, size, mtime, content, subtree FROM entries WHERE tree = ?1 AND name = ?2",
+                "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE tree = ?1 AND name = ?2",
             )?
             .query_row(params![&tree[..], name], Self::entry)
             .optional()

@@ -278,6 +278,9 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
                 report.unreferenced_packs.len()
             ));
         }
+        for p in &report.invalid_unreferenced_packs {
+            eprintln!("warning: {p} (not in any index, never used: a partial upload or a planted file; delete it)");
+        }
         if !report.pending_deletion.is_empty() {
             out.text(format!(
                 "{} pack(s) deleted by prune; the next prune updates the index",

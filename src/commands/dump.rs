@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind, Result, ResultExt};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Time};
 use crate::format::BlobType;
 use crate::id::{BlobId, TreeId};
 use crate::repo::Repository;
@@ -151,12 +151,19 @@ struct TarWriter<'w> {
     links: HashMap<(u64, u64), PathBuf>,
 }
 
-fn secs(ns: i64) -> u64 {
-    ns.div_euclid(1_000_000_000).max(0) as u64
+/// Seconds for the tar header's own field (which holds no time before 1970; the PAX record
+/// holds the exact time).
+fn secs(t: Time) -> u64 {
+    t.secs.max(0) as u64
 }
 
-fn pax_time(ns: i64) -> String {
-    format!("{}.{:09}", ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+/// A PAX time record: a decimal number of seconds, negative before 1970 (-1.25 is a quarter
+/// of a second after -2 s, so the fraction counts back from the second above).
+fn pax_time(t: Time) -> String {
+    match (t.secs < 0, t.nanos) {
+        (true, n) if n > 0 => format!("-{}.{:09}", -(t.secs + 1), 1_000_000_000 - n),
+        _ => format!("{}.{:09}", t.secs, t.nanos),
+    }
 }
 
 impl TarWriter<'_> {
@@ -172,7 +179,7 @@ impl TarWriter<'_> {
         let _ = h.set_groupname(&n.group);
         h.set_size(0);
         let mut pax: Vec<(String, Vec<u8>)> = vec![("mtime".into(), pax_time(n.mtime).into_bytes())];
-        if n.atime != 0 {
+        if !n.atime.is_zero() {
             pax.push(("atime".into(), pax_time(n.atime).into_bytes()));
         }
         for x in &n.xattrs {
@@ -266,9 +273,9 @@ fn zip_add<W: Write>(
 }
 
 /// A zip (DOS) time in UTC: 1980 to 2107, two-second steps.
-fn zip_time(ns: i64) -> Option<zip::DateTime> {
+fn zip_time(t: Time) -> Option<zip::DateTime> {
     use chrono::{Datelike, Timelike};
-    let t = chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), 0)?;
+    let t = chrono::DateTime::from_timestamp(t.secs, 0)?;
     zip::DateTime::from_date_and_time(
         u16::try_from(t.year()).ok()?,
         t.month() as u8,

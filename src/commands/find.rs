@@ -10,12 +10,12 @@ use std::os::unix::ffi::OsStrExt;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 
-use super::ls::format_ns;
+use super::ls::format_time;
 use super::{select_many, Filter};
 use crate::cache::history::{Entry, History};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::snapshot::Snapshot;
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Time};
 use crate::id::SnapshotId;
 use crate::repo::Repository;
 
@@ -80,7 +80,7 @@ pub struct PathHistory {
 /// Where a directory appears: (snapshot id, path bytes) pairs, shared between lookups.
 type Places = std::rc::Rc<Vec<([u8; 32], Vec<u8>)>>;
 /// What makes two entries of one path the same version.
-type VersionKey = (Option<[u8; 32]>, u64, i64, &'static str);
+type VersionKey = (Option<[u8; 32]>, u64, Time, &'static str);
 
 /// The catalog of `repo`, brought up to date with its snapshots.
 pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
@@ -158,7 +158,7 @@ fn matched(path: String, e: &Entry) -> Match {
         permissions: super::ls::permissions(&n),
         mode: e.mode,
         size: e.size,
-        mtime: format_ns(e.mtime),
+        mtime: format_time(e.mtime),
         content_id: short_content(&e.content),
     }
 }
@@ -201,7 +201,9 @@ pub fn find(repo: &Repository, h: &History, o: &FindOptions) -> Result<Vec<Snaps
     let mut by_snap: HashMap<[u8; 32], Vec<Match>> = HashMap::new();
     for name in names {
         for e in h.named(&name).map_err(sql)? {
-            if o.oldest.is_some_and(|t| e.mtime < t) || o.newest.is_some_and(|t| e.mtime > t) {
+            if o.oldest.is_some_and(|t| e.mtime < Time::from_nanos(t))
+                || o.newest.is_some_and(|t| e.mtime > Time::from_nanos(t))
+            {
                 continue;
             }
             for (sid, dir) in paths_of(h, &e.tree, &mut memo, 0)?.iter() {
@@ -288,7 +290,9 @@ pub fn history(repo: &Repository, h: &History, path: &str, o: &FindOptions) -> R
             }
         }
         let Some(e) = found else { continue };
-        if o.oldest.is_some_and(|t| e.mtime < t) || o.newest.is_some_and(|t| e.mtime > t) {
+        if o.oldest.is_some_and(|t| e.mtime < Time::from_nanos(t))
+            || o.newest.is_some_and(|t| e.mtime > Time::from_nanos(t))
+        {
             continue;
         }
         let key = (e.content, e.size, e.mtime, e.kind.as_str());
@@ -296,7 +300,7 @@ pub fn history(repo: &Repository, h: &History, path: &str, o: &FindOptions) -> R
             versions.push(Version {
                 kind: e.kind.as_str(),
                 size: e.size,
-                mtime: format_ns(e.mtime),
+                mtime: format_time(e.mtime),
                 content_id: short_content(&e.content),
                 snapshots: vec![],
                 first_seen: s.time.clone(),

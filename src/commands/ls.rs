@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{select, Filter};
 use crate::error::{Error, Kind, Result};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Time};
 use crate::id::TreeId;
 use crate::repo::Repository;
 
@@ -32,7 +32,12 @@ pub struct LsNode {
 }
 
 pub fn format_ns(ns: i64) -> String {
-    chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+    format_time(Time::from_nanos(ns))
+}
+
+/// A node time as RFC 3339 in local time, to the nanosecond (empty past what a date holds).
+pub fn format_time(t: Time) -> String {
+    t.to_utc()
         .map(|t| t.with_timezone(&chrono::Local).to_rfc3339_opts(chrono::SecondsFormat::Nanos, false))
         .unwrap_or_default()
 }
@@ -78,9 +83,9 @@ impl LsNode {
             size: node.size,
             mode: node.mode,
             permissions: permissions(node),
-            mtime: format_ns(node.mtime),
-            atime: format_ns(node.atime),
-            ctime: format_ns(node.ctime),
+            mtime: format_time(node.mtime),
+            atime: format_time(node.atime),
+            ctime: format_time(node.ctime),
             inode: node.inode,
             links: node.links,
             link_target: node.link_target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),

@@ -1,6 +1,6 @@
 //! Sans-IO codecs for every stored thing: each takes and returns bytes, so every parser is a
-//! fuzz target and a bench target. The normative description is `format-spec/v2.md` (and
-//! `v1.md` for version 1 repositories).
+//! fuzz target and a bench target. The normative description is `format-spec/v3.md` (and
+//! `v2.md` and `v1.md` for version 2 and 1 repositories).
 
 pub mod config;
 pub mod index;
@@ -11,10 +11,10 @@ pub mod pack;
 pub mod snapshot;
 pub mod tree;
 
-/// The repository format version `init` creates (format-spec/v2.md).
+/// The repository format version `init` creates (format-spec/v3.md): 3.
 pub const FORMAT_VERSION: u8 = crate::crypto::NEWEST_FORMAT;
 /// The versions this build reads, and writes into repositories of that version: a version 1
-/// repository stays version 1 (format-spec/v2.md §17).
+/// repository stays version 1, a version 2 one version 2 (format-spec/v3.md §17).
 pub const READ_VERSIONS: std::ops::RangeInclusive<u8> = 1..=FORMAT_VERSION;
 
 /// Kind of blob: file content or an encoded tree. Kept in separate packs.

@@ -1,7 +1,7 @@
 //! Pack files: sealed units back to back, then a sealed header listing every blob, then the
 //! header's length. The header makes a pack self-describing, so the index can be rebuilt from
 //! packs. A unit is one blob sealed alone or, in format v2, a *group*: small data blobs
-//! concatenated and sealed (so compressed) together (format-spec/v2.md §11).
+//! concatenated and sealed (so compressed) together (format-spec/v3.md §11).
 //!
 //! ```text
 //! unit_0 || unit_1 || ... || sealed_header || header_len u32 LE
@@ -16,6 +16,12 @@
 //! | 37 | 4 | sealed length of the unit, u32 LE |
 //! | 41 | 4 | plaintext length of the blob, u32 LE |
 //! | 45 | 4 | v2: offset of the blob in its group's plaintext, `0xFFFFFFFF` when sealed alone |
+//!
+//! Format v3 binds the header to the blob area and hides the exact blob count
+//! (format-spec/v3.md §11.1): its plaintext is `pack_nonce [32] || count u32 || units u32 ||
+//! units × BLAKE3(sealed unit) [32] || count × 49-byte entries || zeros`, stored raw (never
+//! compressed) and zero-padded to [`header_bucket`] of its length. The pack nonce is random,
+//! so two packs of the same blobs never share a header.
 
 use crate::codec::{compress, decompress, decompress_prefix, Compression};
 use crate::crypto::{padme, random_bytes, seal, seal_append, Aad, Keys, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
@@ -39,6 +45,37 @@ pub const GROUP_TARGET: usize = 1024 * 1024;
 /// or once it holds this many blobs: a group of tiny files would otherwise gather a hundred
 /// thousand members, whose ids and entries a writer holds until the group's pack is stored.
 pub const GROUP_MAX_BLOBS: usize = 4096;
+
+/// Format v3: bytes of the random pack nonce, of a unit's BLAKE3, and of the fixed part of a
+/// header (nonce, `count`, `units`).
+pub const PACK_NONCE_LEN: usize = 32;
+pub const UNIT_HASH_LEN: usize = 32;
+pub const HEADER_V3_FIXED: usize = PACK_NONCE_LEN + 8;
+/// The smallest padded header plaintext of format v3.
+pub const HEADER_V3_MIN: usize = 256;
+
+/// The length a format v3 header plaintext of `len` bytes is padded to: the smallest `2^k` or
+/// `3 · 2^(k-1)` that is at least `len` (and at least [`HEADER_V3_MIN`]), so a header's
+/// length tells the blob count only to within a factor of 1.5 (format-spec/v3.md §11.1).
+pub fn header_bucket(len: usize) -> usize {
+    let len = len.max(HEADER_V3_MIN);
+    let pow = len.next_power_of_two();
+    if pow / 4 * 3 >= len {
+        pow / 4 * 3
+    } else {
+        pow
+    }
+}
+
+/// The largest header plaintext a reader of format `version` accepts.
+pub fn max_header_plaintext(version: u8) -> usize {
+    let n = MAX_PACK_ENTRIES as usize;
+    match version {
+        1 => 4 + n * ENTRY_LEN_V1,
+        2 => 4 + n * ENTRY_LEN_V2,
+        _ => header_bucket(HEADER_V3_FIXED + n * (UNIT_HASH_LEN + ENTRY_LEN_V2)),
+    }
+}
 
 /// Bytes of one entry in format `version`.
 pub fn entry_len(version: u8) -> usize {
@@ -321,16 +358,50 @@ pub fn open_blob(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8
     }
 }
 
-/// The sealed header plus trailer that ends a pack whose blobs are `entries`, in the layout
-/// of the repository's format (`keys.format`).
-pub fn encode_header(keys: &Keys, entries: &[PackEntry]) -> Vec<u8> {
-    let mut plain = Vec::with_capacity(4 + entries.len() * entry_len(keys.format));
-    plain.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    for e in entries {
-        e.write(&mut plain, keys.format);
+/// The sealed units of a pack's blob area, one slice of entries per unit (a blob alone, or
+/// the members of a group), in offset order as a valid header lists them.
+pub fn units(entries: &[PackEntry]) -> impl Iterator<Item = &[PackEntry]> {
+    entries.chunk_by(|a, b| a.group_offset.is_some() && b.group_offset.is_some() && a.same_unit(b))
+}
+
+/// BLAKE3 of the bytes of the unit `e` names in `blob_area` (of the empty string when the
+/// unit lies outside it, which no valid header lists).
+pub fn unit_hash(blob_area: &[u8], e: &PackEntry) -> [u8; UNIT_HASH_LEN] {
+    let bytes = usize::try_from(e.unit_end()).ok().and_then(|end| blob_area.get(e.offset as usize..end));
+    *blake3::hash(bytes.unwrap_or_default()).as_bytes()
+}
+
+/// The header plaintext of a pack of format `version` whose blobs are `entries` in
+/// `blob_area` (format v3 commits to each unit's bytes there and carries `nonce`; v1 and v2
+/// use neither).
+pub fn header_plaintext(version: u8, nonce: &[u8; PACK_NONCE_LEN], entries: &[PackEntry], blob_area: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(HEADER_V3_FIXED + entries.len() * (UNIT_HASH_LEN + entry_len(version)));
+    if version >= 3 {
+        let hashes: Vec<[u8; UNIT_HASH_LEN]> = units(entries).map(|u| unit_hash(blob_area, &u[0])).collect();
+        plain.extend_from_slice(nonce);
+        plain.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        plain.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+        hashes.iter().for_each(|h| plain.extend_from_slice(h));
+    } else {
+        plain.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     }
-    // format 2 compresses headers: a group's members repeat its offset and length
-    let compressed = if keys.format >= 2 { compress(Compression::AUTO, &plain) } else { None };
+    for e in entries {
+        e.write(&mut plain, version);
+    }
+    if version >= 3 {
+        plain.resize(header_bucket(plain.len()), 0);
+    }
+    plain
+}
+
+/// The sealed header plus trailer that ends a pack whose blobs are `entries`, sealed in
+/// `blob_area` (the pack's bytes before the header), in the layout of the repository's format
+/// (`keys.format`); format v3 gets a fresh random pack nonce.
+pub fn encode_header(keys: &Keys, entries: &[PackEntry], blob_area: &[u8]) -> Vec<u8> {
+    let plain = header_plaintext(keys.format, &random_bytes(), entries, blob_area);
+    // format 2 compresses headers (a group's members repeat its offset and length); format 3
+    // stores them raw, so that their length depends on the padded size alone
+    let compressed = if keys.format == 2 { compress(Compression::AUTO, &plain) } else { None };
     let aad = Aad::object(SealKind::PackHeader);
     let mut out = match compressed {
         Some(c) => seal(&keys.seal, &aad, FLAG_ZSTD, &c),
@@ -370,7 +441,8 @@ pub fn reseal_pack(from: &Keys, to: &Keys, pack: &[u8]) -> Result<(Vec<u8>, Vec<
         group = e.group_offset.map(|_| (e, offset, length));
         out.extend_from_slice(&again);
     }
-    out.extend_from_slice(&encode_header(to, &resealed));
+    let header = encode_header(to, &resealed, &out);
+    out.extend_from_slice(&header);
     Ok((out, resealed))
 }
 
@@ -397,11 +469,42 @@ pub fn header_len_from_trailer(trailer: &[u8], pack_len: u64) -> Result<u32> {
     Ok(n)
 }
 
+/// A decoded pack header: its entries and, in format v3, its pack nonce and the BLAKE3 of
+/// each unit (in the order of [`units`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackHeader {
+    pub nonce: Option<[u8; PACK_NONCE_LEN]>,
+    pub entries: Vec<PackEntry>,
+    pub unit_hashes: Vec<[u8; UNIT_HASH_LEN]>,
+}
+
+impl PackHeader {
+    /// Does the header commit to its blob area's bytes (format v3)?
+    pub fn commits(&self) -> bool {
+        self.nonce.is_some()
+    }
+
+    /// The units whose bytes in `blob_area` (the pack's bytes before its header) are not the
+    /// ones the header commits to, each as its entries. Empty for a header that commits to
+    /// nothing (format v1 and v2: there each unit must be opened to be verified).
+    pub fn mismatched_units<'a>(&'a self, blob_area: &[u8]) -> Vec<&'a [PackEntry]> {
+        units(&self.entries)
+            .zip(&self.unit_hashes)
+            .filter(|(u, h)| unit_hash(blob_area, &u[0]) != **h)
+            .map(|(u, _)| u)
+            .collect()
+    }
+}
+
 /// Decode and validate a pack header, in the layout of the repository's format
-/// (`keys.format`). `tail` is the pack's last `header_len + 4` bytes and `pack_len` the whole
-/// pack's length: every unit must lie inside the blob area, in order, without overlap, and the
-/// members of a group must be back to back in its plaintext (format-spec §11.3).
+/// (`keys.format`): its entries. See [`decode_pack_header`].
 pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<PackEntry>> {
+    decode_pack_header(keys, tail, pack_len).map(|h| h.entries)
+}
+
+/// The sealed header of a pack, from its `tail` (at least the last `header_len + 4` bytes):
+/// the bytes that identify it (two packs with byte-identical sealed headers are a copy).
+pub fn sealed_header(tail: &[u8], pack_len: u64) -> Result<&[u8]> {
     if tail.len() < TRAILER_LEN {
         return Err(Error::corrupt("pack too short"));
     }
@@ -409,19 +512,48 @@ pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<Pack
     if tail.len() < n + TRAILER_LEN {
         return Err(Error::corrupt("pack header truncated"));
     }
-    let sealed = &tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN];
+    Ok(&tail[tail.len() - TRAILER_LEN - n..tail.len() - TRAILER_LEN])
+}
+
+/// Decode and validate a pack header, in the layout of the repository's format
+/// (`keys.format`). `tail` is the pack's last `header_len + 4` bytes and `pack_len` the whole
+/// pack's length: every unit must lie inside the blob area, in order, without overlap, and the
+/// members of a group must be back to back in its plaintext (format-spec/v3.md §11.3). In
+/// format v3 the header must be stored raw, name as many unit hashes as it has units, and be
+/// padded with zeros to exactly [`header_bucket`] of its length.
+pub fn decode_pack_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<PackHeader> {
+    let sealed = sealed_header(tail, pack_len)?;
+    let n = sealed.len();
     let (flags, body) = keys.open(&Aad::object(SealKind::PackHeader), sealed)?;
     let plain = match flags {
         0 => body,
-        FLAG_ZSTD if keys.format >= 2 => decompress(&body, 4 + MAX_PACK_ENTRIES as usize * ENTRY_LEN_V2)?,
+        FLAG_ZSTD if keys.format == 2 => decompress(&body, max_header_plaintext(2))?,
         _ => {
-            return Err(Error::corrupt(format!("pack header has flags {flags:#04x}; format 1 headers are stored raw")))
+            return Err(Error::corrupt(format!(
+                "pack header has flags {flags:#04x}; format {} headers are stored raw",
+                keys.format
+            )))
         }
     };
     let blob_area_end = pack_len - (n + TRAILER_LEN) as u64;
     let mut r = Reader::new(&plain, "pack header");
+    let (nonce, mut unit_hashes) = if keys.format >= 3 { (Some(r.id()?), Vec::new()) } else { (None, Vec::new()) };
     let count = r.u32()?;
-    if count > MAX_PACK_ENTRIES || count as usize * entry_len(keys.format) != r.remaining() {
+    let elen = entry_len(keys.format);
+    let mut padding = 0;
+    if nonce.is_some() {
+        let unit_count = r.u32()?;
+        let len =
+            (HEADER_V3_FIXED as u64) + u64::from(unit_count) * UNIT_HASH_LEN as u64 + u64::from(count) * elen as u64;
+        if count > MAX_PACK_ENTRIES || unit_count > count || header_bucket(len as usize) != plain.len() {
+            return Err(Error::corrupt(format!(
+                "pack header claims {count} entries in {unit_count} units in {} bytes",
+                plain.len()
+            )));
+        }
+        unit_hashes = (0..unit_count).map(|_| r.id()).collect::<Result<_>>()?;
+        padding = plain.len() - len as usize;
+    } else if count > MAX_PACK_ENTRIES || count as usize * elen != r.remaining() {
         return Err(Error::corrupt(format!("pack header claims {count} entries")));
     }
     let mut entries: Vec<PackEntry> = Vec::with_capacity(count as usize);
@@ -455,8 +587,57 @@ pub fn decode_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Vec<Pack
         entries.push(e);
     }
     check_group_end(group)?;
+    if r.take(padding)?.iter().any(|b| *b != 0) {
+        return Err(Error::corrupt("pack header padding is not zero"));
+    }
     r.finish()?;
-    Ok(entries)
+    if nonce.is_some() && units(&entries).count() != unit_hashes.len() {
+        return Err(Error::corrupt(format!(
+            "pack header lists {} units but commits to {}",
+            units(&entries).count(),
+            unit_hashes.len()
+        )));
+    }
+    Ok(PackHeader { nonce, entries, unit_hashes })
+}
+
+/// Verify a whole pack's bytes against its header. Returns the header and one line per unit
+/// that does not match it: in format 3 a unit whose bytes do not hash to what the header
+/// commits to; in formats 1 and 2, which commit to nothing, a blob whose unit does not open
+/// or does not hold it. An error means the header itself is not valid.
+pub fn verify_pack_bytes(keys: &Keys, pack: &[u8]) -> Result<(PackHeader, Vec<String>)> {
+    let header = decode_pack_header(keys, pack, pack.len() as u64)?;
+    let area = &pack[..pack.len() - sealed_header(pack, pack.len() as u64)?.len() - TRAILER_LEN];
+    let mut problems = vec![];
+    if header.commits() {
+        for u in header.mismatched_units(area) {
+            problems.push(format!(
+                "the unit at offset {} ({} blob(s), the first {}) is not the one its header commits to",
+                u[0].offset,
+                u.len(),
+                u[0].id.short()
+            ));
+        }
+        return Ok((header, problems));
+    }
+    for u in units(&header.entries) {
+        let e = &u[0];
+        let need = u.iter().map(PackEntry::plain_end).max().unwrap_or(0);
+        let opened = match area.get(e.offset as usize..e.unit_end() as usize) {
+            Some(sealed) => open_unit(keys, e, sealed, need).map_err(|err| err.message),
+            None => Err("out of range".to_string()),
+        };
+        for m in u {
+            let failed = match &opened {
+                Ok(o) => o.blob(keys, m).err().map(|err| err.message),
+                Err(message) => Some(message.clone()),
+            };
+            if let Some(message) = failed {
+                problems.push(format!("{} blob {}: {message}", m.blob_type, m.id));
+            }
+        }
+    }
+    Ok((header, problems))
 }
 
 /// A group's sealed length must be possible for its plaintext's length (no longer than
@@ -473,6 +654,61 @@ fn check_group_end(group: Option<(PackEntry, u64)>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{seal_with_nonce, MasterSecret};
+
+    #[test]
+    fn header_buckets_are_powers_of_two_and_their_halfway_points() {
+        let mut last = 0;
+        for len in 0..100_000 {
+            let b = header_bucket(len);
+            assert!(b >= len.max(HEADER_V3_MIN) && b >= last, "bucket({len}) = {b}");
+            assert!(b == HEADER_V3_MIN || b * 2 <= len.max(1) * 3, "bucket({len}) = {b} wastes more than half");
+            assert!(b.is_power_of_two() || (b / 3).is_power_of_two() && b.is_multiple_of(3), "bucket({len}) = {b}");
+            last = b;
+        }
+    }
+
+    /// A pack of two units (a group of two and a blob alone) over `area`, its header plaintext
+    /// changed by `edit`, then sealed with `flags` under `keys`.
+    fn v3_pack(keys: &Keys, edit: impl Fn(&mut Vec<u8>), flags: u8) -> Result<PackHeader> {
+        let area = vec![7u8; 300];
+        let mut entries: Vec<PackEntry> =
+            unit_entries(BlobType::Data, 0, 100, &[(BlobId([1; 32]), 30), (BlobId([2; 32]), 30)]).collect();
+        entries.extend(unit_entries(BlobType::Data, 100, 60, &[(BlobId([3; 32]), 20)]));
+        let mut plain = header_plaintext(3, &[9; 32], &entries, &area);
+        edit(&mut plain);
+        let payload = if flags == FLAG_ZSTD { compress(Compression::AUTO, &plain).unwrap_or(plain) } else { plain };
+        let sealed = seal_with_nonce(&keys.seal, &Aad::object(SealKind::PackHeader), flags, &payload, [1; 24]);
+        let mut pack = area;
+        pack.extend_from_slice(&sealed);
+        pack.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        decode_pack_header(keys, &pack, pack.len() as u64)
+    }
+
+    #[test]
+    fn a_v3_header_refuses_what_no_writer_makes() {
+        let keys = Keys::derive(&MasterSecret([1; 32]));
+        assert_eq!(keys.format, 3);
+        let good = v3_pack(&keys, |_| {}, 0).unwrap();
+        assert_eq!((good.entries.len(), good.unit_hashes.len(), good.nonce), (3, 2, Some([9; 32])));
+        assert!(good.mismatched_units(&[7u8; 300]).is_empty());
+        let mut other = vec![7u8; 300];
+        other[120] = 0;
+        assert_eq!(good.mismatched_units(&other).len(), 1, "a changed byte of the second unit");
+        assert_eq!(good.mismatched_units(&other)[0][0].id, BlobId([3; 32]));
+        type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+        let refused: [(&str, Edit); 5] = [
+            ("a padding byte that is not zero", Box::new(|p: &mut Vec<u8>| *p.last_mut().unwrap() = 1)),
+            ("padding cut short", Box::new(|p: &mut Vec<u8>| p.truncate(p.len() - 1))),
+            ("padding past the bucket", Box::new(|p: &mut Vec<u8>| p.extend_from_slice(&[0; 256]))),
+            ("one unit claimed", Box::new(|p: &mut Vec<u8>| p[36] = 1)),
+            ("more units than entries", Box::new(|p: &mut Vec<u8>| p[36] = 4)),
+        ];
+        for (what, edit) in refused {
+            assert!(v3_pack(&keys, edit, 0).is_err(), "accepted {what}");
+        }
+        assert!(v3_pack(&keys, |_| {}, FLAG_ZSTD).is_err(), "accepted a compressed format 3 header");
+    }
 
     #[test]
     fn a_group_is_full_at_its_size_or_its_blob_count() {

@@ -6,8 +6,16 @@
 //! A file with more than [`MAX_INLINE_CONTENT`] chunks lists its content indirectly: its node
 //! names `content_lists`, tree-type blobs each holding a [`ContentList`] of up to
 //! [`MAX_INLINE_CONTENT`] ids, so no node grows without bound.
+//!
+//! Times are [`Time`]s: seconds and nanoseconds apart, so every time a file system holds (ext4
+//! and XFS go past 2262 and before 1678, which nanoseconds in an `i64` cannot) fits. Format 3
+//! writes them as a CBOR array `[seconds, nanoseconds]`; formats 1 and 2 wrote nanoseconds
+//! since 1970 in one integer, which readers still accept and writers into a version 1 or 2
+//! repository still write (saturated at the ends of that range), so an older arca reads its
+//! repository (format-spec/v3.md §13.1).
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_bytes::ByteBuf;
 
 use crate::codec::{from_cbor, to_cbor};
@@ -66,15 +74,111 @@ pub struct Xattr {
     pub value: ByteBuf,
 }
 
+#[cfg(test)]
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// A point in time: seconds since the Unix epoch (negative before 1970) and nanoseconds
+/// within that second (`0..1_000_000_000`), as `struct timespec` holds it. Ordered by time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time {
+    pub secs: i64,
+    pub nanos: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl Time {
+    /// The epoch itself; as an `atime` it means "not recorded".
+    pub const ZERO: Time = Time { secs: 0, nanos: 0 };
+
+    /// From seconds and nanoseconds as `stat` gives them; nanoseconds outside one second
+    /// carry into the seconds.
+    pub fn new(secs: i64, nanos: i64) -> Time {
+        let secs = secs.saturating_add(nanos.div_euclid(NANOS_PER_SEC));
+        Time { secs, nanos: nanos.rem_euclid(NANOS_PER_SEC) as u32 }
+    }
+
+    /// From nanoseconds since the epoch (the encoding of formats 1 and 2).
+    pub fn from_nanos(ns: i64) -> Time {
+        Time { secs: ns.div_euclid(NANOS_PER_SEC), nanos: ns.rem_euclid(NANOS_PER_SEC) as u32 }
+    }
+
+    /// Nanoseconds since the epoch, saturated at the ends of the `i64` range (years 1677 and
+    /// 2262): what formats 1 and 2 can store.
+    pub fn to_nanos_saturating(self) -> i64 {
+        let ns = i128::from(self.secs) * i128::from(NANOS_PER_SEC) + i128::from(self.nanos);
+        ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Time::ZERO
+    }
+
+    /// As a `SystemTime` (which holds every `Time` on Linux).
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        use std::time::{Duration, UNIX_EPOCH};
+        if self.secs >= 0 {
+            UNIX_EPOCH + Duration::new(self.secs as u64, self.nanos)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(self.secs.unsigned_abs()) + Duration::from_nanos(u64::from(self.nanos))
+        }
+    }
+
+    /// As a UTC date, `None` past what `chrono` holds (year ±262,143).
+    pub fn to_utc(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(self.secs, self.nanos)
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    /// Either encoding: an integer of nanoseconds (formats 1 and 2) or `[seconds, nanoseconds]`
+    /// (format 3), nanoseconds below one second.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Time;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("nanoseconds since 1970 or [seconds, nanoseconds]")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Time, E> {
+                Ok(Time::from_nanos(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Time, E> {
+                i64::try_from(v).map(Time::from_nanos).map_err(|_| E::custom("time out of range"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<Time, A::Error> {
+                use serde::de::Error;
+                let secs: i64 = a.next_element()?.ok_or_else(|| A::Error::custom("time without seconds"))?;
+                let nanos: u32 = a.next_element()?.ok_or_else(|| A::Error::custom("time without nanoseconds"))?;
+                if a.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::custom("time with more than two fields"));
+                }
+                if i64::from(nanos) >= NANOS_PER_SEC {
+                    return Err(A::Error::custom("time with nanoseconds of a second or more"));
+                }
+                Ok(Time { secs, nanos })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A time in the encoding of a format version.
+struct TimeAs(Time, u8);
+
+impl Serialize for TimeAs {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.1 >= 3 {
+            (self.0.secs, self.0.nanos).serialize(s)
+        } else {
+            s.serialize_i64(self.0.to_nanos_saturating())
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Node {
     pub name: ByteBuf,
     #[serde(rename = "type")]
@@ -87,12 +191,11 @@ pub struct Node {
     pub user: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
-    /// Nanoseconds since the Unix epoch.
-    pub mtime: i64,
-    /// 0 when not recorded (the default); restore then uses `mtime`.
-    #[serde(default, skip_serializing_if = "is_zero_i64")]
-    pub atime: i64,
-    pub ctime: i64,
+    pub mtime: Time,
+    /// [`Time::ZERO`] when not recorded (the default); restore then uses `mtime`.
+    #[serde(default)]
+    pub atime: Time,
+    pub ctime: Time,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub size: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -126,9 +229,9 @@ impl Node {
             gid: 0,
             user: String::new(),
             group: String::new(),
-            mtime: 0,
-            atime: 0,
-            ctime: 0,
+            mtime: Time::ZERO,
+            atime: Time::ZERO,
+            ctime: Time::ZERO,
             size: 0,
             inode: 0,
             device: 0,
@@ -147,20 +250,106 @@ impl Node {
     }
 }
 
+/// A node in the encoding of a format version: fields in the order of format-spec §13.1,
+/// those holding their "omitted when" value left out, times as [`TimeAs`] writes them. For
+/// formats 1 and 2 this is byte for byte what those versions' writers produced.
+struct NodeAs<'a>(&'a Node, u8);
+
+impl Serialize for NodeAs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (n, v) = (self.0, self.1);
+        let present = [
+            !n.user.is_empty(),
+            !n.group.is_empty(),
+            !n.atime.is_zero(),
+            n.size != 0,
+            n.inode != 0,
+            n.device != 0,
+            n.links != 0,
+            !n.xattrs.is_empty(),
+            n.link_target.is_some(),
+            n.rdev != 0,
+            !n.content.is_empty(),
+            !n.content_lists.is_empty(),
+            n.subtree.is_some(),
+        ];
+        let mut m = s.serialize_struct("Node", 7 + present.iter().filter(|p| **p).count())?;
+        m.serialize_field("name", &n.name)?;
+        m.serialize_field("type", &n.kind)?;
+        m.serialize_field("mode", &n.mode)?;
+        m.serialize_field("uid", &n.uid)?;
+        m.serialize_field("gid", &n.gid)?;
+        if !n.user.is_empty() {
+            m.serialize_field("user", &n.user)?;
+        }
+        if !n.group.is_empty() {
+            m.serialize_field("group", &n.group)?;
+        }
+        m.serialize_field("mtime", &TimeAs(n.mtime, v))?;
+        if !n.atime.is_zero() {
+            m.serialize_field("atime", &TimeAs(n.atime, v))?;
+        }
+        m.serialize_field("ctime", &TimeAs(n.ctime, v))?;
+        for (key, value) in [("size", n.size), ("inode", n.inode), ("device", n.device), ("links", n.links)] {
+            if value != 0 {
+                m.serialize_field(key, &value)?;
+            }
+        }
+        if !n.xattrs.is_empty() {
+            m.serialize_field("xattrs", &n.xattrs)?;
+        }
+        if let Some(t) = &n.link_target {
+            m.serialize_field("link_target", t)?;
+        }
+        if n.rdev != 0 {
+            m.serialize_field("rdev", &n.rdev)?;
+        }
+        if !n.content.is_empty() {
+            m.serialize_field("content", &n.content)?;
+        }
+        if !n.content_lists.is_empty() {
+            m.serialize_field("content_lists", &n.content_lists)?;
+        }
+        if let Some(t) = &n.subtree {
+            m.serialize_field("subtree", t)?;
+        }
+        m.end()
+    }
+}
+
+/// A tree in the encoding of a format version.
+struct TreeAs<'a>(&'a Tree, u8);
+
+impl Serialize for TreeAs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let nodes: Vec<NodeAs<'_>> = self.0.nodes.iter().map(|n| NodeAs(n, self.1)).collect();
+        let mut m = s.serialize_struct("Tree", 1)?;
+        m.serialize_field("nodes", &nodes)?;
+        m.end()
+    }
+}
+
 /// Is `name` safe as one path component?
 pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
 impl Tree {
-    /// Encode; nodes must already be sorted by name (the archiver walks in sorted order).
+    /// Encode for a repository of the newest format; nodes must already be sorted by name
+    /// (the archiver walks in sorted order).
     pub fn encode(&self) -> Vec<u8> {
-        to_cbor(self)
+        self.encode_for(super::FORMAT_VERSION)
+    }
+
+    /// Encode for a repository of format `version`: times as that version stores them
+    /// (format-spec/v3.md §13.1).
+    pub fn encode_for(&self, version: u8) -> Vec<u8> {
+        to_cbor(&TreeAs(self, version))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -197,5 +386,140 @@ impl ContentList {
             return Err(Error::corrupt("content list too long"));
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node of formats 1 and 2 as their writers declared it (serde derive, times in
+    /// nanoseconds), to hold the hand-written encoder to their bytes.
+    #[derive(Serialize)]
+    struct NodeV2<'a> {
+        name: &'a ByteBuf,
+        #[serde(rename = "type")]
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        user: &'a String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        group: &'a String,
+        mtime: i64,
+        #[serde(skip_serializing_if = "is_zero_i64")]
+        atime: i64,
+        ctime: i64,
+        #[serde(skip_serializing_if = "is_zero")]
+        size: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        inode: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        device: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        links: u64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        xattrs: &'a Vec<Xattr>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link_target: &'a Option<ByteBuf>,
+        #[serde(skip_serializing_if = "is_zero")]
+        rdev: u64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        content: &'a Vec<BlobId>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        content_lists: &'a Vec<BlobId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subtree: &'a Option<TreeId>,
+    }
+
+    fn is_zero_i64(v: &i64) -> bool {
+        *v == 0
+    }
+
+    #[derive(Serialize)]
+    struct TreeV2<'a> {
+        nodes: Vec<NodeV2<'a>>,
+    }
+
+    fn v2(n: &Node) -> NodeV2<'_> {
+        NodeV2 {
+            name: &n.name,
+            kind: n.kind,
+            mode: n.mode,
+            uid: n.uid,
+            gid: n.gid,
+            user: &n.user,
+            group: &n.group,
+            mtime: n.mtime.to_nanos_saturating(),
+            atime: n.atime.to_nanos_saturating(),
+            ctime: n.ctime.to_nanos_saturating(),
+            size: n.size,
+            inode: n.inode,
+            device: n.device,
+            links: n.links,
+            xattrs: &n.xattrs,
+            link_target: &n.link_target,
+            rdev: n.rdev,
+            content: &n.content,
+            content_lists: &n.content_lists,
+            subtree: &n.subtree,
+        }
+    }
+
+    fn sample() -> Tree {
+        let mut full = Node::new(b"a file".to_vec(), NodeKind::File);
+        (full.mode, full.uid, full.gid, full.user, full.group) = (0o4755, 1000, 100, "u".into(), "g".into());
+        (full.mtime, full.atime, full.ctime) = (Time::new(1_700_000_000, 5), Time::new(-3, 7), Time::new(1, 0));
+        (full.size, full.inode, full.device, full.links) = (9, 8, 7, 2);
+        full.xattrs = vec![Xattr { name: ByteBuf::from(b"user.x".to_vec()), value: ByteBuf::from(b"v".to_vec()) }];
+        full.content = vec![BlobId([3; 32])];
+        let mut link = Node::new(b"b link".to_vec(), NodeKind::Symlink);
+        link.link_target = Some(ByteBuf::from(b"a file".to_vec()));
+        link.mtime = Time::new(-(1 << 40), 999_999_999);
+        let mut dev = Node::new(b"c dev".to_vec(), NodeKind::Chardev);
+        dev.rdev = 0x0501;
+        let mut dir = Node::new(b"d dir".to_vec(), NodeKind::Dir);
+        dir.subtree = Some(BlobId([4; 32]));
+        dir.mtime = Time::new(1 << 34, 1);
+        let mut big = Node::new(b"e big".to_vec(), NodeKind::File);
+        big.content_lists = vec![BlobId([5; 32])];
+        Tree { nodes: vec![full, link, dev, dir, big] }
+    }
+
+    #[test]
+    fn formats_1_and_2_encode_exactly_as_their_writers_did() {
+        let t = sample();
+        let old = to_cbor(&TreeV2 { nodes: t.nodes.iter().map(v2).collect() });
+        assert_eq!(t.encode_for(2), old);
+        assert_eq!(t.encode_for(1), old);
+    }
+
+    #[test]
+    fn format_3_keeps_every_time_and_reads_the_old_encoding() {
+        let t = sample();
+        let got = Tree::decode(&t.encode_for(3)).unwrap();
+        assert_eq!(got, t, "a format 3 tree lost a time");
+        assert_eq!(got.encode_for(3), t.encode_for(3), "re-encoding changed the bytes");
+        // the old encoding reads back as the saturated nanoseconds
+        let old = Tree::decode(&t.encode_for(2)).unwrap();
+        assert_eq!(old.nodes[0], t.nodes[0]);
+        assert_eq!(old.nodes[3].mtime, Time::from_nanos(i64::MAX), "2514 does not fit nanoseconds in an i64");
+        assert_eq!(old.nodes[1].mtime, Time::from_nanos(i64::MIN));
+    }
+
+    #[test]
+    fn a_time_of_a_second_or_more_of_nanoseconds_is_refused() {
+        let mut t = sample();
+        t.nodes.truncate(1);
+        let good = t.encode_for(3);
+        // mtime [1700000000, 5]: the nanoseconds are the byte after the seconds' 5-byte head
+        let at = good.windows(7).position(|w| w == [0x82, 0x1a, 0x65, 0x53, 0xf1, 0x00, 0x05]).unwrap();
+        let mut bad = good.clone();
+        bad.splice(at + 6..at + 7, [0x1a, 0x3b, 0x9a, 0xca, 0x00]); // 1_000_000_000
+        assert!(Tree::decode(&bad).is_err());
+        bad = good;
+        bad.splice(at + 6..at + 7, [0x1a, 0x3b, 0x9a, 0xc9, 0xff]); // 999_999_999
+        assert_eq!(Tree::decode(&bad).unwrap().nodes[0].mtime, Time::new(1_700_000_000, 999_999_999));
     }
 }

@@ -3,8 +3,13 @@
 //! 1. Every index file decodes; every entry points into a stored pack within its bounds, and
 //!    matches that pack's (authenticated) header. A pack marked for deletion that is gone is
 //!    a deletion in progress, not damage.
-//! 2. With `read_data`, the selected packs are downloaded whole: each must hash to its name
-//!    and every blob must authenticate and match its id.
+//!    The sealed header of every stored pack, indexed or not, is read: two packs with
+//!    byte-identical sealed headers are reported, since one is a copy of the other's header
+//!    on other bytes (someone who can only add files planted it, format-spec/v3.md §18.3).
+//! 2. With `read_data`, the selected packs are downloaded whole: each must hash to its name,
+//!    its units must be the ones its header commits to (format 3), and every blob must
+//!    authenticate and match its id. Unindexed packs are verified against their headers too
+//!    and listed when they do not match (never adopted, so harmless to the data).
 //! 3. Every snapshot decodes, and every tree and blob reachable from it is indexed and not
 //!    damaged; each problem is reported with the snapshot and the file path it affects.
 //!
@@ -16,9 +21,9 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::format::index::IndexFile;
-use crate::format::pack::{open_unit, PackEntry, TRAILER_LEN};
+use crate::format::pack::{decode_pack_header, open_unit, sealed_header, verify_pack_bytes, PackEntry, TRAILER_LEN};
 use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, TreeId};
@@ -78,6 +83,10 @@ pub struct CheckReport {
     /// Packs no index names: left by an interrupted backup. Harmless; the next backup (or
     /// prune) indexes them.
     pub unreferenced_packs: Vec<String>,
+    /// With `--read-data`: unreferenced packs whose bytes do not match their header (or whose
+    /// header is not valid), each with the reason. Never adopted, so harmless to the data, but
+    /// a partial upload or a planted file (format-spec/v3.md §21.10).
+    pub invalid_unreferenced_packs: Vec<String>,
     /// Packs prune marked for deletion and already deleted (the index is rewritten next).
     pub pending_deletion: Vec<String>,
     /// Damage to stored objects.
@@ -104,6 +113,8 @@ impl CheckReport {
 struct IndexedPack {
     entries: Vec<PackEntry>,
     marked: bool,
+    /// The index files that name it.
+    files: Vec<crate::id::ObjectId>,
 }
 
 pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
@@ -118,10 +129,11 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut packs: HashMap<PackId, IndexedPack> = HashMap::new();
     let files = read_index_files(repo, &mut report)?;
     report.index_files = files.len();
-    for f in &files {
+    for (file, f) in &files {
         for (p, marked) in f.packs.iter().map(|p| (p, false)).chain(f.marked.iter().map(|m| (&m.pack, true))) {
-            let e = packs.entry(p.id).or_insert_with(|| IndexedPack { entries: vec![], marked: false });
+            let e = packs.entry(p.id).or_insert_with(|| IndexedPack { entries: vec![], marked: false, files: vec![] });
             e.marked |= marked;
+            e.files.push(*file);
             e.entries.extend(p.blobs.iter().copied());
         }
     }
@@ -134,11 +146,20 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     report.packs = packs.len();
     report.blobs = packs.values().map(|p| p.entries.len()).sum();
     let mut to_read: Vec<(PackId, u64)> = vec![];
+    let mut unindexed: Vec<(PackId, u64)> =
+        stored.iter().filter(|(id, _)| !packs.contains_key(id)).map(|(id, s)| (*id, *s)).collect();
+    unindexed.sort();
     for (id, p) in &packs {
         match stored.get(id) {
             None if p.marked => report.pending_deletion.push(pack_path(id)),
             None => {
-                report.errors.push(format!("{}: indexed but missing ({} blobs)", pack_path(id), p.entries.len()));
+                let by: Vec<String> = p.files.iter().map(|f| format!("index/{f}")).collect();
+                report.errors.push(format!(
+                    "{}: indexed but missing ({} blobs, named by {}; an index file naming only missing packs may be an old one replayed)",
+                    pack_path(id),
+                    p.entries.len(),
+                    by.join(", ")
+                ));
                 damaged_blobs.extend(p.entries.iter().map(|e| e.id));
             }
             Some(&size) => to_read.push((*id, size)),
@@ -151,13 +172,38 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
         .thread_name(|i| format!("arca-check-{i}"))
         .build()
         .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting check threads: {e}")))?;
+    let selected_unindexed = select_packs(&unindexed, read_data);
     let results: Vec<PackResult> = pool.install(|| {
         to_read
             .par_iter()
             .map(|(id, size)| check_pack(repo, id, *size, &packs[id].entries, selected.contains(id)))
+            .chain(
+                unindexed
+                    .par_iter()
+                    .map(|(id, size)| check_unindexed(repo, id, *size, selected_unindexed.contains(id))),
+            )
             .collect()
     });
+    let mut headers: HashMap<[u8; 32], Vec<PackId>> = HashMap::new();
+    for r in &results {
+        if let Some(h) = r.header {
+            headers.entry(h).or_default().push(r.pack);
+        }
+    }
+    let mut copies: Vec<Vec<PackId>> = headers.into_values().filter(|p| p.len() > 1).collect();
+    copies.iter_mut().for_each(|p| p.sort());
+    copies.sort();
+    for p in copies {
+        let names: Vec<String> = p.iter().map(pack_path).collect();
+        report.errors.push(format!(
+            "{} have byte-identical sealed headers: all but one hold a copy of another pack's header on other \
+             bytes (planted by someone who can add files to the storage, or a damaged duplicate); \
+             `arca check --read-data` names those whose bytes do not match their header",
+            names.join(" and ")
+        ));
+    }
     for r in results {
+        report.invalid_unreferenced_packs.extend(r.invalid);
         report.errors.extend(r.errors);
         damaged_blobs.extend(r.damaged);
         if r.read {
@@ -200,7 +246,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
 
 /// The current index files. A file that vanishes while being read was superseded and deleted
 /// by a concurrent prune: the listing is taken again (its replacement is listed then).
-fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Result<Vec<IndexFile>> {
+fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Result<Vec<(crate::id::ObjectId, IndexFile)>> {
     let mut attempt = 0;
     'listing: loop {
         let mut files = vec![];
@@ -217,7 +263,7 @@ fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Result<Vec<I
         }
         report.errors.extend(errors);
         let superseded: HashSet<_> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
-        return Ok(files.into_iter().filter(|(id, _)| !superseded.contains(id)).map(|(_, f)| f).collect());
+        return Ok(files.into_iter().filter(|(id, _)| !superseded.contains(id)).collect());
     }
 }
 
@@ -259,6 +305,11 @@ fn select_packs(packs: &[(PackId, u64)], how: ReadData) -> HashSet<PackId> {
 
 #[derive(Default)]
 struct PackResult {
+    pack: PackId,
+    /// BLAKE3 of the pack's sealed header, when it could be read.
+    header: Option<[u8; 32]>,
+    /// An unreferenced pack that does not match its header, and why.
+    invalid: Vec<String>,
     errors: Vec<String>,
     damaged: Vec<BlobId>,
     read: bool,
@@ -269,7 +320,7 @@ struct PackResult {
 /// Compare a pack's header with its index entries; with `read`, download and verify it.
 fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], read: bool) -> PackResult {
     let path = pack_path(id);
-    let mut r = PackResult::default();
+    let mut r = PackResult { pack: *id, ..PackResult::default() };
     let limit = size.saturating_sub(TRAILER_LEN as u64);
     for e in entries {
         if e.offset as u64 + e.length as u64 > limit {
@@ -277,7 +328,11 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
             r.damaged.push(e.id);
         }
     }
-    match repo.read_pack_header(id, size) {
+    let header = repo.read_pack_tail(id, size).and_then(|tail| {
+        r.header = sealed_header(&tail, size).ok().map(|s| *blake3::hash(s).as_bytes());
+        decode_pack_header(repo.keys(), &tail, size).map(|h| h.entries).ctx(&path)
+    });
+    match header {
         Ok(header) => {
             let key = |e: &PackEntry| (e.id, e.offset, e.length, e.raw_length, e.group_offset);
             let listed: HashSet<_> = header.iter().map(key).collect();
@@ -306,6 +361,14 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     if storage_hash(&bytes) != id.0 {
         r.errors.push(format!("{path}: content does not match its name"));
     }
+    // format 3: the units must be the ones the header commits to (formats 1 and 2 commit to
+    // nothing: there the units opened below are the check)
+    if repo.keys().format >= 3 {
+        match verify_pack_bytes(repo.keys(), &bytes) {
+            Ok((_, problems)) => r.errors.extend(problems.into_iter().map(|p| format!("{path}: {p}"))),
+            Err(e) => r.errors.push(format!("{path}: {}", e.message)),
+        }
+    }
     // each sealed unit (a blob, or a group) is opened once; entries are in (offset, group
     // offset) order, so the members of a group are next to each other
     for unit in entries.chunk_by(|a, b| a.same_unit(b)) {
@@ -326,6 +389,25 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
                 r.damaged.push(e.id);
             }
         }
+    }
+    r
+}
+
+/// A stored pack no index names: its sealed header is read (to find copies of another pack's
+/// header); with `read`, the whole pack is verified against its name and its header.
+fn check_unindexed(repo: &Repository, id: &PackId, size: u64, read: bool) -> PackResult {
+    let mut r = PackResult { pack: *id, ..PackResult::default() };
+    if let Ok(tail) = repo.read_pack_tail(id, size) {
+        r.header = sealed_header(&tail, size).ok().map(|s| *blake3::hash(s).as_bytes());
+    }
+    if !read {
+        return r;
+    }
+    r.read = true;
+    r.bytes = size;
+    match repo.verify_pack(id) {
+        Ok(entries) => r.blobs = entries.len(),
+        Err(e) => r.invalid.push(e.message),
     }
     r
 }

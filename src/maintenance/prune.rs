@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::usage::{mark_used, BitSet};
+use super::usage::{mark_used_stored, BitSet};
 use crate::crypto::{padme, FRAME_LEN, SEAL_OVERHEAD};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
@@ -155,7 +155,8 @@ pub fn prune(
 
     log("finding used blobs".into());
     st.snapshots = snapshots.len();
-    let usage = mark_used(repo, &snapshots)?;
+    let listed_packs: std::collections::HashSet<PackId> = stored.keys().copied().collect();
+    let usage = mark_used_stored(repo, &snapshots, Some(&listed_packs))?;
     st.trees_walked = usage.trees;
     if let Some(e) = usage.missing_error() {
         return Err(e);
@@ -207,6 +208,7 @@ pub fn prune(
         .hint("no pack was deleted; run `arca repair index`, then `arca repair snapshots`"));
     }
     choose_repacks(&mut packs, opts, repo.config().pack_size as u64);
+    keep_copies_of_unverified(repo, &mut packs, &order, &usage.used, log)?;
     for p in &packs {
         let size = p.size.unwrap_or(0);
         match p.action {
@@ -428,6 +430,52 @@ fn choose_repacks(packs: &mut [PackInfo], opts: &PruneOptions, target: u64) {
 }
 
 /// The entries of one pack, each with whether it is used; the same location named by two
+/// A pack about to be marked or repacked drops its copies of used blobs whose preferred
+/// location is in another pack. Before version 3 a pack was adopted from its header alone, so
+/// that other pack may be a planted copy of this one's header on other bytes: each such pack
+/// is downloaded and verified once (§21.2), and a pack whose copies would otherwise be the
+/// only genuine ones is kept. Copies are rare (concurrent backups of the same data), so this
+/// downloads little.
+fn keep_copies_of_unverified(
+    repo: &Repository,
+    packs: &mut [PackInfo],
+    order: &[u32],
+    used: &BitSet,
+    log: &dyn Fn(String),
+) -> Result<()> {
+    let idx = repo.index()?;
+    let mut verdicts: HashMap<u32, bool> = HashMap::new();
+    for p in packs.iter_mut().filter(|p| matches!(p.action, Action::Mark | Action::Repack)) {
+        let mut holders: Vec<u32> = vec![];
+        for (e, pos) in pack_entries(&idx, order, p).filter(|(_, pos)| !used.contains(*pos)) {
+            let same = |i: &usize| idx.table_entry(*i).id == e.id;
+            let before = (0..pos).rev().take_while(same);
+            let after = (pos + 1..idx.table_len()).take_while(same);
+            for i in before.chain(after).filter(|i| used.contains(*i)) {
+                let n = idx.table_entry(i).pack;
+                if n != p.number && !holders.contains(&n) {
+                    holders.push(n);
+                }
+            }
+        }
+        for n in holders {
+            let genuine = *verdicts.entry(n).or_insert_with(|| match repo.verify_pack(&idx.pack_id(n)) {
+                Ok(_) => true,
+                Err(e) => {
+                    log(format!("not relying on {}: {}", pack_path(&idx.pack_id(n)), e.message));
+                    tracing::warn!("{}", e.message);
+                    false
+                }
+            });
+            if !genuine {
+                p.action = Action::Keep;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// index files appears once (the table holds it once).
 fn pack_entries<'a>(
     idx: &'a BlobIndex,

@@ -92,7 +92,9 @@ pub fn repair_index(
     let verdicts: Vec<(PackId, Verdict)> = pool.install(|| {
         stored
             .par_iter()
-            .map(|(id, size)| inspect(repo, id, *size, read_data).map(|v| (*id, v)))
+            // a pack the old index did not name is verified whole, as adoption does (§12): its
+            // header alone may be a copy planted on other bytes
+            .map(|(id, size)| inspect(repo, id, *size, read_data || !old.contains_key(id)).map(|v| (*id, v)))
             .collect::<Result<Vec<_>>>()
     })?;
     let stored_ids: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();
@@ -181,6 +183,8 @@ enum Verdict {
 /// Read a pack's header (and with `read_data` its whole content) and judge it. Only damage
 /// to the bytes counts; a storage error (after retries) stops the repair instead, so an
 /// intact pack is never deleted because of a network failure.
+/// Read a pack's header; with `read_data`, download it whole and verify its name and every
+/// unit.
 fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result<Verdict> {
     let blobs = match repo.read_pack_header(id, size) {
         Ok(b) => b,

@@ -6,8 +6,10 @@ use crate::error::{Error, Result, ResultExt};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::ContentList;
 use crate::format::BlobType;
-use crate::id::{BlobId, SnapshotId};
-use crate::repo::Repository;
+use std::collections::HashSet;
+
+use crate::id::{BlobId, PackId, SnapshotId};
+use crate::repo::{BlobIndex, Repository};
 
 /// A fixed-size set of positions.
 pub struct BitSet {
@@ -42,12 +44,24 @@ pub struct Usage {
 
 /// Mark every blob reachable from `snapshots`, by position in the repository's loaded index.
 pub fn mark_used(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Result<Usage> {
+    mark_used_stored(repo, snapshots, None)
+}
+
+/// [`mark_used`], where a blob's preferred location is its first location in a pack of
+/// `stored` (the `data/` listing) when it has one: an index file naming packs that are gone
+/// (a replayed, superseded one) must not make the pack that really holds a used blob look
+/// unused (format-spec/v3.md §21.1).
+pub fn mark_used_stored(
+    repo: &Repository,
+    snapshots: &[(SnapshotId, Snapshot)],
+    stored: Option<&HashSet<PackId>>,
+) -> Result<Usage> {
     let len = repo.index()?.table_len();
     let mut u = Usage { used: BitSet::new(len), missing: vec![], trees: 0 };
     for (sid, snap) in snapshots {
         let mut stack = vec![snap.tree];
         while let Some(tid) = stack.pop() {
-            let Some(pos) = repo.index()?.position(&tid) else {
+            let Some(pos) = preferred(&*repo.index()?, &tid, stored) else {
                 u.missing.push((*sid, BlobType::Tree, tid));
                 continue;
             };
@@ -60,9 +74,9 @@ pub fn mark_used(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Res
                 if let Some(s) = n.subtree {
                     stack.push(s);
                 }
-                mark_blobs(repo, &mut u, sid, BlobType::Data, &n.content)?;
+                mark_blobs(repo, &mut u, sid, &n.content, stored)?;
                 for list in &n.content_lists {
-                    let Some(pos) = repo.index()?.position(list) else {
+                    let Some(pos) = preferred(&*repo.index()?, list, stored) else {
                         u.missing.push((*sid, BlobType::Tree, *list));
                         continue;
                     };
@@ -71,7 +85,7 @@ pub fn mark_used(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Res
                     }
                     let bytes = repo.read_blob(BlobType::Tree, list)?;
                     let content = ContentList::decode(&bytes).ctx(format!("content list {list}"))?.content;
-                    mark_blobs(repo, &mut u, sid, BlobType::Data, &content)?;
+                    mark_blobs(repo, &mut u, sid, &content, stored)?;
                 }
             }
         }
@@ -79,17 +93,32 @@ pub fn mark_used(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)]) -> Res
     Ok(u)
 }
 
-fn mark_blobs(repo: &Repository, u: &mut Usage, sid: &SnapshotId, t: BlobType, ids: &[BlobId]) -> Result<()> {
+/// The table position of `id`'s preferred location: its first one in a stored pack, when
+/// `stored` is given and it has one, else its first one.
+fn preferred(idx: &BlobIndex, id: &BlobId, stored: Option<&HashSet<PackId>>) -> Option<usize> {
+    let first = idx.position(id)?;
+    let Some(stored) = stored else { return Some(first) };
+    let same = (first..idx.table_len()).take_while(|&i| idx.table_entry(i).id == *id);
+    Some(same.clone().find(|&i| stored.contains(&idx.pack_id(idx.table_entry(i).pack))).unwrap_or(first))
+}
+
+fn mark_blobs(
+    repo: &Repository,
+    u: &mut Usage,
+    sid: &SnapshotId,
+    ids: &[BlobId],
+    stored: Option<&HashSet<PackId>>,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let idx = repo.index()?;
     for id in ids {
-        match idx.position(id) {
+        match preferred(&idx, id, stored) {
             Some(p) => {
                 u.used.insert(p);
             }
-            None => u.missing.push((*sid, t, *id)),
+            None => u.missing.push((*sid, BlobType::Data, *id)),
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ use super::inodes::{Inodes, Place};
 use super::layout::{join, Layout, MetaNode, DEFAULT_TEMPLATES, DEFAULT_TIME_TEMPLATE};
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Time};
 use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::Repository;
@@ -66,10 +66,9 @@ pub struct Attr {
     pub uid: u32,
     pub gid: u32,
     pub rdev: u64,
-    /// Nanoseconds since the epoch.
-    pub mtime: i64,
-    pub atime: i64,
-    pub ctime: i64,
+    pub mtime: Time,
+    pub atime: Time,
+    pub ctime: Time,
 }
 
 /// A failure as an errno.
@@ -304,14 +303,20 @@ impl Vfs {
 
     fn meta_attr(&self, ino: u64, path: &[u8]) -> Res<Attr> {
         let m = self.meta.read().map_err(|_| Fail::Io)?;
-        let newest =
-            m.snapshots.last().and_then(|s| s.1.timestamp()).and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0);
+        let newest = m
+            .snapshots
+            .last()
+            .and_then(|s| s.1.timestamp())
+            .map_or(Time::ZERO, |t| Time::new(t.timestamp(), i64::from(t.timestamp_subsec_nanos())));
         let (kind, size, time) = match m.layout.nodes.get(path) {
             Some(MetaNode::Dir(_)) | None if path.is_empty() => (NodeKind::Dir, 0, newest),
             Some(MetaNode::Dir(_)) => (NodeKind::Dir, 0, newest),
             Some(MetaNode::Latest(t)) => (NodeKind::Symlink, t.len() as u64, newest),
             Some(MetaNode::Snapshot(i)) => {
-                let t = m.snapshots[*i].1.timestamp().and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0);
+                let t = m.snapshots[*i]
+                    .1
+                    .timestamp()
+                    .map_or(Time::ZERO, |t| Time::new(t.timestamp(), i64::from(t.timestamp_subsec_nanos())));
                 (NodeKind::Dir, 0, t)
             }
             None => return Err(Fail::NotFound),
@@ -347,7 +352,7 @@ impl Vfs {
             gid: n.gid,
             rdev: n.rdev,
             mtime: n.mtime,
-            atime: if n.atime == 0 { n.mtime } else { n.atime },
+            atime: if n.atime.is_zero() { n.mtime } else { n.atime },
             ctime: n.ctime,
         }
     }

@@ -340,6 +340,23 @@ impl BlobIndex {
         self.find(id).map(|e| Location { pack: self.packs[e.pack as usize], entry: e.pack_entry() })
     }
 
+    /// Every location of the blob: the preferred one first, then the others in table order
+    /// (live before marked), so a reader that fails at one can try the next.
+    pub fn locations(&self, id: &BlobId) -> Vec<Location> {
+        let mut found: Vec<IndexEntry> = self.find(id).into_iter().collect();
+        if let Some(first) = self.position(id) {
+            for e in (first..self.table_len()).map(|i| self.table_entry(i)).take_while(|e| e.id == *id) {
+                if !found.contains(&e) {
+                    found.push(e);
+                }
+            }
+        }
+        if let Some(e) = self.recent.get(id).filter(|e| !found.contains(e)) {
+            found.push(e);
+        }
+        found.into_iter().map(|e| Location { pack: self.packs[e.pack as usize], entry: e.pack_entry() }).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.table_len() + self.recent.len()
     }

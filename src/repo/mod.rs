@@ -91,6 +91,8 @@ pub struct Repository {
     /// Tree packs found damaged (content not matching the name) in this process: their
     /// blobs are read one by one, each proven by its own authentication.
     damaged_packs: std::sync::Mutex<HashSet<PackId>>,
+    /// Indexed packs the last `data/` listing did not hold ([`Self::adopt_unindexed_packs`]).
+    absent_packs: RwLock<HashSet<PackId>>,
     /// Groups opened lately by single-blob reads.
     groups: group_cache::GroupCache,
 }
@@ -149,6 +151,7 @@ impl Repository {
             lock_refresh: lock::REFRESH_EVERY,
             lock_trust: None,
             damaged_packs: Default::default(),
+            absent_packs: Default::default(),
             groups: Default::default(),
         })
     }
@@ -397,7 +400,14 @@ impl Repository {
         pack: &PackId,
         size: u64,
     ) -> Result<Vec<crate::format::pack::PackEntry>> {
-        use crate::format::pack::{decode_header, header_len_from_trailer, TRAILER_LEN};
+        let tail = self.read_pack_tail(pack, size)?;
+        crate::format::pack::decode_header(keys, &tail, size).ctx(pack_path(pack))
+    }
+
+    /// A pack's sealed header and trailer, unauthenticated (two ranged reads: trailer, then
+    /// header); [`crate::format::pack::decode_pack_header`] authenticates it.
+    pub fn read_pack_tail(&self, pack: &PackId, size: u64) -> Result<Vec<u8>> {
+        use crate::format::pack::{header_len_from_trailer, TRAILER_LEN};
         let path = pack_path(pack);
         let trailer_len = TRAILER_LEN as u64;
         if size < trailer_len {
@@ -405,26 +415,50 @@ impl Repository {
         }
         let trailer = self.backend.read_range(&path, size - trailer_len, trailer_len).ctx(format!("reading {path}"))?;
         let hlen = header_len_from_trailer(&trailer, size).ctx(&path)? as u64;
-        let tail = self
-            .backend
-            .read_range(&path, size - hlen - trailer_len, hlen + trailer_len)
-            .ctx(format!("reading {path}"))?;
-        decode_header(keys, &tail, size).ctx(&path)
+        self.backend.read_range(&path, size - hlen - trailer_len, hlen + trailer_len).ctx(format!("reading {path}"))
+    }
+
+    /// Download a whole pack and verify it against its name and its header: its bytes hash
+    /// to its id, and every unit is the one its header commits to (format 3) or opens and
+    /// holds the blobs its header lists (formats 1 and 2). Returns its entries; an error names
+    /// the first thing that does not match.
+    pub fn verify_pack(&self, pack: &PackId) -> Result<Vec<crate::format::pack::PackEntry>> {
+        let path = pack_path(pack);
+        let bytes = self.backend.read(&path).ctx(format!("reading {path}"))?;
+        if storage_hash(&bytes) != pack.0 {
+            return Err(Error::corrupt(format!("{path}: content does not match its name")));
+        }
+        let problems = crate::format::pack::verify_pack_bytes(&self.keys, &bytes).ctx(&path)?;
+        match problems.1.first() {
+            None => Ok(problems.0.entries),
+            Some(p) => {
+                Err(Error::corrupt(format!("{path}: {p} ({} unit(s) do not match its header)", problems.1.len())))
+            }
+        }
     }
 
     /// Index the packs that no index file names: those of a backup that was interrupted
-    /// after uploading them. Their blobs become usable again (so the next backup does not
-    /// upload them twice), and an index file records them unless `dry_run`. Packs that an
-    /// index names as marked for deletion are never adopted. Returns the adopted packs.
+    /// after uploading them. Each is downloaded whole and verified against its name and its
+    /// header first ([`Self::verify_pack`]): a header copied onto other bytes by someone who
+    /// can only add files is never adopted. The blobs of those that pass become usable again
+    /// (so the next backup does not upload them twice), and an index file records them unless
+    /// `dry_run`. Packs that an index names as marked for deletion are never adopted. Indexed
+    /// packs missing from the `data/` listing are remembered as absent: deduplication does
+    /// not count blobs stored only there ([`Self::blob_stored`]). Returns the adopted packs.
     pub fn adopt_unindexed_packs(&self, dry_run: bool) -> Result<Vec<PackId>> {
         self.load_index()?;
         let known: std::collections::HashSet<PackId> = self.index()?.packs().iter().copied().collect();
+        let stored = self.stored_packs()?;
+        let listed: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();
+        if let Ok(mut absent) = self.absent_packs.write() {
+            *absent = known.iter().filter(|p| !listed.contains(p)).copied().collect();
+        }
         let mut adopted = IndexFile::default();
-        for (id, size) in self.stored_packs()? {
+        for (id, _size) in stored {
             if known.contains(&id) {
                 continue;
             }
-            match self.read_pack_header(&id, size) {
+            match self.verify_pack(&id) {
                 Ok(blobs) => {
                     self.index_add_pack(id, &blobs)?;
                     adopted.packs.push(crate::format::index::IndexPack { id, blobs });
@@ -465,15 +499,63 @@ impl Repository {
 
     // ---- blobs and trees ----
 
-    pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
-        let loc = self.index()?.get(id).ok_or_else(|| {
-            Error::new(Kind::NotFound, format!("{blob_type} blob {id} is not in the index"))
-                .hint("run `arca check` to see what else is damaged")
-        })?;
-        if loc.entry.blob_type != blob_type {
-            return Err(Error::corrupt(format!("blob {id} is a {} blob, expected {blob_type}", loc.entry.blob_type)));
+    /// Is the blob stored in a live pack that the last `data/` listing holds? What
+    /// deduplication asks: an index entry naming a pack that is not stored (a replayed or
+    /// stale index file) must not keep a blob from being stored again.
+    pub fn blob_stored(&self, index: &BlobIndex, id: &BlobId) -> bool {
+        if !index.contains(id) {
+            return false;
         }
-        self.read_blob_at(&loc)
+        let absent = match self.absent_packs.read() {
+            Ok(a) => a,
+            Err(_) => return false,
+        };
+        absent.is_empty() || index.locations(id).iter().any(|l| !absent.contains(&l.pack) && !index.is_marked(&l.pack))
+    }
+
+    /// Read a blob from its preferred location; when that fails (the pack is missing or
+    /// damaged, or its bytes are not the blob), from every other location the index holds,
+    /// warning about each bad one. The first error stands when none works.
+    pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+        self.read_blob_except(blob_type, id, None)
+    }
+
+    /// [`Self::read_blob`] from the locations outside the pack `except` (one a caller found
+    /// bad already).
+    pub fn read_blob_except(&self, blob_type: BlobType, id: &BlobId, except: Option<&PackId>) -> Result<Vec<u8>> {
+        let mut locations = self.index()?.locations(id);
+        if locations.is_empty() {
+            return Err(Error::new(Kind::NotFound, format!("{blob_type} blob {id} is not in the index"))
+                .hint("run `arca check` to see what else is damaged"));
+        }
+        locations.retain(|l| Some(&l.pack) != except);
+        if locations.is_empty() {
+            return Err(Error::new(Kind::NotFound, format!("{blob_type} blob {id} has no other location"))
+                .hint("run `arca check --read-data` to see what else is damaged"));
+        }
+        let mut first: Option<Error> = None;
+        for loc in &locations {
+            let got = if loc.entry.blob_type != blob_type {
+                Err(Error::corrupt(format!("blob {id} is a {} blob, expected {blob_type}", loc.entry.blob_type)))
+            } else {
+                self.read_blob_at(loc)
+            };
+            match got {
+                Ok(plain) => return Ok(plain),
+                Err(e) if e.kind == Kind::Interrupted => return Err(e),
+                Err(e) => {
+                    if locations.len() > 1 {
+                        tracing::warn!(
+                            "{blob_type} blob {id} in {} is unreadable ({}); trying its other locations",
+                            pack_path(&loc.pack),
+                            e.message
+                        );
+                    }
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        Err(first.unwrap_or_else(|| Error::corrupt(format!("blob {id}: no location"))))
     }
 
     pub fn read_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {

@@ -227,7 +227,8 @@ impl BlobSaver {
         // Hold the in-flight set while checking the index: an uploader moves a blob from the
         // set to the index, and must not slip between the two checks.
         let mut inflight = self.shared.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if self.shared.repo.index()?.contains(id) {
+        let repo = &self.shared.repo;
+        if repo.blob_stored(&*repo.index()?, id) {
             return Ok(false);
         }
         Ok(inflight.insert(*id))
@@ -338,7 +339,8 @@ impl BlobSaver {
 
     /// Store a tree; refuses one over the tree size limit with a clear error.
     pub fn save_tree(&self, tree: Tree) -> Result<TreeId> {
-        let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode());
+        let format = self.shared.repo.keys().format;
+        let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode_for(format));
         if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
             return Err(Error::new(
                 Kind::Unsupported,
@@ -464,7 +466,8 @@ impl OpenPack {
             return None;
         }
         let mut p = std::mem::take(self);
-        p.bytes.extend_from_slice(&encode_header(keys, &p.entries));
+        let header = encode_header(keys, &p.entries, &p.bytes);
+        p.bytes.extend_from_slice(&header);
         Some((p.bytes, p.entries))
     }
 

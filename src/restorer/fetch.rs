@@ -205,8 +205,14 @@ fn fetch_run(repo: &Repository, run: &[Piece], sink: &Sink<'_>) -> Result<()> {
     let start = first.entry.offset as u64;
     let end = run.iter().map(|p| p.loc.entry.offset as u64 + p.loc.entry.length as u64).max().unwrap_or(start);
     let pack = pack_path(&first.pack);
-    let bytes =
-        repo.backend().read_range(&pack, start, end - start).map_err(|e| Error::from(e).context("reading pack"))?;
+    let bytes = match repo.backend().read_range(&pack, start, end - start) {
+        Ok(b) => b,
+        Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
+            from_elsewhere(repo, run, &format!("{pack}: {}", Error::from(e).message), sink);
+            return Ok(());
+        }
+        Err(e) => return Err(Error::from(e).context("reading pack")),
+    };
     let mut i = 0;
     while i < run.len() {
         // the pieces of one sealed unit (a blob, or a group) are next to each other
@@ -217,13 +223,10 @@ fn fetch_run(repo: &Repository, run: &[Piece], sink: &Sink<'_>) -> Result<()> {
         let entry = &run[i].loc.entry;
         let o = (entry.offset as u64 - start) as usize;
         let need = run[i..j].iter().map(|p| p.loc.entry.plain_end()).max().unwrap_or(0);
-        match open_unit(repo.keys(), entry, &bytes[o..o + entry.length as usize], need) {
-            Ok(unit) => put_blobs(repo, &unit, &run[i..j], &pack, sink),
-            Err(e) => {
-                for p in &run[i..j] {
-                    (sink.fail)(p.file, format!("{}: {}", pack, e.message));
-                }
-            }
+        match bytes.get(o..o + entry.length as usize).map(|sealed| open_unit(repo.keys(), entry, sealed, need)) {
+            Some(Ok(unit)) => put_blobs(repo, &unit, &run[i..j], &pack, sink),
+            Some(Err(e)) => from_elsewhere(repo, &run[i..j], &format!("{pack}: {}", e.message), sink),
+            None => from_elsewhere(repo, &run[i..j], &format!("{pack}: shorter than its index says"), sink),
         }
         i = j;
     }
@@ -261,9 +264,38 @@ fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &str,
                     progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
                 }
             }
+            Err(e) => from_elsewhere(repo, &pieces[i..j], &format!("{pack}: {}", e.message), sink),
+        }
+        i = j;
+    }
+}
+
+/// Blobs whose unit could not be read, opened or verified where `pieces` locate them (`why`
+/// says so): each is read from the other locations the index holds (format-spec/v3.md
+/// §11.4, warning about the bad one) and written wherever it goes; a file fails only when no
+/// location serves its blob.
+fn from_elsewhere(repo: &Repository, pieces: &[Piece], why: &str, sink: &Sink<'_>) {
+    let mut i = 0;
+    while i < pieces.len() {
+        let mut j = i + 1;
+        while j < pieces.len() && pieces[j].loc.entry.id == pieces[i].loc.entry.id {
+            j += 1;
+        }
+        let loc = &pieces[i].loc;
+        tracing::warn!("data blob {}: {why}; trying its other locations", loc.entry.id);
+        match repo.read_blob_except(crate::format::BlobType::Data, &loc.entry.id, Some(&loc.pack)) {
+            Ok(plain) => {
+                for p in &pieces[i..j] {
+                    let Some(f) = &sink.handles[p.file] else { continue };
+                    if let Err(e) = f.write_all_at(&plain, p.offset) {
+                        (sink.fail)(p.file, format!("writing: {e}"));
+                    }
+                    sink.progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
+                }
+            }
             Err(e) => {
                 for p in &pieces[i..j] {
-                    fail(p.file, format!("{}: {}", pack, e.message));
+                    (sink.fail)(p.file, format!("{why} ({})", e.message));
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::repo::Repository;
 
 /// Does the overwrite policy let a restore replace `m`, what is at an entry's name?
 pub(super) fn should_replace(m: &nix::sys::stat::FileStat, node: &Node, policy: Overwrite) -> bool {
-    let mtime = m.st_mtime.saturating_mul(1_000_000_000).saturating_add(m.st_mtime_nsec);
+    let mtime = crate::format::tree::Time::new(m.st_mtime, m.st_mtime_nsec);
     let is_file = (m.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG;
     match policy {
         Overwrite::Always => true,

@@ -45,8 +45,8 @@ fn chown_wanted(opts: &RestoreOptions) -> bool {
 }
 
 fn times(node: &Node) -> (TimeSpec, TimeSpec) {
-    let ts = |t: i64| TimeSpec::new(t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000));
-    (ts(if node.atime == 0 { node.mtime } else { node.atime }), ts(node.mtime))
+    let ts = |t: crate::format::tree::Time| TimeSpec::new(t.secs, i64::from(t.nanos));
+    (ts(if node.atime.is_zero() { node.mtime } else { node.atime }), ts(node.mtime))
 }
 
 /// Collects the first failure as a warning text (restore goes on).
