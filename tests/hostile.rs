@@ -466,6 +466,28 @@ fn a_pack_trailer_claiming_a_gigantic_header_is_refused_before_reading_it() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "the header was read");
 }
 
+#[test]
+fn a_planted_pack_larger_than_any_pack_is_refused_before_reading_it() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    // 20 GiB, sparse: more than a 16 MiB pack plus the largest unit and header
+    let name = fake_name("huge pack");
+    let path = env.repo.join("data").join(&name[..2]).join(&name);
+    sparse(&path, 20 << 30);
+    let id = arca::id::PackId::from_hex(&name).unwrap();
+    let started = std::time::Instant::now();
+    let e = repo.read_pack(&id).expect_err("a 20 GiB pack was read");
+    assert!(e.message.contains("more than any arca object"), "{}", e.message);
+    // check --read-data and cat pack name it and go on, without reading it
+    let o = env.run(&["check", "--read-data"]);
+    assert!(stderr(&o).contains(&name[..16]) || String::from_utf8_lossy(&o.stdout).contains(&name[..16]));
+    let o = env.run(&["cat", "pack", &name]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("more than any arca object"), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the planted pack was read");
+}
+
 /// A key file that looks well formed but whose wrap opens with no password, with `params`.
 fn planted_key(env: &Env, params: arca::crypto::KdfParams, tag: &str) -> String {
     use arca::crypto::MasterSecret;

@@ -10,7 +10,7 @@ use crate::format::lock::Lock;
 use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, ObjectId, PackId};
-use crate::repo::{pack_path, Repository};
+use crate::repo::{limits, pack_path, Repository};
 
 pub enum CatOutput {
     Json(Value),
@@ -88,12 +88,14 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
         }
         "key" => {
             let id = object_id(repo, "keys", need()?)?;
-            let k = KeyFile::decode(&repo.backend().read(&format!("keys/{id}"))?)?;
+            let path = format!("keys/{id}");
+            let k = KeyFile::decode(&limits::read_capped(repo.backend(), &path, limits::MAX_KEY_FILE_LEN)?)?;
             json!({"id": id.to_hex(), "kdf": k.kdf, "params": k.params, "salt": hex::encode(&k.salt), "created": k.created, "hostname": k.hostname, "username": k.username})
         }
         "lock" => {
             let id = object_id(repo, "locks", need()?)?;
-            to_json(&Lock::decode(repo.keys(), &repo.backend().read(&format!("locks/{id}"))?)?)?
+            let path = format!("locks/{id}");
+            to_json(&Lock::decode(repo.keys(), &limits::read_capped(repo.backend(), &path, limits::MAX_LOCK_LEN)?)?)?
         }
         "pack" => {
             let id = PackId::from_hex(need()?).ok_or_else(|| Error::usage("pack ids are 64 hex digits"))?;
@@ -102,7 +104,7 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
                 .backend()
                 .stat(&path)?
                 .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")))?;
-            let bytes = repo.backend().read(&path)?;
+            let bytes = repo.read_pack(&id)?;
             if crate::id::storage_hash(&bytes) != id.0 {
                 return Err(Error::corrupt(format!("{path}: content does not match its name")));
             }

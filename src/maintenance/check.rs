@@ -348,10 +348,10 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     if !read {
         return r;
     }
-    let bytes = match repo.backend().read(&path) {
+    let bytes = match repo.read_pack_listed(id, size) {
         Ok(b) => b,
         Err(e) => {
-            r.errors.push(format!("{path}: {e}"));
+            r.errors.push(format!("{path}: {}", e.message));
             r.damaged.extend(entries.iter().map(|e| e.id));
             return r;
         }

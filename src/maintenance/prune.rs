@@ -502,7 +502,7 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
             (idx.pack_id(p.number), entries)
         };
         let path = pack_path(&id);
-        let bytes = repo.backend().read(&path).ctx(format!("reading {path} to repack it"))?;
+        let bytes = repo.read_pack(&id).ctx("to repack it")?;
         if storage_hash(&bytes) != id.0 {
             return Err(Error::corrupt(format!("{path}: content does not match its name; not repacking it"))
                 .hint("nothing was deleted; run `arca check --read-data`, then `arca repair index`"));

@@ -132,7 +132,7 @@ pub fn repair_index(
         entries.sort_by_key(|e| (e.offset, e.group_offset, e.id));
         entries.dedup();
         // a damaged pack may be short, but it must be readable: a storage error stops the repair
-        let bytes = repo.backend().read(&pack_path(&id)).ctx(format!("reading {} to salvage it", pack_path(&id)))?;
+        let bytes = repo.read_pack(&id).ctx("to salvage it")?;
         for unit in entries.chunk_by(|a, b| a.same_unit(b)) {
             let sealed = bytes.get(unit[0].offset as usize..unit[0].unit_end() as usize);
             // copying verifies; only damage (Corrupt) loses the unit, a storage error stops
@@ -194,7 +194,7 @@ fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result
     if !read_data {
         return Ok(Verdict::Good(blobs));
     }
-    let bytes = repo.backend().read(&pack_path(id)).ctx(format!("reading {}", pack_path(id)))?;
+    let bytes = repo.read_pack(id)?;
     if storage_hash(&bytes) != id.0 {
         return Ok(Verdict::Damaged("content does not match its name".into(), Some(blobs)));
     }

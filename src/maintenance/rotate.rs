@@ -161,7 +161,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                 .par_iter()
                 .map(|(id, _)| {
                     let path = pack_path(id);
-                    let bytes = repo.backend().read(&path).ctx(format!("reading {path}"))?;
+                    let bytes = repo.read_pack(id)?;
                     if storage_hash(&bytes) != id.0 {
                         return Err(Error::corrupt(format!("{path}: content does not match its name")).hint(
                             "nothing was lost; run `arca check`, `arca repair index`, then `arca key rotate` again",

@@ -13,6 +13,7 @@
 //! | `snapshots/` | 64 MiB | a few KiB; paths and tags given on the command line |
 //! | `index/` | 256 MiB | at most 50,000 blobs per file (about 3 MiB) except the file adoption writes |
 //! | pack header | `sealed_len(4 + 49·2^20)` | the header of a pack of at most 2^20 entries (in `format::pack`) |
+//! | a whole pack | `pack_size` + the largest sealed unit (a 1 GiB tree) + the largest header | a pack closes once its blob area reaches `pack_size` |
 
 use crate::backend::DynBackend;
 use crate::error::{Error, Kind, Result};
@@ -28,6 +29,14 @@ pub const MAX_SNAPSHOT_LEN: u64 = 64 * 1024 * 1024;
 /// An index file: writers flush every 50,000 blobs (about 3 MiB); adopting unindexed packs
 /// writes one file for all of them, so the cap leaves room for millions of blobs.
 pub const MAX_INDEX_FILE_LEN: u64 = 256 * 1024 * 1024;
+
+/// The largest pack a writer with this `pack_size` makes: its blob area closes once it reaches
+/// `pack_size`, so it holds at most one more unit, at most a sealed 1 GiB tree blob, then the
+/// header and its 4-byte length.
+pub fn max_pack_len(pack_size: u32) -> u64 {
+    let largest_unit = 40 + crate::crypto::padme(5 + crate::format::pack::MAX_TREE_LEN as usize) as u64;
+    u64::from(pack_size) + largest_unit + crate::format::pack::max_header_len() as u64 + 4
+}
 
 /// The cap for the objects stored under `dir` (`index`, `snapshots`, `locks`, `keys`).
 pub fn cap_for(dir: &str) -> u64 {

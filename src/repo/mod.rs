@@ -418,13 +418,27 @@ impl Repository {
         self.backend.read_range(&path, size - hlen - trailer_len, hlen + trailer_len).ctx(format!("reading {path}"))
     }
 
+    /// A whole pack, as stored (not yet checked against its name): its size is asked first
+    /// and a file larger than any pack this repository's writers make is refused before a
+    /// byte is read (`limits::max_pack_len`), so a planted file of many gigabytes costs one
+    /// request, not the memory to hold it.
+    pub fn read_pack(&self, pack: &PackId) -> Result<Vec<u8>> {
+        limits::read_capped(&self.backend, &pack_path(pack), limits::max_pack_len(self.config.pack_size))
+    }
+
+    /// [`read_pack`](Self::read_pack) with the size a listing gave, saving the request that
+    /// asks for it.
+    pub fn read_pack_listed(&self, pack: &PackId, size: u64) -> Result<Vec<u8>> {
+        limits::read_listed(&self.backend, &pack_path(pack), size, limits::max_pack_len(self.config.pack_size))
+    }
+
     /// Download a whole pack and verify it against its name and its header: its bytes hash
     /// to its id, and every unit is the one its header commits to (format 3) or opens and
     /// holds the blobs its header lists (formats 1 and 2). Returns its entries; an error names
     /// the first thing that does not match.
     pub fn verify_pack(&self, pack: &PackId) -> Result<Vec<crate::format::pack::PackEntry>> {
         let path = pack_path(pack);
-        let bytes = self.backend.read(&path).ctx(format!("reading {path}"))?;
+        let bytes = self.read_pack(pack)?;
         if storage_hash(&bytes) != pack.0 {
             return Err(Error::corrupt(format!("{path}: content does not match its name")));
         }
@@ -577,7 +591,7 @@ impl Repository {
                         return Ok(plain);
                     }
                 }
-                let pack = self.backend.read(&path).ctx(format!("reading {path}"))?;
+                let pack = self.read_pack(&loc.pack)?;
                 if storage_hash(&pack) == loc.pack.0 {
                     c.put(&path, &pack);
                     let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
