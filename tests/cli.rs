@@ -487,3 +487,26 @@ fn backup_verbose_says_where_the_time_went_per_stage() {
     assert!(stages.iter().any(|st| st["stage"] == "walk" && st["threads"] == 1), "{s}");
     assert!(s["pipeline"]["wall_seconds"].as_f64().unwrap() > 0.0, "{s}");
 }
+
+#[test]
+fn a_point_in_time_snapshot_path_is_read_alike_by_cat_tree_and_restore() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("sub/file"), b"content");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let spec = format!("latest@2100-01-01 00:00:00:{}/sub", src.display());
+    let tree: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "tree", &spec])).unwrap();
+    assert!(tree.to_string().contains("\"file\""), "cat tree shows the subdirectory: {tree}");
+    let out = env.path("out");
+    env.ok(&["restore", &spec, "--target", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("file")).unwrap(), b"content");
+    // a path that is not there, or not a directory, is the same error for both
+    for bad in [format!("latest:{}/nope", src.display()), format!("latest:{}/sub/file", src.display())] {
+        let c = env.run(&["cat", "tree", &bad]);
+        let r = env.run(&["restore", &bad, "--target", out.to_str().unwrap()]);
+        assert_eq!(code(&c), code(&r), "{bad}");
+        assert_ne!(code(&c), 0);
+        assert!(stderr(&c).contains("snapshot"), "{}", stderr(&c));
+    }
+}

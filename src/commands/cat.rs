@@ -7,7 +7,6 @@ use crate::error::{Error, Kind, Result};
 use crate::format::index::IndexFile;
 use crate::format::key::KeyFile;
 use crate::format::lock::Lock;
-use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, ObjectId, PackId};
 use crate::repo::{limits, pack_path, Repository};
@@ -116,16 +115,9 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
             return Ok(CatOutput::Bytes(repo.read_blob(t, &id)?));
         }
         "tree" => {
-            let spec = need()?;
-            let (sel, path) = spec.split_once(':').unwrap_or((spec, "/"));
-            let (_, snap) = select(repo, sel, &Filter::default())?;
-            let tree = match repo.find_path(&snap.tree, path)? {
-                None => snap.tree,
-                Some(n) if n.kind == NodeKind::Dir => {
-                    n.subtree.ok_or_else(|| Error::corrupt("directory without subtree"))?
-                }
-                Some(_) => return Err(Error::usage(format!("{path} is not a directory"))),
-            };
+            let spec = super::select::SnapshotPath::parse(need()?);
+            let (id, snap) = select(repo, spec.snapshot, &Filter::default())?;
+            let tree = super::select::resolve_dir(repo, &snap.tree, spec.path, &id)?;
             to_json(&tree_json(repo, &tree)?)?
         }
         other => {

@@ -1,5 +1,6 @@
 //! Snapshot selectors: an id or unique id prefix, `latest`, `latest@TIME` (the newest
-//! snapshot at or before TIME), narrowed by host, tag and path filters.
+//! snapshot at or before TIME), narrowed by host, tag and path filters; `SNAPSHOT[:PATH]`
+//! specs ([`SnapshotPath`]) and the directory a path names in a snapshot ([`resolve_dir`]).
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
 
@@ -30,6 +31,59 @@ impl Filter {
                 }))
             && (self.paths.is_empty()
                 || self.paths.iter().all(|p| s.paths.iter().any(|x| x == p.trim_end_matches('/'))))
+    }
+}
+
+/// `SNAPSHOT[:PATH]`, as `restore`, `cat tree` and the other commands that take a directory
+/// of a snapshot read it: the selector, and the path after the first `:`. A point-in-time
+/// selector holds colons itself (`latest@2026-11-01 12:00:00`), so for one the path starts at
+/// the first `:/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPath<'a> {
+    pub snapshot: &'a str,
+    /// `None` when no path was given, or it names the root (`/`, empty).
+    pub path: Option<&'a str>,
+}
+
+impl<'a> SnapshotPath<'a> {
+    pub fn parse(spec: &'a str) -> SnapshotPath<'a> {
+        let (snapshot, path) = if spec.starts_with("latest@") {
+            match spec.find(":/") {
+                Some(i) => (&spec[..i], Some(&spec[i + 1..])),
+                None => (spec, None),
+            }
+        } else {
+            match spec.split_once(':') {
+                Some((s, p)) => (s, Some(p)),
+                None => (spec, None),
+            }
+        };
+        SnapshotPath { snapshot, path: path.filter(|p| !p.trim_matches('/').is_empty()) }
+    }
+}
+
+/// The tree of the directory at `path` in `snapshot`'s tree `root` (the root itself for
+/// `None`). A path that is not there, or is not a directory, is NotFound, naming the path and
+/// the snapshot.
+pub fn resolve_dir(
+    repo: &Repository,
+    root: &crate::id::TreeId,
+    path: Option<&str>,
+    snapshot: &SnapshotId,
+) -> Result<crate::id::TreeId> {
+    let Some(path) = path else { return Ok(*root) };
+    let not_a_dir =
+        || Error::new(Kind::NotFound, format!("{path} is not a directory in snapshot {}", snapshot.short()));
+    match repo.find_path(root, path) {
+        Ok(None) => Ok(*root),
+        Ok(Some(n)) if n.kind == crate::format::tree::NodeKind::Dir => {
+            n.subtree.ok_or_else(|| Error::corrupt(format!("{path}: directory without subtree")))
+        }
+        Ok(Some(_)) => Err(not_a_dir()),
+        Err(e) if e.kind == Kind::NotFound => {
+            Err(Error::new(Kind::NotFound, format!("{path} is not in snapshot {}", snapshot.short())))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -143,6 +197,22 @@ mod tests {
             summary: None,
             original: None,
         }
+    }
+
+    #[test]
+    fn snapshot_paths_split_at_the_first_colon_or_after_a_point_in_time() {
+        let p = |s| {
+            let sp = SnapshotPath::parse(s);
+            (sp.snapshot, sp.path)
+        };
+        assert_eq!(p("latest"), ("latest", None));
+        assert_eq!(p("latest:/home/me"), ("latest", Some("/home/me")));
+        assert_eq!(p("3fa9c1d2:/"), ("3fa9c1d2", None));
+        assert_eq!(p("3fa9c1d2:"), ("3fa9c1d2", None));
+        assert_eq!(p("latest@2026-11-01 12:00:00"), ("latest@2026-11-01 12:00:00", None));
+        assert_eq!(p("latest@2026-11-01 12:00:00:/srv/a:b"), ("latest@2026-11-01 12:00:00", Some("/srv/a:b")));
+        assert_eq!(p("latest@2026-11-01T12:00:00Z:/p"), ("latest@2026-11-01T12:00:00Z", Some("/p")));
+        assert_eq!(p("abc:/x:y"), ("abc", Some("/x:y")));
     }
 
     #[test]
