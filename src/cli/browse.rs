@@ -5,10 +5,8 @@ use super::exit;
 use super::handlers::{filter, local_time};
 use super::output::{bytes, Out};
 use super::settings::Settings;
-use crate::commands::diff::{Differ, Dir};
 use crate::commands::{self, stats::Mode};
-use crate::error::{Error, Kind, Result};
-use crate::repo::Repository;
+use crate::error::{Error, Result};
 
 pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
     let mode: Mode = a.mode.parse()?;
@@ -52,52 +50,10 @@ pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// `SNAPSHOT[:/SUBPATH]`: the snapshot and the directory below its root.
-fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Result<(String, Dir, String)> {
-    let (sel, sub) = match spec.split_once(":/") {
-        Some((sel, sub)) => (sel, Some(format!("/{sub}"))),
-        None => (spec, default_path.map(str::to_string)),
-    };
-    let (id, snap) = commands::select(repo, sel, &Default::default())?;
-    let path = sub.unwrap_or_else(|| "/".into());
-    let tree = if path.trim_matches('/').is_empty() {
-        snap.tree
-    } else {
-        match repo.find_path(&snap.tree, &path)? {
-            Some(n) => n
-                .subtree
-                .ok_or_else(|| Error::usage(format!("{path} is not a directory in snapshot {}", id.short())))?,
-            None => snap.tree,
-        }
-    };
-    Ok((id.to_hex(), Dir::Tree(tree), path.trim_end_matches('/').to_string()))
-}
-
-/// Is `arg` a directory on disk rather than a snapshot? Only when it looks like a path.
-fn live_dir(arg: &str) -> Option<std::path::PathBuf> {
-    let p = std::path::Path::new(arg);
-    let pathlike = arg.starts_with('/') || arg.starts_with('.') || arg.starts_with('~');
-    (pathlike && !arg.contains(":/") && p.is_dir()).then(|| std::path::absolute(p).ok()).flatten()
-}
-
 pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
     let repo = s.open()?;
-    let _lock = repo.lock_read("diff")?;
-    let (new_id, new_dir, new_path, live) = match live_dir(&a.new) {
-        Some(p) => {
-            let shown = p.to_string_lossy().trim_end_matches('/').to_string();
-            (p.display().to_string(), Dir::Live(p), shown, true)
-        }
-        None => {
-            let (id, d, p) = snapshot_dir(&repo, &a.new, None)?;
-            (id, d, p, false)
-        }
-    };
-    let (old_id, old_dir, old_path) = snapshot_dir(&repo, &a.old, live.then_some(new_path.as_str()))?;
-    if live && old_path != new_path {
-        return Err(Error::new(Kind::NotFound, format!("{new_path} is not in snapshot {}", &old_id[..8]))
-            .hint("name the directory inside the snapshot: SNAPSHOT:/PATH"));
-    }
+    let cmp = commands::diff::compare(&repo, &a.old, &a.new)?;
+    let (old_id, new_id, live) = (cmp.old_id.clone(), cmp.new_id.clone(), cmp.live);
     if !out.json {
         out.text(format!(
             "comparing snapshot {} to {}:\n",
@@ -114,8 +70,7 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
             out.entry(format!("{}    {}", c.modifier, c.path));
         }
     };
-    let base = if live { new_path.as_str() } else { old_path.as_str() };
-    let st = Differ::new(&repo, a.metadata).diff(base, &old_dir, &new_dir, &mut emit)?;
+    let st = cmp.run(&repo, a.metadata, &mut emit)?;
     if out.json {
         let mut v = serde_json::to_value(&st).unwrap_or_default();
         v["message_type"] = "statistics".into();
@@ -140,39 +95,13 @@ pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
     use std::io::Write;
     let format: commands::dump::Archive = a.archive.parse()?;
     let repo = s.open()?;
-    let _lock = repo.lock_read("dump")?;
-    let (id, snap) = commands::select(&repo, &a.snapshot, &filter(&a.filter))?;
-    let node = repo.find_path(&snap.tree, &a.path)?;
     let mut sink: Box<dyn Write> = match &a.target {
         Some(t) => Box::new(std::io::BufWriter::new(std::fs::File::create(t).map_err(|e| Error::io(t.display(), e))?)),
         None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
     };
-    let path = std::path::Path::new(&a.path);
-    match &node {
-        Some(n) if n.kind == crate::format::tree::NodeKind::File => {
-            commands::dump::dump_file(&repo, n, &mut sink)?;
-        }
-        Some(n) if n.kind == crate::format::tree::NodeKind::Dir => {
-            let tree = n.subtree.ok_or_else(|| Error::corrupt(format!("{}: a directory without a tree", a.path)))?;
-            let st = commands::dump::dump_dir(&repo, path, Some(n), &tree, format, &mut sink)?;
-            for p in &st.skipped {
-                out.warning(
-                    "dump",
-                    &format!("{p}: a {} archive has no place for this kind of file; left out", a.archive),
-                );
-            }
-        }
-        None => {
-            commands::dump::dump_dir(&repo, std::path::Path::new("/"), None, &snap.tree, format, &mut sink)?;
-        }
-        Some(n) => {
-            return Err(Error::usage(format!(
-                "{} in snapshot {} is a {}: dump writes files and directories",
-                a.path,
-                id.short(),
-                n.kind.as_str()
-            )))
-        }
+    let st = commands::dump::run(&repo, &a.snapshot, &filter(&a.filter), &a.path, format, &mut sink)?;
+    for p in &st.skipped {
+        out.warning("dump", &format!("{p}: a {} archive has no place for this kind of file; left out", a.archive));
     }
     sink.flush().map_err(|e| Error::io(a.target.as_ref().map_or("stdout".into(), |t| t.display().to_string()), e))?;
     Ok(exit::OK)

@@ -321,3 +321,74 @@ pub fn live_chunks(repo: &Repository, path: &Path, scratch: &mut Vec<u8>) -> Res
     })?;
     Ok(out)
 }
+
+/// A comparison ready to run: both sides resolved, the repository locked for reading.
+pub struct Comparison {
+    /// The old snapshot's id.
+    pub old_id: String,
+    /// The new snapshot's id, or the live directory's path.
+    pub new_id: String,
+    /// The new side is a directory on disk.
+    pub live: bool,
+    old: Dir,
+    new: Dir,
+    /// The path both sides are compared at (what changed paths are relative to).
+    base: String,
+    _lock: crate::repo::LockGuard,
+}
+
+/// Resolve `old` (`SNAPSHOT[:PATH]`) and `new` (the same, or a directory on disk) and lock the
+/// repository for reading. Against a live directory the old side defaults to the same path
+/// in the snapshot, and must be it.
+pub fn compare(repo: &Repository, old: &str, new: &str) -> Result<Comparison> {
+    let lock = repo.lock_read("diff")?;
+    let (new_id, new_dir, new_path, live) = match live_dir(new) {
+        Some(p) => {
+            let shown = p.to_string_lossy().trim_end_matches('/').to_string();
+            (p.display().to_string(), Dir::Live(p), shown, true)
+        }
+        None => {
+            let (id, d, p) = snapshot_dir(repo, new, None)?;
+            (id, d, p, false)
+        }
+    };
+    let (old_id, old_dir, old_path) = snapshot_dir(repo, old, live.then_some(new_path.as_str()))?;
+    if live && old_path != new_path {
+        return Err(crate::error::Error::new(
+            crate::error::Kind::NotFound,
+            format!("{new_path} is not in snapshot {}", &old_id[..8]),
+        )
+        .hint("name the directory inside the snapshot: SNAPSHOT:/PATH"));
+    }
+    let base = if live { new_path } else { old_path };
+    Ok(Comparison { old_id, new_id, live, old: old_dir, new: new_dir, base, _lock: lock })
+}
+
+impl Comparison {
+    /// Compare, handing each change to `emit`; `metadata` also reports metadata-only changes.
+    pub fn run(&self, repo: &Repository, metadata: bool, emit: &mut dyn FnMut(Change)) -> Result<DiffStats> {
+        Differ::new(repo, metadata).diff(&self.base, &self.old, &self.new, emit)
+    }
+}
+
+/// `SNAPSHOT[:PATH]`: the snapshot and the directory below its root (`default_path` when the
+/// spec names none).
+fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Result<(String, Dir, String)> {
+    let parsed = super::select::SnapshotPath::parse(spec);
+    let (id, snap) = super::select(repo, parsed.snapshot, &Default::default())?;
+    let path = match parsed.path {
+        Some(p) => format!("/{}", p.trim_start_matches('/')),
+        // `SNAPSHOT:` or `SNAPSHOT:/` names the root; no `:PATH` at all takes the default
+        None if parsed.snapshot.len() < spec.len() => "/".to_string(),
+        None => default_path.unwrap_or("/").to_string(),
+    };
+    let tree = super::select::resolve_dir(repo, &snap.tree, Some(path.as_str()), &id)?;
+    Ok((id.to_hex(), Dir::Tree(tree), path.trim_end_matches('/').to_string()))
+}
+
+/// Is `arg` a directory on disk rather than a snapshot? Only when it looks like a path.
+fn live_dir(arg: &str) -> Option<PathBuf> {
+    let p = Path::new(arg);
+    let pathlike = arg.starts_with('/') || arg.starts_with('.') || arg.starts_with('~');
+    (pathlike && !arg.contains(":/") && p.is_dir()).then(|| std::path::absolute(p).ok()).flatten()
+}

@@ -286,3 +286,33 @@ fn zip_time(t: Time) -> Option<zip::DateTime> {
     )
     .ok()
 }
+
+/// `arca dump SNAPSHOT PATH`: the file at `path` as itself, a directory (or the whole snapshot
+/// for `/`) as an archive, into `out`; the repository is locked for reading meanwhile.
+pub fn run(
+    repo: &Repository,
+    selector: &str,
+    filter: &super::Filter,
+    path: &str,
+    format: Archive,
+    out: &mut dyn Write,
+) -> Result<DumpStats> {
+    let _lock = repo.lock_read("dump")?;
+    let (id, snap) = super::select(repo, selector, filter)?;
+    match repo.find_path(&snap.tree, path)? {
+        Some(n) if n.kind == NodeKind::File => {
+            dump_file(repo, &n, out)?;
+            Ok(DumpStats::default())
+        }
+        Some(n) if n.kind == NodeKind::Dir => {
+            let tree = n.subtree.ok_or_else(|| Error::corrupt(format!("{path}: a directory without a tree")))?;
+            dump_dir(repo, std::path::Path::new(path), Some(&n), &tree, format, out)
+        }
+        None => dump_dir(repo, std::path::Path::new("/"), None, &snap.tree, format, out),
+        Some(n) => Err(Error::usage(format!(
+            "{path} in snapshot {} is a {}: dump writes files and directories",
+            id.short(),
+            n.kind.as_str()
+        ))),
+    }
+}
