@@ -9,11 +9,10 @@ use super::settings::{parse_size, Settings};
 use crate::commands::forget::{self, ForgetGroup, GroupBy};
 use crate::commands::Filter;
 use crate::error::{Error, Result};
-use crate::maintenance::check::{self, ReadData};
+use crate::maintenance::check::ReadData;
 use crate::maintenance::policy::{parse_count, Policy, Span};
 use crate::maintenance::prune::{self, parse_max_unused, PruneOptions, PruneStats};
-use crate::maintenance::repair;
-use crate::repo::{LockMode, Repository};
+use crate::repo::LockMode;
 
 fn span(s: &Option<String>) -> Result<Span> {
     s.as_deref().map(str::parse).transpose().map(Option::unwrap_or_default)
@@ -168,9 +167,7 @@ pub fn prune(s: &Settings, out: Out, o: PruneOpts) -> Result<u8> {
     if opts.instant_delete {
         out.note("warning: --instant-delete takes an exclusive lock and deletes at once; use it only when no other client uses this repository");
     }
-    let mode = if opts.instant_delete { LockMode::Exclusive } else { LockMode::Maintenance };
-    let lock = repo.lock("prune", mode)?;
-    let st = prune::prune(&repo, &opts, Some(&lock), &|m| out.note(m))?;
+    let st = crate::commands::prune::run(&repo, &opts, &|m| out.note(m))?;
     print_prune(out, &st, &opts);
     Ok(exit::OK)
 }
@@ -247,10 +244,7 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
         (None, true) => ReadData::All,
         (None, false) => ReadData::None,
     };
-    let repo = s.open()?;
-    let repo = if a.with_cache { repo } else { repo.without_cache() };
-    let _lock = repo.lock_read("check")?;
-    let report = check::check(&repo, read)?;
+    let report = crate::commands::check::run(s.open()?, read, a.with_cache)?;
     if out.json {
         out.json_line(&report);
     } else {
@@ -313,9 +307,7 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
 pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
     match cmd {
         RepairCommand::Index { read_data, dry_run } => {
-            let repo = Arc::new(s.open()?.without_cache());
-            let lock = repo.lock("repair index", LockMode::Exclusive)?;
-            let r = repair::repair_index(&repo, read_data, dry_run, Some(&lock), &|m| out.note(m))?;
+            let r = crate::commands::repair::index(s.open()?, read_data, dry_run, &|m| out.note(m))?;
             if out.json {
                 out.json_line(&r);
             } else {
@@ -346,10 +338,8 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
         }
         RepairCommand::Snapshots { ids, filter, forget, dry_run } => {
             let repo = Arc::new(s.open()?);
-            let lock = repo.lock("repair snapshots", LockMode::Shared)?;
             let f = super::handlers::filter(&filter);
-            let snaps = crate::commands::select_many(&repo, &ids, &f)?;
-            let r = repair::repair_snapshots(&repo, snaps, forget, dry_run, Some(&lock))?;
+            let r = crate::commands::repair::snapshots(&repo, &ids, &f, forget, dry_run)?;
             if out.json {
                 out.json_line(&r);
             } else {
@@ -384,8 +374,7 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
 }
 
 pub fn unlock(s: &Settings, out: Out, a: UnlockArgs) -> Result<u8> {
-    let repo: Repository = s.open()?;
-    let n = repo.unlock(a.remove_all)?;
+    let n = crate::commands::unlock::run(&s.open()?, a.remove_all)?;
     out.text(format!("removed {n} lock(s)"));
     Ok(exit::OK)
 }

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod cat;
+pub mod check;
 pub mod copy;
 pub mod diff;
 pub mod dump;
@@ -11,10 +12,13 @@ pub mod forget;
 pub mod init;
 pub mod key;
 pub mod ls;
+pub mod prune;
+pub mod repair;
 pub mod restore;
 pub mod select;
 pub mod snapshots;
 pub mod stats;
 pub mod tag;
+pub mod unlock;
 
 pub use select::{parse_time, select, select_many, Filter};

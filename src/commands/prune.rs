@@ -1,0 +1,14 @@
+//! `arca prune`: under the maintenance lock (two-phase deletion, format-spec §21), or an
+//! exclusive one with `--instant-delete`.
+
+use crate::error::Result;
+use crate::maintenance::prune::{self, PruneOptions, PruneStats};
+use std::sync::Arc;
+
+use crate::repo::{LockMode, Repository};
+
+pub fn run(repo: &Arc<Repository>, opts: &PruneOptions, note: &dyn Fn(String)) -> Result<PruneStats> {
+    let mode = if opts.instant_delete { LockMode::Exclusive } else { LockMode::Maintenance };
+    let lock = repo.lock("prune", mode)?;
+    prune::prune(repo, opts, Some(&lock), note)
+}

@@ -1,0 +1,27 @@
+//! `arca repair index` (exclusive lock, without the cache: the index is rebuilt from what
+//! storage holds) and `arca repair snapshots` (shared lock).
+
+use std::sync::Arc;
+
+use super::{select_many, Filter};
+use crate::error::Result;
+use crate::maintenance::repair::{self, RepairIndexReport, RepairSnapshotsReport};
+use crate::repo::{LockMode, Repository};
+
+pub fn index(repo: Repository, read_data: bool, dry_run: bool, note: &dyn Fn(String)) -> Result<RepairIndexReport> {
+    let repo = Arc::new(repo.without_cache());
+    let lock = repo.lock("repair index", LockMode::Exclusive)?;
+    repair::repair_index(&repo, read_data, dry_run, Some(&lock), note)
+}
+
+pub fn snapshots(
+    repo: &Arc<Repository>,
+    ids: &[String],
+    filter: &Filter,
+    forget: bool,
+    dry_run: bool,
+) -> Result<RepairSnapshotsReport> {
+    let lock = repo.lock("repair snapshots", LockMode::Shared)?;
+    let snaps = select_many(repo, ids, filter)?;
+    repair::repair_snapshots(repo, snaps, forget, dry_run, Some(&lock))
+}
