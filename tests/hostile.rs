@@ -11,7 +11,7 @@ use arca::codec::Compression;
 use arca::format::snapshot::Snapshot;
 use arca::format::tree::{Node, NodeKind, Tree};
 use arca::format::BlobType;
-use arca::repo::{BlobSaver, Repository};
+use arca::repo::{BlobSaver, LockMode, Repository};
 use common::*;
 
 fn open(env: &Env) -> Arc<Repository> {
@@ -39,7 +39,7 @@ fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Nod
     let saver = BlobSaver::new(repo.clone(), Compression::AUTO, 2, 1, false).unwrap();
     let nodes = build(&saver);
     let tree = saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0;
-    saver.finish().unwrap();
+    let (_, flushed) = saver.finish().unwrap();
     let snap = Snapshot {
         time: "2026-11-22T00:00:00+00:00".into(),
         tree,
@@ -55,7 +55,8 @@ fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Nod
         summary: None,
         original: None,
     };
-    repo.save_snapshot(&snap).unwrap();
+    let lock = repo.lock("backup", LockMode::Shared).unwrap();
+    repo.save_snapshot(&snap, &flushed, &lock).unwrap();
 }
 
 fn restore_into(env: &Env, target: &std::path::Path) -> std::process::Output {

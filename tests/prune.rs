@@ -113,7 +113,9 @@ fn a_marked_pack_that_is_used_again_is_unmarked() {
     env.ok(&["forget", &gone[..8]]);
     let marked = env.prune(&[]);
     assert!(n(&marked, "packs_marked") >= 2);
-    repo.save_snapshot(&old).unwrap();
+    let lock = repo.lock("backup", LockMode::Shared).unwrap();
+    repo.save_snapshot(&old, &repo.nothing_pending().unwrap(), &lock).unwrap();
+    drop(lock);
     let next = env.prune(&["--keep-delete", "0s"]);
     assert_eq!(n(&next, "packs_deleted"), 0, "{next}");
     assert_eq!(n(&next, "packs_unmarked"), n(&marked, "packs_marked"), "{next}");

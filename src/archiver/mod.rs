@@ -33,7 +33,7 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::format::BlobType;
 use crate::id::TreeId;
 use crate::repo::stage_clock::StageReport;
-use crate::repo::{BlobSaver, Repository};
+use crate::repo::{BlobSaver, IndexFlushed, Repository};
 
 /// Called by a file reader with the file's path just before it opens a file the walker chose
 /// (see [`BackupOptions::before_open`]).
@@ -109,6 +109,8 @@ pub struct BackupOutcome {
     pub summary: Summary,
     /// Where the time went, per pipeline stage.
     pub stages: StageReport,
+    /// Every pack is stored and indexed: the snapshot may be stored now.
+    pub flushed: IndexFlushed,
 }
 
 /// Shared state of one backup run: counters, warnings, first fatal error, cancel flag.
@@ -169,7 +171,7 @@ pub fn backup(
         (Ok(t), None) => t,
     };
     let clock = saver.clock().clone();
-    let saved = saver.finish()?;
+    let (saved, flushed) = saver.finish()?;
     let stages = clock.report();
     let c = &run.counters;
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -190,7 +192,7 @@ pub fn backup(
         total_bytes_processed: l(&c.bytes),
         errors: l(&progress.errors),
     };
-    Ok(BackupOutcome { tree, summary, stages })
+    Ok(BackupOutcome { tree, summary, stages, flushed })
 }
 
 fn backup_stream(

@@ -166,9 +166,10 @@ pub fn run(
     }
     let duration = started.elapsed().as_secs_f64();
     let parent_id = parent.map(|(id, _)| id);
-    if cmd.engine.dry_run {
+    // a dry run holds no lock, and stores nothing
+    let Some(lock) = lock.as_ref().filter(|_| !cmd.engine.dry_run) else {
         return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, true));
-    }
+    };
     let snap = Snapshot {
         time,
         tree: outcome.tree,
@@ -184,10 +185,7 @@ pub fn run(
         summary: Some(outcome.summary.clone()),
         original: None,
     };
-    if let Some(l) = &lock {
-        l.ensure_fresh()?;
-    }
-    let id = repo.save_snapshot(&snap)?;
+    let id = repo.save_snapshot(&snap, &outcome.flushed, lock)?;
     Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, Some(id), parent_id, false))
 }
 

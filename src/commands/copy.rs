@@ -189,7 +189,7 @@ pub fn run(
         pending.push((sid, new));
     }
     let Copier { saver, map, read, .. } = copier;
-    let summary = saver.finish()?;
+    let (summary, flushed) = saver.finish()?;
     // everything is stored and indexed: remember the ids, then write the snapshots
     if let Some(c) = dst.cache() {
         let pairs: Vec<_> =
@@ -197,8 +197,7 @@ pub fn run(
         c.put_copied(&src.config().id, &pairs);
     }
     for (sid, new) in pending {
-        lock.ensure_fresh()?;
-        let id = dst.save_snapshot(&new)?;
+        let id = dst.save_snapshot(&new, &flushed, lock)?;
         report.copied.push(Copied { source: sid.to_hex(), target: id.to_hex() });
     }
     report.blobs_read = read.into_inner();

@@ -74,6 +74,8 @@ pub fn run(
     chosen.sort_by_key(|(id, _)| *id);
     let mut report = TagReport::default();
     let existing = repo.snapshots()?;
+    // a new tag names only what is stored and indexed already
+    let flushed = repo.nothing_pending()?;
     for (id, snap) in chosen {
         let tags = change.apply(&snap.tags);
         let mut current = snap.tags.clone();
@@ -84,8 +86,7 @@ pub fn run(
             continue;
         }
         let new = Snapshot { tags: tags.clone(), original: Some(snap.original.unwrap_or(id)), ..snap };
-        lock.ensure_fresh()?;
-        let new_id = repo.save_snapshot_once(&new, &existing)?;
+        let new_id = repo.save_snapshot_once(&new, &existing, &flushed, lock)?;
         repo.delete_file(&format!("snapshots/{id}"))?;
         report.changed.push(Retagged { old: id.to_hex(), new: new_id.to_hex(), tags });
     }

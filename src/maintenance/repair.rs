@@ -268,16 +268,16 @@ pub fn repair_snapshots(
         new.original = Some(new.original.unwrap_or(sid));
         pending.push((sid, new, changes));
     }
-    saver.finish()?;
+    let (_, flushed) = saver.finish()?;
     let existing = if pending.is_empty() { vec![] } else { repo.snapshots()? };
     for (sid, new, changes) in pending {
-        let repaired = if dry_run {
-            None
-        } else {
-            if let Some(l) = lock {
-                l.ensure_fresh()?;
+        let repaired = match (dry_run, lock) {
+            (true, _) => None,
+            (false, Some(lock)) => Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()),
+            (false, None) => {
+                return Err(Error::usage("repair snapshots stores the repaired snapshots only under a lock")
+                    .hint("take the repository lock first (`Repository::lock`), or pass dry_run"))
             }
-            Some(repo.save_snapshot_once(&new, &existing)?.to_hex())
         };
         report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
         if forget && !dry_run {

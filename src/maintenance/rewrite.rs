@@ -91,15 +91,11 @@ pub fn rewrite(
         new.original = Some(snap.original.unwrap_or(sid));
         pending.push((sid, new, removed));
     }
-    saver.finish()?;
+    let (_, flushed) = saver.finish()?;
     let existing = if pending.is_empty() { vec![] } else { repo.snapshots()? };
     for (sid, new, removed) in pending {
-        let rewritten = if opts.dry_run {
-            None
-        } else {
-            lock.ensure_fresh()?;
-            Some(repo.save_snapshot_once(&new, &existing)?.to_hex())
-        };
+        let rewritten =
+            if opts.dry_run { None } else { Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()) };
         if opts.forget && !opts.dry_run {
             repo.delete_file(&format!("snapshots/{sid}"))?;
             report.originals_removed += 1;

@@ -171,9 +171,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                     if entries.iter().all(|e| covered.contains(&e.id)) {
                         return Ok(Resealed::Covered);
                     }
-                    let new_id = PackId(storage_hash(&new));
-                    let new_path = pack_path(&new_id);
-                    repo.backend().write(&new_path, new.into()).ctx(format!("uploading {new_path}"))?;
+                    let new_id = repo.store_pack(new)?;
                     Ok(Resealed::New(new_id, entries, bytes.len() as u64))
                 })
                 .collect()
@@ -225,12 +223,14 @@ fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, l
     }
     log(format!("sealing {} snapshots under the new master secret", old.len()));
     lock.ensure_fresh()?;
+    // every pack is sealed again and indexed (`reseal_packs`); snapshots keep their trees
+    let flushed = repo.nothing_pending()?;
     for (id, s) in old {
         // like a copy or a rewrite, it names what it came from: `copy` then knows the
         // snapshot as the one it copied before (format-spec §14)
         let s = Snapshot { original: s.original.or(Some(id)), ..s };
         if !have.contains(&storage_hash(&crate::codec::to_cbor(&s))) {
-            repo.save_snapshot(&s)?;
+            repo.save_snapshot(&s, &flushed, lock)?;
             st.snapshots_resealed += 1;
         }
         repo.delete_file(&format!("snapshots/{id}"))?;

@@ -36,7 +36,7 @@ impl<'a> IndexWriter<'a> {
     fn flush_if_full(&mut self) -> Result<()> {
         if self.current.blob_count() >= INDEX_FLUSH_BLOBS {
             let file = std::mem::take(&mut self.current);
-            self.written.push(self.repo.write_object("index", &file.encode(self.repo.keys()))?);
+            self.written.push(self.repo.store_index(&file)?);
         }
         Ok(())
     }
@@ -45,7 +45,7 @@ impl<'a> IndexWriter<'a> {
     pub fn finish(mut self, supersedes: Vec<ObjectId>) -> Result<Vec<ObjectId>> {
         self.current.supersedes = supersedes;
         let file = std::mem::take(&mut self.current);
-        self.written.push(self.repo.write_object("index", &file.encode(self.repo.keys()))?);
+        self.written.push(self.repo.store_index(&file)?);
         Ok(self.written)
     }
 }

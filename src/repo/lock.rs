@@ -39,6 +39,8 @@ pub struct LockGuard {
     broken: Arc<AtomicBool>,
     refresher: Option<JoinHandle<()>>,
     backend: crate::backend::DynBackend,
+    /// The [`Repository`] value it was taken through: snapshots commit under it only there.
+    pub(super) repo: u64,
 }
 
 impl LockGuard {
@@ -257,6 +259,7 @@ impl Repository {
             broken,
             refresher: Some(refresher),
             backend: self.backend.clone(),
+            repo: self.instance,
         })
     }
 

@@ -2,10 +2,15 @@
 //! the master secret with a password, reads `config`, and loads the index on demand.
 //!
 //! Everything written goes through here, in the order packs → index → snapshot, so a crash
-//! at any instant leaves a valid repository.
+//! at any instant leaves a valid repository. The order is kept by types (`repo/commit.rs`):
+//! packs and index files each have one road to storage (`Repository::store_pack`,
+//! `Repository::store_index`), and [`Repository::save_snapshot`] takes an [`IndexFlushed`]
+//! (from [`BlobSaver::finish`] or [`Repository::nothing_pending`]) and the [`LockGuard`] it
+//! commits under, whose freshness it checks itself.
 
 mod blob_index;
 mod buffer_pool;
+mod commit;
 mod group_cache;
 mod in_flight;
 mod index_writer;
@@ -22,13 +27,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 pub use blob_index::{BlobIndex, Location as BlobLocation};
+pub use commit::IndexFlushed;
 pub use index_writer::IndexWriter;
 pub use keys::KeyInfo;
 pub use lock::{is_stale as lock_is_stale, LockGuard, LockMode};
 pub use pack_copier::PackCopier;
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
-use crate::backend::{Bytes, DynBackend};
+use crate::backend::DynBackend;
 use crate::cache::Cache;
 use crate::chunker::{Chunker, ChunkerParams};
 use crate::crypto::{KdfParams, Keys, MasterSecret};
@@ -95,6 +101,10 @@ pub struct Repository {
     absent_packs: RwLock<HashSet<PackId>>,
     /// Groups opened lately by single-blob reads.
     groups: group_cache::GroupCache,
+    /// This opened value's number: proofs and locks made for it name it ([`commit`]).
+    instance: u64,
+    /// Pack writers open and packs stored but not yet indexed ([`Self::nothing_pending`]).
+    pending: commit::Pending,
 }
 
 impl Repository {
@@ -153,6 +163,8 @@ impl Repository {
             damaged_packs: Default::default(),
             absent_packs: Default::default(),
             groups: Default::default(),
+            instance: commit::next_instance(),
+            pending: Default::default(),
         })
     }
 
@@ -262,17 +274,6 @@ impl Repository {
             c.put(&path, &bytes);
         }
         Ok(bytes)
-    }
-
-    /// Write a content-addressed object; returns its id.
-    pub fn write_object(&self, dir: &str, bytes: &[u8]) -> Result<ObjectId> {
-        let id = ObjectId(storage_hash(bytes));
-        let path = format!("{dir}/{id}");
-        self.backend.write(&path, Bytes::copy_from_slice(bytes)).ctx(format!("writing {path}"))?;
-        if let Some(c) = &self.cache {
-            c.put(&path, bytes);
-        }
-        Ok(id)
     }
 
     /// The packs stored under `data/` with their sizes (files at non-canonical paths ignored).
@@ -482,7 +483,7 @@ impl Repository {
         }
         let n = adopted.packs.len();
         if n > 0 && !dry_run {
-            self.write_object("index", &adopted.encode(&self.keys))?;
+            self.store_index(&adopted)?;
             tracing::info!("indexed {n} pack(s) left by an interrupted backup");
         }
         Ok(adopted.packs.iter().map(|p| p.id).collect())
@@ -660,20 +661,6 @@ impl Repository {
     }
 
     // ---- snapshots ----
-
-    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<SnapshotId> {
-        self.write_object("snapshots", &snap.encode(&self.keys))
-    }
-
-    /// Store `snap` unless one of `existing` is identical, whose id is returned instead. Commands
-    /// that replace snapshots (store the new one, then delete the old) use it, so a re-run after
-    /// a stop between the two finds the replacement it stored and does not store it twice.
-    pub fn save_snapshot_once(&self, snap: &Snapshot, existing: &[(SnapshotId, Snapshot)]) -> Result<SnapshotId> {
-        match existing.iter().find(|(_, s)| s == snap) {
-            Some((id, _)) => Ok(*id),
-            None => self.save_snapshot(snap),
-        }
-    }
 
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
         Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx(format!("snapshots/{id}"))

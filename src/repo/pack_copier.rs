@@ -4,17 +4,20 @@
 //! thousand small blobs costs two pack buffers, not a hundred thousand allocations. Each pack
 //! is stored before the index file naming it (§16).
 
+use super::commit::WriterTicket;
 use super::saver::{OpenPack, INDEX_FLUSH_BLOBS};
-use super::{pack_path, Repository};
+use super::Repository;
 use crate::codec::Compression;
-use crate::error::{Result, ResultExt};
+use crate::error::Result;
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::{open_unit, seal_blob, GroupBuilder, PackEntry};
 use crate::format::BlobType;
-use crate::id::{storage_hash, BlobId, ObjectId, PackId};
+use crate::id::{BlobId, ObjectId};
 
 pub struct PackCopier<'a> {
     repo: &'a Repository,
+    /// Open until dropped: no snapshot commits while it may hold unindexed packs.
+    _writer: WriterTicket<'a>,
     data: OpenPack,
     tree: OpenPack,
     pending: IndexFile,
@@ -26,6 +29,7 @@ impl<'a> PackCopier<'a> {
     pub fn new(repo: &'a Repository) -> Self {
         PackCopier {
             repo,
+            _writer: repo.open_writer(),
             data: OpenPack::default(),
             tree: OpenPack::default(),
             pending: IndexFile::default(),
@@ -85,9 +89,7 @@ impl<'a> PackCopier<'a> {
     fn store(&mut self, blob_type: BlobType) -> Result<()> {
         let open = if blob_type == BlobType::Data { &mut self.data } else { &mut self.tree };
         let Some((bytes, entries)) = open.close(self.repo.keys()) else { return Ok(()) };
-        let id = PackId(storage_hash(&bytes));
-        let path = pack_path(&id);
-        self.repo.backend().write(&path, bytes.into()).ctx(format!("uploading {path}"))?;
+        let id = self.repo.store_pack(bytes)?;
         self.packs += 1;
         self.pending.packs.push(IndexPack { id, blobs: entries });
         if self.pending.blob_count() >= INDEX_FLUSH_BLOBS {
@@ -99,7 +101,7 @@ impl<'a> PackCopier<'a> {
     fn flush_index(&mut self) -> Result<()> {
         if !self.pending.packs.is_empty() {
             let file = std::mem::take(&mut self.pending);
-            self.index_files.push(self.repo.write_object("index", &file.encode(self.repo.keys()))?);
+            self.index_files.push(self.repo.store_index(&file)?);
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use super::buffer_pool::BufferPool;
 use super::in_flight::InFlight;
 use super::stage_clock::{Stage, StageClock};
-use super::{pack_path, Repository};
+use super::{IndexFlushed, Repository};
 use crate::codec::{Compression, Compressor};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
@@ -150,7 +150,7 @@ impl Shared {
         if self.dry_run {
             return Ok(());
         }
-        let id = self.repo.write_object("index", &file.encode(self.repo.keys()))?;
+        let id = self.repo.store_index(&file)?;
         self.written_index.lock().unwrap_or_else(|p| p.into_inner()).push(id);
         Ok(())
     }
@@ -206,6 +206,8 @@ impl BlobSaver {
             let (rx, sh) = (pack_rx.clone(), shared.clone());
             threads.push(spawn(&format!("arca-upload-{i}"), move || uploader(rx, sh))?);
         }
+        // counted until dropped: no snapshot commits through `nothing_pending` meanwhile
+        shared.repo.pending.writer_opened();
         Ok(BlobSaver { shared, jobs: Some(job_tx), threads })
     }
 
@@ -364,8 +366,10 @@ impl BlobSaver {
             .unwrap_or_else(|| Error::new(Kind::Other, "blob saver stopped"))
     }
 
-    /// Flush everything: seal, pack, upload, then write the remaining index entries.
-    pub fn finish(mut self) -> Result<SaveSummary> {
+    /// Flush everything: seal, pack, upload, then write the remaining index entries. Returns
+    /// what was stored, and the proof that every pack stored is indexed, which storing a
+    /// snapshot that names its blobs requires ([`Repository::save_snapshot`]).
+    pub fn finish(mut self) -> Result<(SaveSummary, IndexFlushed)> {
         if let Err(e) = self.flush_group() {
             self.shared.fail(e);
         }
@@ -381,14 +385,15 @@ impl BlobSaver {
         self.shared.flush_index(true)?;
         let st = &self.shared.stats;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Ok(SaveSummary {
+        let summary = SaveSummary {
             index_files: std::mem::take(&mut *self.shared.written_index.lock().unwrap_or_else(|p| p.into_inner())),
             data_blobs: l(&st.data_blobs),
             tree_blobs: l(&st.tree_blobs),
             data_added: l(&st.data_added),
             data_added_packed: l(&st.data_added_packed),
             packs: l(&st.packs),
-        })
+        };
+        Ok((summary, self.shared.repo.flushed()))
     }
 }
 
@@ -398,6 +403,7 @@ impl Drop for BlobSaver {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.shared.repo.pending.writer_closed();
     }
 }
 
@@ -519,14 +525,9 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
             continue;
         }
         let started = std::time::Instant::now();
-        let id = PackId(storage_hash(&bytes));
         let len = bytes.len() as u64;
         let result = (|| -> Result<()> {
-            let path = pack_path(&id);
-            if !sh.dry_run {
-                // the pack's buffer goes to the storage client as it is: no copy
-                sh.repo.backend().write(&path, bytes.into()).ctx(format!("uploading {path}"))?;
-            }
+            let id = if sh.dry_run { PackId(storage_hash(&bytes)) } else { sh.repo.store_pack(bytes)? };
             sh.repo.index_add_pack(id, &entries)?;
             {
                 let mut inflight = sh.inflight.lock().unwrap_or_else(|e| e.into_inner());
