@@ -443,7 +443,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                 None => None,
             };
             let log = |m: String| out.note(m);
-            let st = crate::maintenance::rotate::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log)?;
+            let st = commands::key::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log)?;
             if out.json {
                 out.json_line(&st);
             } else {

@@ -7,9 +7,8 @@ use super::exit;
 use super::output::Out;
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::maintenance::rewrite::{self, RewriteOptions};
+use crate::maintenance::rewrite::RewriteOptions;
 use crate::patterns::{from_flags_and_files, Excludes};
-use crate::repo::LockMode;
 
 pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
     let (excludes, pats) = from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
@@ -34,10 +33,7 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
         dry_run: a.dry_run,
     };
     let repo = Arc::new(s.open()?);
-    let lock = repo.lock("rewrite", LockMode::Shared)?;
-    let f = super::handlers::filter(&a.filter);
-    let snaps = crate::commands::select_many(&repo, &a.ids, &f)?;
-    let r = rewrite::rewrite(&repo, snaps, &opts, &lock)?;
+    let r = crate::commands::rewrite::run(&repo, &a.ids, &super::handlers::filter(&a.filter), &opts)?;
     if out.json {
         out.json_line(&r);
         return Ok(exit::OK);

@@ -20,3 +20,14 @@ pub fn remove(repo: &Repository, id: &str) -> Result<String> {
 pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams) -> Result<String> {
     Ok(repo.change_password(new_password, kdf)?.to_hex())
 }
+
+/// `arca key rotate`: a new master secret, everything sealed again under it (format-spec §22;
+/// the engine takes the exclusive lock itself, since it re-checks it between packs).
+pub fn rotate(
+    repo: &mut Repository,
+    password: &[u8],
+    new_password: Option<&[u8]>,
+    log: &dyn Fn(String),
+) -> Result<crate::maintenance::rotate::RotateStats> {
+    crate::maintenance::rotate::rotate(repo, password, new_password, log)
+}

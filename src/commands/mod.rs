@@ -15,6 +15,7 @@ pub mod ls;
 pub mod prune;
 pub mod repair;
 pub mod restore;
+pub mod rewrite;
 pub mod select;
 pub mod snapshots;
 pub mod stats;
