@@ -31,6 +31,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("util", 0),
     ("id", 0),
     ("error", 0),
+    // unit-test helpers (`#[cfg(test)]`), usable from the tests of every layer
+    ("testing", 0),
     ("patterns", 1),
     ("crypto", 1),
     ("chunker", 1),
@@ -56,6 +58,7 @@ pub const SAME_LAYER: &[(&str, &str)] = &[
     ("util", "id"),
     ("util", "error"),
     ("error", "id"),
+    ("backend", "testing"),
     ("repo", "cache"),
 ];
 
