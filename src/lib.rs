@@ -21,3 +21,5 @@ pub mod patterns;
 pub mod platform;
 pub mod repo;
 pub mod restorer;
+#[cfg(test)]
+mod testing;

@@ -217,7 +217,7 @@ fn arca_mount_serves_until_sigterm_and_unmounts_cleanly() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(!names[0].as_bytes().is_empty());
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = wait_within(&mut child, Duration::from_secs(60), "arca mount after SIGTERM");
     assert_eq!(status.code(), Some(0));
     assert!(!file.exists(), "unmounted");
     let locks = std::fs::read_dir(env.repo.join("locks")).map(|d| d.count()).unwrap_or(0);
@@ -271,4 +271,18 @@ fn arca_mount_background_returns_once_mounted_and_stops_on_umount() {
         .output()
         .unwrap();
     assert_eq!(code(&bad), 12, "a wrong password fails before anything starts: {}", stderr(&bad));
+}
+
+#[test]
+fn a_process_that_does_not_stop_is_killed_and_fails_the_test_instead_of_hanging_it() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_within(&mut child, Duration::from_millis(200), "a sleeper")
+    }));
+    let message = failed.expect_err("a sleeper outlived its deadline").downcast::<String>().unwrap();
+    assert!(message.contains("a sleeper did not exit within 200ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the sleeper was killed and reaped");
 }

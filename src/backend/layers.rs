@@ -260,6 +260,7 @@ impl Backend for ThrottleBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{within, HANG};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -299,19 +300,21 @@ mod tests {
 
     #[test]
     fn the_limit_bounds_operations_in_flight() {
-        let gauge = Arc::new(Gauge { now: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
-        let limited = Arc::new(LimitBackend::new(gauge.clone(), 3));
-        let threads: Vec<_> = (0..12)
-            .map(|_| {
-                let l = limited.clone();
-                std::thread::spawn(move || l.stat("x").unwrap())
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert!(gauge.peak.load(Ordering::SeqCst) <= 3);
-        assert_eq!(*limited.in_use.lock().unwrap(), 0);
+        within(HANG, "twelve calls through a limit of three", || {
+            let gauge = Arc::new(Gauge { now: AtomicUsize::new(0), peak: AtomicUsize::new(0) });
+            let limited = Arc::new(LimitBackend::new(gauge.clone(), 3));
+            let threads: Vec<_> = (0..12)
+                .map(|_| {
+                    let l = limited.clone();
+                    std::thread::spawn(move || l.stat("x").unwrap())
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(gauge.peak.load(Ordering::SeqCst) <= 3);
+            assert_eq!(*limited.in_use.lock().unwrap(), 0);
+        });
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind};
 
 /// 2: `mtime` in seconds and `mtime_ns` beside it (1 held saturated nanoseconds since 1970).
@@ -42,101 +43,115 @@ fn kind_from(code: i64) -> NodeKind {
     [File, Dir, Symlink, Chardev, Blockdev, Fifo, Socket].get(code as usize).copied().unwrap_or(File)
 }
 
+/// Run a catalog operation; its error names the catalog (callers never see rusqlite's types).
+fn catalog<T>(f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T> {
+    f().map_err(|e| Error::new(Kind::Other, format!("history catalog: {e}")))
+}
+
 fn id32(v: Option<Vec<u8>>) -> Option<[u8; 32]> {
     v.and_then(|b| b.try_into().ok())
 }
 
 impl History {
     /// Open the catalog file (created if missing), or an in-memory one for `None`.
-    pub fn open(path: Option<&Path>) -> rusqlite::Result<History> {
-        let conn = match path {
-            Some(p) => Connection::open(p)?,
-            None => Connection::open_in_memory()?,
-        };
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if v != SCHEMA_VERSION {
-            conn.execute_batch(
-                "DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS entries;
-                 CREATE TABLE snapshots(id BLOB PRIMARY KEY, tree BLOB NOT NULL) WITHOUT ROWID;
-                 CREATE INDEX snapshots_tree ON snapshots(tree);
-                 CREATE TABLE trees(id BLOB PRIMARY KEY) WITHOUT ROWID;
-                 CREATE TABLE entries(tree BLOB NOT NULL, name BLOB NOT NULL, kind INTEGER NOT NULL,
-                     mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, content BLOB,
-                     subtree BLOB, PRIMARY KEY(tree, name)) WITHOUT ROWID;
-                 CREATE INDEX entries_name ON entries(name);
-                 CREATE INDEX entries_subtree ON entries(subtree) WHERE subtree IS NOT NULL;",
-            )?;
-            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-        }
-        Ok(History { conn })
+    pub fn open(path: Option<&Path>) -> Result<History> {
+        catalog(|| {
+            let conn = match path {
+                Some(p) => Connection::open(p)?,
+                None => Connection::open_in_memory()?,
+            };
+            conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
+            let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if v != SCHEMA_VERSION {
+                conn.execute_batch(
+                    "DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS trees; DROP TABLE IF EXISTS entries;
+                     CREATE TABLE snapshots(id BLOB PRIMARY KEY, tree BLOB NOT NULL) WITHOUT ROWID;
+                     CREATE INDEX snapshots_tree ON snapshots(tree);
+                     CREATE TABLE trees(id BLOB PRIMARY KEY) WITHOUT ROWID;
+                     CREATE TABLE entries(tree BLOB NOT NULL, name BLOB NOT NULL, kind INTEGER NOT NULL,
+                         mode INTEGER NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, content BLOB,
+                         subtree BLOB, PRIMARY KEY(tree, name)) WITHOUT ROWID;
+                     CREATE INDEX entries_name ON entries(name);
+                     CREATE INDEX entries_subtree ON entries(subtree) WHERE subtree IS NOT NULL;",
+                )?;
+                conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+            }
+            Ok(History { conn })
+        })
     }
 
-    pub fn snapshot_ids(&self) -> rusqlite::Result<HashSet<[u8; 32]>> {
-        let mut st = self.conn.prepare("SELECT id FROM snapshots")?;
-        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        Ok(rows.filter_map(|r| id32(r.ok())).collect())
+    pub fn snapshot_ids(&self) -> Result<HashSet<[u8; 32]>> {
+        catalog(|| {
+            let mut st = self.conn.prepare("SELECT id FROM snapshots")?;
+            let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            Ok(rows.filter_map(|r| id32(r.ok())).collect())
+        })
     }
 
-    pub fn has_tree(&self, id: &[u8; 32]) -> rusqlite::Result<bool> {
-        Ok(self.conn.query_row("SELECT 1 FROM trees WHERE id = ?1", [&id[..]], |_| Ok(())).optional()?.is_some())
+    pub fn has_tree(&self, id: &[u8; 32]) -> Result<bool> {
+        catalog(|| {
+            Ok(self.conn.query_row("SELECT 1 FROM trees WHERE id = ?1", [&id[..]], |_| Ok(())).optional()?.is_some())
+        })
     }
 
     /// Start a batch of additions (one transaction; `commit` ends it).
-    pub fn begin(&self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("BEGIN")
+    pub fn begin(&self) -> Result<()> {
+        catalog(|| self.conn.execute_batch("BEGIN"))
     }
 
-    pub fn commit(&self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("COMMIT")
+    pub fn commit(&self) -> Result<()> {
+        catalog(|| self.conn.execute_batch("COMMIT"))
     }
 
     /// Record a tree's entries; `content` gives a file node's content identity.
-    pub fn add_tree(
-        &self,
-        id: &[u8; 32],
-        nodes: &[Node],
-        content: impl Fn(&Node) -> Option<[u8; 32]>,
-    ) -> rusqlite::Result<()> {
-        let mut ins = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO entries(tree, name, kind, mode, size, mtime, mtime_ns, content, subtree)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        for n in nodes {
-            ins.execute(params![
-                &id[..],
-                &n.name[..],
-                kind_code(n.kind),
-                n.mode,
-                n.size as i64,
-                n.mtime.secs,
-                n.mtime.nanos,
-                content(n).map(|c| c.to_vec()),
-                n.subtree.map(|s| s.0.to_vec()),
-            ])?;
-        }
-        self.conn.execute("INSERT OR IGNORE INTO trees(id) VALUES (?1)", [&id[..]])?;
-        Ok(())
+    pub fn add_tree(&self, id: &[u8; 32], nodes: &[Node], content: impl Fn(&Node) -> Option<[u8; 32]>) -> Result<()> {
+        catalog(|| {
+            let mut ins = self.conn.prepare_cached(
+                "INSERT OR REPLACE INTO entries(tree, name, kind, mode, size, mtime, mtime_ns, content, subtree)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for n in nodes {
+                ins.execute(params![
+                    &id[..],
+                    &n.name[..],
+                    kind_code(n.kind),
+                    n.mode,
+                    n.size as i64,
+                    n.mtime.secs,
+                    n.mtime.nanos,
+                    content(n).map(|c| c.to_vec()),
+                    n.subtree.map(|s| s.0.to_vec()),
+                ])?;
+            }
+            self.conn.execute("INSERT OR IGNORE INTO trees(id) VALUES (?1)", [&id[..]])?;
+            Ok(())
+        })
     }
 
-    pub fn add_snapshot(&self, id: &[u8; 32], tree: &[u8; 32]) -> rusqlite::Result<()> {
-        self.conn.execute("INSERT OR REPLACE INTO snapshots(id, tree) VALUES (?1, ?2)", [&id[..], &tree[..]])?;
-        Ok(())
+    pub fn add_snapshot(&self, id: &[u8; 32], tree: &[u8; 32]) -> Result<()> {
+        catalog(|| {
+            self.conn.execute("INSERT OR REPLACE INTO snapshots(id, tree) VALUES (?1, ?2)", [&id[..], &tree[..]])?;
+            Ok(())
+        })
     }
 
-    pub fn remove_snapshot(&self, id: &[u8; 32]) -> rusqlite::Result<()> {
-        self.conn.execute("DELETE FROM snapshots WHERE id = ?1", [&id[..]])?;
-        Ok(())
+    pub fn remove_snapshot(&self, id: &[u8; 32]) -> Result<()> {
+        catalog(|| {
+            self.conn.execute("DELETE FROM snapshots WHERE id = ?1", [&id[..]])?;
+            Ok(())
+        })
     }
 
     /// Every distinct entry name.
-    pub fn names(&self, mut f: impl FnMut(&[u8])) -> rusqlite::Result<()> {
-        let mut st = self.conn.prepare("SELECT DISTINCT name FROM entries")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            f(r.get_ref(0)?.as_blob()?);
-        }
-        Ok(())
+    pub fn names(&self, mut f: impl FnMut(&[u8])) -> Result<()> {
+        catalog(|| {
+            let mut st = self.conn.prepare("SELECT DISTINCT name FROM entries")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                f(r.get_ref(0)?.as_blob()?);
+            }
+            Ok(())
+        })
     }
 
     fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -153,35 +168,43 @@ impl History {
     }
 
     /// Every entry with this name, in any tree.
-    pub fn named(&self, name: &[u8]) -> rusqlite::Result<Vec<Entry>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE name = ?1",
-        )?;
-        let rows = st.query_map([name], Self::entry)?;
-        rows.collect()
+    pub fn named(&self, name: &[u8]) -> Result<Vec<Entry>> {
+        catalog(|| {
+            let mut st = self.conn.prepare_cached(
+                "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE name = ?1",
+            )?;
+            let rows = st.query_map([name], Self::entry)?;
+            rows.collect()
+        })
     }
 
     /// The entry `name` of `tree`.
-    pub fn lookup(&self, tree: &[u8; 32], name: &[u8]) -> rusqlite::Result<Option<Entry>> {
-        self.conn
-            .prepare_cached(
-                "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE tree = ?1 AND name = ?2",
-            )?
-            .query_row(params![&tree[..], name], Self::entry)
-            .optional()
+    pub fn lookup(&self, tree: &[u8; 32], name: &[u8]) -> Result<Option<Entry>> {
+        catalog(|| {
+            self.conn
+                .prepare_cached(
+                    "SELECT tree, name, kind, mode, size, mtime, mtime_ns, content, subtree FROM entries WHERE tree = ?1 AND name = ?2",
+                )?
+                .query_row(params![&tree[..], name], Self::entry)
+                .optional()
+        })
     }
 
     /// The (tree, name) pairs whose entry is the directory `tree`.
-    pub fn parents(&self, tree: &[u8; 32]) -> rusqlite::Result<Vec<([u8; 32], Vec<u8>)>> {
-        let mut st = self.conn.prepare_cached("SELECT tree, name FROM entries WHERE subtree = ?1")?;
-        let rows = st.query_map([&tree[..]], |r| Ok((id32(r.get(0)?).unwrap_or_default(), r.get(1)?)))?;
-        rows.collect()
+    pub fn parents(&self, tree: &[u8; 32]) -> Result<Vec<([u8; 32], Vec<u8>)>> {
+        catalog(|| {
+            let mut st = self.conn.prepare_cached("SELECT tree, name FROM entries WHERE subtree = ?1")?;
+            let rows = st.query_map([&tree[..]], |r| Ok((id32(r.get(0)?).unwrap_or_default(), r.get(1)?)))?;
+            rows.collect()
+        })
     }
 
     /// The snapshots whose root is `tree`.
-    pub fn snapshots_rooted_at(&self, tree: &[u8; 32]) -> rusqlite::Result<Vec<[u8; 32]>> {
-        let mut st = self.conn.prepare_cached("SELECT id FROM snapshots WHERE tree = ?1")?;
-        let rows = st.query_map([&tree[..]], |r| r.get::<_, Vec<u8>>(0))?;
-        Ok(rows.filter_map(|r| id32(r.ok())).collect())
+    pub fn snapshots_rooted_at(&self, tree: &[u8; 32]) -> Result<Vec<[u8; 32]>> {
+        catalog(|| {
+            let mut st = self.conn.prepare_cached("SELECT id FROM snapshots WHERE tree = ?1")?;
+            let rows = st.query_map([&tree[..]], |r| r.get::<_, Vec<u8>>(0))?;
+            Ok(rows.filter_map(|r| id32(r.ok())).collect())
+        })
     }
 }

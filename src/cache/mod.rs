@@ -18,6 +18,7 @@
 pub mod history;
 pub mod key_hint;
 
+mod mapped;
 mod private_dir;
 
 use std::io::Write;
@@ -28,6 +29,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection};
 
 use crate::id::{ObjectId, RepoId};
+use mapped::{map_file, Prefix};
 
 /// 2: the copy map's rows carry a MAC (`copy_map2`); the unauthenticated `copy_map` is dropped.
 const SCHEMA_VERSION: i64 = 2;
@@ -157,7 +159,7 @@ impl Cache {
             );
             return None;
         }
-        Some(Box::new(Prefix { map, len }))
+        Some(Box::new(Prefix::new(map, len)))
     }
 
     /// Replace the cached blob index table with what `write` produces, followed by its MAC
@@ -312,25 +314,4 @@ impl Write for MacWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// The first `len` bytes of a mapping: the table without its MAC trailer.
-struct Prefix {
-    map: memmap2::Mmap,
-    len: usize,
-}
-
-impl AsRef<[u8]> for Prefix {
-    fn as_ref(&self) -> &[u8] {
-        &self.map[..self.len]
-    }
-}
-
-/// Map a cache file read-only. Mapping is `unsafe` because the file could change underneath;
-/// arca only ever replaces cache files by rename (the mapping keeps the old inode), and the
-/// table's contents are validated before use.
-#[allow(unsafe_code)]
-fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: read-only mapping of a file arca replaces only by rename, never in place.
-    unsafe { memmap2::Mmap::map(file) }
 }

@@ -9,7 +9,7 @@ use super::exit;
 use super::output::Out;
 use super::settings::{parse_size, Settings, BACKGROUND_CHILD};
 use crate::error::{Error, Kind, Result};
-use crate::mount::fuse::Fuse;
+use crate::mount::fuse::{self, MountOptions};
 use crate::mount::layout::DEFAULT_TEMPLATES;
 use crate::mount::vfs::{Vfs, VfsOptions};
 
@@ -116,28 +116,19 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
     let repo = Arc::new(s.open()?);
     let lock = repo.lock_read("mount")?;
     let vfs = Arc::new(Vfs::new(repo.clone(), opts)?);
-    let mut config = fuser::Config::default();
-    config.mount_options = vec![
-        fuser::MountOption::FSName(format!("arca:{}", repo.backend().location())),
-        fuser::MountOption::Subtype("arca".into()),
-        fuser::MountOption::RO,
-        fuser::MountOption::NoDev,
-        fuser::MountOption::NoSuid,
-        fuser::MountOption::DefaultPermissions,
-    ];
-    if a.allow_other {
-        config.acl = fuser::SessionACL::All;
-    }
-    config.n_threads = Some(a.threads.max(1));
-    let session = fuser::spawn_mount(Fuse(vfs), &target, &config)
-        .map_err(|e| Error::new(Kind::Io, format!("mounting on {}: {e}", target.display())))?;
+    let mount_options = MountOptions {
+        fs_name: format!("arca:{}", repo.backend().location()),
+        allow_other: a.allow_other,
+        threads: a.threads,
+    };
+    let session = fuse::mount(vfs, &target, &mount_options)?;
     out.note(format!("repository mounted at {}; Ctrl-C (or umount) to unmount", target.display()));
     while !crate::platform::interrupted() && mounted(&target) {
         std::thread::sleep(Duration::from_millis(200));
         lock.ensure_fresh()?;
     }
     if mounted(&target) {
-        session.umount_and_join().map_err(|e| Error::new(Kind::Io, format!("unmounting {}: {e}", target.display())))?;
+        session.unmount()?;
     } else {
         drop(session);
     }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::ls::format_time;
 use super::{select_many, Filter};
 use crate::cache::history::{Entry, History};
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Result, ResultExt};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Time};
 use crate::id::SnapshotId;
@@ -85,7 +85,7 @@ type VersionKey = (Option<[u8; 32]>, u64, Time, &'static str);
 /// The catalog of `repo`, brought up to date with its snapshots.
 pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
     let file = repo.cache().map(|c| c.dir().join("history.sqlite"));
-    let open = |p: Option<&std::path::Path>| History::open(p).map_err(sql);
+    let open = History::open;
     let h = match file.as_deref().map(|f| open(Some(f))) {
         Some(Ok(h)) => h,
         Some(Err(e)) => {
@@ -95,34 +95,30 @@ pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
         None => open(None)?,
     };
     let snaps = repo.snapshots()?;
-    let known = h.snapshot_ids().map_err(sql)?;
+    let known = h.snapshot_ids()?;
     let listed: HashSet<[u8; 32]> = snaps.iter().map(|(id, _)| id.0).collect();
     for gone in known.difference(&listed) {
-        h.remove_snapshot(gone).map_err(sql)?;
+        h.remove_snapshot(gone)?;
     }
     let new: Vec<_> = snaps.iter().filter(|(id, _)| !known.contains(&id.0)).collect();
     if !new.is_empty() {
         log(format!("adding {} snapshot(s) to the history catalog", new.len()));
     }
     for (id, s) in new {
-        h.begin().map_err(sql)?;
+        h.begin()?;
         let mut stack = vec![s.tree];
         while let Some(t) = stack.pop() {
-            if h.has_tree(&t.0).map_err(sql)? {
+            if h.has_tree(&t.0)? {
                 continue;
             }
             let tree = repo.load_tree(&t).ctx(format!("snapshot {}", id.short()))?;
             stack.extend(tree.nodes.iter().filter_map(|n| n.subtree));
-            h.add_tree(&t.0, &tree.nodes, content_key).map_err(sql)?;
+            h.add_tree(&t.0, &tree.nodes, content_key)?;
         }
-        h.add_snapshot(&id.0, &s.tree.0).map_err(sql)?;
-        h.commit().map_err(sql)?;
+        h.add_snapshot(&id.0, &s.tree.0)?;
+        h.commit()?;
     }
     Ok(h)
-}
-
-fn sql(e: rusqlite::Error) -> Error {
-    Error::new(Kind::Other, format!("history catalog: {e}"))
 }
 
 /// A file's content identity: its content ids and content lists, hashed.
@@ -193,14 +189,13 @@ pub fn find(repo: &Repository, h: &History, o: &FindOptions) -> Result<Vec<Snaps
         if name_globs.iter().any(|g| g.is_match(c)) {
             names.push(n.to_vec());
         }
-    })
-    .map_err(sql)?;
+    })?;
     let wanted: HashMap<[u8; 32], (SnapshotId, Snapshot)> =
         selected(repo, o)?.into_iter().map(|(id, s)| (id.0, (id, s))).collect();
     let mut memo: HashMap<[u8; 32], Places> = HashMap::new();
     let mut by_snap: HashMap<[u8; 32], Vec<Match>> = HashMap::new();
     for name in names {
-        for e in h.named(&name).map_err(sql)? {
+        for e in h.named(&name)? {
             if o.oldest.is_some_and(|t| e.mtime < Time::from_nanos(t))
                 || o.newest.is_some_and(|t| e.mtime > Time::from_nanos(t))
             {
@@ -252,9 +247,8 @@ fn paths_of(h: &History, tree: &[u8; 32], memo: &mut HashMap<[u8; 32], Places>, 
         return Ok(v.clone());
     }
     crate::format::tree::check_depth(depth, &"history catalog")?;
-    let mut out: Vec<([u8; 32], Vec<u8>)> =
-        h.snapshots_rooted_at(tree).map_err(sql)?.into_iter().map(|s| (s, vec![])).collect();
-    for (parent, name) in h.parents(tree).map_err(sql)? {
+    let mut out: Vec<([u8; 32], Vec<u8>)> = h.snapshots_rooted_at(tree)?.into_iter().map(|s| (s, vec![])).collect();
+    for (parent, name) in h.parents(tree)? {
         for (sid, dir) in paths_of(h, &parent, memo, depth + 1)?.iter() {
             let mut p = dir.clone();
             p.push(b'/');
@@ -280,7 +274,7 @@ pub fn history(repo: &Repository, h: &History, path: &str, o: &FindOptions) -> R
         let mut tree = s.tree.0;
         let mut found = None;
         for (i, c) in comps.iter().enumerate() {
-            let Some(e) = h.lookup(&tree, c.as_bytes()).map_err(sql)? else { break };
+            let Some(e) = h.lookup(&tree, c.as_bytes())? else { break };
             if i + 1 == comps.len() {
                 found = Some(e);
             } else if let Some(sub) = e.subtree {

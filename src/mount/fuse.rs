@@ -1,7 +1,10 @@
-//! The FUSE adapter: fuser's callbacks translated to [`Vfs`] calls, nothing else.
+//! The FUSE adapter: fuser's callbacks translated to [`Vfs`] calls, and [`mount`], which
+//! starts fuser's session from plain options. The only file that uses fuser (the crate table
+//! of `cargo xtask layers`), so the command line mounts without knowing fuser's types.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -12,12 +15,62 @@ use fuser::{
 };
 
 use super::vfs::{Attr, Fail, Vfs};
+use crate::error::{Error, Kind, Result};
 use crate::format::tree::NodeKind;
 
 /// Snapshots never change; namespace directories change when snapshots appear.
 const TTL: Duration = Duration::from_secs(60);
 
 pub struct Fuse(pub Arc<Vfs>);
+
+/// How to mount, in plain types.
+#[derive(Clone, Debug)]
+pub struct MountOptions {
+    /// The file system's name in the mount table (`arca:LOCATION`).
+    pub fs_name: String,
+    /// Let users other than the one mounting see the files (`allow_other`).
+    pub allow_other: bool,
+    /// Threads serving requests (at least one).
+    pub threads: usize,
+}
+
+/// A mounted file system, served by fuser's threads until [`unmount`](Self::unmount) or an
+/// external unmount (then drop it).
+pub struct Mounted {
+    session: fuser::BackgroundSession,
+    target: PathBuf,
+}
+
+/// Mount `vfs` read-only on `target` (no devices, no set-uid, permissions checked by the
+/// kernel from the modes shown) and serve it in the background.
+pub fn mount(vfs: Arc<Vfs>, target: &Path, o: &MountOptions) -> Result<Mounted> {
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        fuser::MountOption::FSName(o.fs_name.clone()),
+        fuser::MountOption::Subtype("arca".into()),
+        fuser::MountOption::RO,
+        fuser::MountOption::NoDev,
+        fuser::MountOption::NoSuid,
+        fuser::MountOption::DefaultPermissions,
+    ];
+    if o.allow_other {
+        config.acl = fuser::SessionACL::All;
+    }
+    config.n_threads = Some(o.threads.max(1));
+    let session = fuser::spawn_mount(Fuse(vfs), target, &config)
+        .map_err(|e| Error::new(Kind::Io, format!("mounting on {}: {e}", target.display())))?;
+    Ok(Mounted { session, target: target.to_path_buf() })
+}
+
+impl Mounted {
+    /// Unmount and wait for the serving threads to finish.
+    pub fn unmount(self) -> Result<()> {
+        let target = self.target;
+        self.session
+            .umount_and_join()
+            .map_err(|e| Error::new(Kind::Io, format!("unmounting {}: {e}", target.display())))
+    }
+}
 
 fn errno(f: Fail) -> Errno {
     match f {

@@ -56,20 +56,23 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{within, HANG};
     use std::sync::Arc;
     use std::time::Duration;
 
     #[test]
     fn a_blob_waits_until_earlier_ones_are_released() {
-        let budget = Arc::new(InFlight::new(100));
-        let first = budget.acquire(70);
-        let b = budget.clone();
-        let waiter = std::thread::spawn(move || b.acquire(50));
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(!waiter.is_finished(), "70 + 50 bytes must not fit in 100");
-        budget.release(first);
-        assert_eq!(waiter.join().unwrap(), 50);
-        assert_eq!(budget.used(), 50);
+        within(HANG, "a waiter for budget", || {
+            let budget = Arc::new(InFlight::new(100));
+            let first = budget.acquire(70);
+            let b = budget.clone();
+            let waiter = std::thread::spawn(move || b.acquire(50));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "70 + 50 bytes must not fit in 100");
+            budget.release(first);
+            assert_eq!(waiter.join().unwrap(), 50);
+            assert_eq!(budget.used(), 50);
+        });
     }
 
     #[test]
@@ -83,18 +86,20 @@ mod tests {
 
     #[test]
     fn closing_wakes_every_waiter() {
-        let budget = Arc::new(InFlight::new(10));
-        budget.acquire(10);
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let b = budget.clone();
-                std::thread::spawn(move || b.acquire(5))
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(20));
-        budget.close();
-        for w in waiters {
-            w.join().unwrap();
-        }
+        within(HANG, "waiters woken by close", || {
+            let budget = Arc::new(InFlight::new(10));
+            budget.acquire(10);
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    let b = budget.clone();
+                    std::thread::spawn(move || b.acquire(5))
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(20));
+            budget.close();
+            for w in waiters {
+                w.join().unwrap();
+            }
+        });
     }
 }

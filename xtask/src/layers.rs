@@ -4,19 +4,25 @@
 //! A module is the first path segment under `src/` (`src/repo/saver.rs` is `repo`,
 //! `src/chunker.rs` is `chunker`). A module may use any module of a lower layer; within its
 //! own layer only the pairs in [`SAME_LAYER`] are allowed. `lib.rs` and `main.rs` are the top
-//! (L7) and exempt. A module missing from [`LAYERS`] is an error, so a new module must be
-//! placed deliberately.
+//! (L7) and exempt from the layer table (not from the crate table below). A module missing
+//! from [`LAYERS`] is an error, so a new module must be placed deliberately.
 //!
 //! References are found by tokenizing each file (comments and literals dropped) and reading
 //! every path that starts with `crate::`, including grouped imports (`use crate::{a, b::c}`),
 //! and every `super::` chain that climbs to the crate root (tracking inline `mod x { }`).
 //! Macro-generated paths and `#[path]` attributes are not seen.
+//!
+//! A second table, [`CRATES`], says which modules may use each pinned external crate, so a
+//! face's crate (clap, indicatif) never leaks into an engine and an adapter's crate (fuser,
+//! OpenDAL and tokio, rusqlite) stays in its adapter. Uses are found by [`crate_refs`]:
+//! `use c::…`, a path `c::…` in code or attributes, `::c::…` and `extern crate c`. Crates not
+//! in the table (serde, nix, blake3, …) may be used anywhere.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::cmd::{Error, Result};
-use crate::rust_scan::{tokenize, Tok, Token};
+use crate::rust_scan::{crate_refs, first_segments, is_ident, is_punct, path_sep, tokenize, Tok, Token};
 
 /// Layers, lowest first. Modules not present yet (`util`, `mount`) are listed so they slot in.
 pub const LAYERS: &[(&str, u8)] = &[
@@ -25,6 +31,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("util", 0),
     ("id", 0),
     ("error", 0),
+    // unit-test helpers (`#[cfg(test)]`), usable from the tests of every layer
+    ("testing", 0),
     ("patterns", 1),
     ("crypto", 1),
     ("chunker", 1),
@@ -50,10 +58,117 @@ pub const SAME_LAYER: &[(&str, &str)] = &[
     ("util", "id"),
     ("util", "error"),
     ("error", "id"),
+    ("backend", "testing"),
     ("repo", "cache"),
 ];
 
-/// Files at the top of the crate, exempt from the check.
+/// Which modules may use each pinned external crate (its Rust name), as module paths under
+/// `src/`: `"cache"` allows `src/cache/**`, `"backend::opendal"` allows `src/backend/opendal.rs`
+/// and its submodules in `src/backend/opendal/`. Every crate named must be a dependency in
+/// Cargo.toml and every place must exist, so a rename cannot leave a rule that checks nothing.
+pub const CRATES: &[(&str, &[&str])] = &[
+    // The FUSE adapter is one file over a virtual tree that tests walk without FUSE.
+    ("fuser", &["mount::fuse"]),
+    // Storage: OpenDAL and the async runtime it needs live behind the synchronous Backend trait.
+    ("opendal", &["backend::opendal"]),
+    ("tokio", &["backend::opendal"]),
+    // SQLite caches are disposable and stay inside the cache.
+    ("rusqlite", &["cache"]),
+    // The one mapping of a file (an `unsafe` call), the cache's verified blob table.
+    ("memmap2", &["cache::mapped"]),
+    // The command line's face: argument parsing, completions, man pages, progress bars, prompts,
+    // logging setup and profile files.
+    ("clap", &["cli"]),
+    ("clap_complete", &["cli"]),
+    ("clap_mangen", &["cli"]),
+    ("indicatif", &["cli"]),
+    ("rpassword", &["cli"]),
+    ("tracing_subscriber", &["cli"]),
+    ("toml", &["cli"]),
+    // Extended attributes are read where backup reads metadata and written where restore does.
+    ("xattr", &["archiver::metadata", "restorer::metadata"]),
+    // Archive formats are dump's output.
+    ("tar", &["commands::dump"]),
+    ("zip", &["commands::dump"]),
+    // Primitives behind one module each: ciphers, key derivation and randomness in crypto,
+    // content-defined chunking in chunker, compression and CBOR in codec.
+    ("chacha20poly1305", &["crypto"]),
+    ("argon2", &["crypto"]),
+    ("getrandom", &["crypto"]),
+    ("fastcdc", &["chunker"]),
+    ("zstd", &["codec"]),
+    ("serde_cbor", &["codec"]),
+    // Signal handling is platform code.
+    ("ctrlc", &["platform"]),
+];
+
+/// May the file with module path `file` use the pinned crate `name`? (`None`: not pinned.)
+pub fn crate_allowed(name: &str, file: &[String]) -> Option<bool> {
+    let (_, places) = CRATES.iter().find(|(c, _)| *c == name)?;
+    Some(places.iter().any(|p| {
+        let place: Vec<&str> = p.split("::").collect();
+        file.len() >= place.len() && file.iter().zip(&place).all(|(a, b)| a == b)
+    }))
+}
+
+/// The pinned-crate uses in one file (`rel` is its path under `src/`) that [`CRATES`] forbids,
+/// as `src/…:LINE: …` messages.
+pub fn crate_violations(rel: &Path, text: &str) -> Vec<String> {
+    let path = module_path(rel);
+    let names: Vec<&str> = CRATES.iter().map(|(c, _)| *c).collect();
+    let mut out = Vec::new();
+    for (line, name) in crate_refs(&tokenize(text), &names) {
+        if crate_allowed(&name, &path) == Some(false) {
+            let places = CRATES.iter().find(|(c, _)| *c == name).map(|(_, p)| p.join(", ")).unwrap_or_default();
+            out.push(format!(
+                "{}:{line}: crate `{name}` used in {}; only {places} may use it (crate table in xtask/src/layers.rs)",
+                Path::new("src").join(rel).display(),
+                path.join("::"),
+            ));
+        }
+    }
+    out
+}
+
+/// Problems with the crate table itself: a crate that is not a dependency in `manifest`
+/// (Cargo.toml's text), a place no file in `files` (module paths) is in.
+fn crate_table_problems(manifest: &str, files: &[Vec<String>]) -> Vec<String> {
+    let deps = dependencies(manifest);
+    let mut out = Vec::new();
+    for (name, places) in CRATES {
+        if !deps.iter().any(|d| d == name) {
+            out.push(format!("crate table: `{name}` is not in [dependencies] of Cargo.toml"));
+        }
+        for p in *places {
+            let place: Vec<&str> = p.split("::").collect();
+            if !files.iter().any(|f| f.len() >= place.len() && f.iter().zip(&place).all(|(a, b)| a == b)) {
+                out.push(format!("crate table: `{name}` is allowed in {p}, which is no module under src/"));
+            }
+        }
+    }
+    out
+}
+
+/// The Rust names (`-` as `_`) of the `[dependencies]` of a Cargo.toml.
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside {
+            if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim();
+                if !key.is_empty() && !key.starts_with('#') {
+                    out.push(key.replace('-', "_"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Files at the top of the crate, exempt from the layer check (the crate table still applies).
 const EXEMPT: &[&str] = &["lib", "main"];
 
 fn layer(module: &str) -> Option<u8> {
@@ -89,6 +204,13 @@ pub fn run(root: &Path) -> Result<()> {
         .chain(LAYERS.iter().map(|(m, _)| m.to_string()))
         .collect();
 
+    let manifest_path = root.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| Error::io(format!("reading {}", manifest_path.display()), e))?;
+    let file_paths: Vec<Vec<String>> =
+        files.iter().filter_map(|f| Some(module_path(f.strip_prefix(&src).ok()?))).collect();
+    let mut crate_problems = crate_table_problems(&manifest, &file_paths);
+
     let mut violations = Vec::new();
     let mut unknown = BTreeSet::new();
     let mut references = 0usize;
@@ -97,6 +219,9 @@ pub fn run(root: &Path) -> Result<()> {
         let rel = file.strip_prefix(&src).unwrap_or(file);
         let path = module_path(rel);
         let Some(from) = path.first().cloned() else { continue };
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+        // lib.rs and main.rs are above every layer, but not above the crate table
+        crate_problems.extend(crate_violations(rel, &text));
         if EXEMPT.contains(&from.as_str()) && path.len() == 1 {
             continue;
         }
@@ -104,7 +229,6 @@ pub fn run(root: &Path) -> Result<()> {
             unknown.insert(from.clone());
             continue;
         }
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
         for r in references_in(&tokenize(&text), &path) {
             if r.module == from || !modules.contains(&r.module) {
                 continue;
@@ -124,18 +248,24 @@ pub fn run(root: &Path) -> Result<()> {
     for m in &unknown {
         println!("src/{m}: module `{m}` is not in the layers table (xtask/src/layers.rs)");
     }
-    if violations.is_empty() && unknown.is_empty() {
+    for p in &crate_problems {
+        println!("{p}");
+    }
+    if violations.is_empty() && unknown.is_empty() && crate_problems.is_empty() {
         println!(
-            "layers OK: {} distinct module edges ({references} references) checked in {} files",
+            "layers OK: {} distinct module edges ({references} references) checked in {} files; \
+             {} pinned crates used only where the crate table allows",
             edges.len(),
-            files.len()
+            files.len(),
+            CRATES.len()
         );
         Ok(())
     } else {
         Err(Error::Check(format!(
-            "layers: {} forbidden references, {} unknown modules",
+            "layers: {} forbidden references, {} unknown modules, {} crate table violations",
             violations.len(),
-            unknown.len()
+            unknown.len(),
+            crate_problems.len()
         )))
     }
 }
@@ -166,19 +296,6 @@ pub fn module_path(rel: &Path) -> Vec<String> {
     parts
 }
 
-fn is_ident(t: Option<&Token>, name: &str) -> bool {
-    matches!(t, Some(Token { tok: Tok::Ident(s), .. }) if s == name)
-}
-
-fn is_punct(t: Option<&Token>, c: char) -> bool {
-    matches!(t, Some(Token { tok: Tok::Punct(p), .. }) if *p == c)
-}
-
-/// Is there a `::` at `i`?
-fn path_sep(toks: &[Token], i: usize) -> bool {
-    is_punct(toks.get(i), ':') && is_punct(toks.get(i + 1), ':')
-}
-
 /// Every reference to a top-level module in `toks`, for a file whose module path is `file_path`.
 pub fn references_in(toks: &[Token], file_path: &[String]) -> Vec<Reference> {
     let mut out = Vec::new();
@@ -206,7 +323,7 @@ pub fn references_in(toks: &[Token], file_path: &[String]) -> Vec<Reference> {
                 if is_punct(prev, '$') || is_ident(prev, "in") || after_sep || !path_sep(toks, i + 1) {
                     continue;
                 }
-                first_segments(toks, i + 3, &mut out);
+                out.extend(first_segments(toks, i + 3).into_iter().map(|(line, module)| Reference { line, module }));
             }
             Tok::Ident(s) if s == "super" => {
                 let after_sep = i >= 2 && path_sep(toks, i - 2);
@@ -220,49 +337,15 @@ pub fn references_in(toks: &[Token], file_path: &[String]) -> Vec<Reference> {
                     j += 3;
                 }
                 if path_sep(toks, j) && climbs >= file_path.len() + inline.len() {
-                    first_segments(toks, j + 2, &mut out);
+                    out.extend(
+                        first_segments(toks, j + 2).into_iter().map(|(line, module)| Reference { line, module }),
+                    );
                 }
             }
             _ => {}
         }
     }
     out
-}
-
-/// The first segments of the path (or `{group}` of paths) starting at `toks[i]`.
-fn first_segments(toks: &[Token], i: usize, out: &mut Vec<Reference>) {
-    match toks.get(i) {
-        Some(Token { tok: Tok::Ident(s), line }) if s != "self" && s != "super" => {
-            out.push(Reference { line: *line, module: s.clone() });
-        }
-        Some(Token { tok: Tok::Punct('{'), .. }) => {
-            let mut depth = 0usize;
-            let mut expect_segment = true;
-            for t in &toks[i..] {
-                match &t.tok {
-                    Tok::Punct('{') => {
-                        depth += 1;
-                        expect_segment = depth == 1;
-                    }
-                    Tok::Punct('}') => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return;
-                        }
-                    }
-                    Tok::Punct(',') if depth == 1 => expect_segment = true,
-                    Tok::Ident(s) if expect_segment && depth == 1 => {
-                        if s != "self" {
-                            out.push(Reference { line: t.line, module: s.clone() });
-                        }
-                        expect_segment = false;
-                    }
-                    _ => expect_segment = false,
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -313,5 +396,38 @@ mod tests {
         assert_eq!(module_path(Path::new("repo/saver.rs")), vec!["repo", "saver"]);
         assert_eq!(module_path(Path::new("repo/mod.rs")), vec!["repo"]);
         assert_eq!(module_path(Path::new("chunker.rs")), vec!["chunker"]);
+    }
+
+    #[test]
+    fn a_face_using_fuser_is_refused_and_the_adapter_is_not() {
+        let planted = "use std::sync::Arc;\nfn mount() {\n    let s = fuser::spawn_mount(fs, &target, &config);\n}\n";
+        let v = crate_violations(Path::new("cli/mount.rs"), planted);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("src/cli/mount.rs:3: crate `fuser` used in cli::mount; only mount::fuse"), "{v:?}");
+        let imported = crate_violations(Path::new("cli/mount.rs"), "use fuser::MountOption;\nextern crate fuser;");
+        assert_eq!(imported.len(), 2, "{imported:?}");
+        // the adapter may, and so may the rest of a module allowed whole
+        assert_eq!(crate_violations(Path::new("mount/fuse.rs"), planted), Vec::<String>::new());
+        assert_eq!(crate_violations(Path::new("cache/history.rs"), "use rusqlite::Connection;"), Vec::<String>::new());
+        assert_eq!(crate_violations(Path::new("backend/opendal/local.rs"), "fn f() -> tokio::Handle {}").len(), 0);
+        // a module whose name only starts like the allowed one is not inside it
+        assert_eq!(crate_violations(Path::new("mount/fusex.rs"), planted).len(), 1);
+        assert_eq!(crate_violations(Path::new("backend/mod.rs"), "use opendal::Operator;").len(), 1);
+        // the top files are not exempt from the crate table
+        assert_eq!(crate_violations(Path::new("main.rs"), "fn main() { clap::Command::new(\"x\"); }").len(), 1);
+        // unpinned crates are free
+        assert_eq!(crate_violations(Path::new("format/tree.rs"), "use serde::Serialize;"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_crate_table_names_real_dependencies_and_places() {
+        let manifest = "[package]\nname = \"x\"\n[dependencies]\nfuser = \"0.18\"\ntracing-subscriber = \"0.3\"\n\
+                        [dev-dependencies]\ntokio = \"1\"\n";
+        let deps = dependencies(manifest);
+        assert_eq!(deps, vec!["fuser", "tracing_subscriber"]);
+        let problems = crate_table_problems(manifest, &[vec!["mount".into(), "fuse".into()]]);
+        assert!(problems.iter().any(|p| p.contains("`tokio` is not in [dependencies]")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("allowed in cache, which is no module")), "{problems:?}");
+        assert!(!problems.iter().any(|p| p.contains("`fuser`")), "{problems:?}");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The alias in `.cargo/config.toml` makes `cargo xtask <task>` run this binary. Tasks:
 //!
-//! - `layers`: check that `crate::` paths in `src/` only point down the layer table
-//!   (`layers.rs`; the table mirrors the "house" in STYLE.md).
+//! - `layers`: check that `crate::` paths in `src/` only point down the layer table, and that
+//!   each pinned external crate (fuser, OpenDAL, tokio, rusqlite, clap, …) is used only in the
+//!   modules its row of the crate table names (`layers.rs`; both mirror the "house" in STYLE.md).
 //! - `ci`: fmt check, clippy, layers, then the tests with the real storage servers of
 //!   `scripts/test-servers` running; stops at the first failure with its exit code.
 //! - `fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]`: run the cargo-fuzz targets in
@@ -49,7 +50,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [options]
 
 tasks:
-  layers                          check the allowed `crate::` edges between modules of src/
+  layers                          check the allowed `crate::` edges between modules of src/ and
+                                  which modules may use each pinned external crate
   ci                              fmt --check, clippy -D warnings, layers, test (stops at the first failure)
   fuzz [--seconds N | --cpu-seconds N [--jobs J]] [TARGET...]
                                   run fuzz targets for N seconds each (default 10; all targets), or

@@ -206,6 +206,140 @@ pub fn tokenize(src: &str) -> Vec<Token> {
     out
 }
 
+pub fn is_ident(t: Option<&Token>, name: &str) -> bool {
+    matches!(t, Some(Token { tok: Tok::Ident(s), .. }) if s == name)
+}
+
+pub fn is_punct(t: Option<&Token>, c: char) -> bool {
+    matches!(t, Some(Token { tok: Tok::Punct(p), .. }) if *p == c)
+}
+
+/// Is there a `::` at `i`?
+pub fn path_sep(toks: &[Token], i: usize) -> bool {
+    is_punct(toks.get(i), ':') && is_punct(toks.get(i + 1), ':')
+}
+
+/// The first segments (line, name) of the path, or `{group}` of paths, starting at `toks[i]`:
+/// `a::b` gives `a`, `{a::b, c, self}` gives `a` and `c`.
+pub fn first_segments(toks: &[Token], i: usize) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    match toks.get(i) {
+        Some(Token { tok: Tok::Ident(s), line }) if s != "self" && s != "super" => {
+            out.push((*line, s.clone()));
+        }
+        Some(Token { tok: Tok::Punct('{'), .. }) => {
+            let mut depth = 0usize;
+            let mut expect_segment = true;
+            for t in &toks[i..] {
+                match &t.tok {
+                    Tok::Punct('{') => {
+                        depth += 1;
+                        expect_segment = depth == 1;
+                    }
+                    Tok::Punct('}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    Tok::Punct(',') if depth == 1 => expect_segment = true,
+                    Tok::Ident(s) if expect_segment && depth == 1 => {
+                        if s != "self" {
+                            out.push((t.line, s.clone()));
+                        }
+                        expect_segment = false;
+                    }
+                    _ => expect_segment = false,
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Keywords that declare a named item a path can start with (`mod opendal;` makes
+/// `opendal::x` the module, not the crate).
+const ITEM_KEYWORDS: &[&str] = &["mod", "struct", "enum", "union", "trait", "type"];
+
+/// Every place `toks` names one of the external crates `names`, as (line, crate):
+/// `extern crate c`, `use c::…` / `use c;` / `use {c::…, …}`, and a path `c::…` anywhere
+/// (expressions, types, attributes such as `#[tokio::main]`), including `::c::…`. A segment
+/// after `::` (`crate::backend::opendal`, `super::tar`) is not the crate. Where the file binds
+/// the name itself (`mod opendal;`, `use crate::x::tar;`, `use … as zip;`, `struct zip`),
+/// `c::…` is that local item, and only `::c::…` and `extern crate c` still count.
+pub fn crate_refs(toks: &[Token], names: &[&str]) -> Vec<(usize, String)> {
+    let wanted = |s: &str| names.contains(&s);
+    let local = local_bindings(toks);
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let Tok::Ident(s) = &t.tok else { continue };
+        let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+        if s == "extern" && is_ident(toks.get(i + 1), "crate") {
+            if let Some(Token { tok: Tok::Ident(c), line }) = toks.get(i + 2) {
+                if wanted(c) {
+                    out.push((*line, c.clone()));
+                }
+            }
+            continue;
+        }
+        if s == "use" && !is_punct(prev, '.') {
+            let start = if path_sep(toks, i + 1) { i + 3 } else { i + 1 };
+            let global = start == i + 3;
+            for (line, c) in first_segments(toks, start) {
+                if wanted(&c) && (global || !local.contains(&c)) {
+                    out.push((line, c));
+                }
+            }
+            continue;
+        }
+        if !wanted(s) || !path_sep(toks, i + 1) {
+            continue;
+        }
+        // `::c::x` is global when the `::` does not continue a path (`a::c`, `T>::c`, `f()::c`).
+        let before = |k: usize| i.checked_sub(k).and_then(|p| toks.get(p));
+        let arrow = is_punct(before(3), '>') && is_punct(before(4), '-');
+        let global = i >= 2
+            && path_sep(toks, i - 2)
+            && (arrow || !matches!(before(3), Some(Token { tok: Tok::Ident(_) | Tok::Punct('>' | ')'), .. })));
+        let continues_path = i >= 2 && path_sep(toks, i - 2) && !global;
+        if continues_path || (!global && local.contains(s)) {
+            continue;
+        }
+        out.push((t.line, s.clone()));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Names the file binds itself: items (`mod x`, `struct x`, …) and the last segment or `as`
+/// name of a `use` that does not start with that name.
+fn local_bindings(toks: &[Token]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_use = false;
+    for (i, t) in toks.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+        match &t.tok {
+            Tok::Ident(s) if s == "use" && !is_punct(prev, '.') => in_use = true,
+            Tok::Punct(';') => in_use = false,
+            Tok::Ident(s) => {
+                let item = prev.is_some_and(|p| ITEM_KEYWORDS.iter().any(|k| is_ident(Some(p), k)));
+                let renamed = in_use && is_ident(prev, "as");
+                let last = in_use
+                    && i >= 2
+                    && path_sep(toks, i - 2)
+                    && matches!(toks.get(i + 1), Some(Token { tok: Tok::Punct(';' | ',' | '}'), .. }));
+                if item || renamed || last {
+                    names.push(s.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +382,48 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, vec![("a".into(), 1), ("match".into(), 2), ("z".into(), 5)]);
+    }
+
+    fn refs(src: &str) -> Vec<(usize, String)> {
+        crate_refs(&tokenize(src), &["fuser", "opendal", "tar", "tokio"])
+    }
+
+    #[test]
+    fn crate_paths_in_use_expressions_attributes_and_extern_crate() {
+        let src = "use fuser::{Filesystem, Request};\nuse {tokio::runtime, std::io};\n\
+                   fn f() { let s = fuser::spawn_mount(x); }\n#[tokio::main]\nasync fn m() {}\n\
+                   extern crate tar as archive;\nfn g() -> ::opendal::Result<()> { todo!() }\nuse opendal;\n\
+                   // fuser::x in a comment\nlet t = \"tar::y in a string\";\n";
+        assert_eq!(
+            refs(src),
+            vec![
+                (1, "fuser".into()),
+                (2, "tokio".into()),
+                (3, "fuser".into()),
+                (4, "tokio".into()),
+                (6, "tar".into()),
+                (7, "opendal".into()),
+                (8, "opendal".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_segment_inside_a_path_or_a_local_item_is_not_the_crate() {
+        // backend/mod.rs: `mod opendal;` and then `opendal::OpendalBackend` is the module
+        let src = "mod opendal;\nfn f() { opendal::OpendalBackend::new(); }\nuse crate::backend::opendal::X;\n\
+                   use super::tar;\nfn g() { tar::pack(); self::tokio::x(); a.fuser; Iter::tar::<u8>(); }";
+        assert_eq!(refs(src), vec![]);
+        // a local item does not hide an explicit global path or `extern crate`
+        assert_eq!(refs("mod tar;\nfn f() { ::tar::Archive::new(); }"), vec![(2, "tar".into())]);
+        assert_eq!(refs("mod tar;\nextern crate tar;"), vec![(2, "tar".into())]);
+    }
+
+    #[test]
+    fn first_segments_of_paths_and_groups() {
+        let toks = tokenize("a::b; {c::d, self, e::{f, g}, h}");
+        let names = |i| first_segments(&toks, i).into_iter().map(|(_, s)| s).collect::<Vec<_>>();
+        assert_eq!(names(0), vec!["a"]);
+        assert_eq!(names(5), vec!["c", "e", "h"]);
     }
 }
