@@ -11,9 +11,7 @@ use crate::error::{Error, Result};
 pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
     let mode: Mode = a.mode.parse()?;
     let repo = s.open()?;
-    let _lock = repo.lock_read("stats")?;
-    let snaps = commands::select_many(&repo, &a.ids, &filter(&a.filter))?;
-    let st = commands::stats::stats(&repo, &snaps, mode)?;
+    let st = commands::stats::run(&repo, &a.ids, &filter(&a.filter), mode)?;
     if out.json {
         out.json_line(&st);
         return Ok(exit::OK);

@@ -70,6 +70,13 @@ pub struct Stats {
     pub total_ratio: Option<f64>,
 }
 
+/// `arca stats [IDS...]`: the selected snapshots' statistics in `mode`, under a read lock.
+pub fn run(repo: &Repository, ids: &[String], filter: &super::Filter, mode: Mode) -> Result<Stats> {
+    let _lock = repo.lock_read("stats")?;
+    let snaps = super::select_many(repo, ids, filter)?;
+    stats(repo, &snaps, mode)
+}
+
 pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode) -> Result<Stats> {
     let mut st = Stats { snapshots_count: snapshots.len() as u64, ..Default::default() };
     match mode {
