@@ -27,6 +27,10 @@ pub enum Kind {
     Usage,
     /// Interrupted by a signal.
     Interrupted,
+    /// A bug in arca: a worker thread panicked, a channel closed before its work was done, a
+    /// lock was poisoned, an invariant of the code did not hold. Never caused by the user, the
+    /// source files or the repository's bytes.
+    Internal,
     /// Anything else.
     Other,
 }
@@ -68,6 +72,11 @@ impl Error {
 
     pub fn usage(message: impl Into<String>) -> Self {
         Error::new(Kind::Usage, message)
+    }
+
+    /// A bug in arca (see [`Kind::Internal`]).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(Kind::Internal, message)
     }
 
     pub fn io(path: impl fmt::Display, e: std::io::Error) -> Self {

@@ -732,5 +732,5 @@ impl std::ops::Deref for IndexRef<'_> {
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
-    Error::new(Kind::Other, "a worker thread panicked while holding the index")
+    Error::internal("a worker thread panicked while holding the index")
 }

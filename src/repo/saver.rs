@@ -308,7 +308,7 @@ impl BlobSaver {
     }
 
     fn send(&self, job: Job, stage: Stage) -> Result<()> {
-        let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
+        let jobs = self.jobs.as_ref().ok_or_else(|| Error::internal("blob saver already finished"))?;
         self.shared.clock.blocked(stage, || jobs.send(job)).map_err(|_| self.take_error())
     }
 
@@ -361,7 +361,7 @@ impl BlobSaver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-            .unwrap_or_else(|| Error::new(Kind::Other, "blob saver stopped"))
+            .unwrap_or_else(|| Error::internal("blob saver stopped"))
     }
 
     /// Flush everything: seal, pack, upload, then write the remaining index entries.
@@ -372,7 +372,7 @@ impl BlobSaver {
         self.jobs = None;
         for t in self.threads.drain(..) {
             if t.join().is_err() {
-                self.shared.fail(Error::new(Kind::Other, "a backup worker thread panicked"));
+                self.shared.fail(Error::internal("a backup worker thread panicked"));
             }
         }
         if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
