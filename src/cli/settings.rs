@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::args::Global;
 use crate::backend::{self, Location};
 use crate::crypto::KdfParams;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Operation, Result};
 use crate::repo::Repository;
 
 pub enum PasswordSource {
@@ -199,7 +199,9 @@ impl Settings {
         let backend = match backend {
             Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => b,
             _ => {
-                let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
+                let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location))
+                    .object(&self.location)
+                    .operation(Operation::Opening);
                 e = e.hint(if self.default_repo {
                 "no repository given (-r/--repo or ARCA_REPOSITORY) and the default one does not exist yet; `arca backup` creates it"
             } else {

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_bytes::ByteBuf;
 
 use crate::codec::Compression;
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Kind, Operation, Result, ResultExt};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::{open_unit, PackEntry};
 use crate::format::snapshot::Snapshot;
@@ -194,7 +194,7 @@ fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result
     if !read_data {
         return Ok(Verdict::Good(blobs));
     }
-    let bytes = repo.backend().read(&pack_path(id)).ctx(format!("reading {}", pack_path(id)))?;
+    let bytes = repo.backend().read(&pack_path(id)).ctx_op(Operation::Reading, pack_path(id))?;
     if storage_hash(&bytes) != id.0 {
         return Ok(Verdict::Damaged("content does not match its name".into(), Some(blobs)));
     }

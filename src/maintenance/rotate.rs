@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Kind, Operation, Result, ResultExt};
 use crate::format::index::IndexPack;
 use crate::format::lock::Lock;
 use crate::format::pack::{reseal_pack, PackEntry};
@@ -161,13 +161,13 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                 .par_iter()
                 .map(|(id, _)| {
                     let path = pack_path(id);
-                    let bytes = repo.backend().read(&path).ctx(format!("reading {path}"))?;
+                    let bytes = repo.backend().read(&path).ctx_op(Operation::Reading, &path)?;
                     if storage_hash(&bytes) != id.0 {
                         return Err(Error::corrupt(format!("{path}: content does not match its name")).hint(
                             "nothing was lost; run `arca check`, `arca repair index`, then `arca key rotate` again",
                         ));
                     }
-                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx(&path)?;
+                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx_object(&path)?;
                     if entries.iter().all(|e| covered.contains(&e.id)) {
                         return Ok(Resealed::Covered);
                     }
@@ -218,7 +218,7 @@ fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, l
                 have.insert(storage_hash(&crate::codec::to_cbor(&s)));
             }
             Err(_) => {
-                let s = Snapshot::decode(repo.keys(), &bytes).ctx(format!("snapshots/{id}"))?;
+                let s = Snapshot::decode(repo.keys(), &bytes).ctx_object(format!("snapshots/{id}"))?;
                 old.push((id, s));
             }
         }
