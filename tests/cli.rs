@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The command line as a user drives it: incremental backups, stdin, excludes, selectors,
 //! JSON shapes, keys, and the exit codes scripts depend on.
 
