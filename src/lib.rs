@@ -2,7 +2,7 @@
 //!
 //! Layers only point down (checked by `cargo xtask layers`):
 //! `cli` → `commands` → `archiver`, `restorer` → `repo` → `cache`, `format` → `crypto`,
-//! `chunker`, `codec` → `backend`, `platform`, `id`, `error`.
+//! `chunker`, `codec` → `backend`, `platform`, `util`, `id`, `error`.
 
 pub mod archiver;
 pub mod backend;
@@ -21,3 +21,4 @@ pub mod patterns;
 pub mod platform;
 pub mod repo;
 pub mod restorer;
+pub mod util;

@@ -31,6 +31,7 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
 use crate::repo::stage_clock::Stage;
 use crate::repo::{BlobSaver, Repository};
+use crate::util::sync::IgnorePoison;
 
 /// What the walker tells the assembler, in walk order.
 enum Event {
@@ -544,7 +545,7 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
             run.fail(e);
         }
     }
-    if let Some(e) = run.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(e) = run.fatal.lock().ignore_poison().take() {
         return Err(e);
     }
     let root = stack.pop().filter(|_| stack.is_empty()).ok_or_else(|| Error::internal("unbalanced walk"))?;

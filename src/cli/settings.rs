@@ -11,6 +11,7 @@ use crate::backend::{self, Location};
 use crate::crypto::KdfParams;
 use crate::error::{Error, Kind, Operation, Result};
 use crate::repo::Repository;
+use crate::util::sync::IgnorePoison;
 
 pub enum PasswordSource {
     /// This environment variable (`ARCA_PASSWORD`, `ARCA_FROM_PASSWORD`).
@@ -135,11 +136,11 @@ impl Settings {
 
     /// Record a figure for the hooks.
     pub fn fact(&self, key: &str, value: String) {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_string(), value));
+        self.facts.lock().ignore_poison().push((key.to_string(), value));
     }
 
     pub fn facts(&self) -> Vec<(String, String)> {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.facts.lock().ignore_poison().clone()
     }
 
     pub fn backend(&self) -> Result<backend::DynBackend> {

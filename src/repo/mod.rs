@@ -40,6 +40,7 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::{ContentList, Node, Tree};
 use crate::format::{BlobType, FORMAT_VERSION};
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, RepoId, SnapshotId};
+use crate::util::sync::IgnorePoison;
 
 pub const CONFIG_PATH: &str = "config";
 
@@ -215,7 +216,7 @@ impl Repository {
     /// Read everything from storage (check must see what is stored, not a good cached copy).
     pub fn without_cache(mut self) -> Self {
         self.cache = None;
-        *self.index.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.index.get_mut().ignore_poison() = None;
         self
     }
 
