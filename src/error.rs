@@ -118,13 +118,13 @@ impl Error {
         Error { kind, message: message.into(), hint: None, object: None, operation: None, source: None }
     }
 
-    /// Name what failed (see [`Error::object`]); the message is not changed.
+    /// Set the `object` field (what failed); the message is not changed.
     pub fn object(mut self, object: impl fmt::Display) -> Self {
         self.object = Some(object.to_string());
         self
     }
 
-    /// Name what was being done (see [`Error::operation`]); the message is not changed.
+    /// Set the `operation` field (what was being done); the message is not changed.
     pub fn operation(mut self, operation: Operation) -> Self {
         self.operation = Some(operation);
         self
