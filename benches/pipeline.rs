@@ -10,6 +10,7 @@
 //! this machine's cores is bytes / (busy seconds of all CPU stages / cores).
 //!
 //! `cargo bench --bench pipeline` (or `cargo xtask bench-stages`, with the stage benchmarks).
+#![allow(clippy::expect_used, clippy::panic)] // a benchmark whose setup fails has nothing to measure
 
 mod common;
 

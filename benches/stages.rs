@@ -6,6 +6,7 @@
 //! bytes stand for incompressible content and a word salad for text. `cargo bench --bench
 //! stages -- --quick` (or `cargo xtask bench-stages --quick`) samples each stage until its estimate
 //! is stable, in well under two minutes in all.
+#![allow(clippy::expect_used)] // a benchmark whose setup fails has nothing to measure
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //!
 //! Layers only point down (checked by `cargo xtask layers`):
 //! `cli` → `commands` → `archiver`, `restorer` → `repo` → `cache`, `format` → `crypto`,
-//! `chunker`, `codec` → `backend`, `platform`, `id`, `error`.
+//! `chunker`, `codec` → `backend`, `platform`, `util`, `id`, `error`.
 
 pub mod archiver;
 pub mod backend;
@@ -23,3 +23,4 @@ pub mod repo;
 pub mod restorer;
 #[cfg(test)]
 mod testing;
+pub mod util;

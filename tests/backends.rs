@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Backend conformance: every storage arca supports behaves the same for what the repository
 //! relies on: write-once objects, exact listings of files only, stat, ranged reads, deletes,
 //! not-found semantics, large (multipart) objects and concurrent writers. Run against the

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Browsing history: `stats`, `diff` (snapshots and a live directory) and `dump` (a file,
 //! tar and zip archives), checked against the source tree.
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Nothing from the local cache can change what is stored, pruned or copied (issue 19,
 //! point 3): a tampered or bit-rotted blob index table or copy map is rebuilt or ignored, never
 //! trusted, and a cache directory that others could write to is not used.

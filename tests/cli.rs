@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The command line as a user drives it: incremental backups, stdin, excludes, selectors,
 //! JSON shapes, keys, and the exit codes scripts depend on.
 
@@ -194,6 +194,48 @@ fn exit_codes_for_missing_repository_wrong_password_and_unreadable_files() {
     assert!(stderr(&o).contains("does-not-exist"));
     assert!(env.ok(&["snapshots"]).contains("1 snapshots"));
     env.check();
+}
+
+/// The last stderr line of a `--json` run that failed: the `exit_error` message.
+fn exit_error(o: &std::process::Output) -> serde_json::Value {
+    let err = stderr(o);
+    let line = err.lines().rev().find(|l| l.contains("exit_error")).unwrap_or_else(|| panic!("no exit_error in {err}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn json_error_lines_carry_the_kind_and_the_object() {
+    let env = Env::new();
+    let repo = env.repo.to_str().unwrap().to_string();
+    let o = env.run(&["snapshots", "--json"]);
+    let v = exit_error(&o);
+    assert_eq!((v["code"].as_i64(), v["kind"].as_str()), (Some(10), Some("no_repository")), "{v}");
+    assert_eq!(v["object"].as_str(), Some(repo.as_str()), "{v}");
+    assert_eq!(v["operation"].as_str(), Some("opening"), "{v}");
+    env.init();
+    let o = env.cmd().args(["snapshots", "--json"]).env("ARCA_PASSWORD", "wrong").output().unwrap();
+    let v = exit_error(&o);
+    assert_eq!((v["code"].as_i64(), v["kind"].as_str()), (Some(12), Some("wrong_password")), "{v}");
+    assert_eq!(v["object"].as_str(), Some(repo.as_str()), "{v}");
+    // a flipped byte in an index file: the error names the file it read
+    let src = env.path("src");
+    write(&src.join("f"), b"some data");
+    env.ok(&["backup", src.to_str().unwrap()]);
+    let index = std::fs::read_dir(env.repo.join("index")).unwrap().next().unwrap().unwrap();
+    let id = index.file_name().to_string_lossy().into_owned();
+    let mut bytes = std::fs::read(index.path()).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(index.path(), &bytes).unwrap();
+    let o = env.run(&["cat", "index", &id, "--json", "--no-cache"]);
+    let v = exit_error(&o);
+    assert_eq!((v["code"].as_i64(), v["kind"].as_str()), (Some(1), Some("corrupt")), "{v}");
+    assert_eq!(v["object"].as_str(), Some(format!("index/{id}").as_str()), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("does not match its name"), "{v}");
+    // an error that names no object leaves the field out
+    let o = env.run(&["cat", "snapshot", "abcdef12", "--json"]);
+    let v = exit_error(&o);
+    assert_eq!(v["kind"].as_str(), Some("not_found"), "{v}");
+    assert!(v.get("object").is_none(), "{v}");
 }
 
 #[test]

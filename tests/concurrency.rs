@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Backups running while forget and prune run (two-phase, with no grace period so deletion is
 //! attempted at every chance): afterwards the repository checks and every surviving snapshot
 //! restores bit-identically. Backups run as threads of this process and as separate

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `arca copy` between repositories: everything restores identically from the copy, a later
 //! copy reads only what is new, nothing is copied twice, and it works across backends.
 

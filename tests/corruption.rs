@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Damage to every kind of object that is not a pack (packs: `tests/repair.rs`): config, key
 //! files, index files, snapshots and tree blobs, each flipped, truncated and deleted. Every
 //! case is detected and named (which object, which snapshots, which files), exits non-zero

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Crash consistency: the real binary killed (SIGKILL) at random moments of backup, prune,
 //! copy, key rotate and repair. After every kill the repository passes `check --read-data`,
 //! every snapshot that existed before restores bit-identically, and the same command run

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Storage that stops at the Nth write or delete, for every N, during copy, `repair index` and
 //! `repair snapshots` (backup: `faults.rs`, prune: `prune.rs`, key rotate: `rotate.rs`). After
 //! each stop the repository checks and everything that restored before still restores; the

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Storage that fails: a backup that dies at any write leaves a valid repository whose
 //! earlier snapshots restore bit-identically; transient failures are retried.
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Issue 19, point 4: someone who can only *add* files to the storage (an append-only or
 //! object-locked bucket, a shared NAS) plants forgeries: a copy of a real pack's sealed header
 //! on random bytes under a new valid name, and an old, superseded index file (replayed) that

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `arca forget` as a user runs it: retention policies over snapshots recorded at chosen times,
 //! grouping and filters, explicit ids, the remove-everything refusal, and forget followed by
 //! prune. Every time carries an offset (`Z`), so the buckets don't depend on the machine's zone.

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Blob groups (format-spec/v2.md §11.5): small files are sealed together and read back one by
 //! one or all at once, prune groups again what is left of a group, and a version 1 repository
 //! is still written as version 1.

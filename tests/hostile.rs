@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Hostile and damaged repositories: restore never writes outside its target, refuses
 //! malformed trees with a clear error, and restores everything that is intact.
 

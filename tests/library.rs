@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The library on the in-memory backend: init, back up, list, restore and check without a
 //! file system repository or the binary.
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Lock refresh: a held lock is rewritten periodically, and a holder whose lock could not be
 //! rewritten for too long refuses to commit (others may already call it stale).
 

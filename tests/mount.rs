@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `arca mount`: the virtual tree walked without FUSE, a real FUSE mount compared path by
 //! path and byte by byte with the source, and the command's start and clean stop.
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Prune: two-phase deletion (mark, wait, re-check, delete), un-marking, older locks,
 //! repacking, instant deletion, and a crash at every write or delete of a prune.
 

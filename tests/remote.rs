@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The command line against real storage servers (`scripts/test-servers`): the round trip a
 //! user makes (init, backup, snapshots, ls, restore, check), the cache that keeps `snapshots`
 //! and `ls` from downloading data packs, and clear errors for missing or wrong credentials.

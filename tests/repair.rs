@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Damage and recovery: a flipped byte in a pack, a truncated pack, a missing pack, a missing
 //! index file. `check` names what is damaged (snapshot and path); `repair index` and
 //! `repair snapshots` recover everything that can be recovered.

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Restore never touches anything outside its target, even while another local user who owns
 //! part of the target swaps each restored directory for a symlink to a directory elsewhere
 //! (issue 19, point 1). And the options for restoring snapshots one does not trust.

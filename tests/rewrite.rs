@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `arca rewrite`: snapshots without excluded files (or with only included ones), everything
 //! else bit-identical, untouched subtrees shared, originals kept or forgotten.
 

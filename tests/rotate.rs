@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `key rotate`: a new master secret under which every stored file is sealed again, old keys
 //! revoked, ids and deduplication kept; and a rotation stopped at every write or delete
 //! leaves a repository that opens, checks and restores, and a re-run finishes it.

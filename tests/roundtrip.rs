@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Back up trees with every file kind and metadata, restore them, compare field by field.
 
 mod common;

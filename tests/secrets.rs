@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Secrets stay where they belong (issue 19, point 6): `cat config` hides key material unless
 //! asked, no child arca starts sees a password in its environment, and names that came from
 //! the file system or a key file cannot drive the terminal.

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Trouble on the user's side of a backup or restore: files that change, grow, shrink or
 //! vanish while being read; a full disk under the repository or the restore target; a
 //! broken password command; files swapped by another process between the walk and the read.

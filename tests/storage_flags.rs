@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Storage settings on the command line that need no real server: malformed locations,
 //! missing credentials, a server that never answers (the per-attempt timeout), and the
 //! upload bandwidth limit.

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `arca tag`: restic's --set/--add/--remove, by id or by filter; the changed snapshot is a new
 //! file naming its original, and the old one is gone.
 

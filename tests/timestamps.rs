@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Issue 19, point 8: every time a file system holds survives. Times past 2262 and before 1678
 //! do not fit nanoseconds since 1970 in an `i64` (formats 1 and 2); format 3 stores seconds and
 //! nanoseconds apart (format-spec/v3.md §13.1). Each test sets such times with `utimensat` on

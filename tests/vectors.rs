@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Test vectors of `format-spec/vectors/v1.json`, `v2.json` and `v3.json`, and the golden
 //! repositories in `tests/fixtures/golden-v1`, `golden-v2` and `golden-v3`: the bytes the spec
 //! describes, checked against the code.

@@ -138,7 +138,7 @@ pub fn read_file(w: &Walked, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes:
     };
     let split = Instant::now();
     let size = chunker.split_reader(&mut file, scratch, save).map_err(|e| match e.kind {
-        Kind::Io | Kind::NotFound => e.context(path.display()),
+        Kind::Io | Kind::NotFound => e.context_object(path.display()),
         _ => e,
     })?;
     clock.add_busy(Stage::Chunk, split.elapsed().saturating_sub(file.spent + saving));

@@ -34,6 +34,7 @@ use crate::format::BlobType;
 use crate::id::TreeId;
 use crate::repo::stage_clock::StageReport;
 use crate::repo::{BlobSaver, IndexFlushed, Repository};
+use crate::util::sync::IgnorePoison;
 
 /// Called by a file reader with the file's path just before it opens a file the walker chose
 /// (see [`BackupOptions::before_open`]).
@@ -130,7 +131,7 @@ impl Run<'_> {
 
     pub fn fail(&self, e: Error) {
         self.cancel.store(true, Ordering::SeqCst);
-        let mut f = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.fatal.lock().ignore_poison();
         if f.is_none() {
             *f = Some(e);
         }
@@ -166,7 +167,7 @@ pub fn backup(
         Source::Paths(paths) => walker::run(&repo, &saver, &run, paths, opts),
         Source::Stream { name, reader } => backup_stream(&saver, &run, name, reader),
     };
-    let tree = match (tree, run.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+    let tree = match (tree, run.fatal.lock().ignore_poison().take()) {
         (_, Some(e)) | (Err(e), None) => return Err(e),
         (Ok(t), None) => t,
     };

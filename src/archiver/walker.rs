@@ -31,6 +31,7 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
 use crate::repo::stage_clock::Stage;
 use crate::repo::{BlobSaver, Repository};
+use crate::util::sync::IgnorePoison;
 
 /// What the walker tells the assembler, in walk order.
 enum Event {
@@ -157,7 +158,7 @@ pub(super) fn run(
         clock.add_busy(Stage::Walk, started.elapsed().saturating_sub(w.blocked));
         clock.add_blocked(Stage::Walk, w.blocked);
         drop(w);
-        assembler.join().unwrap_or_else(|_| Err(Error::new(crate::error::Kind::Other, "tree assembler panicked")))
+        assembler.join().unwrap_or_else(|_| Err(Error::internal("tree assembler panicked")))
     })
 }
 
@@ -213,7 +214,7 @@ impl Walker<'_, '_> {
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(EVENT_BATCH));
         let t = Instant::now();
-        let r = self.events.send(batch).map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"));
+        let r = self.events.send(batch).map_err(|_| Error::internal("backup stopped"));
         self.blocked += t.elapsed();
         r
     }
@@ -424,7 +425,7 @@ impl Walker<'_, '_> {
         };
         let sent = self.jobs.send(FileJob { file, result: tx });
         self.blocked += t.elapsed();
-        sent.map_err(|_| Error::new(crate::error::Kind::Other, "backup stopped"))?;
+        sent.map_err(|_| Error::internal("backup stopped"))?;
         self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
     }
 
@@ -502,8 +503,7 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
                 }
                 Event::Leaf(node) => top(&mut stack)?.nodes.push(node),
                 Event::File { mut node, had_parent, result, path } => {
-                    let got =
-                        result.recv().map_err(|_| Error::new(crate::error::Kind::Other, "file reader stopped"))?;
+                    let got = result.recv().map_err(|_| Error::internal("file reader stopped"))?;
                     match got {
                         Ok(fc) => {
                             if fc.changed_while_reading {
@@ -525,7 +525,7 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
                     }
                 }
                 Event::Leave => {
-                    let frame = stack.pop().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+                    let frame = stack.pop().ok_or_else(|| Error::internal("unbalanced walk"))?;
                     let id = saver.save_tree(Tree { nodes: frame.nodes })?;
                     let counter = match frame.parent_subtree {
                         Some(p) if p == id => &c.dirs_unmodified,
@@ -534,8 +534,7 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     run.progress.dirs_done.fetch_add(1, Ordering::Relaxed);
-                    let mut node =
-                        frame.node.ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+                    let mut node = frame.node.ok_or_else(|| Error::internal("unbalanced walk"))?;
                     node.subtree = Some(id);
                     top(&mut stack)?.nodes.push(node);
                 }
@@ -546,18 +545,15 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
             run.fail(e);
         }
     }
-    if let Some(e) = run.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(e) = run.fatal.lock().ignore_poison().take() {
         return Err(e);
     }
-    let root = stack
-        .pop()
-        .filter(|_| stack.is_empty())
-        .ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))?;
+    let root = stack.pop().filter(|_| stack.is_empty()).ok_or_else(|| Error::internal("unbalanced walk"))?;
     saver.save_tree(Tree { nodes: root.nodes })
 }
 
 fn top(stack: &mut [Frame]) -> Result<&mut Frame> {
-    stack.last_mut().ok_or_else(|| Error::new(crate::error::Kind::Other, "unbalanced walk"))
+    stack.last_mut().ok_or_else(|| Error::internal("unbalanced walk"))
 }
 
 #[cfg(test)]

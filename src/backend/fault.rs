@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{Backend, BackendError, BackendErrorKind, BackendResult, Bytes, DynBackend, Entry};
+use crate::util::sync::IgnorePoison;
 
 pub struct FaultBackend {
     inner: DynBackend,
@@ -41,7 +42,7 @@ fn mix(mut z: u64) -> u64 {
 
 /// Take one from a "next N writes under prefix" budget.
 fn take(budget: &Mutex<Option<(String, u64)>>, path: &str) -> bool {
-    let mut b = budget.lock().unwrap_or_else(|p| p.into_inner());
+    let mut b = budget.lock().ignore_poison();
     match b.as_mut() {
         Some((prefix, n)) if *n > 0 && path.starts_with(prefix.as_str()) => {
             *n -= 1;
@@ -83,13 +84,13 @@ impl FaultBackend {
 
     /// The next `n` writes under `prefix` report success and store nothing.
     pub fn drop_writes(self, prefix: &str, n: u64) -> Self {
-        *self.drop_writes.lock().unwrap_or_else(|p| p.into_inner()) = Some((prefix.into(), n));
+        *self.drop_writes.lock().ignore_poison() = Some((prefix.into(), n));
         self
     }
 
     /// The next `n` writes under `prefix` report success and store only the first half.
     pub fn truncate_writes(self, prefix: &str, n: u64) -> Self {
-        *self.truncate_writes.lock().unwrap_or_else(|p| p.into_inner()) = Some((prefix.into(), n));
+        *self.truncate_writes.lock().ignore_poison() = Some((prefix.into(), n));
         self
     }
 
@@ -110,7 +111,7 @@ impl FaultBackend {
     }
 
     pub fn flip_reads_of(&self, path_prefix: &str) {
-        self.flip_reads.lock().unwrap_or_else(|p| p.into_inner()).push(path_prefix.to_string());
+        self.flip_reads.lock().ignore_poison().push(path_prefix.to_string());
     }
 
     fn check(&self, op: &'static str, path: &str, mutating: bool) -> BackendResult<()> {
@@ -142,8 +143,7 @@ impl FaultBackend {
     }
 
     fn maybe_flip(&self, path: &str, mut data: Vec<u8>) -> Vec<u8> {
-        let flip =
-            self.flip_reads.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|p| path.starts_with(p.as_str()));
+        let flip = self.flip_reads.lock().ignore_poison().iter().any(|p| path.starts_with(p.as_str()));
         if flip && !data.is_empty() {
             let i = data.len() / 2;
             data[i] ^= 0x10;
@@ -160,7 +160,7 @@ impl Backend for FaultBackend {
         self.check("list", dir, false)?;
         let mut entries = self.inner.list(dir)?;
         if let Some(lag) = self.list_lag {
-            let written = self.written_at.lock().unwrap_or_else(|p| p.into_inner());
+            let written = self.written_at.lock().ignore_poison();
             entries.retain(|e| written.get(&e.path).is_none_or(|t| t.elapsed() >= lag));
         }
         Ok(entries)
@@ -186,7 +186,7 @@ impl Backend for FaultBackend {
             return self.inner.write(path, data.slice(..data.len() / 2));
         }
         if self.list_lag.is_some() {
-            self.written_at.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_string(), Instant::now());
+            self.written_at.lock().ignore_poison().insert(path.to_string(), Instant::now());
         }
         self.inner.write(path, data)
     }

@@ -15,6 +15,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Backend, BackendError, BackendErrorKind, BackendResult, Bytes, DynBackend, Entry};
+use crate::util::sync::IgnorePoison;
 
 /// A counting semaphore around every operation.
 pub struct LimitBackend {
@@ -30,16 +31,16 @@ impl LimitBackend {
     }
 
     fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        let mut n = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = self.in_use.lock().ignore_poison();
         while *n >= self.max {
-            n = self.freed.wait(n).unwrap_or_else(|p| p.into_inner());
+            n = self.freed.wait(n).ignore_poison();
         }
         *n += 1;
         drop(n);
         struct Release<'a>(&'a LimitBackend);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
-                *self.0.in_use.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                *self.0.in_use.lock().ignore_poison() -= 1;
                 self.0.freed.notify_one();
             }
         }
@@ -190,7 +191,7 @@ impl Rate {
 
     /// Reserve the line for `bytes`; returns when the transfer may start.
     fn reserve(&self, bytes: u64) -> Instant {
-        let mut next = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self.next_free.lock().ignore_poison();
         let start = (*next).max(Instant::now());
         *next = start + Duration::from_secs_f64(bytes as f64 / self.bytes_per_sec as f64);
         start

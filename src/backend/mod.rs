@@ -21,7 +21,7 @@ pub use location::{Location, SERVICES};
 pub use retry::{RetryBackend, RetryPolicy};
 pub use services::{configure, ServiceConfig};
 
-use crate::error::{Error, Kind};
+use crate::error::{Error, Kind, Operation};
 
 /// What a backend failure means to the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +59,17 @@ impl From<BackendError> for Error {
             ),
             BackendErrorKind::Permanent => (Kind::Backend, None),
         };
-        let err = Error::new(kind, e.to_string()).with_source(e);
+        let operation = match e.op {
+            "read" => Some(Operation::Reading),
+            "write" => Some(Operation::Writing),
+            "list" => Some(Operation::Listing),
+            "delete" => Some(Operation::Deleting),
+            "stat" => Some(Operation::Statting),
+            _ => None,
+        };
+        let mut err = Error::new(kind, e.to_string()).object(&e.path);
+        err.operation = operation;
+        let err = err.with_source(e);
         match hint {
             Some(h) => err.hint(h),
             None => err,
@@ -161,4 +171,30 @@ pub fn open_raw(location: &Location, options: &[(String, String)]) -> crate::err
 /// A new, empty in-memory backend (OpenDAL's memory service), for tests and experiments.
 pub fn memory() -> crate::error::Result<DynBackend> {
     open(&Location::Memory, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_name_their_path_and_operation() {
+        for (op, want) in [
+            ("read", Operation::Reading),
+            ("write", Operation::Writing),
+            ("list", Operation::Listing),
+            ("delete", Operation::Deleting),
+            ("stat", Operation::Statting),
+        ] {
+            let b = BackendError {
+                kind: BackendErrorKind::Permanent,
+                op,
+                path: "data/ab/ab12".into(),
+                message: "refused".into(),
+            };
+            let e = Error::from(b);
+            assert_eq!(e.message, format!("{op} data/ab/ab12: refused"));
+            assert_eq!((e.kind, e.object.as_deref(), e.operation), (Kind::Backend, Some("data/ab/ab12"), Some(want)));
+        }
+    }
 }

@@ -12,16 +12,20 @@ use super::{
 };
 use crate::error::{Error, Kind, Result};
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// The one async runtime, started on first use; a failure to start it (no threads left) is
+/// kept and reported to every caller.
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arca-io")
             .enable_all()
             .build()
-            .unwrap_or_else(|e| panic!("cannot start the I/O runtime: {e}"))
+            .map_err(|e| e.to_string())
     })
+    .as_ref()
+    .map_err(|e| Error::new(Kind::Other, format!("cannot start the I/O runtime: {e}")))
 }
 
 pub struct OpendalBackend {
@@ -55,7 +59,7 @@ impl OpendalBackend {
             }
             _ => None,
         };
-        let _guard = runtime().enter();
+        let _guard = runtime()?.enter();
         static REGISTRY: std::sync::Once = std::sync::Once::new();
         REGISTRY.call_once(opendal::install_default);
         let cannot = |e: opendal::Error| {

@@ -15,7 +15,7 @@ use crate::archiver::{read_pattern_file, BackupOptions, Excludes, Progress};
 use crate::chunker::ChunkerParams;
 use crate::codec::Compression;
 use crate::commands::{self, Filter};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::repo::{InitOptions, Repository};
 use crate::restorer::{Overwrite, RestoreOptions, RestoreProgress};
 
@@ -314,7 +314,7 @@ fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {
     let repo = s.open()?;
     match commands::cat::run(&repo, &a.what, a.id.as_deref(), a.show_secrets)? {
         commands::cat::CatOutput::Json(v) => {
-            let text = serde_json::to_string_pretty(&v).map_err(|e| Error::new(Kind::Other, e.to_string()))?;
+            let text = serde_json::to_string_pretty(&v).map_err(|e| Error::internal(e.to_string()))?;
             println!("{text}");
         }
         commands::cat::CatOutput::Bytes(b) => {

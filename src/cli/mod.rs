@@ -35,15 +35,28 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// The one mapping from error kinds to exit codes.
-pub fn exit_code(e: &Error) -> u8 {
-    match e.kind {
-        Kind::NoRepository => exit::NO_REPOSITORY,
-        Kind::Locked => exit::LOCKED,
-        Kind::WrongPassword => exit::WRONG_PASSWORD,
-        Kind::Interrupted => exit::INTERRUPTED,
-        _ => exit::FATAL,
+/// The one mapping from error kinds to exit codes, and to the hint a kind gives when the error
+/// brings none of its own.
+pub fn exit_status(kind: Kind) -> (u8, Option<&'static str>) {
+    match kind {
+        Kind::NoRepository => (exit::NO_REPOSITORY, None),
+        Kind::Locked => (exit::LOCKED, None),
+        Kind::WrongPassword => (exit::WRONG_PASSWORD, None),
+        Kind::Interrupted => (exit::INTERRUPTED, None),
+        // a bug is a fatal error like any other to a script; the hint tells the user whose it is
+        Kind::Internal => (exit::FATAL, Some("this is a bug in arca, please report it")),
+        _ => (exit::FATAL, None),
     }
+}
+
+/// Print an error the way `out` prints (text or a JSON line) and return its exit code.
+fn report_error(out: Out, mut e: Error) -> u8 {
+    let (code, hint) = exit_status(e.kind);
+    if let (None, Some(h)) = (&e.hint, hint) {
+        e = e.hint(h);
+    }
+    out.error(&e, code);
+    code
 }
 
 pub fn run() -> ExitCode {
@@ -86,11 +99,7 @@ pub fn run() -> ExitCode {
     if let Some(result) = generated {
         return match result {
             Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                let code = exit_code(&e);
-                out.error(&e, code);
-                ExitCode::from(code)
-            }
+            Err(e) => ExitCode::from(report_error(out, e)),
         };
     }
     crate::platform::install_interrupt_handler();
@@ -100,11 +109,7 @@ pub fn run() -> ExitCode {
 
 /// Load the profiles, fill the command line from them, then run the command between its hooks.
 fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) -> u8 {
-    let fail = |e: Error| {
-        let code = exit_code(&e);
-        out.error(&e, code);
-        code
-    };
+    let fail = |e: Error| report_error(out, e);
     let loaded = match profile::load(&cli.global.profiles) {
         Ok(l) => l,
         Err(e) => return fail(e),
@@ -156,4 +161,26 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         r.after(code, error.as_deref(), &settings.facts());
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bug_exits_fatal_and_asks_for_a_report_other_kinds_keep_their_codes() {
+        let (code, hint) = exit_status(Kind::Internal);
+        assert_eq!(code, exit::FATAL);
+        assert!(hint.is_some_and(|h| h.contains("bug in arca")), "{hint:?}");
+        for (kind, code) in [
+            (Kind::NoRepository, 10),
+            (Kind::Locked, 11),
+            (Kind::WrongPassword, 12),
+            (Kind::Interrupted, 130),
+            (Kind::Corrupt, 1),
+            (Kind::Other, 1),
+        ] {
+            assert_eq!(exit_status(kind), (code, None), "{kind:?}");
+        }
+    }
 }

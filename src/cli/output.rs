@@ -106,8 +106,19 @@ impl Out {
 
     pub fn error(&self, e: &Error, code: u8) {
         if self.json {
-            let v =
-                serde_json::json!({"message_type": "exit_error", "code": code, "message": e.message, "hint": e.hint});
+            let mut v = serde_json::json!({
+                "message_type": "exit_error",
+                "code": code,
+                "kind": e.kind.as_str(),
+                "message": e.message,
+                "hint": e.hint,
+            });
+            if let Some(o) = &e.object {
+                v["object"] = o.as_str().into();
+            }
+            if let Some(op) = e.operation {
+                v["operation"] = op.as_str().into();
+            }
             if let Ok(s) = serde_json::to_string(&v) {
                 eprintln!("{s}");
             }

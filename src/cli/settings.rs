@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 use super::args::Global;
 use crate::backend::{self, Location};
 use crate::crypto::KdfParams;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Operation, Result};
 use crate::repo::Repository;
+use crate::util::sync::IgnorePoison;
 
 pub enum PasswordSource {
     /// This environment variable (`ARCA_PASSWORD`, `ARCA_FROM_PASSWORD`).
@@ -135,11 +136,11 @@ impl Settings {
 
     /// Record a figure for the hooks.
     pub fn fact(&self, key: &str, value: String) {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_string(), value));
+        self.facts.lock().ignore_poison().push((key.to_string(), value));
     }
 
     pub fn facts(&self) -> Vec<(String, String)> {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.facts.lock().ignore_poison().clone()
     }
 
     pub fn backend(&self) -> Result<backend::DynBackend> {
@@ -199,7 +200,9 @@ impl Settings {
         let backend = match backend {
             Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => b,
             _ => {
-                let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location));
+                let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location))
+                    .object(&self.location)
+                    .operation(Operation::Opening);
                 e = e.hint(if self.default_repo {
                 "no repository given (-r/--repo or ARCA_REPOSITORY) and the default one does not exist yet; `arca backup` creates it"
             } else {

@@ -140,7 +140,7 @@ pub fn run(
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .map_err(|e| Error::new(Kind::Usage, format!("cannot run {prog:?}: {e}")))?;
-            let out = c.stdout.take().ok_or_else(|| Error::new(Kind::Other, "command has no stdout"))?;
+            let out = c.stdout.take().ok_or_else(|| Error::internal("command has no stdout"))?;
             stop_child_on_interrupt(c.id());
             child = Some(c);
             (Source::Stream { name: filename.clone(), reader: Box::new(out) }, vec![format!("/{filename}")])

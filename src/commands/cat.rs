@@ -44,7 +44,7 @@ fn entries_json(blobs: &[crate::format::pack::PackEntry]) -> Value {
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::new(Kind::Other, format!("JSON: {e}")))
+    serde_json::to_value(v).map_err(|e| Error::internal(format!("JSON: {e}")))
 }
 
 /// The config's fields that are key material: the chunker's gear-table key (which lets anyone

@@ -28,6 +28,7 @@ use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::{BlobSaver, LockGuard, Repository};
+use crate::util::sync::IgnorePoison;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Copied {
@@ -62,7 +63,7 @@ struct Copier<'a> {
 impl Copier<'_> {
     /// The target id of source blob or tree `id` if this run has copied it already.
     fn copied(&self, id: &BlobId) -> Option<BlobId> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+        self.map.lock().ignore_poison().get(id).copied()
     }
 
     /// The target id of source data blob `id` if the target has it stored already.
@@ -73,7 +74,7 @@ impl Copier<'_> {
         let hint = self.dst.cache().and_then(|c| c.copied(&self.src.config().id, &id.0)).map(BlobId);
         match hint {
             Some(d) if self.dst.index()?.get(&d).is_some() => {
-                self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(*id, d);
+                self.map.lock().ignore_poison().insert(*id, d);
                 Ok(Some(d))
             }
             _ => Ok(None),
@@ -87,7 +88,7 @@ impl Copier<'_> {
         let plain = self.src.read_blob(t, id)?;
         self.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (d, _) = self.saver.save(t, plain)?;
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(*id, d);
+        self.map.lock().ignore_poison().insert(*id, d);
         Ok(d)
     }
 
@@ -114,7 +115,7 @@ impl Copier<'_> {
             n.subtree = Some(self.tree(&sub, depth + 1)?);
         }
         let d = self.saver.save_tree(tree)?;
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(*id, d);
+        self.map.lock().ignore_poison().insert(*id, d);
         Ok(d)
     }
 }
@@ -192,8 +193,7 @@ pub fn run(
     let (summary, flushed) = saver.finish()?;
     // everything is stored and indexed: remember the ids, then write the snapshots
     if let Some(c) = dst.cache() {
-        let pairs: Vec<_> =
-            map.into_inner().unwrap_or_else(|p| p.into_inner()).iter().map(|(s, d)| (s.0, d.0)).collect();
+        let pairs: Vec<_> = map.into_inner().ignore_poison().iter().map(|(s, d)| (s.0, d.0)).collect();
         c.put_copied(&src.config().id, &pairs);
     }
     for (sid, new) in pending {

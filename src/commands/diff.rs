@@ -198,7 +198,7 @@ impl<'a> Differ<'a> {
                 if let Dir::Tree(id) = d {
                     self.blobs[side].1.insert(*id);
                 }
-                for entry in self.list(d).ctx(&path)? {
+                for entry in self.list(d).ctx_object(&path)? {
                     self.whole(side, path.trim_end_matches('/'), &entry, emit)?;
                 }
             }
@@ -244,7 +244,7 @@ impl<'a> Differ<'a> {
             }
             (NodeKind::File, _, _) => {
                 let same = match bsub {
-                    Some(Dir::Live(p)) => self.same_as_live(a, b, p).ctx(&path)?,
+                    Some(Dir::Live(p)) => self.same_as_live(a, b, p).ctx_object(&path)?,
                     _ => a.content == b.content && a.content_lists == b.content_lists,
                 };
                 if !same {

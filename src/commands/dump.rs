@@ -134,7 +134,7 @@ pub fn dump_dir(
 
 /// Depth first, parents before children, in tree order.
 fn walk(repo: &Repository, dir: &Path, tree: &TreeId, f: &mut dyn FnMut(&Path, &Node) -> Result<()>) -> Result<()> {
-    for n in repo.load_tree(tree).ctx(dir.display())?.nodes {
+    for n in repo.load_tree(tree).ctx_object(dir.display())?.nodes {
         let p = dir.join(OsStr::from_bytes(&n.name));
         f(&p, &n)?;
         if let (NodeKind::Dir, Some(sub)) = (n.kind, &n.subtree) {
@@ -259,7 +259,7 @@ fn zip_add<W: Write>(
         NodeKind::File => {
             let opts = opts.compression_method(zip::CompressionMethod::Deflated);
             z.start_file(name, opts).map_err(err)?;
-            st.bytes += dump_file(repo, n, z).ctx(path.display())?;
+            st.bytes += dump_file(repo, n, z).ctx_object(path.display())?;
             st.files += 1;
         }
         NodeKind::Symlink => {

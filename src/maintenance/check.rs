@@ -330,7 +330,7 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     }
     let header = repo.read_pack_tail(id, size).and_then(|tail| {
         r.header = sealed_header(&tail, size).ok().map(|s| *blake3::hash(s).as_bytes());
-        decode_pack_header(repo.keys(), &tail, size).map(|h| h.entries).ctx(&path)
+        decode_pack_header(repo.keys(), &tail, size).map(|h| h.entries).ctx_object(&path)
     });
     match header {
         Ok(header) => {

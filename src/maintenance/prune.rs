@@ -516,7 +516,7 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
             let sealed = bytes
                 .get(e.offset as usize..e.unit_end() as usize)
                 .ok_or_else(|| Error::corrupt(format!("{path}: blob {} out of range", e.id)))?;
-            copier.copy_unit(&unit, &keep, sealed, recompress).ctx(&path)?;
+            copier.copy_unit(&unit, &keep, sealed, recompress).ctx_object(&path)?;
         }
     }
     Ok(copier.finish()?.0)

@@ -167,7 +167,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                             "nothing was lost; run `arca check`, `arca repair index`, then `arca key rotate` again",
                         ));
                     }
-                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx(&path)?;
+                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx_object(&path)?;
                     if entries.iter().all(|e| covered.contains(&e.id)) {
                         return Ok(Resealed::Covered);
                     }
@@ -216,7 +216,7 @@ fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, l
                 have.insert(storage_hash(&crate::codec::to_cbor(&s)));
             }
             Err(_) => {
-                let s = Snapshot::decode(repo.keys(), &bytes).ctx(format!("snapshots/{id}"))?;
+                let s = Snapshot::decode(repo.keys(), &bytes).ctx_object(format!("snapshots/{id}"))?;
                 old.push((id, s));
             }
         }

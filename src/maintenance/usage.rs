@@ -84,7 +84,7 @@ pub fn mark_used_stored(
                         continue;
                     }
                     let bytes = repo.read_blob(BlobType::Tree, list)?;
-                    let content = ContentList::decode(&bytes).ctx(format!("content list {list}"))?.content;
+                    let content = ContentList::decode(&bytes).ctx_object(format!("content list {list}"))?.content;
                     mark_blobs(repo, &mut u, sid, &content, stored)?;
                 }
             }

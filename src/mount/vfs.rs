@@ -24,6 +24,7 @@ use crate::format::tree::{Node, NodeKind, Time};
 use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::Repository;
+use crate::util::sync::IgnorePoison;
 
 pub const ROOT: u64 = 1;
 
@@ -241,7 +242,7 @@ impl Vfs {
         let snapshots = self.repo.snapshots()?;
         let layout = Layout::build(&snapshots, &self.opts.templates, &self.opts.time_template);
         let by_ino = layout.nodes.keys().map(|p| (meta_ino(p), p.clone())).collect();
-        let mut m = self.meta.write().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.meta.write().ignore_poison();
         *m = Meta { snapshots, layout, by_ino, loaded: Instant::now() };
         Ok(())
     }

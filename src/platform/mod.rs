@@ -3,6 +3,7 @@
 
 pub mod malloc;
 
+use crate::util::sync::IgnorePoison;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -31,7 +32,7 @@ fn cached(
     id: u32,
     look: impl FnOnce(u32) -> Option<String>,
 ) -> Option<String> {
-    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = table.lock().ignore_poison();
     t.entry(id).or_insert_with(|| look(id)).clone()
 }
 

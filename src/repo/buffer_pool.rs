@@ -4,6 +4,7 @@
 //! megabytes in per-thread arenas, which is most of a large backup's peak memory. Buffers
 //! handed back are kept, up to a byte budget, and handed out again.
 
+use crate::util::sync::IgnorePoison;
 use std::sync::Mutex;
 
 pub struct BufferPool {
@@ -25,7 +26,7 @@ impl BufferPool {
 
     /// An empty buffer: a recycled one (with its capacity) when there is one.
     pub fn take(&self) -> Vec<u8> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = self.free.lock().ignore_poison();
         match free.buffers.pop() {
             Some(b) => {
                 free.bytes -= b.capacity();
@@ -37,7 +38,7 @@ impl BufferPool {
 
     /// Keep `buf` for reuse, unless that would take the pool over its budget.
     pub fn give(&self, mut buf: Vec<u8>) {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = self.free.lock().ignore_poison();
         if buf.capacity() == 0 || free.bytes + buf.capacity() > self.budget {
             return;
         }
@@ -48,7 +49,7 @@ impl BufferPool {
 
     #[cfg(test)]
     fn held(&self) -> (usize, usize) {
-        let free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let free = self.free.lock().ignore_poison();
         (free.buffers.len(), free.bytes)
     }
 }

@@ -56,6 +56,7 @@ use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexFile;
 use crate::format::snapshot::Snapshot;
 use crate::id::{storage_hash, ObjectId, PackId, SnapshotId};
+use crate::util::sync::IgnorePoison;
 
 /// Proof that everything written so far by the one who holds it (packs, then the index files
 /// naming them) is stored, so a snapshot may now name it. Made only inside `repo/`.
@@ -122,7 +123,7 @@ impl Repository {
         let path = pack_path(&id);
         // the pack's buffer goes to the storage client as it is: no copy
         self.backend.write(&path, bytes.into()).ctx(format!("uploading {path}"))?;
-        self.pending.unindexed.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        self.pending.unindexed.lock().ignore_poison().insert(id);
         Ok(id)
     }
 
@@ -130,7 +131,7 @@ impl Repository {
     /// names stop being pending.
     pub(crate) fn store_index(&self, file: &IndexFile) -> Result<ObjectId> {
         let id = self.write_object("index", &file.encode(&self.keys))?;
-        let mut unindexed = self.pending.unindexed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut unindexed = self.pending.unindexed.lock().ignore_poison();
         for p in file.packs.iter().chain(file.marked.iter().map(|m| &m.pack)) {
             unindexed.remove(&p.id);
         }
@@ -142,10 +143,10 @@ impl Repository {
     /// pack copier is open on this repository, or a pack stored here is not yet indexed.
     pub fn nothing_pending(&self) -> Result<IndexFlushed> {
         let writers = self.pending.writers.load(Ordering::SeqCst);
-        let unindexed = self.pending.unindexed.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let unindexed = self.pending.unindexed.lock().ignore_poison().len();
         if writers > 0 || unindexed > 0 {
             return Err(Error::new(
-                Kind::Other,
+                Kind::Internal,
                 format!(
                     "refusing to store a snapshot: {writers} pack writer(s) still open and {unindexed} stored \
                      pack(s) not yet indexed"
@@ -190,7 +191,7 @@ impl Repository {
         if flushed.repo != self.instance || lock.repo != self.instance {
             let which = if flushed.repo != self.instance { "proof of a flushed index" } else { "lock" };
             return Err(Error::new(
-                Kind::Other,
+                Kind::Internal,
                 format!(
                     "refusing to store a snapshot in {}: the {which} belongs to another repository",
                     self.backend.location()

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::format::pack::OpenedUnit;
 use crate::id::PackId;
+use crate::util::sync::IgnorePoison;
 
 /// Groups kept: each is at most `MAX_GROUP_LEN` (arca writes them under 1.5 MiB).
 const KEPT: usize = 4;
@@ -22,12 +23,12 @@ pub struct GroupCache {
 impl GroupCache {
     /// The opened group at `offset` in `pack`, if it is one of the last few.
     pub fn get(&self, pack: &PackId, offset: u32) -> Option<Arc<OpenedUnit>> {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = self.recent.lock().ignore_poison();
         recent.iter().find(|(k, _)| *k == (*pack, offset)).map(|(_, u)| u.clone())
     }
 
     pub fn put(&self, pack: PackId, offset: u32, unit: Arc<OpenedUnit>) {
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut recent = self.recent.lock().ignore_poison();
         if recent.len() >= KEPT {
             recent.pop_back();
         }

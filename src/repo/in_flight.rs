@@ -3,6 +3,7 @@
 //! a tree more: counting bytes is what bounds memory. A blob larger than the whole budget goes
 //! through alone. Once the pipeline has failed, nobody waits any more.
 
+use crate::util::sync::IgnorePoison;
 use std::sync::{Condvar, Mutex};
 
 pub struct InFlight {
@@ -26,16 +27,16 @@ impl InFlight {
     /// given to [`release`](Self::release) once the blob's bytes are no longer held.
     pub fn acquire(&self, len: usize) -> u64 {
         let want = (len as u64).clamp(1, self.limit);
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock().ignore_poison();
         while s.used + want > self.limit && !s.closed {
-            s = self.freed.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = self.freed.wait(s).ignore_poison();
         }
         s.used += want;
         want
     }
 
     pub fn release(&self, counted: u64) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock().ignore_poison();
         s.used = s.used.saturating_sub(counted);
         drop(s);
         self.freed.notify_all();
@@ -43,13 +44,13 @@ impl InFlight {
 
     /// Stop making anyone wait (the pipeline failed and is draining).
     pub fn close(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.state.lock().ignore_poison().closed = true;
         self.freed.notify_all();
     }
 
     #[cfg(test)]
     fn used(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).used
+        self.state.lock().ignore_poison().used
     }
 }
 

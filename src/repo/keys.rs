@@ -4,7 +4,7 @@
 use super::Repository;
 use crate::backend::DynBackend;
 use crate::crypto::{KdfParams, Keys, MasterSecret};
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Kind, Operation, Result, ResultExt};
 use crate::format::config::Config;
 use crate::format::key::KeyFile;
 use crate::id::{storage_hash, ObjectId};
@@ -42,9 +42,9 @@ pub(super) fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
     let path = format!("keys/{id}");
     let bytes = super::limits::read_capped(backend, &path, super::limits::MAX_KEY_FILE_LEN)?;
     if storage_hash(&bytes) != id.0 {
-        return Err(Error::corrupt(format!("{path}: content does not match its name")));
+        return Err(Error::corrupt(format!("{path}: content does not match its name")).object(path));
     }
-    KeyFile::decode(&bytes).ctx(path)
+    KeyFile::decode(&bytes).ctx_object(path)
 }
 
 /// What opening with a password yields.
@@ -85,7 +85,9 @@ pub(super) fn unlock(
     let mut listed = 0;
     for id in key_ids(backend)? {
         listed += 1;
-        match read_key(backend, &id).and_then(|k| k.check_before_deriving().map(|()| k).ctx(format!("keys/{id}"))) {
+        match read_key(backend, &id)
+            .and_then(|k| k.check_before_deriving().map(|()| k).ctx_object(format!("keys/{id}")))
+        {
             Ok(k) => files.push((id, k)),
             Err(e) => {
                 tracing::warn!("skipping unusable key file: {e}");
@@ -121,7 +123,7 @@ pub(super) fn unlock(
             Ok(m) => m,
             Err(e) if e.kind == Kind::WrongPassword => continue,
             Err(e) => {
-                last_corrupt = Some(e.context(format!("keys/{id}")));
+                last_corrupt = Some(e.context_object(format!("keys/{id}")));
                 continue;
             }
         };
@@ -183,10 +185,11 @@ pub(super) fn unlock(
     }
     if let Some(e) = opened_invalid {
         // the password is right, the config is not: say what is wrong with it
-        return Err(e.context("config"));
+        return Err(e.context_object("config"));
     }
     let mut err =
         Error::new(Kind::WrongPassword, format!("wrong password: no key in {} opens with it", backend.location()))
+            .object(backend.location())
             .hint("check ARCA_PASSWORD, --password-file or --password-command");
     if let Some(e) = last_corrupt {
         err = err.hint(format!("some key files were unusable: {e}"));
@@ -236,7 +239,7 @@ impl Repository {
             return Err(Error::usage("refusing to remove the key in use")
                 .hint("open the repository with another password to remove this key"));
         }
-        self.backend.delete(&format!("keys/{id}")).ctx(format!("deleting keys/{id}"))?;
+        self.backend.delete(&format!("keys/{id}")).ctx_op(Operation::Deleting, format!("keys/{id}"))?;
         Ok(id)
     }
 
@@ -244,7 +247,7 @@ impl Repository {
     pub fn change_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
         let new = self.add_key(password, kdf)?;
         let old = self.key_id;
-        self.backend.delete(&format!("keys/{old}")).ctx(format!("deleting keys/{old}"))?;
+        self.backend.delete(&format!("keys/{old}")).ctx_op(Operation::Deleting, format!("keys/{old}"))?;
         self.key_id = new;
         Ok(new)
     }

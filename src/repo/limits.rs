@@ -16,7 +16,7 @@
 //! | a whole pack | `pack_size` + the largest sealed unit (a 1 GiB tree) + the largest header | a pack closes once its blob area reaches `pack_size` |
 
 use crate::backend::DynBackend;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Operation, Result};
 
 /// `config`: a sealed CBOR map of a few numbers and three 32-byte keys.
 pub const MAX_CONFIG_LEN: u64 = 64 * 1024;
@@ -58,8 +58,8 @@ pub fn cap_for(dir: &str) -> u64 {
 pub fn read_capped(backend: &DynBackend, path: &str, cap: u64) -> Result<Vec<u8>> {
     let size = backend
         .stat(path)
-        .map_err(|e| Error::from(e).context(format!("reading {path}")))?
-        .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")))?;
+        .map_err(|e| Error::from(e).context_op(Operation::Reading, path))?
+        .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")).object(path))?;
     read_listed(backend, path, size, cap)
 }
 
@@ -71,12 +71,13 @@ pub fn read_listed(backend: &DynBackend, path: &str, size: u64, cap: u64) -> Res
     if size == 0 {
         return Ok(vec![]);
     }
-    backend.read_range(path, 0, size).map_err(|e| Error::from(e).context(format!("reading {path}")))
+    backend.read_range(path, 0, size).map_err(|e| Error::from(e).context_op(Operation::Reading, path))
 }
 
 /// The error for a stored file larger than anything arca writes there.
 pub fn too_large(path: &str, size: u64, cap: u64) -> Error {
     Error::corrupt(format!("{path} is {size} bytes, more than any arca object of its kind ({cap} bytes); not read"))
+        .object(path)
         .hint(format!("arca did not write it: inspect and remove {path} from the repository"))
 }
 

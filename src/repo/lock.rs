@@ -18,6 +18,7 @@ use crate::format::lock::Lock;
 pub use crate::format::lock::LockMode;
 use crate::id::ObjectId;
 use crate::platform;
+use crate::util::sync::IgnorePoison;
 
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
@@ -48,7 +49,7 @@ impl LockGuard {
     /// clients may soon consider it stale, and a prune could then delete what this command
     /// relies on.
     pub fn ensure_fresh(&self) -> Result<()> {
-        let age = self.refreshed.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        let age = self.refreshed.lock().ignore_poison().elapsed();
         if age > self.trust_for || self.broken.load(Ordering::SeqCst) {
             return Err(Error::new(
                 Kind::Locked,
@@ -64,7 +65,7 @@ impl LockGuard {
 
     /// The id of the lock file currently held.
     pub fn id(&self) -> ObjectId {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner())
+        *self.current.lock().ignore_poison()
     }
 }
 
@@ -233,13 +234,13 @@ impl Repository {
                 let new_id = ObjectId(crate::id::storage_hash(&bytes));
                 match backend.write(&format!("locks/{new_id}"), bytes.into()) {
                     Ok(()) => {
-                        let mut last = refreshed2.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut last = refreshed2.lock().ignore_poison();
                         if last.elapsed() > trust_for {
                             broken2.store(true, Ordering::SeqCst);
                         }
                         *last = Instant::now();
                         drop(last);
-                        let mut cur = current2.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut cur = current2.lock().ignore_poison();
                         let _ = backend.delete(&format!("locks/{}", *cur));
                         *cur = new_id;
                         next = Instant::now() + every;
@@ -319,7 +320,7 @@ impl Drop for LockGuard {
         if let Some(h) = self.refresher.take() {
             let _ = h.join();
         }
-        let id = *self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let id = *self.current.lock().ignore_poison();
         let _ = self.backend.delete(&format!("locks/{id}"));
     }
 }

@@ -38,7 +38,7 @@ use crate::backend::DynBackend;
 use crate::cache::Cache;
 use crate::chunker::{Chunker, ChunkerParams};
 use crate::crypto::{KdfParams, Keys, MasterSecret};
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Kind, Operation, Result, ResultExt};
 use crate::format::config::Config;
 use crate::format::index::IndexFile;
 use crate::format::pack::{open_blob, open_unit};
@@ -46,6 +46,7 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::{ContentList, Node, Tree};
 use crate::format::{BlobType, FORMAT_VERSION};
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, RepoId, SnapshotId};
+use crate::util::sync::IgnorePoison;
 
 pub const CONFIG_PATH: &str = "config";
 
@@ -180,6 +181,8 @@ impl Repository {
             Ok(b) => Ok(b),
             Err(e) if e.kind == Kind::NotFound => {
                 Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
+                    .object(backend.location())
+                    .operation(Operation::Opening)
                     .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"))
             }
             // an oversized config is damage like any other: a rotation key's copy may stand in
@@ -187,7 +190,7 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let config = config_bytes.and_then(|b| {
-            crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx("config")?;
+            crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx_object("config")?;
             Ok(b)
         });
         let u = keys::unlock(&backend, password, config, hint)?;
@@ -225,7 +228,7 @@ impl Repository {
     /// Read everything from storage (check must see what is stored, not a good cached copy).
     pub fn without_cache(mut self) -> Self {
         self.cache = None;
-        *self.index.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.index.get_mut().ignore_poison() = None;
         self
     }
 
@@ -268,7 +271,7 @@ impl Repository {
             None => limits::read_capped(&self.backend, &path, limits::cap_for(dir))?,
         };
         if storage_hash(&bytes) != id.0 {
-            return Err(Error::corrupt(format!("{path}: content does not match its name")));
+            return Err(Error::corrupt(format!("{path}: content does not match its name")).object(&path));
         }
         if let Some(c) = &self.cache {
             c.put(&path, &bytes);
@@ -295,7 +298,7 @@ impl Repository {
 
     /// [`Self::list_objects`] with each file's size as listed.
     pub(crate) fn list_objects_sized(&self, dir: &str) -> Result<Vec<(ObjectId, u64)>> {
-        let entries = self.backend.list(&format!("{dir}/")).ctx(format!("listing {dir}"))?;
+        let entries = self.backend.list(&format!("{dir}/")).ctx_op(Operation::Listing, dir)?;
         // only canonical names (64 lowercase hex digits) are objects; anything else is ignored
         Ok(entries
             .iter()
@@ -367,7 +370,7 @@ impl Repository {
                 let mut b = blob_index::IndexBuilder::default();
                 for (id, size) in sized {
                     let bytes = self.read_object_sized("index", &id, Some(size))?;
-                    b.add(Some(id), &IndexFile::decode(&self.keys, &bytes).ctx(format!("index/{id}"))?);
+                    b.add(Some(id), &IndexFile::decode(&self.keys, &bytes).ctx_object(format!("index/{id}"))?);
                 }
                 if let Some(c) = &self.cache {
                     c.retain_dir("index", &b.current_files());
@@ -402,7 +405,7 @@ impl Repository {
         size: u64,
     ) -> Result<Vec<crate::format::pack::PackEntry>> {
         let tail = self.read_pack_tail(pack, size)?;
-        crate::format::pack::decode_header(keys, &tail, size).ctx(pack_path(pack))
+        crate::format::pack::decode_header(keys, &tail, size).ctx_object(pack_path(pack))
     }
 
     /// A pack's sealed header and trailer, unauthenticated (two ranged reads: trailer, then
@@ -412,11 +415,12 @@ impl Repository {
         let path = pack_path(pack);
         let trailer_len = TRAILER_LEN as u64;
         if size < trailer_len {
-            return Err(Error::corrupt(format!("{path}: shorter than its trailer")));
+            return Err(Error::corrupt(format!("{path}: shorter than its trailer")).object(&path));
         }
-        let trailer = self.backend.read_range(&path, size - trailer_len, trailer_len).ctx(format!("reading {path}"))?;
-        let hlen = header_len_from_trailer(&trailer, size).ctx(&path)? as u64;
-        self.backend.read_range(&path, size - hlen - trailer_len, hlen + trailer_len).ctx(format!("reading {path}"))
+        let trailer =
+            self.backend.read_range(&path, size - trailer_len, trailer_len).ctx_op(Operation::Reading, &path)?;
+        let hlen = header_len_from_trailer(&trailer, size).ctx_object(&path)? as u64;
+        self.backend.read_range(&path, size - hlen - trailer_len, hlen + trailer_len).ctx_op(Operation::Reading, &path)
     }
 
     /// A whole pack, as stored (not yet checked against its name): its size is asked first
@@ -441,13 +445,14 @@ impl Repository {
         let path = pack_path(pack);
         let bytes = self.read_pack(pack)?;
         if storage_hash(&bytes) != pack.0 {
-            return Err(Error::corrupt(format!("{path}: content does not match its name")));
+            return Err(Error::corrupt(format!("{path}: content does not match its name")).object(&path));
         }
-        let problems = crate::format::pack::verify_pack_bytes(&self.keys, &bytes).ctx(&path)?;
+        let problems = crate::format::pack::verify_pack_bytes(&self.keys, &bytes).ctx_object(&path)?;
         match problems.1.first() {
             None => Ok(problems.0.entries),
             Some(p) => {
-                Err(Error::corrupt(format!("{path}: {p} ({} unit(s) do not match its header)", problems.1.len())))
+                Err(Error::corrupt(format!("{path}: {p} ({} unit(s) do not match its header)", problems.1.len()))
+                    .object(&path))
             }
         }
     }
@@ -494,7 +499,7 @@ impl Repository {
         match self.backend.delete(path) {
             Ok(()) => {}
             Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {}
-            Err(e) => return Err(Error::from(e).context(format!("deleting {path}"))),
+            Err(e) => return Err(Error::from(e).context_op(Operation::Deleting, path)),
         }
         if let Some(c) = &self.cache {
             c.remove(path);
@@ -577,7 +582,7 @@ impl Repository {
         let path = pack_path(&loc.pack);
         if loc.entry.group_offset.is_some() {
             if let Some(unit) = self.groups.get(&loc.pack, loc.entry.offset) {
-                return unit.blob(&self.keys, &loc.entry).map(<[u8]>::to_vec).ctx(&path);
+                return unit.blob(&self.keys, &loc.entry).map(<[u8]>::to_vec).ctx_object(&path);
             }
         }
         let known_damaged = || self.damaged_packs.lock().map(|d| d.contains(&loc.pack)).unwrap_or(true);
@@ -598,8 +603,8 @@ impl Repository {
                     let (start, len) = (loc.entry.offset as usize, loc.entry.length as usize);
                     let sealed = pack
                         .get(start..start + len)
-                        .ok_or_else(|| Error::corrupt(format!("{path}: blob out of range")))?;
-                    return open_blob(&self.keys, &loc.entry, sealed).ctx(&path);
+                        .ok_or_else(|| Error::corrupt(format!("{path}: blob out of range")).object(&path))?;
+                    return open_blob(&self.keys, &loc.entry, sealed).ctx_object(&path);
                 }
                 // damaged somewhere: its other blobs are still good, read one by one below
                 tracing::warn!("{path}: content does not match its name; reading its intact blobs one by one");
@@ -613,16 +618,16 @@ impl Repository {
             .read_range(&path, loc.entry.offset as u64, loc.entry.length as u64)
             .ctx(format!("reading blob {} from {path}", loc.entry.id))?;
         if loc.entry.group_offset.is_none() {
-            return open_blob(&self.keys, &loc.entry, &sealed).ctx(&path);
+            return open_blob(&self.keys, &loc.entry, &sealed).ctx_object(&path);
         }
-        let unit = Arc::new(open_unit(&self.keys, &loc.entry, &sealed, usize::MAX).ctx(&path)?);
-        let plain = unit.blob(&self.keys, &loc.entry).ctx(&path)?.to_vec();
+        let unit = Arc::new(open_unit(&self.keys, &loc.entry, &sealed, usize::MAX).ctx_object(&path)?);
+        let plain = unit.blob(&self.keys, &loc.entry).ctx_object(&path)?.to_vec();
         self.groups.put(loc.pack, loc.entry.offset, unit);
         Ok(plain)
     }
 
     pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
-        Tree::decode(&self.read_blob(BlobType::Tree, id)?).ctx(format!("tree {id}"))
+        Tree::decode(&self.read_blob(BlobType::Tree, id)?).ctx_object(format!("tree {id}"))
     }
 
     /// A file's content ids, resolving indirect content lists.
@@ -633,7 +638,9 @@ impl Repository {
         let mut out = Vec::new();
         for id in &node.content_lists {
             out.extend(
-                ContentList::decode(&self.read_blob(BlobType::Tree, id)?).ctx(format!("content list {id}"))?.content,
+                ContentList::decode(&self.read_blob(BlobType::Tree, id)?)
+                    .ctx_object(format!("content list {id}"))?
+                    .content,
             );
         }
         Ok(out)
@@ -663,7 +670,7 @@ impl Repository {
     // ---- snapshots ----
 
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx(format!("snapshots/{id}"))
+        Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx_object(format!("snapshots/{id}"))
     }
 
     /// Every snapshot, oldest first. A snapshot removed (by a concurrent forget) between the
@@ -691,6 +698,7 @@ impl Repository {
         match damaged.pop() {
             None => Ok(ok),
             Some((id, e)) => Err(Error::corrupt(format!("snapshot {} cannot be read: {}", id.short(), e.message))
+                .object(format!("snapshots/{id}"))
                 .hint(format!("what it references is unknown; remove it first with `arca forget {}`", id.short()))),
         }
     }
@@ -705,7 +713,7 @@ impl Repository {
         for (id, size) in &sized {
             let loaded = self
                 .read_object_sized("snapshots", id, Some(*size))
-                .and_then(|b| Snapshot::decode(&self.keys, &b).ctx(format!("snapshots/{id}")));
+                .and_then(|b| Snapshot::decode(&self.keys, &b).ctx_object(format!("snapshots/{id}")));
             match loaded {
                 Ok(s) => out.push((*id, s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
@@ -733,5 +741,5 @@ impl std::ops::Deref for IndexRef<'_> {
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
-    Error::new(Kind::Other, "a worker thread panicked while holding the index")
+    Error::internal("a worker thread panicked while holding the index")
 }

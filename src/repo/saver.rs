@@ -30,6 +30,7 @@ use crate::format::pack::{
 use crate::format::tree::{ContentList, Node, Tree, MAX_INLINE_CONTENT};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, TreeId};
+use crate::util::sync::IgnorePoison;
 
 /// Write an index file once this many blobs are pending.
 pub(crate) const INDEX_FLUSH_BLOBS: usize = 50_000;
@@ -127,7 +128,7 @@ struct Shared {
 
 impl Shared {
     fn fail(&self, e: Error) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.error.lock().ignore_poison();
         if slot.is_none() {
             *slot = Some(e);
         }
@@ -136,12 +137,12 @@ impl Shared {
     }
 
     fn failed(&self) -> bool {
-        self.error.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.error.lock().ignore_poison().is_some()
     }
 
     fn flush_index(&self, force: bool) -> Result<()> {
         let file = {
-            let mut pending = self.pending_index.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self.pending_index.lock().ignore_poison();
             if pending.packs.is_empty() || (!force && pending.blob_count() < INDEX_FLUSH_BLOBS) {
                 return Ok(());
             }
@@ -151,7 +152,7 @@ impl Shared {
             return Ok(());
         }
         let id = self.repo.store_index(&file)?;
-        self.written_index.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        self.written_index.lock().ignore_poison().push(id);
         Ok(())
     }
 }
@@ -228,7 +229,7 @@ impl BlobSaver {
     fn claim(&self, id: &BlobId) -> Result<bool> {
         // Hold the in-flight set while checking the index: an uploader moves a blob from the
         // set to the index, and must not slip between the two checks.
-        let mut inflight = self.shared.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inflight = self.shared.inflight.lock().ignore_poison();
         let repo = &self.shared.repo;
         if repo.blob_stored(&*repo.index()?, id) {
             return Ok(false);
@@ -268,7 +269,7 @@ impl BlobSaver {
 
     /// Claim the blob unless it is stored or being stored; fails once the pipeline has failed.
     fn claim_new(&self, id: &BlobId) -> Result<bool> {
-        if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(e) = self.shared.error.lock().ignore_poison().as_ref() {
             return Err(Error::new(e.kind, e.message.clone()));
         }
         self.claim(id)
@@ -289,7 +290,7 @@ impl BlobSaver {
         let job = match group {
             Some(g) => {
                 let full = {
-                    let mut g = g.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut g = g.lock().ignore_poison();
                     g.group.push(id, &data);
                     g.counted += counted;
                     if g.group.is_full() {
@@ -310,14 +311,14 @@ impl BlobSaver {
     }
 
     fn send(&self, job: Job, stage: Stage) -> Result<()> {
-        let jobs = self.jobs.as_ref().ok_or_else(|| Error::new(Kind::Other, "blob saver already finished"))?;
+        let jobs = self.jobs.as_ref().ok_or_else(|| Error::internal("blob saver already finished"))?;
         self.shared.clock.blocked(stage, || jobs.send(job)).map_err(|_| self.take_error())
     }
 
     /// Send the small blobs collected so far to the sealers.
     fn flush_group(&self) -> Result<()> {
         let job = match &self.shared.group {
-            Some(g) => g.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            Some(g) => g.lock().ignore_poison().take(),
             None => None,
         };
         match job {
@@ -358,12 +359,7 @@ impl BlobSaver {
     }
 
     fn take_error(&self) -> Error {
-        self.shared
-            .error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or_else(|| Error::new(Kind::Other, "blob saver stopped"))
+        self.shared.error.lock().ignore_poison().take().unwrap_or_else(|| Error::internal("blob saver stopped"))
     }
 
     /// Flush everything: seal, pack, upload, then write the remaining index entries. Returns
@@ -376,17 +372,17 @@ impl BlobSaver {
         self.jobs = None;
         for t in self.threads.drain(..) {
             if t.join().is_err() {
-                self.shared.fail(Error::new(Kind::Other, "a backup worker thread panicked"));
+                self.shared.fail(Error::internal("a backup worker thread panicked"));
             }
         }
-        if let Some(e) = self.shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(e) = self.shared.error.lock().ignore_poison().take() {
             return Err(e);
         }
         self.shared.flush_index(true)?;
         let st = &self.shared.stats;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let summary = SaveSummary {
-            index_files: std::mem::take(&mut *self.shared.written_index.lock().unwrap_or_else(|p| p.into_inner())),
+            index_files: std::mem::take(&mut *self.shared.written_index.lock().ignore_poison()),
             data_blobs: l(&st.data_blobs),
             tree_blobs: l(&st.tree_blobs),
             data_added: l(&st.data_added),
@@ -530,14 +526,14 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
             let id = if sh.dry_run { PackId(storage_hash(&bytes)) } else { sh.repo.store_pack(bytes)? };
             sh.repo.index_add_pack(id, &entries)?;
             {
-                let mut inflight = sh.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                let mut inflight = sh.inflight.lock().ignore_poison();
                 for e in &entries {
                     inflight.remove(&e.id);
                 }
             }
             sh.stats.data_added_packed.fetch_add(len, Ordering::Relaxed);
             sh.stats.packs.fetch_add(1, Ordering::Relaxed);
-            sh.pending_index.lock().unwrap_or_else(|e| e.into_inner()).packs.push(IndexPack { id, blobs: entries });
+            sh.pending_index.lock().ignore_poison().packs.push(IndexPack { id, blobs: entries });
             sh.flush_index(false)
         })();
         sh.clock.add_busy(Stage::Upload, started.elapsed());

@@ -24,6 +24,7 @@ use crate::error::{Error, Kind, Result};
 use crate::format::pack::{open_unit, OpenedUnit};
 use crate::format::tree::Node;
 use crate::repo::{pack_path, BlobLocation, Repository};
+use crate::util::sync::IgnorePoison;
 
 /// Largest single read: large enough that remote requests are few, small enough that the
 /// reads in flight (one per restore thread) stay within a few tens of MiB and spread over the
@@ -101,7 +102,7 @@ fn restore_group(
                 handles.push(None);
             }
             Err(e) => {
-                *failures[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(e.message);
+                *failures[i].lock().ignore_poison() = Some(e.message);
                 handles.push(None);
             }
         }
@@ -109,7 +110,7 @@ fn restore_group(
     pieces.sort_by_key(|a| (a.loc.pack, a.loc.entry.offset, a.loc.entry.group_offset, a.file));
     let reads = group_reads(&pieces);
     let fail = |file: usize, msg: String| {
-        let mut f = failures[file].lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = failures[file].lock().ignore_poison();
         if f.is_none() {
             *f = Some(msg);
         }
@@ -129,7 +130,7 @@ fn restore_group(
     handles
         .into_iter()
         .enumerate()
-        .map(|(i, handle)| match (failures[i].lock().unwrap_or_else(|p| p.into_inner()).take(), handle) {
+        .map(|(i, handle)| match (failures[i].lock().ignore_poison().take(), handle) {
             (Some(msg), _) => Outcome::Failed(msg),
             (None, _) if skipped[i] => Outcome::Skipped,
             (None, Some(f)) => Outcome::Restored(f),

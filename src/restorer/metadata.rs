@@ -18,6 +18,7 @@ use nix::sys::time::TimeSpec;
 use super::RestoreOptions;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
+use crate::util::sync::IgnorePoison;
 
 /// Create a fifo or device node `name` in `dir`, private (0600) until its metadata is applied.
 pub fn create_special(dir: &OwnedFd, name: &OsStr, node: &Node) -> Result<()> {
@@ -173,7 +174,7 @@ impl Names {
         if name.is_empty() {
             return None;
         }
-        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names = self.0.lock().ignore_poison();
         let names = names.get_or_insert_with(HashMap::new);
         if let Some(&id) = names.get(name) {
             return id;

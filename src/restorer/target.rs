@@ -33,6 +33,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 
 use crate::error::{Error, Kind, Result};
+use crate::util::sync::IgnorePoison;
 
 /// Directory descriptors cached at most (each costs one open descriptor).
 const MAX_CACHED: usize = 128;
@@ -95,11 +96,11 @@ impl Target {
     }
 
     fn cached(&self, rel: &Path) -> Option<Arc<OwnedFd>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(rel).cloned()
+        self.cache.lock().ignore_poison().get(rel).cloned()
     }
 
     fn remember(&self, rel: &Path, fd: &Arc<OwnedFd>) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.lock().ignore_poison();
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }

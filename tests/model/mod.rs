@@ -13,7 +13,7 @@
 //! - every snapshot of the model is listed and gives back its files byte for byte;
 //! - no snapshot exists that the model does not know;
 //! - a forget that reported success removed its snapshot.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -53,8 +53,10 @@ pub const LAYERS: &[(&str, u8)] = &[
 pub const SAME_LAYER: &[(&str, &str)] = &[
     ("backend", "id"),
     ("backend", "error"),
+    ("backend", "util"),
     ("platform", "id"),
     ("platform", "error"),
+    ("platform", "util"),
     ("util", "id"),
     ("util", "error"),
     ("error", "id"),

@@ -1,0 +1,3 @@
+//! Small pieces every layer may use; nothing here knows about repositories or storage.
+
+pub mod sync;
