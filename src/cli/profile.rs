@@ -138,6 +138,8 @@ section!(ForgetSection {
     prune: Option<bool>,
     max_unused: Option<String>,
     max_repack_size: Option<String>,
+    repack_small: Option<bool>,
+    repack_uncompressed: Option<bool>,
     keep_delete: Option<String>,
 });
 

@@ -129,6 +129,8 @@ fn apply_forget(p: &ForgetSection, a: &mut ForgetArgs, m: Option<&ArgMatches>) {
     fill!(m, "prune", a.prune, p.prune);
     fill!(m, "max_unused", a.prune_opts.max_unused, p.max_unused.clone());
     fill!(m, "max_repack_size", a.prune_opts.max_repack_size, p.max_repack_size.clone().map(Some));
+    fill!(m, "repack_small", a.prune_opts.repack_small, p.repack_small);
+    fill!(m, "repack_uncompressed", a.prune_opts.repack_uncompressed, p.repack_uncompressed);
     fill!(m, "keep_delete", a.prune_opts.keep_delete, p.keep_delete.clone());
 }
 
@@ -143,4 +145,83 @@ fn apply_prune(p: &PruneSection, a: &mut PruneOpts, m: Option<&ArgMatches>) {
 fn apply_check(p: &CheckSection, a: &mut CheckArgs, m: Option<&ArgMatches>) {
     fill!(m, "read_data", a.read_data, p.read_data);
     fill!(m, "read_data_subset", a.read_data_subset, p.read_data_subset.clone().map(Some));
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The `fill!` ids of each `apply_*` function of this file, by the command it fills.
+    fn filled() -> Vec<(&'static str, Vec<String>)> {
+        let src = include_str!("profile_apply.rs");
+        let src = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
+        let mut out = vec![];
+        for (name, command) in [
+            ("apply_global", ""),
+            ("apply_backup", "backup"),
+            ("apply_forget", "forget"),
+            ("apply_prune", "prune"),
+            ("apply_check", "check"),
+        ] {
+            let start = src.find(&format!("fn {name}(")).unwrap_or_else(|| panic!("no fn {name}"));
+            let body = &src[start..];
+            let body = &body[..body[1..].find("\nfn ").map_or(body.len(), |e| e + 1)];
+            let mut ids = vec![];
+            let mut rest = body;
+            while let Some(i) = rest.find("fill!(") {
+                rest = &rest[i + 6..];
+                let q = rest.find('"').unwrap_or(0);
+                let id = &rest[q + 1..];
+                ids.push(id[..id.find('"').unwrap_or(0)].to_string());
+            }
+            out.push((command, ids));
+        }
+        out
+    }
+
+    fn arg_ids(command: &str) -> Vec<String> {
+        let cli = super::Cli::command();
+        let cmd =
+            if command.is_empty() { &cli } else { cli.find_subcommand(command).unwrap_or_else(|| panic!("{command}")) };
+        cmd.get_arguments().map(|a| a.get_id().as_str().to_string()).collect()
+    }
+
+    /// Options a profile deliberately does not set: one-off choices of a single run, secrets,
+    /// and what only makes sense on the command line.
+    const NOT_IN_PROFILES: &[(&str, &[&str])] = &[
+        // the profile names itself; output format and chattiness are the caller's; `-o` is
+        // merged from the profile's `[repository.options]` table, not filled
+        ("", &["profiles", "json", "quiet", "verbose", "options", "storage_timeout"]),
+        // one run's choices: what to back up instead, as whom, when, against which parent
+        ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command"]),
+        // ids and the policy replace the profile's as a whole (apply_forget); the rest is
+        // one run's choice, or a safety catch a profile must not switch off
+        ("forget", &["ids", "dry_run", "instant_delete", "unsafe_allow_remove_all"]),
+        ("prune", &["dry_run", "instant_delete"]),
+        ("check", &["with_cache"]),
+    ];
+
+    #[test]
+    fn every_profile_id_names_a_real_option_and_every_option_is_in_profiles_or_exempt() {
+        for (command, ids) in filled() {
+            let args = arg_ids(command);
+            for id in &ids {
+                assert!(args.contains(id), "profile_apply fills {id:?}, which `{command}` has no option for (a typo?)");
+            }
+            let exempt: &[&str] = NOT_IN_PROFILES.iter().find(|(c, _)| *c == command).map_or(&[], |(_, e)| e);
+            for e in exempt {
+                assert!(args.iter().any(|a| a == e), "NOT_IN_PROFILES names {e:?}, which `{command}` does not have");
+            }
+            // forget's keep_* policy is copied from the profile as a whole, not by fill!
+            let policy = |a: &str| command == "forget" && a.starts_with("keep_") && a != "keep_delete";
+            let missing: Vec<&String> =
+                args.iter().filter(|a| !ids.contains(a) && !exempt.contains(&a.as_str()) && !policy(a)).collect();
+            assert!(
+                missing.is_empty(),
+                "`{}` options with no profile key: {missing:?}; add them to the profile (profile.rs, \
+                 profile_apply.rs) or to NOT_IN_PROFILES with a reason",
+                if command.is_empty() { "global" } else { command }
+            );
+        }
+    }
 }
