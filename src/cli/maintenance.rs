@@ -11,8 +11,7 @@ use crate::commands::Filter;
 use crate::error::{Error, Result};
 use crate::maintenance::check::ReadData;
 use crate::maintenance::policy::{parse_count, Policy, Span};
-use crate::maintenance::prune::{self, parse_max_unused, PruneOptions, PruneStats};
-use crate::repo::LockMode;
+use crate::maintenance::prune::{parse_max_unused, PruneOptions, PruneStats};
 
 fn span(s: &Option<String>) -> Result<Span> {
     s.as_deref().map(str::parse).transpose().map(Option::unwrap_or_default)
@@ -64,45 +63,37 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
     let prune_opts = prune_options(&a.prune_opts)?;
     let dry_run = a.prune_opts.dry_run;
     if !a.ids.is_empty() && !policy.is_empty() {
+        // before opening the repository (forget::prepare says the same to library callers)
         return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
     }
     let repo = Arc::new(s.open()?);
-    let mode = match (a.prune, prune_opts.instant_delete) {
-        (true, true) => LockMode::Exclusive,
-        (true, false) => LockMode::Maintenance,
-        (false, _) => LockMode::Shared,
-    };
-    let lock = repo.lock("forget", mode)?;
     let filter = Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: a.paths.clone() };
-    let groups = if !a.ids.is_empty() {
-        forget::plan_ids(&repo, &a.ids, &filter)?
-    } else if policy.is_empty() {
+    let plan = forget::prepare(
+        &repo,
+        &forget::ForgetOptions {
+            ids: &a.ids,
+            filter: &filter,
+            group_by,
+            policy: &policy,
+            prune: a.prune.then_some(&prune_opts),
+            unsafe_allow_remove_all: a.unsafe_allow_remove_all,
+        },
+    )?;
+    if a.ids.is_empty() && policy.is_empty() {
         out.note("no policy was specified, no snapshots will be removed");
-        vec![]
-    } else {
-        forget::plan(&repo, &filter, group_by, &policy)?
-    };
-    if a.ids.is_empty() && !a.unsafe_allow_remove_all {
-        if let Some(g) = groups.iter().find(|g| g.keep.is_empty() && !g.remove.is_empty()) {
-            return Err(Error::usage(format!(
-                "refusing to remove every snapshot of a group ({}): the policy keeps none of its {}",
-                describe_group(g),
-                g.remove.len()
-            ))
-            .hint("pass --unsafe-allow-remove-all if that is what you want"));
-        }
     }
+    let groups = &plan.groups;
     if out.json {
-        out.json_line(&groups);
+        out.json_line(groups);
     } else {
         if !policy.is_empty() {
             out.text(format!("Applying policy: {}", policy.describe()));
         }
-        for g in &groups {
+        for g in groups {
             print_group(out, g);
         }
     }
-    let removed = if dry_run { 0 } else { forget::execute(&repo, &groups)? };
+    let removed = if dry_run { 0 } else { plan.execute(&repo)? };
     let would = groups.iter().map(|g| g.remove.len()).sum::<usize>();
     if dry_run {
         out.text(format!("would remove {would} snapshot(s)"));
@@ -110,32 +101,14 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
         out.text(format!("removed {removed} snapshot(s)"));
     }
     if a.prune {
-        let st = prune::prune(&repo, &prune_opts, Some(&lock), &|m| out.note(m))?;
+        let st = plan.prune(&repo, &prune_opts, &|m| out.note(m))?;
         print_prune(out, &st, &prune_opts);
     }
     Ok(exit::OK)
 }
 
-fn describe_group(g: &ForgetGroup) -> String {
-    let mut parts = vec![];
-    if let Some(h) = &g.host {
-        parts.push(format!("host {h}"));
-    }
-    if let Some(p) = &g.paths {
-        parts.push(format!("paths [{}]", p.join(", ")));
-    }
-    if let Some(t) = &g.tags {
-        parts.push(format!("tags [{}]", t.join(", ")));
-    }
-    if parts.is_empty() {
-        "the named snapshots".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
 fn print_group(out: Out, g: &ForgetGroup) {
-    let what = describe_group(g);
+    let what = g.describe();
     out.text(if g.host.is_none() && g.paths.is_none() && g.tags.is_none() {
         format!("{what}:")
     } else {

@@ -70,6 +70,27 @@ pub struct ForgetGroup {
     pub reasons: Vec<KeepReason>,
 }
 
+impl ForgetGroup {
+    /// The group's key in words: `host h, paths [...], tags [...]`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(h) = &self.host {
+            parts.push(format!("host {h}"));
+        }
+        if let Some(p) = &self.paths {
+            parts.push(format!("paths [{}]", p.join(", ")));
+        }
+        if let Some(t) = &self.tags {
+            parts.push(format!("tags [{}]", t.join(", ")));
+        }
+        if parts.is_empty() {
+            "the named snapshots".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 /// Apply `policy` to every group of the snapshots `filter` selects. Groups come in the order
 /// of their keys (host, paths, tags); within a group, newest first.
 pub fn plan(repo: &Repository, filter: &Filter, group_by: GroupBy, policy: &Policy) -> Result<Vec<ForgetGroup>> {
@@ -154,4 +175,73 @@ pub fn execute(repo: &Repository, groups: &[ForgetGroup]) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// What `arca forget` was asked: the snapshots by id, or a policy over the selected groups,
+/// and whether to prune afterwards.
+pub struct ForgetOptions<'a> {
+    pub ids: &'a [String],
+    pub filter: &'a Filter,
+    pub group_by: GroupBy,
+    pub policy: &'a Policy,
+    /// Prune after forgetting, with these options.
+    pub prune: Option<&'a crate::maintenance::prune::PruneOptions>,
+    pub unsafe_allow_remove_all: bool,
+}
+
+/// A forget decided and locked for: its groups (to render before anything is deleted), then
+/// [`Forget::execute`] and, with `--prune`, [`Forget::prune`] under the same lock.
+pub struct Forget {
+    pub groups: Vec<ForgetGroup>,
+    lock: crate::repo::LockGuard,
+}
+
+/// Lock (shared; the maintenance lock with `--prune`, exclusive with `--instant-delete`) and
+/// decide. Refuses a policy that would remove every snapshot of a group, unless allowed.
+pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
+    use crate::repo::LockMode;
+    if !o.ids.is_empty() && !o.policy.is_empty() {
+        return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
+    }
+    let mode = match o.prune.map(|p| p.instant_delete) {
+        Some(true) => LockMode::Exclusive,
+        Some(false) => LockMode::Maintenance,
+        None => LockMode::Shared,
+    };
+    let lock = repo.lock("forget", mode)?;
+    let groups = if !o.ids.is_empty() {
+        plan_ids(repo, o.ids, o.filter)?
+    } else if o.policy.is_empty() {
+        vec![]
+    } else {
+        plan(repo, o.filter, o.group_by, o.policy)?
+    };
+    if o.ids.is_empty() && !o.unsafe_allow_remove_all {
+        if let Some(g) = groups.iter().find(|g| g.keep.is_empty() && !g.remove.is_empty()) {
+            return Err(Error::usage(format!(
+                "refusing to remove every snapshot of a group ({}): the policy keeps none of its {}",
+                g.describe(),
+                g.remove.len()
+            ))
+            .hint("pass --unsafe-allow-remove-all if that is what you want"));
+        }
+    }
+    Ok(Forget { groups, lock })
+}
+
+impl Forget {
+    /// Delete the snapshot files the plan removes; returns how many.
+    pub fn execute(&self, repo: &Repository) -> Result<usize> {
+        execute(repo, &self.groups)
+    }
+
+    /// Prune under the lock the forget holds.
+    pub fn prune(
+        &self,
+        repo: &std::sync::Arc<Repository>,
+        opts: &crate::maintenance::prune::PruneOptions,
+        note: &dyn Fn(String),
+    ) -> Result<crate::maintenance::prune::PruneStats> {
+        crate::maintenance::prune::prune(repo, opts, Some(&self.lock), note)
+    }
 }
