@@ -16,12 +16,11 @@ use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
 use super::RestoreOptions;
-use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
 use crate::util::sync::IgnorePoison;
 
 /// Create a fifo or device node `name` in `dir`, private (0600) until its metadata is applied.
-pub fn create_special(dir: &OwnedFd, name: &OsStr, node: &Node) -> Result<()> {
+pub fn create_special(dir: &OwnedFd, name: &OsStr, node: &Node) -> nix::Result<()> {
     let kind = match node.kind {
         NodeKind::Fifo => SFlag::S_IFIFO,
         NodeKind::Chardev => SFlag::S_IFCHR,
@@ -29,7 +28,6 @@ pub fn create_special(dir: &OwnedFd, name: &OsStr, node: &Node) -> Result<()> {
         _ => return Ok(()),
     };
     nix::sys::stat::mknodat(dir.as_fd(), name, kind, Mode::S_IRUSR | Mode::S_IWUSR, node.rdev as nix::libc::dev_t)
-        .map_err(|e| Error::io(name.to_string_lossy(), std::io::Error::from(e)))
 }
 
 /// The permission bits a restore gives `node`: setuid and setgid dropped with `--no-setuid`.
@@ -41,8 +39,13 @@ fn mode_of(node: &Node, opts: &RestoreOptions) -> Mode {
     Mode::from_bits_truncate(bits)
 }
 
-fn chown_wanted(opts: &RestoreOptions) -> bool {
-    !opts.no_owner && crate::platform::is_root()
+/// The owner to give `node`: only as root, and not with `--no-owner`.
+fn owner_wanted(node: &Node, opts: &RestoreOptions) -> Option<(nix::unistd::Uid, nix::unistd::Gid)> {
+    if opts.no_owner || !crate::platform::is_root() {
+        return None;
+    }
+    let (uid, gid) = owner_of(node);
+    Some((nix::unistd::Uid::from_raw(uid), nix::unistd::Gid::from_raw(gid)))
 }
 
 fn times(node: &Node) -> (TimeSpec, TimeSpec) {
@@ -77,13 +80,8 @@ pub fn apply_to_fd(
     what: &dyn std::fmt::Display,
 ) -> std::result::Result<(), String> {
     let mut warn = Warn { what, first: None };
-    if chown_wanted(opts) {
-        let (uid, gid) = owner_of(node);
-        if let Err(e) = nix::unistd::fchown(
-            file.as_fd(),
-            Some(nix::unistd::Uid::from_raw(uid)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-        ) {
+    if let Some((uid, gid)) = owner_wanted(node, opts) {
+        if let Err(e) = nix::unistd::fchown(file.as_fd(), Some(uid), Some(gid)) {
             warn.note("chown", &e);
         }
     }
@@ -112,15 +110,8 @@ pub fn apply_at(
     what: &dyn std::fmt::Display,
 ) -> std::result::Result<(), String> {
     let mut warn = Warn { what, first: None };
-    if chown_wanted(opts) {
-        let (uid, gid) = owner_of(node);
-        if let Err(e) = nix::unistd::fchownat(
-            dir.as_fd(),
-            name,
-            Some(nix::unistd::Uid::from_raw(uid)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
+    if let Some((uid, gid)) = owner_wanted(node, opts) {
+        if let Err(e) = nix::unistd::fchownat(dir.as_fd(), name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW) {
             warn.note("chown", &e);
         }
     }

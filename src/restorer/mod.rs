@@ -306,8 +306,7 @@ impl Writer<'_> {
                 nix::unistd::symlinkat(std::ffi::OsStr::from_bytes(t), dir.as_fd(), name)
                     .map_err(|e| Error::io(path.display(), e.into()))
             }
-            _ => create_special(&dir, name, node)
-                .map_err(|e| Error::io(path.display(), std::io::Error::other(e.message))),
+            _ => create_special(&dir, name, node).map_err(|e| Error::io(path.display(), e.into())),
         });
         match r {
             Ok(()) => {
