@@ -1,7 +1,11 @@
-//! Path patterns (excludes and includes) with restic's semantics: a pattern that starts with `/` is matched against
-//! the whole absolute path; any other pattern against every path suffix (so `*.o` excludes
-//! such files anywhere, `build/tmp` any `.../build/tmp`). `*` doesn't cross `/`, `**` does.
-//! Excluding a directory excludes everything below it.
+//! Path patterns with restic's semantics, as a pure matcher: a pattern that starts with `/` is
+//! matched against the whole absolute path; any other pattern against every path suffix (so
+//! `*.o` matches such files anywhere, `build/tmp` any `.../build/tmp`). `*` doesn't cross `/`,
+//! `**` does. Excluding a directory excludes everything below it (the walkers stop there).
+//!
+//! [`Patterns`] only matches paths: it touches no file system. Restore and rewrite take it for
+//! their includes and excludes; backup wraps it in the archiver's exclude set, which adds what
+//! only a walk of live files can decide (marker files, sizes: `archiver::excludes`).
 
 use std::path::Path;
 
@@ -9,18 +13,18 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
 
-pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
-pub const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
-
+/// A set of restic patterns, some matched case-insensitively; empty matches nothing.
 #[derive(Default, Clone)]
-pub struct Excludes {
+pub struct Patterns {
     set: Option<GlobSet>,
-    /// `NAME` or `NAME:HEADER`: skip a directory containing NAME (starting with HEADER).
-    if_present: Vec<(String, Option<Vec<u8>>)>,
-    pub larger_than: Option<u64>,
 }
 
-impl Excludes {
+/// Restore's and rewrite's exclude list: a set of [`Patterns`].
+pub type Excludes = Patterns;
+
+impl Patterns {
+    /// `patterns` matched as written, `ipatterns` case-insensitively. Blank lines and `#`
+    /// comments are skipped; a trailing `/` is ignored.
     pub fn new(patterns: &[String], ipatterns: &[String]) -> Result<Self> {
         let mut b = GlobSetBuilder::new();
         let mut any = false;
@@ -42,50 +46,12 @@ impl Excludes {
             }
         }
         let set = if any { Some(b.build().map_err(|e| Error::usage(format!("exclude patterns: {e}")))?) } else { None };
-        Ok(Excludes { set, if_present: vec![], larger_than: None })
+        Ok(Patterns { set })
     }
 
-    pub fn exclude_caches(&mut self) {
-        self.if_present.push((CACHEDIR_TAG.into(), Some(CACHEDIR_SIGNATURE.to_vec())));
-    }
-
-    pub fn exclude_if_present(&mut self, spec: &str) {
-        match spec.split_once(':') {
-            Some((name, header)) => self.if_present.push((name.into(), Some(header.as_bytes().to_vec()))),
-            None => self.if_present.push((spec.into(), None)),
-        }
-    }
-
+    /// Does any pattern match the absolute path `path`?
     pub fn matches_path(&self, path: &Path) -> bool {
         self.set.as_ref().is_some_and(|s| s.is_match(path))
-    }
-
-    /// Should the directory at `dir` be skipped because of a marker file?
-    pub fn dir_has_marker(&self, dir: &Path) -> bool {
-        self.if_present.iter().any(|(name, header)| {
-            let f = dir.join(name);
-            match header {
-                None => f.symlink_metadata().is_ok(),
-                Some(h) => {
-                    use std::io::Read;
-                    let mut buf = vec![0u8; h.len()];
-                    use std::os::unix::fs::OpenOptionsExt;
-                    // a marker must be a regular file: never follow a symlink, never wait on a FIFO
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-                        .open(&f)
-                        .and_then(|mut file| {
-                            if !file.metadata()?.is_file() {
-                                return Err(std::io::Error::other("not a regular file"));
-                            }
-                            file.read_exact(&mut buf)
-                        })
-                        .is_ok()
-                        && &buf == h
-                }
-            }
-        })
     }
 }
 
@@ -96,13 +62,13 @@ pub fn read_pattern_file(path: &Path) -> Result<Vec<String>> {
 }
 
 /// Patterns given directly plus those in pattern files (`--exclude` with `--exclude-file`,
-/// and the case-insensitive pair), as one [`Excludes`]; also returns every pattern used.
+/// and the case-insensitive pair), as one [`Patterns`]; also returns every pattern used.
 pub fn from_flags_and_files(
     patterns: &[String],
     ipatterns: &[String],
     files: &[std::path::PathBuf],
     ifiles: &[std::path::PathBuf],
-) -> Result<(Excludes, Vec<String>)> {
+) -> Result<(Patterns, Vec<String>)> {
     let mut pats = patterns.to_vec();
     let mut ipats = ipatterns.to_vec();
     for f in files {
@@ -111,7 +77,7 @@ pub fn from_flags_and_files(
     for f in ifiles {
         ipats.extend(read_pattern_file(f)?);
     }
-    let ex = Excludes::new(&pats, &ipats)?;
+    let ex = Patterns::new(&pats, &ipats)?;
     pats.extend(ipats);
     Ok((ex, pats))
 }
@@ -122,13 +88,13 @@ mod tests {
 
     #[test]
     fn restic_semantics() {
-        let e = Excludes::new(&["*.o".into(), "/tmp/x".into(), "build/cache".into()], &["*.ISO".into()]).unwrap();
+        let e = Patterns::new(&["*.o".into(), "/tmp/x".into(), "build/cache".into()], &["*.ISO".into()]).unwrap();
         assert!(e.matches_path(Path::new("/home/a/b.o")));
         assert!(!e.matches_path(Path::new("/home/a/b.oo")));
         assert!(e.matches_path(Path::new("/tmp/x")));
         assert!(!e.matches_path(Path::new("/home/tmp/x")));
         assert!(e.matches_path(Path::new("/p/build/cache")));
         assert!(e.matches_path(Path::new("/p/disk.iso")));
-        assert!(!Excludes::new(&[], &[]).unwrap().matches_path(Path::new("/a")));
+        assert!(!Patterns::new(&[], &[]).unwrap().matches_path(Path::new("/a")));
     }
 }

@@ -16,6 +16,7 @@
 //! is reported, never read through a symlink or under another name. An unreadable or replaced
 //! source is a counted warning; a storage failure stops everything.
 
+pub mod excludes;
 mod file_reader;
 pub mod metadata;
 mod walker;
@@ -24,7 +25,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use crate::patterns::{read_pattern_file, Excludes};
+pub use crate::patterns::read_pattern_file;
+pub use excludes::BackupExcludes;
 
 use crate::codec::Compression;
 use crate::error::{Error, Kind, Result};
@@ -49,7 +51,7 @@ pub enum Source {
 }
 
 pub struct BackupOptions {
-    pub excludes: Excludes,
+    pub excludes: BackupExcludes,
     pub one_file_system: bool,
     /// Root tree of the parent snapshot, whose unchanged files are not read again.
     pub parent_tree: Option<TreeId>,
@@ -71,7 +73,7 @@ impl Default for BackupOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         BackupOptions {
-            excludes: Excludes::default(),
+            excludes: BackupExcludes::default(),
             one_file_system: false,
             parent_tree: None,
             read_concurrency: 2,

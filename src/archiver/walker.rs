@@ -324,7 +324,7 @@ impl Walker<'_, '_> {
                 self.dir(dir, path, name, &m, node, parent)
             }
             NodeKind::File => {
-                if ex.larger_than.is_some_and(|l| node.size > l) {
+                if ex.too_large(node.size) {
                     return Ok(());
                 }
                 let node = self.with_xattrs(path, node, parent);

@@ -11,11 +11,12 @@ use super::args::*;
 use super::exit;
 use super::output::{bytes, Out, Ticker};
 use super::settings::{kdf_params, parse_size, Settings};
-use crate::archiver::{read_pattern_file, BackupOptions, Excludes, Progress};
+use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, Progress};
 use crate::chunker::ChunkerParams;
 use crate::codec::Compression;
 use crate::commands::{self, Filter};
 use crate::error::{Error, Result};
+use crate::patterns::Patterns;
 use crate::repo::{InitOptions, Repository};
 use crate::restorer::{Overwrite, RestoreOptions, RestoreProgress};
 
@@ -88,9 +89,10 @@ fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn excludes(a: &BackupArgs) -> Result<(Excludes, Vec<String>)> {
-    let (mut ex, used) =
+fn excludes(a: &BackupArgs) -> Result<(BackupExcludes, Vec<String>)> {
+    let (patterns, used) =
         crate::patterns::from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
+    let mut ex = BackupExcludes::new(patterns);
     if a.exclude_caches {
         ex.exclude_caches();
     }
@@ -331,12 +333,12 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
     let includes = if a.include.is_empty() && a.iinclude.is_empty() {
         None
     } else {
-        Some(Excludes::new(&a.include, &a.iinclude)?)
+        Some(Patterns::new(&a.include, &a.iinclude)?)
     };
     let opts = RestoreOptions {
         target: std::path::absolute(&a.target).map_err(|e| Error::io(a.target.display(), e))?,
         includes,
-        excludes: Excludes::new(&a.exclude, &a.iexclude)?,
+        excludes: Patterns::new(&a.exclude, &a.iexclude)?,
         overwrite: Overwrite::parse(&a.overwrite)?,
         delete: a.delete,
         verify: a.verify,

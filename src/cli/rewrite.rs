@@ -8,14 +8,14 @@ use super::output::Out;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::maintenance::rewrite::RewriteOptions;
-use crate::patterns::{from_flags_and_files, Excludes};
+use crate::patterns::{from_flags_and_files, Patterns};
 
 pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
     let (excludes, pats) = from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
     let includes = if a.include.is_empty() && a.iinclude.is_empty() {
         None
     } else {
-        Some(Excludes::new(&a.include, &a.iinclude)?)
+        Some(Patterns::new(&a.include, &a.iinclude)?)
     };
     if pats.is_empty() && includes.is_none() && a.new_host.is_none() && a.new_time.is_none() {
         return Err(Error::usage("nothing to rewrite: give --exclude, --include, --new-host or --new-time"));

@@ -20,13 +20,13 @@ use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::NodeKind;
 use crate::id::{SnapshotId, TreeId};
-use crate::patterns::Excludes;
+use crate::patterns::Patterns;
 use crate::repo::{BlobSaver, LockGuard, Repository};
 
 pub struct RewriteOptions {
-    pub excludes: Excludes,
+    pub excludes: Patterns,
     /// Keep only what matches (and its ancestors); `None` keeps everything not excluded.
-    pub includes: Option<Excludes>,
+    pub includes: Option<Patterns>,
     pub new_host: Option<String>,
     /// RFC 3339.
     pub new_time: Option<String>,

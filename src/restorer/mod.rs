@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
-use crate::patterns::Excludes;
+use crate::patterns::Patterns;
 use crate::repo::Repository;
 use metadata::{apply_at, apply_to_fd, create_special};
 use target::{entries, remove_at, stat_at, Target};
@@ -62,8 +62,8 @@ impl Overwrite {
 
 pub struct RestoreOptions {
     pub target: PathBuf,
-    pub includes: Option<Excludes>,
-    pub excludes: Excludes,
+    pub includes: Option<Patterns>,
+    pub excludes: Patterns,
     pub overwrite: Overwrite,
     pub delete: bool,
     pub verify: bool,
