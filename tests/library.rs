@@ -64,3 +64,97 @@ fn memory_backend_round_trip() {
     assert!(report.ok(), "{:?}", report.errors);
     assert!(report.unreferenced_packs.is_empty());
 }
+
+/// The verbs a library caller (or a web server) runs without the command line: tag, find and
+/// copy each take their own lock, select, and return their report; the locks are released when
+/// they return, and a repository another process holds exclusively refuses each of them.
+#[test]
+fn tag_find_and_copy_run_through_commands_and_take_their_own_locks() {
+    use arca::commands::find::{self, FindOptions, Found};
+    use arca::commands::{copy, select::Filter, tag};
+    use arca::error::Kind;
+    use arca::repo::LockMode;
+
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("docs/report.txt"), b"first draft");
+    write(&src.join("data.bin"), &noise(300_000, 9));
+    let opts = InitOptions { kdf: KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
+    let backend = arca::backend::memory().unwrap();
+    let repo = Arc::new(Repository::init(backend.clone(), b"pw", &opts).unwrap());
+    let backup = |time: &str| {
+        let cmd = BackupCommand {
+            input: Input::Paths(vec![src.clone()]),
+            tags: vec![],
+            host: Some("mem".into()),
+            time: Some(time.into()),
+            parent: None,
+            force: false,
+            excludes_used: vec![],
+            engine: BackupOptions::default(),
+        };
+        backup::run(repo.clone(), cmd, &Progress::default(), &|w| panic!("warning: {w}")).unwrap()
+    };
+    backup("2026-01-01 10:00:00");
+    write(&src.join("docs/report.txt"), b"second draft, longer");
+    backup("2026-02-01 10:00:00");
+    let no_locks = |r: &Repository, when: &str| assert!(r.locks().unwrap().is_empty(), "a lock left after {when}");
+
+    let change = tag::TagChange::new(&[], &["reviewed".into()], &[]).unwrap();
+    let tagged = tag::tag(&repo, &["latest".into()], &Filter::default(), &change).unwrap();
+    assert_eq!(tagged.changed.len(), 1, "{tagged:?}");
+    assert_eq!(tagged.changed[0].tags, vec!["reviewed".to_string()]);
+    no_locks(&repo, "tag");
+    let again = tag::tag(&repo, &["latest".into()], &Filter::default(), &change).unwrap();
+    assert_eq!((again.changed.len(), again.unchanged), (0, 1), "{again:?}");
+
+    let by_name = FindOptions { patterns: vec!["report.txt".into()], ..Default::default() };
+    match find::run(&repo, &by_name, &|_| {}).unwrap() {
+        Found::Matches(m) => {
+            assert_eq!(m.len(), 2, "{m:?}");
+            assert!(m.iter().all(|s| s.hits == 1 && s.matches[0].path.ends_with("/docs/report.txt")), "{m:?}");
+        }
+        other => panic!("asked for names, got {other:?}"),
+    }
+    let path = format!("{}/docs/report.txt", src.display());
+    let history = FindOptions { path: Some(path.clone()), ..Default::default() };
+    match find::run(&repo, &history, &|_| {}).unwrap() {
+        Found::History(h) => {
+            assert_eq!((h.path.as_str(), h.snapshots_searched, h.versions.len()), (path.as_str(), 2, 2), "{h:?}");
+            assert_eq!(h.versions[0].size, 20, "newest first: {h:?}");
+        }
+        other => panic!("asked for a history, got {other:?}"),
+    }
+    no_locks(&repo, "find");
+
+    let dst = Arc::new(Repository::init(arca::backend::memory().unwrap(), b"other", &opts).unwrap());
+    let reviewed = Filter { tags: vec!["reviewed".into()], ..Default::default() };
+    let first = copy::copy(&repo, &dst, &[], &reviewed, &|_| {}).unwrap();
+    assert_eq!((first.copied.len(), first.already_copied.len()), (1, 0), "{first:?}");
+    assert_eq!(dst.snapshots().unwrap()[0].1.tags, vec!["reviewed".to_string()]);
+    let all = copy::copy(&repo, &dst, &[], &Filter::default(), &|_| {}).unwrap();
+    assert_eq!((all.copied.len(), all.already_copied.len()), (1, 1), "{all:?}");
+    assert_eq!(dst.snapshots().unwrap().len(), 2);
+    no_locks(&repo, "copy (source)");
+    no_locks(&dst, "copy (target)");
+
+    // another process holds the source exclusively (a prune with --instant-delete): every
+    // verb that reads or writes it stops with Locked instead of running beside it
+    let other = Repository::open(backend, b"pw").unwrap();
+    let held = other.lock("prune", LockMode::Exclusive).unwrap();
+    let locked = |r: arca::error::Result<()>, verb: &str| {
+        let e = r.expect_err(verb);
+        assert_eq!(e.kind, Kind::Locked, "{verb}: {e}");
+    };
+    let snapshots_before = repo.snapshots().unwrap();
+    locked(tag::tag(&repo, &[], &Filter::default(), &change).map(drop), "tag");
+    locked(find::run(&repo, &by_name, &|_| {}).map(drop), "find");
+    locked(copy::copy(&repo, &dst, &[], &Filter::default(), &|_| {}).map(drop), "copy from it");
+    locked(copy::copy(&dst, &repo, &[], &Filter::default(), &|_| {}).map(drop), "copy into it");
+    drop(held);
+    assert_eq!(repo.snapshots().unwrap().len(), snapshots_before.len(), "nothing changed under the lock");
+    for r in [&repo, &dst] {
+        let report = arca::maintenance::check::check(r, arca::maintenance::check::ReadData::All).unwrap();
+        assert!(report.ok(), "{:?}", report.errors);
+    }
+}

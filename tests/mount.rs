@@ -286,3 +286,50 @@ fn a_process_that_does_not_stop_is_killed_and_fails_the_test_instead_of_hanging_
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the sleeper was killed and reaped");
 }
+
+/// `commands::mount` without the command line: a mount point that is not a directory is
+/// refused before the repository is locked; a mount holds a read lock while it serves, and an
+/// unmount from outside ends the serving, which reports it and releases the lock.
+#[test]
+fn the_mount_verb_serves_under_its_lock_until_unmounted_from_outside() {
+    use arca::commands::mount::{self, MountCommand};
+    if !fuse_ready() {
+        return;
+    }
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("dir/small.txt"), b"small");
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let raw = backend::open_raw(&Location::Local(env.repo.clone()), &[]).unwrap();
+    let repo = Arc::new(Repository::open(raw, PASSWORD.as_bytes()).unwrap());
+    let cmd = |target: std::path::PathBuf| MountCommand {
+        target,
+        vfs: VfsOptions::default(),
+        allow_other: false,
+        threads: 2,
+    };
+    let err = mount::mount(repo.clone(), cmd(env.path("nowhere"))).err().expect("not a directory");
+    assert!(err.message.contains("not a directory"), "{err}");
+    assert!(repo.locks().unwrap().is_empty(), "refused before locking");
+
+    let mnt = env.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let serving = mount::mount(repo.clone(), cmd(mnt.clone())).unwrap();
+    assert_eq!(serving.target(), mnt.as_path());
+    let locks = repo.locks().unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0].1.command, "mount");
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(serving.serve()));
+    let file = mnt.join("snapshots/latest").join(src.strip_prefix("/").unwrap()).join("dir/small.txt");
+    wait_for("the mount", || file.exists());
+    assert_eq!(std::fs::read(&file).unwrap(), b"small");
+    let u = Command::new("umount").arg(&mnt).output().unwrap();
+    assert!(u.status.success(), "{}", String::from_utf8_lossy(&u.stderr));
+    let report = finished.recv_timeout(Duration::from_secs(60)).expect("serve returns after the unmount").unwrap();
+    assert!(report.unmounted_outside, "{report:?}");
+    assert_eq!(report.mountpoint, mnt.display().to_string());
+    assert!(repo.locks().unwrap().is_empty(), "the lock is released");
+    assert!(!file.exists());
+}

@@ -116,45 +116,42 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         newest: time(&a.newest)?,
         snapshots: a.snapshots.clone(),
         filter: commands::Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: vec![] },
+        path: a.path.clone(),
     };
     let repo = s.open()?;
-    let _lock = repo.lock_read("find")?;
-    let catalog = commands::find::catalog(&repo, &|m| out.note(m))?;
-    if let Some(path) = &a.path {
-        let h = commands::find::history(&repo, &catalog, path, &opts)?;
-        if out.json {
-            out.json_line(&h);
-            return Ok(exit::OK);
-        }
-        let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
-        out.entry(format!(
-            "{}: {} version(s) in {} of {} snapshot(s)",
-            h.path,
-            h.versions.len(),
-            in_snaps,
-            h.snapshots_searched
-        ));
-        for v in &h.versions {
-            let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
-            out.text(format!(
-                "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
-                v.kind,
-                bytes(v.size),
-                local_time(&v.mtime),
-                v.content_id.as_deref().unwrap_or("-"),
-                if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
-                ids.join(" "),
-                local_time(&v.first_seen),
-                local_time(&v.last_seen),
-            ));
-        }
-        return Ok(exit::OK);
-    }
-    let found = commands::find::find(&repo, &catalog, &opts)?;
+    let found = commands::find::run(&repo, &opts, &|m| out.note(m))?;
     if out.json {
         out.json_line(&found);
         return Ok(exit::OK);
     }
+    let found = match found {
+        commands::find::Found::Matches(m) => m,
+        commands::find::Found::History(h) => {
+            let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
+            out.entry(format!(
+                "{}: {} version(s) in {} of {} snapshot(s)",
+                h.path,
+                h.versions.len(),
+                in_snaps,
+                h.snapshots_searched
+            ));
+            for v in &h.versions {
+                let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
+                out.text(format!(
+                    "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
+                    v.kind,
+                    bytes(v.size),
+                    local_time(&v.mtime),
+                    v.content_id.as_deref().unwrap_or("-"),
+                    if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
+                    ids.join(" "),
+                    local_time(&v.first_seen),
+                    local_time(&v.last_seen),
+                ));
+            }
+            return Ok(exit::OK);
+        }
+    };
     for snap in &found {
         out.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], local_time(&snap.time)));
         for m in &snap.matches {

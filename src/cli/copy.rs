@@ -1,5 +1,5 @@
-//! `arca copy`: open both repositories (each with its own password), pick the snapshots,
-//! copy, report.
+//! `arca copy`: open both repositories (each with its own password), then
+//! `commands::copy::copy` (it locks, selects and copies); the report as text or JSON.
 
 use std::sync::Arc;
 
@@ -8,7 +8,6 @@ use super::exit;
 use super::output::{bytes, Out};
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::repo::LockMode;
 
 pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     let password = Settings::other_password;
@@ -30,11 +29,8 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     }
     let src_repo = src.open()?;
     let dst_repo = Arc::new(dst.open()?);
-    let _src_lock = src_repo.lock_read("copy (source)")?;
-    let dst_lock = dst_repo.lock("copy", LockMode::Shared)?;
     let f = super::handlers::filter(&a.filter);
-    let snaps = crate::commands::select_many(&src_repo, &a.ids, &f)?;
-    let r = crate::commands::copy::run(&src_repo, &dst_repo, snaps, &dst_lock, &|m| out.note(m))?;
+    let r = crate::commands::copy::copy(&src_repo, &dst_repo, &a.ids, &f, &|m| out.note(m))?;
     if out.json {
         out.json_line(&r);
         return Ok(exit::OK);

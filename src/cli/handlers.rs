@@ -252,8 +252,7 @@ fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
 fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
     let change = commands::tag::TagChange::new(&a.set, &a.add, &a.remove)?;
     let repo = s.open()?;
-    let lock = repo.lock("tag", crate::repo::LockMode::Shared)?;
-    let report = commands::tag::run(&repo, &a.ids, &filter(&a.filter), &change, &lock)?;
+    let report = commands::tag::tag(&repo, &a.ids, &filter(&a.filter), &change)?;
     if out.json {
         out.json_line(&report);
         return Ok(exit::OK);

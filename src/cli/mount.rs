@@ -1,5 +1,6 @@
-//! `arca mount`: check that FUSE is usable, mount, wait for Ctrl-C, SIGTERM or an external
-//! unmount, unmount.
+//! `arca mount`: the options parsed, then `commands::mount` (it checks that FUSE is usable,
+//! locks, mounts, and serves until Ctrl-C, SIGTERM or an external unmount); or, with
+//! `--background`, this command started again detached.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,26 +9,10 @@ use super::args::MountArgs;
 use super::exit;
 use super::output::Out;
 use super::settings::{parse_size, Settings, BACKGROUND_CHILD};
+use crate::commands::{self, mount::is_mounted, mount::MountCommand};
 use crate::error::{Error, Kind, Result};
-use crate::mount::fuse::{self, MountOptions};
 use crate::mount::layout::DEFAULT_TEMPLATES;
-use crate::mount::vfs::{Vfs, VfsOptions};
-
-/// Is FUSE usable here? A clear error when it is not, naming what to do.
-pub fn fuse_available() -> Result<()> {
-    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse") {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(Error::new(Kind::Usage, "FUSE is not available: /dev/fuse does not exist")
-                .hint("load the fuse module (modprobe fuse) or install fuse3; in a container, pass --device /dev/fuse"))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            Err(Error::new(Kind::Usage, "not permitted to use /dev/fuse")
-                .hint("run as root, or install fuse3 so that fusermount3 can mount for you"))
-        }
-        Err(e) => Err(Error::io("/dev/fuse", e)),
-    }
-}
+use crate::mount::vfs::VfsOptions;
 
 /// `--background`: check the password here, start this command again detached (its own
 /// process group, no terminal, stderr to a log), wait until the mount appears, return.
@@ -60,7 +45,7 @@ fn background(s: &Settings, out: Out, target: &std::path::Path) -> Result<u8> {
     drop(password);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        if mounted(target) {
+        if is_mounted(target) {
             out.note(format!(
                 "mounted at {} by process {} (log: {}); `umount {}` or `kill {}` to stop",
                 target.display(),
@@ -84,24 +69,12 @@ fn background(s: &Settings, out: Out, target: &std::path::Path) -> Result<u8> {
     }
 }
 
-/// Is `path` a mount point now (per /proc/self/mountinfo)?
-fn mounted(path: &std::path::Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return true };
-    let want = path.to_string_lossy().replace(' ', "\\040");
-    info.lines().any(|l| l.split(' ').nth(4) == Some(want.as_str()))
-}
-
 pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
-    let target = std::path::absolute(&a.mountpoint).map_err(|e| Error::io(a.mountpoint.display(), e))?;
-    if !target.is_dir() {
-        return Err(Error::usage(format!("mount point {} is not a directory", target.display()))
-            .hint("create it first: mkdir -p MOUNTPOINT"));
-    }
-    fuse_available()?;
+    let target = commands::mount::mountpoint(&a.mountpoint)?;
     if a.background && std::env::var_os(BACKGROUND_CHILD).is_none() {
         return background(s, out, &target);
     }
-    let opts = VfsOptions {
+    let vfs = VfsOptions {
         templates: if a.path_templates.is_empty() {
             DEFAULT_TEMPLATES.iter().map(|t| t.to_string()).collect()
         } else {
@@ -114,24 +87,10 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
         ..Default::default()
     };
     let repo = Arc::new(s.open()?);
-    let lock = repo.lock_read("mount")?;
-    let vfs = Arc::new(Vfs::new(repo.clone(), opts)?);
-    let mount_options = MountOptions {
-        fs_name: format!("arca:{}", repo.backend().location()),
-        allow_other: a.allow_other,
-        threads: a.threads,
-    };
-    let session = fuse::mount(vfs, &target, &mount_options)?;
-    out.note(format!("repository mounted at {}; Ctrl-C (or umount) to unmount", target.display()));
-    while !crate::platform::interrupted() && mounted(&target) {
-        std::thread::sleep(Duration::from_millis(200));
-        lock.ensure_fresh()?;
-    }
-    if mounted(&target) {
-        session.unmount()?;
-    } else {
-        drop(session);
-    }
-    out.note(format!("unmounted {}", target.display()));
+    let cmd = MountCommand { target, vfs, allow_other: a.allow_other, threads: a.threads };
+    let serving = commands::mount::mount(repo, cmd)?;
+    out.note(format!("repository mounted at {}; Ctrl-C (or umount) to unmount", serving.target().display()));
+    let report = serving.serve()?;
+    out.note(format!("unmounted {}", report.mountpoint));
     Ok(exit::OK)
 }

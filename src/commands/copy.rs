@@ -27,7 +27,7 @@ use crate::format::snapshot::Snapshot;
 use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
-use crate::repo::{BlobSaver, LockGuard, Repository};
+use crate::repo::{BlobSaver, LockGuard, LockMode, Repository};
 use crate::util::sync::IgnorePoison;
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,7 +157,23 @@ impl std::io::Read for BlobReader<'_, '_> {
     }
 }
 
-/// Copy `snapshots` of `src` into `dst` (oldest first).
+/// `arca copy`: lock `src` for reading and `dst` shared, select the snapshots of `src` that
+/// `ids` and `filter` name (every one the filter selects when `ids` is empty), then [`run`].
+pub fn copy(
+    src: &Repository,
+    dst: &Arc<Repository>,
+    ids: &[String],
+    filter: &super::Filter,
+    log: &dyn Fn(String),
+) -> Result<CopyReport> {
+    let _src_lock = src.lock_read("copy (source)")?;
+    let dst_lock = dst.lock("copy", LockMode::Shared)?;
+    let snapshots = super::select_many(src, ids, filter)?;
+    run(src, dst, snapshots, &dst_lock, log)
+}
+
+/// Copy `snapshots` of `src` into `dst` (oldest first), under `lock` on `dst`, which the
+/// caller holds (with a read lock on `src`).
 pub fn run(
     src: &Repository,
     dst: &Arc<Repository>,

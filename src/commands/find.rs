@@ -30,6 +30,27 @@ pub struct FindOptions {
     /// Snapshot selectors; none: every snapshot the filter selects.
     pub snapshots: Vec<String>,
     pub filter: Filter,
+    /// `--path`: this path's version history instead of name matches.
+    pub path: Option<String>,
+}
+
+/// What `arca find` found: matches grouped by snapshot, or one path's history.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Found {
+    Matches(Vec<SnapshotMatches>),
+    History(PathHistory),
+}
+
+/// `arca find`: under a read lock, bring the history catalog up to date (`log` hears about
+/// new snapshots), then answer from it: [`history`] of `o.path` when given, else [`find`].
+pub fn run(repo: &Repository, o: &FindOptions, log: &dyn Fn(String)) -> Result<Found> {
+    let _lock = repo.lock_read("find")?;
+    let catalog = catalog(repo, log)?;
+    match &o.path {
+        Some(path) => history(repo, &catalog, path, o).map(Found::History),
+        None => find(repo, &catalog, o).map(Found::Matches),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

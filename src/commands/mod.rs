@@ -1,5 +1,13 @@
 //! One module per verb: options in, a serialisable report out. Commands never print; the CLI
 //! renders their reports as text or JSON.
+//!
+//! A verb's function is given an open [`Repository`](crate::repo::Repository) (opening needs
+//! a password, which only a face can ask for), then takes its own lock, selects snapshots
+//! (`select`), runs the engine and returns its report, so a library caller, a web server or a
+//! scheduler runs any verb without `cli`. Where a face must render or prompt half way, the verb
+//! is a pair: `forget::prepare` then `Forget::execute`, `diff::compare` then
+//! `Comparison::run`, `mount::mount` then `Serving::serve`. `copy::run` and `tag::run` are the
+//! work of `copy::copy` and `tag::tag` under a lock the caller already holds.
 
 pub mod backup;
 pub mod cat;
@@ -12,6 +20,7 @@ pub mod forget;
 pub mod init;
 pub mod key;
 pub mod ls;
+pub mod mount;
 pub mod prune;
 pub mod repair;
 pub mod restore;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{select, Filter};
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
-use crate::repo::{LockGuard, Repository};
+use crate::repo::{LockGuard, LockMode, Repository};
 
 /// What to do to the tags: `--set` replaces them; `--add` and `--remove` edit them.
 #[derive(Clone, Debug, Default)]
@@ -61,8 +61,14 @@ pub struct TagReport {
     pub unchanged: usize,
 }
 
+/// `arca tag`: take a shared lock, then [`run`].
+pub fn tag(repo: &Repository, selectors: &[String], filter: &Filter, change: &TagChange) -> Result<TagReport> {
+    let lock = repo.lock("tag", LockMode::Shared)?;
+    run(repo, selectors, filter, change, &lock)
+}
+
 /// Apply `change` to the snapshots named by `selectors` (all snapshots matching `filter` when
-/// there are none).
+/// there are none), under `lock`, which the caller holds.
 pub fn run(
     repo: &Repository,
     selectors: &[String],
