@@ -116,11 +116,8 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
     let repo = Arc::new(s.open()?);
     let lock = repo.lock_read("mount")?;
     let vfs = Arc::new(Vfs::new(repo.clone(), opts)?);
-    let mount_options = MountOptions {
-        fs_name: format!("arca:{}", repo.backend().location()),
-        allow_other: a.allow_other,
-        threads: a.threads,
-    };
+    let mount_options =
+        MountOptions { fs_name: format!("arca:{}", repo.location()), allow_other: a.allow_other, threads: a.threads };
     let session = fuse::mount(vfs, &target, &mount_options)?;
     out.note(format!("repository mounted at {}; Ctrl-C (or umount) to unmount", target.display()));
     while !crate::platform::interrupted() && mounted(&target) {
