@@ -141,3 +141,57 @@ impl Repository {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::error::Kind;
+    use crate::repo::InitOptions;
+
+    const KINDS: [ObjectKind; 4] = [ObjectKind::Snapshot, ObjectKind::Index, ObjectKind::Key, ObjectKind::Lock];
+
+    fn repo() -> Repository {
+        let opts = InitOptions { kdf: KdfParams::INSECURE_TEST, ..Default::default() };
+        Repository::init(crate::backend::memory().unwrap(), b"pw", &opts).unwrap()
+    }
+
+    #[test]
+    fn a_file_under_another_name_is_refused_for_every_kind() {
+        let repo = repo();
+        for kind in KINDS {
+            let bytes = format!("planted as a {kind}").into_bytes();
+            let named = ObjectId(storage_hash(&bytes));
+            let swapped = ObjectId([7; 32]);
+            for id in [named, swapped] {
+                repo.backend.write(&kind.path(&id), bytes.clone().into()).unwrap();
+            }
+            assert_eq!(repo.read(kind, &named).unwrap(), bytes);
+            let e = repo.read(kind, &swapped).unwrap_err();
+            assert_eq!(e.kind, Kind::Corrupt, "{kind}: {e}");
+            assert_eq!(e.message, format!("{}: content does not match its name", kind.path(&swapped)));
+        }
+    }
+
+    #[test]
+    fn a_file_larger_than_its_kind_is_refused_unread_and_listing_skips_odd_names() {
+        let repo = repo();
+        for kind in [ObjectKind::Key, ObjectKind::Lock] {
+            let id = ObjectId([9; 32]);
+            repo.backend.write(&kind.path(&id), vec![0u8; kind.cap() as usize + 1].into()).unwrap();
+            let e = repo.read(kind, &id).unwrap_err();
+            assert!(e.message.contains("more than any arca object of its kind"), "{kind}: {e}");
+            // only 64 lowercase hex digits name an object
+            repo.backend.write(&format!("{}/{}", kind.dir(), id.to_hex().to_uppercase()), vec![1].into()).unwrap();
+            repo.backend.write(&format!("{}/notes.txt", kind.dir()), vec![1].into()).unwrap();
+            let listed = repo.list(kind).unwrap();
+            assert_eq!(listed.iter().filter(|i| **i == id).count(), 1, "{kind}: the upper-case name is no second copy");
+            assert_eq!(listed.len(), usize::from(kind == ObjectKind::Key) + 1, "{kind}: {listed:?}");
+            repo.delete(kind, &id).unwrap();
+            assert!(!repo.list(kind).unwrap().contains(&id));
+            repo.delete(kind, &id).unwrap(); // already gone: no error
+        }
+        assert_eq!(repo.list(ObjectKind::Snapshot).unwrap(), vec![]);
+        assert_eq!(repo.read(ObjectKind::Index, &ObjectId([1; 32])).unwrap_err().kind, Kind::NotFound);
+    }
+}
