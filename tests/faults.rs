@@ -275,7 +275,7 @@ fn listings_that_lag_behind_writes_lose_nothing() {
     // forget the first; prune at once, while the second is not listed yet: the first's packs,
     // which hold most of the second's data, look unused
     let repo = Arc::new(Repository::open(fault.clone(), PASSWORD.as_bytes()).unwrap());
-    repo.delete_file(&format!("snapshots/{first}")).unwrap();
+    repo.delete_snapshot(&arca::id::SnapshotId::from_hex(&first).unwrap()).unwrap();
     let opts = PruneOptions { max_unused: MaxUnused::Bytes(0), keep_delete: lag * 2, ..Default::default() };
     let lock = repo.lock("prune", LockMode::Maintenance).unwrap();
     let early = prune::prune(&repo, &opts, Some(&lock), &|_| {}).unwrap();

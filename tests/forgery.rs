@@ -246,6 +246,7 @@ fn an_index_naming_a_planted_pack_neither_breaks_restore_nor_lets_prune_drop_the
 
     let raw = arca::backend::open_raw(&arca::backend::Location::Local(env.repo.clone()), &[]).unwrap();
     let repo = arca::repo::Repository::open(raw, PASSWORD.as_bytes()).unwrap();
+    let keys = keys_of(&env.repo);
     let mut planted = vec![];
     for pack in env.packs() {
         let real = arca::id::PackId::from_hex(pack.split('/').nth(1).unwrap()).unwrap();
@@ -259,7 +260,7 @@ fn an_index_naming_a_planted_pack_neither_breaks_restore_nor_lets_prune_drop_the
         let first = index_files(&env).into_keys().min().unwrap();
         let file = IndexFile { supersedes: vec![], packs: vec![IndexPack { id: forged, blobs }], marked: vec![] };
         let (name, bytes) = std::iter::repeat_with(|| {
-            let bytes = file.encode(repo.keys());
+            let bytes = file.encode(&keys);
             (hex::encode(arca::id::storage_hash(&bytes)), bytes)
         })
         .find(|(name, _)| *name < first)

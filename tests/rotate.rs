@@ -12,7 +12,7 @@ use arca::crypto::Keys;
 use arca::format::config::Config;
 use arca::maintenance::check::{self, ReadData};
 use arca::maintenance::rotate;
-use arca::repo::Repository;
+use arca::repo::{ObjectKind, Repository};
 use common::*;
 
 fn raw(env: &Env) -> DynBackend {
@@ -48,8 +48,9 @@ fn nothing_opens_under(env: &Env, old: &Keys) {
     for (id, size) in repo.stored_packs().unwrap() {
         assert!(repo.read_pack_header_with(old, &id, size).is_err(), "pack {id} still sealed under the old key");
     }
-    for dir in ["index", "snapshots"] {
-        for id in repo.list_objects(dir).unwrap() {
+    for kind in [ObjectKind::Index, ObjectKind::Snapshot] {
+        let dir = kind.dir();
+        for id in repo.list(kind).unwrap() {
             let bytes = std::fs::read(env.repo.join(dir).join(id.to_hex())).unwrap();
             assert!(
                 arca::format::object::decode(old, arca::crypto::SealKind::Index, &bytes).is_err()
@@ -65,7 +66,7 @@ fn nothing_opens_under(env: &Env, old: &Keys) {
 fn key_rotate_seals_everything_again_and_revokes_every_other_key() {
     let env = Env::new();
     let want = repository(&env);
-    let old_keys = open(raw(&env)).keys().clone();
+    let old_keys = keys_of(&env.repo);
     let old_packs = env.packs();
     let old_key_files: Vec<_> = std::fs::read_dir(env.repo.join("keys"))
         .unwrap()
@@ -138,7 +139,7 @@ fn a_rotation_stopped_at_any_write_or_delete_stays_readable_and_finishes_on_reru
     for crash_at in 1..200 {
         std::fs::remove_dir_all(&env.repo).unwrap();
         copy_dir(&template, &env.repo);
-        let old_keys = open(raw(&env)).keys().clone();
+        let old_keys = keys_of(&env.repo);
         let fault: DynBackend = Arc::new(FaultBackend::new(raw(&env)).crash_at(crash_at));
         match rotate::rotate(&mut open(fault), PASSWORD.as_bytes(), None, &|_| {}) {
             Ok(_) => {

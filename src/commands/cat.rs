@@ -4,27 +4,25 @@ use serde_json::{json, Value};
 
 use super::{select, Filter};
 use crate::error::{Error, Kind, Result};
-use crate::format::index::IndexFile;
 use crate::format::key::KeyFile;
-use crate::format::lock::Lock;
 use crate::format::BlobType;
 use crate::id::{BlobId, ObjectId, PackId};
-use crate::repo::{limits, pack_path, Repository};
+use crate::repo::{ObjectKind, Repository};
 
 pub enum CatOutput {
     Json(Value),
     Bytes(Vec<u8>),
 }
 
-fn object_id(repo: &Repository, dir: &str, prefix: &str) -> Result<ObjectId> {
+fn object_id(repo: &Repository, kind: ObjectKind, prefix: &str) -> Result<ObjectId> {
     if let Some(id) = ObjectId::from_hex(prefix) {
         return Ok(id);
     }
-    let m: Vec<_> = repo.list_objects(dir)?.into_iter().filter(|i| i.to_hex().starts_with(prefix)).collect();
+    let m: Vec<_> = repo.list(kind)?.into_iter().filter(|i| i.to_hex().starts_with(prefix)).collect();
     match m.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::new(Kind::NotFound, format!("no {dir}/ object {prefix:?}"))),
-        _ => Err(Error::usage(format!("{dir}/ prefix {prefix:?} is ambiguous"))),
+        [] => Err(Error::new(Kind::NotFound, format!("no {kind}/ object {prefix:?}"))),
+        _ => Err(Error::usage(format!("{kind}/ prefix {prefix:?} is ambiguous"))),
     }
 }
 
@@ -72,8 +70,8 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
     Ok(CatOutput::Json(match what {
         "config" => config_json(repo, show_secrets)?,
         "index" => {
-            let id = object_id(repo, "index", need()?)?;
-            let f = IndexFile::decode(repo.keys(), &repo.read_object("index", &id)?)?;
+            let id = object_id(repo, ObjectKind::Index, need()?)?;
+            let f = repo.load_index_file(&id)?;
             json!({
                 "supersedes": f.supersedes.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
                 "packs": f.packs.iter().map(|p| json!({"id": p.id.to_hex(), "blobs": entries_json(&p.blobs)})).collect::<Vec<_>>(),
@@ -86,28 +84,19 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
             v
         }
         "key" => {
-            let id = object_id(repo, "keys", need()?)?;
-            let path = format!("keys/{id}");
-            let k = KeyFile::decode(&limits::read_capped(repo.backend(), &path, limits::MAX_KEY_FILE_LEN)?)?;
+            let id = object_id(repo, ObjectKind::Key, need()?)?;
+            let k = KeyFile::decode(&repo.read(ObjectKind::Key, &id)?)?;
             json!({"id": id.to_hex(), "kdf": k.kdf, "params": k.params, "salt": hex::encode(&k.salt), "created": k.created, "hostname": k.hostname, "username": k.username})
         }
         "lock" => {
-            let id = object_id(repo, "locks", need()?)?;
-            let path = format!("locks/{id}");
-            to_json(&Lock::decode(repo.keys(), &limits::read_capped(repo.backend(), &path, limits::MAX_LOCK_LEN)?)?)?
+            let id = object_id(repo, ObjectKind::Lock, need()?)?;
+            to_json(&repo.load_lock(&id)?)?
         }
         "pack" => {
             let id = PackId::from_hex(need()?).ok_or_else(|| Error::usage("pack ids are 64 hex digits"))?;
-            let path = pack_path(&id);
-            let size = repo
-                .backend()
-                .stat(&path)?
-                .ok_or_else(|| Error::new(Kind::NotFound, format!("{path} does not exist")))?;
-            let bytes = repo.read_pack(&id)?;
-            if crate::id::storage_hash(&bytes) != id.0 {
-                return Err(Error::corrupt(format!("{path}: content does not match its name")));
-            }
-            json!({"id": id.to_hex(), "size": size, "blobs": entries_json(&crate::format::pack::decode_header(repo.keys(), &bytes, size)?)})
+            let bytes = repo.read_pack_verified(&id)?;
+            let size = bytes.len() as u64;
+            json!({"id": id.to_hex(), "size": size, "blobs": entries_json(&repo.decode_pack_header(&bytes, size)?)})
         }
         "blob" => {
             let id = BlobId::from_hex(need()?).ok_or_else(|| Error::usage("blob ids are 64 hex digits"))?;

@@ -316,7 +316,7 @@ pub fn live_chunks(repo: &Repository, path: &Path, scratch: &mut Vec<u8>) -> Res
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let mut out = vec![];
     repo.chunker().split_reader(&mut f, scratch, |c| {
-        out.push((repo.keys().blob_id(c), c.len() as u64));
+        out.push((repo.blob_id(crate::format::BlobType::Data, c), c.len() as u64));
         Ok(())
     })?;
     Ok(out)

@@ -170,7 +170,9 @@ pub fn execute(repo: &Repository, groups: &[ForgetGroup]) -> Result<usize> {
     let mut n = 0;
     for g in groups {
         for s in &g.remove {
-            repo.delete_file(&format!("snapshots/{}", s.id))?;
+            let id = SnapshotId::from_hex(&s.id)
+                .ok_or_else(|| Error::internal(format!("forget's plan names snapshot {:?}, not an id", s.id)))?;
+            repo.delete_snapshot(&id)?;
             n += 1;
         }
     }

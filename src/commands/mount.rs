@@ -85,7 +85,7 @@ pub struct Serving {
 pub fn mount(repo: Arc<Repository>, c: MountCommand) -> Result<Serving> {
     let target = mountpoint(&c.target)?;
     let lock = repo.lock_read("mount")?;
-    let fs_name = format!("arca:{}", repo.backend().location());
+    let fs_name = format!("arca:{}", repo.location());
     let vfs = Arc::new(Vfs::new(repo, c.vfs)?);
     let options = MountOptions { fs_name, allow_other: c.allow_other, threads: c.threads };
     let session = fuse::mount(vfs, &target, &options)?;

@@ -93,7 +93,7 @@ pub fn run(
         }
         let new = Snapshot { tags: tags.clone(), original: Some(snap.original.unwrap_or(id)), ..snap };
         let new_id = repo.save_snapshot_once(&new, &existing, &flushed, lock)?;
-        repo.delete_file(&format!("snapshots/{id}"))?;
+        repo.delete_snapshot(&id)?;
         report.changed.push(Retagged { old: id.to_hex(), new: new_id.to_hex(), tags });
     }
     Ok(report)

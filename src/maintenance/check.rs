@@ -23,11 +23,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result, ResultExt};
 use crate::format::index::IndexFile;
-use crate::format::pack::{decode_pack_header, open_unit, sealed_header, verify_pack_bytes, PackEntry, TRAILER_LEN};
+use crate::format::pack::{sealed_header, PackEntry, TRAILER_LEN};
 use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, TreeId};
-use crate::repo::{pack_path, Repository};
+use crate::repo::{pack_path, ObjectKind, Repository};
 
 /// Which packs `--read-data` / `--read-data-subset` downloads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,7 +121,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     // Snapshots are listed first: the index files of each were stored before it (§16), so
     // the index read next covers them even while backups run.
-    let mut snapshot_ids = repo.list_objects("snapshots")?;
+    let mut snapshot_ids = repo.list(ObjectKind::Snapshot)?;
     snapshot_ids.sort();
     let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
 
@@ -153,7 +153,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
         match stored.get(id) {
             None if p.marked => report.pending_deletion.push(pack_path(id)),
             None => {
-                let by: Vec<String> = p.files.iter().map(|f| format!("index/{f}")).collect();
+                let by: Vec<String> = p.files.iter().map(|f| ObjectKind::Index.path(f)).collect();
                 report.errors.push(format!(
                     "{}: indexed but missing ({} blobs, named by {}; an index file naming only missing packs may be an old one replayed)",
                     pack_path(id),
@@ -230,7 +230,11 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
             Err(e) if e.kind == crate::error::Kind::NotFound => continue, // forgotten meanwhile
             Err(e) => {
                 let named = e.message.contains(&sid.to_hex());
-                report.errors.push(if named { e.message } else { format!("snapshots/{sid}: {}", e.message) });
+                report.errors.push(if named {
+                    e.message
+                } else {
+                    format!("{}: {}", ObjectKind::Snapshot.path(&sid), e.message)
+                });
                 continue;
             }
         };
@@ -251,14 +255,14 @@ fn read_index_files(repo: &Repository, report: &mut CheckReport) -> Result<Vec<(
     'listing: loop {
         let mut files = vec![];
         let mut errors = vec![];
-        for id in repo.list_objects("index")? {
-            match repo.read_object("index", &id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
+        for id in repo.list(ObjectKind::Index)? {
+            match repo.load_index_file(&id) {
                 Ok(f) => files.push((id, f)),
                 Err(e) if e.kind == crate::error::Kind::NotFound && attempt < 5 => {
                     attempt += 1;
                     continue 'listing;
                 }
-                Err(e) => errors.push(format!("index/{id}: {}", e.message)),
+                Err(e) => errors.push(format!("{}: {}", ObjectKind::Index.path(&id), e.message)),
             }
         }
         report.errors.extend(errors);
@@ -330,7 +334,7 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     }
     let header = repo.read_pack_tail(id, size).and_then(|tail| {
         r.header = sealed_header(&tail, size).ok().map(|s| *blake3::hash(s).as_bytes());
-        decode_pack_header(repo.keys(), &tail, size).map(|h| h.entries).ctx_object(&path)
+        repo.decode_pack_header(&tail, size).ctx_object(&path)
     });
     match header {
         Ok(header) => {
@@ -363,8 +367,8 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
     }
     // format 3: the units must be the ones the header commits to (formats 1 and 2 commit to
     // nothing: there the units opened below are the check)
-    if repo.keys().format >= 3 {
-        match verify_pack_bytes(repo.keys(), &bytes) {
+    if repo.config().version >= 3 {
+        match repo.verify_pack_bytes(&bytes) {
             Ok((_, problems)) => r.errors.extend(problems.into_iter().map(|p| format!("{path}: {p}"))),
             Err(e) => r.errors.push(format!("{path}: {}", e.message)),
         }
@@ -376,12 +380,12 @@ fn check_pack(repo: &Repository, id: &PackId, size: u64, entries: &[PackEntry], 
         let e = &unit[0];
         let need = unit.iter().map(PackEntry::plain_end).max().unwrap_or(0);
         let opened = match bytes.get(e.offset as usize..e.unit_end() as usize) {
-            Some(s) => open_unit(repo.keys(), e, s, need),
+            Some(s) => repo.open_unit(e, s, need),
             None => Err(Error::corrupt("out of range")),
         };
         for e in unit {
             let failed = match &opened {
-                Ok(u) => u.blob(repo.keys(), e).err().map(|err| err.message),
+                Ok(u) => repo.unit_blob(u, e).err().map(|err| err.message),
                 Err(err) => Some(err.message.clone()),
             };
             if let Some(message) = failed {

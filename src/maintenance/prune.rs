@@ -23,7 +23,7 @@ use crate::format::index::IndexPack;
 use crate::format::pack::{PackEntry, CLOSE_AT_ENTRIES};
 use crate::format::BlobType;
 use crate::id::{storage_hash, PackId};
-use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, PackCopier, Repository};
+use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, ObjectKind, PackCopier, Repository};
 
 /// Clock difference between hosts that prune tolerates when comparing lock and mark times.
 pub const CLOCK_SKEW: u64 = 10 * 60;
@@ -254,7 +254,7 @@ pub fn prune(
         Action::Mark | Action::Repack => opts.instant_delete,
         _ => false,
     };
-    let delete = |p: &PackInfo| repo.delete_file(&pack_path(&idx.pack_id(p.number)));
+    let delete = |p: &PackInfo| repo.delete_pack(&idx.pack_id(p.number));
     if !opts.instant_delete {
         // Two-phase: these packs are marked in the current index, so no writer that started
         // after the mark uses or adopts them; delete before the index stops naming them.
@@ -289,7 +289,7 @@ pub fn prune(
     }
     drop(idx);
     for id in &listed {
-        repo.delete_file(&format!("index/{id}"))?;
+        repo.delete(ObjectKind::Index, id)?;
     }
     repo.unload_index()?;
     Ok(st)

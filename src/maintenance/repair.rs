@@ -23,13 +23,13 @@ use serde_bytes::ByteBuf;
 
 use crate::codec::Compression;
 use crate::error::{Error, Kind, Result, ResultExt};
-use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack::{open_unit, PackEntry};
+use crate::format::index::IndexPack;
+use crate::format::pack::PackEntry;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind, Tree, Xattr};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
-use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, PackCopier, Repository};
+use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, ObjectKind, PackCopier, Repository};
 
 /// Marks a node that `repair snapshots` changed; the value says what was lost.
 pub const REPAIRED_XATTR: &[u8] = b"user.arca.repaired";
@@ -60,12 +60,12 @@ pub fn repair_index(
     log: &dyn Fn(String),
 ) -> Result<RepairIndexReport> {
     let mut r = RepairIndexReport { dry_run, ..Default::default() };
-    let listed = repo.list_objects("index")?;
+    let listed = repo.list(ObjectKind::Index)?;
     r.index_files_replaced = listed.len();
     let mut marks: HashMap<PackId, u64> = HashMap::new();
     let mut old: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
     for id in &listed {
-        match repo.read_object("index", id).and_then(|b| IndexFile::decode(repo.keys(), &b)) {
+        match repo.load_index_file(id) {
             Ok(f) => {
                 for p in f.packs {
                     old.entry(p.id).or_default().extend(p.blobs);
@@ -77,7 +77,7 @@ pub fn repair_index(
                 }
             }
             Err(e) if e.kind == Kind::Corrupt => {
-                log(format!("index/{id} is damaged ({}); it will be replaced", e.message))
+                log(format!("{} is damaged ({}); it will be replaced", ObjectKind::Index.path(id), e.message))
             }
             // a storage error is not damage: stop before replacing what could not be read
             Err(e) => return Err(e),
@@ -164,10 +164,10 @@ pub fn repair_index(
         let replaced: Vec<_> = listed.iter().filter(|id| !salvage_files.contains(id)).copied().collect();
         r.index_files_written = w.finish(replaced.clone())?.len() + salvage_files.len();
         for (id, _) in &damaged {
-            repo.delete_file(&pack_path(id))?;
+            repo.delete_pack(id)?;
         }
         for id in &replaced {
-            repo.delete_file(&format!("index/{id}"))?;
+            repo.delete(ObjectKind::Index, id)?;
         }
         repo.unload_index()?;
     }
@@ -212,7 +212,7 @@ fn inspect(repo: &Repository, id: &PackId, size: u64, read_data: bool) -> Result
 /// blob in it verify?
 fn units_open(repo: &Repository, unit: &[PackEntry], sealed: &[u8]) -> bool {
     let need = unit.iter().map(PackEntry::plain_end).max().unwrap_or(0);
-    open_unit(repo.keys(), &unit[0], sealed, need).is_ok_and(|u| unit.iter().all(|e| u.blob(repo.keys(), e).is_ok()))
+    repo.open_unit(&unit[0], sealed, need).is_ok_and(|u| unit.iter().all(|e| repo.unit_blob(&u, e).is_ok()))
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -281,7 +281,7 @@ pub fn repair_snapshots(
         };
         report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
         if forget && !dry_run {
-            repo.delete_file(&format!("snapshots/{sid}"))?;
+            repo.delete_snapshot(&sid)?;
             report.originals_removed += 1;
         }
     }

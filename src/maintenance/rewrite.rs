@@ -97,7 +97,7 @@ pub fn rewrite(
         let rewritten =
             if opts.dry_run { None } else { Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()) };
         if opts.forget && !opts.dry_run {
-            repo.delete_file(&format!("snapshots/{sid}"))?;
+            repo.delete_snapshot(&sid)?;
             report.originals_removed += 1;
         }
         report.rewritten.push(Rewritten {

@@ -12,13 +12,12 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Kind, Result};
 use crate::format::index::IndexPack;
-use crate::format::lock::Lock;
-use crate::format::pack::{reseal_pack, PackEntry};
+use crate::format::pack::PackEntry;
 use crate::format::snapshot::Snapshot;
 use crate::id::{storage_hash, BlobId, PackId};
-use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, Repository};
+use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, ObjectKind, Repository};
 
 /// Packs handled between two looks at the lock and the log.
 const BATCH: usize = 256;
@@ -67,7 +66,9 @@ pub fn rotate(
     }
     reseal_packs(repo, &lock, &mut st, log)?;
     reseal_snapshots(repo, &lock, &mut st, log)?;
-    st.locks_removed = remove_old_locks(repo, &lock)?;
+    // lock files that only the old secret opens: stale ones (this run holds the exclusive
+    // lock) that would otherwise read as unreadable locks blocking everyone afterwards
+    st.locks_removed = repo.remove_locks_of_previous_secret(&lock)?;
     lock.ensure_fresh()?;
     let (key, removed) = repo.finish_rotation(keep)?;
     st.key = key.to_hex();
@@ -113,7 +114,6 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                 .hint("nothing was changed; run `arca repair index`, then `arca key rotate` again")
         })
     };
-    let current = repo.current_keys();
     let pool = pool()?;
     let mut w = IndexWriter::new(repo);
     let add = |w: &mut IndexWriter, pack: IndexPack, mark: Option<u64>| match mark {
@@ -129,7 +129,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
         let outcomes: Vec<Result<Outcome>> = pool.install(|| {
             batch
                 .par_iter()
-                .map(|(id, _)| match repo.read_pack_header_with(&current, id, size(id)?) {
+                .map(|(id, _)| match repo.read_pack_header_current(id, size(id)?) {
                     Ok(entries) => Ok(Outcome::Current(entries)),
                     Err(e) if e.kind == Kind::Corrupt => Ok(Outcome::Old),
                     Err(e) => Err(e),
@@ -150,7 +150,6 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
 
     // 2: seal the others again
     log(format!("sealing {} packs under the new master secret", old.len()));
-    let old_keys = repo.keys().clone();
     for batch in old.chunks(BATCH) {
         lock.ensure_fresh()?;
         if crate::platform::interrupted() {
@@ -160,19 +159,12 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
             batch
                 .par_iter()
                 .map(|(id, _)| {
-                    let path = pack_path(id);
-                    let bytes = repo.read_pack(id)?;
-                    if storage_hash(&bytes) != id.0 {
-                        return Err(Error::corrupt(format!("{path}: content does not match its name")).hint(
-                            "nothing was lost; run `arca check`, `arca repair index`, then `arca key rotate` again",
-                        ));
-                    }
-                    let (new, entries) = reseal_pack(&old_keys, &current, &bytes).ctx_object(&path)?;
+                    let (new, entries, old_len) = repo.reseal_pack(id)?;
                     if entries.iter().all(|e| covered.contains(&e.id)) {
                         return Ok(Resealed::Covered);
                     }
                     let new_id = repo.store_pack(new)?;
-                    Ok(Resealed::New(new_id, entries, bytes.len() as u64))
+                    Ok(Resealed::New(new_id, entries, old_len))
                 })
                 .collect()
         });
@@ -192,10 +184,10 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
     lock.ensure_fresh()?;
     st.index_files_written = w.finish(listed.clone())?.len() as u64;
     for id in &listed {
-        repo.delete_file(&format!("index/{id}"))?;
+        repo.delete(ObjectKind::Index, id)?;
     }
     for (id, _) in &old {
-        repo.delete_file(&pack_path(id))?;
+        repo.delete_pack(id)?;
     }
     repo.unload_index()?;
     log(format!("{} packs sealed again, {} index files written", st.packs_resealed, st.index_files_written));
@@ -206,19 +198,14 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
 /// content plus `original`, under a new name) and the old file removed. One stored again by an interrupted
 /// run is recognised by its content and not stored twice.
 fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: &dyn Fn(String)) -> Result<()> {
-    let current = repo.current_keys();
     let mut have = HashSet::new();
     let mut old = vec![];
-    for id in repo.list_objects("snapshots")? {
-        let bytes = repo.read_object("snapshots", &id)?;
-        match Snapshot::decode(&current, &bytes) {
-            Ok(s) => {
+    for id in repo.list(ObjectKind::Snapshot)? {
+        match repo.load_snapshot_sealed(&id)? {
+            (s, true) => {
                 have.insert(storage_hash(&crate::codec::to_cbor(&s)));
             }
-            Err(_) => {
-                let s = Snapshot::decode(repo.keys(), &bytes).ctx_object(format!("snapshots/{id}"))?;
-                old.push((id, s));
-            }
+            (s, false) => old.push((id, s)),
         }
     }
     log(format!("sealing {} snapshots under the new master secret", old.len()));
@@ -233,29 +220,7 @@ fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, l
             repo.save_snapshot(&s, &flushed, lock)?;
             st.snapshots_resealed += 1;
         }
-        repo.delete_file(&format!("snapshots/{id}"))?;
+        repo.delete_snapshot(&id)?;
     }
     Ok(())
-}
-
-/// Lock files that only the old secret opens: stale ones (this run holds the exclusive
-/// lock) that would otherwise read as unreadable locks blocking everyone afterwards.
-fn remove_old_locks(repo: &Repository, lock: &LockGuard) -> Result<u64> {
-    let current = repo.current_keys();
-    let mut n = 0;
-    for id in repo.list_objects("locks")? {
-        if id == lock.id() {
-            continue;
-        }
-        let path = format!("locks/{id}");
-        let Ok(bytes) = crate::repo::limits::read_capped(repo.backend(), &path, crate::repo::limits::MAX_LOCK_LEN)
-        else {
-            continue;
-        };
-        if Lock::decode(&current, &bytes).is_err() && Lock::decode(repo.keys(), &bytes).is_ok() {
-            repo.delete_file(&format!("locks/{id}"))?;
-            n += 1;
-        }
-    }
-    Ok(n)
 }

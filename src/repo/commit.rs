@@ -50,7 +50,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{pack_path, LockGuard, Repository};
+use super::{pack_path, LockGuard, ObjectKind, Repository};
 use crate::backend::Bytes;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexFile;
@@ -130,7 +130,7 @@ impl Repository {
     /// Store an index file; the one path every index file takes to storage. The packs it
     /// names stop being pending.
     pub(crate) fn store_index(&self, file: &IndexFile) -> Result<ObjectId> {
-        let id = self.write_object("index", &file.encode(&self.keys))?;
+        let id = self.write_object(ObjectKind::Index, &file.encode(&self.keys))?;
         let mut unindexed = self.pending.unindexed.lock().ignore_poison();
         for p in file.packs.iter().chain(file.marked.iter().map(|m| &m.pack)) {
             unindexed.remove(&p.id);
@@ -165,7 +165,7 @@ impl Repository {
     /// write).
     pub fn save_snapshot(&self, snap: &Snapshot, flushed: &IndexFlushed, lock: &LockGuard) -> Result<SnapshotId> {
         self.may_commit(flushed, lock)?;
-        self.write_object("snapshots", &snap.encode(&self.keys))
+        self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys))
     }
 
     /// Store `snap` unless one of `existing` is identical, whose id is returned instead. Commands
@@ -182,7 +182,7 @@ impl Repository {
         self.may_commit(flushed, lock)?;
         match existing.iter().find(|(_, s)| s == snap) {
             Some((id, _)) => Ok(*id),
-            None => self.write_object("snapshots", &snap.encode(&self.keys)),
+            None => self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys)),
         }
     }
 
@@ -204,9 +204,9 @@ impl Repository {
 
     /// Write a content-addressed object; returns its id. Private to `repo/`: packs, index
     /// files and snapshots have their own roads above.
-    pub(super) fn write_object(&self, dir: &str, bytes: &[u8]) -> Result<ObjectId> {
+    pub(super) fn write_object(&self, kind: ObjectKind, bytes: &[u8]) -> Result<ObjectId> {
         let id = ObjectId(storage_hash(bytes));
-        let path = format!("{dir}/{id}");
+        let path = kind.path(&id);
         self.backend.write(&path, Bytes::copy_from_slice(bytes)).ctx(format!("writing {path}"))?;
         if let Some(c) = &self.cache {
             c.put(&path, bytes);
@@ -252,7 +252,7 @@ mod tests {
     }
 
     fn stored_snapshots(repo: &Repository) -> usize {
-        repo.list_objects("snapshots").unwrap().len()
+        repo.list(ObjectKind::Snapshot).unwrap().len()
     }
 
     #[test]

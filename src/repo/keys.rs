@@ -1,7 +1,7 @@
 //! Key files: each wraps the master secret with one password. Adding, listing, removing and
 //! changing passwords never touches anything but `keys/`.
 
-use super::Repository;
+use super::{ObjectKind, Repository};
 use crate::backend::DynBackend;
 use crate::crypto::{KdfParams, Keys, MasterSecret};
 use crate::error::{Error, Kind, Operation, Result, ResultExt};
@@ -29,7 +29,7 @@ pub(super) fn write_key_file(
         KeyFile::create(master, password, kdf, platform::now_rfc3339(), platform::hostname(), platform::username())?;
     let bytes = kf.encode();
     let id = ObjectId(storage_hash(&bytes));
-    backend.write(&format!("keys/{id}"), bytes.into()).ctx("writing key file")?;
+    backend.write(&ObjectKind::Key.path(&id), bytes.into()).ctx("writing key file")?;
     Ok(id)
 }
 
@@ -39,8 +39,8 @@ pub(super) fn key_ids(backend: &DynBackend) -> Result<Vec<ObjectId>> {
 }
 
 pub(super) fn read_key(backend: &DynBackend, id: &ObjectId) -> Result<KeyFile> {
-    let path = format!("keys/{id}");
-    let bytes = super::limits::read_capped(backend, &path, super::limits::MAX_KEY_FILE_LEN)?;
+    let path = ObjectKind::Key.path(id);
+    let bytes = super::limits::read_capped(backend, &path, ObjectKind::Key.cap())?;
     if storage_hash(&bytes) != id.0 {
         return Err(Error::corrupt(format!("{path}: content does not match its name")).object(path));
     }
@@ -86,7 +86,7 @@ pub(super) fn unlock(
     for id in key_ids(backend)? {
         listed += 1;
         match read_key(backend, &id)
-            .and_then(|k| k.check_before_deriving().map(|()| k).ctx_object(format!("keys/{id}")))
+            .and_then(|k| k.check_before_deriving().map(|()| k).ctx_object(ObjectKind::Key.path(&id)))
         {
             Ok(k) => files.push((id, k)),
             Err(e) => {
@@ -123,7 +123,7 @@ pub(super) fn unlock(
             Ok(m) => m,
             Err(e) if e.kind == Kind::WrongPassword => continue,
             Err(e) => {
-                last_corrupt = Some(e.context_object(format!("keys/{id}")));
+                last_corrupt = Some(e.context_object(ObjectKind::Key.path(&id)));
                 continue;
             }
         };
@@ -239,7 +239,8 @@ impl Repository {
             return Err(Error::usage("refusing to remove the key in use")
                 .hint("open the repository with another password to remove this key"));
         }
-        self.backend.delete(&format!("keys/{id}")).ctx_op(Operation::Deleting, format!("keys/{id}"))?;
+        let path = ObjectKind::Key.path(&id);
+        self.backend.delete(&path).ctx_op(Operation::Deleting, path)?;
         Ok(id)
     }
 
@@ -247,7 +248,8 @@ impl Repository {
     pub fn change_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
         let new = self.add_key(password, kdf)?;
         let old = self.key_id;
-        self.backend.delete(&format!("keys/{old}")).ctx_op(Operation::Deleting, format!("keys/{old}"))?;
+        let path = ObjectKind::Key.path(&old);
+        self.backend.delete(&path).ctx_op(Operation::Deleting, path)?;
         self.key_id = new;
         Ok(new)
     }

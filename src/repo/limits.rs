@@ -38,19 +38,6 @@ pub fn max_pack_len(pack_size: u32) -> u64 {
     u64::from(pack_size) + largest_unit + crate::format::pack::max_header_len() as u64 + 4
 }
 
-/// The cap for the objects stored under `dir` (`index`, `snapshots`, `locks`, `keys`).
-pub fn cap_for(dir: &str) -> u64 {
-    match dir {
-        "index" => MAX_INDEX_FILE_LEN,
-        "snapshots" => MAX_SNAPSHOT_LEN,
-        "locks" => MAX_LOCK_LEN,
-        "keys" => MAX_KEY_FILE_LEN,
-        "config" => MAX_CONFIG_LEN,
-        // a kind without its own cap gets the largest one rather than none
-        _ => MAX_INDEX_FILE_LEN,
-    }
-}
-
 /// Read a whole object of at most `cap` bytes: its size is asked first and a larger file is
 /// refused (Corrupt, naming it) before a byte is read; the read itself is a ranged read of
 /// exactly that size, so a file that grows in between is not read past it. A missing file is

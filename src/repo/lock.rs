@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::Repository;
+use super::{ObjectKind, Repository};
 use crate::error::{Error, Kind, Result};
 use crate::format::lock::Lock;
 pub use crate::format::lock::LockMode;
@@ -100,13 +100,18 @@ impl Repository {
             .collect())
     }
 
+    /// One lock, read (size-capped, checked against its name) and opened.
+    pub fn load_lock(&self, id: &ObjectId) -> Result<Lock> {
+        Lock::decode(&self.keys, &self.read(ObjectKind::Lock, id)?)
+    }
+
     /// Every lock, decoded or with why it can't be: each is read size-capped
     /// ([`super::limits::MAX_LOCK_LEN`]) and checked against its name. A lock file that
     /// vanished after the listing is left out.
     fn read_locks(&self) -> Result<Vec<(ObjectId, std::result::Result<Lock, String>)>> {
         let mut out = vec![];
-        for (id, size) in self.list_objects_sized("locks")? {
-            let path = format!("locks/{id}");
+        for (id, size) in self.list_sized(ObjectKind::Lock)? {
+            let path = ObjectKind::Lock.path(&id);
             let read = match size {
                 0 => super::limits::read_capped(&self.backend, &path, super::limits::MAX_LOCK_LEN),
                 _ => super::limits::read_listed(&self.backend, &path, size, super::limits::MAX_LOCK_LEN),
@@ -206,11 +211,11 @@ impl Repository {
             started: Some(now),
             maintenance: mode == LockMode::Maintenance,
         };
-        let id = self.write_object("locks", &lock.encode(&self.keys))?;
+        let id = self.write_object(ObjectKind::Lock, &lock.encode(&self.keys))?;
         let refreshed = Arc::new(Mutex::new(Instant::now()));
         // Re-check: two processes may have locked at the same moment.
         if let Some((other, l)) = conflict(&current_locks()?, Some(id)) {
-            let _ = self.backend.delete(&format!("locks/{id}"));
+            let _ = self.backend.delete(&ObjectKind::Lock.path(&id));
             return Err(locked_error(&other, &l));
         }
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
@@ -232,7 +237,7 @@ impl Repository {
                 let fresh = Lock { time: platform::now_rfc3339(), ..lock.clone() };
                 let bytes = fresh.encode(&keys);
                 let new_id = ObjectId(crate::id::storage_hash(&bytes));
-                match backend.write(&format!("locks/{new_id}"), bytes.into()) {
+                match backend.write(&ObjectKind::Lock.path(&new_id), bytes.into()) {
                     Ok(()) => {
                         let mut last = refreshed2.lock().ignore_poison();
                         if last.elapsed() > trust_for {
@@ -241,7 +246,7 @@ impl Repository {
                         *last = Instant::now();
                         drop(last);
                         let mut cur = current2.lock().ignore_poison();
-                        let _ = backend.delete(&format!("locks/{}", *cur));
+                        let _ = backend.delete(&ObjectKind::Lock.path(&cur));
                         *cur = new_id;
                         next = Instant::now() + every;
                     }
@@ -269,7 +274,7 @@ impl Repository {
         let mut n = 0;
         for (id, l) in self.locks()? {
             if all || is_stale(&l) {
-                self.backend.delete(&format!("locks/{id}"))?;
+                self.backend.delete(&ObjectKind::Lock.path(&id))?;
                 n += 1;
             }
         }
@@ -321,6 +326,6 @@ impl Drop for LockGuard {
             let _ = h.join();
         }
         let id = *self.current.lock().ignore_poison();
-        let _ = self.backend.delete(&format!("locks/{id}"));
+        let _ = self.backend.delete(&ObjectKind::Lock.path(&id));
     }
 }

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::target::{remove_at, stat_at, Target};
 use super::{RestoreOptions, RestoreProgress};
 use crate::error::{Error, Kind, Result};
-use crate::format::pack::{open_unit, OpenedUnit};
+use crate::format::pack::OpenedUnit;
 use crate::format::tree::Node;
 use crate::repo::{pack_path, BlobLocation, Repository};
 use crate::util::sync::IgnorePoison;
@@ -205,14 +205,15 @@ fn fetch_run(repo: &Repository, run: &[Piece], sink: &Sink<'_>) -> Result<()> {
     let first = &run[0].loc;
     let start = first.entry.offset as u64;
     let end = run.iter().map(|p| p.loc.entry.offset as u64 + p.loc.entry.length as u64).max().unwrap_or(start);
-    let pack = pack_path(&first.pack);
-    let bytes = match repo.backend().read_range(&pack, start, end - start) {
+    // named by id: the read spells its path once, and this run again only for a message
+    let pack = &first.pack;
+    let bytes = match repo.read_pack_range(pack, start, end - start) {
         Ok(b) => b,
-        Err(e) if e.kind == crate::backend::BackendErrorKind::NotFound => {
-            from_elsewhere(repo, run, &format!("{pack}: {}", Error::from(e).message), sink);
+        Err(e) if e.kind == Kind::NotFound => {
+            from_elsewhere(repo, run, &format!("{}: {}", pack_path(pack), e.message), sink);
             return Ok(());
         }
-        Err(e) => return Err(Error::from(e).context("reading pack")),
+        Err(e) => return Err(e.context("reading pack")),
     };
     let mut i = 0;
     while i < run.len() {
@@ -224,10 +225,12 @@ fn fetch_run(repo: &Repository, run: &[Piece], sink: &Sink<'_>) -> Result<()> {
         let entry = &run[i].loc.entry;
         let o = (entry.offset as u64 - start) as usize;
         let need = run[i..j].iter().map(|p| p.loc.entry.plain_end()).max().unwrap_or(0);
-        match bytes.get(o..o + entry.length as usize).map(|sealed| open_unit(repo.keys(), entry, sealed, need)) {
-            Some(Ok(unit)) => put_blobs(repo, &unit, &run[i..j], &pack, sink),
-            Some(Err(e)) => from_elsewhere(repo, &run[i..j], &format!("{pack}: {}", e.message), sink),
-            None => from_elsewhere(repo, &run[i..j], &format!("{pack}: shorter than its index says"), sink),
+        match bytes.get(o..o + entry.length as usize).map(|sealed| repo.open_unit(entry, sealed, need)) {
+            Some(Ok(unit)) => put_blobs(repo, &unit, &run[i..j], pack, sink),
+            Some(Err(e)) => from_elsewhere(repo, &run[i..j], &format!("{}: {}", pack_path(pack), e.message), sink),
+            None => {
+                from_elsewhere(repo, &run[i..j], &format!("{}: shorter than its index says", pack_path(pack)), sink)
+            }
         }
         i = j;
     }
@@ -244,7 +247,7 @@ struct Sink<'a> {
 
 /// Write the blobs of one opened unit into the files that hold them; each blob is verified
 /// once, however many files hold it (pieces of one blob are next to each other).
-fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &str, sink: &Sink<'_>) {
+fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &crate::id::PackId, sink: &Sink<'_>) {
     let Sink { handles, opts, progress, fail } = sink;
     let mut i = 0;
     while i < pieces.len() {
@@ -252,7 +255,7 @@ fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &str,
         while j < pieces.len() && pieces[j].loc.entry.id == pieces[i].loc.entry.id {
             j += 1;
         }
-        match unit.blob(repo.keys(), &pieces[i].loc.entry) {
+        match repo.unit_blob(unit, &pieces[i].loc.entry) {
             Ok(plain) => {
                 let hole = opts.sparse && plain.iter().all(|&b| b == 0);
                 for p in &pieces[i..j] {
@@ -265,7 +268,7 @@ fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &str,
                     progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
                 }
             }
-            Err(e) => from_elsewhere(repo, &pieces[i..j], &format!("{pack}: {}", e.message), sink),
+            Err(e) => from_elsewhere(repo, &pieces[i..j], &format!("{}: {}", pack_path(pack), e.message), sink),
         }
         i = j;
     }

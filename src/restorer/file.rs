@@ -35,7 +35,7 @@ pub(super) fn verify_file(repo: &Repository, f: &File, path: &std::path::Path, n
         buf.resize(len as usize, 0);
         f.read_exact_at(&mut buf, at).map_err(|e| Error::io(path.display(), e))?;
         at += len as u64;
-        if crate::format::BlobType::Data.id(repo.keys(), &buf) != *id {
+        if repo.blob_id(crate::format::BlobType::Data, &buf) != *id {
             return Err(Error::corrupt(format!("content differs from blob {}", id.short())));
         }
     }

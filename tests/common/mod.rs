@@ -308,3 +308,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn raw_backend(repo: &Path) -> arca::backend::DynBackend {
     arca::backend::open_raw(&arca::backend::Location::Local(repo.to_path_buf()), &[]).unwrap()
 }
+
+/// The keys of the local repository at `repo` that [`PASSWORD`] opens, for tests that forge
+/// objects under them or check that nothing opens under old ones. They are derived as any
+/// holder of the password can, from a key file and `config` through the format layer: a
+/// `Repository` never hands its keys out. That `config` opens under them proves they are the
+/// repository's (a key file that opens but decodes no `config` is passed over).
+pub fn keys_of(repo: &Path) -> arca::crypto::Keys {
+    use arca::crypto::Keys;
+    use arca::format::config::Config;
+    use arca::format::key::KeyFile;
+    let config = std::fs::read(repo.join("config")).unwrap();
+    for entry in std::fs::read_dir(repo.join("keys")).unwrap() {
+        let Ok(key) = KeyFile::decode(&std::fs::read(entry.unwrap().path()).unwrap()) else { continue };
+        let Ok((master, _)) = key.open_all(PASSWORD.as_bytes()) else { continue };
+        if let Ok(c) = Config::decode(&Keys::derive(&master), &config) {
+            return c.keys(&master, &master, None);
+        }
+    }
+    panic!("no key file in {} opens its config with the test password", repo.display())
+}

@@ -17,6 +17,9 @@
 //! OpenDAL and tokio, rusqlite) stays in its adapter. Uses are found by [`crate_refs`]:
 //! `use c::…`, a path `c::…` in code or attributes, `::c::…` and `extern crate c`. Crates not
 //! in the table (serde, nix, blake3, …) may be used anywhere.
+//!
+//! Third, the repository is sealed ([`crate::sealed`]): outside `src/repo/` nothing calls the
+//! accessors that would hand out its storage or keys, and no object path is spelled out.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -192,7 +195,64 @@ pub struct Reference {
     pub module: String,
 }
 
+/// What [`check`] found in a source tree.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub violations: Vec<String>,
+    pub unknown: BTreeSet<String>,
+    pub crate_problems: Vec<String>,
+    /// Escape hatches out of the sealed repository, and stale allow-list entries.
+    pub sealed: Vec<String>,
+    pub references: usize,
+    pub edges: usize,
+    pub files: usize,
+}
+
+impl Findings {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+            && self.unknown.is_empty()
+            && self.crate_problems.is_empty()
+            && self.sealed.is_empty()
+    }
+}
+
 pub fn run(root: &Path) -> Result<()> {
+    let f = check(root)?;
+    for v in &f.violations {
+        println!("{v}");
+    }
+    for m in &f.unknown {
+        println!("src/{m}: module `{m}` is not in the layers table (xtask/src/layers.rs)");
+    }
+    for p in f.crate_problems.iter().chain(&f.sealed) {
+        println!("{p}");
+    }
+    if f.ok() {
+        println!(
+            "layers OK: {} distinct module edges ({} references) checked in {} files; \
+             {} pinned crates used only where the crate table allows; the repository is sealed \
+             (no storage, keys or object paths reached outside src/repo/)",
+            f.edges,
+            f.references,
+            f.files,
+            CRATES.len()
+        );
+        Ok(())
+    } else {
+        Err(Error::Check(format!(
+            "layers: {} forbidden references, {} unknown modules, {} crate table violations, {} escape hatches \
+             out of the sealed repository",
+            f.violations.len(),
+            f.unknown.len(),
+            f.crate_problems.len(),
+            f.sealed.len()
+        )))
+    }
+}
+
+/// Check the source tree at `root` (its `src/` and `Cargo.toml`) against the three tables.
+pub fn check(root: &Path) -> Result<Findings> {
     let src = root.join("src");
     let mut files = Vec::new();
     collect_rs(&src, &mut files)?;
@@ -217,6 +277,8 @@ pub fn run(root: &Path) -> Result<()> {
     let mut unknown = BTreeSet::new();
     let mut references = 0usize;
     let mut edges = BTreeSet::new();
+    let mut sealed = Vec::new();
+    let mut allowances_used = vec![0usize; crate::sealed::ALLOWED.len()];
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap_or(file);
         let path = module_path(rel);
@@ -224,6 +286,7 @@ pub fn run(root: &Path) -> Result<()> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
         // lib.rs and main.rs are above every layer, but not above the crate table
         crate_problems.extend(crate_violations(rel, &text));
+        sealed.extend(crate::sealed::violations(rel, &text, &mut allowances_used));
         if EXEMPT.contains(&from.as_str()) && path.len() == 1 {
             continue;
         }
@@ -244,32 +307,8 @@ pub fn run(root: &Path) -> Result<()> {
         }
     }
 
-    for v in &violations {
-        println!("{v}");
-    }
-    for m in &unknown {
-        println!("src/{m}: module `{m}` is not in the layers table (xtask/src/layers.rs)");
-    }
-    for p in &crate_problems {
-        println!("{p}");
-    }
-    if violations.is_empty() && unknown.is_empty() && crate_problems.is_empty() {
-        println!(
-            "layers OK: {} distinct module edges ({references} references) checked in {} files; \
-             {} pinned crates used only where the crate table allows",
-            edges.len(),
-            files.len(),
-            CRATES.len()
-        );
-        Ok(())
-    } else {
-        Err(Error::Check(format!(
-            "layers: {} forbidden references, {} unknown modules, {} crate table violations",
-            violations.len(),
-            unknown.len(),
-            crate_problems.len()
-        )))
-    }
+    sealed.extend(crate::sealed::stale_allowances(&allowances_used));
+    Ok(Findings { violations, unknown, crate_problems, sealed, references, edges: edges.len(), files: files.len() })
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -419,6 +458,75 @@ mod tests {
         assert_eq!(crate_violations(Path::new("main.rs"), "fn main() { clap::Command::new(\"x\"); }").len(), 1);
         // unpinned crates are free
         assert_eq!(crate_violations(Path::new("format/tree.rs"), "use serde::Serialize;"), Vec::<String>::new());
+    }
+
+    /// A source tree under the temporary directory that passes every check: each crate of the
+    /// crate table a dependency, each of its places a file, each allow-list entry used.
+    fn clean_tree(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("xtask-layers-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut manifest = String::from("[package]\nname = \"planted\"\n[dependencies]\n");
+        for (c, places) in CRATES {
+            manifest.push_str(&format!("{c} = \"1\"\n"));
+            for p in *places {
+                plant(&root, &format!("src/{}.rs", p.replace("::", "/")), "");
+            }
+        }
+        std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+        for a in crate::sealed::ALLOWED {
+            let text = match a.found.starts_with('"') {
+                true => format!("const ALLOWED: &str = {};\n", a.found),
+                false => format!("fn allowed() {{ {}; }}\n", a.found),
+            };
+            plant(&root, &format!("src/{}", a.file), &text);
+        }
+        root
+    }
+
+    /// Append `text` to the file `rel` under `root`.
+    fn plant(root: &Path, rel: &str, text: &str) {
+        use std::io::Write;
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_planted_escape_hatch_out_of_the_repository_fails_the_check() {
+        let root = clean_tree("sealed");
+        let clean = check(&root).unwrap();
+        assert!(clean.ok(), "{clean:?}");
+        assert!(run(&root).is_ok());
+
+        // inside repo/ the storage and keys are at home
+        let reach = "fn f(repo: &Repository, id: &ObjectId) {\n    let k = repo.keys();\n    \
+                     repo.delete_file(&format!(\"snapshots/{id}\"));\n}\n";
+        plant(&root, "src/repo/objects.rs", reach);
+        assert!(check(&root).unwrap().ok());
+
+        // an engine doing the same is refused, naming the file, the line and what it did
+        plant(&root, "src/maintenance/planted.rs", reach);
+        let f = check(&root).unwrap();
+        assert_eq!(f.sealed.len(), 2, "{f:?}");
+        assert!(
+            f.sealed[0].starts_with("src/maintenance/planted.rs:2: `repo.keys()` reaches into a Repository"),
+            "{f:?}"
+        );
+        assert!(f.sealed[1].starts_with("src/maintenance/planted.rs:3: `\"snapshots/{id}\"` spells out an object path"));
+        assert!(f.violations.is_empty() && f.crate_problems.is_empty(), "only the seal is broken: {f:?}");
+        let e = run(&root).unwrap_err();
+        assert!(e.to_string().contains("2 escape hatches out of the sealed repository"), "{e}");
+
+        let _ = std::fs::remove_dir_all(&root);
+
+        // and so is an allow-list entry that no longer allows anything
+        let root = clean_tree("stale");
+        std::fs::write(root.join("src").join(crate::sealed::ALLOWED[0].file), "").unwrap();
+        let f = check(&root).unwrap();
+        assert_eq!(f.sealed.len(), 1, "{f:?}");
+        assert!(f.sealed[0].contains("allows nothing any more"), "{f:?}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod layers;
 mod linux_source;
 mod man;
 mod rust_scan;
+mod sealed;
 mod servers;
 mod torture;
 

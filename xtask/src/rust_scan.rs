@@ -5,7 +5,9 @@
 //! comments, string, byte-string, C-string and raw-string literals, char and byte literals,
 //! lifetimes and numbers. So `crate::x` inside a comment or a string is never seen. It does
 //! not expand macros and does not need the code to compile; malformed input ends a literal or
-//! comment at end of file instead of failing.
+//! comment at end of file instead of failing. [`scan`] also returns the string literals it
+//! dropped (their text as written, with the place among the tokens where each stood), for
+//! checks that look for a string such as an object path.
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tok {
@@ -17,6 +19,15 @@ pub enum Tok {
 pub struct Token {
     pub tok: Tok,
     pub line: usize,
+}
+
+/// A string literal (plain, raw, byte or C string): its text between the quotes as written
+/// (escapes not resolved), its line, and how many tokens came before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Literal {
+    pub text: String,
+    pub line: usize,
+    pub at: usize,
 }
 
 struct Lexer {
@@ -67,38 +78,44 @@ impl Lexer {
         }
     }
 
-    /// After the opening `"`: skip to the closing one, honouring backslash escapes.
-    fn skip_string(&mut self) {
+    /// After the opening `"`: skip to the closing one, honouring backslash escapes; returns
+    /// the text in between as written.
+    fn skip_string(&mut self) -> String {
+        let start = self.pos;
         while let Some(c) = self.bump() {
             match c {
                 '\\' => {
                     self.bump();
                 }
-                '"' => return,
+                '"' => return self.chars[start..self.pos - 1].iter().collect(),
                 _ => {}
             }
         }
+        self.chars[start..].iter().collect()
     }
 
-    /// At `#`s or `"` after `r`: skip a raw string `#*"..."#*`. Returns false (consuming
-    /// nothing) when this is not a raw string, e.g. the raw identifier `r#match`.
-    fn skip_raw_string(&mut self) -> bool {
+    /// At `#`s or `"` after `r`: skip a raw string `#*"..."#*` and return its text. Returns
+    /// `None` (consuming nothing) when this is not a raw string, e.g. the raw identifier
+    /// `r#match`.
+    fn skip_raw_string(&mut self) -> Option<String> {
         let hashes = (0..).take_while(|&i| self.peek(i) == Some('#')).count();
         if self.peek(hashes) != Some('"') {
-            return false;
+            return None;
         }
         for _ in 0..=hashes {
             self.bump();
         }
+        let start = self.pos;
         while let Some(c) = self.bump() {
             if c == '"' && (0..hashes).all(|i| self.peek(i) == Some('#')) {
+                let text = self.chars[start..self.pos - 1].iter().collect();
                 for _ in 0..hashes {
                     self.bump();
                 }
-                return true;
+                return Some(text);
             }
         }
-        true
+        Some(self.chars[start..].iter().collect())
     }
 
     /// At `'`: a char literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime/label (`'a`).
@@ -143,8 +160,14 @@ fn is_ident_continue(c: char) -> bool {
 
 /// Tokenize `src` (see the module docs for what is kept).
 pub fn tokenize(src: &str) -> Vec<Token> {
+    scan(src).0
+}
+
+/// Tokenize `src`, and return the string literals dropped on the way too.
+pub fn scan(src: &str) -> (Vec<Token>, Vec<Literal>) {
     let mut lx = Lexer { chars: src.chars().collect(), pos: 0, line: 1 };
     let mut out = Vec::new();
+    let mut literals = Vec::new();
     while let Some(c) = lx.peek(0) {
         let line = lx.line;
         match c {
@@ -159,7 +182,8 @@ pub fn tokenize(src: &str) -> Vec<Token> {
             }
             '"' => {
                 lx.bump();
-                lx.skip_string();
+                let text = lx.skip_string();
+                literals.push(Literal { text, line, at: out.len() });
             }
             '\'' => lx.skip_quote(),
             c if c.is_ascii_digit() => {
@@ -182,15 +206,18 @@ pub fn tokenize(src: &str) -> Vec<Token> {
                         Some('\'') => lx.skip_quote(),
                         Some('"') if !raw => {
                             lx.bump();
-                            lx.skip_string();
+                            let text = lx.skip_string();
+                            literals.push(Literal { text, line, at: out.len() });
                         }
-                        _ if lx.skip_raw_string() => {}
-                        _ => {
-                            // `r#ident`: a raw identifier; keep its name.
-                            lx.pos = at + 2;
-                            let name = lx.ident();
-                            out.push(Token { tok: Tok::Ident(name), line });
-                        }
+                        _ => match lx.skip_raw_string() {
+                            Some(text) => literals.push(Literal { text, line, at: out.len() }),
+                            None => {
+                                // `r#ident`: a raw identifier; keep its name.
+                                lx.pos = at + 2;
+                                let name = lx.ident();
+                                out.push(Token { tok: Tok::Ident(name), line });
+                            }
+                        },
                     }
                 } else {
                     let name = lx.ident();
@@ -203,7 +230,7 @@ pub fn tokenize(src: &str) -> Vec<Token> {
             }
         }
     }
-    out
+    (out, literals)
 }
 
 pub fn is_ident(t: Option<&Token>, name: &str) -> bool {
@@ -369,6 +396,16 @@ mod tests {
         assert!(!ids.iter().any(|i| i == "crate"), "{ids:?}");
         assert!(ids.contains(&"keep".to_string()));
         assert!(ids.contains(&"str".to_string()) && !ids.contains(&"static".to_string()));
+    }
+
+    #[test]
+    fn string_literals_are_returned_with_their_place() {
+        let src = "let a = \"snapshots/x\";\nf(r#\"index/\"q\"#, b\"keys/\", 'c', r#type);\n// \"locks/\"";
+        let (toks, lits) = scan(src);
+        let got: Vec<(&str, usize, usize)> = lits.iter().map(|l| (l.text.as_str(), l.line, l.at)).collect();
+        assert_eq!(got, vec![("snapshots/x", 1, 3), ("index/\"q", 2, 6), ("keys/", 2, 7)]);
+        assert!(is_ident(toks.get(3), ";") || is_punct(toks.get(3), ';'), "{toks:?}");
+        assert!(toks.iter().any(|t| t.tok == Tok::Ident("type".into())), "a raw identifier is kept");
     }
 
     #[test]
