@@ -8,7 +8,7 @@ use crate::format::index::IndexFile;
 use crate::format::key::KeyFile;
 use crate::format::lock::Lock;
 use crate::format::BlobType;
-use crate::id::{BlobId, ObjectId, PackId};
+use crate::id::{BlobId, ObjectId, PackId, TreeId};
 use crate::repo::{limits, pack_path, Repository};
 
 pub enum CatOutput {
@@ -127,7 +127,7 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
     }))
 }
 
-fn tree_json(repo: &Repository, id: &BlobId) -> Result<Value> {
+fn tree_json(repo: &Repository, id: &TreeId) -> Result<Value> {
     let t = repo.load_tree(id)?;
     let nodes: Vec<Value> = t
         .nodes

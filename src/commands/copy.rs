@@ -93,8 +93,8 @@ impl Copier<'_> {
     }
 
     fn tree(&self, id: &TreeId, depth: usize) -> Result<TreeId> {
-        if let Some(d) = self.copied(id) {
-            return Ok(d);
+        if let Some(d) = self.copied(&id.as_blob()) {
+            return Ok(TreeId::from_blob(d));
         }
         crate::format::tree::check_depth(depth, &format!("tree {}", id.short()))?;
         let mut tree = self.src.load_tree(id)?;
@@ -115,7 +115,7 @@ impl Copier<'_> {
             n.subtree = Some(self.tree(&sub, depth + 1)?);
         }
         let d = self.saver.save_tree(tree)?;
-        self.map.lock().ignore_poison().insert(*id, d);
+        self.map.lock().ignore_poison().insert(id.as_blob(), d.as_blob());
         Ok(d)
     }
 }

@@ -146,7 +146,7 @@ impl<'a> Differ<'a> {
         }
         for (side, d) in [(OLD, old), (NEW, new)] {
             if let Dir::Tree(id) = d {
-                self.blobs[side].1.insert(*id);
+                self.blobs[side].1.insert(id.as_blob());
             }
         }
         let a = self.list(old).ctx(format!("{path} (old side)"))?;
@@ -196,7 +196,7 @@ impl<'a> Differ<'a> {
         match (n.kind, sub) {
             (NodeKind::Dir, Some(d)) => {
                 if let Dir::Tree(id) = d {
-                    self.blobs[side].1.insert(*id);
+                    self.blobs[side].1.insert(id.as_blob());
                 }
                 for entry in self.list(d).ctx_object(&path)? {
                     self.whole(side, path.trim_end_matches('/'), &entry, emit)?;

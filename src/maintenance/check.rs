@@ -26,7 +26,7 @@ use crate::format::index::IndexFile;
 use crate::format::pack::{decode_pack_header, open_unit, sealed_header, verify_pack_bytes, PackEntry, TRAILER_LEN};
 use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
-use crate::id::{storage_hash, BlobId, PackId, TreeId};
+use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
 use crate::repo::{pack_path, Repository};
 
 /// Which packs `--read-data` / `--read-data-subset` downloads.
@@ -121,7 +121,8 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     // Snapshots are listed first: the index files of each were stored before it (§16), so
     // the index read next covers them even while backups run.
-    let mut snapshot_ids = repo.list_objects("snapshots")?;
+    let mut snapshot_ids: Vec<SnapshotId> =
+        repo.list_objects("snapshots")?.into_iter().map(SnapshotId::from_object).collect();
     snapshot_ids.sort();
     let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
 
@@ -475,7 +476,7 @@ impl Walker<'_> {
             found.push((at.to_string(), format!("directories nested deeper than {MAX_DEPTH}")));
             return false;
         }
-        if let Some(p) = self.problem(id, BlobType::Tree) {
+        if let Some(p) = self.problem(&id.as_blob(), BlobType::Tree) {
             found.push((at.to_string(), format!("directory unreadable: {p}")));
             return false;
         }

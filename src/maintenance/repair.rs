@@ -245,7 +245,7 @@ pub fn repair_snapshots(
     let mut pending = vec![];
     for (sid, snap) in snapshots {
         report.snapshots_checked += 1;
-        if stored(repo, &snap.tree, BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
+        if stored(repo, &snap.tree.as_blob(), BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
             report.repaired.push(RepairedSnapshot {
                 original: sid.to_hex(),
                 repaired: None,
@@ -322,7 +322,7 @@ fn repair_tree(
         match n.kind {
             NodeKind::Dir => {
                 let Some(sub) = n.subtree else { continue };
-                let readable = stored(repo, &sub, BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
+                let readable = stored(repo, &sub.as_blob(), BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
                 if !readable {
                     n.subtree = Some(saver.save_tree(Tree::default())?);
                     mark(n, "directory contents lost: its tree is missing or damaged");

@@ -17,7 +17,7 @@ use crate::format::index::IndexPack;
 use crate::format::lock::Lock;
 use crate::format::pack::{reseal_pack, PackEntry};
 use crate::format::snapshot::Snapshot;
-use crate::id::{storage_hash, BlobId, PackId};
+use crate::id::{storage_hash, BlobId, PackId, SnapshotId};
 use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, Repository};
 
 /// Packs handled between two looks at the lock and the log.
@@ -217,7 +217,7 @@ fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, l
             }
             Err(_) => {
                 let s = Snapshot::decode(repo.keys(), &bytes).ctx_object(format!("snapshots/{id}"))?;
-                old.push((id, s));
+                old.push((SnapshotId::from_object(id), s));
             }
         }
     }

@@ -45,7 +45,7 @@ use crate::format::pack::{open_blob, open_unit};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{ContentList, Node, Tree};
 use crate::format::{BlobType, FORMAT_VERSION};
-use crate::id::{storage_hash, BlobId, ObjectId, PackId, RepoId, SnapshotId};
+use crate::id::{storage_hash, BlobId, ObjectId, PackId, RepoId, SnapshotId, TreeId};
 use crate::util::sync::IgnorePoison;
 
 pub const CONFIG_PATH: &str = "config";
@@ -626,8 +626,8 @@ impl Repository {
         Ok(plain)
     }
 
-    pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
-        Tree::decode(&self.read_blob(BlobType::Tree, id)?).ctx_object(format!("tree {id}"))
+    pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
+        Tree::decode(&self.read_blob(BlobType::Tree, &id.as_blob())?).ctx_object(format!("tree {id}"))
     }
 
     /// A file's content ids, resolving indirect content lists.
@@ -647,7 +647,7 @@ impl Repository {
     }
 
     /// The node at `path` (absolute, `/`-separated) below the tree `root`; `None` for `/`.
-    pub fn find_path(&self, root: &BlobId, path: &str) -> Result<Option<Node>> {
+    pub fn find_path(&self, root: &TreeId, path: &str) -> Result<Option<Node>> {
         let mut tree_id = *root;
         let mut found: Option<Node> = None;
         for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
@@ -670,7 +670,8 @@ impl Repository {
     // ---- snapshots ----
 
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        Snapshot::decode(&self.keys, &self.read_object("snapshots", id)?).ctx_object(format!("snapshots/{id}"))
+        Snapshot::decode(&self.keys, &self.read_object("snapshots", &id.as_object())?)
+            .ctx_object(format!("snapshots/{id}"))
     }
 
     /// Every snapshot, oldest first. A snapshot removed (by a concurrent forget) between the
@@ -715,9 +716,11 @@ impl Repository {
                 .read_object_sized("snapshots", id, Some(*size))
                 .and_then(|b| Snapshot::decode(&self.keys, &b).ctx_object(format!("snapshots/{id}")));
             match loaded {
-                Ok(s) => out.push((*id, s)),
+                Ok(s) => out.push((SnapshotId::from_object(*id), s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
-                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => damaged.push((*id, e)),
+                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => {
+                    damaged.push((SnapshotId::from_object(*id), e))
+                }
                 Err(e) => return Err(e),
             }
         }
