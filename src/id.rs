@@ -162,6 +162,15 @@ impl TreeId {
     }
 }
 
+/// Serialises an optional id as its hex, or `""` when there is none (the `tree` of a snapshot
+/// file that cannot be read, as `snapshots --json` has always printed it).
+pub fn serialize_or_empty<I: fmt::Display, S: serde::Serializer>(id: &Option<I>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_str(""),
+    }
+}
+
 /// Serialises an id (or anything displayed as hex) in its short form, for report fields whose
 /// JSON shows 8 hex digits (`short_id` of `snapshots --json`, the snapshot of check's damage).
 pub fn serialize_short<I: fmt::Display, S: serde::Serializer>(id: &I, s: S) -> Result<S::Ok, S::Error> {
@@ -237,5 +246,11 @@ mod tests {
         let mut ser = serde_json::Serializer::new(vec![]);
         serialize_short(&id, &mut ser).unwrap();
         assert_eq!(ser.into_inner(), b"\"3b30660e\"");
+        let mut ser = serde_json::Serializer::new(vec![]);
+        serialize_or_empty(&None::<TreeId>, &mut ser).unwrap();
+        assert_eq!(ser.into_inner(), b"\"\"");
+        let mut ser = serde_json::Serializer::new(vec![]);
+        serialize_or_empty(&Some(id), &mut ser).unwrap();
+        assert_eq!(ser.into_inner(), format!("\"{id}\"").as_bytes());
     }
 }

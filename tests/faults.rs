@@ -270,7 +270,7 @@ fn listings_that_lag_behind_writes_lose_nothing() {
     let first = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
     std::thread::sleep(lag); // the first backup is listed from now on
     write(&src.join("f0"), &noise(400_000, 1000));
-    let second = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
+    let second = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap().to_hex();
     let want = describe(&src);
     // forget the first; prune at once, while the second is not listed yet: the first's packs,
     // which hold most of the second's data, look unused

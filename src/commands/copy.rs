@@ -32,15 +32,15 @@ use crate::util::sync::IgnorePoison;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Copied {
-    pub source: String,
-    pub target: String,
+    pub source: SnapshotId,
+    pub target: SnapshotId,
 }
 
 #[derive(Debug, Default, Serialize)]
 pub struct CopyReport {
     pub copied: Vec<Copied>,
     /// Source snapshots whose copy the target already has.
-    pub already_copied: Vec<String>,
+    pub already_copied: Vec<SnapshotId>,
     /// The repositories chunk differently, so file contents were cut again.
     pub rechunked: bool,
     pub blobs_read: u64,
@@ -177,7 +177,7 @@ pub fn run(
     for (sid, snap) in snapshots {
         let key = snap.original.unwrap_or(sid);
         if have.contains(&key) || have.contains(&sid) {
-            report.already_copied.push(sid.to_hex());
+            report.already_copied.push(sid);
             continue;
         }
         if crate::platform::interrupted() {
@@ -198,7 +198,7 @@ pub fn run(
     }
     for (sid, new) in pending {
         let id = dst.save_snapshot(&new, &flushed, lock)?;
-        report.copied.push(Copied { source: sid.to_hex(), target: id.to_hex() });
+        report.copied.push(Copied { source: sid, target: id });
     }
     report.blobs_read = read.into_inner();
     report.data_blobs_added = summary.data_blobs;

@@ -65,7 +65,9 @@ impl ReadData {
 /// One snapshot file that a problem touches.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Damage {
-    pub snapshot: String,
+    /// The snapshot, printed short.
+    #[serde(serialize_with = "crate::id::serialize_short")]
+    pub snapshot: SnapshotId,
     pub path: String,
     pub problem: String,
 }
@@ -100,9 +102,9 @@ impl CheckReport {
         self.errors.is_empty() && self.damaged.is_empty()
     }
 
-    /// The snapshots (short ids) with damaged files.
-    pub fn damaged_snapshots(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.damaged.iter().map(|d| d.snapshot.clone()).collect();
+    /// The snapshots with damaged files.
+    pub fn damaged_snapshots(&self) -> Vec<SnapshotId> {
+        let mut v: Vec<SnapshotId> = self.damaged.iter().map(|d| d.snapshot).collect();
         v.sort();
         v.dedup();
         v
@@ -238,7 +240,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
         report.snapshots += 1;
         let mut found = vec![];
         walker.walk(&snap.tree, "/", 0, &mut found);
-        report.damaged.extend(found.into_iter().map(|(path, problem)| Damage { snapshot: sid.short(), path, problem }));
+        report.damaged.extend(found.into_iter().map(|(path, problem)| Damage { snapshot: sid, path, problem }));
     }
     report.trees_checked = walker.trees;
     report.damaged.sort();

@@ -217,8 +217,8 @@ fn units_open(repo: &Repository, unit: &[PackEntry], sealed: &[u8]) -> bool {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct RepairedSnapshot {
-    pub original: String,
-    pub repaired: Option<String>,
+    pub original: SnapshotId,
+    pub repaired: Option<SnapshotId>,
     /// "path: what was lost", one per changed node.
     pub changes: Vec<String>,
 }
@@ -247,7 +247,7 @@ pub fn repair_snapshots(
         report.snapshots_checked += 1;
         if stored(repo, &snap.tree.as_blob(), BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
             report.repaired.push(RepairedSnapshot {
-                original: sid.to_hex(),
+                original: sid,
                 repaired: None,
                 changes: vec![
                     "/: the root directory is unreadable; nothing to keep (remove it with `arca forget`)".into()
@@ -273,13 +273,13 @@ pub fn repair_snapshots(
     for (sid, new, changes) in pending {
         let repaired = match (dry_run, lock) {
             (true, _) => None,
-            (false, Some(lock)) => Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()),
+            (false, Some(lock)) => Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?),
             (false, None) => {
                 return Err(Error::usage("repair snapshots stores the repaired snapshots only under a lock")
                     .hint("take the repository lock first (`Repository::lock`), or pass dry_run"))
             }
         };
-        report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
+        report.repaired.push(RepairedSnapshot { original: sid, repaired, changes });
         if forget && !dry_run {
             repo.delete_file(&format!("snapshots/{sid}"))?;
             report.originals_removed += 1;

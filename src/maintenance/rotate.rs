@@ -17,7 +17,7 @@ use crate::format::index::IndexPack;
 use crate::format::lock::Lock;
 use crate::format::pack::{reseal_pack, PackEntry};
 use crate::format::snapshot::Snapshot;
-use crate::id::{storage_hash, BlobId, PackId, SnapshotId};
+use crate::id::{storage_hash, BlobId, ObjectId, PackId, SnapshotId};
 use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, Repository};
 
 /// Packs handled between two looks at the lock and the log.
@@ -36,9 +36,9 @@ pub struct RotateStats {
     pub index_files_written: u64,
     pub locks_removed: u64,
     /// The key of the new master secret.
-    pub key: String,
+    pub key: ObjectId,
     /// Every key removed: the old master secret's, and the rotation's own.
-    pub keys_removed: Vec<String>,
+    pub keys_removed: Vec<ObjectId>,
 }
 
 /// Rotate the master secret. `password` opened `repo`; the new key is for `new_password`
@@ -70,9 +70,9 @@ pub fn rotate(
     st.locks_removed = remove_old_locks(repo, &lock)?;
     lock.ensure_fresh()?;
     let (key, removed) = repo.finish_rotation(keep)?;
-    st.key = key.to_hex();
-    st.keys_removed = removed.iter().map(|id| id.to_hex()).collect();
     log(format!("config and key {} written; {} old key(s) removed", key.short(), removed.len()));
+    st.key = key;
+    st.keys_removed = removed;
     Ok(st)
 }
 
