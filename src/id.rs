@@ -1,5 +1,23 @@
 //! Typed 32-byte identifiers, one type per object kind, so a tree id can't be passed where a
-//! pack id is expected. All print as 64 lowercase hex digits; `short()` gives the first 8.
+//! pack id or a snapshot id is expected. All print as 64 lowercase hex digits; `short()` (or
+//! `{:.8}`) gives the first 8, the form reports and messages show.
+//!
+//! A [`SnapshotId`] is the [`ObjectId`] of a snapshot's file and a [`TreeId`] the [`BlobId`] of
+//! a tree blob: they share the bytes and the serialisation of those ids, but converting between
+//! them is spelled out ([`SnapshotId::as_object`], [`TreeId::as_blob`] and their inverses), so
+//! only the code that names a snapshot's file or consults the blob index does it.
+//!
+//! ```compile_fail,E0308
+//! fn load(_: &arca::id::SnapshotId) {}
+//! let tree = arca::id::TreeId::default();
+//! load(&tree); // a tree id is not a snapshot id
+//! ```
+//!
+//! ```compile_fail,E0308
+//! fn save_tree_ref(_: arca::id::TreeId) {}
+//! let data = arca::id::BlobId::default();
+//! save_tree_ref(data); // a data blob id is not a tree id until someone says so
+//! ```
 
 use std::fmt;
 
@@ -26,8 +44,9 @@ macro_rules! define_id {
                 hex::encode(self.0)
             }
 
+            /// The first 8 hex digits, as reports and messages show an id.
             pub fn short(&self) -> String {
-                hex::encode(&self.0[..4])
+                format!("{self:.8}")
             }
 
             pub fn as_bytes(&self) -> &[u8; 32] {
@@ -35,9 +54,10 @@ macro_rules! define_id {
             }
         }
 
+        /// 64 hex digits; a precision keeps that many (`{:.8}` is [`Self::short`]).
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_hex())
+                f.pad(&self.to_hex())
             }
         }
 
@@ -106,12 +126,131 @@ define_id!(
     RepoId
 );
 
-/// A snapshot id is the object id of its stored file.
-pub type SnapshotId = ObjectId;
-/// A tree id is the blob id of its encoded tree.
-pub type TreeId = BlobId;
+define_id!(
+    /// A snapshot: the object id of its file under `snapshots/` (BLAKE3 of the stored bytes).
+    /// Selectors, `parent`, `original` and every report name snapshots by it.
+    SnapshotId
+);
+define_id!(
+    /// A directory: the blob id (keyed BLAKE3 of the plaintext) of its encoded tree blob, as
+    /// a snapshot's `tree` and a node's `subtree` hold it.
+    TreeId
+);
+
+impl SnapshotId {
+    /// The snapshot whose file is the object `id` (a name listed under `snapshots/`, or the
+    /// id a snapshot was stored under).
+    pub fn from_object(id: ObjectId) -> Self {
+        SnapshotId(id.0)
+    }
+
+    /// The object id that names this snapshot's file.
+    pub fn as_object(&self) -> ObjectId {
+        ObjectId(self.0)
+    }
+}
+
+impl TreeId {
+    /// The tree stored as blob `id` (a blob saved, or listed, with type tree).
+    pub fn from_blob(id: BlobId) -> Self {
+        TreeId(id.0)
+    }
+
+    /// The blob id under which the blob index finds this tree.
+    pub fn as_blob(&self) -> BlobId {
+        BlobId(self.0)
+    }
+}
+
+/// Serialises an optional id as its hex, or `""` when there is none (the `tree` of a snapshot
+/// file that cannot be read, as `snapshots --json` has always printed it).
+pub fn serialize_or_empty<I: fmt::Display, S: serde::Serializer>(id: &Option<I>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_str(""),
+    }
+}
+
+/// Serialises an id (or anything displayed as hex) in its short form, for report fields whose
+/// JSON shows 8 hex digits (`short_id` of `snapshots --json`, the snapshot of check's damage).
+pub fn serialize_short<I: fmt::Display, S: serde::Serializer>(id: &I, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{id:.8}"))
+}
 
 /// BLAKE3 of stored bytes: the name of every content-addressed file in a repository.
 pub fn storage_hash(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real tree id: the v3 test vector's (format-spec/vectors/v3.json, `node_times`).
+    fn vector_tree_id() -> String {
+        let v: serde_json::Value = serde_json::from_str(include_str!("../format-spec/vectors/v3.json")).unwrap();
+        v["node_times"]["tree_id_v3"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn snapshot_and_tree_ids_serialise_exactly_as_the_ids_they_were_aliases_of() {
+        let hex = vector_tree_id();
+        let bytes: [u8; 32] = hex::decode(&hex).unwrap().try_into().unwrap();
+        let mut cbor = vec![0x58, 0x20]; // a CBOR byte string of 32 bytes
+        cbor.extend_from_slice(&bytes);
+        let json = format!("\"{hex}\"");
+
+        let tree = TreeId::from_hex(&hex).unwrap();
+        let snapshot = SnapshotId::from_hex(&hex).unwrap();
+        for (got, same_as) in [
+            (serde_cbor::to_vec(&tree).unwrap(), serde_cbor::to_vec(&BlobId(bytes)).unwrap()),
+            (serde_cbor::to_vec(&snapshot).unwrap(), serde_cbor::to_vec(&ObjectId(bytes)).unwrap()),
+        ] {
+            assert_eq!(got, cbor);
+            assert_eq!(got, same_as);
+        }
+        assert_eq!(serde_json::to_string(&tree).unwrap(), json);
+        assert_eq!(serde_json::to_string(&snapshot).unwrap(), json);
+
+        assert_eq!(serde_cbor::from_slice::<TreeId>(&cbor).unwrap(), tree);
+        assert_eq!(serde_cbor::from_slice::<SnapshotId>(&cbor).unwrap(), snapshot);
+        assert_eq!(serde_json::from_str::<TreeId>(&json).unwrap(), tree);
+        assert_eq!(serde_json::from_str::<SnapshotId>(&json).unwrap(), snapshot);
+
+        assert_eq!(tree.as_blob(), BlobId(bytes));
+        assert_eq!(TreeId::from_blob(BlobId(bytes)), tree);
+        assert_eq!(snapshot.as_object(), ObjectId(bytes));
+        assert_eq!(SnapshotId::from_object(ObjectId(bytes)), snapshot);
+    }
+
+    #[test]
+    fn a_subtree_is_stored_as_the_32_bytes_of_its_id() {
+        use crate::format::tree::{Node, NodeKind, Tree};
+        let tree = TreeId::from_hex(&vector_tree_id()).unwrap();
+        let mut dir = Node::new(b"d".to_vec(), NodeKind::Dir);
+        dir.subtree = Some(tree);
+        let encoded = Tree { nodes: vec![dir] }.encode_for(3);
+        let mut field = b"\x67subtree\x58\x20".to_vec();
+        field.extend_from_slice(tree.as_bytes());
+        assert!(encoded.windows(field.len()).any(|w| w == field), "subtree is not a 32-byte string");
+        assert_eq!(Tree::decode(&encoded).unwrap().nodes[0].subtree, Some(tree));
+    }
+
+    #[test]
+    fn short_is_the_first_eight_hex_digits_and_display_honours_a_precision() {
+        let id = SnapshotId::from_hex(&vector_tree_id()).unwrap();
+        assert_eq!(id.short(), "3b30660e");
+        assert_eq!(format!("{id:.8}"), id.short());
+        assert_eq!(format!("{id}"), id.to_hex());
+        assert_eq!(format!("{:?}", id), "SnapshotId(3b30660e)");
+        let mut ser = serde_json::Serializer::new(vec![]);
+        serialize_short(&id, &mut ser).unwrap();
+        assert_eq!(ser.into_inner(), b"\"3b30660e\"");
+        let mut ser = serde_json::Serializer::new(vec![]);
+        serialize_or_empty(&None::<TreeId>, &mut ser).unwrap();
+        assert_eq!(ser.into_inner(), b"\"\"");
+        let mut ser = serde_json::Serializer::new(vec![]);
+        serialize_or_empty(&Some(id), &mut ser).unwrap();
+        assert_eq!(ser.into_inner(), format!("\"{id}\"").as_bytes());
+    }
 }

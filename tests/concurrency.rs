@@ -37,7 +37,7 @@ fn library_backup(env: &Env, dir: &std::path::Path, host: &str) -> String {
         excludes_used: vec![],
         engine: BackupOptions { uploaders: 2, ..Default::default() },
     };
-    backup::run(repo, cmd, &Progress::default(), &|_| {}).unwrap().snapshot_id.unwrap()
+    backup::run(repo, cmd, &Progress::default(), &|_| {}).unwrap().snapshot_id.unwrap().to_hex()
 }
 
 fn process_backup(env: &Env, dir: &std::path::Path, host: &str) -> String {

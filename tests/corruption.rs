@@ -199,7 +199,7 @@ fn a_damaged_tree_names_the_snapshots_holding_it_and_repair_snapshots_recovers_t
     let (_, snap) = repo.snapshots().unwrap().into_iter().last().unwrap();
     let lost = repo.find_path(&snap.tree, &format!("{}/lost", src.display())).unwrap().unwrap();
     let lost_tree = lost.subtree.unwrap().to_hex();
-    let loc = repo.index().unwrap().get(&lost.subtree.unwrap()).unwrap();
+    let loc = repo.index().unwrap().get(&lost.subtree.unwrap().as_blob()).unwrap();
     let (path, offset) = (env.repo.join(pack_path(&loc.pack)), loc.entry.offset as usize);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[offset + 30] ^= 1;

@@ -270,12 +270,12 @@ fn listings_that_lag_behind_writes_lose_nothing() {
     let first = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
     std::thread::sleep(lag); // the first backup is listed from now on
     write(&src.join("f0"), &noise(400_000, 1000));
-    let second = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap();
+    let second = backup_with(fault.clone(), &src).unwrap().snapshot_id.unwrap().to_hex();
     let want = describe(&src);
     // forget the first; prune at once, while the second is not listed yet: the first's packs,
     // which hold most of the second's data, look unused
     let repo = Arc::new(Repository::open(fault.clone(), PASSWORD.as_bytes()).unwrap());
-    repo.delete_snapshot(&arca::id::SnapshotId::from_hex(&first).unwrap()).unwrap();
+    repo.delete_snapshot(&first).unwrap();
     let opts = PruneOptions { max_unused: MaxUnused::Bytes(0), keep_delete: lag * 2, ..Default::default() };
     let lock = repo.lock("prune", LockMode::Maintenance).unwrap();
     let early = prune::prune(&repo, &opts, Some(&lock), &|_| {}).unwrap();

@@ -11,6 +11,7 @@ use arca::codec::Compression;
 use arca::format::snapshot::Snapshot;
 use arca::format::tree::{Node, NodeKind, Tree};
 use arca::format::BlobType;
+use arca::id::TreeId;
 use arca::repo::{BlobSaver, LockMode, Repository};
 use common::*;
 
@@ -30,7 +31,7 @@ fn file(name: &[u8], saver: &BlobSaver, data: &[u8]) -> Node {
 fn dir(name: &[u8], saver: &BlobSaver, nodes: Vec<Node>) -> Node {
     let mut n = Node::new(name.to_vec(), NodeKind::Dir);
     n.mode = 0o755;
-    n.subtree = Some(saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0);
+    n.subtree = Some(TreeId::from_blob(saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0));
     n
 }
 
@@ -38,7 +39,7 @@ fn dir(name: &[u8], saver: &BlobSaver, nodes: Vec<Node>) -> Node {
 fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Node>) {
     let saver = BlobSaver::new(repo.clone(), Compression::AUTO, 2, 1, false).unwrap();
     let nodes = build(&saver);
-    let tree = saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0;
+    let tree = TreeId::from_blob(saver.save(BlobType::Tree, Tree { nodes }.encode()).unwrap().0);
     let (_, flushed) = saver.finish().unwrap();
     let snap = Snapshot {
         time: "2026-11-22T00:00:00+00:00".into(),

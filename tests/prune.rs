@@ -109,7 +109,7 @@ fn a_marked_pack_that_is_used_again_is_unmarked() {
     // a writer that started before the mark: it read the snapshot (its tree) earlier and
     // commits a snapshot naming the same tree after prune marked its packs
     let repo = open(raw(&env));
-    let old = repo.load_snapshot(&arca::id::ObjectId::from_hex(&gone).unwrap()).unwrap();
+    let old = repo.load_snapshot(&arca::id::SnapshotId::from_hex(&gone).unwrap()).unwrap();
     env.ok(&["forget", &gone[..8]]);
     let marked = env.prune(&[]);
     assert!(n(&marked, "packs_marked") >= 2);

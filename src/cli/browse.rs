@@ -51,13 +51,13 @@ pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
 pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
     let repo = s.open()?;
     let cmp = commands::diff::compare(&repo, &a.old, &a.new)?;
-    let (old_id, new_id, live) = (cmp.old_id.clone(), cmp.new_id.clone(), cmp.live);
+    let (old_id, new_side) = (cmp.old_id, cmp.new_side.clone());
     if !out.json {
-        out.text(format!(
-            "comparing snapshot {} to {}:\n",
-            &old_id[..8],
-            if live { new_id.clone() } else { new_id[..8].to_string() }
-        ));
+        let new = match &new_side {
+            commands::diff::NewSide::Snapshot(id) => id.short(),
+            commands::diff::NewSide::Live(path) => path.clone(),
+        };
+        out.text(format!("comparing snapshot {} to {new}:\n", old_id.short()));
     }
     let mut emit = |c: commands::diff::Change| {
         if out.json {
@@ -72,8 +72,12 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
     if out.json {
         let mut v = serde_json::to_value(&st).unwrap_or_default();
         v["message_type"] = "statistics".into();
-        v["source_snapshot"] = old_id.into();
-        v["target_snapshot"] = new_id.into();
+        v["source_snapshot"] = old_id.to_hex().into();
+        v["target_snapshot"] = match new_side {
+            commands::diff::NewSide::Snapshot(id) => id.to_hex(),
+            commands::diff::NewSide::Live(path) => path,
+        }
+        .into();
         out.json_line(&v);
         return Ok(exit::OK);
     }
@@ -136,7 +140,7 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
                 h.snapshots_searched
             ));
             for v in &h.versions {
-                let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
+                let ids: Vec<String> = v.snapshots.iter().map(|s| s.short()).collect();
                 out.text(format!(
                     "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
                     v.kind,
@@ -153,7 +157,11 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         }
     };
     for snap in &found {
-        out.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], local_time(&snap.time)));
+        out.text(format!(
+            "Found matching entries in snapshot {} from {}",
+            snap.snapshot.short(),
+            local_time(&snap.time)
+        ));
         for m in &snap.matches {
             out.entry(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
         }

@@ -36,7 +36,7 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     for c in &r.copied {
-        out.text(format!("snapshot {} copied to {} as {}", &c.source[..8], dst.location, &c.target[..8]));
+        out.text(format!("snapshot {} copied to {} as {}", c.source.short(), dst.location, c.target.short()));
     }
     out.text(format!(
         "{} snapshot(s) copied, {} already there; {} blob(s) read, {} new data blob(s), {} added",

@@ -83,7 +83,7 @@ fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
     if out.json {
         out.json_line(&report);
     } else {
-        out.text(format!("created arca repository {} at {}", &report.id[..8], report.repository));
+        out.text(format!("created arca repository {} at {}", report.id.short(), report.repository));
         out.text("Knowledge of the password is required to access the repository: losing it loses the data.");
     }
     Ok(exit::OK)
@@ -172,7 +172,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     drop(ticker);
     let report = report?;
     for (k, v) in [
-        ("ARCA_SNAPSHOT_ID", report.snapshot_id.clone().unwrap_or_default()),
+        ("ARCA_SNAPSHOT_ID", report.snapshot_id.map(|id| id.to_hex()).unwrap_or_default()),
         ("ARCA_FILES_NEW", report.files_new.to_string()),
         ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
         ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
@@ -205,7 +205,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
             report.total_duration
         ));
         match &report.snapshot_id {
-            Some(id) => out.text(format!("snapshot {} saved", &id[..8])),
+            Some(id) => out.text(format!("snapshot {} saved", id.short())),
             None => out.text("dry run: nothing written"),
         }
         if report.errors > 0 {
@@ -237,7 +237,7 @@ fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
     for sn in &list {
         out.entry(format!(
             "{:<8}  {:<19}  {:<16}  {:<16}  {}",
-            sn.short_id,
+            sn.id.short(),
             local_time(&sn.time),
             sn.hostname,
             sn.tags.join(","),
@@ -258,7 +258,7 @@ fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     for c in &report.changed {
-        out.entry(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
+        out.entry(format!("{} -> {}: tags {}", c.old.short(), c.new.short(), c.tags.join(",")));
     }
     out.note(format!(
         "modified tags on {} snapshot(s){}",
@@ -287,7 +287,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
             out.json_line(n);
         }
     } else {
-        out.note(format!("snapshot {} of {:?} at {}:", info.short_id, info.paths, local_time(&info.time)));
+        out.note(format!("snapshot {} of {:?} at {}:", info.id.short(), info.paths, local_time(&info.time)));
         for n in &nodes {
             if a.long {
                 let target = n.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
@@ -364,12 +364,12 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
     if out.json {
         let mut v = serde_json::to_value(&summary).unwrap_or_default();
         v["message_type"] = "summary".into();
-        v["snapshot_id"] = id.into();
+        v["snapshot_id"] = id.to_hex().into();
         out.json_line(&v);
     } else {
         out.text(format!(
             "restored snapshot {} to {}: {} files, {} dirs, {}{}{}",
-            &id[..8],
+            id.short(),
             opts.target.display(),
             summary.files_restored,
             summary.dirs_restored,
@@ -425,17 +425,17 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
         KeyCommand::Add(a) => {
             let repo = s.open()?;
             let id = commands::key::add(&repo, &new_password(&a)?, kdf_params())?;
-            out.text(format!("saved new key {}", &id[..8]));
+            out.text(format!("saved new key {}", id.short()));
         }
         KeyCommand::Remove { id } => {
             let repo = s.open()?;
             let id = commands::key::remove(&repo, &id)?;
-            out.text(format!("removed key {}", &id[..8]));
+            out.text(format!("removed key {}", id.short()));
         }
         KeyCommand::Passwd(a) => {
             let mut repo = s.open()?;
             let id = commands::key::passwd(&mut repo, &new_password(&a)?, kdf_params())?;
-            out.text(format!("password changed; new key {}", &id[..8]));
+            out.text(format!("password changed; new key {}", id.short()));
         }
         KeyCommand::Rotate(a) => {
             let (mut repo, pw) = s.open_with_password()?;
@@ -455,7 +455,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                     bytes(st.bytes_resealed),
                     st.snapshots_resealed,
                     st.packs_already_current,
-                    &st.key[..8],
+                    st.key.short(),
                     st.keys_removed.len()
                 ));
             }

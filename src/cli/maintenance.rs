@@ -119,7 +119,7 @@ fn print_group(out: Out, g: &ForgetGroup) {
         for r in &g.reasons {
             out.entry(format!(
                 "  {}  {}  {}",
-                r.snapshot.short_id,
+                r.snapshot.id.short(),
                 super::handlers::local_time(&r.snapshot.time),
                 r.matches.join(", ")
             ));
@@ -128,7 +128,7 @@ fn print_group(out: Out, g: &ForgetGroup) {
     if !g.remove.is_empty() {
         out.text(format!("remove {} snapshot(s):", g.remove.len()));
         for sn in &g.remove {
-            out.text(format!("  {}  {}", sn.short_id, super::handlers::local_time(&sn.time)));
+            out.text(format!("  {}  {}", sn.id.short(), super::handlers::local_time(&sn.time)));
         }
     }
     out.text("");
@@ -258,12 +258,12 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
             eprintln!("error: {e}");
         }
         for d in &report.damaged {
-            eprintln!("damaged: snapshot {} {}: {}", d.snapshot, d.path, d.problem);
+            eprintln!("damaged: snapshot {} {}: {}", d.snapshot.short(), d.path, d.problem);
         }
         if report.ok() {
             out.text("no errors were found");
         } else {
-            let snaps = report.damaged_snapshots();
+            let snaps: Vec<String> = report.damaged_snapshots().iter().map(|id| id.short()).collect();
             eprintln!(
                 "{} error(s); {} damaged file(s) in {} snapshot(s){}",
                 report.errors.len(),
@@ -319,9 +319,9 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
                 for x in &r.repaired {
                     out.text(format!(
                         "snapshot {}: {}",
-                        &x.original[..8],
+                        x.original.short(),
                         match &x.repaired {
-                            Some(n) => format!("repaired as {}", &n[..8]),
+                            Some(n) => format!("repaired as {}", n.short()),
                             None if dry_run => "would be repaired".into(),
                             None => "cannot be repaired".into(),
                         }

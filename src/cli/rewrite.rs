@@ -40,10 +40,10 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
     }
     for x in &r.rewritten {
         let what = match &x.rewritten {
-            Some(n) => format!("rewritten as {}", &n[..8]),
+            Some(n) => format!("rewritten as {}", n.short()),
             None => "would be rewritten".into(),
         };
-        out.text(format!("snapshot {}: {what}, {} path(s) removed", &x.original[..8], x.removed_count));
+        out.text(format!("snapshot {}: {what}, {} path(s) removed", x.original.short(), x.removed_count));
         for p in &x.removed {
             out.entry(format!("  - {p}"));
         }

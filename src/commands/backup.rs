@@ -53,8 +53,8 @@ pub struct BackupReport {
     pub backup_end: String,
     pub errors: u64,
     pub dry_run: bool,
-    pub snapshot_id: Option<String>,
-    pub parent: Option<String>,
+    pub snapshot_id: Option<SnapshotId>,
+    pub parent: Option<SnapshotId>,
     /// Where the time went, per pipeline stage (arca-specific; not in restic's summary).
     pub pipeline: StageReport,
 }
@@ -87,8 +87,8 @@ impl BackupReport {
             backup_end: s.backup_end.clone(),
             errors: s.errors,
             dry_run,
-            snapshot_id: snapshot.map(|i| i.to_hex()),
-            parent: parent.map(|i| i.to_hex()),
+            snapshot_id: snapshot,
+            parent,
             pipeline: pipeline.clone(),
         }
     }

@@ -6,7 +6,7 @@ use super::{select, Filter};
 use crate::error::{Error, Kind, Result};
 use crate::format::key::KeyFile;
 use crate::format::BlobType;
-use crate::id::{BlobId, ObjectId, PackId};
+use crate::id::{BlobId, ObjectId, PackId, TreeId};
 use crate::repo::{ObjectKind, Repository};
 
 pub enum CatOutput {
@@ -116,7 +116,7 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
     }))
 }
 
-fn tree_json(repo: &Repository, id: &BlobId) -> Result<Value> {
+fn tree_json(repo: &Repository, id: &TreeId) -> Result<Value> {
     let t = repo.load_tree(id)?;
     let nodes: Vec<Value> = t
         .nodes

@@ -32,15 +32,15 @@ use crate::util::sync::IgnorePoison;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Copied {
-    pub source: String,
-    pub target: String,
+    pub source: SnapshotId,
+    pub target: SnapshotId,
 }
 
 #[derive(Debug, Default, Serialize)]
 pub struct CopyReport {
     pub copied: Vec<Copied>,
     /// Source snapshots whose copy the target already has.
-    pub already_copied: Vec<String>,
+    pub already_copied: Vec<SnapshotId>,
     /// The repositories chunk differently, so file contents were cut again.
     pub rechunked: bool,
     pub blobs_read: u64,
@@ -93,8 +93,8 @@ impl Copier<'_> {
     }
 
     fn tree(&self, id: &TreeId, depth: usize) -> Result<TreeId> {
-        if let Some(d) = self.copied(id) {
-            return Ok(d);
+        if let Some(d) = self.copied(&id.as_blob()) {
+            return Ok(TreeId::from_blob(d));
         }
         crate::format::tree::check_depth(depth, &format!("tree {}", id.short()))?;
         let mut tree = self.src.load_tree(id)?;
@@ -115,7 +115,7 @@ impl Copier<'_> {
             n.subtree = Some(self.tree(&sub, depth + 1)?);
         }
         let d = self.saver.save_tree(tree)?;
-        self.map.lock().ignore_poison().insert(*id, d);
+        self.map.lock().ignore_poison().insert(id.as_blob(), d.as_blob());
         Ok(d)
     }
 }
@@ -193,7 +193,7 @@ pub fn run(
     for (sid, snap) in snapshots {
         let key = snap.original.unwrap_or(sid);
         if have.contains(&key) || have.contains(&sid) {
-            report.already_copied.push(sid.to_hex());
+            report.already_copied.push(sid);
             continue;
         }
         if crate::platform::interrupted() {
@@ -214,7 +214,7 @@ pub fn run(
     }
     for (sid, new) in pending {
         let id = dst.save_snapshot(&new, &flushed, lock)?;
-        report.copied.push(Copied { source: sid.to_hex(), target: id.to_hex() });
+        report.copied.push(Copied { source: sid, target: id });
     }
     report.blobs_read = read.into_inner();
     report.data_blobs_added = summary.data_blobs;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::archiver::metadata::{node_from_metadata, read_xattrs};
 use crate::error::{Error, Result, ResultExt};
 use crate::format::tree::{Node, NodeKind};
-use crate::id::{BlobId, TreeId};
+use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::Repository;
 
 /// One side of a comparison: a directory in a snapshot or on disk.
@@ -146,7 +146,7 @@ impl<'a> Differ<'a> {
         }
         for (side, d) in [(OLD, old), (NEW, new)] {
             if let Dir::Tree(id) = d {
-                self.blobs[side].1.insert(*id);
+                self.blobs[side].1.insert(id.as_blob());
             }
         }
         let a = self.list(old).ctx(format!("{path} (old side)"))?;
@@ -196,7 +196,7 @@ impl<'a> Differ<'a> {
         match (n.kind, sub) {
             (NodeKind::Dir, Some(d)) => {
                 if let Dir::Tree(id) = d {
-                    self.blobs[side].1.insert(*id);
+                    self.blobs[side].1.insert(id.as_blob());
                 }
                 for entry in self.list(d).ctx_object(&path)? {
                     self.whole(side, path.trim_end_matches('/'), &entry, emit)?;
@@ -322,14 +322,19 @@ pub fn live_chunks(repo: &Repository, path: &Path, scratch: &mut Vec<u8>) -> Res
     Ok(out)
 }
 
+/// The new side of a comparison: another snapshot, or a directory on disk (its path as shown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewSide {
+    Snapshot(SnapshotId),
+    Live(String),
+}
+
 /// A comparison ready to run: both sides resolved, the repository locked for reading.
 pub struct Comparison {
     /// The old snapshot's id.
-    pub old_id: String,
-    /// The new snapshot's id, or the live directory's path.
-    pub new_id: String,
-    /// The new side is a directory on disk.
-    pub live: bool,
+    pub old_id: SnapshotId,
+    /// What the old snapshot is compared to.
+    pub new_side: NewSide,
     old: Dir,
     new: Dir,
     /// The path both sides are compared at (what changed paths are relative to).
@@ -342,26 +347,27 @@ pub struct Comparison {
 /// in the snapshot, and must be it.
 pub fn compare(repo: &Repository, old: &str, new: &str) -> Result<Comparison> {
     let lock = repo.lock_read("diff")?;
-    let (new_id, new_dir, new_path, live) = match live_dir(new) {
+    let (new_side, new_dir, new_path) = match live_dir(new) {
         Some(p) => {
             let shown = p.to_string_lossy().trim_end_matches('/').to_string();
-            (p.display().to_string(), Dir::Live(p), shown, true)
+            (NewSide::Live(p.display().to_string()), Dir::Live(p), shown)
         }
         None => {
             let (id, d, p) = snapshot_dir(repo, new, None)?;
-            (id, d, p, false)
+            (NewSide::Snapshot(id), d, p)
         }
     };
+    let live = matches!(new_side, NewSide::Live(_));
     let (old_id, old_dir, old_path) = snapshot_dir(repo, old, live.then_some(new_path.as_str()))?;
     if live && old_path != new_path {
         return Err(crate::error::Error::new(
             crate::error::Kind::NotFound,
-            format!("{new_path} is not in snapshot {}", &old_id[..8]),
+            format!("{new_path} is not in snapshot {}", old_id.short()),
         )
         .hint("name the directory inside the snapshot: SNAPSHOT:/PATH"));
     }
     let base = if live { new_path } else { old_path };
-    Ok(Comparison { old_id, new_id, live, old: old_dir, new: new_dir, base, _lock: lock })
+    Ok(Comparison { old_id, new_side, old: old_dir, new: new_dir, base, _lock: lock })
 }
 
 impl Comparison {
@@ -373,7 +379,7 @@ impl Comparison {
 
 /// `SNAPSHOT[:PATH]`: the snapshot and the directory below its root (`default_path` when the
 /// spec names none).
-fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Result<(String, Dir, String)> {
+fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Result<(SnapshotId, Dir, String)> {
     let parsed = super::select::SnapshotPath::parse(spec);
     let (id, snap) = super::select(repo, parsed.snapshot, &Default::default())?;
     let path = match parsed.path {
@@ -383,7 +389,7 @@ fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Re
         None => default_path.unwrap_or("/").to_string(),
     };
     let tree = super::select::resolve_dir(repo, &snap.tree, Some(path.as_str()), &id)?;
-    Ok((id.to_hex(), Dir::Tree(tree), path.trim_end_matches('/').to_string()))
+    Ok((id, Dir::Tree(tree), path.trim_end_matches('/').to_string()))
 }
 
 /// Is `arg` a directory on disk rather than a snapshot? Only when it looks like a path.

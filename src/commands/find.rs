@@ -68,7 +68,7 @@ pub struct Match {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SnapshotMatches {
-    pub snapshot: String,
+    pub snapshot: SnapshotId,
     pub time: String,
     pub hits: usize,
     pub matches: Vec<Match>,
@@ -85,7 +85,7 @@ pub struct Version {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_id: Option<String>,
     /// Snapshots holding this version, newest first.
-    pub snapshots: Vec<String>,
+    pub snapshots: Vec<SnapshotId>,
     pub first_seen: String,
     pub last_seen: String,
 }
@@ -247,15 +247,11 @@ pub fn find(repo: &Repository, h: &History, o: &FindOptions) -> Result<Vec<Snaps
         .filter_map(|(sid, mut matches)| {
             let (id, s) = wanted.get(&sid)?;
             matches.sort_by(|a, b| a.path.cmp(&b.path));
-            Some(SnapshotMatches { snapshot: id.to_hex(), time: s.time.clone(), hits: matches.len(), matches })
+            Some(SnapshotMatches { snapshot: *id, time: s.time.clone(), hits: matches.len(), matches })
         })
         .collect();
     out.sort_by(|a, b| {
-        let t = |m: &SnapshotMatches| {
-            wanted
-                .get(&SnapshotId::from_hex(&m.snapshot).map(|i| i.0).unwrap_or_default())
-                .and_then(|w| w.1.timestamp())
-        };
+        let t = |m: &SnapshotMatches| wanted.get(&m.snapshot.0).and_then(|w| w.1.timestamp());
         t(b).cmp(&t(a)).then(b.snapshot.cmp(&a.snapshot))
     });
     Ok(out)
@@ -324,7 +320,7 @@ pub fn history(repo: &Repository, h: &History, path: &str, o: &FindOptions) -> R
             versions.len() - 1
         });
         let v = &mut versions[i];
-        v.snapshots.push(id.to_hex());
+        v.snapshots.push(*id);
         v.first_seen = s.time.clone(); // snapshots come newest first
     }
     Ok(PathHistory { path: path.to_string(), snapshots_searched: snaps.len(), versions })

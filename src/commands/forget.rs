@@ -170,9 +170,7 @@ pub fn execute(repo: &Repository, groups: &[ForgetGroup]) -> Result<usize> {
     let mut n = 0;
     for g in groups {
         for s in &g.remove {
-            let id = SnapshotId::from_hex(&s.id)
-                .ok_or_else(|| Error::internal(format!("forget's plan names snapshot {:?}, not an id", s.id)))?;
-            repo.delete_snapshot(&id)?;
+            repo.delete_snapshot(&s.id)?;
             n += 1;
         }
     }

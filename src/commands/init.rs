@@ -7,13 +7,13 @@ use crate::repo::{InitOptions, Repository};
 #[derive(Debug, serde::Serialize)]
 pub struct InitReport {
     pub message_type: &'static str,
-    pub id: String,
+    pub id: crate::id::RepoId,
     pub repository: String,
 }
 
 pub fn run(backend: DynBackend, password: &[u8], opts: &InitOptions) -> Result<(Repository, InitReport)> {
     let location = backend.location();
     let repo = Repository::init(backend, password, opts)?;
-    let report = InitReport { message_type: "initialized", id: repo.config().id.to_hex(), repository: location };
+    let report = InitReport { message_type: "initialized", id: repo.config().id, repository: location };
     Ok((repo, report))
 }

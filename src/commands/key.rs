@@ -2,23 +2,24 @@
 
 use crate::crypto::KdfParams;
 use crate::error::Result;
+use crate::id::ObjectId;
 use crate::repo::{KeyInfo, Repository};
 
 pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     repo.list_keys()
 }
 
-pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<String> {
-    Ok(repo.add_key(new_password, kdf)?.to_hex())
+pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
+    repo.add_key(new_password, kdf)
 }
 
-pub fn remove(repo: &Repository, id: &str) -> Result<String> {
+pub fn remove(repo: &Repository, id: &str) -> Result<ObjectId> {
     let _lock = repo.lock("key remove", crate::repo::LockMode::Exclusive)?;
-    Ok(repo.remove_key(id)?.to_hex())
+    repo.remove_key(id)
 }
 
-pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams) -> Result<String> {
-    Ok(repo.change_password(new_password, kdf)?.to_hex())
+pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
+    repo.change_password(new_password, kdf)
 }
 
 /// `arca key rotate`: a new master secret, everything sealed again under it (format-spec §22;

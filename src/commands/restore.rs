@@ -3,6 +3,7 @@
 use super::select::{resolve_dir, SnapshotPath};
 use super::{select, Filter};
 use crate::error::Result;
+use crate::id::SnapshotId;
 use crate::repo::Repository;
 use crate::restorer::{self, RestoreOptions, RestoreProgress, RestoreSummary};
 
@@ -13,12 +14,12 @@ pub fn run(
     opts: &RestoreOptions,
     progress: &RestoreProgress,
     warn: &(dyn Fn(String) + Sync),
-) -> Result<(String, RestoreSummary)> {
+) -> Result<(SnapshotId, RestoreSummary)> {
     let spec = SnapshotPath::parse(selector);
     let (id, snap) = select(repo, spec.snapshot, filter)?;
     let _lock = repo.lock_read("restore")?;
     let tree = resolve_dir(repo, &snap.tree, spec.path, &id)?;
     let root_path = std::path::PathBuf::from(spec.path.unwrap_or("/"));
     let summary = restorer::restore(repo, &tree, &root_path, opts, progress, warn)?;
-    Ok((id.to_hex(), summary))
+    Ok((id, summary))
 }

@@ -179,7 +179,7 @@ pub fn select_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::{ObjectId, TreeId};
+    use crate::id::{SnapshotId, TreeId};
 
     fn snap(time: &str, host: &str, tags: &[&str]) -> Snapshot {
         Snapshot {
@@ -218,20 +218,20 @@ mod tests {
     #[test]
     fn latest_at_time_and_prefix() {
         let all = vec![
-            (ObjectId([1; 32]), snap("2026-11-01T10:00:00+00:00", "h1", &["daily"])),
-            (ObjectId([2; 32]), snap("2026-11-02T10:00:00+00:00", "h2", &[])),
-            (ObjectId([3; 32]), snap("2026-11-03T10:00:00+00:00", "h1", &["daily", "x"])),
+            (SnapshotId([1; 32]), snap("2026-11-01T10:00:00+00:00", "h1", &["daily"])),
+            (SnapshotId([2; 32]), snap("2026-11-02T10:00:00+00:00", "h2", &[])),
+            (SnapshotId([3; 32]), snap("2026-11-03T10:00:00+00:00", "h1", &["daily", "x"])),
         ];
         let f = Filter::default();
-        assert_eq!(select_from(all.clone(), "latest", &f).unwrap().0, ObjectId([3; 32]));
-        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &f).unwrap().0, ObjectId([2; 32]));
-        assert_eq!(select_from(all.clone(), "latest@2026-11-02T10:00:00Z", &f).unwrap().0, ObjectId([2; 32]));
+        assert_eq!(select_from(all.clone(), "latest", &f).unwrap().0, SnapshotId([3; 32]));
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &f).unwrap().0, SnapshotId([2; 32]));
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T10:00:00Z", &f).unwrap().0, SnapshotId([2; 32]));
         assert!(select_from(all.clone(), "latest@2026-10-01T00:00:00Z", &f).is_err());
-        assert_eq!(select_from(all.clone(), "0202", &f).unwrap().0, ObjectId([2; 32]));
+        assert_eq!(select_from(all.clone(), "0202", &f).unwrap().0, SnapshotId([2; 32]));
         let h1 = Filter { hosts: vec!["h1".into()], ..Default::default() };
-        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &h1).unwrap().0, ObjectId([1; 32]));
+        assert_eq!(select_from(all.clone(), "latest@2026-11-02T12:00:00Z", &h1).unwrap().0, SnapshotId([1; 32]));
         let tx = Filter { tags: vec!["daily,x".into()], ..Default::default() };
-        assert_eq!(select_from(all.clone(), "latest", &tx).unwrap().0, ObjectId([3; 32]));
+        assert_eq!(select_from(all.clone(), "latest", &tx).unwrap().0, SnapshotId([3; 32]));
         assert!(select_from(all, "zz", &f).is_err());
     }
 }

@@ -5,14 +5,17 @@ use serde::Serialize;
 use super::Filter;
 use crate::error::Result;
 use crate::format::snapshot::{Snapshot, Summary};
+use crate::id::{SnapshotId, TreeId};
 use crate::repo::Repository;
 
 /// One snapshot as `snapshots --json` prints it (restic's shape plus arca's summary).
 #[derive(Debug, Clone, Serialize)]
 pub struct SnapshotInfo {
     pub time: String,
-    pub parent: Option<String>,
-    pub tree: String,
+    pub parent: Option<SnapshotId>,
+    /// The root tree; `None` (printed as `""`) for a snapshot file that cannot be read.
+    #[serde(serialize_with = "crate::id::serialize_or_empty")]
+    pub tree: Option<TreeId>,
     pub paths: Vec<String>,
     pub hostname: String,
     pub username: String,
@@ -23,17 +26,19 @@ pub struct SnapshotInfo {
     pub program_version: String,
     pub summary: Option<Summary>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub original: Option<String>,
-    pub id: String,
-    pub short_id: String,
+    pub original: Option<SnapshotId>,
+    pub id: SnapshotId,
+    /// The same id, printed short (restic's `short_id`).
+    #[serde(serialize_with = "crate::id::serialize_short")]
+    pub short_id: SnapshotId,
 }
 
 impl SnapshotInfo {
-    pub fn new(id: &crate::id::SnapshotId, s: &Snapshot) -> Self {
+    pub fn new(id: &SnapshotId, s: &Snapshot) -> Self {
         SnapshotInfo {
             time: s.time.clone(),
-            parent: s.parent.map(|p| p.to_hex()),
-            tree: s.tree.to_hex(),
+            parent: s.parent,
+            tree: Some(s.tree),
             paths: s.paths.clone(),
             hostname: s.hostname.clone(),
             username: s.username.clone(),
@@ -43,18 +48,18 @@ impl SnapshotInfo {
             tags: s.tags.clone(),
             program_version: s.program_version.clone(),
             summary: s.summary.clone(),
-            original: s.original.map(|o| o.to_hex()),
-            id: id.to_hex(),
-            short_id: id.short(),
+            original: s.original,
+            id: *id,
+            short_id: *id,
         }
     }
 
     /// A snapshot file that cannot be read: only its id is known.
-    pub fn unreadable(id: &crate::id::SnapshotId) -> Self {
+    pub fn unreadable(id: &SnapshotId) -> Self {
         SnapshotInfo {
             time: String::new(),
             parent: None,
-            tree: String::new(),
+            tree: None,
             paths: vec![],
             hostname: String::new(),
             username: String::new(),
@@ -65,8 +70,8 @@ impl SnapshotInfo {
             program_version: String::new(),
             summary: None,
             original: None,
-            id: id.to_hex(),
-            short_id: id.short(),
+            id: *id,
+            short_id: *id,
         }
     }
 }
@@ -80,4 +85,50 @@ pub fn run(repo: &Repository, filter: &Filter, ids: &[String]) -> Result<Vec<Sna
         })
         .map(|(id, s)| SnapshotInfo::new(id, s))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            time: "2026-12-07T00:00:00+00:00".into(),
+            tree: TreeId([0xab; 32]),
+            paths: vec!["/x".into()],
+            hostname: "h".into(),
+            username: "u".into(),
+            uid: 1,
+            gid: 2,
+            tags: vec!["t".into()],
+            parent: Some(SnapshotId([0x01; 32])),
+            excludes: vec![],
+            program_version: "arca test".into(),
+            summary: None,
+            original: Some(SnapshotId([0x02; 32])),
+        }
+    }
+
+    /// `snapshots --json` is read by scripts: typed ids print exactly as the hex strings did
+    /// (full ids, `short_id` 8 digits, an unreadable snapshot's tree `""`, `original` only when
+    /// set).
+    #[test]
+    fn typed_ids_print_the_json_that_hex_strings_printed() {
+        let id = SnapshotId([0xcd; 32]);
+        let (h01, h02, hab, hcd) = (hex::encode([1; 32]), hex::encode([2; 32]), "ab".repeat(32), "cd".repeat(32));
+        let json = serde_json::to_string(&SnapshotInfo::new(&id, &snapshot())).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"time":"2026-12-07T00:00:00+00:00","parent":"{h01}","tree":"{hab}","paths":["/x"],"hostname":"h","username":"u","uid":1,"gid":2,"excludes":[],"tags":["t"],"program_version":"arca test","summary":null,"original":"{h02}","id":"{hcd}","short_id":"cdcdcdcd"}}"#
+            )
+        );
+        let json = serde_json::to_string(&SnapshotInfo::unreadable(&id)).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"time":"","parent":null,"tree":"","paths":[],"hostname":"","username":"","uid":0,"gid":0,"excludes":[],"tags":[],"program_version":"","summary":null,"id":"{hcd}","short_id":"cdcdcdcd"}}"#
+            )
+        );
+    }
 }

@@ -49,8 +49,8 @@ impl TagChange {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Retagged {
-    pub old: String,
-    pub new: String,
+    pub old: crate::id::SnapshotId,
+    pub new: crate::id::SnapshotId,
     pub tags: Vec<String>,
 }
 
@@ -94,7 +94,7 @@ pub fn run(
         let new = Snapshot { tags: tags.clone(), original: Some(snap.original.unwrap_or(id)), ..snap };
         let new_id = repo.save_snapshot_once(&new, &existing, &flushed, lock)?;
         repo.delete_snapshot(&id)?;
-        report.changed.push(Retagged { old: id.to_hex(), new: new_id.to_hex(), tags });
+        report.changed.push(Retagged { old: id, new: new_id, tags });
     }
     Ok(report)
 }

@@ -480,7 +480,7 @@ mod tests {
         let mut dev = Node::new(b"c dev".to_vec(), NodeKind::Chardev);
         dev.rdev = 0x0501;
         let mut dir = Node::new(b"d dir".to_vec(), NodeKind::Dir);
-        dir.subtree = Some(BlobId([4; 32]));
+        dir.subtree = Some(TreeId([4; 32]));
         dir.mtime = Time::new(1 << 34, 1);
         let mut big = Node::new(b"e big".to_vec(), NodeKind::File);
         big.content_lists = vec![BlobId([5; 32])];

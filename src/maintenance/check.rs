@@ -26,7 +26,7 @@ use crate::format::index::IndexFile;
 use crate::format::pack::{sealed_header, PackEntry, TRAILER_LEN};
 use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
-use crate::id::{storage_hash, BlobId, PackId, TreeId};
+use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
 use crate::repo::{pack_path, ObjectKind, Repository};
 
 /// Which packs `--read-data` / `--read-data-subset` downloads.
@@ -65,7 +65,9 @@ impl ReadData {
 /// One snapshot file that a problem touches.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Damage {
-    pub snapshot: String,
+    /// The snapshot, printed short.
+    #[serde(serialize_with = "crate::id::serialize_short")]
+    pub snapshot: SnapshotId,
     pub path: String,
     pub problem: String,
 }
@@ -100,9 +102,9 @@ impl CheckReport {
         self.errors.is_empty() && self.damaged.is_empty()
     }
 
-    /// The snapshots (short ids) with damaged files.
-    pub fn damaged_snapshots(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.damaged.iter().map(|d| d.snapshot.clone()).collect();
+    /// The snapshots with damaged files.
+    pub fn damaged_snapshots(&self) -> Vec<SnapshotId> {
+        let mut v: Vec<SnapshotId> = self.damaged.iter().map(|d| d.snapshot).collect();
         v.sort();
         v.dedup();
         v
@@ -121,7 +123,8 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     // Snapshots are listed first: the index files of each were stored before it (§16), so
     // the index read next covers them even while backups run.
-    let mut snapshot_ids = repo.list(ObjectKind::Snapshot)?;
+    let mut snapshot_ids: Vec<SnapshotId> =
+        repo.list(ObjectKind::Snapshot)?.into_iter().map(SnapshotId::from_object).collect();
     snapshot_ids.sort();
     let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
 
@@ -233,7 +236,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
                 report.errors.push(if named {
                     e.message
                 } else {
-                    format!("{}: {}", ObjectKind::Snapshot.path(&sid), e.message)
+                    format!("{}: {}", ObjectKind::Snapshot.path(&sid.as_object()), e.message)
                 });
                 continue;
             }
@@ -241,7 +244,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
         report.snapshots += 1;
         let mut found = vec![];
         walker.walk(&snap.tree, "/", 0, &mut found);
-        report.damaged.extend(found.into_iter().map(|(path, problem)| Damage { snapshot: sid.short(), path, problem }));
+        report.damaged.extend(found.into_iter().map(|(path, problem)| Damage { snapshot: sid, path, problem }));
     }
     report.trees_checked = walker.trees;
     report.damaged.sort();
@@ -479,7 +482,7 @@ impl Walker<'_> {
             found.push((at.to_string(), format!("directories nested deeper than {MAX_DEPTH}")));
             return false;
         }
-        if let Some(p) = self.problem(id, BlobType::Tree) {
+        if let Some(p) = self.problem(&id.as_blob(), BlobType::Tree) {
             found.push((at.to_string(), format!("directory unreadable: {p}")));
             return false;
         }

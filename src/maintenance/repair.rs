@@ -217,8 +217,8 @@ fn units_open(repo: &Repository, unit: &[PackEntry], sealed: &[u8]) -> bool {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct RepairedSnapshot {
-    pub original: String,
-    pub repaired: Option<String>,
+    pub original: SnapshotId,
+    pub repaired: Option<SnapshotId>,
     /// "path: what was lost", one per changed node.
     pub changes: Vec<String>,
 }
@@ -245,9 +245,9 @@ pub fn repair_snapshots(
     let mut pending = vec![];
     for (sid, snap) in snapshots {
         report.snapshots_checked += 1;
-        if stored(repo, &snap.tree, BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
+        if stored(repo, &snap.tree.as_blob(), BlobType::Tree)?.is_none() || repo.load_tree(&snap.tree).is_err() {
             report.repaired.push(RepairedSnapshot {
-                original: sid.to_hex(),
+                original: sid,
                 repaired: None,
                 changes: vec![
                     "/: the root directory is unreadable; nothing to keep (remove it with `arca forget`)".into()
@@ -273,13 +273,13 @@ pub fn repair_snapshots(
     for (sid, new, changes) in pending {
         let repaired = match (dry_run, lock) {
             (true, _) => None,
-            (false, Some(lock)) => Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()),
+            (false, Some(lock)) => Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?),
             (false, None) => {
                 return Err(Error::usage("repair snapshots stores the repaired snapshots only under a lock")
                     .hint("take the repository lock first (`Repository::lock`), or pass dry_run"))
             }
         };
-        report.repaired.push(RepairedSnapshot { original: sid.to_hex(), repaired, changes });
+        report.repaired.push(RepairedSnapshot { original: sid, repaired, changes });
         if forget && !dry_run {
             repo.delete_snapshot(&sid)?;
             report.originals_removed += 1;
@@ -322,7 +322,7 @@ fn repair_tree(
         match n.kind {
             NodeKind::Dir => {
                 let Some(sub) = n.subtree else { continue };
-                let readable = stored(repo, &sub, BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
+                let readable = stored(repo, &sub.as_blob(), BlobType::Tree)?.is_some() && repo.load_tree(&sub).is_ok();
                 if !readable {
                     n.subtree = Some(saver.save_tree(Tree::default())?);
                     mark(n, "directory contents lost: its tree is missing or damaged");

@@ -39,9 +39,9 @@ const LISTED: usize = 1000;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Rewritten {
-    pub original: String,
+    pub original: SnapshotId,
     /// The new snapshot (none in a dry run).
-    pub rewritten: Option<String>,
+    pub rewritten: Option<SnapshotId>,
     pub removed_count: usize,
     /// The first removed paths (directories count once, with what was below them).
     pub removed: Vec<String>,
@@ -95,13 +95,13 @@ pub fn rewrite(
     let existing = if pending.is_empty() { vec![] } else { repo.snapshots()? };
     for (sid, new, removed) in pending {
         let rewritten =
-            if opts.dry_run { None } else { Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?.to_hex()) };
+            if opts.dry_run { None } else { Some(repo.save_snapshot_once(&new, &existing, &flushed, lock)?) };
         if opts.forget && !opts.dry_run {
             repo.delete_snapshot(&sid)?;
             report.originals_removed += 1;
         }
         report.rewritten.push(Rewritten {
-            original: sid.to_hex(),
+            original: sid,
             rewritten,
             removed_count: removed.len(),
             removed: removed

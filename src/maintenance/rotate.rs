@@ -16,7 +16,7 @@ use crate::error::{Error, Kind, Result};
 use crate::format::index::IndexPack;
 use crate::format::pack::PackEntry;
 use crate::format::snapshot::Snapshot;
-use crate::id::{storage_hash, BlobId, PackId};
+use crate::id::{storage_hash, BlobId, ObjectId, PackId, SnapshotId};
 use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, ObjectKind, Repository};
 
 /// Packs handled between two looks at the lock and the log.
@@ -35,9 +35,9 @@ pub struct RotateStats {
     pub index_files_written: u64,
     pub locks_removed: u64,
     /// The key of the new master secret.
-    pub key: String,
+    pub key: ObjectId,
     /// Every key removed: the old master secret's, and the rotation's own.
-    pub keys_removed: Vec<String>,
+    pub keys_removed: Vec<ObjectId>,
 }
 
 /// Rotate the master secret. `password` opened `repo`; the new key is for `new_password`
@@ -71,9 +71,9 @@ pub fn rotate(
     st.locks_removed = repo.remove_locks_of_previous_secret(&lock)?;
     lock.ensure_fresh()?;
     let (key, removed) = repo.finish_rotation(keep)?;
-    st.key = key.to_hex();
-    st.keys_removed = removed.iter().map(|id| id.to_hex()).collect();
     log(format!("config and key {} written; {} old key(s) removed", key.short(), removed.len()));
+    st.key = key;
+    st.keys_removed = removed;
     Ok(st)
 }
 
@@ -200,7 +200,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
 fn reseal_snapshots(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: &dyn Fn(String)) -> Result<()> {
     let mut have = HashSet::new();
     let mut old = vec![];
-    for id in repo.list(ObjectKind::Snapshot)? {
+    for id in repo.list(ObjectKind::Snapshot)?.into_iter().map(SnapshotId::from_object) {
         match repo.load_snapshot_sealed(&id)? {
             (s, true) => {
                 have.insert(storage_hash(&crate::codec::to_cbor(&s)));

@@ -61,8 +61,8 @@ pub fn mark_used_stored(
     for (sid, snap) in snapshots {
         let mut stack = vec![snap.tree];
         while let Some(tid) = stack.pop() {
-            let Some(pos) = preferred(&*repo.index()?, &tid, stored) else {
-                u.missing.push((*sid, BlobType::Tree, tid));
+            let Some(pos) = preferred(&*repo.index()?, &tid.as_blob(), stored) else {
+                u.missing.push((*sid, BlobType::Tree, tid.as_blob()));
                 continue;
             };
             if u.used.insert(pos) {

@@ -99,7 +99,7 @@ mod tests {
     use super::*;
 
     fn tree(n: u8) -> TreeId {
-        crate::id::BlobId([n; 32])
+        TreeId([n; 32])
     }
 
     #[test]

@@ -143,7 +143,7 @@ mod tests {
     fn snap(time: &str, host: &str, tags: &[&str]) -> Snapshot {
         Snapshot {
             time: time.into(),
-            tree: crate::id::BlobId([0; 32]),
+            tree: crate::id::TreeId([0; 32]),
             paths: vec!["/x".into()],
             hostname: host.into(),
             username: "u".into(),
@@ -160,9 +160,9 @@ mod tests {
 
     fn layout() -> Layout {
         let snaps = vec![
-            (crate::id::ObjectId([1; 32]), snap("2026-11-01T03:00:00+00:00", "laptop", &["daily"])),
-            (crate::id::ObjectId([2; 32]), snap("2026-11-02T03:00:00+00:00", "server", &["daily", "weekly"])),
-            (crate::id::ObjectId([3; 32]), snap("2026-11-02T03:00:00+00:00", "laptop", &[])),
+            (crate::id::SnapshotId([1; 32]), snap("2026-11-01T03:00:00+00:00", "laptop", &["daily"])),
+            (crate::id::SnapshotId([2; 32]), snap("2026-11-02T03:00:00+00:00", "server", &["daily", "weekly"])),
+            (crate::id::SnapshotId([3; 32]), snap("2026-11-02T03:00:00+00:00", "laptop", &[])),
         ];
         let t: Vec<String> = DEFAULT_TEMPLATES.iter().map(|s| s.to_string()).collect();
         Layout::build(&snaps, &t, DEFAULT_TIME_TEMPLATE)
@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn hostile_names_stay_single_components() {
         let snaps =
-            vec![(crate::id::ObjectId([9; 32]), snap("2026-11-01T03:00:00+00:00", "../../etc", &["a/b", ".."]))];
+            vec![(crate::id::SnapshotId([9; 32]), snap("2026-11-01T03:00:00+00:00", "../../etc", &["a/b", ".."]))];
         let t: Vec<String> = DEFAULT_TEMPLATES.iter().map(|s| s.to_string()).collect();
         let l = Layout::build(&snaps, &t, DEFAULT_TIME_TEMPLATE);
         assert_eq!(dir(&l, "hosts"), [".._.._etc"]);

@@ -165,7 +165,7 @@ impl Repository {
     /// write).
     pub fn save_snapshot(&self, snap: &Snapshot, flushed: &IndexFlushed, lock: &LockGuard) -> Result<SnapshotId> {
         self.may_commit(flushed, lock)?;
-        self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys))
+        self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys)).map(SnapshotId::from_object)
     }
 
     /// Store `snap` unless one of `existing` is identical, whose id is returned instead. Commands
@@ -182,7 +182,7 @@ impl Repository {
         self.may_commit(flushed, lock)?;
         match existing.iter().find(|(_, s)| s == snap) {
             Some((id, _)) => Ok(*id),
-            None => self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys)),
+            None => self.write_object(ObjectKind::Snapshot, &snap.encode(&self.keys)).map(SnapshotId::from_object),
         }
     }
 
@@ -224,7 +224,7 @@ mod tests {
     use crate::codec::Compression;
     use crate::crypto::KdfParams;
     use crate::format::tree::Tree;
-    use crate::id::{BlobId, TreeId};
+    use crate::id::TreeId;
     use crate::repo::{BlobSaver, InitOptions, LockMode, PackCopier};
 
     fn repo() -> Arc<Repository> {
@@ -293,7 +293,7 @@ mod tests {
         let (a, b) = (repo(), repo());
         let (lock_a, lock_b) = (a.lock("test", LockMode::Shared).unwrap(), b.lock("test", LockMode::Shared).unwrap());
         let (proof_a, proof_b) = (a.nothing_pending().unwrap(), b.nothing_pending().unwrap());
-        let snap = snapshot(BlobId([7; 32]));
+        let snap = snapshot(TreeId([7; 32]));
         let e = b.save_snapshot(&snap, &proof_a, &lock_b).unwrap_err();
         assert!(e.message.contains("proof of a flushed index belongs to another repository"), "{}", e.message);
         let e = b.save_snapshot_once(&snap, &[], &proof_b, &lock_a).unwrap_err();
@@ -314,10 +314,10 @@ mod tests {
         let lock = repo.lock("test", LockMode::Shared).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         let flushed = repo.nothing_pending().unwrap();
-        let snap = snapshot(BlobId([7; 32]));
+        let snap = snapshot(TreeId([7; 32]));
         let e = repo.save_snapshot(&snap, &flushed, &lock).unwrap_err();
         assert_eq!(e.kind, Kind::Locked);
-        let e = repo.save_snapshot_once(&snap, &[(ObjectId([1; 32]), snap.clone())], &flushed, &lock).unwrap_err();
+        let e = repo.save_snapshot_once(&snap, &[(SnapshotId([1; 32]), snap.clone())], &flushed, &lock).unwrap_err();
         assert_eq!(e.kind, Kind::Locked, "checked even when the snapshot exists already");
         assert_eq!(stored_snapshots(&repo), 0);
     }

@@ -48,11 +48,11 @@ impl Repository {
     /// A snapshot and whether it is sealed under the current master secret (else under the
     /// one a rotation replaces).
     pub fn load_snapshot_sealed(&self, id: &SnapshotId) -> Result<(Snapshot, bool)> {
-        let bytes = self.read(ObjectKind::Snapshot, id)?;
+        let bytes = self.read(ObjectKind::Snapshot, &id.as_object())?;
         match Snapshot::decode(&self.keys.current_only(), &bytes) {
             Ok(s) => Ok((s, true)),
             Err(_) => {
-                let s = Snapshot::decode(&self.keys, &bytes).ctx_object(ObjectKind::Snapshot.path(id))?;
+                let s = Snapshot::decode(&self.keys, &bytes).ctx_object(ObjectKind::Snapshot.path(&id.as_object()))?;
                 Ok((s, false))
             }
         }

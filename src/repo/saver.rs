@@ -355,7 +355,7 @@ impl BlobSaver {
             )
             .hint("exclude part of it or back up its subdirectories separately"));
         }
-        Ok(self.save(BlobType::Tree, bytes)?.0)
+        Ok(TreeId::from_blob(self.save(BlobType::Tree, bytes)?.0))
     }
 
     fn take_error(&self) -> Error {

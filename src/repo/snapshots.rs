@@ -9,7 +9,8 @@ use crate::id::{ObjectId, SnapshotId};
 
 impl Repository {
     pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
-        Snapshot::decode(&self.keys, &self.read(ObjectKind::Snapshot, id)?).ctx_object(ObjectKind::Snapshot.path(id))
+        Snapshot::decode(&self.keys, &self.read(ObjectKind::Snapshot, &id.as_object())?)
+            .ctx_object(ObjectKind::Snapshot.path(&id.as_object()))
     }
 
     /// Every readable snapshot, oldest first. A snapshot file that fails authentication or
@@ -35,7 +36,7 @@ impl Repository {
         match damaged.pop() {
             None => Ok(ok),
             Some((id, e)) => Err(Error::corrupt(format!("snapshot {} cannot be read: {}", id.short(), e.message))
-                .object(ObjectKind::Snapshot.path(&id))
+                .object(ObjectKind::Snapshot.path(&id.as_object()))
                 .hint(format!("what it references is unknown; remove it first with `arca forget {}`", id.short()))),
         }
     }
@@ -52,9 +53,11 @@ impl Repository {
                 .read_sized(ObjectKind::Snapshot, id, Some(*size))
                 .and_then(|b| Snapshot::decode(&self.keys, &b).ctx_object(ObjectKind::Snapshot.path(id)));
             match loaded {
-                Ok(s) => out.push((*id, s)),
+                Ok(s) => out.push((SnapshotId::from_object(*id), s)),
                 Err(e) if e.kind == Kind::NotFound => tracing::debug!("snapshot {id} vanished: {}", e.message),
-                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => damaged.push((*id, e)),
+                Err(e) if matches!(e.kind, Kind::Corrupt | Kind::Unsupported) => {
+                    damaged.push((SnapshotId::from_object(*id), e))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -67,6 +70,6 @@ impl Repository {
 
     /// Delete a snapshot's file and its cached copy; one already gone is no error.
     pub fn delete_snapshot(&self, id: &SnapshotId) -> Result<()> {
-        self.delete(ObjectKind::Snapshot, id)
+        self.delete(ObjectKind::Snapshot, &id.as_object())
     }
 }

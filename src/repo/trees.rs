@@ -5,11 +5,11 @@ use super::Repository;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::tree::{ContentList, Node, Tree};
 use crate::format::BlobType;
-use crate::id::BlobId;
+use crate::id::{BlobId, TreeId};
 
 impl Repository {
-    pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
-        Tree::decode(&self.read_blob(BlobType::Tree, id)?).ctx_object(format!("tree {id}"))
+    pub fn load_tree(&self, id: &TreeId) -> Result<Tree> {
+        Tree::decode(&self.read_blob(BlobType::Tree, &id.as_blob())?).ctx_object(format!("tree {id}"))
     }
 
     /// A file's content ids, resolving indirect content lists.
@@ -29,7 +29,7 @@ impl Repository {
     }
 
     /// The node at `path` (absolute, `/`-separated) below the tree `root`; `None` for `/`.
-    pub fn find_path(&self, root: &BlobId, path: &str) -> Result<Option<Node>> {
+    pub fn find_path(&self, root: &TreeId, path: &str) -> Result<Option<Node>> {
         let mut tree_id = *root;
         let mut found: Option<Node> = None;
         for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
