@@ -193,50 +193,6 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_and_tree_ids_serialise_exactly_as_the_ids_they_were_aliases_of() {
-        let hex = vector_tree_id();
-        let bytes: [u8; 32] = hex::decode(&hex).unwrap().try_into().unwrap();
-        let mut cbor = vec![0x58, 0x20]; // a CBOR byte string of 32 bytes
-        cbor.extend_from_slice(&bytes);
-        let json = format!("\"{hex}\"");
-
-        let tree = TreeId::from_hex(&hex).unwrap();
-        let snapshot = SnapshotId::from_hex(&hex).unwrap();
-        for (got, same_as) in [
-            (serde_cbor::to_vec(&tree).unwrap(), serde_cbor::to_vec(&BlobId(bytes)).unwrap()),
-            (serde_cbor::to_vec(&snapshot).unwrap(), serde_cbor::to_vec(&ObjectId(bytes)).unwrap()),
-        ] {
-            assert_eq!(got, cbor);
-            assert_eq!(got, same_as);
-        }
-        assert_eq!(serde_json::to_string(&tree).unwrap(), json);
-        assert_eq!(serde_json::to_string(&snapshot).unwrap(), json);
-
-        assert_eq!(serde_cbor::from_slice::<TreeId>(&cbor).unwrap(), tree);
-        assert_eq!(serde_cbor::from_slice::<SnapshotId>(&cbor).unwrap(), snapshot);
-        assert_eq!(serde_json::from_str::<TreeId>(&json).unwrap(), tree);
-        assert_eq!(serde_json::from_str::<SnapshotId>(&json).unwrap(), snapshot);
-
-        assert_eq!(tree.as_blob(), BlobId(bytes));
-        assert_eq!(TreeId::from_blob(BlobId(bytes)), tree);
-        assert_eq!(snapshot.as_object(), ObjectId(bytes));
-        assert_eq!(SnapshotId::from_object(ObjectId(bytes)), snapshot);
-    }
-
-    #[test]
-    fn a_subtree_is_stored_as_the_32_bytes_of_its_id() {
-        use crate::format::tree::{Node, NodeKind, Tree};
-        let tree = TreeId::from_hex(&vector_tree_id()).unwrap();
-        let mut dir = Node::new(b"d".to_vec(), NodeKind::Dir);
-        dir.subtree = Some(tree);
-        let encoded = Tree { nodes: vec![dir] }.encode_for(3);
-        let mut field = b"\x67subtree\x58\x20".to_vec();
-        field.extend_from_slice(tree.as_bytes());
-        assert!(encoded.windows(field.len()).any(|w| w == field), "subtree is not a 32-byte string");
-        assert_eq!(Tree::decode(&encoded).unwrap().nodes[0].subtree, Some(tree));
-    }
-
-    #[test]
     fn short_is_the_first_eight_hex_digits_and_display_honours_a_precision() {
         let id = SnapshotId::from_hex(&vector_tree_id()).unwrap();
         assert_eq!(id.short(), "3b30660e");

@@ -392,6 +392,58 @@ impl ContentList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::{BlobId, ObjectId, SnapshotId};
+
+    // SnapshotId and TreeId (src/id.rs) encode exactly as the ids they were aliases of.
+
+    /// A real tree id: the v3 test vector's (format-spec/vectors/v3.json, `node_times`).
+    fn vector_tree_id() -> String {
+        let v: serde_json::Value = serde_json::from_str(include_str!("../../format-spec/vectors/v3.json")).unwrap();
+        v["node_times"]["tree_id_v3"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn snapshot_and_tree_ids_serialise_exactly_as_the_ids_they_were_aliases_of() {
+        let hex = vector_tree_id();
+        let bytes: [u8; 32] = hex::decode(&hex).unwrap().try_into().unwrap();
+        let mut cbor = vec![0x58, 0x20]; // a CBOR byte string of 32 bytes
+        cbor.extend_from_slice(&bytes);
+        let json = format!("\"{hex}\"");
+
+        let tree = TreeId::from_hex(&hex).unwrap();
+        let snapshot = SnapshotId::from_hex(&hex).unwrap();
+        for (got, same_as) in [
+            (crate::codec::to_cbor(&tree), crate::codec::to_cbor(&BlobId(bytes))),
+            (crate::codec::to_cbor(&snapshot), crate::codec::to_cbor(&ObjectId(bytes))),
+        ] {
+            assert_eq!(got, cbor);
+            assert_eq!(got, same_as);
+        }
+        assert_eq!(serde_json::to_string(&tree).unwrap(), json);
+        assert_eq!(serde_json::to_string(&snapshot).unwrap(), json);
+
+        assert_eq!(crate::codec::from_cbor::<TreeId>(&cbor).unwrap(), tree);
+        assert_eq!(crate::codec::from_cbor::<SnapshotId>(&cbor).unwrap(), snapshot);
+        assert_eq!(serde_json::from_str::<TreeId>(&json).unwrap(), tree);
+        assert_eq!(serde_json::from_str::<SnapshotId>(&json).unwrap(), snapshot);
+
+        assert_eq!(tree.as_blob(), BlobId(bytes));
+        assert_eq!(TreeId::from_blob(BlobId(bytes)), tree);
+        assert_eq!(snapshot.as_object(), ObjectId(bytes));
+        assert_eq!(SnapshotId::from_object(ObjectId(bytes)), snapshot);
+    }
+
+    #[test]
+    fn a_subtree_is_stored_as_the_32_bytes_of_its_id() {
+        let tree = TreeId::from_hex(&vector_tree_id()).unwrap();
+        let mut dir = Node::new(b"d".to_vec(), NodeKind::Dir);
+        dir.subtree = Some(tree);
+        let encoded = Tree { nodes: vec![dir] }.encode_for(3);
+        let mut field = b"\x67subtree\x58\x20".to_vec();
+        field.extend_from_slice(tree.as_bytes());
+        assert!(encoded.windows(field.len()).any(|w| w == field), "subtree is not a 32-byte string");
+        assert_eq!(Tree::decode(&encoded).unwrap().nodes[0].subtree, Some(tree));
+    }
 
     /// The node of formats 1 and 2 as their writers declared it (serde derive, times in
     /// nanoseconds), to hold the hand-written encoder to their bytes.
