@@ -46,7 +46,8 @@ pub fn init_options() -> InitOptions {
 /// A repository in memory and a scratch directory beside it (removed when dropped).
 pub struct TestRepo {
     pub repo: Arc<Repository>,
-    /// The storage under `repo`: for opening it again, or under a fault-injecting wrapper.
+    /// The storage under `repo` (OpenDAL's memory service under arca's standard wrappers), for
+    /// opening the repository again as another client would.
     pub backend: DynBackend,
     dir: tempfile::TempDir,
 }
