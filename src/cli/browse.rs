@@ -2,9 +2,9 @@
 
 use super::args::{DiffArgs, DumpArgs, FindArgs, StatsArgs};
 use super::exit;
-use super::handlers::{filter, local_time};
-use super::output::{bytes, Out};
-use super::render;
+use super::handlers::filter;
+use super::output::Out;
+use super::render::{self, Zone};
 use super::settings::Settings;
 use crate::commands::{self, stats::Mode};
 use crate::error::{Error, Result};
@@ -85,43 +85,9 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         out.json_line(&found);
         return Ok(exit::OK);
     }
-    let found = match found {
-        commands::find::Found::Matches(m) => m,
-        commands::find::Found::History(h) => {
-            let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
-            out.entry(format!(
-                "{}: {} version(s) in {} of {} snapshot(s)",
-                h.path,
-                h.versions.len(),
-                in_snaps,
-                h.snapshots_searched
-            ));
-            for v in &h.versions {
-                let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
-                out.text(format!(
-                    "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
-                    v.kind,
-                    bytes(v.size),
-                    local_time(&v.mtime),
-                    v.content_id.as_deref().unwrap_or("-"),
-                    if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
-                    ids.join(" "),
-                    local_time(&v.first_seen),
-                    local_time(&v.last_seen),
-                ));
-            }
-            return Ok(exit::OK);
-        }
-    };
-    for snap in &found {
-        out.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], local_time(&snap.time)));
-        for m in &snap.matches {
-            out.entry(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
-        }
-        out.text("");
-    }
-    if found.is_empty() {
-        out.note("no matches");
+    match found {
+        commands::find::Found::Matches(m) => out.show(&render::find_matches(&m, Zone::Local)),
+        commands::find::Found::History(h) => out.show(&render::find_history(&h, Zone::Local)),
     }
     Ok(exit::OK)
 }

@@ -195,10 +195,6 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
 }
 
-pub(super) fn local_time(t: &str) -> String {
-    Zone::Local.time(t)
-}
-
 fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
     let repo = s.open()?;
     let list = commands::snapshots::run(&repo, &filter(&a.filter), &a.ids)?;
@@ -218,14 +214,7 @@ fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
         out.json_line(&report);
         return Ok(exit::OK);
     }
-    for c in &report.changed {
-        out.entry(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
-    }
-    out.note(format!(
-        "modified tags on {} snapshot(s){}",
-        report.changed.len(),
-        if report.unchanged > 0 { format!(", {} already as asked", report.unchanged) } else { String::new() }
-    ));
+    out.show(&render::tag(&report));
     Ok(exit::OK)
 }
 

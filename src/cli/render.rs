@@ -9,10 +9,12 @@ use std::path::Path;
 use super::output::bytes;
 use crate::commands::backup::BackupReport;
 use crate::commands::diff::{Change, DiffStats};
+use crate::commands::find::{PathHistory, SnapshotMatches};
 use crate::commands::forget::ForgetGroup;
 use crate::commands::ls::LsNode;
 use crate::commands::snapshots::SnapshotInfo;
 use crate::commands::stats::{Mode, Stats};
+use crate::commands::tag::TagReport;
 use crate::maintenance::check::CheckReport;
 use crate::maintenance::policy::Policy;
 use crate::maintenance::prune::{PruneOptions, PruneStats};
@@ -249,6 +251,64 @@ pub fn diff_stats(st: &DiffStats) -> Lines {
     l.text(format!("Tree Blobs:  {:>5} new, {:>5} removed", ad.tree_blobs, rm.tree_blobs));
     l.text(format!("  Added:   {}", bytes(ad.bytes)));
     l.text(format!("  Removed: {}", bytes(rm.bytes)));
+    l
+}
+
+/// `find PATTERN...`: per snapshot, the entries whose names match.
+pub fn find_matches(found: &[SnapshotMatches], zone: Zone) -> Lines {
+    let mut l = Lines::default();
+    for snap in found {
+        l.text(format!("Found matching entries in snapshot {} from {}", &snap.snapshot[..8], zone.time(&snap.time)));
+        for m in &snap.matches {
+            l.entry(format!("{} {:>12} {} {}", m.permissions, m.size, zone.time(&m.mtime), m.path));
+        }
+        l.text("");
+    }
+    if found.is_empty() {
+        l.note("no matches");
+    }
+    l
+}
+
+/// `find --path PATH`: the versions of one path, newest first, with the snapshots holding each.
+pub fn find_history(h: &PathHistory, zone: Zone) -> Lines {
+    let mut l = Lines::default();
+    let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
+    l.entry(format!(
+        "{}: {} version(s) in {} of {} snapshot(s)",
+        h.path,
+        h.versions.len(),
+        in_snaps,
+        h.snapshots_searched
+    ));
+    for v in &h.versions {
+        let ids: Vec<&str> = v.snapshots.iter().map(|s| &s[..8]).collect();
+        l.text(format!(
+            "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
+            v.kind,
+            bytes(v.size),
+            zone.time(&v.mtime),
+            v.content_id.as_deref().unwrap_or("-"),
+            if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
+            ids.join(" "),
+            zone.time(&v.first_seen),
+            zone.time(&v.last_seen),
+        ));
+    }
+    l
+}
+
+/// `tag`: each snapshot rewritten (old and new id, its tags now), then how many.
+pub fn tag(report: &TagReport) -> Lines {
+    let mut l = Lines::default();
+    for c in &report.changed {
+        l.entry(format!("{} -> {}: tags {}", &c.old[..8], &c.new[..8], c.tags.join(",")));
+    }
+    l.note(format!(
+        "modified tags on {} snapshot(s){}",
+        report.changed.len(),
+        if report.unchanged > 0 { format!(", {} already as asked", report.unchanged) } else { String::new() }
+    ));
     l
 }
 

@@ -12,7 +12,9 @@ use chrono::FixedOffset;
 use super::*;
 use crate::cli::output::Out;
 use crate::commands::diff::Counts;
+use crate::commands::find::{Match, Version};
 use crate::commands::forget::{plan_groups, GroupBy};
+use crate::commands::tag::Retagged;
 use crate::format::snapshot::Snapshot;
 use crate::id::{ObjectId, SnapshotId};
 use crate::maintenance::check::Damage;
@@ -188,6 +190,68 @@ fn check_clean_and_damaged() {
         ..clean
     };
     insta::assert_snapshot!("check_damaged", shown(&check(&damaged, false)));
+}
+
+#[test]
+fn find_matches_and_history() {
+    let hit = |path: &str, permissions: &str, size: u64| Match {
+        path: path.into(),
+        kind: "file",
+        permissions: permissions.into(),
+        mode: 0o644,
+        size,
+        mtime: "2026-10-30T08:15:00+00:00".into(),
+        content_id: None,
+    };
+    let found = [
+        SnapshotMatches {
+            snapshot: "2b".repeat(32),
+            time: "2026-11-02T23:30:00+00:00".into(),
+            hits: 2,
+            matches: vec![
+                hit("/home/alice/report.txt", "-rw-r--r--", 2_048),
+                hit("/srv/report.txt\x07", "-rw-------", 0),
+            ],
+        },
+        SnapshotMatches {
+            snapshot: "1a".repeat(32),
+            time: "2026-11-01T12:34:56+00:00".into(),
+            hits: 1,
+            matches: vec![hit("/home/alice/report.txt", "-rw-r--r--", 1_024)],
+        },
+    ];
+    insta::assert_snapshot!("find_matches", shown(&find_matches(&found, zone())));
+    insta::assert_snapshot!("find_no_matches", shown(&find_matches(&[], zone())));
+    let version = |size: u64, content: Option<&str>, snaps: &[&str], first: &str, last: &str| Version {
+        kind: "file",
+        size,
+        mtime: "2026-10-30T08:15:00+00:00".into(),
+        content_id: content.map(Into::into),
+        snapshots: snaps.iter().map(|s| s.repeat(32)).collect(),
+        first_seen: first.into(),
+        last_seen: last.into(),
+    };
+    let history = PathHistory {
+        path: "/home/alice/report.txt".into(),
+        snapshots_searched: 4,
+        versions: vec![
+            version(2_048, Some("c0ffee00"), &["4d", "3c"], "2026-11-03T08:00:00+00:00", "2026-11-04T08:00:00+00:00"),
+            version(1_024, None, &["1a"], "2026-11-01T12:34:56+00:00", "2026-11-01T12:34:56+00:00"),
+        ],
+    };
+    insta::assert_snapshot!("find_history", shown(&find_history(&history, zone())));
+}
+
+#[test]
+fn tag_changes() {
+    let report = TagReport {
+        changed: vec![
+            Retagged { old: "1a".repeat(32), new: "5e".repeat(32), tags: vec!["daily".into(), "reviewed".into()] },
+            Retagged { old: "2b".repeat(32), new: "6f".repeat(32), tags: vec![] },
+        ],
+        unchanged: 1,
+    };
+    insta::assert_snapshot!(shown(&tag(&report)));
 }
 
 #[test]
