@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use arca::archiver::{self, BackupOptions, Progress, Source};
 use arca::chunker::ChunkerParams;
-use arca::crypto::KdfParams;
 use arca::repo::stage_clock::StageReport;
 use arca::repo::{InitOptions, Repository};
 use common::{text, XorShift, MIB};
@@ -47,8 +46,7 @@ fn source(dir: &Path) -> u64 {
 
 fn fresh_repository() -> Arc<Repository> {
     let backend = arca::backend::memory().expect("memory backend");
-    let opts =
-        InitOptions { chunker: ChunkerParams::DEFAULT, kdf: KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
+    let opts = InitOptions { chunker: ChunkerParams::DEFAULT, ..arca::test_repo::init_options() };
     Arc::new(Repository::init(backend, b"bench", &opts).expect("init"))
 }
 

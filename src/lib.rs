@@ -21,6 +21,12 @@ pub mod patterns;
 pub mod platform;
 pub mod repo;
 pub mod restorer;
-#[cfg(test)]
-mod testing;
+/// A repository in memory for library tests; with the `testing` feature, which test builds
+/// turn on (Cargo.toml) and release builds never do.
+#[cfg(any(test, feature = "testing"))]
+pub mod test_repo;
+/// Helpers for tests (deadlines for tests that could hang); the unit tests' own, and the
+/// integration tests' with the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod util;

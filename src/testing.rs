@@ -1,4 +1,7 @@
-//! Helpers for arca's unit tests (compiled only for them).
+//! Helpers for arca's tests: compiled for the unit tests, and for integration tests, benches
+//! and fuzz targets with the `testing` feature (never in a release build). A helper fails the
+//! calling test by panicking, as an assertion in the test itself would.
+#![allow(clippy::panic)]
 
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use arca::backend::{self, Location};
 use arca::chunker::ChunkerParams;
-use arca::crypto::KdfParams;
 use arca::repo::{InitOptions, Repository};
 use common::*;
 
@@ -27,8 +26,7 @@ fn small_repo(env: &Env) {
     let opts = InitOptions {
         chunker: ChunkerParams { min: 64 * 1024, avg: 128 * 1024, max: 512 * 1024 },
         pack_size: 1 << 20,
-        kdf: KdfParams { m_kib: 64, t: 1, p: 1 },
-        chunker_key: None,
+        ..arca::test_repo::init_options()
     };
     let raw = backend::open_raw(&Location::Local(env.repo.clone()), &[]).unwrap();
     Repository::init(raw, PASSWORD.as_bytes(), &opts).unwrap();

@@ -4,65 +4,41 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use arca::archiver::{BackupOptions, Progress};
-use arca::commands::backup::{self, BackupCommand, Input};
-use arca::crypto::KdfParams;
-use arca::patterns::Excludes;
-use arca::repo::{InitOptions, Repository};
-use arca::restorer::{self, Overwrite, RestoreOptions, RestoreProgress};
+use arca::commands::backup::BackupCommand;
+use arca::test_repo::TestRepo;
 use common::*;
 
 #[test]
 fn memory_backend_round_trip() {
-    let env = Env::new();
-    let src = env.path("src");
-    write(&src.join("a"), &noise(3_000_000, 5));
-    write(&src.join("sub/b"), b"small");
-    let backend = arca::backend::memory().unwrap();
-    let opts = InitOptions { kdf: KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
-    let repo = Arc::new(Repository::init(backend, b"pw", &opts).unwrap());
-    let cmd = BackupCommand {
-        input: Input::Paths(vec![src.clone()]),
-        tags: vec!["lib".into()],
-        host: Some("mem".into()),
-        time: None,
-        parent: None,
-        force: false,
-        excludes_used: vec![],
-        engine: BackupOptions::default(),
-    };
-    let report = backup::run(repo.clone(), cmd, &Progress::default(), &|w| panic!("warning: {w}")).unwrap();
+    let t = TestRepo::new();
+    let big = noise(3_000_000, 5);
+    let src = t.write_tree("src", &[("a", &big[..]), ("sub/b", &b"small"[..])]);
+    let (report, warnings) =
+        t.backup_with(BackupCommand { tags: vec!["lib".into()], host: Some("mem".into()), ..t.command(&src) });
+    assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(report.files_new, 2);
-    let snaps = repo.snapshots().unwrap();
+    let snaps = t.snapshots();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].1.tags, vec!["lib".to_string()]);
-    let node = repo.find_path(&snaps[0].1.tree, src.to_str().unwrap()).unwrap().unwrap();
-    let out = env.path("out");
-    let ropts = RestoreOptions {
-        target: out.clone(),
-        includes: None,
-        excludes: Excludes::default(),
-        overwrite: Overwrite::Always,
-        delete: false,
-        verify: true,
-        dry_run: false,
-        sparse: false,
-        concurrency: 4,
-        no_owner: false,
-        no_special: false,
-        no_setuid: false,
-    };
-    let s = restorer::restore(&repo, &node.subtree.unwrap(), &src, &ropts, &RestoreProgress::default(), &|w| {
-        panic!("warning: {w}")
-    })
-    .unwrap();
+    assert_eq!(snaps[0].1.hostname, "mem");
+    let out = t.path("out");
+    let s = t.restore(&format!("latest:{}", src.display()), &out);
     assert_eq!(s.files_verified, 2);
     assert_same_tree(&describe(&src), &describe(&out));
-    let report = arca::maintenance::check::check(&repo, arca::maintenance::check::ReadData::All).unwrap();
-    assert!(report.ok(), "{:?}", report.errors);
-    assert!(report.unreferenced_packs.is_empty());
+    assert_eq!(t.stored(&src.join("sub/b")).as_deref(), Some(&b"small"[..]));
+    t.check();
+}
+
+#[test]
+fn another_client_sees_what_one_backed_up() {
+    let t = TestRepo::new();
+    let src = t.write("one/file", b"seen by the next client");
+    t.backup(&src);
+    let other = t.reopen();
+    let snaps = other.snapshots().unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].1.paths, vec![src.to_string_lossy().into_owned()]);
+    assert_eq!(t.latest().0, snaps[0].0);
 }
 
 /// The verbs a library caller (or a web server) runs without the command line: tag, find and
@@ -73,30 +49,19 @@ fn tag_find_and_copy_run_through_commands_and_take_their_own_locks() {
     use arca::commands::find::{self, FindOptions, Found};
     use arca::commands::{copy, select::Filter, tag};
     use arca::error::Kind;
-    use arca::repo::LockMode;
+    use arca::repo::{LockMode, Repository};
 
-    let env = Env::new();
-    let src = env.path("src");
-    write(&src.join("docs/report.txt"), b"first draft");
-    write(&src.join("data.bin"), &noise(300_000, 9));
-    let opts = InitOptions { kdf: KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
-    let backend = arca::backend::memory().unwrap();
-    let repo = Arc::new(Repository::init(backend.clone(), b"pw", &opts).unwrap());
+    let t = TestRepo::new();
+    let data = noise(300_000, 9);
+    let src = t.write_tree("src", &[("docs/report.txt", &b"first draft"[..]), ("data.bin", &data[..])]);
+    let repo = t.repo.clone();
     let backup = |time: &str| {
-        let cmd = BackupCommand {
-            input: Input::Paths(vec![src.clone()]),
-            tags: vec![],
-            host: Some("mem".into()),
-            time: Some(time.into()),
-            parent: None,
-            force: false,
-            excludes_used: vec![],
-            engine: BackupOptions::default(),
-        };
-        backup::run(repo.clone(), cmd, &Progress::default(), &|w| panic!("warning: {w}")).unwrap()
+        let cmd = BackupCommand { host: Some("mem".into()), time: Some(time.into()), ..t.command(&src) };
+        let (_, warnings) = t.backup_with(cmd);
+        assert!(warnings.is_empty(), "{warnings:?}");
     };
     backup("2026-01-01 10:00:00");
-    write(&src.join("docs/report.txt"), b"second draft, longer");
+    t.write("src/docs/report.txt", b"second draft, longer");
     backup("2026-02-01 10:00:00");
     let no_locks = |r: &Repository, when: &str| assert!(r.locks().unwrap().is_empty(), "a lock left after {when}");
 
@@ -127,7 +92,8 @@ fn tag_find_and_copy_run_through_commands_and_take_their_own_locks() {
     }
     no_locks(&repo, "find");
 
-    let dst = Arc::new(Repository::init(arca::backend::memory().unwrap(), b"other", &opts).unwrap());
+    let target = TestRepo::new();
+    let dst = target.repo.clone();
     let reviewed = Filter { tags: vec!["reviewed".into()], ..Default::default() };
     let first = copy::copy(&repo, &dst, &[], &reviewed, &|_| {}).unwrap();
     assert_eq!((first.copied.len(), first.already_copied.len()), (1, 0), "{first:?}");
@@ -140,7 +106,7 @@ fn tag_find_and_copy_run_through_commands_and_take_their_own_locks() {
 
     // another process holds the source exclusively (a prune with --instant-delete): every
     // verb that reads or writes it stops with Locked instead of running beside it
-    let other = Repository::open(backend, b"pw").unwrap();
+    let other = t.reopen();
     let held = other.lock("prune", LockMode::Exclusive).unwrap();
     let locked = |r: arca::error::Result<()>, verb: &str| {
         let e = r.expect_err(verb);
@@ -153,8 +119,6 @@ fn tag_find_and_copy_run_through_commands_and_take_their_own_locks() {
     locked(copy::copy(&dst, &repo, &[], &Filter::default(), &|_| {}).map(drop), "copy into it");
     drop(held);
     assert_eq!(repo.snapshots().unwrap().len(), snapshots_before.len(), "nothing changed under the lock");
-    for r in [&repo, &dst] {
-        let report = arca::maintenance::check::check(r, arca::maintenance::check::ReadData::All).unwrap();
-        assert!(report.ok(), "{:?}", report.errors);
-    }
+    t.check();
+    target.check();
 }

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use arca::test_repo::TestRepo;
 use common::*;
 
 /// Keep changing the files of `dir`: append, truncate, delete and recreate, rewrite.
@@ -195,48 +196,21 @@ fn a_full_disk_under_the_restore_target_names_the_file_and_fails() {
 fn backup_with_swap(
     src: &Path,
     swap: impl Fn(&Path) + Send + Sync + 'static,
-) -> (Arc<arca::repo::Repository>, arca::commands::backup::BackupReport, Vec<String>) {
-    use arca::commands::backup::{BackupCommand, Input};
-    let backend = arca::backend::memory().unwrap();
-    let opts = arca::repo::InitOptions { kdf: arca::crypto::KdfParams { m_kib: 64, t: 1, p: 1 }, ..Default::default() };
-    let repo = Arc::new(arca::repo::Repository::init(backend, b"pw", &opts).unwrap());
+) -> (TestRepo, arca::commands::backup::BackupReport, Vec<String>) {
+    use arca::commands::backup::BackupCommand;
+    let t = TestRepo::new();
     let cmd = BackupCommand {
-        input: Input::Paths(vec![src.to_path_buf()]),
-        tags: vec![],
         host: Some("swap".into()),
-        time: None,
-        parent: None,
-        force: false,
-        excludes_used: vec![],
         engine: arca::archiver::BackupOptions { before_open: Some(Arc::new(swap)), ..Default::default() },
+        ..t.command(src)
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let r2 = repo.clone();
-    std::thread::spawn(move || {
-        let warnings = std::sync::Mutex::new(vec![]);
-        let report = arca::commands::backup::run(r2, cmd, &arca::archiver::Progress::default(), &|w| {
-            warnings.lock().unwrap().push(w)
-        });
-        let _ = tx.send((report, warnings.into_inner().unwrap()));
-    });
     // a reader blocked in open(2) on a FIFO never comes back: fail instead of hanging the suite
-    let (report, warnings) =
-        rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the backup hung (blocked opening a FIFO?)");
-    (repo, report.unwrap(), warnings)
-}
-
-/// The stored content of `path` in the repository's only snapshot, or `None` if not stored.
-fn stored(repo: &arca::repo::Repository, path: &Path) -> Option<Vec<u8>> {
-    let snaps = repo.snapshots().unwrap();
-    let node = match repo.find_path(&snaps[0].1.tree, path.to_str().unwrap()) {
-        Err(e) if e.kind == arca::error::Kind::NotFound => return None,
-        r => r.unwrap()?,
-    };
-    let mut out = vec![];
-    for id in repo.file_content(&node).unwrap() {
-        out.extend(repo.read_blob(arca::format::BlobType::Data, &id).unwrap());
-    }
-    Some(out)
+    let (t, (report, warnings)) =
+        arca::testing::within(arca::testing::HANG, "the backup (blocked opening a FIFO?)", move || {
+            let r = t.backup_with(cmd);
+            (t, r)
+        });
+    (t, report, warnings)
 }
 
 fn assert_replaced(warnings: &[String], name: &str, now: &str) {
@@ -256,16 +230,16 @@ fn a_file_swapped_for_a_symlink_to_a_secret_is_not_stored_with_the_secret() {
     write(&secret, b"SECRET: the root password");
     let victim = src.join("victim");
     let (v, s2) = (victim.clone(), secret.clone());
-    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+    let (t, report, warnings) = backup_with_swap(&src, move |p| {
         if p == v {
             std::fs::remove_file(p).unwrap();
             std::os::unix::fs::symlink(&s2, p).unwrap();
         }
     });
-    assert_eq!(stored(&repo, &victim), None, "the symlink was followed to the secret");
+    assert_eq!(t.stored(&victim), None, "the symlink was followed to the secret");
     assert_replaced(&warnings, "victim", "now a symlink");
     assert_eq!(report.errors, 1, "counted like an unreadable file (exit code 3)");
-    assert_eq!(stored(&repo, &src.join("other")).as_deref(), Some(&b"kept"[..]));
+    assert_eq!(t.stored(&src.join("other")).as_deref(), Some(&b"kept"[..]));
 }
 
 #[test]
@@ -276,7 +250,7 @@ fn a_fifo_swapped_in_for_a_file_does_not_hang_the_backup() {
     write(&src.join("other"), b"kept");
     let victim = src.join("victim");
     let v = victim.clone();
-    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+    let (t, report, warnings) = backup_with_swap(&src, move |p| {
         if p == v {
             std::fs::remove_file(p).unwrap();
             nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -284,8 +258,8 @@ fn a_fifo_swapped_in_for_a_file_does_not_hang_the_backup() {
     });
     assert_replaced(&warnings, "victim", "now a FIFO");
     assert_eq!(report.errors, 1);
-    assert_eq!(stored(&repo, &victim), None);
-    assert_eq!(stored(&repo, &src.join("other")).as_deref(), Some(&b"kept"[..]));
+    assert_eq!(t.stored(&victim), None);
+    assert_eq!(t.stored(&src.join("other")).as_deref(), Some(&b"kept"[..]));
 }
 
 #[test]
@@ -295,7 +269,7 @@ fn a_file_replaced_by_another_inode_is_reported_not_stored_under_its_name() {
     write(&src.join("victim"), b"what the walk saw");
     let victim = src.join("victim");
     let v = victim.clone();
-    let (repo, report, warnings) = backup_with_swap(&src, move |p| {
+    let (t, report, warnings) = backup_with_swap(&src, move |p| {
         if p == v {
             let tmp = p.with_file_name("planted");
             std::fs::write(&tmp, b"someone else's content").unwrap();
@@ -304,7 +278,7 @@ fn a_file_replaced_by_another_inode_is_reported_not_stored_under_its_name() {
     });
     assert_replaced(&warnings, "victim", "now another file");
     assert_eq!(report.errors, 1);
-    assert_eq!(stored(&repo, &victim), None);
+    assert_eq!(t.stored(&victim), None);
 }
 
 #[test]
@@ -314,11 +288,11 @@ fn unswapped_files_are_read_as_before_with_the_hook_in_place() {
     write(&src.join("a"), &noise(2_000_000, 1));
     write(&src.join("deep/er/b"), b"b");
     std::os::unix::fs::symlink("a", src.join("link")).unwrap();
-    let (repo, report, warnings) = backup_with_swap(&src, |_| {});
+    let (t, report, warnings) = backup_with_swap(&src, |_| {});
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!((report.files_new, report.errors), (2, 0));
-    assert_eq!(stored(&repo, &src.join("a")).unwrap(), noise(2_000_000, 1));
-    assert_eq!(stored(&repo, &src.join("deep/er/b")).unwrap(), b"b");
+    assert_eq!(t.stored(&src.join("a")).unwrap(), noise(2_000_000, 1));
+    assert_eq!(t.stored(&src.join("deep/er/b")).unwrap(), b"b");
 }
 
 #[test]

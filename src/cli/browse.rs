@@ -2,8 +2,9 @@
 
 use super::args::{DiffArgs, DumpArgs, FindArgs, StatsArgs};
 use super::exit;
-use super::handlers::{filter, local_time};
-use super::output::{bytes, Out};
+use super::handlers::filter;
+use super::output::Out;
+use super::render::{self, Zone};
 use super::settings::Settings;
 use crate::commands::{self, stats::Mode};
 use crate::error::{Error, Result};
@@ -16,35 +17,7 @@ pub fn stats(s: &Settings, out: Out, a: StatsArgs) -> Result<u8> {
         out.json_line(&st);
         return Ok(exit::OK);
     }
-    out.text(format!("Stats in {} mode:", a.mode));
-    let line = |k: &str, v: String| out.text(format!("{k:>26}:  {v}"));
-    line("Snapshots processed", st.snapshots_count.to_string());
-    if mode != Mode::RawData {
-        line("Total File Count", st.total_file_count.to_string());
-    }
-    if let Some(n) = st.total_blob_count {
-        line("Total Blob Count", n.to_string());
-    }
-    line("Total Size", bytes(st.total_size));
-    if let Some(n) = st.total_uncompressed_size {
-        line("Total Uncompressed Size", bytes(n));
-    }
-    let ratio = |v: Option<f64>, suffix: &str| v.map(|r| format!("{r:.2}{suffix}"));
-    if let Some(v) = ratio(st.compression_progress, "%") {
-        line("Compression Progress", v);
-    }
-    if let Some(v) = ratio(st.compression_ratio, "x") {
-        line("Compression Ratio", v);
-    }
-    if let Some(v) = ratio(st.compression_space_saving, "%") {
-        line("Compression Space Saving", v);
-    }
-    if let Some(v) = ratio(st.deduplication_ratio, "x") {
-        line("Deduplication Ratio", v);
-    }
-    if let Some(v) = ratio(st.total_ratio, "x") {
-        line("Restore Size / Stored", v);
-    }
+    out.show(&render::stats(&a.mode, mode, &st));
     Ok(exit::OK)
 }
 
@@ -53,11 +26,7 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
     let cmp = commands::diff::compare(&repo, &a.old, &a.new)?;
     let (old_id, new_side) = (cmp.old_id, cmp.new_side.clone());
     if !out.json {
-        let new = match &new_side {
-            commands::diff::NewSide::Snapshot(id) => id.short(),
-            commands::diff::NewSide::Live(path) => path.clone(),
-        };
-        out.text(format!("comparing snapshot {} to {new}:\n", old_id.short()));
+        out.show(&render::diff_header(&old_id, &new_side));
     }
     let mut emit = |c: commands::diff::Change| {
         if out.json {
@@ -65,7 +34,7 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
                 &serde_json::json!({"message_type": "change", "path": c.path, "modifier": c.modifier.to_string()}),
             );
         } else {
-            out.entry(format!("{}    {}", c.modifier, c.path));
+            out.show_line(&render::diff_change(&c));
         }
     };
     let st = cmp.run(&repo, a.metadata, &mut emit)?;
@@ -81,15 +50,7 @@ pub fn diff(s: &Settings, out: Out, a: DiffArgs) -> Result<u8> {
         out.json_line(&v);
         return Ok(exit::OK);
     }
-    let (ad, rm) = (&st.added, &st.removed);
-    out.text("");
-    out.text(format!("Files:       {:>5} new, {:>5} removed, {:>5} changed", ad.files, rm.files, st.changed_files));
-    out.text(format!("Dirs:        {:>5} new, {:>5} removed", ad.dirs, rm.dirs));
-    out.text(format!("Others:      {:>5} new, {:>5} removed", ad.others, rm.others));
-    out.text(format!("Data Blobs:  {:>5} new, {:>5} removed", ad.data_blobs, rm.data_blobs));
-    out.text(format!("Tree Blobs:  {:>5} new, {:>5} removed", ad.tree_blobs, rm.tree_blobs));
-    out.text(format!("  Added:   {}", bytes(ad.bytes)));
-    out.text(format!("  Removed: {}", bytes(rm.bytes)));
+    out.show(&render::diff_stats(&st));
     Ok(exit::OK)
 }
 
@@ -128,47 +89,9 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         out.json_line(&found);
         return Ok(exit::OK);
     }
-    let found = match found {
-        commands::find::Found::Matches(m) => m,
-        commands::find::Found::History(h) => {
-            let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
-            out.entry(format!(
-                "{}: {} version(s) in {} of {} snapshot(s)",
-                h.path,
-                h.versions.len(),
-                in_snaps,
-                h.snapshots_searched
-            ));
-            for v in &h.versions {
-                let ids: Vec<String> = v.snapshots.iter().map(|s| s.short()).collect();
-                out.text(format!(
-                    "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
-                    v.kind,
-                    bytes(v.size),
-                    local_time(&v.mtime),
-                    v.content_id.as_deref().unwrap_or("-"),
-                    if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
-                    ids.join(" "),
-                    local_time(&v.first_seen),
-                    local_time(&v.last_seen),
-                ));
-            }
-            return Ok(exit::OK);
-        }
-    };
-    for snap in &found {
-        out.text(format!(
-            "Found matching entries in snapshot {} from {}",
-            snap.snapshot.short(),
-            local_time(&snap.time)
-        ));
-        for m in &snap.matches {
-            out.entry(format!("{} {:>12} {} {}", m.permissions, m.size, local_time(&m.mtime), m.path));
-        }
-        out.text("");
-    }
-    if found.is_empty() {
-        out.note("no matches");
+    match found {
+        commands::find::Found::Matches(m) => out.show(&render::find_matches(&m, Zone::Local)),
+        commands::find::Found::History(h) => out.show(&render::find_history(&h, Zone::Local)),
     }
     Ok(exit::OK)
 }

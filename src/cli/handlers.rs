@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::args::*;
 use super::exit;
 use super::output::{bytes, Out, Ticker};
+use super::render::{self, Zone};
 use super::settings::{kdf_params, parse_size, Settings};
 use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, Progress};
 use crate::chunker::ChunkerParams;
@@ -185,44 +186,13 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     if out.json {
         out.json_line(&report);
     } else {
-        out.text(format!(
-            "Files: {:>8} new, {:>8} changed, {:>8} unmodified",
-            report.files_new, report.files_changed, report.files_unmodified
-        ));
-        out.text(format!(
-            "Dirs:  {:>8} new, {:>8} changed, {:>8} unmodified",
-            report.dirs_new, report.dirs_changed, report.dirs_unmodified
-        ));
-        out.text(format!(
-            "Added to the repository: {} ({} stored)",
-            bytes(report.data_added),
-            bytes(report.data_added_packed)
-        ));
-        out.text(format!(
-            "processed {} files, {} in {:.1}s",
-            report.total_files_processed,
-            bytes(report.total_bytes_processed),
-            report.total_duration
-        ));
-        match &report.snapshot_id {
-            Some(id) => out.text(format!("snapshot {} saved", id.short())),
-            None => out.text("dry run: nothing written"),
-        }
-        if report.errors > 0 {
-            out.note(format!("warning: {} source(s) could not be read; the snapshot lacks them", report.errors));
-        }
+        out.show(&render::backup(&report));
         // with -v: where the time went
         for line in report.pipeline.to_string().lines() {
             tracing::info!("{line}");
         }
     }
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
-}
-
-pub(super) fn local_time(t: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|_| t.to_string())
 }
 
 fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
@@ -232,20 +202,7 @@ fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
         out.json_line(&list);
         return Ok(exit::OK);
     }
-    out.text(format!("{:<8}  {:<19}  {:<16}  {:<16}  {}", "ID", "Time", "Host", "Tags", "Paths"));
-    out.text("-".repeat(80));
-    for sn in &list {
-        out.entry(format!(
-            "{:<8}  {:<19}  {:<16}  {:<16}  {}",
-            sn.id.short(),
-            local_time(&sn.time),
-            sn.hostname,
-            sn.tags.join(","),
-            sn.paths.join(", ")
-        ));
-    }
-    out.text("-".repeat(80));
-    out.text(format!("{} snapshots", list.len()));
+    out.show(&render::snapshots(&list, Zone::Local));
     Ok(exit::OK)
 }
 
@@ -257,14 +214,7 @@ fn tag(s: &Settings, out: Out, a: TagArgs) -> Result<u8> {
         out.json_line(&report);
         return Ok(exit::OK);
     }
-    for c in &report.changed {
-        out.entry(format!("{} -> {}: tags {}", c.old.short(), c.new.short(), c.tags.join(",")));
-    }
-    out.note(format!(
-        "modified tags on {} snapshot(s){}",
-        report.changed.len(),
-        if report.unchanged > 0 { format!(", {} already as asked", report.unchanged) } else { String::new() }
-    ));
+    out.show(&render::tag(&report));
     Ok(exit::OK)
 }
 
@@ -287,26 +237,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
             out.json_line(n);
         }
     } else {
-        out.note(format!("snapshot {} of {:?} at {}:", info.id.short(), info.paths, local_time(&info.time)));
-        for n in &nodes {
-            if a.long {
-                let target = n.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
-                let user = if n.user.is_empty() { n.uid.to_string() } else { n.user.clone() };
-                let group = if n.group.is_empty() { n.gid.to_string() } else { n.group.clone() };
-                out.entry(format!(
-                    "{} {:>8} {:>8} {:>12} {} {}{}",
-                    n.permissions,
-                    user,
-                    group,
-                    n.size,
-                    local_time(&n.mtime),
-                    n.path,
-                    target
-                ));
-            } else {
-                out.entry(&n.path);
-            }
-        }
+        out.show(&render::ls(&info, &nodes, a.long, Zone::Local));
     }
     Ok(exit::OK)
 }
@@ -367,19 +298,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         v["snapshot_id"] = id.to_hex().into();
         out.json_line(&v);
     } else {
-        out.text(format!(
-            "restored snapshot {} to {}: {} files, {} dirs, {}{}{}",
-            id.short(),
-            opts.target.display(),
-            summary.files_restored,
-            summary.dirs_restored,
-            bytes(summary.bytes_restored),
-            if summary.files_skipped > 0 { format!(", {} kept", summary.files_skipped) } else { String::new() },
-            if a.verify { format!(", {} verified", summary.files_verified) } else { String::new() },
-        ));
-        if summary.errors > 0 {
-            out.note(format!("{} error(s) during restore", summary.errors));
-        }
+        out.show(&render::restore(&id, &opts.target, &summary, a.verify));
     }
     Ok(if summary.errors > 0 { exit::FATAL } else { exit::OK })
 }
@@ -409,17 +328,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             if out.json {
                 out.json_line(&keys);
             } else {
-                out.text(format!(" {:<8}  {:<12}  {:<16}  {}", "ID", "User", "Host", "Created"));
-                for k in keys {
-                    out.entry(format!(
-                        "{}{:<8}  {:<12}  {:<16}  {}",
-                        if k.current { "*" } else { " " },
-                        k.id.short(),
-                        k.username,
-                        k.hostname,
-                        local_time(&k.created)
-                    ));
-                }
+                out.show(&render::key_list(&keys, Zone::Local));
             }
         }
         KeyCommand::Add(a) => {

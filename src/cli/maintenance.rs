@@ -5,8 +5,9 @@ use std::sync::Arc;
 use super::args::{CheckArgs, ForgetArgs, PruneOpts, RepairCommand, UnlockArgs};
 use super::exit;
 use super::output::Out;
+use super::render::{self, Zone};
 use super::settings::{parse_size, Settings};
-use crate::commands::forget::{self, ForgetGroup, GroupBy};
+use crate::commands::forget::{self, GroupBy};
 use crate::commands::Filter;
 use crate::error::{Error, Result};
 use crate::maintenance::check::ReadData;
@@ -86,12 +87,7 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
     if out.json {
         out.json_line(groups);
     } else {
-        if !policy.is_empty() {
-            out.text(format!("Applying policy: {}", policy.describe()));
-        }
-        for g in groups {
-            print_group(out, g);
-        }
+        out.show(&render::forget(&policy, groups, Zone::Local));
     }
     let removed = if dry_run { 0 } else { plan.execute(&repo)? };
     let would = groups.iter().map(|g| g.remove.len()).sum::<usize>();
@@ -105,33 +101,6 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
         print_prune(out, &st, &prune_opts);
     }
     Ok(exit::OK)
-}
-
-fn print_group(out: Out, g: &ForgetGroup) {
-    let what = g.describe();
-    out.text(if g.host.is_none() && g.paths.is_none() && g.tags.is_none() {
-        format!("{what}:")
-    } else {
-        format!("snapshots for {what}:")
-    });
-    if !g.keep.is_empty() {
-        out.text(format!("keep {} snapshot(s):", g.keep.len()));
-        for r in &g.reasons {
-            out.entry(format!(
-                "  {}  {}  {}",
-                r.snapshot.id.short(),
-                super::handlers::local_time(&r.snapshot.time),
-                r.matches.join(", ")
-            ));
-        }
-    }
-    if !g.remove.is_empty() {
-        out.text(format!("remove {} snapshot(s):", g.remove.len()));
-        for sn in &g.remove {
-            out.text(format!("  {}  {}", sn.id.short(), super::handlers::local_time(&sn.time)));
-        }
-    }
-    out.text("");
 }
 
 pub fn prune(s: &Settings, out: Out, o: PruneOpts) -> Result<u8> {
@@ -148,67 +117,9 @@ pub fn prune(s: &Settings, out: Out, o: PruneOpts) -> Result<u8> {
 fn print_prune(out: Out, st: &PruneStats, opts: &PruneOptions) {
     if out.json {
         out.json_line(st);
-        return;
-    }
-    let b = |n: u64| indicatif::HumanBytes(n).to_string();
-    let pct = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
-    out.text(format!(
-        "{} snapshots, {} trees; {} packs: used {} blobs / {}, unused {} blobs / {} ({:.1}%)",
-        st.snapshots,
-        st.trees_walked,
-        st.packs,
-        st.blobs_used,
-        b(st.bytes_used),
-        st.blobs_unused,
-        b(st.bytes_unused),
-        pct(st.bytes_unused, st.bytes_used + st.bytes_unused)
-    ));
-    let verb = |now: &str, would: &str| if st.dry_run { would.to_string() } else { now.to_string() };
-    out.text(format!(
-        "{} {} pack(s) ({}), {} blobs kept",
-        verb("repacked", "would repack"),
-        st.packs_repack,
-        b(st.bytes_repack),
-        st.blobs_repacked
-    ));
-    if opts.instant_delete {
-        out.text(format!("{} {} pack(s) ({})", verb("deleted", "would delete"), st.packs_deleted, b(st.bytes_deleted)));
     } else {
-        out.text(format!(
-            "{} {} unused pack(s) ({}) for deletion after {}",
-            verb("marked", "would mark"),
-            st.packs_marked + st.packs_repack,
-            b(st.bytes_marked + st.bytes_repack),
-            humantime::format_duration(opts.keep_delete)
-        ));
-        out.text(format!(
-            "{} {} pack(s) marked earlier ({}); {} still waiting ({}){}",
-            verb("deleted", "would delete"),
-            st.packs_deleted,
-            b(st.bytes_deleted),
-            st.packs_pending,
-            b(st.bytes_pending),
-            if st.packs_unmarked > 0 {
-                format!("; {} un-marked (in use again)", st.packs_unmarked)
-            } else {
-                String::new()
-            }
-        ));
-        if let Some(who) = &st.deletion_blocked_by {
-            out.text(format!("deletion waits for an older lock: {who}"));
-        }
+        out.show(&render::prune(st, opts));
     }
-    if st.packs_adopted > 0 || st.packs_missing_dropped > 0 {
-        out.text(format!(
-            "indexed {} pack(s) left by interrupted backups; dropped {} missing unused pack(s) from the index",
-            st.packs_adopted, st.packs_missing_dropped
-        ));
-    }
-    out.text(format!(
-        "unused after prune: {} ({:.1}% of used data)",
-        b(st.bytes_unused_after),
-        pct(st.bytes_unused_after, st.bytes_used)
-    ));
 }
 
 pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
@@ -221,58 +132,7 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
     if out.json {
         out.json_line(&report);
     } else {
-        out.text(format!(
-            "checked {} snapshots, {} trees, {} index files, {} packs, {} blobs{}",
-            report.snapshots,
-            report.trees_checked,
-            report.index_files,
-            report.packs,
-            report.blobs,
-            if read != ReadData::None {
-                format!(
-                    "; read {} packs ({}), {} blobs",
-                    report.packs_read,
-                    indicatif::HumanBytes(report.bytes_read),
-                    report.blobs_read
-                )
-            } else {
-                String::new()
-            }
-        ));
-        if !report.unreferenced_packs.is_empty() {
-            out.text(format!(
-                "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup or prune indexes them)",
-                report.unreferenced_packs.len()
-            ));
-        }
-        for p in &report.invalid_unreferenced_packs {
-            eprintln!("warning: {p} (not in any index, never used: a partial upload or a planted file; delete it)");
-        }
-        if !report.pending_deletion.is_empty() {
-            out.text(format!(
-                "{} pack(s) deleted by prune; the next prune updates the index",
-                report.pending_deletion.len()
-            ));
-        }
-        for e in &report.errors {
-            eprintln!("error: {e}");
-        }
-        for d in &report.damaged {
-            eprintln!("damaged: snapshot {} {}: {}", d.snapshot.short(), d.path, d.problem);
-        }
-        if report.ok() {
-            out.text("no errors were found");
-        } else {
-            let snaps: Vec<String> = report.damaged_snapshots().iter().map(|id| id.short()).collect();
-            eprintln!(
-                "{} error(s); {} damaged file(s) in {} snapshot(s){}",
-                report.errors.len(),
-                report.damaged.len(),
-                snaps.len(),
-                if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
-            );
-            eprintln!("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");
-        }
+        out.show(&render::check(&report, read != ReadData::None));
     }
     Ok(if report.ok() { exit::OK } else { exit::FATAL })
 }

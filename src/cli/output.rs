@@ -16,6 +16,7 @@ use std::time::Duration;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::render::{Line, Lines};
 use crate::error::Error;
 
 /// Does `c` need escaping before it reaches a terminal? C0 controls, DEL, C1 controls (`0x9b`
@@ -69,26 +70,52 @@ impl Out {
     }
 
     pub fn text(&self, s: impl AsRef<str>) {
-        if !self.quiet && !self.json {
-            let mut o = std::io::stdout().lock();
-            let _ = writeln!(o, "{}", term_lines(s.as_ref()));
-        }
+        self.show_line(&Line::Text(s.as_ref().into()));
     }
 
     /// One line of human output that holds names from the file system or the repository
     /// (`ls`, `find`, `diff`, `snapshots`, `key list`): newlines in it are escaped too, so a
     /// name cannot forge a line.
     pub fn entry(&self, s: impl AsRef<str>) {
-        if !self.quiet && !self.json {
-            let mut o = std::io::stdout().lock();
-            let _ = writeln!(o, "{}", term(s.as_ref()));
-        }
+        self.show_line(&Line::Entry(s.as_ref().into()));
     }
 
     /// A note on stderr (shown unless quiet, also in JSON mode).
     pub fn note(&self, s: impl AsRef<str>) {
-        if !self.quiet {
-            eprintln!("{}", term_lines(s.as_ref()));
+        self.show_line(&Line::Note(s.as_ref().into()));
+    }
+
+    /// Print a rendering (`super::render`), each line by the rule of its kind.
+    pub fn show(&self, lines: &Lines) {
+        for line in &lines.0 {
+            self.show_line(line);
+        }
+    }
+
+    /// Print one rendered line by the rule of its kind, locking only the stream it goes to
+    /// (`dump` holds stdout while notes go to stderr).
+    pub fn show_line(&self, line: &Line) {
+        let one = std::slice::from_ref(line);
+        match line {
+            Line::Text(_) | Line::Entry(_) => self.write(one, &mut std::io::stdout().lock(), &mut std::io::sink()),
+            Line::Note(_) | Line::Problem(_) => self.write(one, &mut std::io::sink(), &mut std::io::stderr().lock()),
+        }
+    }
+
+    /// The one place the rules live: text and entries on `stdout` unless quiet or JSON (text
+    /// keeps its own line breaks, entries escape them too), notes on `stderr` unless quiet,
+    /// problems on `stderr` always, as they are; every control character escaped but where said.
+    pub fn write<'a>(&self, lines: impl IntoIterator<Item = &'a Line>, stdout: &mut dyn Write, stderr: &mut dyn Write) {
+        let human = !self.quiet && !self.json;
+        for line in lines {
+            // a closed stdout or stderr loses the line, as for any other output
+            let _ = match line {
+                Line::Text(s) if human => writeln!(stdout, "{}", term_lines(s)),
+                Line::Entry(s) if human => writeln!(stdout, "{}", term(s)),
+                Line::Note(s) if !self.quiet => writeln!(stderr, "{}", term_lines(s)),
+                Line::Problem(s) => writeln!(stderr, "{s}"),
+                _ => Ok(()),
+            };
         }
     }
 

@@ -270,7 +270,7 @@ pub fn default_repository() -> Result<PathBuf> {
 pub fn kdf_params() -> KdfParams {
     #[cfg(debug_assertions)]
     if std::env::var_os("ARCA_TEST_INSECURE_KDF").is_some() {
-        return KdfParams { m_kib: 64, t: 1, p: 1 };
+        return KdfParams::INSECURE_TEST;
     }
     KdfParams::DEFAULT
 }

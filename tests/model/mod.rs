@@ -27,7 +27,6 @@ use arca::chunker::ChunkerParams;
 use arca::commands::backup::{self, BackupCommand, Input};
 use arca::commands::forget;
 use arca::commands::select::Filter;
-use arca::crypto::KdfParams;
 use arca::format::BlobType;
 use arca::id::SnapshotId;
 use arca::maintenance::check::{self, ReadData};
@@ -118,8 +117,7 @@ impl Model {
         let opts = InitOptions {
             chunker: ChunkerParams { min: 2048, avg: 8192, max: 32768 },
             pack_size: 1 << 20,
-            kdf: KdfParams { m_kib: 64, t: 1, p: 1 },
-            chunker_key: None,
+            ..arca::test_repo::init_options()
         };
         Repository::init(raw.clone(), PASSWORD, &opts).expect("init");
         Model {

@@ -34,7 +34,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("util", 0),
     ("id", 0),
     ("error", 0),
-    // unit-test helpers (`#[cfg(test)]`), usable from the tests of every layer
+    // test helpers (`#[cfg(test)]` or the `testing` feature), usable from the tests of every layer
     ("testing", 0),
     ("patterns", 1),
     ("crypto", 1),
@@ -49,6 +49,9 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("maintenance", 4),
     ("commands", 5),
     ("cli", 6),
+    // test builds only (the `testing` feature): a repository driven through commands/, as a
+    // library caller drives it
+    ("test_repo", 6),
 ];
 
 /// Allowed edges inside one layer, `(user, used)`. `id` and `error` are usable from every

@@ -1,0 +1,406 @@
+//! Every human rendering as text, against committed insta snapshots (`snapshots/` beside this
+//! file): fixed inputs, times shown at a fixed offset (+01:00, so the conversion from the
+//! stored offset shows too), printed through `Out::write` as a terminal would get them
+//! (escaping included). A changed rendering fails `cargo test` (insta writes the new text to a
+//! `.snap.new` file beside the old one; review it with `cargo insta review`, or accept it with
+//! `INSTA_UPDATE=always`); in CI (`CI` set) nothing is written and the test fails.
+
+use std::time::Duration;
+
+use chrono::FixedOffset;
+
+use super::*;
+use crate::cli::output::Out;
+use crate::commands::diff::Counts;
+use crate::commands::find::{Match, Version};
+use crate::commands::forget::{plan_groups, GroupBy};
+use crate::commands::tag::Retagged;
+use crate::format::snapshot::Snapshot;
+use crate::id::{ObjectId, SnapshotId};
+use crate::maintenance::check::Damage;
+use crate::maintenance::prune::MaxUnused;
+
+fn zone() -> Zone {
+    Zone::Fixed(FixedOffset::east_opt(3600).unwrap())
+}
+
+/// What a terminal shows: stdout, then stderr under a marker.
+fn shown(lines: &Lines) -> String {
+    let (mut out, mut err) = (vec![], vec![]);
+    Out { json: false, quiet: false }.write(&lines.0, &mut out, &mut err);
+    let mut s = String::from_utf8(out).unwrap();
+    if !err.is_empty() {
+        s.push_str("--- stderr ---\n");
+        s.push_str(&String::from_utf8(err).unwrap());
+    }
+    s
+}
+
+/// A snapshot id of 32 copies of the byte written as `two` hex digits.
+fn hx(two: &str) -> SnapshotId {
+    SnapshotId::from_hex(&two.repeat(32)).unwrap()
+}
+
+fn id(byte: u8) -> SnapshotId {
+    SnapshotId::from_hex(&format!("{byte:02x}").repeat(32)).unwrap()
+}
+
+fn snapshot(time: &str, host: &str, tags: &[&str], paths: &[&str]) -> Snapshot {
+    Snapshot {
+        time: time.into(),
+        tree: Default::default(),
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+        hostname: host.into(),
+        username: "alice".into(),
+        uid: 1000,
+        gid: 1000,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        parent: None,
+        excludes: vec![],
+        program_version: "arca 0.1.0".into(),
+        summary: None,
+        original: None,
+    }
+}
+
+fn info(byte: u8, time: &str, host: &str, tags: &[&str], paths: &[&str]) -> SnapshotInfo {
+    SnapshotInfo::new(&id(byte), &snapshot(time, host, tags, paths))
+}
+
+#[test]
+fn snapshots_table() {
+    let list = [
+        info(0x1a, "2026-11-01T12:34:56.123456789+00:00", "laptop", &[], &["/home/alice"]),
+        info(
+            0x2b,
+            "2026-11-02T23:30:00+00:00",
+            "a-host-name-longer-than-its-column",
+            &["daily", "work"],
+            &["/etc", "/srv"],
+        ),
+        // names from a hostile repository: a title-setting escape and a forged line
+        info(0x3c, "2026-11-03T08:00:00-05:00", "evil\u{1b}]0;owned\u{7}", &["t\nforged line"], &["/x\u{202e}gpj.exe"]),
+    ];
+    insta::assert_snapshot!(shown(&snapshots(&list, zone())));
+    insta::assert_snapshot!("snapshots_table_empty", shown(&snapshots(&[], zone())));
+}
+
+fn node(path: &str, kind: &'static str, permissions: &str, size: u64, user: &str, link: Option<&str>) -> LsNode {
+    LsNode {
+        name: path.rsplit('/').next().unwrap().into(),
+        kind,
+        path: path.into(),
+        uid: 1000,
+        gid: 100,
+        user: user.into(),
+        group: if user.is_empty() { String::new() } else { "users".into() },
+        size,
+        mode: 0o644,
+        permissions: permissions.into(),
+        mtime: "2026-10-31T23:59:59.5+00:00".into(),
+        atime: "2026-10-31T23:59:59.5+00:00".into(),
+        ctime: "2026-10-31T23:59:59.5+00:00".into(),
+        inode: 42,
+        links: 1,
+        link_target: link.map(Into::into),
+        struct_type: "node",
+    }
+}
+
+fn ls_input() -> (SnapshotInfo, Vec<LsNode>) {
+    let nodes = vec![
+        node("/home", "dir", "drwxr-xr-x", 0, "alice", None),
+        node("/home/notes.txt", "file", "-rw-r--r--", 1_234_567, "alice", None),
+        node("/home/latest", "symlink", "lrwxrwxrwx", 0, "alice", Some("notes.txt")),
+        node("/home/orphan", "file", "-rw-------", 0, "", None),
+        node("/home/two\nlines", "file", "-rw-r--r--", 7, "alice", None),
+    ];
+    (info(0x4d, "2026-11-01T12:00:00+00:00", "laptop", &[], &["/home"]), nodes)
+}
+
+#[test]
+fn ls_short() {
+    let (info, nodes) = ls_input();
+    insta::assert_snapshot!(shown(&ls(&info, &nodes, false, zone())));
+}
+
+#[test]
+fn ls_long() {
+    let (info, nodes) = ls_input();
+    insta::assert_snapshot!(shown(&ls(&info, &nodes, true, zone())));
+}
+
+#[test]
+fn diff_of_two_snapshots_and_of_a_live_directory() {
+    let (old, new) = (hx("1a"), hx("2b"));
+    let mut l = diff_header(&old, &NewSide::Snapshot(new));
+    for (modifier, path) in [('+', "/home/new"), ('-', "/home/gone"), ('M', "/home/changed"), ('T', "/home/now\na dir")]
+    {
+        l.0.push(diff_change(&Change { path: path.into(), modifier }));
+    }
+    let st = DiffStats {
+        changed_files: 1,
+        added: Counts { files: 1, dirs: 1, others: 0, data_blobs: 3, tree_blobs: 2, bytes: 3 << 20 },
+        removed: Counts { files: 1, dirs: 0, others: 1, data_blobs: 1, tree_blobs: 1, bytes: 1500 },
+    };
+    l.0.extend(diff_stats(&st).0);
+    insta::assert_snapshot!(shown(&l));
+    insta::assert_snapshot!("diff_live_header", shown(&diff_header(&old, &NewSide::Live("/home/alice/work".into()))));
+}
+
+#[test]
+fn stats_in_restore_size_and_raw_data_mode() {
+    let restore_size =
+        Stats { total_size: 5 << 30, total_file_count: 123_456, snapshots_count: 3, ..Default::default() };
+    insta::assert_snapshot!(shown(&stats("restore-size", Mode::RestoreSize, &restore_size)));
+    let raw = Stats {
+        total_size: 700 << 20,
+        total_blob_count: Some(9_876),
+        snapshots_count: 3,
+        total_uncompressed_size: Some(1 << 30),
+        compression_ratio: Some(1.4628),
+        compression_progress: Some(99.5),
+        compression_space_saving: Some(31.64),
+        deduplication_ratio: Some(5.0),
+        total_ratio: Some(7.314),
+        ..Default::default()
+    };
+    insta::assert_snapshot!("stats_raw_data", shown(&stats("raw-data", Mode::RawData, &raw)));
+}
+
+#[test]
+fn check_clean_and_damaged() {
+    let clean = CheckReport {
+        snapshots: 3,
+        index_files: 2,
+        packs: 17,
+        blobs: 4_321,
+        trees_checked: 99,
+        packs_read: 17,
+        bytes_read: 300 << 20,
+        blobs_read: 4_321,
+        ..Default::default()
+    };
+    insta::assert_snapshot!("check_clean_read_data", shown(&check(&clean, true)));
+    let damaged = CheckReport {
+        unreferenced_packs: vec!["ab".repeat(32)],
+        invalid_unreferenced_packs: vec![format!(
+            "{}: header does not match its bytes",
+            crate::repo::pack_path(&crate::id::PackId([0xcd; 32]))
+        )],
+        pending_deletion: vec!["ef".repeat(32), "01".repeat(32)],
+        errors: vec![format!("pack {}: blob {} does not match its id", "23".repeat(32), "45".repeat(32))],
+        damaged: vec![Damage {
+            snapshot: hx("1a"),
+            path: "/home/alice/thesis.tex".into(),
+            problem: "its data blob 4545454 is lost".into(),
+        }],
+        ..clean
+    };
+    insta::assert_snapshot!("check_damaged", shown(&check(&damaged, false)));
+}
+
+#[test]
+fn find_matches_and_history() {
+    let hit = |path: &str, permissions: &str, size: u64| Match {
+        path: path.into(),
+        kind: "file",
+        permissions: permissions.into(),
+        mode: 0o644,
+        size,
+        mtime: "2026-10-30T08:15:00+00:00".into(),
+        content_id: None,
+    };
+    let found = [
+        SnapshotMatches {
+            snapshot: hx("2b"),
+            time: "2026-11-02T23:30:00+00:00".into(),
+            hits: 2,
+            matches: vec![
+                hit("/home/alice/report.txt", "-rw-r--r--", 2_048),
+                hit("/srv/report.txt\x07", "-rw-------", 0),
+            ],
+        },
+        SnapshotMatches {
+            snapshot: hx("1a"),
+            time: "2026-11-01T12:34:56+00:00".into(),
+            hits: 1,
+            matches: vec![hit("/home/alice/report.txt", "-rw-r--r--", 1_024)],
+        },
+    ];
+    insta::assert_snapshot!("find_matches", shown(&find_matches(&found, zone())));
+    insta::assert_snapshot!("find_no_matches", shown(&find_matches(&[], zone())));
+    let version = |size: u64, content: Option<&str>, snaps: &[&str], first: &str, last: &str| Version {
+        kind: "file",
+        size,
+        mtime: "2026-10-30T08:15:00+00:00".into(),
+        content_id: content.map(Into::into),
+        snapshots: snaps.iter().map(|s| hx(s)).collect(),
+        first_seen: first.into(),
+        last_seen: last.into(),
+    };
+    let history = PathHistory {
+        path: "/home/alice/report.txt".into(),
+        snapshots_searched: 4,
+        versions: vec![
+            version(2_048, Some("c0ffee00"), &["4d", "3c"], "2026-11-03T08:00:00+00:00", "2026-11-04T08:00:00+00:00"),
+            version(1_024, None, &["1a"], "2026-11-01T12:34:56+00:00", "2026-11-01T12:34:56+00:00"),
+        ],
+    };
+    insta::assert_snapshot!("find_history", shown(&find_history(&history, zone())));
+}
+
+#[test]
+fn tag_changes() {
+    let report = TagReport {
+        changed: vec![
+            Retagged { old: hx("1a"), new: hx("5e"), tags: vec!["daily".into(), "reviewed".into()] },
+            Retagged { old: hx("2b"), new: hx("6f"), tags: vec![] },
+        ],
+        unchanged: 1,
+    };
+    insta::assert_snapshot!(shown(&tag(&report)));
+}
+
+#[test]
+fn forget_groups_with_reasons() {
+    let snaps: Vec<(SnapshotId, Snapshot)> = [
+        (0x11, "2026-11-01T10:00:00+00:00", "laptop", &["daily"][..]),
+        (0x22, "2026-11-02T10:00:00+00:00", "laptop", &["daily"][..]),
+        (0x33, "2026-11-02T18:00:00+00:00", "laptop", &[][..]),
+        (0x44, "2026-11-03T10:00:00+00:00", "laptop", &["daily"][..]),
+        (0x55, "2026-11-03T09:00:00+00:00", "server", &[][..]),
+    ]
+    .into_iter()
+    .map(|(b, time, host, tags)| (id(b), snapshot(time, host, tags, &["/home"])))
+    .collect();
+    let policy = Policy { last: 1, daily: 2, ..Default::default() };
+    let group_by = GroupBy::parse("host,paths").unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-04T00:00:00+00:00").unwrap();
+    let groups = plan_groups(&snaps, group_by, &policy, now);
+    insta::assert_snapshot!(shown(&forget(&policy, &groups, zone())));
+    // `--group-by ''` and an empty policy: one group without a key, every snapshot kept
+    let named = plan_groups(&snaps[..1], GroupBy::parse("").unwrap(), &Policy::default(), now);
+    insta::assert_snapshot!("forget_without_policy", shown(&forget(&Policy::default(), &named, zone())));
+}
+
+#[test]
+fn key_list_stars_the_current_key() {
+    let key = |byte: u8, current: bool, created: &str, user: &str, host: &str| KeyInfo {
+        id: ObjectId([byte; 32]),
+        current,
+        created: created.into(),
+        hostname: host.into(),
+        username: user.into(),
+    };
+    let keys = [
+        key(0x7a, false, "2026-01-15T09:00:00+00:00", "alice", "laptop"),
+        key(0x8b, true, "2026-11-01T12:00:00.5+00:00", "backup-operator", "a-very-long-host-name"),
+    ];
+    insta::assert_snapshot!(shown(&key_list(&keys, zone())));
+}
+
+fn backup_report(snapshot_id: Option<SnapshotId>, errors: u64) -> BackupReport {
+    BackupReport {
+        message_type: "summary",
+        files_new: 12,
+        files_changed: 3,
+        files_unmodified: 4_567,
+        dirs_new: 1,
+        dirs_changed: 2,
+        dirs_unmodified: 345,
+        data_blobs: 40,
+        tree_blobs: 3,
+        data_added: 25 << 20,
+        data_added_packed: 11 << 20,
+        total_files_processed: 4_582,
+        total_bytes_processed: 3 << 30,
+        total_duration: 12.345,
+        backup_start: "2026-11-01T12:00:00+00:00".into(),
+        backup_end: "2026-11-01T12:00:12.345+00:00".into(),
+        errors,
+        dry_run: snapshot_id.is_none(),
+        snapshot_id,
+        parent: None,
+        pipeline: Default::default(),
+    }
+}
+
+#[test]
+fn backup_summaries() {
+    insta::assert_snapshot!("backup_saved", shown(&backup(&backup_report(Some(hx("9c")), 0))));
+    insta::assert_snapshot!("backup_with_unreadable_sources", shown(&backup(&backup_report(Some(hx("9c")), 2))));
+    insta::assert_snapshot!("backup_dry_run", shown(&backup(&backup_report(None, 0))));
+}
+
+#[test]
+fn restore_summaries() {
+    let summary = RestoreSummary {
+        files_restored: 120,
+        files_skipped: 3,
+        dirs_restored: 14,
+        bytes_restored: 48 << 20,
+        files_deleted: 0,
+        files_verified: 120,
+        errors: 0,
+    };
+    let target = Path::new("/srv/restored");
+    insta::assert_snapshot!("restore_verified", shown(&restore(&hx("5e"), target, &summary, true)));
+    let failed = RestoreSummary { files_skipped: 0, errors: 2, ..summary };
+    insta::assert_snapshot!("restore_with_errors", shown(&restore(&hx("5e"), target, &failed, false)));
+}
+
+#[test]
+fn prune_summaries() {
+    let st = PruneStats {
+        dry_run: true,
+        snapshots: 4,
+        trees_walked: 321,
+        packs: 40,
+        blobs_used: 9_000,
+        blobs_unused: 1_000,
+        bytes_used: 900 << 20,
+        bytes_unused: 100 << 20,
+        packs_repack: 2,
+        bytes_repack: 30 << 20,
+        blobs_repacked: 150,
+        packs_marked: 5,
+        bytes_marked: 60 << 20,
+        packs_deleted: 1,
+        bytes_deleted: 10 << 20,
+        packs_pending: 3,
+        bytes_pending: 25 << 20,
+        packs_unmarked: 1,
+        bytes_unused_after: 4 << 20,
+        deletion_blocked_by: Some("backup by bob@server since 2026-11-01T11:00:00+00:00".into()),
+        ..Default::default()
+    };
+    let opts = PruneOptions {
+        max_unused: MaxUnused::Percent(5.0),
+        keep_delete: Duration::from_secs(23 * 3600),
+        ..Default::default()
+    };
+    insta::assert_snapshot!("prune_dry_run_marking", shown(&prune(&st, &opts)));
+    let instant = PruneStats { dry_run: false, packs_adopted: 2, packs_missing_dropped: 1, ..st };
+    insta::assert_snapshot!(
+        "prune_instant_delete",
+        shown(&prune(&instant, &PruneOptions { instant_delete: true, ..opts }))
+    );
+}
+
+#[test]
+fn quiet_keeps_only_problems_and_json_keeps_notes_and_problems() {
+    let damaged = CheckReport { errors: vec!["pack 00: damaged".into()], ..Default::default() };
+    let lines = [check(&damaged, false).0, backup(&backup_report(Some(hx("9c")), 2)).0].concat();
+    let printed = |out: Out| {
+        let (mut o, mut e) = (vec![], vec![]);
+        out.write(&lines, &mut o, &mut e);
+        (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+    };
+    let (o, e) = printed(Out { json: false, quiet: true });
+    assert_eq!(o, "");
+    assert!(e.starts_with("error: pack 00: damaged\n") && !e.contains("could not be read"), "{e}");
+    let (o, e) = printed(Out { json: true, quiet: false });
+    assert_eq!(o, "");
+    assert!(e.contains("error: pack 00: damaged\n") && e.contains("2 source(s) could not be read"), "{e}");
+}
