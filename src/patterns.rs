@@ -19,9 +19,6 @@ pub struct Patterns {
     set: Option<GlobSet>,
 }
 
-/// Restore's and rewrite's exclude list: a set of [`Patterns`].
-pub type Excludes = Patterns;
-
 impl Patterns {
     /// `patterns` matched as written, `ipatterns` case-insensitively. Blank lines and `#`
     /// comments are skipped; a trailing `/` is ignored.

@@ -1,5 +1,5 @@
 //! `cargo xtask torture [--trials N] [--seed S]`: the long run of the crash-consistency suite
-//! (`tests/crash.rs`): N kills at random moments of each of backup, prune, repair, copy and
+//! (`tests/it/crash.rs`): N kills at random moments of each of backup, prune, repair, copy and
 //! key rotate (default 200), then the stop-at-every-write suite (`crash_points.rs`), the
 //! fault-injection and hostile-repository suites, the concurrency suite with N rounds of
 //! clients killed at random while others run, and N random operation programs checked against
@@ -25,8 +25,10 @@ pub fn run(args: &[String]) -> Result<()> {
     eprintln!("torture: {trials} trials per command, seed {seed} (replay with --seed {seed})");
     let root = cmd::project_root();
     for suite in ["crash", "crash_points", "faults", "hostile", "concurrency", "model_ops"] {
+        // every suite is a module of the one integration binary `it` (tests/it/main.rs)
         let mut c = cmd::cargo();
-        c.args(["test", "--test", suite, "--", "--nocapture", "--test-threads", "2"])
+        let filter = format!("{suite}::");
+        c.args(["test", "--test", "it", "--", &filter, "--nocapture", "--test-threads", "2"])
             .env("ARCA_TORTURE_TRIALS", trials.to_string())
             .env("ARCA_TORTURE_SEED", seed.to_string());
         cmd::run(c, &root)?;

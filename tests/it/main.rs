@@ -1,0 +1,44 @@
+//! arca's integration tests, in one binary: each module is one suite (its file says what it
+//! proves), `common` is the harness that runs the real binary against a temporary repository,
+//! and `model` the reference model of `model_ops` and of the fuzz target `model`. One binary
+//! links once instead of once per suite; run one suite with `cargo test --test it -- NAME::`.
+
+// Tests may unwrap and panic: a failed expectation is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod model;
+
+mod backends;
+mod browse;
+mod cache_trust;
+mod cli;
+mod concurrency;
+mod copy;
+mod corruption;
+mod crash;
+mod crash_points;
+mod faults;
+mod forgery;
+mod forget;
+mod groups;
+mod hostile;
+mod library;
+mod locks;
+mod model_ops;
+mod mount;
+mod profiles;
+mod properties;
+mod prune;
+mod remote;
+mod repair;
+mod restore_race;
+mod rewrite;
+mod rotate;
+mod roundtrip;
+mod secrets;
+mod source_trouble;
+mod storage_flags;
+mod tag;
+mod timestamps;
+mod vectors;
