@@ -94,6 +94,55 @@ pub struct Progress {
     pub dirs_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub errors: AtomicU64,
+    /// Told what became of each file (`backup -v`); unset, it costs one branch per file.
+    pub on_file: FileReport,
+}
+
+/// What a backup did with one file (restic's `-v` words: new, modified, unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Not in the parent snapshot: read and stored.
+    New,
+    /// In the parent snapshot but changed: read again.
+    Changed,
+    /// As in the parent snapshot: not read, its content reused.
+    Unmodified,
+}
+
+impl FileStatus {
+    /// restic's word for it (`backup -v`, `verbose_status` JSON's `action`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::New => "new",
+            FileStatus::Changed => "modified",
+            FileStatus::Unmodified => "unchanged",
+        }
+    }
+}
+
+type FileCallback = Box<dyn Fn(FileStatus, &std::path::Path, u64) + Send + Sync>;
+
+/// The per-file report of [`Progress`]: a callback with each file's status, path and size,
+/// called from the thread that assembles trees, in walk order.
+#[derive(Default)]
+pub struct FileReport(Option<FileCallback>);
+
+impl FileReport {
+    pub fn new(f: impl Fn(FileStatus, &std::path::Path, u64) + Send + Sync + 'static) -> Self {
+        FileReport(Some(Box::new(f)))
+    }
+
+    pub(crate) fn report(&self, status: FileStatus, path: &std::path::Path, size: u64) {
+        if let Some(f) = &self.0 {
+            f(status, path, size);
+        }
+    }
+}
+
+impl std::fmt::Debug for FileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "FileReport(set)" } else { "FileReport(unset)" })
+    }
 }
 
 #[derive(Default)]

@@ -25,7 +25,7 @@ use nix::sys::stat::{FileStat, Mode};
 
 use super::file_reader::{read_file, FileContent, Walked};
 use super::metadata::{node_from_stat, read_xattrs};
-use super::{is_source_error, BackupOptions, BeforeOpen, Run};
+use super::{is_source_error, BackupOptions, BeforeOpen, FileStatus, Run};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
@@ -411,6 +411,7 @@ impl Walker<'_, '_> {
                 c.bytes.fetch_add(node.size, Ordering::Relaxed);
                 self.run.progress.files_done.fetch_add(1, Ordering::Relaxed);
                 self.run.progress.bytes_done.fetch_add(node.size, Ordering::Relaxed);
+                self.run.progress.on_file.report(FileStatus::Unmodified, path, node.size);
                 return self.emit(Event::Leaf(node));
             }
         }
@@ -516,6 +517,8 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
                             saver.set_content(&mut node, fc.content)?;
                             let counter = if had_parent { &c.files_changed } else { &c.files_new };
                             counter.fetch_add(1, Ordering::Relaxed);
+                            let status = if had_parent { FileStatus::Changed } else { FileStatus::New };
+                            run.progress.on_file.report(status, &path, fc.size);
                             c.bytes.fetch_add(fc.size, Ordering::Relaxed);
                             run.progress.files_done.fetch_add(1, Ordering::Relaxed);
                             top(&mut stack)?.nodes.push(node);

@@ -60,9 +60,12 @@ pub struct Global {
     /// Print only errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// More detail (repeat for more)
+    /// More detail: -v lists new and changed files, -vv every file (also --verbose=N)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log storage requests, retries and key tries: a level (info, debug) or TARGET=LEVEL,...
+    #[arg(long, env = "ARCA_LOG", value_name = "FILTER", global = true)]
+    pub log_level: Option<String>,
     /// Cache directory (default: your cache directory/arca)
     #[arg(long, env = "ARCA_CACHE_DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
@@ -88,7 +91,7 @@ pub enum Command {
     Backup(BackupArgs),
     /// List snapshots
     #[command(
-        after_help = "Examples:\n  arca snapshots\n  arca snapshots --host laptop --tag daily\n  arca snapshots --json | jq '.[].short_id'"
+        after_help = "Examples:\n  arca snapshots\n  arca snapshots --host laptop --tag daily\n  arca snapshots latest\n  arca snapshots --latest 1 --group-by host\n  arca snapshots --json | jq '.[].short_id'"
     )]
     Snapshots(SnapshotsArgs),
     /// List files in a snapshot
@@ -403,8 +406,17 @@ pub struct BackupArgs {
 pub struct SnapshotsArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Snapshot ids (or prefixes) to show
+    /// Snapshot ids (or prefixes, or latest) to show; one that names no snapshot is an error
     pub ids: Vec<String>,
+    /// Only the N newest snapshots of each host and paths (of each group with --group-by)
+    #[arg(long, value_name = "N")]
+    pub latest: Option<usize>,
+    /// Show the snapshots in groups by these fields (host, paths, tags)
+    #[arg(long, short = 'g', value_name = "FIELDS")]
+    pub group_by: Option<String>,
+    /// A narrower table: no paths
+    #[arg(long, short = 'c')]
+    pub compact: bool,
 }
 
 #[derive(Args, Debug)]

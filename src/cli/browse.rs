@@ -58,11 +58,12 @@ pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
     use std::io::Write;
     let format: commands::dump::Archive = a.archive.parse()?;
     let repo = s.open()?;
+    let to_terminal = a.target.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut sink: Box<dyn Write> = match &a.target {
         Some(t) => Box::new(std::io::BufWriter::new(std::fs::File::create(t).map_err(|e| Error::io(t.display(), e))?)),
-        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, super::output::Stdout(std::io::stdout().lock()))),
     };
-    let st = commands::dump::run(&repo, &a.snapshot, &filter(&a.filter), &a.path, format, &mut sink)?;
+    let st = commands::dump::run(&repo, &a.snapshot, &filter(&a.filter), &a.path, format, &mut sink, to_terminal)?;
     for p in &st.skipped {
         out.warning("dump", &format!("{p}: a {} archive has no place for this kind of file; left out", a.archive));
     }

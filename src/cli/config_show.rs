@@ -15,7 +15,7 @@ pub fn show(s: &Settings, out: Out) -> Result<u8> {
         PasswordSource::File(f) => format!("file {}", f.display()),
         PasswordSource::Command(_) => "command *****".to_string(),
         PasswordSource::Stdin => "standard input".to_string(),
-        PasswordSource::Prompt => "prompt".to_string(),
+        PasswordSource::Prompt(_) => "prompt".to_string(),
     };
     let cache = s.cache_root.as_ref().map_or("disabled".to_string(), |c| c.display().to_string());
     let profiles: Vec<String> = s

@@ -12,7 +12,7 @@ use super::exit;
 use super::output::{bytes, Out, Ticker};
 use super::render::{self, Zone};
 use super::settings::{kdf_params, parse_size, Settings};
-use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, Progress};
+use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, FileReport, FileStatus, Progress};
 use crate::chunker::ChunkerParams;
 use crate::codec::Compression;
 use crate::commands::{self, Filter};
@@ -159,7 +159,31 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         excludes_used: used,
         engine,
     };
-    let progress = Arc::new(Progress::default());
+    // restic's -v: each new and modified file; -vv: every file, unchanged ones too
+    let on_file = match out.verbose {
+        0 => FileReport::default(),
+        level => FileReport::new(move |status, path, size| {
+            if status == FileStatus::Unmodified && level < 2 {
+                return;
+            }
+            if out.json {
+                out.json_line(&serde_json::json!({
+                    "message_type": "verbose_status",
+                    "action": status.as_str(),
+                    "item": path.to_string_lossy(),
+                    "size": size,
+                }));
+            } else {
+                out.show_line(&render::Line::Entry(format!(
+                    "{:<9} {}, {}",
+                    status.as_str(),
+                    path.display(),
+                    bytes(size)
+                )));
+            }
+        }),
+    };
+    let progress = Arc::new(Progress { on_file, ..Default::default() });
     let p2 = progress.clone();
     let ticker = Ticker::start(out, "backed up", move || {
         (
@@ -188,8 +212,10 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     } else {
         out.show(&render::backup(&report));
         // with -v: where the time went
-        for line in report.pipeline.to_string().lines() {
-            tracing::info!("{line}");
+        if out.verbose > 0 {
+            for line in report.pipeline.to_string().lines() {
+                out.note(line);
+            }
         }
     }
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
@@ -197,12 +223,19 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
 
 fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
     let repo = s.open()?;
-    let list = commands::snapshots::run(&repo, &filter(&a.filter), &a.ids)?;
-    if out.json {
-        out.json_line(&list);
-        return Ok(exit::OK);
+    let group_by = a.group_by.as_deref().map(commands::forget::GroupBy::parse).transpose()?;
+    let query = commands::snapshots::Query { filter: filter(&a.filter), ids: a.ids, latest: a.latest, group_by };
+    let mut groups = commands::snapshots::run(&repo, &query)?;
+    match (out.json, query.group_by.is_some()) {
+        // restic: a list of snapshots, or with --group-by a list of {group_key, snapshots}
+        (true, true) => out.json_line(&groups),
+        (true, false) => out.json_line(&groups.pop().map(|g| g.snapshots).unwrap_or_default()),
+        (false, true) => out.show(&render::snapshot_groups(&groups, a.compact, Zone::Local)),
+        (false, false) => {
+            let list = groups.pop().map(|g| g.snapshots).unwrap_or_default();
+            out.show(&render::snapshots(&list, a.compact, Zone::Local));
+        }
     }
-    out.show(&render::snapshots(&list, Zone::Local));
     Ok(exit::OK)
 }
 
@@ -247,14 +280,10 @@ fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {
     match commands::cat::run(&repo, &a.what, a.id.as_deref(), a.show_secrets)? {
         commands::cat::CatOutput::Json(v) => {
             let text = serde_json::to_string_pretty(&v).map_err(|e| Error::internal(e.to_string()))?;
-            println!("{text}");
+            out.bytes(format!("{text}\n").as_bytes())?;
         }
-        commands::cat::CatOutput::Bytes(b) => {
-            use std::io::Write;
-            std::io::stdout().lock().write_all(&b).map_err(|e| Error::io("stdout", e))?;
-        }
+        commands::cat::CatOutput::Bytes(b) => out.bytes(&b)?,
     }
-    let _ = out;
     Ok(exit::OK)
 }
 
@@ -289,16 +318,31 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         )
     });
     let warn = |m: String| out.warning("restore", &m);
+    let started = std::time::Instant::now();
     let r = commands::restore::run(&repo, &a.snapshot, &filter(&a.filter), &opts, &progress, &warn);
     drop(ticker);
     let (id, summary) = r?;
+    // what --delete removed (or would remove): listed, as restic's verbose restore lists it
+    let action = if a.dry_run { "would delete" } else { "deleted" };
+    for rel in &summary.deleted {
+        let path = opts.target.join(rel);
+        if out.json {
+            let v =
+                serde_json::json!({"message_type": "verbose_status", "action": action, "item": path.to_string_lossy()});
+            out.json_line(&v);
+        } else {
+            out.show_line(&render::Line::Entry(format!("{action} {}", path.display())));
+        }
+    }
     if out.json {
         let mut v = serde_json::to_value(&summary).unwrap_or_default();
         v["message_type"] = "summary".into();
+        v["seconds_elapsed"] = started.elapsed().as_secs().into();
         v["snapshot_id"] = id.to_hex().into();
+        v["dry_run"] = a.dry_run.into();
         out.json_line(&v);
     } else {
-        out.show(&render::restore(&id, &opts.target, &summary, a.verify));
+        out.show(&render::restore(&id, &opts.target, &summary, a.verify, a.dry_run));
     }
     Ok(if summary.errors > 0 { exit::FATAL } else { exit::OK })
 }
@@ -312,7 +356,7 @@ fn new_password(a: &NewPasswordArgs) -> Result<Zeroizing<Vec<u8>>> {
             }
             Zeroizing::new(b)
         }
-        None => super::settings::prompt(true)?,
+        None => super::settings::prompt(&super::settings::Ask::NEW_PASSWORD, true)?,
     };
     if pw.is_empty() {
         return Err(Error::usage("the new password is empty"));
@@ -326,7 +370,7 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             let repo = s.open()?;
             let keys = commands::key::list(&repo)?;
             if out.json {
-                out.json_line(&keys);
+                out.json_line(&keys.iter().map(commands::key::ListedKey::from).collect::<Vec<_>>());
             } else {
                 out.show(&render::key_list(&keys, Zone::Local));
             }

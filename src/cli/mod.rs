@@ -62,7 +62,9 @@ fn report_error(out: Out, mut e: Error) -> u8 {
 
 pub fn run() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let parsed = args::Cli::command().try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let parsed = args::Cli::command()
+        .try_get_matches_from(verbose_counts(std::env::args_os()))
+        .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
     let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
@@ -70,27 +72,24 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::FATAL } else { exit::OK });
         }
     };
-    let level = match (cli.global.quiet, cli.global.verbose) {
-        (true, _) => tracing::Level::ERROR,
-        (_, 0) => tracing::Level::WARN,
-        (_, 1) => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
+    // `-v` lists files (restic's meaning); the log of storage requests, retries and key tries
+    // has its own switch, `--log-level`/`ARCA_LOG`: a level (`debug`) or a tracing filter
+    // (`arca=debug,opendal=info`)
+    let filter = match log_filter(cli.global.log_level.as_deref(), cli.global.quiet) {
+        Ok(f) => f,
+        Err(e) => return ExitCode::from(report_error(Out { json: cli.global.json, quiet: false, verbose: 0 }, e)),
     };
-    // arca's own messages at the chosen level; libraries (OpenDAL, ssh, HTTP) only warn
     use tracing_subscriber::layer::SubscriberExt;
-    let only_arca = tracing_subscriber::filter::Targets::new()
-        .with_target("arca", level)
-        .with_default(tracing::Level::WARN.min(level));
     let _ = tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
-            .with_max_level(level)
+            .with_max_level(tracing::Level::TRACE)
             .with_writer(std::io::stderr)
             .without_time()
             .with_target(false)
             .finish()
-            .with(only_arca),
+            .with(filter),
     );
-    let out = Out { json: cli.global.json, quiet: cli.global.quiet };
+    let out = Out { json: cli.global.json, quiet: cli.global.quiet, verbose: cli.global.verbose };
     // commands that need no repository and no settings
     let generated = match &cli.command {
         args::Command::Completion { shell } => Some(generate::completion(*shell)),
@@ -153,6 +152,8 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     }
     let (code, error) = match handlers::dispatch(&settings, out, cli.command) {
         Ok(code) => (code, None),
+        // the reader of stdout went away (`| head`): the output ends there, quietly
+        Err(e) if output::stdout_closed() && e.kind == Kind::Io => (exit::OK, None),
         Err(e) => {
             let msg = e.message.clone();
             (fail(e), Some(msg))
@@ -164,9 +165,53 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     code
 }
 
+/// restic's `--verbose=N` as N times `-v` (clap counts `-v` but takes no value with it);
+/// nothing after `--` is touched.
+fn verbose_counts(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = vec![];
+    let mut rest = false;
+    for a in args {
+        let n = a.to_str().filter(|_| !rest).and_then(|s| s.strip_prefix("--verbose=")).map(str::parse::<u8>);
+        rest |= a == "--";
+        match n {
+            Some(Ok(0)) => {}
+            Some(Ok(n)) => out.push(format!("-{}", "v".repeat(n as usize)).into()),
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+/// The log filter: `--log-level`/`ARCA_LOG` as a level or `target=level,…` list; without it,
+/// warnings (errors only with `--quiet`), from arca and the libraries alike.
+fn log_filter(spec: Option<&str>, quiet: bool) -> Result<tracing_subscriber::filter::Targets, Error> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let base = if quiet { LevelFilter::ERROR } else { LevelFilter::WARN };
+    match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(Targets::new().with_default(base)),
+        Some(s) => s.parse::<Targets>().map_err(|e| {
+            Error::usage(format!("--log-level / ARCA_LOG {s:?}: {e}"))
+                .hint("give a level (error, warn, info, debug, trace) or TARGET=LEVEL,… (e.g. arca=debug)")
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verbose_n_becomes_n_counted_flags_and_log_filters_parse() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            verbose_counts(os(&["arca", "--verbose=2", "backup", "--", "--verbose=3"])),
+            os(&["arca", "-vv", "backup", "--", "--verbose=3"])
+        );
+        assert_eq!(verbose_counts(os(&["arca", "--verbose=0", "-v"])), os(&["arca", "-v"]));
+        assert!(log_filter(Some("debug"), false).is_ok());
+        assert!(log_filter(Some("arca=debug,opendal=info"), false).is_ok());
+        assert!(log_filter(Some("arca=loud"), false).is_err());
+    }
 
     #[test]
     fn a_bug_exits_fatal_and_asks_for_a_report_other_kinds_keep_their_codes() {

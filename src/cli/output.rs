@@ -6,10 +6,53 @@
 //! through [`term`]: every control character is printed escaped (`\x1b`, `\n`). Lines made of
 //! such names use [`Out::entry`]; `text`, `note` and errors escape everything but their own
 //! newlines; warnings escape everything. JSON output is exact (serde escapes).
+//!
+//! `--quiet` silences progress and chatter, never the results a command was asked for (the
+//! kinds of [`Line`] say which is which), as restic does.
+//!
+//! A reader that goes away (`arca cat … | head`, `arca ls … | head`) closes stdout: the write
+//! fails with `EPIPE` (Rust ignores `SIGPIPE`). Every write to stdout goes through here, which
+//! notes the closed pipe ([`stdout_closed`]) and writes nothing more; the command then ends
+//! quietly with exit code 0 (restic's output also just stops), never with a panic.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Has the reader of stdout gone away (a closed pipe)?
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Note the outcome of a write to stdout: a closed pipe is remembered; the outcome is handed
+/// back as it is.
+fn stdout_result<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+    if r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+/// Bytes to stdout (`cat`, `dump`): a closed pipe is noted ([`stdout_closed`]) and returned as
+/// the error it is, so the command stops writing.
+pub struct Stdout<W: Write>(pub W);
+
+impl<W: Write> Write for Stdout<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if stdout_closed() {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        stdout_result(self.0.write(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        stdout_result(self.0.flush())
+    }
+}
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,14 +102,22 @@ pub fn term_lines(s: &str) -> Cow<'_, str> {
 pub struct Out {
     pub json: bool,
     pub quiet: bool,
+    /// `-v` given this many times (`--verbose=N`).
+    pub verbose: u8,
 }
 
 impl Out {
     pub fn json_line<T: Serialize>(&self, v: &T) {
-        if let Ok(s) = serde_json::to_string(v) {
+        if let (Ok(s), false) = (serde_json::to_string(v), stdout_closed()) {
             let mut o = std::io::stdout().lock();
-            let _ = writeln!(o, "{s}");
+            let _ = stdout_result(writeln!(o, "{s}"));
         }
+    }
+
+    /// Bytes a command was asked for (`cat`), as they are, on stdout; a closed pipe ends them
+    /// ([`stdout_closed`]).
+    pub fn bytes(&self, b: &[u8]) -> crate::error::Result<()> {
+        Stdout(std::io::stdout().lock()).write_all(b).map_err(|e| Error::io("stdout", e))
     }
 
     pub fn text(&self, s: impl AsRef<str>) {
@@ -97,14 +148,19 @@ impl Out {
     pub fn show_line(&self, line: &Line) {
         let one = std::slice::from_ref(line);
         match line {
-            Line::Text(_) | Line::Entry(_) => self.write(one, &mut std::io::stdout().lock(), &mut std::io::sink()),
+            Line::Text(_) | Line::Entry(_) | Line::Result(_) | Line::ResultEntry(_) => {
+                if !stdout_closed() {
+                    self.write(one, &mut Stdout(std::io::stdout().lock()), &mut std::io::sink())
+                }
+            }
             Line::Note(_) | Line::Problem(_) => self.write(one, &mut std::io::sink(), &mut std::io::stderr().lock()),
         }
     }
 
     /// The one place the rules live: text and entries on `stdout` unless quiet or JSON (text
-    /// keeps its own line breaks, entries escape them too), notes on `stderr` unless quiet,
-    /// problems on `stderr` always, as they are; every control character escaped but where said.
+    /// keeps its own line breaks, entries escape them too), results on `stdout` unless JSON
+    /// (quiet keeps them), notes on `stderr` unless quiet, problems on `stderr` always, as they
+    /// are; every control character escaped but where said.
     pub fn write<'a>(&self, lines: impl IntoIterator<Item = &'a Line>, stdout: &mut dyn Write, stderr: &mut dyn Write) {
         let human = !self.quiet && !self.json;
         for line in lines {
@@ -112,6 +168,8 @@ impl Out {
             let _ = match line {
                 Line::Text(s) if human => writeln!(stdout, "{}", term_lines(s)),
                 Line::Entry(s) if human => writeln!(stdout, "{}", term(s)),
+                Line::Result(s) if !self.json => writeln!(stdout, "{}", term_lines(s)),
+                Line::ResultEntry(s) if !self.json => writeln!(stdout, "{}", term(s)),
                 Line::Note(s) if !self.quiet => writeln!(stderr, "{}", term_lines(s)),
                 Line::Problem(s) => writeln!(stderr, "{s}"),
                 _ => Ok(()),
@@ -124,10 +182,10 @@ impl Out {
         if self.json {
             let v = serde_json::json!({"message_type": "error", "error": {"message": msg}, "during": during});
             if let Ok(s) = serde_json::to_string(&v) {
-                eprintln!("{s}");
+                let _ = writeln!(std::io::stderr(), "{s}");
             }
         } else {
-            eprintln!("warning: {}", term(msg));
+            let _ = writeln!(std::io::stderr(), "warning: {}", term(msg));
         }
     }
 
@@ -147,22 +205,23 @@ impl Out {
                 v["operation"] = op.as_str().into();
             }
             if let Ok(s) = serde_json::to_string(&v) {
-                eprintln!("{s}");
+                let _ = writeln!(std::io::stderr(), "{s}");
             }
         } else {
-            eprintln!("arca: {}", term_lines(&e.message));
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "arca: {}", term_lines(&e.message));
             let mut src = std::error::Error::source(e);
             let mut depth = 0;
             while let Some(s) = src {
                 let s_text = s.to_string();
                 if depth == 0 && !e.message.contains(&s_text) {
-                    eprintln!("  caused by: {}", term_lines(&s_text));
+                    let _ = writeln!(err, "  caused by: {}", term_lines(&s_text));
                 }
                 src = s.source();
                 depth += 1;
             }
             if let Some(h) = &e.hint {
-                eprintln!("  hint: {}", term_lines(h));
+                let _ = writeln!(err, "  hint: {}", term_lines(h));
             }
         }
     }

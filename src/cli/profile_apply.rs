@@ -191,7 +191,7 @@ mod tests {
     const NOT_IN_PROFILES: &[(&str, &[&str])] = &[
         // the profile names itself; output format and chattiness are the caller's; `-o` is
         // merged from the profile's `[repository.options]` table, not filled
-        ("", &["profiles", "json", "quiet", "verbose", "options", "storage_timeout"]),
+        ("", &["profiles", "json", "quiet", "verbose", "log_level", "options", "storage_timeout"]),
         // one run's choices: what to back up instead, as whom, when, against which parent
         ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command"]),
         // ids and the policy replace the profile's as a whole (apply_forget); the rest is

@@ -12,7 +12,7 @@ use crate::commands::diff::{Change, DiffStats, NewSide};
 use crate::commands::find::{PathHistory, SnapshotMatches};
 use crate::commands::forget::ForgetGroup;
 use crate::commands::ls::LsNode;
-use crate::commands::snapshots::SnapshotInfo;
+use crate::commands::snapshots::{SnapshotGroup, SnapshotInfo};
 use crate::commands::stats::{Mode, Stats};
 use crate::commands::tag::TagReport;
 use crate::id::SnapshotId;
@@ -30,6 +30,13 @@ pub enum Line {
     /// A line holding names from the file system or the repository, on stdout
     /// ([`Out::entry`](super::output::Out::entry)): newlines in it are escaped too.
     Entry(String),
+    /// arca's own text that is the answer the command was asked for (the `snapshots` table,
+    /// `stats`, `check`'s verdict, `diff`'s totals): on stdout, kept by `--quiet`, which
+    /// silences progress and chatter, never results (restic's rule).
+    Result(String),
+    /// A line of results holding names from the file system or the repository (`ls`, `find`,
+    /// `diff`, `snapshots`, `key list`): kept by `--quiet`, newlines escaped.
+    ResultEntry(String),
     /// A note on stderr ([`Out::note`](super::output::Out::note)).
     Note(String),
     /// A problem on stderr, shown even with `--quiet` (check's errors and damage).
@@ -46,6 +53,12 @@ impl Lines {
     }
     fn entry(&mut self, s: impl Into<String>) {
         self.0.push(Line::Entry(s.into()));
+    }
+    fn result(&mut self, s: impl Into<String>) {
+        self.0.push(Line::Result(s.into()));
+    }
+    fn result_entry(&mut self, s: impl Into<String>) {
+        self.0.push(Line::ResultEntry(s.into()));
     }
     fn note(&mut self, s: impl Into<String>) {
         self.0.push(Line::Note(s.into()));
@@ -111,23 +124,41 @@ pub fn backup(report: &BackupReport) -> Lines {
     l
 }
 
-/// `snapshots`: the table.
-pub fn snapshots(list: &[SnapshotInfo], zone: Zone) -> Lines {
+/// `snapshots`: the table (`compact`: without paths, as restic's `--compact`).
+pub fn snapshots(list: &[SnapshotInfo], compact: bool, zone: Zone) -> Lines {
     let mut l = Lines::default();
-    l.text(format!("{:<8}  {:<19}  {:<16}  {:<16}  {}", "ID", "Time", "Host", "Tags", "Paths"));
-    l.text("-".repeat(80));
+    let row = |id: &str, time: &str, host: &str, tags: &str, paths: &str| {
+        if compact {
+            format!("{id:<8}  {time:<19}  {host:<16}  {tags}").trim_end().to_string()
+        } else {
+            format!("{id:<8}  {time:<19}  {host:<16}  {tags:<16}  {paths}")
+        }
+    };
+    let rule = if compact { 60 } else { 80 };
+    l.result(row("ID", "Time", "Host", "Tags", "Paths"));
+    l.result("-".repeat(rule));
     for sn in list {
-        l.entry(format!(
-            "{:<8}  {:<19}  {:<16}  {:<16}  {}",
-            sn.short_id.short(),
-            zone.time(&sn.time),
-            sn.hostname,
-            sn.tags.join(","),
-            sn.paths.join(", ")
+        l.result_entry(row(
+            &sn.short_id.short(),
+            &zone.time(&sn.time),
+            &sn.hostname,
+            &sn.tags.join(","),
+            &sn.paths.join(", "),
         ));
     }
-    l.text("-".repeat(80));
-    l.text(format!("{} snapshots", list.len()));
+    l.result("-".repeat(rule));
+    l.result(format!("{} snapshots", list.len()));
+    l
+}
+
+/// `snapshots --group-by`: a table per group, headed by its key (restic's layout).
+pub fn snapshot_groups(groups: &[SnapshotGroup], compact: bool, zone: Zone) -> Lines {
+    let mut l = Lines::default();
+    for g in groups {
+        l.result_entry(format!("snapshots for ({}):", g.group_key.describe()));
+        l.0.extend(snapshots(&g.snapshots, compact, zone).0);
+        l.result("");
+    }
     l
 }
 
@@ -140,7 +171,7 @@ pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Line
             let target = n.link_target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default();
             let user = if n.user.is_empty() { n.uid.to_string() } else { n.user.clone() };
             let group = if n.group.is_empty() { n.gid.to_string() } else { n.group.clone() };
-            l.entry(format!(
+            l.result_entry(format!(
                 "{} {:>8} {:>8} {:>12} {} {}{}",
                 n.permissions,
                 user,
@@ -151,23 +182,34 @@ pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Line
                 target
             ));
         } else {
-            l.entry(&n.path);
+            l.result_entry(&n.path);
         }
     }
     l
 }
 
 /// `restore`'s summary of `id` into `target`.
-pub fn restore(id: &SnapshotId, target: &Path, summary: &RestoreSummary, verify: bool) -> Lines {
+pub fn restore(id: &SnapshotId, target: &Path, summary: &RestoreSummary, verify: bool, dry_run: bool) -> Lines {
     let mut l = Lines::default();
     l.text(format!(
-        "restored snapshot {} to {}: {} files, {} dirs, {}{}{}",
+        "{} snapshot {} to {}: {} files, {} dirs, {}{}{}{}{}",
+        if dry_run { "would restore" } else { "restored" },
         id.short(),
         target.display(),
         summary.files_restored,
         summary.dirs_restored,
         bytes(summary.bytes_restored),
         if summary.files_skipped > 0 { format!(", {} kept", summary.files_skipped) } else { String::new() },
+        if summary.files_overwritten > 0 {
+            format!(", {} {}", summary.files_overwritten, if dry_run { "to overwrite" } else { "overwritten" })
+        } else {
+            String::new()
+        },
+        if summary.files_deleted > 0 || !summary.deleted.is_empty() {
+            format!(", {} {}", summary.files_deleted, if dry_run { "to delete" } else { "deleted" })
+        } else {
+            String::new()
+        },
         if verify { format!(", {} verified", summary.files_verified) } else { String::new() },
     ));
     if summary.errors > 0 {
@@ -179,9 +221,9 @@ pub fn restore(id: &SnapshotId, target: &Path, summary: &RestoreSummary, verify:
 /// `key list`: a line per key, the one that opened the repository starred.
 pub fn key_list(keys: &[KeyInfo], zone: Zone) -> Lines {
     let mut l = Lines::default();
-    l.text(format!(" {:<8}  {:<12}  {:<16}  {}", "ID", "User", "Host", "Created"));
+    l.result(format!(" {:<8}  {:<12}  {:<16}  {}", "ID", "User", "Host", "Created"));
     for k in keys {
-        l.entry(format!(
+        l.result_entry(format!(
             "{}{:<8}  {:<12}  {:<16}  {}",
             if k.current { "*" } else { " " },
             k.id.short(),
@@ -196,8 +238,8 @@ pub fn key_list(keys: &[KeyInfo], zone: Zone) -> Lines {
 /// `stats` in `mode` (named `mode_name` on the command line).
 pub fn stats(mode_name: &str, mode: Mode, st: &Stats) -> Lines {
     let mut l = Lines::default();
-    l.text(format!("Stats in {mode_name} mode:"));
-    let mut line = |k: &str, v: String| l.text(format!("{k:>26}:  {v}"));
+    l.result(format!("Stats in {mode_name} mode:"));
+    let mut line = |k: &str, v: String| l.result(format!("{k:>26}:  {v}"));
     line("Snapshots processed", st.snapshots_count.to_string());
     if mode != Mode::RawData {
         line("Total File Count", st.total_file_count.to_string());
@@ -235,27 +277,27 @@ pub fn diff_header(old_id: &SnapshotId, new_side: &NewSide) -> Lines {
         NewSide::Snapshot(id) => id.short(),
         NewSide::Live(path) => path.clone(),
     };
-    l.text(format!("comparing snapshot {} to {new}:\n", old_id.short()));
+    l.result(format!("comparing snapshot {} to {new}:\n", old_id.short()));
     l
 }
 
 /// One changed path of `diff`.
 pub fn diff_change(c: &Change) -> Line {
-    Line::Entry(format!("{}    {}", c.modifier, c.path))
+    Line::ResultEntry(format!("{}    {}", c.modifier, c.path))
 }
 
 /// `diff`'s totals.
 pub fn diff_stats(st: &DiffStats) -> Lines {
     let mut l = Lines::default();
     let (ad, rm) = (&st.added, &st.removed);
-    l.text("");
-    l.text(format!("Files:       {:>5} new, {:>5} removed, {:>5} changed", ad.files, rm.files, st.changed_files));
-    l.text(format!("Dirs:        {:>5} new, {:>5} removed", ad.dirs, rm.dirs));
-    l.text(format!("Others:      {:>5} new, {:>5} removed", ad.others, rm.others));
-    l.text(format!("Data Blobs:  {:>5} new, {:>5} removed", ad.data_blobs, rm.data_blobs));
-    l.text(format!("Tree Blobs:  {:>5} new, {:>5} removed", ad.tree_blobs, rm.tree_blobs));
-    l.text(format!("  Added:   {}", bytes(ad.bytes)));
-    l.text(format!("  Removed: {}", bytes(rm.bytes)));
+    l.result("");
+    l.result(format!("Files:       {:>5} new, {:>5} removed, {:>5} changed", ad.files, rm.files, st.changed_files));
+    l.result(format!("Dirs:        {:>5} new, {:>5} removed", ad.dirs, rm.dirs));
+    l.result(format!("Others:      {:>5} new, {:>5} removed", ad.others, rm.others));
+    l.result(format!("Data Blobs:  {:>5} new, {:>5} removed", ad.data_blobs, rm.data_blobs));
+    l.result(format!("Tree Blobs:  {:>5} new, {:>5} removed", ad.tree_blobs, rm.tree_blobs));
+    l.result(format!("  Added:   {}", bytes(ad.bytes)));
+    l.result(format!("  Removed: {}", bytes(rm.bytes)));
     l
 }
 
@@ -263,11 +305,15 @@ pub fn diff_stats(st: &DiffStats) -> Lines {
 pub fn find_matches(found: &[SnapshotMatches], zone: Zone) -> Lines {
     let mut l = Lines::default();
     for snap in found {
-        l.text(format!("Found matching entries in snapshot {} from {}", snap.snapshot.short(), zone.time(&snap.time)));
+        l.result(format!(
+            "Found matching entries in snapshot {} from {}",
+            snap.snapshot.short(),
+            zone.time(&snap.time)
+        ));
         for m in &snap.matches {
-            l.entry(format!("{} {:>12} {} {}", m.permissions, m.size, zone.time(&m.mtime), m.path));
+            l.result_entry(format!("{} {:>12} {} {}", m.permissions, m.size, zone.time(&m.mtime), m.path));
         }
-        l.text("");
+        l.result("");
     }
     if found.is_empty() {
         l.note("no matches");
@@ -279,7 +325,7 @@ pub fn find_matches(found: &[SnapshotMatches], zone: Zone) -> Lines {
 pub fn find_history(h: &PathHistory, zone: Zone) -> Lines {
     let mut l = Lines::default();
     let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
-    l.entry(format!(
+    l.result_entry(format!(
         "{}: {} version(s) in {} of {} snapshot(s)",
         h.path,
         h.versions.len(),
@@ -288,7 +334,7 @@ pub fn find_history(h: &PathHistory, zone: Zone) -> Lines {
     ));
     for v in &h.versions {
         let ids: Vec<String> = v.snapshots.iter().map(|s| s.short()).collect();
-        l.text(format!(
+        l.result(format!(
             "  {:<7} {:>12}  modified {}  content {}  in {}: {} ({} .. {})",
             v.kind,
             bytes(v.size),
@@ -420,7 +466,7 @@ pub fn prune(st: &PruneStats, opts: &PruneOptions) -> Lines {
 /// `check`'s summary; `read` says whether pack contents were read (`--read-data[-subset]`).
 pub fn check(report: &CheckReport, read: bool) -> Lines {
     let mut l = Lines::default();
-    l.text(format!(
+    l.result(format!(
         "checked {} snapshots, {} trees, {} index files, {} packs, {} blobs{}",
         report.snapshots,
         report.trees_checked,
@@ -439,7 +485,7 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
         }
     ));
     if !report.unreferenced_packs.is_empty() {
-        l.text(format!(
+        l.result(format!(
             "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup or prune indexes them)",
             report.unreferenced_packs.len()
         ));
@@ -450,7 +496,10 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
         ));
     }
     if !report.pending_deletion.is_empty() {
-        l.text(format!("{} pack(s) deleted by prune; the next prune updates the index", report.pending_deletion.len()));
+        l.result(format!(
+            "{} pack(s) deleted by prune; the next prune updates the index",
+            report.pending_deletion.len()
+        ));
     }
     for e in &report.errors {
         l.problem(format!("error: {e}"));
@@ -459,7 +508,7 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
         l.problem(format!("damaged: snapshot {} {}: {}", d.snapshot.short(), d.path, d.problem));
     }
     if report.ok() {
-        l.text("no errors were found");
+        l.result("no errors were found");
     } else {
         let snaps: Vec<String> = report.damaged_snapshots().iter().map(|id| id.short()).collect();
         l.problem(format!(

@@ -21,7 +21,39 @@ pub enum PasswordSource {
     /// Standard input, read to its end, every byte kept: how `mount --background` hands the
     /// password it read to the process it starts (a pipe, not that process's environment).
     Stdin,
-    Prompt,
+    /// Ask on the terminal: which password, and which options give it without one.
+    Prompt(Ask),
+}
+
+/// Which password a prompt asks for, and the options and variables that give it where there
+/// is no terminal to ask on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ask {
+    /// `the repository`, `the source repository`, …; `None`: a new password, for no repository.
+    pub role: Option<&'static str>,
+    pub give: &'static str,
+}
+
+impl Ask {
+    pub const REPOSITORY: Ask = Ask {
+        role: Some("the repository"),
+        give: "set ARCA_PASSWORD, ARCA_PASSWORD_FILE (--password-file) or ARCA_PASSWORD_COMMAND (--password-command)",
+    };
+    pub const NEW_PASSWORD: Ask = Ask { role: None, give: "give it with --new-password-file FILE" };
+
+    /// The password of a second repository, given by `var` (`ARCA_FROM_PASSWORD`, …).
+    fn other(var: &'static str) -> Ask {
+        match var {
+            "ARCA_TO_PASSWORD" => Ask {
+                role: Some("the destination repository"),
+                give: "set ARCA_TO_PASSWORD, or give --to-password-file or --to-password-command",
+            },
+            _ => Ask {
+                role: Some("the source repository"),
+                give: "set ARCA_FROM_PASSWORD, ARCA_FROM_PASSWORD_FILE (--from-password-file) or ARCA_FROM_PASSWORD_COMMAND (--from-password-command)",
+            },
+        }
+    }
 }
 
 pub struct Settings {
@@ -83,7 +115,7 @@ impl Settings {
         } else if let Some(c) = &g.password_command {
             PasswordSource::Command(c.clone())
         } else {
-            PasswordSource::Prompt
+            PasswordSource::Prompt(Ask::REPOSITORY)
         };
         let cache_root = if g.no_cache { None } else { g.cache_dir.clone().or_else(crate::cache::Cache::default_root) };
         let retry_lock = match &g.retry_lock {
@@ -130,7 +162,7 @@ impl Settings {
         } else if let Some(c) = cmd {
             PasswordSource::Command(c.clone())
         } else {
-            PasswordSource::Prompt
+            PasswordSource::Prompt(Ask::other(var))
         }
     }
 
@@ -176,7 +208,7 @@ impl Settings {
                 std::io::stdin().lock().read_to_end(&mut b).map_err(|e| Error::io("password on standard input", e))?;
                 b
             }
-            PasswordSource::Prompt => prompt(confirm)?,
+            PasswordSource::Prompt(ask) => prompt_for(ask, &self.location.to_string(), confirm)?,
         };
         if pw.is_empty() {
             return Err(Error::usage("empty password").hint("set ARCA_PASSWORD, --password-file or --password-command"));
@@ -236,20 +268,39 @@ fn strip_newline(b: &mut Vec<u8>) {
     }
 }
 
-pub(super) fn prompt(confirm: bool) -> Result<Password> {
-    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
-        return Err(Error::usage("no password given and no terminal to ask on").hint(
-            "set ARCA_PASSWORD, ARCA_PASSWORD_FILE (--password-file) or ARCA_PASSWORD_COMMAND (--password-command)",
-        ));
+/// A new password, asked twice (`key add`, `key passwd`).
+pub(super) fn prompt(ask: &Ask, confirm: bool) -> Result<Password> {
+    prompt_for(ask, "", confirm)
+}
+
+/// What a prompt for `ask` says, and the question it repeats with `confirm`; `location` names
+/// the repository.
+fn questions(ask: &Ask, location: &str, confirm: bool) -> (String, &'static str) {
+    match ask.role {
+        // creating a repository: its first password
+        Some("the repository") if confirm => {
+            (format!("enter password for the new repository {location}: "), "enter password again: ")
+        }
+        Some(role) => (format!("enter password for {role} {location}: "), "enter password again: "),
+        None => ("enter new password: ".into(), "repeat new password: "),
     }
+}
+
+fn prompt_for(ask: &Ask, location: &str, confirm: bool) -> Result<Password> {
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        let what = match ask.role {
+            Some(role) => format!("no password given for {role} {location}"),
+            None => "no new password given".into(),
+        };
+        return Err(Error::usage(format!("{what} and no terminal to ask on")).hint(ask.give));
+    }
+    let (first, again) = questions(ask, location, confirm);
     let p = Zeroizing::new(
-        rpassword::prompt_password("enter password for repository: ")
-            .map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
+        rpassword::prompt_password(first).map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
     );
     if confirm {
         let again = Zeroizing::new(
-            rpassword::prompt_password("enter password again: ")
-                .map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
+            rpassword::prompt_password(again).map_err(|e| Error::new(Kind::Io, format!("reading password: {e}")))?,
         );
         if *p != *again {
             return Err(Error::usage("passwords do not match"));
@@ -290,4 +341,28 @@ pub fn parse_size(s: &str) -> Result<u64> {
         _ => return Err(Error::usage(format!("invalid size unit in {s:?}"))),
     };
     Ok((n * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A prompt says which password it wants; a missing one names the options that give it.
+    #[test]
+    fn prompts_say_which_password_they_want() {
+        let first = |ask: Ask, confirm| questions(&ask, "/srv/backup", confirm).0;
+        assert_eq!(first(Ask::REPOSITORY, false), "enter password for the repository /srv/backup: ");
+        assert_eq!(first(Ask::REPOSITORY, true), "enter password for the new repository /srv/backup: ");
+        assert_eq!(
+            first(Ask::other("ARCA_FROM_PASSWORD"), false),
+            "enter password for the source repository /srv/backup: "
+        );
+        assert_eq!(
+            first(Ask::other("ARCA_TO_PASSWORD"), false),
+            "enter password for the destination repository /srv/backup: "
+        );
+        assert_eq!(questions(&Ask::NEW_PASSWORD, "", true), ("enter new password: ".into(), "repeat new password: "));
+        assert!(Ask::other("ARCA_FROM_PASSWORD").give.contains("--from-password-file"));
+        assert!(Ask::NEW_PASSWORD.give.contains("--new-password-file"));
+    }
 }

@@ -289,6 +289,7 @@ fn zip_time(t: Time) -> Option<zip::DateTime> {
 
 /// `arca dump SNAPSHOT PATH`: the file at `path` as itself, a directory (or the whole snapshot
 /// for `/`) as an archive, into `out`; the repository is locked for reading meanwhile.
+/// `to_terminal`: `out` is a terminal, which gets a file but never an archive.
 pub fn run(
     repo: &Repository,
     selector: &str,
@@ -296,10 +297,23 @@ pub fn run(
     path: &str,
     format: Archive,
     out: &mut dyn Write,
+    to_terminal: bool,
 ) -> Result<DumpStats> {
     let _lock = repo.lock_read("dump")?;
     let (id, snap) = super::select(repo, selector, filter)?;
-    match repo.find_path(&snap.tree, path)? {
+    let found = repo.find_path(&snap.tree, path)?;
+    if to_terminal && found.as_ref().is_none_or(|n| n.kind == NodeKind::Dir) {
+        return Err(Error::usage(format!(
+            "{path} in snapshot {} is a directory: refusing to write a {} archive to a terminal",
+            id.short(),
+            match format {
+                Archive::Tar => "tar",
+                Archive::Zip => "zip",
+            }
+        ))
+        .hint("write it to a file with `--target FILE`, or pipe it: `arca dump … | tar -t`"));
+    }
+    match found {
         Some(n) if n.kind == NodeKind::File => {
             dump_file(repo, &n, out)?;
             Ok(DumpStats::default())

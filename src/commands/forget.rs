@@ -37,7 +37,7 @@ impl GroupBy {
         Ok(g)
     }
 
-    fn key(&self, s: &Snapshot) -> (Option<String>, Option<Vec<String>>, Option<Vec<String>>) {
+    pub fn key(&self, s: &Snapshot) -> (Option<String>, Option<Vec<String>>, Option<Vec<String>>) {
         let sorted = |v: &[String]| {
             let mut v = v.to_vec();
             v.sort();

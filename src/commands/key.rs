@@ -9,6 +9,32 @@ pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     repo.list_keys()
 }
 
+/// One key as `key list --json` prints it: restic's shape (`current`, the short `id`,
+/// `userName`, `hostName`, `created`), so a script written for restic reads it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListedKey {
+    pub current: bool,
+    #[serde(serialize_with = "crate::id::serialize_short")]
+    pub id: ObjectId,
+    #[serde(rename = "userName")]
+    pub user_name: String,
+    #[serde(rename = "hostName")]
+    pub host_name: String,
+    pub created: String,
+}
+
+impl From<&KeyInfo> for ListedKey {
+    fn from(k: &KeyInfo) -> Self {
+        ListedKey {
+            current: k.current,
+            id: k.id,
+            user_name: k.username.clone(),
+            host_name: k.hostname.clone(),
+            created: k.created.clone(),
+        }
+    }
+}
+
 pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
     repo.add_key(new_password, kdf)
 }

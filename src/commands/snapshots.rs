@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::forget::GroupBy;
 use super::Filter;
 use crate::error::Result;
 use crate::format::snapshot::{Snapshot, Summary};
@@ -76,15 +77,97 @@ impl SnapshotInfo {
     }
 }
 
-pub fn run(repo: &Repository, filter: &Filter, ids: &[String]) -> Result<Vec<SnapshotInfo>> {
-    let all = repo.snapshots()?;
-    Ok(all
-        .iter()
-        .filter(|(id, s)| {
-            filter.matches(s) && (ids.is_empty() || ids.iter().any(|p| id.to_hex().starts_with(p.as_str())))
-        })
-        .map(|(id, s)| SnapshotInfo::new(id, s))
-        .collect())
+/// What `arca snapshots` shows: ids (or `latest`, `latest@TIME`) resolved one by one, each an
+/// error when it names no snapshot (restic: "no matching ID found"), then the filter, then
+/// the newest `latest` of each group.
+#[derive(Debug, Default)]
+pub struct Query {
+    pub filter: Filter,
+    pub ids: Vec<String>,
+    /// `--latest N`: only the N newest snapshots of each group (host and paths, or `group_by`).
+    pub latest: Option<usize>,
+    /// `--group-by`: the snapshots in groups (restic's `group_key` JSON shape).
+    pub group_by: Option<GroupBy>,
+}
+
+/// One group of `snapshots --group-by` (restic's JSON: `group_key` with `hostname`, `paths`,
+/// `tags`, each null where the group is not made by that field).
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotGroup {
+    pub group_key: GroupKey,
+    pub snapshots: Vec<SnapshotInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey {
+    pub hostname: Option<String>,
+    pub paths: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl GroupKey {
+    fn of(by: GroupBy, s: &Snapshot) -> GroupKey {
+        let (hostname, paths, tags) = by.key(s);
+        GroupKey { hostname, paths, tags }
+    }
+
+    /// The key in words, as restic heads each group: `host h, paths [...], tags [...]`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(h) = &self.hostname {
+            parts.push(format!("host [{h}]"));
+        }
+        if let Some(p) = &self.paths {
+            parts.push(format!("paths [{}]", p.join(", ")));
+        }
+        if let Some(t) = &self.tags {
+            parts.push(format!("tags [{}]", t.join(", ")));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The snapshots `q` asks for, oldest first, in groups (one group with an empty key when
+/// `q.group_by` is `None`).
+pub fn run(repo: &Repository, q: &Query) -> Result<Vec<SnapshotGroup>> {
+    pick(repo.snapshots()?, q)
+}
+
+fn pick(all: Vec<(SnapshotId, Snapshot)>, q: &Query) -> Result<Vec<SnapshotGroup>> {
+    let mut chosen: Vec<(SnapshotId, Snapshot)> = if q.ids.is_empty() {
+        all.into_iter().filter(|(_, s)| q.filter.matches(s)).collect()
+    } else {
+        let mut ids = std::collections::HashSet::new();
+        for sel in &q.ids {
+            let (id, _) = super::select::select_from(all.clone(), sel, &q.filter)?;
+            ids.insert(id);
+        }
+        all.into_iter().filter(|(id, _)| ids.contains(id)).collect()
+    };
+    if let Some(n) = q.latest {
+        // restic: the last n snapshots of each host and path
+        let by = q.group_by.unwrap_or(GroupBy { host: true, paths: true, tags: false });
+        let mut seen: std::collections::HashMap<GroupKey, usize> = Default::default();
+        let mut keep = vec![false; chosen.len()];
+        for (i, (_, s)) in chosen.iter().enumerate().rev() {
+            let count = seen.entry(GroupKey::of(by, s)).or_default();
+            if *count < n {
+                *count += 1;
+                keep[i] = true;
+            }
+        }
+        let mut keep = keep.into_iter();
+        chosen.retain(|_| keep.next().unwrap_or(false));
+    }
+    let by = q.group_by.unwrap_or(GroupBy { host: false, paths: false, tags: false });
+    let mut groups: std::collections::BTreeMap<GroupKey, Vec<SnapshotInfo>> = Default::default();
+    for (id, s) in &chosen {
+        groups.entry(GroupKey::of(by, s)).or_default().push(SnapshotInfo::new(id, s));
+    }
+    if groups.is_empty() && q.group_by.is_none() {
+        groups.insert(GroupKey { hostname: None, paths: None, tags: None }, vec![]);
+    }
+    Ok(groups.into_iter().map(|(group_key, snapshots)| SnapshotGroup { group_key, snapshots }).collect())
 }
 
 #[cfg(test)]
@@ -107,6 +190,43 @@ mod tests {
             summary: None,
             original: Some(SnapshotId([0x02; 32])),
         }
+    }
+
+    fn at(time: &str, host: &str, byte: u8) -> (SnapshotId, Snapshot) {
+        (SnapshotId([byte; 32]), Snapshot { time: time.into(), hostname: host.into(), ..snapshot() })
+    }
+
+    fn ids(groups: &[SnapshotGroup]) -> Vec<Vec<u8>> {
+        groups.iter().map(|g| g.snapshots.iter().map(|s| s.id.0[0]).collect()).collect()
+    }
+
+    /// `snapshots latest`, `snapshots ID…`, `--latest N` per host and paths, `--group-by`; an id
+    /// that names no snapshot is an error, never an empty list.
+    #[test]
+    fn ids_latest_and_groups_select_as_restic_does() {
+        let all = vec![
+            at("2026-01-01T00:00:00Z", "a", 0x11),
+            at("2026-01-02T00:00:00Z", "b", 0x22),
+            at("2026-01-03T00:00:00Z", "a", 0x33),
+            at("2026-01-04T00:00:00Z", "a", 0x44),
+        ];
+        let q = |ids: &[&str], latest, group_by| Query {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            latest,
+            group_by,
+            ..Default::default()
+        };
+        assert_eq!(ids(&pick(all.clone(), &q(&["latest"], None, None)).unwrap()), vec![vec![0x44]]);
+        assert_eq!(ids(&pick(all.clone(), &q(&["22", "11"], None, None)).unwrap()), vec![vec![0x11, 0x22]]);
+        let e = pick(all.clone(), &q(&["99"], None, None)).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::NotFound, "{e}");
+        assert_eq!(ids(&pick(all.clone(), &q(&[], Some(1), None)).unwrap()), vec![vec![0x22, 0x44]]);
+        let host = Some(GroupBy::parse("host").unwrap());
+        let g = pick(all.clone(), &q(&[], Some(2), host)).unwrap();
+        assert_eq!(ids(&g), vec![vec![0x33, 0x44], vec![0x22]]);
+        assert_eq!(g[0].group_key.hostname.as_deref(), Some("a"));
+        assert_eq!(g[0].group_key.paths, None);
+        assert_eq!(ids(&pick(vec![], &q(&[], None, None)).unwrap()), vec![Vec::<u8>::new()]);
     }
 
     /// `snapshots --json` is read by scripts: typed ids print exactly as the hex strings did

@@ -81,7 +81,7 @@ fn restore_group(
     progress: &RestoreProgress,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
-        files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts)).collect();
+        files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts, progress)).collect();
     let mut handles: Vec<Option<File>> = Vec::with_capacity(files.len());
     let failures: Vec<Mutex<Option<String>>> = (0..files.len()).map(|_| Mutex::new(None)).collect();
     let mut skipped = vec![false; files.len()];
@@ -142,7 +142,14 @@ fn restore_group(
 /// Create the file at its final size, and find where its blobs are. `None`: keep the
 /// existing file (overwrite policy). The file is made with `O_CREAT|O_EXCL|O_NOFOLLOW` in
 /// its parent's descriptor: whatever appears at its name in between is never opened.
-fn prepare(repo: &Repository, rel: &Path, node: &Node, target: &Target, opts: &RestoreOptions) -> Result<Prepared> {
+fn prepare(
+    repo: &Repository,
+    rel: &Path,
+    node: &Node,
+    target: &Target,
+    opts: &RestoreOptions,
+    progress: &RestoreProgress,
+) -> Result<Prepared> {
     let full = || target.full(rel).display().to_string();
     let (dir, name) = target.parent(rel)?;
     if let Some(existing) = stat_at(&dir, name).map_err(|e| Error::io(full(), e))? {
@@ -150,6 +157,7 @@ fn prepare(repo: &Repository, rel: &Path, node: &Node, target: &Target, opts: &R
             return Ok(None);
         }
         remove_at(&dir, name).map_err(|e| Error::io(full(), e))?;
+        progress.files_overwritten.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let content = repo.file_content(node)?;
     let locs = {

@@ -78,15 +78,28 @@ pub struct RestoreOptions {
     pub no_setuid: bool,
 }
 
+/// What a restore did (or, in a dry run, would do). The JSON is restic 0.18's restore
+/// summary (`total_files`, `files_restored`, `files_skipped`, `files_deleted`, `total_bytes`,
+/// `bytes_restored`, `bytes_skipped`) plus arca's own figures under names restic does not use.
 #[derive(Default, Debug, Clone, serde::Serialize)]
 pub struct RestoreSummary {
+    /// Files, links and special files selected: restored, kept or overwritten.
+    pub total_files: u64,
     pub files_restored: u64,
+    /// Kept as they were (the overwrite policy, `--no-special`).
     pub files_skipped: u64,
-    pub dirs_restored: u64,
-    pub bytes_restored: u64,
     pub files_deleted: u64,
+    pub total_bytes: u64,
+    pub bytes_restored: u64,
+    pub bytes_skipped: u64,
+    /// Of `files_restored`: entries that replaced something already in the target.
+    pub files_overwritten: u64,
+    pub dirs_restored: u64,
     pub files_verified: u64,
     pub errors: u64,
+    /// What `--delete` removed (or would remove), relative to the target.
+    #[serde(skip)]
+    pub deleted: Vec<PathBuf>,
 }
 
 #[derive(Default)]
@@ -94,6 +107,8 @@ pub struct RestoreProgress {
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub errors: AtomicU64,
+    /// Entries that replaced something already in the target.
+    pub files_overwritten: AtomicU64,
 }
 
 struct Plan {
@@ -119,6 +134,8 @@ pub fn restore(
 ) -> Result<RestoreSummary> {
     repo.load_index()?;
     let target = if opts.dry_run { None } else { Some(Target::open(&opts.target)?) };
+    // a dry run of `--delete` lists what it would remove from the target as it is
+    let peek = if opts.dry_run && opts.delete { Target::open_existing(&opts.target)? } else { None };
     // reaching a deep directory holds a descriptor per level on the way
     crate::platform::raise_open_file_limit();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -167,7 +184,7 @@ pub fn restore(
             }
         }
         if opts.delete {
-            summary.files_deleted = delete_extra(target, &plan, &warn_count);
+            delete_extra(target, &plan, false, &mut summary.deleted, &warn_count);
         }
         // directory metadata last, deepest first, each through its own descriptor
         for (rel, node) in plan.dirs.iter().rev() {
@@ -181,6 +198,13 @@ pub fn restore(
             }
         }
     }
+    if let Some(target) = &peek {
+        delete_extra(target, &plan, true, &mut summary.deleted, &warn_count);
+    }
+    summary.files_deleted = summary.deleted.len() as u64;
+    summary.files_overwritten = progress.files_overwritten.load(Ordering::Relaxed);
+    summary.total_files = summary.files_restored + summary.files_skipped;
+    summary.total_bytes = summary.bytes_restored + summary.bytes_skipped;
     summary.errors = progress.errors.load(Ordering::Relaxed);
     Ok(summary)
 }
@@ -233,6 +257,7 @@ impl Writer<'_> {
             files.push((rel, node));
         }
         let skipped = AtomicU64::new(0);
+        let skipped_bytes = AtomicU64::new(0);
         let restored = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
         let verified = AtomicU64::new(0);
@@ -267,6 +292,7 @@ impl Writer<'_> {
                         }
                         fetch::Outcome::Skipped => {
                             skipped.fetch_add(1, Ordering::Relaxed);
+                            skipped_bytes.fetch_add(node.size, Ordering::Relaxed);
                         }
                         fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                     }
@@ -280,6 +306,7 @@ impl Writer<'_> {
         self.summary.files_restored += restored.load(Ordering::Relaxed);
         self.summary.files_skipped += skipped.load(Ordering::Relaxed);
         self.summary.bytes_restored += bytes.load(Ordering::Relaxed);
+        self.summary.bytes_skipped += skipped_bytes.load(Ordering::Relaxed);
         self.summary.files_verified += verified.load(Ordering::Relaxed);
         Ok(())
     }
@@ -296,7 +323,10 @@ impl Writer<'_> {
             Ok(Some(existing)) if !file::should_replace(&existing, node, self.opts.overwrite) => {
                 return Ok(false);
             }
-            Ok(Some(_)) => remove_at(&dir, name).map_err(|e| Error::io(path.display(), e)),
+            Ok(Some(_)) => {
+                self.progress.files_overwritten.fetch_add(1, Ordering::Relaxed);
+                remove_at(&dir, name).map_err(|e| Error::io(path.display(), e))
+            }
             Ok(None) => Ok(()),
             Err(e) => Err(Error::io(path.display(), e)),
         }
@@ -398,14 +428,19 @@ fn link(target: &Target, first: &Path, rel: &Path) -> Result<()> {
         .map_err(|e| Error::io(target.full(rel).display(), e.into()))
 }
 
-/// Remove what is in restored directories of the target but not in the snapshot. Each
-/// directory is listed through its descriptor and entries are removed with `unlinkat`; a
-/// directory that is no longer a real one (swapped for a symlink) is reported and left alone.
-fn delete_extra(target: &Target, plan: &Plan, warn: &dyn Fn(String)) -> u64 {
-    let mut n = 0;
+/// Remove what is in restored directories of the target but not in the snapshot, adding each
+/// to `deleted` (`dry_run`: only list it). Each directory is listed through its descriptor and
+/// entries are removed with `unlinkat`; a directory that is no longer a real one (swapped for
+/// a symlink) is reported and left alone. In a dry run, a directory the restore would make
+/// holds nothing to remove.
+fn delete_extra(target: &Target, plan: &Plan, dry_run: bool, deleted: &mut Vec<PathBuf>, warn: &dyn Fn(String)) {
     let root = PathBuf::new();
     for rel in std::iter::once(&root).chain(plan.dirs.iter().map(|(r, _)| r)) {
-        let listed = target.existing_dir(rel).map_err(|e| e.message).and_then(|fd| {
+        let fd = target.existing_dir(rel);
+        if dry_run && fd.as_ref().is_err_and(|e| e.kind == Kind::NotFound) {
+            continue;
+        }
+        let listed = fd.map_err(|e| e.message).and_then(|fd| {
             let names = entries(&fd).map_err(|e| format!("{}: listing: {e}", target.full(rel).display()))?;
             Ok((fd, names))
         });
@@ -419,12 +454,11 @@ fn delete_extra(target: &Target, plan: &Plan, warn: &dyn Fn(String)) -> u64 {
         for name in names {
             let child = rel.join(&name);
             if !plan.keep.contains(&child) {
-                match remove_at(&fd, &name) {
-                    Ok(()) => n += 1,
+                match if dry_run { Ok(()) } else { remove_at(&fd, &name) } {
+                    Ok(()) => deleted.push(child),
                     Err(e) => warn(format!("{}: deleting: {e}", target.full(&child).display())),
                 }
             }
         }
     }
-    n
 }

@@ -70,6 +70,16 @@ impl Target {
         })
     }
 
+    /// The target directory if it is there (a dry run looks, never makes anything).
+    pub(super) fn open_existing(path: &Path) -> Result<Option<Target>> {
+        match path.symlink_metadata() {
+            Ok(m) if m.is_dir() || m.file_type().is_symlink() => Target::open(path).map(Some),
+            Ok(_) => Err(Error::new(Kind::Usage, format!("{} exists and is not a directory", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path.display(), e)),
+        }
+    }
+
     /// The full path of `rel`, for messages.
     pub(super) fn full(&self, rel: &Path) -> PathBuf {
         self.path.join(rel)

@@ -514,13 +514,13 @@ fn real_key(env: &Env) -> String {
     std::fs::read_dir(env.repo.join("keys")).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap()
 }
 
-/// The keys `-vv` says it tries, in order.
+/// The keys `--log-level debug` says it tries, in order.
 fn tried_keys(env: &Env, pw: Option<&str>) -> Vec<String> {
     let mut c = env.cmd();
     if let Some(pw) = pw {
         c.env("ARCA_PASSWORD", pw);
     }
-    let o = c.args(["-vv", "snapshots"]).output().unwrap();
+    let o = c.args(["--log-level", "debug", "snapshots"]).output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     stderr(&o)
         .lines()

@@ -33,9 +33,9 @@ fn round_trip(server: Server) {
     assert_same_tree(&describe(&src), &env.restored(&format!("latest:{}", src.display()), "out"));
     env.check();
 
-    // With a warm cache, listing snapshots and files reads no pack from storage: `-vv` logs
+    // With a warm cache, listing snapshots and files reads no pack from storage: `--log-level debug` logs
     // every storage read.
-    let o = env.cmd().args(["-vv", "ls", "latest"]).output().unwrap();
+    let o = env.cmd().args(["--log-level", "debug", "ls", "latest"]).output().unwrap();
     assert!(o.status.success(), "{name}: {}", stderr(&o));
     let log = stderr(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("big.bin"));
@@ -43,7 +43,7 @@ fn round_trip(server: Server) {
     assert!(pack_reads.is_empty(), "{name}: ls downloaded packs with a warm cache:\n{}", pack_reads.join("\n"));
     // Without a cache it still works, reading tree blobs by range (and proving that the log
     // above would have shown pack reads).
-    let o = env.cmd().args(["--no-cache", "-vv", "ls", "latest"]).output().unwrap();
+    let o = env.cmd().args(["--no-cache", "--log-level", "debug", "ls", "latest"]).output().unwrap();
     assert!(o.status.success(), "{name}: {}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("noise.bin"), "{name}");
     let log = stderr(&o);

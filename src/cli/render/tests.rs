@@ -14,6 +14,7 @@ use crate::cli::output::Out;
 use crate::commands::diff::Counts;
 use crate::commands::find::{Match, Version};
 use crate::commands::forget::{plan_groups, GroupBy};
+use crate::commands::snapshots::GroupKey;
 use crate::commands::tag::Retagged;
 use crate::format::snapshot::Snapshot;
 use crate::id::{ObjectId, SnapshotId};
@@ -27,7 +28,7 @@ fn zone() -> Zone {
 /// What a terminal shows: stdout, then stderr under a marker.
 fn shown(lines: &Lines) -> String {
     let (mut out, mut err) = (vec![], vec![]);
-    Out { json: false, quiet: false }.write(&lines.0, &mut out, &mut err);
+    Out { json: false, quiet: false, verbose: 0 }.write(&lines.0, &mut out, &mut err);
     let mut s = String::from_utf8(out).unwrap();
     if !err.is_empty() {
         s.push_str("--- stderr ---\n");
@@ -81,8 +82,15 @@ fn snapshots_table() {
         // names from a hostile repository: a title-setting escape and a forged line
         info(0x3c, "2026-11-03T08:00:00-05:00", "evil\u{1b}]0;owned\u{7}", &["t\nforged line"], &["/x\u{202e}gpj.exe"]),
     ];
-    insta::assert_snapshot!(shown(&snapshots(&list, zone())));
-    insta::assert_snapshot!("snapshots_table_empty", shown(&snapshots(&[], zone())));
+    insta::assert_snapshot!(shown(&snapshots(&list, false, zone())));
+    insta::assert_snapshot!("snapshots_table_empty", shown(&snapshots(&[], false, zone())));
+    insta::assert_snapshot!("snapshots_compact", shown(&snapshots(&list[..2], true, zone())));
+    let key = |host: &str| GroupKey { hostname: Some(host.into()), paths: None, tags: None };
+    let groups = [
+        SnapshotGroup { group_key: key("laptop"), snapshots: vec![list[0].clone()] },
+        SnapshotGroup { group_key: key("evil\u{1b}]0;owned\u{7}"), snapshots: vec![list[2].clone()] },
+    ];
+    insta::assert_snapshot!("snapshots_grouped_by_host", shown(&snapshot_groups(&groups, false, zone())));
 }
 
 fn node(path: &str, kind: &'static str, permissions: &str, size: u64, user: &str, link: Option<&str>) -> LsNode {
@@ -336,18 +344,25 @@ fn backup_summaries() {
 #[test]
 fn restore_summaries() {
     let summary = RestoreSummary {
+        total_files: 123,
         files_restored: 120,
         files_skipped: 3,
         dirs_restored: 14,
         bytes_restored: 48 << 20,
-        files_deleted: 0,
         files_verified: 120,
-        errors: 0,
+        ..Default::default()
     };
     let target = Path::new("/srv/restored");
-    insta::assert_snapshot!("restore_verified", shown(&restore(&hx("5e"), target, &summary, true)));
-    let failed = RestoreSummary { files_skipped: 0, errors: 2, ..summary };
-    insta::assert_snapshot!("restore_with_errors", shown(&restore(&hx("5e"), target, &failed, false)));
+    insta::assert_snapshot!("restore_verified", shown(&restore(&hx("5e"), target, &summary, true, false)));
+    let failed = RestoreSummary { files_skipped: 0, errors: 2, ..summary.clone() };
+    insta::assert_snapshot!("restore_with_errors", shown(&restore(&hx("5e"), target, &failed, false, false)));
+    // what was replaced and removed is counted; a dry run says what it would do
+    let replaced = RestoreSummary { files_overwritten: 7, files_deleted: 2, ..summary };
+    insta::assert_snapshot!(
+        "restore_overwrote_and_deleted",
+        shown(&restore(&hx("5e"), target, &replaced, false, false))
+    );
+    insta::assert_snapshot!("restore_dry_run", shown(&restore(&hx("5e"), target, &replaced, false, true)));
 }
 
 #[test]
@@ -389,7 +404,7 @@ fn prune_summaries() {
 }
 
 #[test]
-fn quiet_keeps_only_problems_and_json_keeps_notes_and_problems() {
+fn quiet_keeps_results_and_problems_and_json_keeps_notes_and_problems() {
     let damaged = CheckReport { errors: vec!["pack 00: damaged".into()], ..Default::default() };
     let lines = [check(&damaged, false).0, backup(&backup_report(Some(hx("9c")), 2)).0].concat();
     let printed = |out: Out| {
@@ -397,10 +412,12 @@ fn quiet_keeps_only_problems_and_json_keeps_notes_and_problems() {
         out.write(&lines, &mut o, &mut e);
         (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
     };
-    let (o, e) = printed(Out { json: false, quiet: true });
-    assert_eq!(o, "");
+    // restic's rule: -q silences progress and chatter (backup's summary), never the results
+    // asked for (check's verdict)
+    let (o, e) = printed(Out { json: false, quiet: true, verbose: 0 });
+    assert!(o.starts_with("checked 0 snapshots") && !o.contains("Files:"), "{o}");
     assert!(e.starts_with("error: pack 00: damaged\n") && !e.contains("could not be read"), "{e}");
-    let (o, e) = printed(Out { json: true, quiet: false });
+    let (o, e) = printed(Out { json: true, quiet: false, verbose: 0 });
     assert_eq!(o, "");
     assert!(e.contains("error: pack 00: damaged\n") && e.contains("2 source(s) could not be read"), "{e}");
 }
