@@ -2,14 +2,14 @@
 //! an exit code out.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
 use super::args::*;
 use super::exit;
-use super::output::{bytes, Out, Ticker};
+use super::output::{bytes, Out};
+use super::progress::Display;
 use super::render::{self, Zone};
 use super::settings::{kdf_params, parse_size, Settings};
 use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, Progress};
@@ -160,14 +160,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         engine,
     };
     let progress = Arc::new(Progress::default());
-    let p2 = progress.clone();
-    let ticker = Ticker::start(out, "backed up", move || {
-        (
-            p2.files_done.load(Ordering::Relaxed),
-            p2.bytes_done.load(Ordering::Relaxed),
-            p2.errors.load(Ordering::Relaxed),
-        )
-    });
+    let ticker = Display::start(out, super::progress::backup(progress.clone()));
     let warn = |m: String| out.warning("archival", &m);
     let report = commands::backup::run(repo, cmd, &progress, &warn);
     drop(ticker);
@@ -280,14 +273,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         no_setuid: a.no_setuid,
     };
     let progress = Arc::new(RestoreProgress::default());
-    let p2 = progress.clone();
-    let ticker = Ticker::start(out, "restored", move || {
-        (
-            p2.files_done.load(Ordering::Relaxed),
-            p2.bytes_done.load(Ordering::Relaxed),
-            p2.errors.load(Ordering::Relaxed),
-        )
-    });
+    let ticker = Display::start(out, super::progress::restore(progress.clone()));
     let warn = |m: String| out.warning("restore", &m);
     let r = commands::restore::run(&repo, &a.snapshot, &filter(&a.filter), &opts, &progress, &warn);
     drop(ticker);
@@ -353,7 +339,9 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                 None => None,
             };
             let log = |m: String| out.note(m);
-            let st = commands::key::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log)?;
+            let st = super::progress::metered(out, "key rotate", |m| {
+                commands::key::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log, m)
+            })?;
             if out.json {
                 out.json_line(&st);
             } else {
