@@ -68,6 +68,9 @@ pub struct BackupOptions {
     /// seam where another process may swap the file. Tests use it to do that swap on cue;
     /// nothing in arca sets it.
     pub before_open: Option<BeforeOpen>,
+    /// Count the sources ahead of the walk ([`scan`]) for a progress display's totals. Off
+    /// where nobody shows them (a cron job, `-q`): the scan costs a second `lstat` per entry.
+    pub scan_ahead: bool,
 }
 
 impl Default for BackupOptions {
@@ -84,6 +87,7 @@ impl Default for BackupOptions {
             dry_run: false,
             with_atime: false,
             before_open: None,
+            scan_ahead: false,
         }
     }
 }
@@ -201,6 +205,7 @@ pub fn backup(
     let run =
         Run { progress, counters: Counters::default(), warn, cancel: AtomicBool::new(false), fatal: Mutex::new(None) };
     let tree = match source {
+        Source::Paths(paths) if !opts.scan_ahead => walker::run(&repo, &saver, &run, paths, opts),
         Source::Paths(paths) => {
             // the scan ahead counts beside the walk and stops when the walk is done
             let stop = AtomicBool::new(false);

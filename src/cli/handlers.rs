@@ -146,6 +146,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         compression: Compression::parse(&a.compression)?,
         dry_run: a.dry_run,
         with_atime: a.with_atime,
+        scan_ahead: super::progress::shown(out),
         ..Default::default()
     };
     let repo = Arc::new(open_or_create_default(s, out)?);

@@ -63,6 +63,11 @@ fn mode(out: Out, stdout_tty: bool, stderr_tty: bool, fps: Option<f64>) -> Optio
     fps.map(|f| (Mode::Lines, Duration::from_secs_f64(1.0 / f)))
 }
 
+/// Will progress be shown at all (so it is worth counting totals for)?
+pub fn shown(out: Out) -> bool {
+    mode(out, std::io::stdout().is_terminal(), std::io::stderr().is_terminal(), fps_from_env()).is_some()
+}
+
 /// A progress display over an engine's counters; stops (with a last frame) when dropped.
 pub struct Display {
     stop: Arc<AtomicBool>,

@@ -95,7 +95,12 @@ fn backup_json_status_lines_have_restics_shape_and_the_trees_totals() {
             assert_eq!((u(v, "total_files"), u(v, "total_bytes")), (FILES, bytes), "{v}");
         }
     }
-    let end = lines.last().unwrap();
+    // the scan ahead knew the totals while the backup ran, not only at its end
+    let (end, during) = lines.split_last().unwrap();
+    assert!(
+        during.iter().any(|v| v["percent_done"].as_f64().unwrap() > 0.0 && u(v, "total_files") == FILES),
+        "no status line with the scan's totals before the end: {lines:?}"
+    );
     assert_eq!(end["percent_done"], 1.0, "{end}");
     assert_eq!((u(end, "files_done"), u(end, "bytes_done")), (FILES, bytes), "{end}");
     assert_eq!(u(end, "error_count"), 0);
