@@ -19,6 +19,7 @@
 pub mod excludes;
 mod file_reader;
 pub mod metadata;
+pub mod scan;
 mod walker;
 
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub struct BackupOptions {
     /// seam where another process may swap the file. Tests use it to do that swap on cue;
     /// nothing in arca sets it.
     pub before_open: Option<BeforeOpen>,
+    /// Count the sources ahead of the walk ([`scan`]) for a progress display's totals. Off
+    /// where nobody shows them (a cron job, `-q`): the scan costs a second `lstat` per entry.
+    pub scan_ahead: bool,
 }
 
 impl Default for BackupOptions {
@@ -83,19 +87,59 @@ impl Default for BackupOptions {
             dry_run: false,
             with_atime: false,
             before_open: None,
+            scan_ahead: false,
         }
     }
 }
 
-/// Live counters for progress displays.
+/// Live counters for progress displays. `bytes_done` counts what was read (or found unchanged),
+/// `bytes_added` the new data among it before compression, `bytes_stored` what went into packs
+/// (compressed, sealed; uploaded unless a dry run). The totals come from the scan ahead
+/// ([`scan`]) and are final once `scan_finished` is set.
 #[derive(Default, Debug)]
 pub struct Progress {
     pub files_done: AtomicU64,
     pub dirs_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub errors: AtomicU64,
+    pub total_files: AtomicU64,
+    pub total_bytes: AtomicU64,
+    pub scan_finished: AtomicBool,
+    pub bytes_added: AtomicU64,
+    pub bytes_stored: AtomicU64,
+    /// The files being read now (one per reader at most).
+    current: Mutex<Vec<PathBuf>>,
     /// Told what became of each file (`backup -v`); unset, it costs one branch per file.
     pub on_file: FileReport,
+}
+
+impl Progress {
+    /// Counters that tell `on_file` what became of each file (`backup -v`).
+    pub fn reporting(on_file: FileReport) -> Self {
+        Progress { on_file, ..Default::default() }
+    }
+
+    /// The files being read now, in the order their reads began.
+    pub fn current_files(&self) -> Vec<PathBuf> {
+        self.current.lock().ignore_poison().clone()
+    }
+
+    fn reading(&self, path: &std::path::Path) {
+        self.current.lock().ignore_poison().push(path.to_path_buf());
+    }
+
+    fn read(&self, path: &std::path::Path) {
+        let mut c = self.current.lock().ignore_poison();
+        if let Some(i) = c.iter().position(|p| p == path) {
+            c.remove(i);
+        }
+    }
+
+    /// Take the saver's counts of new and stored bytes (they only grow).
+    fn note_saved(&self, stats: &crate::repo::SaveStats) {
+        self.bytes_added.fetch_max(stats.data_added.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.bytes_stored.fetch_max(stats.data_added_packed.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
 }
 
 /// What a backup did with one file (restic's `-v` words: new, modified, unchanged).
@@ -215,7 +259,19 @@ pub fn backup(
     let run =
         Run { progress, counters: Counters::default(), warn, cancel: AtomicBool::new(false), fatal: Mutex::new(None) };
     let tree = match source {
-        Source::Paths(paths) => walker::run(&repo, &saver, &run, paths, opts),
+        Source::Paths(paths) if !opts.scan_ahead => walker::run(&repo, &saver, &run, paths, opts),
+        Source::Paths(paths) => {
+            // the scan ahead counts beside the walk and stops when the walk is done
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let scanned = paths.clone();
+                let stop = &stop;
+                s.spawn(move || scan::scan(&scanned, opts, progress, stop));
+                let tree = walker::run(&repo, &saver, &run, paths, opts);
+                stop.store(true, Ordering::Relaxed);
+                tree
+            })
+        }
         Source::Stream { name, reader } => backup_stream(&saver, &run, name, reader),
     };
     let tree = match (tree, run.fatal.lock().ignore_poison().take()) {
@@ -224,6 +280,8 @@ pub fn backup(
     };
     let clock = saver.clock().clone();
     let (saved, flushed) = saver.finish()?;
+    progress.bytes_added.fetch_max(saved.data_added, Ordering::Relaxed);
+    progress.bytes_stored.fetch_max(saved.data_added_packed, Ordering::Relaxed);
     let stages = clock.report();
     let c = &run.counters;
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -272,6 +330,7 @@ fn backup_stream(
         }
         run.progress.bytes_done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         content.push(saver.save_slice(BlobType::Data, chunk)?.0);
+        run.progress.note_saved(saver.stats());
         Ok(())
     })?;
     node.size = size;

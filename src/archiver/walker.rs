@@ -101,7 +101,7 @@ fn virtual_root(paths: Vec<PathBuf>) -> Result<VirtualDir> {
 }
 
 /// Lexically clean an absolute path (no `.` or `..`, no trailing slash).
-fn clean(p: &Path) -> PathBuf {
+pub(super) fn clean(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {
@@ -174,9 +174,12 @@ fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>, before_open: 
         if let Some(hook) = &before_open {
             hook(&job.file.path);
         }
+        run.progress.reading(&job.file.path);
         let r = read_file(&job.file, saver, &mut scratch, &|n| {
             run.progress.bytes_done.fetch_add(n, Ordering::Relaxed);
+            run.progress.note_saved(saver.stats());
         });
+        run.progress.read(&job.file.path);
         let _ = job.result.send(r);
     }
 }

@@ -30,7 +30,9 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     let src_repo = src.open()?;
     let dst_repo = Arc::new(dst.open()?);
     let f = super::handlers::filter(&a.filter);
-    let r = crate::commands::copy::copy(&src_repo, &dst_repo, &a.ids, &f, &|m| out.note(m))?;
+    let r = super::progress::metered(out, "copy", |m| {
+        crate::commands::copy::copy_metered(&src_repo, &dst_repo, &a.ids, &f, &|n| out.note(n), m)
+    })?;
     if out.json {
         out.json_line(&r);
         return Ok(exit::OK);

@@ -2,14 +2,14 @@
 //! an exit code out.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
 use super::args::*;
 use super::exit;
-use super::output::{bytes, Out, Ticker};
+use super::output::{bytes, Out};
+use super::progress::Display;
 use super::render::{self, Zone};
 use super::settings::{kdf_params, parse_size, Settings};
 use crate::archiver::{read_pattern_file, BackupExcludes, BackupOptions, FileReport, FileStatus, Progress};
@@ -146,6 +146,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         compression: Compression::parse(&a.compression)?,
         dry_run: a.dry_run,
         with_atime: a.with_atime,
+        scan_ahead: super::progress::shown(out),
         ..Default::default()
     };
     let repo = Arc::new(open_or_create_default(s, out)?);
@@ -183,15 +184,8 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
             }
         }),
     };
-    let progress = Arc::new(Progress { on_file, ..Default::default() });
-    let p2 = progress.clone();
-    let ticker = Ticker::start(out, "backed up", move || {
-        (
-            p2.files_done.load(Ordering::Relaxed),
-            p2.bytes_done.load(Ordering::Relaxed),
-            p2.errors.load(Ordering::Relaxed),
-        )
-    });
+    let progress = Arc::new(Progress::reporting(on_file));
+    let ticker = Display::start(out, super::progress::backup(progress.clone()));
     let warn = |m: String| out.warning("archival", &m);
     let report = commands::backup::run(repo, cmd, &progress, &warn);
     drop(ticker);
@@ -309,14 +303,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         no_setuid: a.no_setuid,
     };
     let progress = Arc::new(RestoreProgress::default());
-    let p2 = progress.clone();
-    let ticker = Ticker::start(out, "restored", move || {
-        (
-            p2.files_done.load(Ordering::Relaxed),
-            p2.bytes_done.load(Ordering::Relaxed),
-            p2.errors.load(Ordering::Relaxed),
-        )
-    });
+    let ticker = Display::start(out, super::progress::restore(progress.clone()));
     let warn = |m: String| out.warning("restore", &m);
     let started = std::time::Instant::now();
     let r = commands::restore::run(&repo, &a.snapshot, &filter(&a.filter), &opts, &progress, &warn);
@@ -397,7 +384,9 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                 None => None,
             };
             let log = |m: String| out.note(m);
-            let st = commands::key::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log)?;
+            let st = super::progress::metered(out, "key rotate", |m| {
+                commands::key::rotate(&mut repo, &pw, new.as_deref().map(|p| p.as_slice()), &log, m)
+            })?;
             if out.json {
                 out.json_line(&st);
             } else {

@@ -109,7 +109,8 @@ pub fn prune(s: &Settings, out: Out, o: PruneOpts) -> Result<u8> {
     if opts.instant_delete {
         out.note("warning: --instant-delete takes an exclusive lock and deletes at once; use it only when no other client uses this repository");
     }
-    let st = crate::commands::prune::run(&repo, &opts, &|m| out.note(m))?;
+    let st =
+        super::progress::metered(out, "prune", |m| crate::commands::prune::run(&repo, &opts, &|n| out.note(n), m))?;
     print_prune(out, &st, &opts);
     Ok(exit::OK)
 }
@@ -128,7 +129,8 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
         (None, true) => ReadData::All,
         (None, false) => ReadData::None,
     };
-    let report = crate::commands::check::run(s.open()?, read, a.with_cache)?;
+    let repo = s.open()?;
+    let report = super::progress::metered(out, "check", |m| crate::commands::check::run(repo, read, a.with_cache, m))?;
     if out.json {
         out.json_line(&report);
     } else {
@@ -140,7 +142,10 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
 pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
     match cmd {
         RepairCommand::Index { read_data, dry_run } => {
-            let r = crate::commands::repair::index(s.open()?, read_data, dry_run, &|m| out.note(m))?;
+            let repo = s.open()?;
+            let r = super::progress::metered(out, "repair index", |m| {
+                crate::commands::repair::index(repo, read_data, dry_run, &|n| out.note(n), m)
+            })?;
             if out.json {
                 out.json_line(&r);
             } else {

@@ -14,6 +14,7 @@ mod mount;
 mod output;
 mod profile;
 mod profile_apply;
+mod progress;
 mod render;
 mod rewrite;
 mod settings;

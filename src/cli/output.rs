@@ -16,8 +16,8 @@
 //! quietly with exit code 0 (restic's output also just stops), never with a panic.
 
 use std::borrow::Cow;
-use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
@@ -53,10 +53,8 @@ impl<W: Write> Write for Stdout<W> {
         stdout_result(self.0.flush())
     }
 }
-use std::sync::Arc;
-use std::time::Duration;
 
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::HumanBytes;
 use serde::Serialize;
 
 use super::render::{Line, Lines};
@@ -223,68 +221,6 @@ impl Out {
             if let Some(h) = &e.hint {
                 let _ = writeln!(err, "  hint: {}", term_lines(h));
             }
-        }
-    }
-}
-
-/// A live progress display over counters: a spinner on a terminal, status lines with --json.
-pub struct Ticker {
-    stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Ticker {
-    pub fn start(out: Out, verb: &'static str, read: impl Fn() -> (u64, u64, u64) + Send + Sync + 'static) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let on_tty = std::io::stderr().is_terminal();
-        if out.quiet || (!out.json && !on_tty) {
-            return Ticker { stop, handle: None };
-        }
-        let s2 = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let bar = (!out.json).then(|| {
-                let b = ProgressBar::new_spinner();
-                b.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                b
-            });
-            let started = std::time::Instant::now();
-            let tick = AtomicU64::new(0);
-            while !s2.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                let (files, bytes, errors) = read();
-                if let Some(b) = &bar {
-                    b.set_message(format!(
-                        "{verb} {files} files, {}{}",
-                        HumanBytes(bytes),
-                        if errors > 0 { format!(", {errors} errors") } else { String::new() }
-                    ));
-                    b.tick();
-                } else if tick.fetch_add(1, Ordering::Relaxed) % 10 == 9 {
-                    out.json_line(&serde_json::json!({
-                        "message_type": "status",
-                        "seconds_elapsed": started.elapsed().as_secs(),
-                        "files_done": files,
-                        "bytes_done": bytes,
-                        "error_count": errors,
-                    }));
-                }
-            }
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-        });
-        Ticker { stop, handle: Some(handle) }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
         }
     }
 }

@@ -5,9 +5,10 @@
 use crate::error::Result;
 use crate::maintenance::check::{self, CheckReport, ReadData};
 use crate::repo::Repository;
+use crate::util::progress::Meter;
 
-pub fn run(repo: Repository, read: ReadData, with_cache: bool) -> Result<CheckReport> {
+pub fn run(repo: Repository, read: ReadData, with_cache: bool, meter: &dyn Meter) -> Result<CheckReport> {
     let repo = if with_cache { repo } else { repo.without_cache() };
     let _lock = repo.lock_read("check")?;
-    check::check(&repo, read)
+    check::check_metered(&repo, read, meter)
 }

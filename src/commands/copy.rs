@@ -28,6 +28,7 @@ use crate::format::tree::NodeKind;
 use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::{BlobSaver, LockGuard, LockMode, Repository};
+use crate::util::progress::{Meter, Unit, Unmetered};
 use crate::util::sync::IgnorePoison;
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,10 +167,22 @@ pub fn copy(
     filter: &super::Filter,
     log: &dyn Fn(String),
 ) -> Result<CopyReport> {
+    copy_metered(src, dst, ids, filter, log, &Unmetered)
+}
+
+/// [`copy`], telling `meter` how many snapshots are copied.
+pub fn copy_metered(
+    src: &Repository,
+    dst: &Arc<Repository>,
+    ids: &[String],
+    filter: &super::Filter,
+    log: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<CopyReport> {
     let _src_lock = src.lock_read("copy (source)")?;
     let dst_lock = dst.lock("copy", LockMode::Shared)?;
     let snapshots = super::select_many(src, ids, filter)?;
-    run(src, dst, snapshots, &dst_lock, log)
+    run_metered(src, dst, snapshots, &dst_lock, log, meter)
 }
 
 /// Copy `snapshots` of `src` into `dst` (oldest first), under `lock` on `dst`, which the
@@ -177,9 +190,21 @@ pub fn copy(
 pub fn run(
     src: &Repository,
     dst: &Arc<Repository>,
+    snapshots: Vec<(SnapshotId, Snapshot)>,
+    lock: &LockGuard,
+    log: &dyn Fn(String),
+) -> Result<CopyReport> {
+    run_metered(src, dst, snapshots, lock, log, &Unmetered)
+}
+
+/// [`run`], telling `meter` how many snapshots are copied.
+pub fn run_metered(
+    src: &Repository,
+    dst: &Arc<Repository>,
     mut snapshots: Vec<(SnapshotId, Snapshot)>,
     lock: &LockGuard,
     log: &dyn Fn(String),
+    meter: &dyn Meter,
 ) -> Result<CopyReport> {
     dst.load_index()?;
     let have: HashSet<SnapshotId> = dst.snapshots()?.into_iter().filter_map(|(_, s)| s.original).collect();
@@ -190,6 +215,9 @@ pub fn run(
     let copier = Copier { src, dst, saver, map: Mutex::new(HashMap::new()), read: Default::default(), rechunk };
     let mut report = CopyReport { rechunked: rechunk, ..Default::default() };
     let mut pending = vec![];
+    let to_copy =
+        snapshots.iter().filter(|(sid, s)| !have.contains(&s.original.unwrap_or(*sid)) && !have.contains(sid));
+    meter.step("copying snapshots", to_copy.count() as u64, Unit::Items);
     for (sid, snap) in snapshots {
         let key = snap.original.unwrap_or(sid);
         if have.contains(&key) || have.contains(&sid) {
@@ -204,6 +232,7 @@ pub fn run(
         // the parent is a source id, meaningless in the target
         let new = Snapshot { tree, parent: None, original: Some(key), ..snap };
         pending.push((sid, new));
+        meter.add(1);
     }
     let Copier { saver, map, read, .. } = copier;
     let (summary, flushed) = saver.finish()?;

@@ -55,6 +55,7 @@ pub fn rotate(
     password: &[u8],
     new_password: Option<&[u8]>,
     log: &dyn Fn(String),
+    meter: &dyn crate::util::progress::Meter,
 ) -> Result<crate::maintenance::rotate::RotateStats> {
-    crate::maintenance::rotate::rotate(repo, password, new_password, log)
+    crate::maintenance::rotate::rotate_metered(repo, password, new_password, log, meter)
 }

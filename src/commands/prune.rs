@@ -6,9 +6,15 @@ use crate::maintenance::prune::{self, PruneOptions, PruneStats};
 use std::sync::Arc;
 
 use crate::repo::{LockMode, Repository};
+use crate::util::progress::Meter;
 
-pub fn run(repo: &Arc<Repository>, opts: &PruneOptions, note: &dyn Fn(String)) -> Result<PruneStats> {
+pub fn run(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    note: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<PruneStats> {
     let mode = if opts.instant_delete { LockMode::Exclusive } else { LockMode::Maintenance };
     let lock = repo.lock("prune", mode)?;
-    prune::prune(repo, opts, Some(&lock), note)
+    prune::prune_metered(repo, opts, Some(&lock), note, meter)
 }

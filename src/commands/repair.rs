@@ -7,11 +7,18 @@ use super::{select_many, Filter};
 use crate::error::Result;
 use crate::maintenance::repair::{self, RepairIndexReport, RepairSnapshotsReport};
 use crate::repo::{LockMode, Repository};
+use crate::util::progress::Meter;
 
-pub fn index(repo: Repository, read_data: bool, dry_run: bool, note: &dyn Fn(String)) -> Result<RepairIndexReport> {
+pub fn index(
+    repo: Repository,
+    read_data: bool,
+    dry_run: bool,
+    note: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<RepairIndexReport> {
     let repo = Arc::new(repo.without_cache());
     let lock = repo.lock("repair index", LockMode::Exclusive)?;
-    repair::repair_index(&repo, read_data, dry_run, Some(&lock), note)
+    repair::repair_index_metered(&repo, read_data, dry_run, Some(&lock), note, meter)
 }
 
 pub fn snapshots(

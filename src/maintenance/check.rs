@@ -28,6 +28,7 @@ use crate::format::tree::{ContentList, Node, NodeKind};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
 use crate::repo::{pack_path, ObjectKind, Repository};
+use crate::util::progress::{Meter, Unit, Unmetered};
 
 /// Which packs `--read-data` / `--read-data-subset` downloads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -120,6 +121,11 @@ struct IndexedPack {
 }
 
 pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
+    check_metered(repo, read_data, &Unmetered)
+}
+
+/// [`check`], telling `meter` how many packs are checked (and read, with `--read-data`).
+pub fn check_metered(repo: &Repository, read_data: ReadData, meter: &dyn Meter) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     // Snapshots are listed first: the index files of each were stored before it (§16), so
     // the index read next covers them even while backups run.
@@ -176,6 +182,8 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
         .build()
         .map_err(|e| Error::new(crate::error::Kind::Other, format!("starting check threads: {e}")))?;
     let selected_unindexed = select_packs(&unindexed, read_data);
+    let step = if read_data == ReadData::None { "checking packs" } else { "checking packs (reading selected ones)" };
+    meter.step(step, (to_read.len() + unindexed.len()) as u64, Unit::Items);
     let results: Vec<PackResult> = pool.install(|| {
         to_read
             .par_iter()
@@ -185,6 +193,7 @@ pub fn check(repo: &Repository, read_data: ReadData) -> Result<CheckReport> {
                     .par_iter()
                     .map(|(id, size)| check_unindexed(repo, id, *size, selected_unindexed.contains(id))),
             )
+            .inspect(|_| meter.add(1))
             .collect()
     });
     let mut headers: HashMap<[u8; 32], Vec<PackId>> = HashMap::new();

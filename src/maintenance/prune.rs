@@ -24,6 +24,7 @@ use crate::format::pack::{PackEntry, CLOSE_AT_ENTRIES};
 use crate::format::BlobType;
 use crate::id::{storage_hash, PackId};
 use crate::repo::{lock_is_stale, pack_path, BlobIndex, IndexWriter, LockGuard, ObjectKind, PackCopier, Repository};
+use crate::util::progress::{Meter, Unit, Unmetered};
 
 /// Clock difference between hosts that prune tolerates when comparing lock and mark times.
 pub const CLOCK_SKEW: u64 = 10 * 60;
@@ -136,6 +137,17 @@ pub fn prune(
     lock: Option<&LockGuard>,
     log: &dyn Fn(String),
 ) -> Result<PruneStats> {
+    prune_metered(repo, opts, lock, log, &Unmetered)
+}
+
+/// [`prune`], telling `meter` how many packs are repacked and deleted.
+pub fn prune_metered(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    lock: Option<&LockGuard>,
+    log: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<PruneStats> {
     let mut st = PruneStats { dry_run: opts.dry_run, ..Default::default() };
     let now = unix_now();
 
@@ -243,7 +255,8 @@ pub fn prune(
 
     if st.packs_repack > 0 {
         log(format!("repacking {} pack(s)", st.packs_repack));
-        st.packs_written = repack(repo, &packs, &order, &usage.used, opts.repack_uncompressed)?;
+        meter.step("repacking packs", st.bytes_repack, Unit::Bytes);
+        st.packs_written = repack(repo, &packs, &order, &usage.used, opts.repack_uncompressed, meter)?;
     }
     // our lock must still be trusted before anything is deleted or re-marked (§15)
     let fresh = || lock.map_or(Ok(()), |l| l.ensure_fresh());
@@ -254,11 +267,16 @@ pub fn prune(
         Action::Mark | Action::Repack => opts.instant_delete,
         _ => false,
     };
-    let delete = |p: &PackInfo| repo.delete_pack(&idx.pack_id(p.number));
+    let delete = |p: &PackInfo| {
+        repo.delete_pack(&idx.pack_id(p.number))?;
+        meter.add(1);
+        Ok::<(), Error>(())
+    };
     if !opts.instant_delete {
         // Two-phase: these packs are marked in the current index, so no writer that started
         // after the mark uses or adopts them; delete before the index stops naming them.
         log(format!("deleting {} pack(s)", st.packs_deleted));
+        meter.step("deleting packs", st.packs_deleted, Unit::Items);
         packs.iter().filter(|p| doomed(p)).try_for_each(delete)?;
     }
     log("writing index".into());
@@ -285,6 +303,7 @@ pub fn prune(
     if opts.instant_delete {
         // Exclusive lock: nobody can adopt a pack the new index no longer names.
         log(format!("deleting {} pack(s)", st.packs_deleted));
+        meter.step("deleting packs", st.packs_deleted, Unit::Items);
         packs.iter().filter(|p| doomed(p)).try_for_each(delete)?;
     }
     drop(idx);
@@ -492,7 +511,14 @@ fn pack_entries<'a>(
 /// packs were written. Each pack is read whole and must hash to its name; each blob copied is
 /// authenticated first. Blobs are copied sealed, or re-sealed (compressed) with `recompress`
 /// when they were stored raw.
-fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitSet, recompress: bool) -> Result<u64> {
+fn repack(
+    repo: &Arc<Repository>,
+    packs: &[PackInfo],
+    order: &[u32],
+    used: &BitSet,
+    recompress: bool,
+    meter: &dyn Meter,
+) -> Result<u64> {
     let mut copier = PackCopier::new(repo);
     for p in packs.iter().filter(|p| p.action == Action::Repack) {
         let (id, entries) = {
@@ -518,6 +544,7 @@ fn repack(repo: &Arc<Repository>, packs: &[PackInfo], order: &[u32], used: &BitS
                 .ok_or_else(|| Error::corrupt(format!("{path}: blob {} out of range", e.id)))?;
             copier.copy_unit(&unit, &keep, sealed, recompress).ctx_object(&path)?;
         }
+        meter.add(bytes.len() as u64);
     }
     Ok(copier.finish()?.0)
 }

@@ -30,6 +30,7 @@ use crate::format::tree::{Node, NodeKind, Tree, Xattr};
 use crate::format::BlobType;
 use crate::id::{storage_hash, BlobId, PackId, SnapshotId, TreeId};
 use crate::repo::{pack_path, BlobSaver, IndexWriter, LockGuard, ObjectKind, PackCopier, Repository};
+use crate::util::progress::{Meter, Unit, Unmetered};
 
 /// Marks a node that `repair snapshots` changed; the value says what was lost.
 pub const REPAIRED_XATTR: &[u8] = b"user.arca.repaired";
@@ -59,6 +60,18 @@ pub fn repair_index(
     lock: Option<&LockGuard>,
     log: &dyn Fn(String),
 ) -> Result<RepairIndexReport> {
+    repair_index_metered(repo, read_data, dry_run, lock, log, &Unmetered)
+}
+
+/// [`repair_index`], telling `meter` how many packs are read.
+pub fn repair_index_metered(
+    repo: &Arc<Repository>,
+    read_data: bool,
+    dry_run: bool,
+    lock: Option<&LockGuard>,
+    log: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<RepairIndexReport> {
     let mut r = RepairIndexReport { dry_run, ..Default::default() };
     let listed = repo.list(ObjectKind::Index)?;
     r.index_files_replaced = listed.len();
@@ -85,6 +98,7 @@ pub fn repair_index(
     }
     let stored = repo.stored_packs()?;
     log(format!("reading the {} of {} packs", if read_data { "contents" } else { "headers" }, stored.len()));
+    meter.step("reading packs", stored.len() as u64, Unit::Items);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(8)
         .build()
@@ -95,6 +109,7 @@ pub fn repair_index(
             // a pack the old index did not name is verified whole, as adoption does (§12): its
             // header alone may be a copy planted on other bytes
             .map(|(id, size)| inspect(repo, id, *size, read_data || !old.contains_key(id)).map(|v| (*id, v)))
+            .inspect(|_| meter.add(1))
             .collect::<Result<Vec<_>>>()
     })?;
     let stored_ids: HashSet<PackId> = stored.iter().map(|(id, _)| *id).collect();

@@ -18,6 +18,7 @@ use crate::format::pack::PackEntry;
 use crate::format::snapshot::Snapshot;
 use crate::id::{storage_hash, BlobId, ObjectId, PackId, SnapshotId};
 use crate::repo::{pack_path, IndexWriter, LockGuard, LockMode, ObjectKind, Repository};
+use crate::util::progress::{Meter, Unit, Unmetered};
 
 /// Packs handled between two looks at the lock and the log.
 const BATCH: usize = 256;
@@ -48,6 +49,17 @@ pub fn rotate(
     new_password: Option<&[u8]>,
     log: &dyn Fn(String),
 ) -> Result<RotateStats> {
+    rotate_metered(repo, password, new_password, log, &Unmetered)
+}
+
+/// [`rotate`], telling `meter` how many packs are read and sealed again.
+pub fn rotate_metered(
+    repo: &mut Repository,
+    password: &[u8],
+    new_password: Option<&[u8]>,
+    log: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<RotateStats> {
     let mut st = RotateStats { resumed: repo.rotation_in_progress(), ..Default::default() };
     let keep = if st.resumed {
         if new_password.is_some() {
@@ -64,7 +76,7 @@ pub fn rotate(
         // our lock again, under the new secret: the old one becomes unreadable at the end
         lock = repo.relock("key rotate", LockMode::Exclusive, lock)?;
     }
-    reseal_packs(repo, &lock, &mut st, log)?;
+    reseal_packs(repo, &lock, &mut st, log, meter)?;
     reseal_snapshots(repo, &lock, &mut st, log)?;
     // lock files that only the old secret opens: stale ones (this run holds the exclusive
     // lock) that would otherwise read as unreadable locks blocking everyone afterwards
@@ -100,7 +112,13 @@ fn pool() -> Result<rayon::ThreadPool> {
 
 /// Every pack not yet sealed under the new secret is sealed again, one for one; one index
 /// naming every pack replaces all index files; then the old index files and packs go.
-fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: &dyn Fn(String)) -> Result<()> {
+fn reseal_packs(
+    repo: &Repository,
+    lock: &LockGuard,
+    st: &mut RotateStats,
+    log: &dyn Fn(String),
+    meter: &dyn Meter,
+) -> Result<()> {
     repo.adopt_unindexed_packs(false)?;
     let listed = repo.reload_index()?;
     let stored: HashMap<PackId, u64> = repo.stored_packs()?.into_iter().collect();
@@ -123,6 +141,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
 
     // 1: which packs are sealed under the new secret (an earlier run's work)?
     log(format!("reading the headers of {} packs", packs.len()));
+    meter.step("reading pack headers", packs.len() as u64, Unit::Items);
     let mut covered: HashSet<BlobId> = HashSet::new();
     let mut old = vec![];
     for batch in packs.chunks(BATCH) {
@@ -136,6 +155,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                 })
                 .collect()
         });
+        meter.add(batch.len() as u64);
         for ((id, mark), outcome) in batch.iter().zip(outcomes) {
             match outcome? {
                 Outcome::Current(entries) => {
@@ -150,6 +170,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
 
     // 2: seal the others again
     log(format!("sealing {} packs under the new master secret", old.len()));
+    meter.step("sealing packs again", old.len() as u64, Unit::Items);
     for batch in old.chunks(BATCH) {
         lock.ensure_fresh()?;
         if crate::platform::interrupted() {
@@ -168,6 +189,7 @@ fn reseal_packs(repo: &Repository, lock: &LockGuard, st: &mut RotateStats, log: 
                 })
                 .collect()
         });
+        meter.add(batch.len() as u64);
         for ((_, mark), r) in batch.iter().zip(results) {
             match r? {
                 Resealed::New(id, entries, bytes) => {

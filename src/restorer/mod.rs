@@ -102,11 +102,19 @@ pub struct RestoreSummary {
     pub deleted: Vec<PathBuf>,
 }
 
+/// Live counters for progress displays. The totals are counted from the plan (a walk of the
+/// selected trees before anything is written) and final once `totals_known` is set; files
+/// and bytes the overwrite policy keeps count as skipped, a hardlink made as a file restored.
 #[derive(Default)]
 pub struct RestoreProgress {
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
+    pub files_skipped: AtomicU64,
+    pub bytes_skipped: AtomicU64,
     pub errors: AtomicU64,
+    pub total_files: AtomicU64,
+    pub total_bytes: AtomicU64,
+    pub totals_known: std::sync::atomic::AtomicBool,
     /// Entries that replaced something already in the target.
     pub files_overwritten: AtomicU64,
 }
@@ -155,6 +163,10 @@ pub fn restore(
     };
     let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default(), unreadable: vec![] };
     let tree = repo.load_tree(root)?;
+    let mut linked = std::collections::HashSet::new();
+    count(repo, &tree, root_path, false, opts, &mut linked, progress)?;
+    drop(linked);
+    progress.totals_known.store(true, Ordering::Release);
     walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
     let rest = std::mem::take(&mut plan.batch);
     writer.flush(rest)?;
@@ -174,7 +186,10 @@ pub fn restore(
         }
         for (first, rel) in &later_links {
             match link(target, first, rel) {
-                Ok(()) => summary.files_restored += 1,
+                Ok(()) => {
+                    summary.files_restored += 1;
+                    progress.files_done.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e) => warn_count(format!(
                     "{}: linking to {}: {}",
                     target.full(rel).display(),
@@ -250,6 +265,9 @@ impl Writer<'_> {
                 let key = (node.device, node.inode);
                 if let Some(first) = self.hardlinks.get(&key) {
                     self.later_links.push((first.clone(), rel));
+                    if opts.dry_run {
+                        progress.files_done.fetch_add(1, Ordering::Relaxed);
+                    }
                     continue;
                 }
                 self.hardlinks.insert(key, rel.clone());
@@ -262,9 +280,11 @@ impl Writer<'_> {
         let bytes = AtomicU64::new(0);
         let verified = AtomicU64::new(0);
         if opts.dry_run {
+            let size = files.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n.size));
             restored.fetch_add(files.len() as u64, Ordering::Relaxed);
-            bytes.fetch_add(files.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n.size)), Ordering::Relaxed);
+            bytes.fetch_add(size, Ordering::Relaxed);
             progress.files_done.fetch_add(files.len() as u64, Ordering::Relaxed);
+            progress.bytes_done.fetch_add(size, Ordering::Relaxed);
             files.clear();
         }
         let this = &*self;
@@ -278,6 +298,7 @@ impl Writer<'_> {
                         fetch::Outcome::Restored(file) => {
                             restored.fetch_add(1, Ordering::Relaxed);
                             bytes.fetch_add(node.size, Ordering::Relaxed);
+                            progress.files_done.fetch_add(1, Ordering::Relaxed);
                             if let Err(w) = apply_to_fd(&file, node, opts, &path.display()) {
                                 this.warn_count(w);
                             }
@@ -293,10 +314,11 @@ impl Writer<'_> {
                         fetch::Outcome::Skipped => {
                             skipped.fetch_add(1, Ordering::Relaxed);
                             skipped_bytes.fetch_add(node.size, Ordering::Relaxed);
+                            progress.files_skipped.fetch_add(1, Ordering::Relaxed);
+                            progress.bytes_skipped.fetch_add(node.size, Ordering::Relaxed);
                         }
                         fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                     }
-                    progress.files_done.fetch_add(1, Ordering::Relaxed);
                 })
             });
         }
@@ -416,6 +438,46 @@ fn walk(
         }
     }
     Ok(any)
+}
+
+/// Count what [`walk`] will select below `tree` (at snapshot path `at`) into the progress
+/// totals: every regular file, and its bytes once per hardlinked inode (later links are made,
+/// not written). Trees that cannot be read count as empty; `walk` reports them.
+fn count(
+    repo: &Repository,
+    tree: &Tree,
+    at: &Path,
+    included: bool,
+    opts: &RestoreOptions,
+    linked: &mut std::collections::HashSet<(u64, u64)>,
+    progress: &RestoreProgress,
+) -> Result<()> {
+    for node in &tree.nodes {
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
+        let spath = at.join(std::ffi::OsStr::from_bytes(&node.name));
+        let (inc, descend) = selected(opts, &spath, included);
+        match node.kind {
+            NodeKind::Dir if descend => {
+                let Some(sub) = node.subtree else { continue };
+                crate::format::tree::check_depth(spath.components().count(), &spath.display())?;
+                match repo.load_tree(&sub) {
+                    Ok(t) => count(repo, &t, &spath, inc, opts, linked, progress)?,
+                    Err(e) if matches!(e.kind, Kind::Corrupt | Kind::NotFound | Kind::Unsupported) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            NodeKind::File if inc => {
+                progress.total_files.fetch_add(1, Ordering::Relaxed);
+                if node.links <= 1 || node.inode == 0 || linked.insert((node.device, node.inode)) {
+                    progress.total_bytes.fetch_add(node.size, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Hard-link `rel` to the restored `first`, both reached through their parents' descriptors

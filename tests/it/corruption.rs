@@ -92,7 +92,11 @@ fn a_damaged_key_file_is_named_and_another_key_still_opens() {
         let list: serde_json::Value = serde_json::from_str(env.ok(&["key", "list", "--json"]).trim()).unwrap();
         let mine =
             list.as_array().unwrap().iter().find(|k| k["current"] == true).unwrap()["id"].as_str().unwrap().to_string();
-        let target = &env.repo.join("keys").join(&mine);
+        // (key list --json gives restic's short ids: the file is the one whose name starts so)
+        let target = &objects(&env, "keys")
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&mine))
+            .unwrap();
         damage(target, how);
         let o = env.run(&["snapshots"]);
         let err = stderr(&o);

@@ -28,6 +28,7 @@ mod locks;
 mod model_ops;
 mod mount;
 mod profiles;
+mod progress;
 mod properties;
 mod prune;
 mod remote;
