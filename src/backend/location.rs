@@ -53,7 +53,7 @@ pub enum Location {
 }
 
 /// The services with their own syntax, for messages.
-pub const SERVICES: &str = "a local path, local:PATH, memory:, s3:BUCKET/PREFIX, sftp:[USER@]HOST[:PORT]:/PATH, \
+pub const SERVICES: &str = "a local path, local:PATH, memory: (a test backend for one command), s3:BUCKET/PREFIX, sftp:[USER@]HOST[:PORT]:/PATH, \
      azblob:CONTAINER/PREFIX, gcs:BUCKET/PREFIX, b2:BUCKET/PREFIX, webdav:URL, opendal:SCHEME";
 
 impl Location {

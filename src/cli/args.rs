@@ -19,6 +19,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Profiles to use (TOML files in ~/.config/arca/ or /etc/arca/, or paths; repeat to merge)
     #[arg(
@@ -489,7 +490,7 @@ pub struct DiffArgs {
 
 #[derive(Args, Debug)]
 pub struct DumpArgs {
-    /// Snapshot: id, prefix, latest or latest@TIME
+    /// Snapshot: id, prefix, latest or latest@TIME (a date alone: the end of that day)
     pub snapshot: String,
     /// Path inside the snapshot (a file, or a directory dumped as an archive)
     pub path: String,
@@ -516,7 +517,7 @@ pub struct StatsArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// Snapshot: id, prefix, latest or latest@TIME
+    /// Snapshot: id, prefix, latest or latest@TIME (a date alone: the end of that day)
     pub snapshot: String,
     /// Directories to list (default: the whole snapshot)
     pub dirs: Vec<String>,
@@ -544,7 +545,7 @@ pub struct CatArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// Snapshot: id, prefix, latest or latest@TIME, optionally :PATH for a subdirectory
+    /// Snapshot: id, prefix, latest or latest@TIME (a date alone: the end of that day), optionally :PATH for a subdirectory
     pub snapshot: String,
     /// Directory to restore into
     #[arg(long, short = 't')]

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::args::*;
 use super::exit;
-use super::output::{bytes, Out};
+use super::output::{bytes, count, Out};
 use super::progress::Display;
 use super::render::{self, Zone};
 use super::settings::{kdf_params, parse_size, Settings};
@@ -391,14 +391,14 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                 out.json_line(&st);
             } else {
                 out.text(format!(
-                    "{}master secret replaced: {} packs ({}) and {} snapshots sealed again, {} already done; new key {}, {} old key(s) removed",
+                    "{}master secret replaced: {} ({}) and {} sealed again, {} already done; new key {}, {} removed",
                     if st.resumed { "rotation finished; " } else { "" },
-                    st.packs_resealed,
+                    count(st.packs_resealed, "pack"),
                     bytes(st.bytes_resealed),
-                    st.snapshots_resealed,
+                    count(st.snapshots_resealed, "snapshot"),
                     st.packs_already_current,
                     st.key.short(),
-                    st.keys_removed.len()
+                    count(st.keys_removed.len(), "old key")
                 ));
             }
         }

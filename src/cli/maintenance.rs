@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::args::{CheckArgs, ForgetArgs, PruneOpts, RepairCommand, UnlockArgs};
 use super::exit;
-use super::output::Out;
+use super::output::{count, Out};
 use super::render::{self, Zone};
 use super::settings::{parse_size, Settings};
 use crate::commands::forget::{self, GroupBy};
@@ -18,18 +18,18 @@ fn span(s: &Option<String>) -> Result<Span> {
     s.as_deref().map(str::parse).transpose().map(Option::unwrap_or_default)
 }
 
-fn count(s: &Option<String>) -> Result<i64> {
+fn keep_count(s: &Option<String>) -> Result<i64> {
     s.as_deref().map(parse_count).transpose().map(Option::unwrap_or_default)
 }
 
 fn policy(a: &ForgetArgs) -> Result<Policy> {
     Ok(Policy {
-        last: count(&a.keep_last)?,
-        hourly: count(&a.keep_hourly)?,
-        daily: count(&a.keep_daily)?,
-        weekly: count(&a.keep_weekly)?,
-        monthly: count(&a.keep_monthly)?,
-        yearly: count(&a.keep_yearly)?,
+        last: keep_count(&a.keep_last)?,
+        hourly: keep_count(&a.keep_hourly)?,
+        daily: keep_count(&a.keep_daily)?,
+        weekly: keep_count(&a.keep_weekly)?,
+        monthly: keep_count(&a.keep_monthly)?,
+        yearly: keep_count(&a.keep_yearly)?,
         within: span(&a.keep_within)?,
         within_hourly: span(&a.keep_within_hourly)?,
         within_daily: span(&a.keep_within_daily)?,
@@ -92,9 +92,9 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
     let removed = if dry_run { 0 } else { plan.execute(&repo)? };
     let would = groups.iter().map(|g| g.remove.len()).sum::<usize>();
     if dry_run {
-        out.text(format!("would remove {would} snapshot(s)"));
+        out.text(format!("would remove {}", count(would, "snapshot")));
     } else {
-        out.text(format!("removed {removed} snapshot(s)"));
+        out.text(format!("removed {}", count(removed, "snapshot")));
     }
     if a.prune {
         let st = plan.prune(&repo, &prune_opts, &|m| out.note(m))?;
@@ -157,19 +157,20 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
                 }
                 if !r.damaged_packs.is_empty() {
                     out.text(format!(
-                        "{} blob(s) salvaged, {} lost; run `arca repair snapshots` next",
-                        r.blobs_salvaged, r.blobs_lost
+                        "{} salvaged, {} lost; run `arca repair snapshots` next",
+                        count(r.blobs_salvaged, "blob"),
+                        r.blobs_lost
                     ));
                 }
                 out.text(format!(
-                    "{} {} packs with {} blobs ({} not indexed before, {} indexed packs missing, {} marked for deletion); {} index file(s) replaced",
+                    "{} {} with {} ({} not indexed before, {} indexed packs missing, {} marked for deletion); {} replaced",
                     if dry_run { "would index" } else { "indexed" },
-                    r.packs,
-                    r.blobs,
+                    count(r.packs, "pack"),
+                    count(r.blobs, "blob"),
                     r.packs_added,
                     r.packs_dropped,
                     r.marked_kept,
-                    r.index_files_replaced
+                    count(r.index_files_replaced, "index file")
                 ));
             }
             Ok(exit::OK)
@@ -196,11 +197,11 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
                     }
                 }
                 out.text(format!(
-                    "{} snapshot(s) checked, {} damaged{}",
-                    r.snapshots_checked,
+                    "{} checked, {} damaged{}",
+                    count(r.snapshots_checked, "snapshot"),
                     r.repaired.len(),
                     if r.originals_removed > 0 {
-                        format!(", {} original(s) removed", r.originals_removed)
+                        format!(", {} removed", count(r.originals_removed, "original"))
                     } else {
                         String::new()
                     }
@@ -213,6 +214,6 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
 
 pub fn unlock(s: &Settings, out: Out, a: UnlockArgs) -> Result<u8> {
     let n = crate::commands::unlock::run(&s.open()?, a.remove_all)?;
-    out.text(format!("removed {n} lock(s)"));
+    out.text(format!("removed {}", count(n, "lock")));
     Ok(exit::OK)
 }

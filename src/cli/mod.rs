@@ -134,6 +134,13 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         Err(e) => return fail(e),
     };
     settings.profile = loaded;
+    if matches!(settings.location, crate::backend::Location::Memory) {
+        // memory: lives in this process: whatever this command writes is gone when it ends
+        out.warning(
+            "memory:",
+            "memory: is a test backend: this repository lives for this one command and is gone when it ends",
+        );
+    }
     let runner = match hooks {
         Some((name, h, profiles)) if !h.is_empty() => {
             match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::output::bytes;
+use super::output::{bytes, count};
 use crate::commands::backup::BackupReport;
 use crate::commands::diff::{Change, DiffStats, NewSide};
 use crate::commands::find::{PathHistory, SnapshotMatches};
@@ -109,8 +109,8 @@ pub fn backup(report: &BackupReport) -> Lines {
         bytes(report.data_added_packed)
     ));
     l.text(format!(
-        "processed {} files, {} in {:.1}s",
-        report.total_files_processed,
+        "processed {}, {} in {:.1}s",
+        count(report.total_files_processed, "file"),
         bytes(report.total_bytes_processed),
         report.total_duration
     ));
@@ -119,7 +119,7 @@ pub fn backup(report: &BackupReport) -> Lines {
         None => l.text("dry run: nothing written"),
     }
     if report.errors > 0 {
-        l.note(format!("warning: {} source(s) could not be read; the snapshot lacks them", report.errors));
+        l.note(format!("warning: {} could not be read; the snapshot lacks them", count(report.errors, "source")));
     }
     l
 }
@@ -147,7 +147,7 @@ pub fn snapshots(list: &[SnapshotInfo], compact: bool, zone: Zone) -> Lines {
         ));
     }
     l.result("-".repeat(rule));
-    l.result(format!("{} snapshots", list.len()));
+    l.result(count(list.len(), "snapshot"));
     l
 }
 
@@ -192,12 +192,12 @@ pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Line
 pub fn restore(id: &SnapshotId, target: &Path, summary: &RestoreSummary, verify: bool, dry_run: bool) -> Lines {
     let mut l = Lines::default();
     l.text(format!(
-        "{} snapshot {} to {}: {} files, {} dirs, {}{}{}{}{}",
+        "{} snapshot {} to {}: {}, {}, {}{}{}{}{}",
         if dry_run { "would restore" } else { "restored" },
         id.short(),
         target.display(),
-        summary.files_restored,
-        summary.dirs_restored,
+        count(summary.files_restored, "file"),
+        count(summary.dirs_restored, "dir"),
         bytes(summary.bytes_restored),
         if summary.files_skipped > 0 { format!(", {} kept", summary.files_skipped) } else { String::new() },
         if summary.files_overwritten > 0 {
@@ -213,7 +213,7 @@ pub fn restore(id: &SnapshotId, target: &Path, summary: &RestoreSummary, verify:
         if verify { format!(", {} verified", summary.files_verified) } else { String::new() },
     ));
     if summary.errors > 0 {
-        l.note(format!("{} error(s) during restore", summary.errors));
+        l.note(format!("{} during restore", count(summary.errors, "error")));
     }
     l
 }
@@ -326,11 +326,11 @@ pub fn find_history(h: &PathHistory, zone: Zone) -> Lines {
     let mut l = Lines::default();
     let in_snaps: usize = h.versions.iter().map(|v| v.snapshots.len()).sum();
     l.result_entry(format!(
-        "{}: {} version(s) in {} of {} snapshot(s)",
+        "{}: {} in {} of {}",
         h.path,
-        h.versions.len(),
+        count(h.versions.len(), "version"),
         in_snaps,
-        h.snapshots_searched
+        count(h.snapshots_searched, "snapshot")
     ));
     for v in &h.versions {
         let ids: Vec<String> = v.snapshots.iter().map(|s| s.short()).collect();
@@ -340,7 +340,7 @@ pub fn find_history(h: &PathHistory, zone: Zone) -> Lines {
             bytes(v.size),
             zone.time(&v.mtime),
             v.content_id.as_deref().unwrap_or("-"),
-            if ids.len() == 1 { "1 snapshot".to_string() } else { format!("{} snapshots", ids.len()) },
+            count(ids.len(), "snapshot"),
             ids.join(" "),
             zone.time(&v.first_seen),
             zone.time(&v.last_seen),
@@ -356,8 +356,8 @@ pub fn tag(report: &TagReport) -> Lines {
         l.entry(format!("{} -> {}: tags {}", c.old.short(), c.new.short(), c.tags.join(",")));
     }
     l.note(format!(
-        "modified tags on {} snapshot(s){}",
-        report.changed.len(),
+        "modified tags on {}{}",
+        count(report.changed.len(), "snapshot"),
         if report.unchanged > 0 { format!(", {} already as asked", report.unchanged) } else { String::new() }
     ));
     l
@@ -377,7 +377,7 @@ pub fn forget(policy: &Policy, groups: &[ForgetGroup], zone: Zone) -> Lines {
             format!("snapshots for {what}:")
         });
         if !g.keep.is_empty() {
-            l.text(format!("keep {} snapshot(s):", g.keep.len()));
+            l.text(format!("keep {}:", count(g.keep.len(), "snapshot")));
             for r in &g.reasons {
                 l.entry(format!(
                     "  {}  {}  {}",
@@ -388,7 +388,7 @@ pub fn forget(policy: &Policy, groups: &[ForgetGroup], zone: Zone) -> Lines {
             }
         }
         if !g.remove.is_empty() {
-            l.text(format!("remove {} snapshot(s):", g.remove.len()));
+            l.text(format!("remove {}:", count(g.remove.len(), "snapshot")));
             for sn in &g.remove {
                 l.text(format!("  {}  {}", sn.short_id.short(), zone.time(&sn.time)));
             }
@@ -404,38 +404,43 @@ pub fn prune(st: &PruneStats, opts: &PruneOptions) -> Lines {
     let b = |n: u64| indicatif::HumanBytes(n).to_string();
     let pct = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
     l.text(format!(
-        "{} snapshots, {} trees; {} packs: used {} blobs / {}, unused {} blobs / {} ({:.1}%)",
-        st.snapshots,
-        st.trees_walked,
-        st.packs,
-        st.blobs_used,
+        "{}, {}; {}: used {} / {}, unused {} / {} ({:.1}%)",
+        count(st.snapshots, "snapshot"),
+        count(st.trees_walked, "tree"),
+        count(st.packs, "pack"),
+        count(st.blobs_used, "blob"),
         b(st.bytes_used),
-        st.blobs_unused,
+        count(st.blobs_unused, "blob"),
         b(st.bytes_unused),
         pct(st.bytes_unused, st.bytes_used + st.bytes_unused)
     ));
     let verb = |now: &str, would: &str| if st.dry_run { would.to_string() } else { now.to_string() };
     l.text(format!(
-        "{} {} pack(s) ({}), {} blobs kept",
+        "{} {} ({}), {} kept",
         verb("repacked", "would repack"),
-        st.packs_repack,
+        count(st.packs_repack, "pack"),
         b(st.bytes_repack),
-        st.blobs_repacked
+        count(st.blobs_repacked, "blob")
     ));
     if opts.instant_delete {
-        l.text(format!("{} {} pack(s) ({})", verb("deleted", "would delete"), st.packs_deleted, b(st.bytes_deleted)));
+        l.text(format!(
+            "{} {} ({})",
+            verb("deleted", "would delete"),
+            count(st.packs_deleted, "pack"),
+            b(st.bytes_deleted)
+        ));
     } else {
         l.text(format!(
-            "{} {} unused pack(s) ({}) for deletion after {}",
+            "{} {} ({}) for deletion after {}",
             verb("marked", "would mark"),
-            st.packs_marked + st.packs_repack,
+            count(st.packs_marked + st.packs_repack, "unused pack"),
             b(st.bytes_marked + st.bytes_repack),
             humantime::format_duration(opts.keep_delete)
         ));
         l.text(format!(
-            "{} {} pack(s) marked earlier ({}); {} still waiting ({}){}",
+            "{} {} marked earlier ({}); {} still waiting ({}){}",
             verb("deleted", "would delete"),
-            st.packs_deleted,
+            count(st.packs_deleted, "pack"),
             b(st.bytes_deleted),
             st.packs_pending,
             b(st.bytes_pending),
@@ -451,8 +456,9 @@ pub fn prune(st: &PruneStats, opts: &PruneOptions) -> Lines {
     }
     if st.packs_adopted > 0 || st.packs_missing_dropped > 0 {
         l.text(format!(
-            "indexed {} pack(s) left by interrupted backups; dropped {} missing unused pack(s) from the index",
-            st.packs_adopted, st.packs_missing_dropped
+            "indexed {} left by interrupted backups; dropped {} from the index",
+            count(st.packs_adopted, "pack"),
+            count(st.packs_missing_dropped, "missing unused pack")
         ));
     }
     l.text(format!(
@@ -467,18 +473,18 @@ pub fn prune(st: &PruneStats, opts: &PruneOptions) -> Lines {
 pub fn check(report: &CheckReport, read: bool) -> Lines {
     let mut l = Lines::default();
     l.result(format!(
-        "checked {} snapshots, {} trees, {} index files, {} packs, {} blobs{}",
-        report.snapshots,
-        report.trees_checked,
-        report.index_files,
-        report.packs,
-        report.blobs,
+        "checked {}, {}, {}, {}, {}{}",
+        count(report.snapshots, "snapshot"),
+        count(report.trees_checked, "tree"),
+        count(report.index_files, "index file"),
+        count(report.packs, "pack"),
+        count(report.blobs, "blob"),
         if read {
             format!(
-                "; read {} packs ({}), {} blobs",
-                report.packs_read,
+                "; read {} ({}), {}",
+                count(report.packs_read, "pack"),
                 indicatif::HumanBytes(report.bytes_read),
-                report.blobs_read
+                count(report.blobs_read, "blob")
             )
         } else {
             String::new()
@@ -486,8 +492,11 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
     ));
     if !report.unreferenced_packs.is_empty() {
         l.result(format!(
-            "{} pack(s) are not in any index (left by an interrupted backup; harmless, the next backup or prune indexes them)",
-            report.unreferenced_packs.len()
+            "{} not in any index (left by an interrupted backup; harmless, the next backup or prune indexes them)",
+            match report.unreferenced_packs.len() {
+                1 => "1 pack is".to_string(),
+                n => format!("{n} packs are"),
+            }
         ));
     }
     for p in &report.invalid_unreferenced_packs {
@@ -497,8 +506,8 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
     }
     if !report.pending_deletion.is_empty() {
         l.result(format!(
-            "{} pack(s) deleted by prune; the next prune updates the index",
-            report.pending_deletion.len()
+            "{} deleted by prune; the next prune updates the index",
+            count(report.pending_deletion.len(), "pack")
         ));
     }
     for e in &report.errors {
@@ -512,10 +521,10 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
     } else {
         let snaps: Vec<String> = report.damaged_snapshots().iter().map(|id| id.short()).collect();
         l.problem(format!(
-            "{} error(s); {} damaged file(s) in {} snapshot(s){}",
-            report.errors.len(),
-            report.damaged.len(),
-            snaps.len(),
+            "{}; {} in {}{}",
+            count(report.errors.len(), "error"),
+            count(report.damaged.len(), "damaged file"),
+            count(snaps.len(), "snapshot"),
             if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
         ));
         l.problem("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");

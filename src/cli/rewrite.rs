@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::args::RewriteArgs;
 use super::exit;
-use super::output::Out;
+use super::output::{count, Out};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::maintenance::rewrite::RewriteOptions;
@@ -43,17 +43,21 @@ pub fn rewrite(s: &Settings, out: Out, a: RewriteArgs) -> Result<u8> {
             Some(n) => format!("rewritten as {}", n.short()),
             None => "would be rewritten".into(),
         };
-        out.text(format!("snapshot {}: {what}, {} path(s) removed", x.original.short(), x.removed_count));
+        out.text(format!("snapshot {}: {what}, {} removed", x.original.short(), count(x.removed_count, "path")));
         for p in &x.removed {
             out.entry(format!("  - {p}"));
         }
     }
     out.text(format!(
-        "{} snapshot(s) checked, {} {}{}",
-        r.snapshots_checked,
+        "{} checked, {} {}{}",
+        count(r.snapshots_checked, "snapshot"),
         r.rewritten.len(),
         if a.dry_run { "would be rewritten" } else { "rewritten" },
-        if r.originals_removed > 0 { format!(", {} original(s) removed", r.originals_removed) } else { String::new() }
+        if r.originals_removed > 0 {
+            format!(", {} removed", count(r.originals_removed, "original"))
+        } else {
+            String::new()
+        }
     ));
     Ok(exit::OK)
 }

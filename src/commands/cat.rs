@@ -106,7 +106,8 @@ pub fn run(repo: &Repository, what: &str, arg: Option<&str>, show_secrets: bool)
         "tree" => {
             let spec = super::select::SnapshotPath::parse(need()?);
             let (id, snap) = select(repo, spec.snapshot, &Filter::default())?;
-            let tree = super::select::resolve_dir(repo, &snap.tree, spec.path, &id)?;
+            let path = spec.path.map(|p| super::select::absolute_in(repo, &snap, &id, p)).transpose()?;
+            let tree = super::select::resolve_dir(repo, &snap.tree, path.as_deref(), &id)?;
             to_json(&tree_json(repo, &tree)?)?
         }
         other => {

@@ -383,7 +383,7 @@ fn snapshot_dir(repo: &Repository, spec: &str, default_path: Option<&str>) -> Re
     let parsed = super::select::SnapshotPath::parse(spec);
     let (id, snap) = super::select(repo, parsed.snapshot, &Default::default())?;
     let path = match parsed.path {
-        Some(p) => format!("/{}", p.trim_start_matches('/')),
+        Some(p) => super::select::absolute_in(repo, &snap, &id, p)?,
         // `SNAPSHOT:` or `SNAPSHOT:/` names the root; no `:PATH` at all takes the default
         None if parsed.snapshot.len() < spec.len() => "/".to_string(),
         None => default_path.unwrap_or("/").to_string(),

@@ -123,7 +123,7 @@ pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
     }
     let new: Vec<_> = snaps.iter().filter(|(id, _)| !known.contains(&id.0)).collect();
     if !new.is_empty() {
-        log(format!("adding {} snapshot(s) to the history catalog", new.len()));
+        log(format!("adding {} snapshot{} to the history catalog", new.len(), if new.len() == 1 { "" } else { "s" }));
     }
     for (id, s) in new {
         h.begin()?;

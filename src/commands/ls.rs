@@ -54,19 +54,18 @@ pub fn permissions(node: &Node) -> String {
     };
     let m = node.mode;
     let mut s = String::from(t);
-    for (bit, c) in [
-        (0o400, 'r'),
-        (0o200, 'w'),
-        (0o100, 'x'),
-        (0o40, 'r'),
-        (0o20, 'w'),
-        (0o10, 'x'),
-        (0o4, 'r'),
-        (0o2, 'w'),
-        (0o1, 'x'),
-    ] {
-        s.push(if m & bit != 0 { c } else { '-' });
-    }
+    // ls(1)'s letters: setuid, setgid and sticky show in the execute places, lower case
+    // where that execute bit is set too (s, t) and upper case where it is not (S, T)
+    let x = |exec: u32, special: u32, set: char, unset: char| match (m & exec != 0, m & special != 0) {
+        (true, true) => set,
+        (false, true) => unset,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    let bit = |b: u32, c: char| if m & b != 0 { c } else { '-' };
+    s.extend([bit(0o400, 'r'), bit(0o200, 'w'), x(0o100, 0o4000, 's', 'S')]);
+    s.extend([bit(0o40, 'r'), bit(0o20, 'w'), x(0o10, 0o2000, 's', 'S')]);
+    s.extend([bit(0o4, 'r'), bit(0o2, 'w'), x(0o1, 0o1000, 't', 'T')]);
     s
 }
 
@@ -103,14 +102,18 @@ pub struct LsCommand {
 
 /// Lists nodes through `emit`; returns the snapshot listed.
 pub fn run(repo: &Repository, cmd: &LsCommand, emit: &mut dyn FnMut(LsNode)) -> Result<super::snapshots::SnapshotInfo> {
-    let (id, snap) = select(repo, &cmd.snapshot, &cmd.filter)?;
+    // `ls SNAPSHOT:PATH` is `ls SNAPSHOT PATH`
+    let spec = super::select::SnapshotPath::parse(&cmd.snapshot);
+    let (id, snap) = select(repo, spec.snapshot, &cmd.filter)?;
     let info = super::snapshots::SnapshotInfo::new(&id, &snap);
-    if cmd.dirs.is_empty() {
+    let dirs: Vec<&str> = spec.path.into_iter().chain(cmd.dirs.iter().map(String::as_str)).collect();
+    if dirs.is_empty() {
         walk(repo, &snap.tree, "", true, emit)?;
         return Ok(info);
     }
-    for d in &cmd.dirs {
-        let d = d.trim_end_matches('/');
+    for d in dirs {
+        let d = super::select::absolute_in(repo, &snap, &id, d.trim_end_matches('/'))?;
+        let d = d.as_str();
         match repo.find_path(&snap.tree, d)? {
             None => walk(repo, &snap.tree, "", cmd.recursive, emit)?,
             Some(n) if n.kind == NodeKind::Dir => {
@@ -136,4 +139,27 @@ fn walk(repo: &Repository, tree: &TreeId, at: &str, recursive: bool, emit: &mut 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(kind: NodeKind, mode: u32) -> String {
+        let mut n = Node::new(b"x".to_vec(), kind);
+        n.mode = mode;
+        permissions(&n)
+    }
+
+    #[test]
+    fn permissions_show_setuid_setgid_and_sticky_as_ls_does() {
+        assert_eq!(mode(NodeKind::File, 0o644), "-rw-r--r--");
+        assert_eq!(mode(NodeKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode(NodeKind::File, 0o4644), "-rwSr--r--");
+        assert_eq!(mode(NodeKind::File, 0o2755), "-rwxr-sr-x");
+        assert_eq!(mode(NodeKind::File, 0o2745), "-rwxr-Sr-x");
+        assert_eq!(mode(NodeKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode(NodeKind::Dir, 0o1776), "drwxrwxrwT");
+        assert_eq!(mode(NodeKind::Dir, 0o7777), "drwsrwsrwt");
+    }
 }

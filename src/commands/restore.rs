@@ -1,6 +1,6 @@
 //! `arca restore SNAPSHOT[:PATH] --target DIR`.
 
-use super::select::{resolve_dir, SnapshotPath};
+use super::select::{absolute_in, resolve_dir, SnapshotPath};
 use super::{select, Filter};
 use crate::error::Result;
 use crate::id::SnapshotId;
@@ -18,8 +18,9 @@ pub fn run(
     let spec = SnapshotPath::parse(selector);
     let (id, snap) = select(repo, spec.snapshot, filter)?;
     let _lock = repo.lock_read("restore")?;
-    let tree = resolve_dir(repo, &snap.tree, spec.path, &id)?;
-    let root_path = std::path::PathBuf::from(spec.path.unwrap_or("/"));
+    let path = spec.path.map(|p| absolute_in(repo, &snap, &id, p)).transpose()?;
+    let tree = resolve_dir(repo, &snap.tree, path.as_deref(), &id)?;
+    let root_path = std::path::PathBuf::from(path.as_deref().unwrap_or("/"));
     let summary = restorer::restore(repo, &tree, &root_path, opts, progress, warn)?;
     Ok((id, summary))
 }

@@ -62,6 +62,74 @@ impl<'a> SnapshotPath<'a> {
     }
 }
 
+/// The absolute path in `snap` that the `PATH` of `SNAPSHOT:PATH` names. Paths in a snapshot
+/// are absolute (`/home/me/work`); an absolute `path` is taken as it is. A relative one is
+/// resolved as a user means it: against the current directory (`cd /home/me && arca restore
+/// latest:work/notes`), then against each of the snapshot's sources and their parents
+/// (`latest:notes` for a snapshot of `/home/me/work`). Exactly one of these that is in the
+/// snapshot is the answer; none, or several, is an error that explains and names the
+/// snapshot's sources.
+pub fn absolute_in(repo: &Repository, snap: &Snapshot, id: &SnapshotId, path: &str) -> Result<String> {
+    if path.starts_with('/') {
+        return Ok(path.to_string());
+    }
+    let mut bases: Vec<String> = vec![];
+    if let Ok(cwd) = std::env::current_dir() {
+        bases.push(cwd.to_string_lossy().into_owned());
+    }
+    for src in &snap.paths {
+        bases.push(src.clone());
+        if let Some(parent) = std::path::Path::new(src).parent() {
+            bases.push(parent.to_string_lossy().into_owned());
+        }
+    }
+    let mut found: Vec<String> = vec![];
+    for base in &bases {
+        let Some(candidate) = join_lexically(base, path) else { continue };
+        if found.contains(&candidate) {
+            continue;
+        }
+        match repo.find_path(&snap.tree, &candidate) {
+            Ok(Some(_)) => found.push(candidate),
+            Ok(None) => {}
+            Err(e) if e.kind == Kind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let sources = snap.paths.join(", ");
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Error::new(
+            Kind::NotFound,
+            format!("{path} is not in snapshot {}, from here nor below its sources ({sources})", id.short()),
+        )
+        .hint(format!(
+            "paths in a snapshot are absolute: give one, e.g. {}:{}/…, or list it with `arca ls {}`",
+            id.short(),
+            snap.paths.first().map(String::as_str).unwrap_or(""),
+            id.short()
+        ))),
+        _ => Err(Error::usage(format!("{path} names several paths in snapshot {}: {}", id.short(), found.join(", ")))
+            .hint("give the absolute path")),
+    }
+}
+
+/// `base/rel` with `.` and `..` taken out (lexically, as in the snapshot, where nothing is a
+/// symlink to follow); `None` when `..` would climb above the root.
+fn join_lexically(base: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = vec![];
+    for c in base.split('/').chain(rel.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
 /// The tree of the directory at `path` in `snapshot`'s tree `root` (the root itself for
 /// `None`). A path that is not there, or is not a directory, is NotFound, naming the path and
 /// the snapshot.
@@ -233,5 +301,13 @@ mod tests {
         let tx = Filter { tags: vec!["daily,x".into()], ..Default::default() };
         assert_eq!(select_from(all.clone(), "latest", &tx).unwrap().0, SnapshotId([3; 32]));
         assert!(select_from(all, "zz", &f).is_err());
+    }
+
+    #[test]
+    fn relative_paths_join_lexically_and_never_climb_above_the_root() {
+        assert_eq!(join_lexically("/home/me", "work/notes").as_deref(), Some("/home/me/work/notes"));
+        assert_eq!(join_lexically("/home/me", "./work/../docs/").as_deref(), Some("/home/me/docs"));
+        assert_eq!(join_lexically("/home/me", "../../etc").as_deref(), Some("/etc"));
+        assert_eq!(join_lexically("/home", "../../etc"), None);
     }
 }

@@ -201,7 +201,7 @@ fn find_matches_names_across_snapshots_and_tells_one_paths_history_from_the_cata
 
     let o = env.cmd().args(["find", "--json", "report*.odt"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("adding 3 snapshot(s)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("adding 3 snapshots"), "{}", stderr(&o));
     let found: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 3, "every snapshot, newest first: {found:?}");

@@ -192,7 +192,7 @@ fn exit_codes_for_missing_repository_wrong_password_and_unreadable_files() {
     let o = env.run(&["backup", src.to_str().unwrap(), missing.to_str().unwrap()]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("does-not-exist"));
-    assert!(env.ok(&["snapshots"]).contains("1 snapshots"));
+    assert!(env.ok(&["snapshots"]).contains("1 snapshot\n"));
     env.check();
 }
 
@@ -372,7 +372,7 @@ fn default_repository_is_created_on_first_backup() {
     assert!(default.join("config").is_file());
     let o = env.cmd().env_remove("ARCA_REPOSITORY").args(["snapshots"]).output().unwrap();
     assert_eq!(code(&o), 0);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("1 snapshots"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 snapshot\n"));
 }
 
 #[test]

@@ -148,7 +148,7 @@ fn keep_last_and_daily_dry_run_reports_then_real_run_removes_exactly_that() {
 
     let out = env.ok(&["forget", "--keep-last", "2", "--keep-daily", "3"]);
     assert!(out.contains("Applying policy: keep 2 latest, 3 daily snapshots"), "{out}");
-    assert!(out.contains("removed 4 snapshot(s)"), "{out}");
+    assert!(out.contains("removed 4 snapshots"), "{out}");
     assert_eq!(named.remaining(&env), ["e", "f", "g", "h"]);
     // The same policy again finds nothing more to remove.
     let again = forget_json(&env, &["--keep-last", "2", "--keep-daily", "3"]);

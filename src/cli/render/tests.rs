@@ -419,5 +419,5 @@ fn quiet_keeps_results_and_problems_and_json_keeps_notes_and_problems() {
     assert!(e.starts_with("error: pack 00: damaged\n") && !e.contains("could not be read"), "{e}");
     let (o, e) = printed(Out { json: true, quiet: false, verbose: 0 });
     assert_eq!(o, "");
-    assert!(e.contains("error: pack 00: damaged\n") && e.contains("2 source(s) could not be read"), "{e}");
+    assert!(e.contains("error: pack 00: damaged\n") && e.contains("2 sources could not be read"), "{e}");
 }
