@@ -35,6 +35,10 @@ use mapped::{map_file, Prefix};
 const SCHEMA_VERSION: i64 = 2;
 /// The cached blob index table's trailer: a keyed BLAKE3 MAC of every byte before it.
 const TABLE_MAC_LEN: usize = 32;
+/// Before the MAC, which MAC key made it ([`Cache::key_fingerprint`]): a table made under
+/// another master secret (before `key rotate`) is rebuilt without a warning that would
+/// read like tampering.
+const TABLE_FINGERPRINT_LEN: usize = 8;
 /// The cached blob index table, with its MAC trailer. (`index-table`, the name of the table
 /// without a MAC, is removed when found.)
 const TABLE_FILE: &str = "blob-index-table";
@@ -144,6 +148,11 @@ impl Cache {
         let file = open_nofollow(&self.dir.join(TABLE_FILE)).ok()?;
         let map = map_file(&file).ok()?;
         let len = map.len().checked_sub(TABLE_MAC_LEN)?;
+        let data_len = len.checked_sub(TABLE_FINGERPRINT_LEN)?;
+        if map[data_len..len] != self.key_fingerprint() {
+            tracing::debug!("the cached blob index table was made under another master secret; rebuilding it");
+            return None;
+        }
         let mut h = blake3::Hasher::new_keyed(&self.mac_key);
         if len >= 1 << 20 {
             h.update_rayon(&map[..len]);
@@ -159,7 +168,16 @@ impl Cache {
             );
             return None;
         }
-        Some(Box::new(Prefix::new(map, len)))
+        Some(Box::new(Prefix::new(map, data_len)))
+    }
+
+    /// Names the MAC key without revealing it: the first bytes of a keyed BLAKE3 of a fixed
+    /// string under it.
+    fn key_fingerprint(&self) -> [u8; TABLE_FINGERPRINT_LEN] {
+        let h = blake3::keyed_hash(&self.mac_key, b"arca cache table key fingerprint");
+        let mut fp = [0u8; TABLE_FINGERPRINT_LEN];
+        fp.copy_from_slice(&h.as_bytes()[..TABLE_FINGERPRINT_LEN]);
+        fp
     }
 
     /// Replace the cached blob index table with what `write` produces, followed by its MAC
@@ -169,6 +187,7 @@ impl Cache {
         let _ = write_new(&self.dir.join(TABLE_FILE), &mut |w| {
             let mut mac = MacWriter { inner: w, mac: blake3::Hasher::new_keyed(&self.mac_key) };
             write(&mut mac)?;
+            mac.write_all(&self.key_fingerprint())?;
             let tag = mac.mac.finalize();
             w.write_all(tag.as_bytes())
         });

@@ -83,7 +83,8 @@ pub fn rotate_metered(
     st.locks_removed = repo.remove_locks_of_previous_secret(&lock)?;
     lock.ensure_fresh()?;
     let (key, removed) = repo.finish_rotation(keep)?;
-    log(format!("config and key {} written; {} old key(s) removed", key.short(), removed.len()));
+    let keys = if removed.len() == 1 { "key" } else { "keys" };
+    log(format!("config and key {} written; {} old {keys} removed", key.short(), removed.len()));
     st.key = key;
     st.keys_removed = removed;
     Ok(st)
@@ -212,7 +213,8 @@ fn reseal_packs(
         repo.delete_pack(id)?;
     }
     repo.unload_index()?;
-    log(format!("{} packs sealed again, {} index files written", st.packs_resealed, st.index_files_written));
+    let files = if st.index_files_written == 1 { "file" } else { "files" };
+    log(format!("{} packs sealed again, {} index {files} written", st.packs_resealed, st.index_files_written));
     Ok(())
 }
 

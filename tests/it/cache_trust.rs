@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{stderr, Env};
+use common::{code, noise, stderr, write, Env};
 
 /// Every regular file under `root`, relative path → content.
 fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -247,4 +247,29 @@ fn a_cache_directory_others_can_write_to_is_not_used() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+/// `key rotate` changes the master secret and with it the cache's MAC key: the table made
+/// before is rebuilt quietly, not reported as failing its authentication (which reads like an
+/// attack), while a table damaged under the current key still is.
+#[test]
+fn a_table_from_before_key_rotate_is_rebuilt_without_a_tampering_warning() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), &noise(300_000, 3));
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    env.ok(&["ls", "latest"]);
+    env.ok(&["key", "rotate"]);
+    let o = env.run(&["ls", "latest"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("fails its authentication"), "{}", stderr(&o));
+    // the table rebuilt under the new key is used and checked
+    let table = table_path(&env);
+    let mut bytes = std::fs::read(&table).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&table, &bytes).unwrap();
+    let o = env.run(&["ls", "latest"]);
+    assert!(stderr(&o).contains("fails its authentication"), "{}", stderr(&o));
 }
