@@ -8,17 +8,24 @@ use std::path::Path;
 
 use super::output::bytes;
 use crate::commands::backup::BackupReport;
+use crate::commands::cache::CacheReport;
 use crate::commands::diff::{Change, DiffStats, NewSide};
 use crate::commands::find::{PathHistory, SnapshotMatches};
+use crate::commands::find_objects::FindObjectsReport;
 use crate::commands::forget::ForgetGroup;
+use crate::commands::list::Listed;
 use crate::commands::ls::LsNode;
+use crate::commands::migrate::MigrateReport;
 use crate::commands::snapshots::SnapshotInfo;
 use crate::commands::stats::{Mode, Stats};
 use crate::commands::tag::TagReport;
+use crate::commands::version::VersionReport;
 use crate::id::SnapshotId;
 use crate::maintenance::check::CheckReport;
+use crate::maintenance::migrate::MigrationStatus;
 use crate::maintenance::policy::Policy;
 use crate::maintenance::prune::{PruneOptions, PruneStats};
+use crate::maintenance::repair_packs::RepairPacksReport;
 use crate::repo::KeyInfo;
 use crate::restorer::RestoreSummary;
 
@@ -470,6 +477,173 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
             if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
         ));
         l.problem("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");
+    }
+    l
+}
+
+/// `version`: restic's one line.
+pub fn version(v: &VersionReport) -> Lines {
+    let mut l = Lines::default();
+    let reads: Vec<String> = v.read_format_versions.iter().map(u8::to_string).collect();
+    l.text(format!(
+        "arca {} compiled for {}/{}; repository format {} (reads {})",
+        v.version,
+        v.os,
+        v.arch,
+        v.format_version,
+        reads.join(", ")
+    ));
+    l
+}
+
+/// `list`: one id per line, blobs as `TYPE ID` (restic's output).
+pub fn list(listed: &[Listed]) -> Lines {
+    let mut l = Lines::default();
+    for item in listed {
+        match &item.blob_type {
+            Some(t) => l.text(format!("{t} {}", item.id)),
+            None => l.text(item.id.clone()),
+        }
+    }
+    l
+}
+
+/// `migrate` without a name: the migrations and whether each applies.
+pub fn migrations(list: &[MigrationStatus], version: u8) -> Lines {
+    let mut l = Lines::default();
+    l.text(format!("repository format version {version}; available migrations:"));
+    for m in list {
+        if m.applies {
+            l.text(format!("  {}: {}", m.name, m.description));
+        } else {
+            l.text(format!("  {} (does not apply: {}): {}", m.name, m.reason, m.description));
+        }
+    }
+    l
+}
+
+/// `migrate NAME`'s summary, and the check after it.
+pub fn migrate(r: &MigrateReport) -> Lines {
+    let u = &r.upgrade;
+    let mut l = Lines::default();
+    if u.dry_run {
+        l.text(format!(
+            "would upgrade format {} to {}: copy {} pack(s) ({}), {} blob(s); {} pack(s) already in version {}",
+            u.from_version,
+            u.to_version,
+            u.old_packs,
+            bytes(u.old_bytes),
+            u.blobs_copied,
+            u.packs_already_upgraded,
+            u.to_version
+        ));
+        return l;
+    }
+    l.text(format!(
+        "upgraded format {} to {}: copied {} blob(s) from {} pack(s) ({}) into {} new pack(s); \
+         {} index file(s) written, {} removed; {} old pack(s) removed",
+        u.from_version,
+        u.to_version,
+        u.blobs_copied,
+        u.old_packs,
+        bytes(u.old_bytes),
+        u.packs_written,
+        u.index_files_written,
+        u.index_files_removed,
+        u.packs_removed
+    ));
+    if let Some(c) = &r.check {
+        l.0.extend(check(c, false).0);
+    }
+    l
+}
+
+/// `repair packs`: each pack's salvage, the lost blobs, and the next step.
+pub fn repair_packs(r: &RepairPacksReport) -> Lines {
+    let mut l = Lines::default();
+    for p in &r.packs {
+        l.text(format!(
+            "pack {}: {} {} blob(s), {} lost{}",
+            p.pack.short(),
+            if r.dry_run { "would salvage" } else { "salvaged" },
+            p.blobs_salvaged,
+            p.blobs_lost.len(),
+            if p.header_problem.is_empty() { String::new() } else { format!(" (header: {})", p.header_problem) }
+        ));
+        for b in &p.blobs_lost {
+            l.problem(format!("lost: {b}"));
+        }
+    }
+    if !r.dry_run {
+        l.text(format!(
+            "{} new pack(s), {} index file(s) written, {} removed; {} damaged pack(s) removed",
+            r.packs_written, r.index_files_written, r.index_files_removed, r.packs_removed
+        ));
+    }
+    if r.blobs_lost > 0 {
+        l.problem(format!(
+            "{} blob(s) lost: run `arca repair snapshots` to rewrite the snapshots that use them",
+            r.blobs_lost
+        ));
+    }
+    l
+}
+
+/// `find --blob/--tree/--pack`: a pack's blobs, then each use, as restic prints them.
+pub fn find_objects(r: &FindObjectsReport) -> Lines {
+    let mut l = Lines::default();
+    for p in &r.packs {
+        l.text(format!("pack {} holds {} blob(s):", p.pack, p.blobs.len()));
+        for b in &p.blobs {
+            l.text(format!("  {b}"));
+        }
+    }
+    for f in &r.found {
+        let what = if f.object_type == "tree" { "tree" } else { "blob" };
+        let place = if f.object_type == "tree" { "directory" } else { "file" };
+        let pack = f.pack.as_deref().map(|p| format!(" (pack {})", &p[..8.min(p.len())])).unwrap_or_default();
+        l.entry(format!("Found {what} {}{pack} in {place} {}, snapshot {}", f.id, f.path, f.snapshot.short()));
+    }
+    for n in &r.not_found {
+        l.note(format!("{n}: not found in {} snapshot(s)", r.snapshots_searched));
+    }
+    l
+}
+
+/// `cache`: restic's table (repository id, last use, old, size), then the count.
+pub fn cache(r: &CacheReport) -> Lines {
+    let mut l = Lines::default();
+    if r.caches.is_empty() {
+        l.text(format!("no cache directories in {}", r.root));
+        return l;
+    }
+    l.text(format!("{:<10} {:<13} {:<4} {:>10}", "Repo ID", "Last Used", "Old", "Size"));
+    for c in &r.caches {
+        let used = match c.age_days {
+            0 => "today".to_string(),
+            1 => "1 day ago".to_string(),
+            n => format!("{n} days ago"),
+        };
+        let size = c.size.map(bytes).unwrap_or_default();
+        let old = if c.removed {
+            "rm"
+        } else if c.old {
+            "yes"
+        } else {
+            ""
+        };
+        l.text(format!("{:<10} {used:<13} {old:<4} {size:>10}", &c.repo_id[..8.min(c.repo_id.len())]).trim_end());
+    }
+    let n = r.caches.len();
+    l.text(format!("{n} cache dir{} in {}", if n == 1 { "" } else { "s" }, r.root));
+    let old = r.caches.iter().filter(|c| c.old && !c.removed).count();
+    if r.removed > 0 {
+        l.text(format!("removed {} cache dir(s) unused for more than {} days", r.removed, r.max_age_days));
+    } else if old > 0 {
+        l.text(format!(
+            "{old} old cache dir(s) (unused for more than {} days): `arca cache --cleanup` removes them",
+            r.max_age_days
+        ));
     }
     l
 }
