@@ -481,6 +481,16 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
     l
 }
 
+/// `n` and the noun, in the plural unless `n` is 1 ("1 blob", "2 blobs").
+fn counted(n: impl Into<u64>, noun: &str) -> String {
+    let n: u64 = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `version`: restic's one line.
 pub fn version(v: &VersionReport) -> Lines {
     let mut l = Lines::default();
@@ -528,29 +538,28 @@ pub fn migrate(r: &MigrateReport) -> Lines {
     let mut l = Lines::default();
     if u.dry_run {
         l.text(format!(
-            "would upgrade format {} to {}: copy {} pack(s) ({}), {} blob(s); {} pack(s) already in version {}",
+            "would upgrade format {} to {}: copy {} ({}), {}; {} already in version {}",
             u.from_version,
             u.to_version,
-            u.old_packs,
+            counted(u.old_packs as u64, "pack"),
             bytes(u.old_bytes),
-            u.blobs_copied,
-            u.packs_already_upgraded,
+            counted(u.blobs_copied as u64, "blob"),
+            counted(u.packs_already_upgraded as u64, "pack"),
             u.to_version
         ));
         return l;
     }
     l.text(format!(
-        "upgraded format {} to {}: copied {} blob(s) from {} pack(s) ({}) into {} new pack(s); \
-         {} index file(s) written, {} removed; {} old pack(s) removed",
+        "upgraded format {} to {}: copied {} from {} ({}) into {}; {} written, {} removed; {} removed",
         u.from_version,
         u.to_version,
-        u.blobs_copied,
-        u.old_packs,
+        counted(u.blobs_copied as u64, "blob"),
+        counted(u.old_packs as u64, "pack"),
         bytes(u.old_bytes),
-        u.packs_written,
-        u.index_files_written,
+        counted(u.packs_written, "new pack"),
+        counted(u.index_files_written as u64, "index file"),
         u.index_files_removed,
-        u.packs_removed
+        counted(u.packs_removed as u64, "old pack")
     ));
     if let Some(c) = &r.check {
         l.0.extend(check(c, false).0);
@@ -563,10 +572,10 @@ pub fn repair_packs(r: &RepairPacksReport) -> Lines {
     let mut l = Lines::default();
     for p in &r.packs {
         l.text(format!(
-            "pack {}: {} {} blob(s), {} lost{}",
+            "pack {}: {} {}, {} lost{}",
             p.pack.short(),
             if r.dry_run { "would salvage" } else { "salvaged" },
-            p.blobs_salvaged,
+            counted(p.blobs_salvaged as u64, "blob"),
             p.blobs_lost.len(),
             if p.header_problem.is_empty() { String::new() } else { format!(" (header: {})", p.header_problem) }
         ));
@@ -576,36 +585,54 @@ pub fn repair_packs(r: &RepairPacksReport) -> Lines {
     }
     if !r.dry_run {
         l.text(format!(
-            "{} new pack(s), {} index file(s) written, {} removed; {} damaged pack(s) removed",
-            r.packs_written, r.index_files_written, r.index_files_removed, r.packs_removed
+            "{} and {} written, {} removed; {} removed",
+            counted(r.packs_written, "new pack"),
+            counted(r.index_files_written as u64, "index file"),
+            r.index_files_removed,
+            counted(r.packs_removed as u64, "damaged pack")
         ));
     }
     if r.blobs_lost > 0 {
         l.problem(format!(
-            "{} blob(s) lost: run `arca repair snapshots` to rewrite the snapshots that use them",
-            r.blobs_lost
+            "{} lost: run `arca repair snapshots` to rewrite the snapshots that use them",
+            counted(r.blobs_lost as u64, "blob")
         ));
     }
     l
 }
 
-/// `find --blob/--tree/--pack`: a pack's blobs, then each use, as restic prints them.
-pub fn find_objects(r: &FindObjectsReport) -> Lines {
+/// `find --blob/--tree/--pack`: a pack's blobs, then each use as restic prints it.
+pub fn find_objects(r: &FindObjectsReport, zone: Zone) -> Lines {
     let mut l = Lines::default();
     for p in &r.packs {
-        l.text(format!("pack {} holds {} blob(s):", p.pack, p.blobs.len()));
+        l.text(format!("pack {} holds {}:", p.pack, counted(p.blobs.len() as u64, "blob")));
         for b in &p.blobs {
             l.text(format!("  {b}"));
         }
     }
     for f in &r.found {
-        let what = if f.object_type == "tree" { "tree" } else { "blob" };
-        let place = if f.object_type == "tree" { "directory" } else { "file" };
-        let pack = f.pack.as_deref().map(|p| format!(" (pack {})", &p[..8.min(p.len())])).unwrap_or_default();
-        l.entry(format!("Found {what} {}{pack} in {place} {}, snapshot {}", f.id, f.path, f.snapshot.short()));
+        l.text(format!("Found {} {}", f.object_type, f.id));
+        match &f.parent_tree {
+            Some(parent) => {
+                l.entry(format!(" ... in file {}", f.path));
+                l.text(format!("     (tree {parent})"));
+            }
+            None => l.entry(format!(" ... path {}", f.path)),
+        }
+        if let Some(pack) = &f.pack {
+            l.text(format!(" ... in pack {}", &pack[..8.min(pack.len())]));
+        }
+        l.text(format!(" ... in snapshot {} ({})", f.snapshot.short(), zone.time(&f.time)));
     }
+    l.0.extend(find_objects_not_found(r).0);
+    l
+}
+
+/// The sought ids no selected snapshot uses (notes, with `--json` too).
+pub fn find_objects_not_found(r: &FindObjectsReport) -> Lines {
+    let mut l = Lines::default();
     for n in &r.not_found {
-        l.note(format!("{n}: not found in {} snapshot(s)", r.snapshots_searched));
+        l.note(format!("{n}: not found in {}", counted(r.snapshots_searched as u64, "snapshot")));
     }
     l
 }
@@ -622,7 +649,7 @@ pub fn cache(r: &CacheReport) -> Lines {
         let used = match c.age_days {
             0 => "today".to_string(),
             1 => "1 day ago".to_string(),
-            n => format!("{n} days ago"),
+            n => format!("{} ago", counted(n, "day")),
         };
         let size = c.size.map(bytes).unwrap_or_default();
         let old = if c.removed {
@@ -634,15 +661,20 @@ pub fn cache(r: &CacheReport) -> Lines {
         };
         l.text(format!("{:<10} {used:<13} {old:<4} {size:>10}", &c.repo_id[..8.min(c.repo_id.len())]).trim_end());
     }
-    let n = r.caches.len();
-    l.text(format!("{n} cache dir{} in {}", if n == 1 { "" } else { "s" }, r.root));
+    l.text(format!("{} in {}", counted(r.caches.len() as u64, "cache dir"), r.root));
     let old = r.caches.iter().filter(|c| c.old && !c.removed).count();
     if r.removed > 0 {
-        l.text(format!("removed {} cache dir(s) unused for more than {} days", r.removed, r.max_age_days));
+        l.text(format!(
+            "removed {} unused for more than {}",
+            counted(r.removed as u64, "cache dir"),
+            counted(r.max_age_days, "day")
+        ));
     } else if old > 0 {
         l.text(format!(
-            "{old} old cache dir(s) (unused for more than {} days): `arca cache --cleanup` removes them",
-            r.max_age_days
+            "{} (unused for more than {}): `arca cache --cleanup` removes {}",
+            counted(old as u64, "old cache dir"),
+            counted(r.max_age_days, "day"),
+            if old == 1 { "it" } else { "them" }
         ));
     }
     l

@@ -80,9 +80,11 @@ pub fn find_objects(s: &Settings, out: Out, a: super::args::FindArgs) -> Result<
     let repo = s.open()?;
     let report = commands::find_objects::run(&repo, what, &a.patterns, &a.snapshots, &filter)?;
     if out.json {
-        out.json_line(&report);
+        // restic's one JSON document: the array of uses
+        out.json_line(&report.found);
+        out.show(&render::find_objects_not_found(&report));
     } else {
-        out.show(&render::find_objects(&report));
+        out.show(&render::find_objects(&report, render::Zone::Local));
     }
     Ok(exit::OK)
 }

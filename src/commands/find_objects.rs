@@ -22,7 +22,8 @@ pub enum ObjectQuery {
     Pack,
 }
 
-/// One use of a sought object: restic's `find --json` object fields.
+/// One use of a sought object: restic's `find --json` blob object (format of its
+/// `doc/075_scripting.rst`), and the pack it was sought in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct FoundObject {
     /// `blob` (data) or `tree`.
@@ -30,8 +31,12 @@ pub struct FoundObject {
     pub id: String,
     /// The file that holds the blob, or the directory that is the tree.
     pub path: String,
-    #[serde(serialize_with = "crate::id::serialize_short")]
+    /// The tree that lists the file (blobs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_tree: Option<TreeId>,
     pub snapshot: SnapshotId,
+    /// The snapshot's time (RFC 3339).
+    pub time: String,
     /// With `--pack`: the pack the blob was sought in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pack: Option<String>,
@@ -125,7 +130,8 @@ pub fn run(
     let mut used: BTreeSet<String> = BTreeSet::new();
     for (sid, snap) in &snaps {
         let mut found = vec![];
-        walk(repo, &sought, *sid, snap.tree, "/".into(), &mut barren, &mut found)
+        let at = Found { snapshot: *sid, time: &snap.time };
+        walk(repo, &sought, &at, snap.tree, "/".into(), &mut barren, &mut found)
             .ctx(format!("snapshot {}", sid.short()))?;
         for f in &found {
             used.insert(f.id.clone());
@@ -142,11 +148,17 @@ pub fn run(
     Ok(report)
 }
 
+/// The snapshot being walked.
+struct Found<'a> {
+    snapshot: SnapshotId,
+    time: &'a str,
+}
+
 /// Record the uses below the tree `id` at `path`; returns whether there were any.
 fn walk(
     repo: &Repository,
     sought: &Sought,
-    snapshot: SnapshotId,
+    at: &Found,
     id: TreeId,
     path: String,
     barren: &mut std::collections::HashSet<TreeId>,
@@ -160,7 +172,9 @@ fn walk(
             pack: sought.pack_of.get(&hex).cloned(),
             id: hex,
             path: path.clone(),
-            snapshot,
+            parent_tree: None,
+            snapshot: at.snapshot,
+            time: at.time.to_string(),
         });
         any = true;
     }
@@ -176,7 +190,7 @@ fn walk(
             format!("{path}/{}", node.name_lossy())
         };
         if let Some(sub) = node.subtree {
-            below |= walk(repo, sought, snapshot, sub, p.clone(), barren, found)?;
+            below |= walk(repo, sought, at, sub, p.clone(), barren, found)?;
         }
         if sought.blobs.is_empty() || (node.content.is_empty() && node.content_lists.is_empty()) {
             continue;
@@ -190,7 +204,9 @@ fn walk(
                     pack: sought.pack_of.get(&bhex).cloned(),
                     id: bhex,
                     path: p.clone(),
-                    snapshot,
+                    parent_tree: Some(id),
+                    snapshot: at.snapshot,
+                    time: at.time.to_string(),
                 });
                 below = true;
             }

@@ -8,8 +8,11 @@ use crate::format::{FORMAT_VERSION, READ_VERSIONS};
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct VersionReport {
     pub version: &'static str,
-    /// The operating system and architecture this build targets (restic's `go_os`, `go_arch`).
+    /// The operating system and architecture this build targets, under restic's names
+    /// (`go_os`, `go_arch`), so that a script reading restic's `version --json` reads arca's.
+    #[serde(rename = "go_os")]
     pub os: &'static str,
+    #[serde(rename = "go_arch")]
     pub arch: &'static str,
     /// The format version `init` creates.
     pub format_version: u8,

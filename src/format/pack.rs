@@ -725,6 +725,33 @@ mod tests {
         assert!(v3_pack(&keys, |_| {}, FLAG_ZSTD).is_err(), "accepted a compressed format 3 header");
     }
 
+    /// format-spec §17.1: a version 1 or 2 repository reads version 3 headers too (those of an
+    /// interrupted `migrate`), a version 3 repository never reads an older layout (that would
+    /// let a planted version 2 pack, committing to nothing, stand in for an upgraded one).
+    #[test]
+    fn older_repositories_also_read_v3_headers_and_v3_reads_only_its_own() {
+        let v3 = Keys::derive(&MasterSecret([1; 32]));
+        let area = vec![7u8; 160];
+        let mut entries: Vec<PackEntry> = unit_entries(BlobType::Data, 0, 100, &[(BlobId([1; 32]), 60)]).collect();
+        entries.extend(unit_entries(BlobType::Data, 100, 60, &[(BlobId([3; 32]), 20)]));
+        let pack = |keys: &Keys| {
+            let mut p = area.clone();
+            p.extend_from_slice(&encode_header(keys, &entries, &area));
+            p
+        };
+        let upgraded = pack(&v3);
+        for format in [1, 2] {
+            let old = Keys { format, ..v3.clone() };
+            let own = decode_pack_header(&old, &pack(&old), pack(&old).len() as u64).unwrap();
+            assert!(!own.commits() && own.entries.len() == 2, "format {format}");
+            let h = decode_pack_header(&old, &upgraded, upgraded.len() as u64).unwrap();
+            assert!(h.commits() && h.entries.len() == 2, "format {format} refused a version 3 header");
+            assert!(h.mismatched_units(&area).is_empty());
+            let e = decode_pack_header(&v3, &pack(&old), pack(&old).len() as u64).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Corrupt, "a version 3 repository read a format {format} header");
+        }
+    }
+
     #[test]
     fn a_group_is_full_at_its_size_or_its_blob_count() {
         let mut g = GroupBuilder::default();

@@ -111,8 +111,9 @@ fn version_prints_restic_shaped_text_and_json_without_a_repository() {
     let v: Value = serde_json::from_str(env.ok(&["version", "--json"]).trim()).unwrap();
     assert_eq!(v["message_type"], "version");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(v["os"], std::env::consts::OS);
-    assert_eq!(v["arch"], std::env::consts::ARCH);
+    // restic's field names
+    assert_eq!(v["go_os"], std::env::consts::OS);
+    assert_eq!(v["go_arch"], std::env::consts::ARCH);
     assert_eq!(v["format_version"], 3);
     assert_eq!(v["read_format_versions"], serde_json::json!([1, 2, 3]));
     assert!(!env.repo.exists(), "version touched the repository location");
@@ -302,28 +303,41 @@ fn find_blob_tree_and_pack_name_the_right_snapshot_and_path() {
     let mut report_blob = None;
     for line in env.ok(&["list", "blobs"]).lines().filter(|l| l.starts_with("data ")) {
         let id = &line[5..];
+        // restic's JSON: one array of blob objects
         let v: Value = serde_json::from_str(env.ok(&["find", "--blob", &id[..12], "--json"]).trim()).unwrap();
-        if v["found"].as_array().unwrap().iter().any(|f| f["path"] == report.as_str()) {
+        let found = v.as_array().unwrap();
+        if found.iter().any(|f| f["path"] == report.as_str()) {
             report_blob = Some(id.to_string());
-            let found = v["found"].as_array().unwrap();
             assert_eq!(found.len(), 1, "report.txt is in one snapshot only: {v}");
-            assert_eq!(found[0]["snapshot"], &first[..8]);
+            assert_eq!(found[0]["snapshot"], first.as_str());
             assert_eq!(found[0]["object_type"], "blob");
+            assert_eq!(found[0]["id"], id);
+            let parent = found[0]["parent_tree"].as_str().unwrap();
+            // the parent tree is the first snapshot's docs/ (the second's lists other files)
+            let t: Value = serde_json::from_str(env.ok(&["find", "--tree", &parent[..12], "--json"]).trim()).unwrap();
+            assert_eq!(t[0]["path"], format!("{}/docs", src.display()).as_str(), "{t}");
+            assert!(found[0]["time"].as_str().unwrap().starts_with("20"), "{v}");
         }
     }
     let report_blob = report_blob.expect("find --blob found report.txt's blob");
     let text = env.ok(&["find", "--blob", &report_blob]);
-    assert_eq!(text.trim(), format!("Found blob {report_blob} in file {report}, snapshot {}", &first[..8]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[0], format!("Found blob {report_blob}"));
+    assert_eq!(lines[1], format!(" ... in file {report}"));
+    assert!(lines[2].starts_with("     (tree "), "{text}");
+    assert!(lines[3].starts_with(&format!(" ... in snapshot {} (", &first[..8])), "{text}");
     // --tree: a snapshot's root tree is found at / of that snapshot only
     let snaps: Value = serde_json::from_str(env.ok(&["snapshots", "--json"]).trim()).unwrap();
     let root_of = |id: &str| {
         snaps.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["tree"].as_str().unwrap().to_string()
     };
     let v: Value = serde_json::from_str(env.ok(&["find", "--tree", &root_of(&second), "--json"]).trim()).unwrap();
-    let found = v["found"].as_array().unwrap();
+    let found = v.as_array().unwrap();
     assert_eq!(found.len(), 1, "{v}");
     assert_eq!(found[0]["path"], "/");
-    assert_eq!(found[0]["snapshot"], &second[..8]);
+    assert_eq!(found[0]["snapshot"], second.as_str());
+    assert!(found[0].get("parent_tree").is_none(), "{v}");
     // --pack: every blob of the pack holding report.txt's blob, and report.txt among their users
     let (pack, blobs) = ids_in(&env.repo, "data")
         .into_iter()
@@ -334,18 +348,24 @@ fn find_blob_tree_and_pack_name_the_right_snapshot_and_path() {
         .find(|(_, b)| b.iter().any(|b| b["id"] == report_blob.as_str()))
         .expect("a pack holds report.txt's blob");
     let v: Value = serde_json::from_str(env.ok(&["find", "--pack", &pack[..10], "--json"]).trim()).unwrap();
-    let listed = v["packs"][0]["blobs"].as_array().unwrap();
-    assert_eq!(v["packs"][0]["pack"], pack.as_str());
-    assert_eq!(listed.len(), blobs.len(), "{v}");
-    let uses = v["found"].as_array().unwrap();
+    let uses = v.as_array().unwrap();
     assert!(
-        uses.iter().any(|f| f["path"] == report.as_str() && f["snapshot"] == first[..8] && f["pack"] == pack.as_str()),
+        uses.iter()
+            .any(|f| f["path"] == report.as_str() && f["snapshot"] == first.as_str() && f["pack"] == pack.as_str()),
         "{v}"
     );
-    // an id nobody uses is reported as not found
-    let v: Value = serde_json::from_str(env.ok(&["find", "--blob", "00000000", "--json"]).trim()).unwrap();
-    assert_eq!(v["found"].as_array().unwrap().len(), 0);
-    assert_eq!(v["not_found"][0], "00000000");
+    assert!(uses.iter().all(|f| f["pack"] == pack.as_str()), "{v}");
+    // the text lists every blob of the pack first
+    let text = env.ok(&["find", "--pack", &pack[..10]]);
+    assert!(text.starts_with(&format!("pack {pack} holds {} blob", blobs.len())), "{text}");
+    for b in &blobs {
+        assert!(text.contains(&format!("  {} {}", b["type"].as_str().unwrap(), b["id"].as_str().unwrap())), "{text}");
+    }
+    // an id nobody uses is reported as not found (on stderr; the JSON array is empty)
+    let o = env.run(&["find", "--blob", "00000000", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+    assert!(stderr(&o).contains("00000000: not found in 2 snapshots"), "{}", stderr(&o));
 }
 
 #[test]

@@ -490,16 +490,29 @@ fn repair_packs_find_objects_and_cache_renderings() {
     let found = FindObjectsReport {
         snapshots_searched: 2,
         packs: vec![PackContents { pack: "7d".repeat(32), blobs: vec![format!("data {}", "ab".repeat(32))] }],
-        found: vec![FoundObject {
-            object_type: "blob",
-            id: "ab".repeat(32),
-            path: "/home/me/report.txt".into(),
-            snapshot: hx("5e"),
-            pack: Some("7d".repeat(32)),
-        }],
+        found: vec![
+            FoundObject {
+                object_type: "blob",
+                id: "ab".repeat(32),
+                path: "/home/me/report.txt".into(),
+                parent_tree: Some(crate::id::TreeId([0x9e; 32])),
+                snapshot: hx("5e"),
+                time: "2026-12-01T10:00:00Z".into(),
+                pack: Some("7d".repeat(32)),
+            },
+            FoundObject {
+                object_type: "tree",
+                id: "9e".repeat(32),
+                path: "/home/me".into(),
+                parent_tree: None,
+                snapshot: hx("5e"),
+                time: "2026-12-01T10:00:00Z".into(),
+                pack: None,
+            },
+        ],
         not_found: vec!["00ff".into()],
     };
-    insta::assert_snapshot!("find_objects", shown(&find_objects(&found)));
+    insta::assert_snapshot!("find_objects", shown(&find_objects(&found, zone())));
     let entry = |id: &str, age_days: u64, old: bool, removed: bool| CacheEntry {
         repo_id: id.repeat(32),
         path: format!("/home/me/.cache/arca/{}", id.repeat(32)),
