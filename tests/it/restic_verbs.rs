@@ -155,7 +155,16 @@ fn list_names_exactly_what_the_repository_holds() {
     let listed: Vec<String> = env.ok(&["list", "blobs"]).lines().map(str::to_string).collect();
     assert_eq!(listed, want);
     assert!(listed.iter().any(|l| l.starts_with("tree ")) && listed.iter().any(|l| l.starts_with("data ")));
-    // locks: none now; one while planted by hand is listed (and listing takes no lock itself)
+    // locks: none now; while another client holds an exclusive lock, `list locks` (which takes
+    // no lock itself) names exactly that lock, and a listing that needs a lock is refused
+    assert_eq!(env.ok(&["list", "locks"]), "");
+    let holder = Repository::open(raw_backend(&env.repo), PASSWORD.as_bytes()).unwrap().without_cache();
+    let lock = holder.lock("prune", arca::repo::LockMode::Exclusive).unwrap();
+    let listed: Vec<String> = env.ok(&["list", "locks"]).lines().map(str::to_string).collect();
+    assert_eq!(listed, ids_in(&env.repo, "locks"));
+    assert_eq!(listed.len(), 1);
+    assert_ne!(code(&env.run(&["list", "snapshots"])), 0, "list snapshots ignored an exclusive lock");
+    drop(lock);
     assert_eq!(env.ok(&["list", "locks"]), "");
     let o = env.run(&["list", "nothing"]);
     assert_ne!(code(&o), 0);
