@@ -175,7 +175,7 @@ Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
   arca find --path /etc/fstab --json
   arca find --blob 3fa9c1d2 5be01c77               (the files holding these data blobs)
   arca find --tree 9e0a1b2c --host laptop          (the directories that are this tree)
-  arca find --pack 7d3e4f50 --json                 (the pack's blobs and who uses them)
+  arca find --pack 7d3e4f50 --json                 (the files and directories using its blobs)
 Answers come from a catalog in the local cache, updated with the snapshots added since
 (--blob, --tree and --pack walk the snapshots' trees instead).")]
     Find(FindArgs),

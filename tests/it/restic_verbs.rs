@@ -224,6 +224,35 @@ fn migrate_upgrades_golden_v2_to_v3_without_losing_a_bit() {
     migrate_golden("golden-v2", "golden v2", 2);
 }
 
+/// Packs that prune marked for deletion (format-spec §21) in a version 2 repository are
+/// upgraded too: their blobs are copied into live packs, the marked packs go with the other
+/// old ones, nothing used is lost, and the next prune finds the copies unused.
+#[test]
+fn migrate_copies_the_blobs_of_packs_prune_marked_and_prune_finds_them_unused_after() {
+    let g = Golden::new("golden-v2", "golden v2");
+    let before = g.restored("before");
+    let src = g.env.path("extra");
+    write(&src.join("x.bin"), &noise(400_000, 5));
+    let o = g.ok(&["backup", "--json", src.to_str().unwrap()]);
+    let extra = summary(&o)["snapshot_id"].as_str().unwrap().to_string();
+    g.ok(&["forget", &extra]);
+    let pruned: Value = serde_json::from_str(g.ok(&["prune", "--json"]).trim()).unwrap();
+    assert!(pruned["packs_marked"].as_u64().unwrap() >= 1, "prune marked nothing: {pruned}");
+    assert_eq!(g.version(), 2);
+    let old_packs = ids_in(&g.env.repo, "data");
+    let done: Value = serde_json::from_str(g.ok(&["migrate", "upgrade_repo_v3", "--json"]).trim()).unwrap();
+    assert_eq!(done["check"]["errors"].as_array().map(Vec::len), Some(0), "{done}");
+    assert_eq!(done["packs_removed"], old_packs.len(), "{done}");
+    assert!(ids_in(&g.env.repo, "data").iter().all(|p| !old_packs.contains(p)), "a marked old pack survived");
+    g.check_read_data();
+    assert_same_tree(&before, &g.restored("after"));
+    // the forgotten snapshot's blobs were kept (copied), and prune sees them as unused again
+    let again: Value = serde_json::from_str(g.ok(&["prune", "--json"]).trim()).unwrap();
+    assert!(again["blobs_unused"].as_u64().unwrap() > 0, "{again}");
+    g.check_read_data();
+    assert_same_tree(&before, &g.restored("after-prune"));
+}
+
 #[test]
 fn migrate_of_a_damaged_pack_stops_before_changing_anything() {
     let g = Golden::new("golden-v2", "golden v2");
