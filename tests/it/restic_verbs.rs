@@ -464,6 +464,85 @@ fn repair_packs_salvages_the_intact_blobs_of_a_damaged_pack_and_check_reports_on
     assert!(stderr(&o).contains("list packs"), "{}", stderr(&o));
 }
 
+/// Stop `repair packs` at its 1st, 2nd, ... write or delete: after each stop every blob that
+/// can be salvaged is still readable (the intact file restores bit for bit, from the damaged
+/// pack or its salvaged copy) and `check` finds nothing but the one damaged blob; the run
+/// after the stop finishes the repair.
+#[test]
+fn a_repair_packs_stopped_at_any_write_keeps_every_salvageable_blob_and_the_rerun_finishes() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("big1"), &noise(3 << 20, 1));
+    write(&src.join("big2"), &noise(3 << 20, 2));
+    env.backup_json(&[src.to_str().unwrap()]);
+    let (pack, blobs) = data_pack(&env);
+    let first = blobs
+        .iter()
+        .filter(|b| b.get("group_offset").is_none())
+        .min_by_key(|b| b["offset"].as_u64().unwrap())
+        .expect("a chunk sealed alone");
+    let lost = first["id"].as_str().unwrap().to_string();
+    let path = env.repo.join("data").join(&pack[..2]).join(&pack);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[first["offset"].as_u64().unwrap() as usize + 30] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    // the file that holds the damaged blob, and the other
+    let v: Value = serde_json::from_str(env.ok(&["find", "--blob", &lost, "--json"]).trim()).unwrap();
+    let damaged_file = v[0]["path"].as_str().unwrap().to_string();
+    let intact = if damaged_file.ends_with("big1") { "big2" } else { "big1" };
+    let want = std::fs::read(src.join(intact)).unwrap();
+    let template = env.path("template");
+    copy_dir(&env.repo, &template);
+    let open = |backend| Repository::open(backend, PASSWORD.as_bytes()).unwrap().without_cache();
+    let only_the_lost_blob_is_missing = |at: &str| {
+        let o = env.run(&["check", "--read-data", "--json"]);
+        let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim())
+            .unwrap_or_else(|e| panic!("{at}: check printed no report ({e}): {}", stderr(&o)));
+        let damaged = v["damaged"].as_array().unwrap();
+        assert_eq!(damaged.len(), 1, "{at}: {v}");
+        assert_eq!(damaged[0]["path"], damaged_file.as_str(), "{at}: {v}");
+        let out = env.path("out");
+        let _ = std::fs::remove_dir_all(&out);
+        env.run(&["restore", "latest", "--target", out.to_str().unwrap()]);
+        let restored = std::fs::read(out.join(src.strip_prefix("/").unwrap()).join(intact)).unwrap();
+        assert!(restored == want, "{at}: {intact} does not restore");
+    };
+    for (stops, n) in (1..100).enumerate() {
+        copy_dir(&template, &env.repo);
+        let repo = open(Arc::new(FaultBackend::new(raw_backend(&env.repo)).crash_at(n)));
+        match arca::commands::repair_packs::run(repo, std::slice::from_ref(&pack), false, &|_| {}) {
+            Ok(r) => {
+                assert_eq!(r.blobs_lost, 1);
+                assert!(stops > 3, "the repair got through after only {stops} stops");
+                assert!(!path.exists());
+                // (the stop may have come at the lock's removal, which a run does not fail on)
+                let _ = std::fs::remove_dir_all(env.repo.join("locks"));
+                only_the_lost_blob_is_missing("uninterrupted");
+                return;
+            }
+            Err(e) => assert!(e.message.contains("injected crash"), "stop at {n}: {e}"),
+        }
+        let _ = std::fs::remove_dir_all(env.repo.join("locks"));
+        only_the_lost_blob_is_missing(&format!("stop at {n}"));
+        // the run after the stop finishes: the damaged pack is gone
+        let rerun = arca::commands::repair_packs::run(
+            open(raw_backend(&env.repo)),
+            std::slice::from_ref(&pack),
+            false,
+            &|_| {},
+        );
+        match rerun {
+            Ok(_) => {}
+            // the stop came after the damaged pack was deleted: nothing is left to repair
+            Err(e) => assert!(e.message.contains("is stored or indexed"), "stop at {n}: {e}"),
+        }
+        assert!(!path.exists(), "stop at {n}: the rerun left the damaged pack");
+        only_the_lost_blob_is_missing(&format!("rerun after stop at {n}"));
+    }
+    panic!("repair packs never got through");
+}
+
 /// A pack whose header no longer authenticates (its last bytes damaged) is salvaged whole
 /// through the index: every blob verifies against its id, so nothing is lost.
 #[test]
