@@ -120,10 +120,11 @@ pub fn upgrade_to_v3(
         return Err(Error::usage(format!("{} does not apply: {}", s.name, s.reason)));
     }
     // 1. the packs of an interrupted run (or backup) become known again
-    repo.adopt_unindexed_packs(dry_run)?;
+    // (a dry run adopts them in memory only: no index file names them)
+    let adopted = repo.adopt_unindexed_packs(dry_run)?;
     let listed_files = repo.list(ObjectKind::Index)?;
     let mut marks: HashMap<PackId, u64> = HashMap::new();
-    let mut indexed: HashSet<PackId> = HashSet::new();
+    let mut indexed: HashSet<PackId> = adopted.into_iter().collect();
     for id in &listed_files {
         let f = repo.load_index_file(id).ctx_object(ObjectKind::Index.path(id))?;
         indexed.extend(f.packs.iter().map(|p| p.id));

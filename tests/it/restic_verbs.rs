@@ -273,12 +273,11 @@ fn migrate_of_a_damaged_pack_stops_before_changing_anything() {
     assert_eq!(g.version(), 2);
 }
 
-/// Stop a migrate of the golden v2 repository at its 1st, 2nd, ... write or delete: after each
+/// Stop a migrate of a golden repository at its 1st, 2nd, ... write or delete: after each
 /// stop the repository opens, `check --read-data` finds nothing wrong and the snapshot
 /// restores bit for bit; `migrate` run again finishes the upgrade.
-#[test]
-fn a_migrate_stopped_at_any_write_leaves_a_repository_that_opens_checks_and_finishes() {
-    let g = Golden::new("golden-v2", "golden v2");
+fn migrate_stopped_at_any_write(name: &str, password: &'static str) {
+    let g = Golden::new(name, password);
     let template = g.env.path("template");
     copy_dir(&g.env.repo, &template);
     let want = g.restored("want");
@@ -299,6 +298,19 @@ fn a_migrate_stopped_at_any_write_leaves_a_repository_that_opens_checks_and_fini
         let report = check::check(&open(raw_backend(&g.env.repo)), ReadData::All).unwrap();
         assert!(report.ok(), "stop at {n}: {:?} {:?}", report.errors, report.damaged);
         assert_same_tree(&want, &g.restored(&format!("stop-{n}")));
+        // a dry run now writes nothing and accounts for every stored pack, those of the
+        // stopped run (not yet indexed) too
+        let bytes = tree_bytes(&g.env.repo);
+        match arca::commands::migrate::run(open(raw_backend(&g.env.repo)), "upgrade_repo_v3", true, &|_| {}) {
+            Ok(dry) => assert_eq!(
+                dry.upgrade.old_packs + dry.upgrade.packs_already_upgraded,
+                ids_in(&g.env.repo, "data").len(),
+                "stop at {n}: {:?}",
+                dry.upgrade
+            ),
+            Err(e) => assert!(e.message.contains("does not apply"), "stop at {n}: {e}"),
+        }
+        assert!(tree_bytes(&g.env.repo) == bytes, "stop at {n}: the dry run changed the repository");
         // the run after the stop finishes the job
         let finished = arca::commands::migrate::run(open(raw_backend(&g.env.repo)), "upgrade_repo_v3", false, &|_| {});
         match finished {
@@ -311,6 +323,16 @@ fn a_migrate_stopped_at_any_write_leaves_a_repository_that_opens_checks_and_fini
         assert_same_tree(&want, &g.restored(&format!("rerun-{n}")));
     }
     panic!("migrate never got through");
+}
+
+#[test]
+fn a_migrate_of_golden_v1_stopped_at_any_write_leaves_a_repository_that_opens_checks_and_finishes() {
+    migrate_stopped_at_any_write("golden-v1", "golden v1");
+}
+
+#[test]
+fn a_migrate_of_golden_v2_stopped_at_any_write_leaves_a_repository_that_opens_checks_and_finishes() {
+    migrate_stopped_at_any_write("golden-v2", "golden v2");
 }
 
 /// The data pack of `env`'s repository with its blobs' JSON (from `cat pack`).
