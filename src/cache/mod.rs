@@ -15,6 +15,7 @@
 //! sticky; otherwise the cache is not used, with a warning. Temporary files get unique names
 //! and are created `O_EXCL|O_NOFOLLOW`, mode 0600.
 
+pub mod caches;
 pub mod history;
 pub mod key_hint;
 
@@ -64,6 +65,10 @@ impl Cache {
                 &tag,
                 "Signature: 8a477f597d28d172789f06886806bc55\n# arca cache; see https://bford.info/cachedir/\n",
             );
+        }
+        // used now: `arca cache --cleanup` removes only caches unused for longer (`caches`)
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.set_modified(std::time::SystemTime::now());
         }
         let _ = std::fs::remove_file(dir.join("index-table"));
         let catalog = open_catalog(&dir.join("catalog.sqlite")).map_err(|e| tracing::debug!("cache catalog: {e}")).ok();

@@ -177,7 +177,11 @@ Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
   arca find 'src/*.rs' --newest '2026-11-01'   (a pattern with / matches the path)
   arca find --path /home/me/report.odt         (the file's versions: size, mtime, content id, snapshots)
   arca find --path /etc/fstab --json
-Answers come from a catalog in the local cache, updated with the snapshots added since.")]
+  arca find --blob 3fa9c1d2 5be01c77               (the files holding these data blobs)
+  arca find --tree 9e0a1b2c --host laptop          (the directories that are this tree)
+  arca find --pack 7d3e4f50 --json                 (the files and directories using its blobs)
+Answers come from a catalog in the local cache, updated with the snapshots added since
+(--blob, --tree and --pack walk the snapshots' trees instead).")]
     Find(FindArgs),
     /// Show what changed between two snapshots, or between a snapshot and a directory on disk
     #[command(after_help = "Examples:
@@ -212,6 +216,59 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
         #[arg(long, value_name = "DIR")]
         man: PathBuf,
     },
+    /// Print version information: arca's version, the platform, the format versions it reads
+    #[command(after_help = "Examples:\n  arca version\n  arca version --json | jq -r .version")]
+    Version,
+    /// List what the repository holds: snapshots, index, packs, keys, locks or blobs (one id per line)
+    #[command(after_help = "Examples:
+  arca list snapshots
+  arca list packs | wc -l
+  arca list blobs                (TYPE ID per line: data or tree)
+  arca list locks --json")]
+    List(ListArgs),
+    /// Upgrade the repository's format: list the migrations that apply, or apply one
+    #[command(after_help = "Examples:
+  arca migrate                            (the migrations and whether they apply)
+  arca migrate upgrade_repo_v3 --dry-run  (what would be copied)
+  arca migrate upgrade_repo_v3            (exclusive lock; checks the repository after)
+An interrupted migration leaves a repository that opens and checks: run it again to finish.")]
+    Migrate(MigrateArgs),
+    /// List the local caches (one per repository) with size and last use, or remove old ones
+    #[command(after_help = "Examples:
+  arca cache
+  arca cache --cleanup                 (remove caches unused for more than 30 days)
+  arca cache --cleanup --max-age 7 --no-size
+  arca --cache-dir /var/cache/arca cache --json")]
+    Cache(CacheArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CacheArgs {
+    /// Remove the caches unused for more than --max-age days
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Age in days after which a cache counts as old
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub max_age: u64,
+    /// Don't count the size of each cache (faster)
+    #[arg(long)]
+    pub no_size: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// snapshots, index, packs, keys, locks or blobs
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::commands::list::ListWhat::NAMES))]
+    pub what: String,
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The migration to apply (none: list them)
+    pub name: Option<String>,
+    /// Say what would be done without writing anything
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -457,6 +514,15 @@ pub struct FindArgs {
     /// Instead of patterns: every version of this path across snapshots
     #[arg(long, value_name = "PATH", conflicts_with = "patterns")]
     pub path: Option<String>,
+    /// The arguments are data blob ids (or prefixes): list the files that hold them
+    #[arg(long, conflicts_with_all = ["tree", "pack", "path"])]
+    pub blob: bool,
+    /// The arguments are tree ids (or prefixes): list the directories that are them
+    #[arg(long, conflicts_with_all = ["pack", "path"])]
+    pub tree: bool,
+    /// The arguments are pack ids (or prefixes): list their blobs and the files that use them
+    #[arg(long, conflicts_with = "path")]
+    pub pack: bool,
     /// Match patterns without regard to case
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
@@ -746,6 +812,18 @@ pub enum RepairCommand {
         /// Read every pack whole and salvage the readable blobs of damaged ones
         #[arg(long)]
         read_data: bool,
+        /// Only show what would be done
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
+    #[command(after_help = "Examples:
+  arca check --read-data            (names damaged packs)
+  arca repair packs 3fa9c1d2 --dry-run
+  arca repair packs 3fa9c1d2 5be01c77 && arca repair snapshots --forget")]
+    /// Salvage the readable blobs of damaged packs into new packs, then remove the damaged packs
+    Packs {
+        /// Pack ids (or unique prefixes), as `check` names them
+        ids: Vec<String>,
         /// Only show what would be done
         #[arg(long, short = 'n')]
         dry_run: bool,

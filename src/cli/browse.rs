@@ -72,6 +72,9 @@ pub fn dump(s: &Settings, out: Out, a: DumpArgs) -> Result<u8> {
 }
 
 pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
+    if a.blob || a.tree || a.pack {
+        return super::verbs::find_objects(s, out, a);
+    }
     let time = |t: &Option<String>| -> Result<Option<i64>> {
         t.as_deref().map(|t| commands::parse_time(t).map(|d| d.timestamp_nanos_opt().unwrap_or(i64::MAX))).transpose()
     };

@@ -47,6 +47,10 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Completion { shell } => super::generate::completion(shell),
         Command::Generate { man } => super::generate::man_pages(&man),
         Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
+        Command::Version => super::verbs::version(out),
+        Command::List(a) => super::verbs::list(s, out, a),
+        Command::Migrate(a) => super::verbs::migrate(s, out, a),
+        Command::Cache(a) => super::verbs::cache(s, out, a),
     }
 }
 

@@ -175,6 +175,7 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
             }
             Ok(exit::OK)
         }
+        RepairCommand::Packs { ids, dry_run } => super::verbs::repair_packs(s, out, &ids, dry_run),
         RepairCommand::Snapshots { ids, filter, forget, dry_run } => {
             let repo = Arc::new(s.open()?);
             let f = super::handlers::filter(&filter);

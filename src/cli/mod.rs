@@ -18,6 +18,7 @@ mod progress;
 mod render;
 mod rewrite;
 mod settings;
+mod verbs;
 
 use std::process::ExitCode;
 
@@ -95,6 +96,7 @@ pub fn run() -> ExitCode {
     let generated = match &cli.command {
         args::Command::Completion { shell } => Some(generate::completion(*shell)),
         args::Command::Generate { man } => Some(generate::man_pages(man)),
+        args::Command::Version => Some(verbs::version(out)),
         _ => None,
     };
     if let Some(result) = generated {

@@ -8,17 +8,24 @@ use std::path::Path;
 
 use super::output::{bytes, count};
 use crate::commands::backup::BackupReport;
+use crate::commands::cache::CacheReport;
 use crate::commands::diff::{Change, DiffStats, NewSide};
 use crate::commands::find::{PathHistory, SnapshotMatches};
+use crate::commands::find_objects::FindObjectsReport;
 use crate::commands::forget::ForgetGroup;
+use crate::commands::list::Listed;
 use crate::commands::ls::LsNode;
+use crate::commands::migrate::MigrateReport;
 use crate::commands::snapshots::{SnapshotGroup, SnapshotInfo};
 use crate::commands::stats::{Mode, Stats};
 use crate::commands::tag::TagReport;
+use crate::commands::version::VersionReport;
 use crate::id::SnapshotId;
 use crate::maintenance::check::CheckReport;
+use crate::maintenance::migrate::MigrationStatus;
 use crate::maintenance::policy::Policy;
 use crate::maintenance::prune::{PruneOptions, PruneStats};
+use crate::maintenance::repair_packs::RepairPacksReport;
 use crate::repo::KeyInfo;
 use crate::restorer::RestoreSummary;
 
@@ -528,6 +535,195 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
             if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
         ));
         l.problem("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");
+    }
+    l
+}
+
+/// `version`: restic's one line.
+pub fn version(v: &VersionReport) -> Lines {
+    let mut l = Lines::default();
+    let reads: Vec<String> = v.read_format_versions.iter().map(u8::to_string).collect();
+    l.text(format!(
+        "arca {} compiled for {}/{}; repository format {} (reads {})",
+        v.version,
+        v.os,
+        v.arch,
+        v.format_version,
+        reads.join(", ")
+    ));
+    l
+}
+
+/// `list`: one id per line, blobs as `TYPE ID` (restic's output).
+pub fn list(listed: &[Listed]) -> Lines {
+    let mut l = Lines::default();
+    for item in listed {
+        match &item.blob_type {
+            Some(t) => l.text(format!("{t} {}", item.id)),
+            None => l.text(item.id.clone()),
+        }
+    }
+    l
+}
+
+/// `migrate` without a name: the migrations and whether each applies.
+pub fn migrations(list: &[MigrationStatus], version: u8) -> Lines {
+    let mut l = Lines::default();
+    l.text(format!("repository format version {version}; available migrations:"));
+    for m in list {
+        if m.applies {
+            l.text(format!("  {}: {}", m.name, m.description));
+        } else {
+            l.text(format!("  {} (does not apply: {}): {}", m.name, m.reason, m.description));
+        }
+    }
+    l
+}
+
+/// `migrate NAME`'s summary, and the check after it.
+pub fn migrate(r: &MigrateReport) -> Lines {
+    let u = &r.upgrade;
+    let mut l = Lines::default();
+    if u.dry_run {
+        l.text(format!(
+            "would upgrade format {} to {}: copy {} ({}), {}; {} already in version {}",
+            u.from_version,
+            u.to_version,
+            count(u.old_packs as u64, "pack"),
+            bytes(u.old_bytes),
+            count(u.blobs_copied as u64, "blob"),
+            count(u.packs_already_upgraded as u64, "pack"),
+            u.to_version
+        ));
+        return l;
+    }
+    l.text(format!(
+        "upgraded format {} to {}: copied {} from {} ({}) into {}; {} written, {} removed; {} removed",
+        u.from_version,
+        u.to_version,
+        count(u.blobs_copied as u64, "blob"),
+        count(u.old_packs as u64, "pack"),
+        bytes(u.old_bytes),
+        count(u.packs_written, "new pack"),
+        count(u.index_files_written as u64, "index file"),
+        u.index_files_removed,
+        count(u.packs_removed as u64, "old pack")
+    ));
+    if let Some(c) = &r.check {
+        l.0.extend(check(c, false).0);
+    }
+    l
+}
+
+/// `repair packs`: each pack's salvage, the lost blobs, and the next step.
+pub fn repair_packs(r: &RepairPacksReport) -> Lines {
+    let mut l = Lines::default();
+    for p in &r.packs {
+        l.text(format!(
+            "pack {}: {} {}, {} lost{}",
+            p.pack.short(),
+            if r.dry_run { "would salvage" } else { "salvaged" },
+            count(p.blobs_salvaged as u64, "blob"),
+            p.blobs_lost.len(),
+            if p.header_problem.is_empty() { String::new() } else { format!(" (header: {})", p.header_problem) }
+        ));
+        for b in &p.blobs_lost {
+            l.problem(format!("lost: {b}"));
+        }
+    }
+    if !r.dry_run {
+        l.text(format!(
+            "{} and {} written, {} removed; {} removed",
+            count(r.packs_written, "new pack"),
+            count(r.index_files_written as u64, "index file"),
+            r.index_files_removed,
+            count(r.packs_removed as u64, "damaged pack")
+        ));
+    }
+    if r.blobs_lost > 0 {
+        l.problem(format!(
+            "{} lost: run `arca repair snapshots` to rewrite the snapshots that use them",
+            count(r.blobs_lost as u64, "blob")
+        ));
+    }
+    l
+}
+
+/// `find --blob/--tree/--pack`: a pack's blobs, then each use as restic prints it.
+pub fn find_objects(r: &FindObjectsReport, zone: Zone) -> Lines {
+    let mut l = Lines::default();
+    for p in &r.packs {
+        l.text(format!("pack {} holds {}:", p.pack, count(p.blobs.len() as u64, "blob")));
+        for b in &p.blobs {
+            l.text(format!("  {b}"));
+        }
+    }
+    for f in &r.found {
+        l.text(format!("Found {} {}", f.object_type, f.id));
+        match &f.parent_tree {
+            Some(parent) => {
+                l.entry(format!(" ... in file {}", f.path));
+                l.text(format!("     (tree {parent})"));
+            }
+            None => l.entry(format!(" ... path {}", f.path)),
+        }
+        if let Some(pack) = &f.pack {
+            l.text(format!(" ... in pack {}", &pack[..8.min(pack.len())]));
+        }
+        l.text(format!(" ... in snapshot {} ({})", f.snapshot.short(), zone.time(&f.time)));
+    }
+    l.0.extend(find_objects_not_found(r).0);
+    l
+}
+
+/// The sought ids no selected snapshot uses (notes, with `--json` too).
+pub fn find_objects_not_found(r: &FindObjectsReport) -> Lines {
+    let mut l = Lines::default();
+    for n in &r.not_found {
+        l.note(format!("{n}: not found in {}", count(r.snapshots_searched as u64, "snapshot")));
+    }
+    l
+}
+
+/// `cache`: restic's table (repository id, last use, old, size), then the count.
+pub fn cache(r: &CacheReport) -> Lines {
+    let mut l = Lines::default();
+    if r.caches.is_empty() {
+        l.text(format!("no cache directories in {}", r.root));
+        return l;
+    }
+    l.text(format!("{:<10} {:<13} {:<4} {:>10}", "Repo ID", "Last Used", "Old", "Size"));
+    for c in &r.caches {
+        let used = match c.age_days {
+            0 => "today".to_string(),
+            1 => "1 day ago".to_string(),
+            n => format!("{} ago", count(n, "day")),
+        };
+        let size = c.size.map(bytes).unwrap_or_default();
+        let old = if c.removed {
+            "rm"
+        } else if c.old {
+            "yes"
+        } else {
+            ""
+        };
+        l.text(format!("{:<10} {used:<13} {old:<4} {size:>10}", &c.repo_id[..8.min(c.repo_id.len())]).trim_end());
+    }
+    l.text(format!("{} in {}", count(r.caches.len() as u64, "cache dir"), r.root));
+    let old = r.caches.iter().filter(|c| c.old && !c.removed).count();
+    if r.removed > 0 {
+        l.text(format!(
+            "removed {} unused for more than {}",
+            count(r.removed as u64, "cache dir"),
+            count(r.max_age_days, "day")
+        ));
+    } else if old > 0 {
+        l.text(format!(
+            "{} (unused for more than {}): `arca cache --cleanup` removes {}",
+            count(old as u64, "old cache dir"),
+            count(r.max_age_days, "day"),
+            if old == 1 { "it" } else { "them" }
+        ));
     }
     l
 }

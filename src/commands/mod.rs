@@ -10,19 +10,24 @@
 //! work of `copy::copy` and `tag::tag` under a lock the caller already holds.
 
 pub mod backup;
+pub mod cache;
 pub mod cat;
 pub mod check;
 pub mod copy;
 pub mod diff;
 pub mod dump;
 pub mod find;
+pub mod find_objects;
 pub mod forget;
 pub mod init;
 pub mod key;
+pub mod list;
 pub mod ls;
+pub mod migrate;
 pub mod mount;
 pub mod prune;
 pub mod repair;
+pub mod repair_packs;
 pub mod restore;
 pub mod rewrite;
 pub mod select;
@@ -30,5 +35,6 @@ pub mod snapshots;
 pub mod stats;
 pub mod tag;
 pub mod unlock;
+pub mod version;
 
 pub use select::{parse_time, select, select_many, Filter};

@@ -28,7 +28,7 @@ use crate::crypto::{padme, random_bytes, seal, seal_append, Aad, Keys, SealKind,
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
-use super::{BlobType, Reader};
+use super::{BlobType, Reader, FORMAT_VERSION};
 
 /// Bytes of a header or index entry in format v1, and in v2 (which adds `group_offset`).
 pub const ENTRY_LEN_V1: usize = 45;
@@ -521,25 +521,40 @@ pub fn sealed_header(tail: &[u8], pack_len: u64) -> Result<&[u8]> {
 /// members of a group must be back to back in its plaintext (format-spec/v3.md §11.3). In
 /// format v3 the header must be stored raw, name as many unit hashes as it has units, and be
 /// padded with zeros to exactly [`header_bucket`] of its length.
+///
+/// A repository of format 1 or 2 may also hold packs with version 3 headers, stored by a
+/// `migrate` to version 3 that has not finished (format-spec/v3.md §17.1): such a repository
+/// reads a header in its own layout first and, if that fails, in the version 3 layout, which
+/// commits to more. A version 3 repository reads only version 3 headers.
 pub fn decode_pack_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<PackHeader> {
+    match decode_pack_header_as(keys, keys.format, tail, pack_len) {
+        Err(e) if keys.format < FORMAT_VERSION => {
+            decode_pack_header_as(keys, FORMAT_VERSION, tail, pack_len).map_err(|_| e)
+        }
+        decoded => decoded,
+    }
+}
+
+/// [`decode_pack_header`] in the layout of format `format` only.
+fn decode_pack_header_as(keys: &Keys, format: u8, tail: &[u8], pack_len: u64) -> Result<PackHeader> {
     let sealed = sealed_header(tail, pack_len)?;
     let n = sealed.len();
     let (flags, body) = keys.open(&Aad::object(SealKind::PackHeader), sealed)?;
     let plain = match flags {
         0 => body,
-        FLAG_ZSTD if keys.format == 2 => decompress(&body, max_header_plaintext(2))?,
+        FLAG_ZSTD if format == 2 => decompress(&body, max_header_plaintext(2))?,
         _ => {
             return Err(Error::corrupt(format!(
                 "pack header has flags {flags:#04x}; format {} headers are stored raw",
-                keys.format
+                format
             )))
         }
     };
     let blob_area_end = pack_len - (n + TRAILER_LEN) as u64;
     let mut r = Reader::new(&plain, "pack header");
-    let (nonce, mut unit_hashes) = if keys.format >= 3 { (Some(r.id()?), Vec::new()) } else { (None, Vec::new()) };
+    let (nonce, mut unit_hashes) = if format >= 3 { (Some(r.id()?), Vec::new()) } else { (None, Vec::new()) };
     let count = r.u32()?;
-    let elen = entry_len(keys.format);
+    let elen = entry_len(format);
     let mut padding = 0;
     if nonce.is_some() {
         let unit_count = r.u32()?;
@@ -561,7 +576,7 @@ pub fn decode_pack_header(keys: &Keys, tail: &[u8], pack_len: u64) -> Result<Pac
     // the group being read: its unit and where its next member starts
     let mut group: Option<(PackEntry, u64)> = None;
     for _ in 0..count {
-        let e = PackEntry::read(&mut r, keys.format)?;
+        let e = PackEntry::read(&mut r, format)?;
         let bad = |what: &str| Error::corrupt(format!("pack header entry for blob {} {what}", e.id.short()));
         match (e.group_offset, group) {
             (Some(g), Some((unit, at))) if unit.same_unit(&e) => {
@@ -708,6 +723,33 @@ mod tests {
             assert!(v3_pack(&keys, edit, 0).is_err(), "accepted {what}");
         }
         assert!(v3_pack(&keys, |_| {}, FLAG_ZSTD).is_err(), "accepted a compressed format 3 header");
+    }
+
+    /// format-spec §17.1: a version 1 or 2 repository reads version 3 headers too (those of an
+    /// interrupted `migrate`), a version 3 repository never reads an older layout (that would
+    /// let a planted version 2 pack, committing to nothing, stand in for an upgraded one).
+    #[test]
+    fn older_repositories_also_read_v3_headers_and_v3_reads_only_its_own() {
+        let v3 = Keys::derive(&MasterSecret([1; 32]));
+        let area = vec![7u8; 160];
+        let mut entries: Vec<PackEntry> = unit_entries(BlobType::Data, 0, 100, &[(BlobId([1; 32]), 60)]).collect();
+        entries.extend(unit_entries(BlobType::Data, 100, 60, &[(BlobId([3; 32]), 20)]));
+        let pack = |keys: &Keys| {
+            let mut p = area.clone();
+            p.extend_from_slice(&encode_header(keys, &entries, &area));
+            p
+        };
+        let upgraded = pack(&v3);
+        for format in [1, 2] {
+            let old = Keys { format, ..v3.clone() };
+            let own = decode_pack_header(&old, &pack(&old), pack(&old).len() as u64).unwrap();
+            assert!(!own.commits() && own.entries.len() == 2, "format {format}");
+            let h = decode_pack_header(&old, &upgraded, upgraded.len() as u64).unwrap();
+            assert!(h.commits() && h.entries.len() == 2, "format {format} refused a version 3 header");
+            assert!(h.mismatched_units(&area).is_empty());
+            let e = decode_pack_header(&v3, &pack(&old), pack(&old).len() as u64).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Corrupt, "a version 3 repository read a format {format} header");
+        }
     }
 
     #[test]

@@ -130,7 +130,14 @@ impl Repository {
     /// Store an index file; the one path every index file takes to storage. The packs it
     /// names stop being pending.
     pub(crate) fn store_index(&self, file: &IndexFile) -> Result<ObjectId> {
-        let id = self.write_object(ObjectKind::Index, &file.encode(&self.keys))?;
+        self.store_index_as(file, self.keys.format)
+    }
+
+    /// [`Self::store_index`] in format `format`: `migrate` writes version 3 index files into
+    /// the repository it upgrades before `config` says version 3 (format-spec §17.1).
+    pub(crate) fn store_index_as(&self, file: &IndexFile, format: u8) -> Result<ObjectId> {
+        let keys = self.keys_as(format);
+        let id = self.write_object(ObjectKind::Index, &file.encode(&keys))?;
         let mut unindexed = self.pending.unindexed.lock().ignore_poison();
         for p in file.packs.iter().chain(file.marked.iter().map(|m| &m.pack)) {
             unindexed.remove(&p.id);

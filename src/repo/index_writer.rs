@@ -14,11 +14,18 @@ pub struct IndexWriter<'a> {
     repo: &'a Repository,
     current: IndexFile,
     written: Vec<ObjectId>,
+    /// The format of the files written: the repository's, or `migrate`'s (format-spec §17.1).
+    format: u8,
 }
 
 impl<'a> IndexWriter<'a> {
     pub fn new(repo: &'a Repository) -> Self {
-        IndexWriter { repo, current: IndexFile::default(), written: vec![] }
+        Self::with_format(repo, repo.keys().format)
+    }
+
+    /// A writer of index files of format `format` (`migrate`'s).
+    pub fn with_format(repo: &'a Repository, format: u8) -> Self {
+        IndexWriter { repo, current: IndexFile::default(), written: vec![], format }
     }
 
     /// A live pack, with all its entries.
@@ -36,7 +43,7 @@ impl<'a> IndexWriter<'a> {
     fn flush_if_full(&mut self) -> Result<()> {
         if self.current.blob_count() >= INDEX_FLUSH_BLOBS {
             let file = std::mem::take(&mut self.current);
-            self.written.push(self.repo.store_index(&file)?);
+            self.written.push(self.repo.store_index_as(&file, self.format)?);
         }
         Ok(())
     }
@@ -45,7 +52,7 @@ impl<'a> IndexWriter<'a> {
     pub fn finish(mut self, supersedes: Vec<ObjectId>) -> Result<Vec<ObjectId>> {
         self.current.supersedes = supersedes;
         let file = std::mem::take(&mut self.current);
-        self.written.push(self.repo.store_index(&file)?);
+        self.written.push(self.repo.store_index_as(&file, self.format)?);
         Ok(self.written)
     }
 }

@@ -52,6 +52,7 @@
 //! | `commit.rs` | the commit order: the one road for packs, index files and snapshots |
 //! | `keys.rs`, `rotation.rs` | key files, and the steps of a key rotation that need both secrets |
 //! | `lock.rs` | repository locks |
+//! | `upgrade.rs` | the steps of a format upgrade (`migrate`) that need the keys or `config` |
 //! | `limits.rs` | the size cap of each kind, applied before anything is read |
 //! | `saver.rs`, `pack_copier.rs`, `index_writer.rs` | the writers of packs and index files |
 
@@ -76,6 +77,7 @@ mod saver;
 mod snapshots;
 pub mod stage_clock;
 mod trees;
+mod upgrade;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};

@@ -21,13 +21,22 @@ pub struct PackCopier<'a> {
     data: OpenPack,
     tree: OpenPack,
     pending: IndexFile,
+    /// The format of the packs and index files written: the repository's, or the newer one
+    /// of a `migrate` (format-spec §17.1).
+    format: u8,
     pub index_files: Vec<ObjectId>,
     pub packs: u64,
 }
 
 impl<'a> PackCopier<'a> {
     pub fn new(repo: &'a Repository) -> Self {
+        Self::with_format(repo, repo.keys().format)
+    }
+
+    /// A copier whose packs and index files are of format `format` (`migrate`'s).
+    pub fn with_format(repo: &'a Repository, format: u8) -> Self {
         PackCopier {
+            format,
             repo,
             _writer: repo.open_writer(),
             data: OpenPack::default(),
@@ -88,7 +97,7 @@ impl<'a> PackCopier<'a> {
 
     fn store(&mut self, blob_type: BlobType) -> Result<()> {
         let open = if blob_type == BlobType::Data { &mut self.data } else { &mut self.tree };
-        let Some((bytes, entries)) = open.close(self.repo.keys()) else { return Ok(()) };
+        let Some((bytes, entries)) = open.close(&self.repo.keys_as(self.format)) else { return Ok(()) };
         let id = self.repo.store_pack(bytes)?;
         self.packs += 1;
         self.pending.packs.push(IndexPack { id, blobs: entries });
@@ -101,7 +110,7 @@ impl<'a> PackCopier<'a> {
     fn flush_index(&mut self) -> Result<()> {
         if !self.pending.packs.is_empty() {
             let file = std::mem::take(&mut self.pending);
-            self.index_files.push(self.repo.store_index(&file)?);
+            self.index_files.push(self.repo.store_index_as(&file, self.format)?);
         }
         Ok(())
     }

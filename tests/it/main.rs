@@ -36,6 +36,7 @@ mod readme;
 mod remote;
 mod repair;
 mod restic_output;
+mod restic_verbs;
 mod restore_race;
 mod rewrite;
 mod rotate;

@@ -3,8 +3,9 @@
 //! Only places and ids are stood in for, as the README says: `/srv/backup`, `/home/me`,
 //! `/mnt/arca`, `s3:offsite/arca` and the system directories become temporary ones (`~` is a
 //! temporary `HOME` holding `work/` and `notes/`); `3fa9c1d2` is the repository's first
-//! snapshot and `<id>` in `key remove <id>` the key the password did not open. the lines
-//! with `/mnt/arca` (mount, browse, unmount) run where the machine has FUSE.
+//! snapshot, `<pack>` and `<blob>` the first that `list` names, and `<id>` in `key remove <id>`
+//! the key the password did not open. The lines with `/mnt/arca` (mount, browse, unmount) run
+//! where the machine has FUSE.
 
 use std::path::Path;
 use std::process::Command;
@@ -65,6 +66,9 @@ fn every_line_of_the_readme_quick_start_runs_against_a_fresh_repository() {
             .replace("/etc/bash_completion.d/arca", &p(&completion))
             .replace("/usr/local/share/man/man1", &p(&man))
             .replace("3fa9c1d2", "$(arca snapshots --json | jq -r '.[0].short_id')");
+        l = l
+            .replace("<pack>", "$(arca list packs | head -n 1)")
+            .replace("<blob>", "$(arca list blobs | head -n 1 | cut -d ' ' -f 2)");
         if line.contains("key remove <id>") {
             l = l.replace("<id>", "$(arca key list --json | jq -r '.[] | select(.current == false) | .id')");
         }

@@ -421,3 +421,132 @@ fn quiet_keeps_results_and_problems_and_json_keeps_notes_and_problems() {
     assert_eq!(o, "");
     assert!(e.contains("error: pack 00: damaged\n") && e.contains("2 sources could not be read"), "{e}");
 }
+
+#[test]
+fn version_list_and_migrate_renderings() {
+    let v = crate::commands::version::VersionReport {
+        version: "0.1.0",
+        os: "linux",
+        arch: "x86_64",
+        format_version: 3,
+        read_format_versions: vec![1, 2, 3],
+    };
+    insta::assert_snapshot!("version", shown(&version(&v)));
+    let listed = vec![
+        Listed { blob_type: Some("data".into()), id: "ab".repeat(32) },
+        Listed { blob_type: Some("tree".into()), id: "cd".repeat(32) },
+    ];
+    insta::assert_snapshot!("list_blobs", shown(&list(&listed)));
+    let ids = vec![Listed { blob_type: None, id: "ef".repeat(32) }];
+    insta::assert_snapshot!("list_ids", shown(&list(&ids)));
+    let m = crate::maintenance::migrate::MIGRATIONS[0].clone();
+    let status = |applies: bool, reason: &str| MigrationStatus {
+        name: m.name,
+        description: m.description,
+        applies,
+        reason: reason.into(),
+    };
+    insta::assert_snapshot!("migrations_apply", shown(&migrations(&[status(true, "")], 2)));
+    insta::assert_snapshot!(
+        "migrations_done",
+        shown(&migrations(&[status(false, "the repository is at format version 3 already")], 3))
+    );
+    let upgrade = crate::maintenance::migrate::UpgradeReport {
+        migration: m.name.into(),
+        dry_run: false,
+        from_version: 2,
+        to_version: 3,
+        old_packs: 2,
+        old_bytes: 400_000,
+        packs_already_upgraded: 0,
+        blobs_copied: 7,
+        blobs_already_upgraded: 0,
+        packs_written: 2,
+        index_files_written: 1,
+        index_files_removed: 2,
+        packs_removed: 2,
+        config_written: true,
+    };
+    let check =
+        CheckReport { snapshots: 1, index_files: 1, packs: 2, blobs: 7, trees_checked: 2, ..Default::default() };
+    insta::assert_snapshot!(
+        "migrate_done",
+        shown(&migrate(&MigrateReport { upgrade: upgrade.clone(), check: Some(check) }))
+    );
+    let dry = crate::maintenance::migrate::UpgradeReport {
+        dry_run: true,
+        packs_written: 0,
+        config_written: false,
+        ..upgrade
+    };
+    insta::assert_snapshot!("migrate_dry_run", shown(&migrate(&MigrateReport { upgrade: dry, check: None })));
+}
+
+#[test]
+fn repair_packs_find_objects_and_cache_renderings() {
+    use crate::commands::cache::{CacheEntry, CacheReport};
+    use crate::commands::find_objects::{FindObjectsReport, FoundObject, PackContents};
+    use crate::maintenance::repair_packs::{RepairPacksReport, RepairedPack};
+    let pack = crate::id::PackId([0x7d; 32]);
+    let repaired = RepairPacksReport {
+        dry_run: false,
+        packs: vec![RepairedPack {
+            pack,
+            header_problem: String::new(),
+            blobs_salvaged: 3,
+            blobs_lost: vec![format!("data {}", "ab".repeat(32))],
+        }],
+        blobs_salvaged: 3,
+        blobs_lost: 1,
+        packs_written: 1,
+        index_files_written: 2,
+        index_files_removed: 1,
+        packs_removed: 1,
+    };
+    insta::assert_snapshot!("repair_packs", shown(&repair_packs(&repaired)));
+    let found = FindObjectsReport {
+        snapshots_searched: 2,
+        packs: vec![PackContents { pack: "7d".repeat(32), blobs: vec![format!("data {}", "ab".repeat(32))] }],
+        found: vec![
+            FoundObject {
+                object_type: "blob",
+                id: "ab".repeat(32),
+                path: "/home/me/report.txt".into(),
+                parent_tree: Some(crate::id::TreeId([0x9e; 32])),
+                snapshot: hx("5e"),
+                time: "2026-12-01T10:00:00Z".into(),
+                pack: Some("7d".repeat(32)),
+            },
+            FoundObject {
+                object_type: "tree",
+                id: "9e".repeat(32),
+                path: "/home/me".into(),
+                parent_tree: None,
+                snapshot: hx("5e"),
+                time: "2026-12-01T10:00:00Z".into(),
+                pack: None,
+            },
+        ],
+        not_found: vec!["00ff".into()],
+    };
+    insta::assert_snapshot!("find_objects", shown(&find_objects(&found, zone())));
+    let entry = |id: &str, age_days: u64, old: bool, removed: bool| CacheEntry {
+        repo_id: id.repeat(32),
+        path: format!("/home/me/.cache/arca/{}", id.repeat(32)),
+        last_used: "2026-12-01T00:00:00+00:00".into(),
+        age_days,
+        old,
+        size: Some(1_500_000),
+        removed,
+    };
+    let report = CacheReport {
+        root: "/home/me/.cache/arca".into(),
+        max_age_days: 30,
+        caches: vec![entry("1a", 0, false, false), entry("2b", 1, false, false), entry("3c", 90, true, false)],
+        removed: 0,
+    };
+    insta::assert_snapshot!("cache_list", shown(&cache(&report)));
+    let cleaned =
+        CacheReport { caches: vec![entry("1a", 0, false, false), entry("3c", 90, true, true)], removed: 1, ..report };
+    insta::assert_snapshot!("cache_cleanup", shown(&cache(&cleaned)));
+}
