@@ -727,6 +727,18 @@ pub struct PruneOpts {
 
 #[derive(Subcommand, Debug)]
 pub enum RepairCommand {
+    #[command(
+        after_help = "Examples:\n  arca repair config --dry-run\n  arca repair config\n  arca repair config --chunker-params 256K,512K,2M   (the bounds given to `init --chunker-params`)"
+    )]
+    /// Rebuild a missing or damaged config from a key and the stored data (refuses when it cannot be proved)
+    Config {
+        /// The chunker bounds the repository was made with, when not the defaults
+        #[arg(long, value_name = "MIN,AVG,MAX")]
+        chunker_params: Option<String>,
+        /// Only show what would be written
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
     #[command(after_help = "Examples:\n  arca repair index\n  arca repair index --read-data --dry-run")]
     /// Rebuild the index from the headers of the stored packs (salvaging damaged packs)
     Index {

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -55,20 +55,33 @@ struct Piece {
     offset: u64,
 }
 
-/// Restore `files` (paths relative to the target); one outcome per file, in order.
+/// Whether a write failed because the target's file system is full (ENOSPC, EDQUOT).
+pub(super) fn no_space(e: &std::io::Error) -> bool {
+    use nix::errno::Errno;
+    matches!(e.raw_os_error(), Some(c) if c == Errno::ENOSPC as i32 || c == Errno::EDQUOT as i32)
+}
+
+fn error_no_space(e: &Error) -> bool {
+    e.source.as_deref().and_then(|s| s.downcast_ref::<std::io::Error>()).is_some_and(no_space)
+}
+
+/// Restore `files` (paths relative to the target); one outcome per file, in order, for the
+/// files attempted. Once a write finds the target full, `full` holds why and no further
+/// file or read is started (every one would fail the same way).
 pub(super) fn restore_files(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
+    full: &OnceLock<String>,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(files.len());
     for group in files.chunks(FILES_AT_ONCE) {
-        if crate::platform::interrupted() {
+        if crate::platform::interrupted() || full.get().is_some() {
             break;
         }
-        out.extend(restore_group(repo, group, target, opts, progress));
+        out.extend(restore_group(repo, group, target, opts, progress, full));
     }
     out
 }
@@ -79,6 +92,7 @@ fn restore_group(
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
+    full: &OnceLock<String>,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
         files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts)).collect();
@@ -102,6 +116,9 @@ fn restore_group(
                 handles.push(None);
             }
             Err(e) => {
+                if error_no_space(&e) {
+                    let _ = full.set(e.message.clone());
+                }
                 *failures[i].lock().ignore_poison() = Some(e.message);
                 handles.push(None);
             }
@@ -115,9 +132,9 @@ fn restore_group(
             *f = Some(msg);
         }
     };
-    let sink = Sink { handles: &handles, opts, progress, fail: &fail };
+    let sink = Sink { handles: &handles, opts, progress, fail: &fail, full };
     reads.par_iter().for_each(|run| {
-        if crate::platform::interrupted() {
+        if crate::platform::interrupted() || full.get().is_some() {
             return;
         }
         let run = &pieces[run.clone()];
@@ -243,12 +260,23 @@ struct Sink<'a> {
     opts: &'a RestoreOptions,
     progress: &'a RestoreProgress,
     fail: &'a (dyn Fn(usize, String) + Sync),
+    /// Set by the first write that finds the target full.
+    full: &'a OnceLock<String>,
+}
+
+impl Sink<'_> {
+    fn write_failed(&self, file: usize, e: std::io::Error) {
+        if no_space(&e) {
+            let _ = self.full.set(format!("writing: {e}"));
+        }
+        (self.fail)(file, format!("writing: {e}"));
+    }
 }
 
 /// Write the blobs of one opened unit into the files that hold them; each blob is verified
 /// once, however many files hold it (pieces of one blob are next to each other).
 fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &crate::id::PackId, sink: &Sink<'_>) {
-    let Sink { handles, opts, progress, fail } = sink;
+    let Sink { handles, opts, progress, .. } = sink;
     let mut i = 0;
     while i < pieces.len() {
         let mut j = i + 1;
@@ -262,7 +290,7 @@ fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &crat
                     let Some(f) = &handles[p.file] else { continue };
                     if !hole {
                         if let Err(e) = f.write_all_at(plain, p.offset) {
-                            fail(p.file, format!("writing: {e}"));
+                            sink.write_failed(p.file, e);
                         }
                     }
                     progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
@@ -292,7 +320,7 @@ fn from_elsewhere(repo: &Repository, pieces: &[Piece], why: &str, sink: &Sink<'_
                 for p in &pieces[i..j] {
                     let Some(f) = &sink.handles[p.file] else { continue };
                     if let Err(e) = f.write_all_at(&plain, p.offset) {
-                        (sink.fail)(p.file, format!("writing: {e}"));
+                        sink.write_failed(p.file, e);
                     }
                     sink.progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
                 }

@@ -135,12 +135,14 @@ pub fn restore(
         hardlinks: HashMap::new(),
         later_links: vec![],
         summary: RestoreSummary::default(),
+        full: Default::default(),
+        not_restored: 0,
     };
     let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default(), unreadable: vec![] };
     let tree = repo.load_tree(root)?;
-    walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
-    let rest = std::mem::take(&mut plan.batch);
-    writer.flush(rest)?;
+    let walked = walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch));
+    let flushed = walked.and_then(|_| writer.flush(std::mem::take(&mut plan.batch)));
+    flushed.map_err(|e| writer.stopped_by_full_target(e))?;
     let Writer { mut summary, later_links, target, .. } = writer;
     let warn_count = |msg: String| {
         progress.errors.fetch_add(1, Ordering::Relaxed);
@@ -202,12 +204,36 @@ struct Writer<'a> {
     hardlinks: HashMap<(u64, u64), PathBuf>,
     later_links: Vec<(PathBuf, PathBuf)>,
     summary: RestoreSummary,
+    /// Why the target is full, once a write found it so: the restore stops there.
+    full: std::sync::OnceLock<String>,
+    /// Files that failed after the target was found full (not warned about one by one).
+    not_restored: u64,
 }
 
 impl Writer<'_> {
     fn warn_count(&self, msg: String) {
         self.progress.errors.fetch_add(1, Ordering::Relaxed);
         (self.warn)(msg);
+    }
+
+    /// A full target ends the restore with one error saying what was restored and what not,
+    /// instead of a warning for every file that cannot be written (format-spec §18.6).
+    fn stopped_by_full_target(&self, e: Error) -> Error {
+        let Some(why) = self.full.get() else { return e };
+        let target = self.opts.target.display();
+        let s = &self.summary;
+        Error::new(
+            Kind::Io,
+            format!(
+                "the restore target {target} is full ({why}): stopped at the first such error; restored {} file(s) \
+                 ({} bytes) whole, {} file(s) not restored and the rest of the snapshot not attempted; directory \
+                 metadata not applied",
+                s.files_restored, s.bytes_restored, self.not_restored
+            ),
+        )
+        .object(target)
+        .operation(crate::error::Operation::Writing)
+        .hint("free space on the target's file system (or restore into another --target), then run the same restore again")
     }
 
     fn flush(&mut self, batch: Vec<(PathBuf, Node)>) -> Result<()> {
@@ -236,6 +262,7 @@ impl Writer<'_> {
         let restored = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
         let verified = AtomicU64::new(0);
+        let failed_full = AtomicU64::new(0);
         if opts.dry_run {
             restored.fetch_add(files.len() as u64, Ordering::Relaxed);
             bytes.fetch_add(files.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n.size)), Ordering::Relaxed);
@@ -246,7 +273,7 @@ impl Writer<'_> {
         if let Some(target) = &this.target {
             this.pool.install(|| {
                 let rels: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (rel.clone(), node)).collect();
-                let outcomes = fetch::restore_files(this.repo, &rels, target, opts, progress);
+                let outcomes = fetch::restore_files(this.repo, &rels, target, opts, progress, &this.full);
                 rels.par_iter().zip(outcomes).for_each(|((rel, node), outcome)| {
                     let path = target.full(rel);
                     match outcome {
@@ -268,16 +295,26 @@ impl Writer<'_> {
                         fetch::Outcome::Skipped => {
                             skipped.fetch_add(1, Ordering::Relaxed);
                         }
+                        // once the target is full every file fails alike: counted, not listed
+                        fetch::Outcome::Failed(_) if this.full.get().is_some() => {
+                            failed_full.fetch_add(1, Ordering::Relaxed);
+                        }
                         fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                     }
                     progress.files_done.fetch_add(1, Ordering::Relaxed);
                 })
             });
         }
+        self.summary.files_restored += restored.load(Ordering::Relaxed);
+        self.not_restored += failed_full.load(Ordering::Relaxed);
         if crate::platform::interrupted() {
             return Err(crate::platform::interrupted_error());
         }
-        self.summary.files_restored += restored.load(Ordering::Relaxed);
+        if self.full.get().is_some() {
+            self.summary.files_skipped += skipped.load(Ordering::Relaxed);
+            self.summary.bytes_restored += bytes.load(Ordering::Relaxed);
+            return Err(Error::new(Kind::Io, "the restore target is full"));
+        }
         self.summary.files_skipped += skipped.load(Ordering::Relaxed);
         self.summary.bytes_restored += bytes.load(Ordering::Relaxed);
         self.summary.files_verified += verified.load(Ordering::Relaxed);

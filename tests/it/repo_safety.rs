@@ -1,0 +1,271 @@
+//! Never lose a repository by following a hint (issue 21): a repository without `config` is
+//! damaged, not absent, and `init` refuses it; `repair config` rebuilds a config it can prove
+//! and refuses one it cannot; a damaged config, a path that is a file, a read-only file system
+//! and a full restore target each get a clear message naming the path, with a hint; the
+//! default repository is named on every use.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+fn src_with_data(env: &Env) -> std::path::PathBuf {
+    let src = env.path("src");
+    // several chunks at the default bounds, so repair config can prove the chunker
+    write(&src.join("big"), &noise(6_000_000, 1));
+    write(&src.join("small"), &noise(10_000, 2));
+    src
+}
+
+fn keys_in(repo: &Path) -> usize {
+    std::fs::read_dir(repo.join("keys")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn a_repository_without_config_is_damaged_init_refuses_it_and_repair_config_rebuilds_it() {
+    let env = Env::new();
+    let src = src_with_data(&env);
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let want = describe(&src);
+    std::fs::remove_file(env.repo.join("config")).unwrap();
+
+    let o = env.run(&["snapshots"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 13, "{err}");
+    assert!(err.contains("damaged") && err.contains(&format!("{}/config", env.repo.display())), "{err}");
+    assert!(err.contains("repair config"), "{err}");
+    assert!(!err.contains("init"), "a damaged repository must never be answered with init: {err}");
+    let o = env.run(&["--json", "snapshots"]);
+    assert!(stderr(&o).contains("\"kind\":\"repository_damaged\""), "{}", stderr(&o));
+
+    // init over it is refused, naming what it found, and writes nothing
+    let o = env.run(&["init"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("refusing") && err.contains("keys/") && err.contains("data/"), "{err}");
+    assert_eq!(keys_in(&env.repo), 1, "init added a key file");
+    assert!(!env.repo.join("config").exists(), "init wrote a config over the damaged repository");
+
+    // a dry run proves and writes nothing
+    let out = env.ok(&["repair", "config", "--dry-run"]);
+    assert!(out.contains("would rebuild"), "{out}");
+    assert!(!env.repo.join("config").exists());
+
+    let out = env.ok(&["repair", "config"]);
+    assert!(out.contains("rebuilt the missing config") && out.contains("cut again"), "{out}");
+    env.check();
+    assert_same_tree(&want, &env.restored(&format!("latest:{}", src.display()), "out"));
+    // the next backup deduplicates against the stored data
+    let copy = env.path("copy");
+    copy_dir(&src, &copy);
+    let v = env.backup_json(&[copy.to_str().unwrap()]);
+    assert!(v["data_added"].as_u64().unwrap() < 100_000, "the rebuilt config does not deduplicate: {v}");
+    env.check();
+    // an intact config is left alone
+    let o = env.run(&["repair", "config"]);
+    assert!(code(&o) != 0 && stderr(&o).contains("nothing to repair"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_garbage_config_is_named_with_its_path_and_repair_config_replaces_it() {
+    let env = Env::new();
+    let src = src_with_data(&env);
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let config = env.repo.join("config");
+    std::fs::write(&config, b"this is not a config").unwrap();
+    let o = env.run(&["snapshots"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&config.display().to_string()), "the error does not name the path: {err}");
+    assert!(err.contains("repair config") && err.contains("copy"), "{err}");
+
+    // a config that authenticates under no key (its sealed bytes flipped) is damage too
+    env.ok(&["repair", "config"]);
+    let mut bytes = std::fs::read(&config).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(&config, &bytes).unwrap();
+    let err = stderr(&env.run(&["snapshots"]));
+    assert!(err.contains(&config.display().to_string()) && err.contains("repair config"), "{err}");
+    env.ok(&["repair", "config"]);
+    env.check();
+}
+
+#[test]
+fn repair_config_refuses_chunker_bounds_it_cannot_prove_and_takes_the_right_ones() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("f"), &noise(2_000_000, 3));
+    env.ok(&["init", "--chunker-params", "64K,128K,512K"]);
+    env.backup_json(&[src.to_str().unwrap()]);
+    std::fs::remove_file(env.repo.join("config")).unwrap();
+
+    let o = env.run(&["repair", "config"]);
+    let err = stderr(&o);
+    assert_ne!(code(&o), 0, "{err}");
+    assert!(err.contains("cannot rebuild config faithfully") && err.contains("--chunker-params"), "{err}");
+    assert!(!env.repo.join("config").exists(), "a config it could not prove was written");
+    // wrong bounds given are refused as well
+    let o = env.run(&["repair", "config", "--chunker-params", "128K,256K,1M"]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(!env.repo.join("config").exists());
+
+    env.ok(&["repair", "config", "--chunker-params", "64K,128K,512K"]);
+    env.check();
+    let copy = env.path("copy");
+    copy_dir(&src, &copy);
+    let v = env.backup_json(&[copy.to_str().unwrap()]);
+    assert!(v["data_added"].as_u64().unwrap() < 100_000, "{v}");
+}
+
+#[test]
+fn a_repository_path_that_is_a_regular_file_is_named_as_such() {
+    let env = Env::new();
+    let file = env.path("file");
+    write(&file, b"not a repository");
+    for args in [&["snapshots"][..], &["init"][..], &["backup", "/etc/hostname"][..]] {
+        let o = env.cmd().env("ARCA_REPOSITORY", &file).args(args).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(code(&o), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{} is a file, not a repository", file.display())) && err.contains("hint:"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a repository");
+}
+
+/// A read-only bind mount of `from` at `at`, unmounted on drop.
+struct ReadOnlyMount(std::path::PathBuf);
+
+impl ReadOnlyMount {
+    fn new(from: &Path, at: &Path) -> Option<ReadOnlyMount> {
+        std::fs::create_dir_all(at).unwrap();
+        let run = |args: &[&str]| Command::new("mount").args(args).status().is_ok_and(|s| s.success());
+        if !is_root() || !run(&["--bind", from.to_str().unwrap(), at.to_str().unwrap()]) {
+            eprintln!("SKIPPED: cannot bind-mount (needs root)");
+            return None;
+        }
+        let m = ReadOnlyMount(at.to_path_buf());
+        if !run(&["-o", "remount,ro,bind", at.to_str().unwrap()]) {
+            eprintln!("SKIPPED: cannot remount read-only");
+            return None;
+        }
+        Some(m)
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_repository_on_a_read_only_file_system_says_so_with_a_hint() {
+    let env = Env::new();
+    let src = src_with_data(&env);
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let ro = env.path("ro");
+    let Some(_mount) = ReadOnlyMount::new(&env.repo, &ro) else { return };
+    let o = env.cmd().env("ARCA_REPOSITORY", &ro).args(["backup", src.to_str().unwrap()]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&ro.display().to_string()), "the path is not named: {err}");
+    assert!(err.contains("the file system is read-only") && err.contains("remount it read-write"), "{err}");
+    // what only reads still works there
+    let o = env.cmd().env("ARCA_REPOSITORY", &ro).args(["snapshots"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // a new repository on it: the directory cannot be made
+    let o = env.cmd().env("ARCA_REPOSITORY", ro.join("new")).args(["init"]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&ro.join("new").display().to_string()) && err.contains("read-only"), "{err}");
+}
+
+/// A tmpfs of `size` at `dir`, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn new(dir: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = is_root()
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_restore_target_stops_at_the_first_error_with_a_summary() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..300 {
+        write(&src.join(format!("f{i:03}")), &noise(60_000, i));
+    }
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let small = env.path("small");
+    let Some(_disk) = SmallDisk::new(&small, "2m") else { return };
+    let o = env.run(&["restore", "latest", "--target", small.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&format!("the restore target {} is full", small.display())), "{err}");
+    assert!(err.contains("No space left on device") && err.contains("not restored"), "{err}");
+    assert!(err.contains("hint: free space"), "{err}");
+    let warnings = err.lines().filter(|l| l.starts_with("warning:")).count();
+    assert!(warnings <= 1, "{warnings} warnings instead of one summary:\n{err}");
+    assert!(err.len() < 4096, "a flood of messages:\n{err}");
+    env.check();
+}
+
+#[test]
+fn the_default_repository_is_named_on_every_use_and_a_non_interactive_creation_warns() {
+    let env = Env::new();
+    let src = src_with_data(&env);
+    // HOME and XDG_DATA_HOME point into the test directory (Env::cmd)
+    let default = env.dir.path().join("data/arca/repository");
+    let cmd = || {
+        let mut c = env.cmd();
+        c.env_remove("ARCA_REPOSITORY");
+        c
+    };
+    let o = cmd().args(["backup", src.to_str().unwrap()]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("warning: no repository given")
+            && err.contains(&format!("creating the default repository at {} (a NEW", default.display())),
+        "{err}"
+    );
+    assert!(default.join("config").exists());
+    for args in [&["snapshots"][..], &["-q", "snapshots"][..], &["check"][..]] {
+        let o = cmd().args(args).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(code(&o), 0, "{args:?}: {err}");
+        assert!(err.contains(&format!("using the default repository at {}", default.display())), "{args:?}: {err}");
+    }
+    let o = cmd().args(["backup", "--json", src.to_str().unwrap()]).output().unwrap();
+    let v = summary(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(v["default_repository"].as_str(), Some(default.to_str().unwrap()), "{v}");
+    // a named repository is not announced
+    env.init();
+    let err = stderr(&env.run(&["snapshots"]));
+    assert!(!err.contains("default repository"), "{err}");
+}
