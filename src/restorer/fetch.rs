@@ -55,33 +55,48 @@ struct Piece {
     offset: u64,
 }
 
-/// Whether a write failed because the target's file system is full (ENOSPC, EDQUOT).
-pub(super) fn no_space(e: &std::io::Error) -> bool {
-    use nix::errno::Errno;
-    matches!(e.raw_os_error(), Some(c) if c == Errno::ENOSPC as i32 || c == Errno::EDQUOT as i32)
+/// Why nothing more can be written into the target: its file system is full (ENOSPC,
+/// EDQUOT) or read-only (EROFS). Every later file would fail the same way, so the restore
+/// stops at the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unwritable {
+    Full,
+    ReadOnly,
 }
 
-fn error_no_space(e: &Error) -> bool {
-    e.source.as_deref().and_then(|s| s.downcast_ref::<std::io::Error>()).is_some_and(no_space)
+/// The first error that made the target unwritable, with the message it came with.
+pub(super) type Stop = OnceLock<(Unwritable, String)>;
+
+pub(super) fn unwritable(e: &std::io::Error) -> Option<Unwritable> {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw)? {
+        Errno::ENOSPC | Errno::EDQUOT => Some(Unwritable::Full),
+        Errno::EROFS => Some(Unwritable::ReadOnly),
+        _ => None,
+    }
+}
+
+pub(super) fn error_unwritable(e: &Error) -> Option<Unwritable> {
+    e.source.as_deref().and_then(|s| s.downcast_ref::<std::io::Error>()).and_then(unwritable)
 }
 
 /// Restore `files` (paths relative to the target); one outcome per file, in order, for the
-/// files attempted. Once a write finds the target full, `full` holds why and no further
-/// file or read is started (every one would fail the same way).
+/// files attempted. Once a write finds the target full or read-only, `stop` holds why and
+/// no further file or read is started (every one would fail the same way).
 pub(super) fn restore_files(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
-    full: &OnceLock<String>,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(files.len());
     for group in files.chunks(FILES_AT_ONCE) {
-        if crate::platform::interrupted() || full.get().is_some() {
+        if crate::platform::interrupted() || stop.get().is_some() {
             break;
         }
-        out.extend(restore_group(repo, group, target, opts, progress, full));
+        out.extend(restore_group(repo, group, target, opts, progress, stop));
     }
     out
 }
@@ -92,7 +107,7 @@ fn restore_group(
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
-    full: &OnceLock<String>,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
         files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts)).collect();
@@ -116,8 +131,8 @@ fn restore_group(
                 handles.push(None);
             }
             Err(e) => {
-                if error_no_space(&e) {
-                    let _ = full.set(e.message.clone());
+                if let Some(u) = error_unwritable(&e) {
+                    let _ = stop.set((u, e.message.clone()));
                 }
                 *failures[i].lock().ignore_poison() = Some(e.message);
                 handles.push(None);
@@ -132,12 +147,24 @@ fn restore_group(
             *f = Some(msg);
         }
     };
-    let sink = Sink { handles: &handles, opts, progress, fail: &fail, full };
+    let sink = Sink { handles: &handles, opts, progress, fail: &fail, stop };
     reads.par_iter().for_each(|run| {
-        if crate::platform::interrupted() || full.get().is_some() {
+        let run = &pieces[run.clone()];
+        // a file whose reads are skipped is not whole: never reported restored (its metadata
+        // would be applied, and `--overwrite if-changed` would keep its holes on the next run)
+        let stopped = if crate::platform::interrupted() {
+            Some("not written: interrupted")
+        } else if stop.get().is_some() {
+            Some("not written: the target cannot be written")
+        } else {
+            None
+        };
+        if let Some(why) = stopped {
+            for p in run {
+                fail(p.file, why.into());
+            }
             return;
         }
-        let run = &pieces[run.clone()];
         if let Err(e) = fetch_run(repo, run, &sink) {
             for p in run {
                 fail(p.file, e.message.clone());
@@ -260,14 +287,14 @@ struct Sink<'a> {
     opts: &'a RestoreOptions,
     progress: &'a RestoreProgress,
     fail: &'a (dyn Fn(usize, String) + Sync),
-    /// Set by the first write that finds the target full.
-    full: &'a OnceLock<String>,
+    /// Set by the first write that finds the target full or read-only.
+    stop: &'a Stop,
 }
 
 impl Sink<'_> {
     fn write_failed(&self, file: usize, e: std::io::Error) {
-        if no_space(&e) {
-            let _ = self.full.set(format!("writing: {e}"));
+        if let Some(u) = unwritable(&e) {
+            let _ = self.stop.set((u, format!("writing: {e}")));
         }
         (self.fail)(file, format!("writing: {e}"));
     }

@@ -236,6 +236,82 @@ fn a_full_restore_target_stops_at_the_first_error_with_a_summary() {
 }
 
 #[test]
+fn a_read_only_restore_target_stops_at_the_first_error_with_a_summary() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..200 {
+        write(&src.join(format!("f{i:03}")), &noise(5_000, i));
+    }
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let empty = env.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let ro = env.path("ro-target");
+    let Some(_mount) = ReadOnlyMount::new(&empty, &ro) else { return };
+    let o = env.run(&["restore", &format!("latest:{}", src.display()), "--target", ro.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&format!("the restore target {} is on a read-only file system", ro.display())), "{err}");
+    assert!(err.contains("hint:") && err.contains("remount it read-write"), "{err}");
+    let warnings = err.lines().filter(|l| l.starts_with("warning:")).count();
+    assert!(warnings <= 1, "{warnings} warnings instead of one summary:\n{err}");
+    // a target that cannot even be made there
+    let o = env.run(&["restore", "latest", "--target", ro.join("new").to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&ro.join("new").display().to_string()) && err.contains("remount it read-write"), "{err}");
+}
+
+#[test]
+fn an_interrupted_restore_speaks_of_restore_and_a_rerun_completes_it() {
+    let env = Env::new();
+    let src = env.path("src");
+    for i in 0..400 {
+        write(&src.join(format!("f{i:03}")), &noise(100_000, i));
+    }
+    let want = describe(&src);
+    env.init();
+    env.backup_json(&[src.to_str().unwrap()]);
+    let target = env.path("out");
+    let child = env
+        .cmd()
+        .args(["restore", &format!("latest:{}", src.display()), "--target", target.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // interrupt it once it creates its first files (each at its full size, before its data
+    // is read): stopped there, the files of that group are cut short
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(&target).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the restore never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    use nix::sys::signal::{kill, Signal};
+    kill(pid, Signal::SIGSTOP).unwrap();
+    kill(pid, Signal::SIGINT).unwrap();
+    kill(pid, Signal::SIGCONT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 130, "{err}");
+    assert!(err.contains("restore interrupted") && err.contains(&target.display().to_string()), "{err}");
+    assert!(err.contains("run the same restore again"), "{err}");
+    assert!(!err.contains("what was stored is reused"), "a backup's words for a restore: {err}");
+    let warnings = err.lines().filter(|l| l.starts_with("warning:")).count();
+    assert_eq!(warnings, 0, "files not written after the interrupt are counted, not listed:\n{err}");
+    // files cut short are never taken for whole ones: a rerun keeping unchanged files completes
+    env.ok(&[
+        "restore",
+        &format!("latest:{}", src.display()),
+        "--target",
+        target.to_str().unwrap(),
+        "--overwrite",
+        "if-changed",
+    ]);
+    assert_same_tree(&want, &describe(&target));
+}
+
+#[test]
 fn the_default_repository_is_named_on_every_use_and_a_non_interactive_creation_warns() {
     let env = Env::new();
     let src = src_with_data(&env);
