@@ -122,7 +122,8 @@ fn open_or_create_default(s: &Settings, out: Out) -> Result<Repository> {
     if s.default_repo {
         let backend = s.backend()?;
         // only where nothing of a repository is: a damaged one is reported by opening it
-        if crate::repo::repository_files(&backend)?.is_empty() {
+        // (config first: the usual case, a repository that is there, lists nothing)
+        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() && crate::repo::repository_files(&backend)?.is_empty() {
             let loud = Out { quiet: false, ..out };
             if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 loud.note(format!("no repository given: creating the default repository at {}", s.location));

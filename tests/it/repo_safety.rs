@@ -47,6 +47,15 @@ fn a_repository_without_config_is_damaged_init_refuses_it_and_repair_config_rebu
     assert_eq!(keys_in(&env.repo), 1, "init added a key file");
     assert!(!env.repo.join("config").exists(), "init wrote a config over the damaged repository");
 
+    // any one repository file is enough: a location holding only a snapshot is not empty
+    let lone = env.path("lone");
+    write(&lone.join("snapshots").join("ab".repeat(32)), b"a snapshot file");
+    for (args, want) in [(&["snapshots"][..], 13), (&["init"][..], 1)] {
+        let o = env.cmd().env("ARCA_REPOSITORY", &lone).args(args).output().unwrap();
+        assert_eq!(code(&o), want, "{args:?}: {}", stderr(&o));
+    }
+    assert!(!lone.join("config").exists() && !lone.join("keys").exists(), "init wrote beside a snapshot file");
+
     // a dry run proves and writes nothing
     let out = env.ok(&["repair", "config", "--dry-run"]);
     assert!(out.contains("would rebuild"), "{out}");
@@ -340,6 +349,15 @@ fn the_default_repository_is_named_on_every_use_and_a_non_interactive_creation_w
     let o = cmd().args(["backup", "--json", src.to_str().unwrap()]).output().unwrap();
     let v = summary(&String::from_utf8_lossy(&o.stdout));
     assert_eq!(v["default_repository"].as_str(), Some(default.to_str().unwrap()), "{v}");
+    // a default repository whose config is lost is damaged: backup never creates one over it
+    std::fs::remove_file(default.join("config")).unwrap();
+    let keys = keys_in(&default);
+    let o = cmd().args(["backup", src.to_str().unwrap()]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 13, "{err}");
+    assert!(err.contains("damaged") && !err.contains("creating"), "{err}");
+    assert_eq!(keys_in(&default), keys, "a key file was added to the damaged default repository");
+    assert!(!default.join("config").exists(), "a new config was written over the damaged default repository");
     // a named repository is not announced
     env.init();
     let err = stderr(&env.run(&["snapshots"]));
