@@ -143,6 +143,11 @@ fn a_repository_path_that_is_a_regular_file_is_named_as_such() {
             "{args:?}: {err}"
         );
     }
+    // a file on the way to a new repository
+    let o = env.cmd().env("ARCA_REPOSITORY", file.join("repo")).args(["init"]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&format!("{} is a file, not a directory", file.display())) && err.contains("hint:"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"not a repository");
 }
 
@@ -219,6 +224,27 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
+}
+
+#[test]
+fn a_full_repository_disk_names_the_repository_with_a_hint() {
+    let mut env = Env::new();
+    let Some(_disk) = SmallDisk::new(&env.path("disk"), "3m") else { return };
+    env.repo = env.path("disk/repo");
+    let src = env.path("src");
+    // many files: the error reaches the backup through the pipeline's copy of it, which
+    // used to keep only its message
+    for i in 0..400 {
+        write(&src.join(format!("f{i:03}")), &noise(100_000, i));
+    }
+    env.init();
+    let o = env.run(&["backup", src.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains(&env.repo.display().to_string()) && err.contains("No space left on device"), "{err}");
+    assert!(err.contains("hint: the storage is full: free space there"), "{err}");
+    env.ok(&["unlock"]);
+    env.check();
 }
 
 #[test]

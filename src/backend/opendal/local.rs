@@ -54,6 +54,16 @@ pub fn create_root(root: &Path) -> Result<()> {
     if std::fs::symlink_metadata(root).is_ok() {
         return Ok(());
     }
+    // a file on the way (`-r notes.txt/repo`): name it rather than "File exists"
+    if let Some(file) = root.ancestors().skip(1).find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir())) {
+        return Err(Error::usage(format!(
+            "{} is a file, not a directory: no repository can be made at {}",
+            file.display(),
+            root.display()
+        ))
+        .object(root.display())
+        .hint("check -r/--repo and ARCA_REPOSITORY: name the repository's directory (or a new path for one)"));
+    }
     if let Some(parent) = root.parent() {
         std::fs::create_dir_all(parent).map_err(|e| local_error(parent, e))?;
     }
