@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "arca",
     version,
     about = "Deduplicating, encrypted backups on any OpenDAL backend",
-    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 130 interrupted."
+    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 13 repository damaged (config missing: `arca repair config`), 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
