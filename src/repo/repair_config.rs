@@ -68,7 +68,20 @@ pub fn refuse_init_over(backend: &DynBackend) -> Result<()> {
 /// repository is there, [`Kind::RepositoryDamaged`] (naming what is there) otherwise.
 pub fn missing_config(backend: &DynBackend) -> Error {
     let location = backend.location();
-    let found = repository_files(backend).unwrap_or_default();
+    let found = match repository_files(backend) {
+        Ok(found) => found,
+        // unknown is not absent: never answer it with `init`
+        Err(e) => {
+            let e = e.context(format!(
+                "{} is missing and what else is at {location} could not be listed",
+                config_path(&location)
+            ));
+            return match e.hint {
+                Some(_) => e,
+                None => e.hint("check that the storage is reachable and readable, then run the command again"),
+            };
+        }
+    };
     if found.is_empty() {
         return Error::new(Kind::NoRepository, format!("no repository at {location}"))
             .object(&location)
@@ -420,4 +433,35 @@ fn unlock_master(backend: &DynBackend, password: &[u8]) -> Result<MasterSecret> 
     Err(Error::new(Kind::WrongPassword, format!("wrong password: no key in {} opens with it", backend.location()))
         .object(backend.location())
         .hint("repair config needs a password of this repository: check ARCA_PASSWORD, --password-file or --password-command"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::fault::FaultBackend;
+
+    #[test]
+    fn a_location_that_cannot_be_listed_is_never_taken_for_an_empty_one() {
+        let backend: DynBackend =
+            Arc::new(FaultBackend::new(crate::backend::memory().expect("memory")).transient_every(1));
+        let e = missing_config(&backend);
+        assert_ne!(e.kind, Kind::NoRepository, "{e}");
+        assert!(e.message.contains("could not be listed"), "{}", e.message);
+        assert!(!format!("{} {:?}", e.message, e.hint).contains("init"), "{e} {:?}", e.hint);
+    }
+
+    #[test]
+    fn nothing_stored_is_no_repository_and_one_file_is_damage() {
+        let backend = crate::backend::memory().expect("memory");
+        assert_eq!(missing_config(&backend).kind, Kind::NoRepository);
+        refuse_init_over(&backend).expect("an empty location takes a repository");
+        backend.write("locks/00", b"x".to_vec().into()).expect("write");
+        let e = missing_config(&backend);
+        assert_eq!(e.kind, Kind::RepositoryDamaged, "{e}");
+        assert!(e.message.contains("locks/") && e.hint.as_deref().is_some_and(|h| h.contains("repair config")), "{e}");
+        let e = refuse_init_over(&backend).expect_err("init over a lock file");
+        assert!(e.message.contains("refusing"), "{e}");
+    }
 }
