@@ -9,6 +9,9 @@ use std::fmt;
 pub enum Kind {
     /// The repository does not exist at the given location.
     NoRepository,
+    /// Something of a repository is at the location, but not enough to open it (its
+    /// `config` is missing beside key files, packs, index files or snapshots).
+    RepositoryDamaged,
     /// The repository is locked by another process.
     Locked,
     /// No key file opens with the given password.
@@ -40,6 +43,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::NoRepository => "no_repository",
+            Kind::RepositoryDamaged => "repository_damaged",
             Kind::Locked => "locked",
             Kind::WrongPassword => "wrong_password",
             Kind::NotFound => "not_found",

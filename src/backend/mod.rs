@@ -33,6 +33,8 @@ pub enum BackendErrorKind {
     Auth,
     /// No space left (or quota exhausted) where the storage writes: retrying cannot help.
     Full,
+    /// The file system under a local repository is mounted read-only.
+    ReadOnly,
     Permanent,
 }
 
@@ -57,6 +59,7 @@ impl From<BackendError> for Error {
                 Kind::Backend,
                 Some("the storage is full: free space there and run the command again (what was stored is kept and reused)"),
             ),
+            BackendErrorKind::ReadOnly => (Kind::Backend, Some(self::opendal::READ_ONLY_HINT)),
             BackendErrorKind::Permanent => (Kind::Backend, None),
         };
         let operation = match e.op {

@@ -109,6 +109,7 @@ impl OpendalBackend {
     fn local_err(&self, op: &'static str, path: &str, e: std::io::Error) -> BackendError {
         let kind = match e.raw_os_error() {
             Some(libc_codes::ENOSPC | libc_codes::EDQUOT) => BackendErrorKind::Full,
+            Some(libc_codes::EROFS) => BackendErrorKind::ReadOnly,
             _ if e.kind() == std::io::ErrorKind::NotFound => BackendErrorKind::NotFound,
             _ => BackendErrorKind::Permanent,
         };
@@ -220,6 +221,9 @@ fn classify(e: &opendal::Error) -> BackendErrorKind {
     if no_space(e) {
         return BackendErrorKind::Full;
     }
+    if read_only(e) {
+        return BackendErrorKind::ReadOnly;
+    }
     match e.kind() {
         OdKind::NotFound => BackendErrorKind::NotFound,
         OdKind::PermissionDenied => BackendErrorKind::Auth,
@@ -246,9 +250,25 @@ fn no_space(e: &opendal::Error) -> bool {
     e.to_string().contains("No space left on device")
 }
 
+/// Whether a local file system under the error said EROFS.
+fn read_only(e: &opendal::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error() == Some(libc_codes::EROFS) || io.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    e.to_string().contains("Read-only file system")
+}
+
 mod libc_codes {
+    pub const EROFS: i32 = nix::errno::Errno::EROFS as i32;
     pub const ENOSPC: i32 = nix::errno::Errno::ENOSPC as i32;
     pub const EDQUOT: i32 = nix::errno::Errno::EDQUOT as i32;
 }
 
 mod local;
+pub(super) use local::READ_ONLY_HINT;

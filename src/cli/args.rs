@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "arca",
     version,
     about = "Deduplicating, encrypted backups on any OpenDAL backend",
-    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 130 interrupted."
+    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 13 repository damaged (config missing: `arca repair config`), 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -806,6 +806,18 @@ pub struct PruneOpts {
 
 #[derive(Subcommand, Debug)]
 pub enum RepairCommand {
+    #[command(
+        after_help = "Examples:\n  arca repair config --dry-run\n  arca repair config\n  arca repair config --chunker-params 256K,512K,2M   (the bounds given to `init --chunker-params`)"
+    )]
+    /// Rebuild a missing or damaged config from a key and the stored data (refuses when it cannot be proved)
+    Config {
+        /// The chunker bounds the repository was made with, when not the defaults
+        #[arg(long, value_name = "MIN,AVG,MAX")]
+        chunker_params: Option<String>,
+        /// Only show what would be written
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
     #[command(after_help = "Examples:\n  arca repair index\n  arca repair index --read-data --dry-run")]
     /// Rebuild the index from the headers of the stored packs (salvaging damaged packs)
     Index {

@@ -22,6 +22,11 @@ use crate::repo::{InitOptions, Repository};
 use crate::restorer::{Overwrite, RestoreOptions, RestoreProgress};
 
 pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
+    if s.default_repo && !matches!(cmd, Command::Config(_) | Command::Completion { .. } | Command::Generate { .. }) {
+        // named on every use, even with -q: a user who forgot -r must see where data goes
+        Out { quiet: false, ..out }
+            .note(format!("using the default repository at {} (no -r/--repo, ARCA_REPOSITORY or profile)", s.location));
+    }
     match cmd {
         Command::Init(a) => init(s, out, a),
         Command::Backup(a) => backup(s, out, a),
@@ -58,7 +63,7 @@ pub(super) fn filter(f: &FilterArgs) -> Filter {
     Filter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
 }
 
-fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
+pub(super) fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
     let mut opts = InitOptions { kdf: kdf_params(), ..Default::default() };
     if let Some(c) = chunker {
         let v: Vec<u32> = c.split(',').map(|x| parse_size(x).map(|n| n as u32)).collect::<Result<_>>()?;
@@ -80,9 +85,7 @@ fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
         return Err(Error::usage("--from-repo is only used with --copy-chunker-params"));
     }
     let backend = s.backend()?;
-    if backend.stat(crate::repo::CONFIG_PATH)?.is_some() {
-        return Err(Error::usage(format!("a repository already exists at {}", s.location)));
-    }
+    crate::repo::refuse_init_over(&backend)?;
     let pw = s.read_password(true)?;
     let (_, report) = commands::init::run(backend, &pw, &opts)?;
     if out.json {
@@ -92,6 +95,15 @@ fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
         out.text("Knowledge of the password is required to access the repository: losing it loses the data.");
     }
     Ok(exit::OK)
+}
+
+/// A JSON summary, with `"default_repository"` (its path) when no repository was named.
+fn with_default_repository(s: &Settings, report: &impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).unwrap_or_default();
+    if let (true, Some(o)) = (s.default_repo, v.as_object_mut()) {
+        o.insert("default_repository".into(), s.location.to_string().into());
+    }
+    v
 }
 
 fn excludes(a: &BackupArgs) -> Result<(BackupExcludes, Vec<String>)> {
@@ -113,8 +125,23 @@ fn excludes(a: &BackupArgs) -> Result<(BackupExcludes, Vec<String>)> {
 fn open_or_create_default(s: &Settings, out: Out) -> Result<Repository> {
     if s.default_repo {
         let backend = s.backend()?;
-        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() {
-            out.note(format!("no repository given: creating the default repository at {}", s.location));
+        // only where nothing of a repository is: a damaged one is reported by opening it
+        // (config first: the usual case, a repository that is there, lists nothing)
+        if backend.stat(crate::repo::CONFIG_PATH)?.is_none() && crate::repo::repository_files(&backend)?.is_empty() {
+            let loud = Out { quiet: false, ..out };
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                loud.note(format!("no repository given: creating the default repository at {}", s.location));
+            } else {
+                loud.warning(
+                    "setup",
+                    &format!(
+                        "no repository given (-r/--repo, ARCA_REPOSITORY or a profile) and not run from a terminal: \
+                         creating the default repository at {} (a NEW, empty repository); if you meant another \
+                         repository, name it",
+                        s.location
+                    ),
+                );
+            }
             let pw = s.read_password(true)?;
             let (repo, _) = commands::init::run(backend, &pw, &init_options(None)?)?;
             return Ok(s.attach_cache(repo));
@@ -206,7 +233,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         s.fact(k, v);
     }
     if out.json {
-        out.json_line(&report);
+        out.json_line(&with_default_repository(s, &report));
     } else {
         out.show(&render::backup(&report));
         // with -v: where the time went
@@ -331,7 +358,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         v["seconds_elapsed"] = started.elapsed().as_secs().into();
         v["snapshot_id"] = id.to_hex().into();
         v["dry_run"] = a.dry_run.into();
-        out.json_line(&v);
+        out.json_line(&with_default_repository(s, &v));
     } else {
         out.show(&render::restore(&id, &opts.target, &summary, a.verify, a.dry_run));
     }

@@ -141,6 +141,7 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
 
 pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
     match cmd {
+        RepairCommand::Config { chunker_params, dry_run } => repair_config(s, out, chunker_params.as_deref(), dry_run),
         RepairCommand::Index { read_data, dry_run } => {
             let repo = s.open()?;
             let r = super::progress::metered(out, "repair index", |m| {
@@ -216,5 +217,51 @@ pub fn repair(s: &Settings, out: Out, cmd: RepairCommand) -> Result<u8> {
 pub fn unlock(s: &Settings, out: Out, a: UnlockArgs) -> Result<u8> {
     let n = crate::commands::unlock::run(&s.open()?, a.remove_all)?;
     out.text(format!("removed {}", count(n, "lock")));
+    Ok(exit::OK)
+}
+
+fn repair_config(s: &Settings, out: Out, chunker_params: Option<&str>, dry_run: bool) -> Result<u8> {
+    if let crate::backend::Location::Local(p) = &s.location {
+        // (the local backend would create a missing directory)
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(Error::new(crate::error::Kind::NoRepository, format!("no repository at {}", s.location))
+                .object(&s.location)
+                .hint("check -r/--repo and ARCA_REPOSITORY"));
+        }
+    }
+    let backend = s.backend()?;
+    let chunker = chunker_params.map(|c| super::handlers::init_options(Some(c)).map(|o| o.chunker)).transpose()?;
+    let pw = s.read_password(false)?;
+    let opts = crate::repo::RepairConfigOptions { chunker, dry_run };
+    let r = crate::commands::repair::config(backend, &pw, &opts)?;
+    if out.json {
+        out.json_line(&r);
+        return Ok(exit::OK);
+    }
+    if r.was == "intact" {
+        out.text(format!("the config of {} is intact (it opens with this password): nothing to repair", s.location));
+        return Ok(exit::OK);
+    }
+    let verb = if r.written { "rebuilt" } else { "would rebuild" };
+    out.text(format!(
+        "{verb} the {} config of {}: format version {}, chunker {}/{}/{}, pack size {}, repository id {}",
+        r.was,
+        s.location,
+        r.version,
+        r.chunker.min,
+        r.chunker.avg,
+        r.chunker.max,
+        r.pack_size,
+        r.id.short()
+    ));
+    for p in &r.proved {
+        out.text(format!("  proved: {p}"));
+    }
+    for n in &r.notes {
+        out.text(format!("  note: {n}"));
+    }
+    if r.written {
+        out.text("run `arca check --read-data` next to verify every pack against it");
+    }
     Ok(exit::OK)
 }

@@ -35,6 +35,8 @@ pub mod exit {
     pub const NO_REPOSITORY: u8 = 10;
     pub const LOCKED: u8 = 11;
     pub const WRONG_PASSWORD: u8 = 12;
+    /// Repository files are there but `config` is missing (never "does not exist").
+    pub const REPOSITORY_DAMAGED: u8 = 13;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -43,6 +45,7 @@ pub mod exit {
 pub fn exit_status(kind: Kind) -> (u8, Option<&'static str>) {
     match kind {
         Kind::NoRepository => (exit::NO_REPOSITORY, None),
+        Kind::RepositoryDamaged => (exit::REPOSITORY_DAMAGED, None),
         Kind::Locked => (exit::LOCKED, None),
         Kind::WrongPassword => (exit::WRONG_PASSWORD, None),
         Kind::Interrupted => (exit::INTERRUPTED, None),
@@ -232,6 +235,7 @@ mod tests {
             (Kind::NoRepository, 10),
             (Kind::Locked, 11),
             (Kind::WrongPassword, 12),
+            (Kind::RepositoryDamaged, 13),
             (Kind::Interrupted, 130),
             (Kind::Corrupt, 1),
             (Kind::Other, 1),

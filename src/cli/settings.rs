@@ -225,12 +225,16 @@ impl Settings {
     /// command runs once, a prompt asks once).
     pub fn open_with_password(&self) -> Result<(Repository, Password)> {
         // check before opening: the local backend creates its root directory
+        // (a path that is a file reaches the backend, which says so)
         let backend = match &self.location {
-            Location::Local(p) if !p.is_dir() => None,
+            Location::Local(p) if std::fs::symlink_metadata(p).is_err() => None,
             _ => Some(self.backend()?),
         };
         let backend = match backend {
             Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => b,
+            // repository files without config: opening says it is damaged (or a rotation
+            // key's copy of config stands in)
+            Some(b) if !crate::repo::repository_files(&b)?.is_empty() => b,
             _ => {
                 let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location))
                     .object(&self.location)

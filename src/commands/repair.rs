@@ -1,13 +1,21 @@
 //! `arca repair index` (exclusive lock, without the cache: the index is rebuilt from what
-//! storage holds) and `arca repair snapshots` (shared lock).
+//! storage holds), `arca repair snapshots` (shared lock) and `arca repair config` (no lock:
+//! without a config no other client can open the repository, and `init` refuses it).
 
 use std::sync::Arc;
 
 use super::{select_many, Filter};
+use crate::backend::DynBackend;
 use crate::error::Result;
 use crate::maintenance::repair::{self, RepairIndexReport, RepairSnapshotsReport};
-use crate::repo::{LockMode, Repository};
+use crate::repo::{LockMode, RebuiltConfig, RepairConfigOptions, Repository};
 use crate::util::progress::Meter;
+
+/// Rebuild a missing or damaged `config` (format-spec §7.1); refuses, writing nothing,
+/// when a field cannot be recovered and proved.
+pub fn config(backend: DynBackend, password: &[u8], opts: &RepairConfigOptions) -> Result<RebuiltConfig> {
+    Repository::repair_config(backend, password, opts).map(|(report, _)| report)
+}
 
 pub fn index(
     repo: Repository,

@@ -185,7 +185,7 @@ pub(super) fn unlock(
     }
     if let Some(e) = opened_invalid {
         // the password is right, the config is not: say what is wrong with it
-        return Err(e.context_object("config"));
+        return Err(super::repair_config::config_damaged(e.context_object("config"), &backend.location()));
     }
     let mut err =
         Error::new(Kind::WrongPassword, format!("wrong password: no key in {} opens with it", backend.location()))

@@ -53,6 +53,7 @@
 //! | `keys.rs`, `rotation.rs` | key files, and the steps of a key rotation that need both secrets |
 //! | `lock.rs` | repository locks |
 //! | `upgrade.rs` | the steps of a format upgrade (`migrate`) that need the keys or `config` |
+//! | `repair_config.rs` | what is at a location (`init` refuses repository files), and rebuilding a missing or damaged `config` |
 //! | `limits.rs` | the size cap of each kind, applied before anything is read |
 //! | `saver.rs`, `pack_copier.rs`, `index_writer.rs` | the writers of packs and index files |
 
@@ -72,6 +73,7 @@ mod open;
 mod pack_copier;
 mod packs;
 mod recent_blobs;
+mod repair_config;
 mod rotation;
 mod saver;
 mod snapshots;
@@ -92,6 +94,9 @@ pub use objects::ObjectKind;
 pub use open::InitOptions;
 pub use pack_copier::PackCopier;
 pub use packs::pack_path;
+pub use repair_config::{
+    config_path, missing_config, refuse_init_over, repository_files, RebuiltConfig, RepairConfigOptions,
+};
 pub use saver::{BlobSaver, SaveStats, SaveSummary};
 
 use crate::backend::DynBackend;

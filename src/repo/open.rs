@@ -9,7 +9,7 @@ use crate::backend::DynBackend;
 use crate::cache::Cache;
 use crate::chunker::{Chunker, ChunkerParams};
 use crate::crypto::{KdfParams, Keys, MasterSecret};
-use crate::error::{Error, Kind, Operation, Result, ResultExt};
+use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::config::Config;
 use crate::format::FORMAT_VERSION;
 use crate::id::{ObjectId, RepoId};
@@ -40,9 +40,7 @@ impl Default for InitOptions {
 impl Repository {
     /// Create a repository at an empty location.
     pub fn init(backend: DynBackend, password: &[u8], opts: &InitOptions) -> Result<Repository> {
-        if backend.stat(CONFIG_PATH)?.is_some() {
-            return Err(Error::usage(format!("a repository already exists at {}", backend.location())));
-        }
+        super::refuse_init_over(&backend)?;
         opts.chunker.validate().map_err(|e| Error::usage(e.message))?;
         let master = MasterSecret::generate();
         let keys = Keys::derive(&master);
@@ -61,7 +59,7 @@ impl Repository {
         Self::assemble(backend, keys, master, config, key_id, None)
     }
 
-    fn assemble(
+    pub(super) fn assemble(
         backend: DynBackend,
         keys: Keys,
         master: MasterSecret,
@@ -101,18 +99,17 @@ impl Repository {
     pub fn open_with_hint(backend: DynBackend, password: &[u8], hint: Option<ObjectId>) -> Result<Repository> {
         let config_bytes = match limits::read_capped(&backend, CONFIG_PATH, limits::MAX_CONFIG_LEN) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind == Kind::NotFound => {
-                Err(Error::new(Kind::NoRepository, format!("no repository at {}", backend.location()))
-                    .object(backend.location())
-                    .operation(Operation::Opening)
-                    .hint("create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"))
-            }
+            // missing beside other repository files: damaged, not absent (a rotation key's
+            // copy may still stand in)
+            Err(e) if e.kind == Kind::NotFound => Err(super::missing_config(&backend)),
             // an oversized config is damage like any other: a rotation key's copy may stand in
-            Err(e) if e.kind == Kind::Corrupt => Err(e),
+            Err(e) if e.kind == Kind::Corrupt => Err(super::repair_config::config_damaged(e, &backend.location())),
             Err(e) => return Err(e),
         };
         let config = config_bytes.and_then(|b| {
-            crate::format::object::check_header(&b, crate::crypto::SealKind::Config).ctx_object("config")?;
+            crate::format::object::check_header(&b, crate::crypto::SealKind::Config)
+                .ctx_object("config")
+                .map_err(|e| super::repair_config::config_damaged(e, &backend.location()))?;
             Ok(b)
         });
         let u = keys::unlock(&backend, password, config, hint)?;

@@ -270,7 +270,13 @@ impl BlobSaver {
     /// Claim the blob unless it is stored or being stored; fails once the pipeline has failed.
     fn claim_new(&self, id: &BlobId) -> Result<bool> {
         if let Some(e) = self.shared.error.lock().ignore_poison().as_ref() {
-            return Err(Error::new(e.kind, e.message.clone()));
+            // the pipeline's error as it was, but for its source: what failed, where, and
+            // the hint (a full or read-only storage says what to do)
+            let mut copy = Error::new(e.kind, e.message.clone());
+            copy.hint.clone_from(&e.hint);
+            copy.object.clone_from(&e.object);
+            copy.operation = e.operation;
+            return Err(copy);
         }
         self.claim(id)
     }

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -55,20 +55,48 @@ struct Piece {
     offset: u64,
 }
 
-/// Restore `files` (paths relative to the target); one outcome per file, in order.
+/// Why nothing more can be written into the target: its file system is full (ENOSPC,
+/// EDQUOT) or read-only (EROFS). Every later file would fail the same way, so the restore
+/// stops at the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unwritable {
+    Full,
+    ReadOnly,
+}
+
+/// The first error that made the target unwritable, with the message it came with.
+pub(super) type Stop = OnceLock<(Unwritable, String)>;
+
+pub(super) fn unwritable(e: &std::io::Error) -> Option<Unwritable> {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw)? {
+        Errno::ENOSPC | Errno::EDQUOT => Some(Unwritable::Full),
+        Errno::EROFS => Some(Unwritable::ReadOnly),
+        _ => None,
+    }
+}
+
+pub(super) fn error_unwritable(e: &Error) -> Option<Unwritable> {
+    e.source.as_deref().and_then(|s| s.downcast_ref::<std::io::Error>()).and_then(unwritable)
+}
+
+/// Restore `files` (paths relative to the target); one outcome per file, in order, for the
+/// files attempted. Once a write finds the target full or read-only, `stop` holds why and
+/// no further file or read is started (every one would fail the same way).
 pub(super) fn restore_files(
     repo: &Repository,
     files: &[(PathBuf, &Node)],
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(files.len());
     for group in files.chunks(FILES_AT_ONCE) {
-        if crate::platform::interrupted() {
+        if crate::platform::interrupted() || stop.get().is_some() {
             break;
         }
-        out.extend(restore_group(repo, group, target, opts, progress));
+        out.extend(restore_group(repo, group, target, opts, progress, stop));
     }
     out
 }
@@ -79,6 +107,7 @@ fn restore_group(
     target: &Target,
     opts: &RestoreOptions,
     progress: &RestoreProgress,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let prepared: Vec<Result<Prepared>> =
         files.par_iter().map(|(rel, node)| prepare(repo, rel, node, target, opts, progress)).collect();
@@ -102,6 +131,9 @@ fn restore_group(
                 handles.push(None);
             }
             Err(e) => {
+                if let Some(u) = error_unwritable(&e) {
+                    let _ = stop.set((u, e.message.clone()));
+                }
                 *failures[i].lock().ignore_poison() = Some(e.message);
                 handles.push(None);
             }
@@ -115,12 +147,24 @@ fn restore_group(
             *f = Some(msg);
         }
     };
-    let sink = Sink { handles: &handles, opts, progress, fail: &fail };
+    let sink = Sink { handles: &handles, opts, progress, fail: &fail, stop };
     reads.par_iter().for_each(|run| {
-        if crate::platform::interrupted() {
+        let run = &pieces[run.clone()];
+        // a file whose reads are skipped is not whole: never reported restored (its metadata
+        // would be applied, and `--overwrite if-changed` would keep its holes on the next run)
+        let stopped = if crate::platform::interrupted() {
+            Some("not written: interrupted")
+        } else if stop.get().is_some() {
+            Some("not written: the target cannot be written")
+        } else {
+            None
+        };
+        if let Some(why) = stopped {
+            for p in run {
+                fail(p.file, why.into());
+            }
             return;
         }
-        let run = &pieces[run.clone()];
         if let Err(e) = fetch_run(repo, run, &sink) {
             for p in run {
                 fail(p.file, e.message.clone());
@@ -251,12 +295,23 @@ struct Sink<'a> {
     opts: &'a RestoreOptions,
     progress: &'a RestoreProgress,
     fail: &'a (dyn Fn(usize, String) + Sync),
+    /// Set by the first write that finds the target full or read-only.
+    stop: &'a Stop,
+}
+
+impl Sink<'_> {
+    fn write_failed(&self, file: usize, e: std::io::Error) {
+        if let Some(u) = unwritable(&e) {
+            let _ = self.stop.set((u, format!("writing: {e}")));
+        }
+        (self.fail)(file, format!("writing: {e}"));
+    }
 }
 
 /// Write the blobs of one opened unit into the files that hold them; each blob is verified
 /// once, however many files hold it (pieces of one blob are next to each other).
 fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &crate::id::PackId, sink: &Sink<'_>) {
-    let Sink { handles, opts, progress, fail } = sink;
+    let Sink { handles, opts, progress, .. } = sink;
     let mut i = 0;
     while i < pieces.len() {
         let mut j = i + 1;
@@ -270,7 +325,7 @@ fn put_blobs(repo: &Repository, unit: &OpenedUnit, pieces: &[Piece], pack: &crat
                     let Some(f) = &handles[p.file] else { continue };
                     if !hole {
                         if let Err(e) = f.write_all_at(plain, p.offset) {
-                            fail(p.file, format!("writing: {e}"));
+                            sink.write_failed(p.file, e);
                         }
                     }
                     progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
@@ -300,7 +355,7 @@ fn from_elsewhere(repo: &Repository, pieces: &[Piece], why: &str, sink: &Sink<'_
                 for p in &pieces[i..j] {
                     let Some(f) = &sink.handles[p.file] else { continue };
                     if let Err(e) = f.write_all_at(&plain, p.offset) {
-                        (sink.fail)(p.file, format!("writing: {e}"));
+                        sink.write_failed(p.file, e);
                     }
                     sink.progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
                 }

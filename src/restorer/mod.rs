@@ -141,7 +141,7 @@ pub fn restore(
     warn: &(dyn Fn(String) + Sync),
 ) -> Result<RestoreSummary> {
     repo.load_index()?;
-    let target = if opts.dry_run { None } else { Some(Target::open(&opts.target)?) };
+    let target = if opts.dry_run { None } else { Some(Target::open(&opts.target).map_err(target_error)?) };
     // a dry run of `--delete` lists what it would remove from the target as it is
     let peek = if opts.dry_run && opts.delete { Target::open_existing(&opts.target)? } else { None };
     // reaching a deep directory holds a descriptor per level on the way
@@ -160,6 +160,8 @@ pub fn restore(
         hardlinks: HashMap::new(),
         later_links: vec![],
         summary: RestoreSummary::default(),
+        stop: Default::default(),
+        not_restored: 0,
     };
     let mut plan = Plan { dirs: vec![], batch: vec![], keep: Default::default(), unreadable: vec![] };
     let tree = repo.load_tree(root)?;
@@ -167,9 +169,9 @@ pub fn restore(
     count(repo, &tree, root_path, false, opts, &mut linked, progress)?;
     drop(linked);
     progress.totals_known.store(true, Ordering::Release);
-    walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch))?;
-    let rest = std::mem::take(&mut plan.batch);
-    writer.flush(rest)?;
+    let walked = walk(repo, tree, root_path, root_path, false, opts, &mut plan, &mut |batch| writer.flush(batch));
+    let flushed = walked.and_then(|_| writer.flush(std::mem::take(&mut plan.batch)));
+    flushed.map_err(|e| writer.stopped(e))?;
     let Writer { mut summary, later_links, target, .. } = writer;
     let warn_count = |msg: String| {
         progress.errors.fetch_add(1, Ordering::Relaxed);
@@ -224,6 +226,27 @@ pub fn restore(
     Ok(summary)
 }
 
+/// What to do about a target that is full or read-only.
+fn unwritable_hint(how: fetch::Unwritable) -> &'static str {
+    match how {
+        fetch::Unwritable::Full => {
+            "free space on the target's file system (or restore into another --target), then run the same restore again"
+        }
+        fetch::Unwritable::ReadOnly => {
+            "the target's file system is mounted read-only: remount it read-write, or restore into another --target"
+        }
+    }
+}
+
+/// The target could not be opened or made: say so in a restore's words when its file
+/// system is full or read-only.
+fn target_error(e: Error) -> Error {
+    match fetch::error_unwritable(&e) {
+        Some(how) => e.operation(crate::error::Operation::Writing).hint(unwritable_hint(how)),
+        None => e,
+    }
+}
+
 /// Files are restored in batches of this many entries as the walk finds them, so memory
 /// holds one batch and the list of directories, not every file of the snapshot.
 const BATCH: usize = 4096;
@@ -241,12 +264,60 @@ struct Writer<'a> {
     hardlinks: HashMap<(u64, u64), PathBuf>,
     later_links: Vec<(PathBuf, PathBuf)>,
     summary: RestoreSummary,
+    /// Why the target cannot be written, once a write found it full or read-only: the
+    /// restore stops there.
+    stop: fetch::Stop,
+    /// Files that failed once the target was found full or the user interrupted (counted,
+    /// not warned about one by one).
+    not_restored: u64,
 }
 
 impl Writer<'_> {
     fn warn_count(&self, msg: String) {
         self.progress.errors.fetch_add(1, Ordering::Relaxed);
         (self.warn)(msg);
+    }
+
+    /// Why the restore stopped, in a restore's words. A full target ends it with one error
+    /// saying what was restored and what not, instead of a warning for every file that
+    /// cannot be written (format-spec §18.6); an interruption says what the target holds and
+    /// how to finish (the generic message speaks of a backup's stored data).
+    fn stopped(&self, e: Error) -> Error {
+        let target = self.opts.target.display();
+        let s = &self.summary;
+        if e.kind == Kind::Interrupted {
+            return Error::new(
+                Kind::Interrupted,
+                format!(
+                    "restore interrupted: {} file(s) ({} bytes) restored whole into {target} so far, {} file(s) left \
+                     incomplete and the rest of the snapshot not restored; directory metadata not applied",
+                    s.files_restored, s.bytes_restored, self.not_restored
+                ),
+            )
+            .object(target)
+            .hint(
+                "the repository is unchanged; run the same restore again to finish (with `--overwrite if-changed` \
+                 the files already restored whole are kept, not written again)",
+            );
+        }
+        let stop = self.stop.get().cloned().or_else(|| fetch::error_unwritable(&e).map(|u| (u, e.message.clone())));
+        let Some((how, why)) = stop else { return e };
+        let what = match how {
+            fetch::Unwritable::Full => "is full",
+            fetch::Unwritable::ReadOnly => "is on a read-only file system",
+        };
+        Error::new(
+            Kind::Io,
+            format!(
+                "the restore target {target} {what} ({why}): stopped at the first such error; restored {} file(s) \
+                 ({} bytes) whole, {} file(s) not restored and the rest of the snapshot not attempted; directory \
+                 metadata not applied",
+                s.files_restored, s.bytes_restored, self.not_restored
+            ),
+        )
+        .object(target)
+        .operation(crate::error::Operation::Writing)
+        .hint(unwritable_hint(how))
     }
 
     fn flush(&mut self, batch: Vec<(PathBuf, Node)>) -> Result<()> {
@@ -279,6 +350,7 @@ impl Writer<'_> {
         let restored = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
         let verified = AtomicU64::new(0);
+        let not_written = AtomicU64::new(0);
         if opts.dry_run {
             let size = files.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(n.size));
             restored.fetch_add(files.len() as u64, Ordering::Relaxed);
@@ -291,7 +363,7 @@ impl Writer<'_> {
         if let Some(target) = &this.target {
             this.pool.install(|| {
                 let rels: Vec<(PathBuf, &Node)> = files.iter().map(|(rel, node)| (rel.clone(), node)).collect();
-                let outcomes = fetch::restore_files(this.repo, &rels, target, opts, progress);
+                let outcomes = fetch::restore_files(this.repo, &rels, target, opts, progress, &this.stop);
                 rels.par_iter().zip(outcomes).for_each(|((rel, node), outcome)| {
                     let path = target.full(rel);
                     match outcome {
@@ -317,19 +389,28 @@ impl Writer<'_> {
                             progress.files_skipped.fetch_add(1, Ordering::Relaxed);
                             progress.bytes_skipped.fetch_add(node.size, Ordering::Relaxed);
                         }
+                        // once the target is full (or the user interrupted) every file fails
+                        // alike: counted, not listed
+                        fetch::Outcome::Failed(_) if this.stop.get().is_some() || crate::platform::interrupted() => {
+                            not_written.fetch_add(1, Ordering::Relaxed);
+                        }
                         fetch::Outcome::Failed(msg) => this.warn_count(format!("{}: {msg}", path.display())),
                     }
                 })
             });
-        }
-        if crate::platform::interrupted() {
-            return Err(crate::platform::interrupted_error());
         }
         self.summary.files_restored += restored.load(Ordering::Relaxed);
         self.summary.files_skipped += skipped.load(Ordering::Relaxed);
         self.summary.bytes_restored += bytes.load(Ordering::Relaxed);
         self.summary.bytes_skipped += skipped_bytes.load(Ordering::Relaxed);
         self.summary.files_verified += verified.load(Ordering::Relaxed);
+        self.not_restored += not_written.load(Ordering::Relaxed);
+        if crate::platform::interrupted() {
+            return Err(crate::platform::interrupted_error());
+        }
+        if self.stop.get().is_some() {
+            return Err(Error::new(Kind::Io, "the restore target cannot be written"));
+        }
         Ok(())
     }
 

@@ -35,6 +35,7 @@ mod prune;
 mod readme;
 mod remote;
 mod repair;
+mod repo_safety;
 mod restic_output;
 mod restic_verbs;
 mod restore_race;

@@ -41,17 +41,60 @@ fn refused(path: &Path, why: &str) -> Error {
 /// Create the repository root 0700 if it is missing (OpenDAL would create it with the
 /// umask's mode); its parents get the usual mode.
 pub fn create_root(root: &Path) -> Result<()> {
+    if let Ok(meta) = std::fs::metadata(root) {
+        if !meta.is_dir() {
+            return Err(Error::usage(format!(
+                "{} is a file, not a repository: a local repository is a directory",
+                root.display()
+            ))
+            .object(root.display())
+            .hint("check -r/--repo and ARCA_REPOSITORY: name the repository's directory (or a new path for one)"));
+        }
+    }
     if std::fs::symlink_metadata(root).is_ok() {
         return Ok(());
     }
+    // a file on the way (`-r notes.txt/repo`): name it rather than "File exists"
+    if let Some(file) = root.ancestors().skip(1).find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir())) {
+        return Err(Error::usage(format!(
+            "{} is a file, not a directory: no repository can be made at {}",
+            file.display(),
+            root.display()
+        ))
+        .object(root.display())
+        .hint("check -r/--repo and ARCA_REPOSITORY: name the repository's directory (or a new path for one)"));
+    }
     if let Some(parent) = root.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
+        std::fs::create_dir_all(parent).map_err(|e| local_error(parent, e))?;
     }
     match std::fs::DirBuilder::new().mode(0o700).create(root) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::io(root.display(), e)),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(local_error(root, e)),
         _ => Ok(()),
     }
 }
+
+/// An error creating the repository's directory, with a hint where one helps (a read-only
+/// file system, a full disk, a path through a file).
+fn local_error(path: &Path, e: std::io::Error) -> Error {
+    let hint = match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(nix::errno::Errno::EROFS) => Some(READ_ONLY_HINT),
+        Some(nix::errno::Errno::ENOSPC | nix::errno::Errno::EDQUOT) => {
+            Some("the file system is full: free space there, or choose another location")
+        }
+        Some(nix::errno::Errno::ENOTDIR) => Some("a part of this path is a file, not a directory: check -r/--repo"),
+        _ => None,
+    };
+    let err = Error::io(path.display(), e);
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
+    }
+}
+
+/// What to do about a repository on a read-only file system.
+pub const READ_ONLY_HINT: &str = "the file system is read-only: commands that write (backup, forget, prune, \
+     repair, and those that take a lock) cannot run there; remount it read-write, or copy the repository to writable \
+     storage";
 
 /// Check the top-level directories that exist (a new repository has none yet).
 pub fn check_layout(root: &Path) -> Result<()> {
