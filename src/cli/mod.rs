@@ -15,6 +15,8 @@ mod output;
 mod profile;
 mod profile_apply;
 mod render;
+#[cfg(test)]
+mod restic_compat;
 mod rewrite;
 mod settings;
 
