@@ -1,5 +1,6 @@
 //! The only layer that reads argv and the environment, prompts, and prints.
 
+mod about;
 mod args;
 mod browse;
 mod config_show;
@@ -97,6 +98,8 @@ pub fn run() -> ExitCode {
     let generated = match &cli.command {
         args::Command::Completion { shell } => Some(generate::completion(*shell)),
         args::Command::Generate { man } => Some(generate::man_pages(man)),
+        args::Command::Options => Some(about::options(out)),
+        args::Command::Features => Some(about::features(out)),
         _ => None,
     };
     if let Some(result) = generated {

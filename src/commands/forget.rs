@@ -203,6 +203,12 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
     if !o.ids.is_empty() && !o.policy.is_empty() {
         return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
     }
+    // restic 0.17: no policy is no reason to keep anything only with --unsafe-allow-remove-all;
+    // without it, a forget that names no policy is a mistake, not a request to keep all
+    if o.ids.is_empty() && o.policy.is_empty() && !o.unsafe_allow_remove_all {
+        return Err(Error::usage("no policy given: refusing to forget without --keep-* options or snapshot ids")
+            .hint("give a policy (e.g. --keep-daily 7), snapshot ids, or --unsafe-allow-remove-all to remove every selected snapshot"));
+    }
     let mode = match o.prune.map(|p| p.instant_delete) {
         Some(true) => LockMode::Exclusive,
         Some(false) => LockMode::Maintenance,
@@ -212,7 +218,13 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
     let groups = if !o.ids.is_empty() {
         plan_ids(repo, o.ids, o.filter)?
     } else if o.policy.is_empty() {
-        vec![]
+        // --unsafe-allow-remove-all without a policy: every selected snapshot goes
+        let mut groups = plan(repo, o.filter, o.group_by, o.policy)?;
+        for g in &mut groups {
+            g.remove.append(&mut g.keep);
+            g.reasons.clear();
+        }
+        groups
     } else {
         plan(repo, o.filter, o.group_by, o.policy)?
     };

@@ -32,6 +32,7 @@ mod properties;
 mod prune;
 mod remote;
 mod repair;
+mod restic_flags;
 mod restore_race;
 mod rewrite;
 mod rotate;
