@@ -92,7 +92,7 @@ pub enum Command {
     Init(InitArgs),
     /// Back up files and directories into a new snapshot
     #[command(
-        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)\n  find ~/work -name '*.odt' -print0 > list && arca backup --files-from-raw list\n  arca backup --files-from-verbatim paths.txt --skip-if-unchanged   (no snapshot when nothing changed)"
+        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)\n  find ~/work -name '*.odt' -print0 > list && arca backup --files-from-raw list\n  arca backup --files-from-verbatim paths.txt --skip-if-unchanged   (no snapshot when nothing changed)\n  ARCA_HOST=laptop ARCA_COMPRESSION=max arca backup ~/work   (restic's RESTIC_HOST, RESTIC_COMPRESSION)"
     )]
     Backup(BackupArgs),
     /// List snapshots
@@ -723,7 +723,8 @@ pub struct ForgetArgs {
     /// Only snapshots with this path (repeatable)
     #[arg(long = "path")]
     pub paths: Vec<String>,
-    /// Allow a policy to remove every snapshot of a group
+    /// Allow a policy to remove every snapshot of a group; with no policy, remove every
+    /// snapshot that --host, --tag or --path select (one of them is required)
     #[arg(long)]
     pub unsafe_allow_remove_all: bool,
     /// Run prune afterwards

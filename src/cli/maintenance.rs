@@ -81,7 +81,7 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
         },
     )?;
     if a.ids.is_empty() && policy.is_empty() {
-        out.note("no policy was specified: --unsafe-allow-remove-all removes every selected snapshot");
+        out.note("no policy was specified: --unsafe-allow-remove-all removes every snapshot the filters select");
     }
     let groups = &plan.groups;
     if out.json {

@@ -132,6 +132,7 @@ fn no_lock_reads_beside_an_exclusive_lock_and_is_refused_where_unsafe() {
         &["--no-lock", "diff", "latest", "latest"],
         &["--no-lock", "dump", "latest", &format!("{s}/f")],
         &["--no-lock", "check"],
+        &["--no-lock", "key", "list"],
     ] {
         let o = env.run(args);
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
@@ -236,12 +237,15 @@ fn arca_compression_off_stores_compressible_data_uncompressed() {
     let (auto, off) = (stored(None), stored(Some("off")));
     assert!(off > text.len() as u64, "ARCA_COMPRESSION=off stored {off} bytes of {}", text.len());
     assert!(auto * 3 < off, "compressed {auto}, uncompressed {off}");
-    // a bad value is refused, not ignored
+    // a bad value is refused, not ignored; so is a bad ARCA_READ_CONCURRENCY
     let env = Env::new();
     env.init();
     write(&env.path("src/f"), b"x");
-    let o = env.cmd().env("ARCA_COMPRESSION", "fastest").args(["backup", env.path("src").to_str().unwrap()]).output();
-    assert_eq!(code(&o.unwrap()), 1);
+    for (var, value) in [("ARCA_COMPRESSION", "fastest"), ("ARCA_READ_CONCURRENCY", "many")] {
+        let o = env.cmd().env(var, value).args(["backup", env.path("src").to_str().unwrap()]).output().unwrap();
+        assert_eq!(code(&o), 1, "{var}={value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(value), "{var}={value}: the error must name the value: {}", stderr(&o));
+    }
     assert!(env.snapshot_ids().is_empty());
 }
 
@@ -336,14 +340,61 @@ fn forget_without_policy_refuses_and_the_unsafe_flag_removes_all() {
     }
     let o = env.run(&["forget"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains("no policy given"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no policy was specified, no snapshots will be removed"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--unsafe-allow-remove-all"), "the hint must name the flag: {}", stderr(&o));
     assert_eq!(env.snapshot_ids().len(), 3);
+    // as restic: the flag alone would empty the repository, so it needs a filter
+    for args in [&["forget", "--unsafe-allow-remove-all"][..], &["forget", "--unsafe-allow-remove-all", "--prune"]] {
+        let o = env.run(args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not allowed unless a snapshot filter option is specified"), "{}", stderr(&o));
+        assert_eq!(env.snapshot_ids().len(), 3, "{args:?}");
+    }
     // restic's meaning: every snapshot the filters select goes, and only those
     env.ok(&["forget", "--unsafe-allow-remove-all", "--host", "a"]);
     let left = json(&env.ok(&["snapshots", "--json"]));
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
     assert_eq!(left[0]["hostname"], "b");
-    env.ok(&["forget", "--unsafe-allow-remove-all", "--prune"]);
+    // ARCA_HOST is the --host filter (restic 0.17), so it selects too
+    let o = env.cmd().env("ARCA_HOST", "b").args(["forget", "--unsafe-allow-remove-all", "--prune"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(env.snapshot_ids().is_empty());
     env.check();
+}
+
+/// restic's `options` and `features`, with arca's meaning: the `-o` keys arca itself sets or
+/// reads per storage service, and the Cargo features this binary was built with. Neither
+/// needs, opens or creates a repository.
+#[test]
+fn options_and_features_describe_this_build_without_a_repository() {
+    let env = Env::new();
+    let run = |args: &[&str]| {
+        let o = env.cmd().env_remove("ARCA_REPOSITORY").env_remove("ARCA_PASSWORD").args(args).output().unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = run(&["options"]);
+    for key in ["fs.atomic_write_dir", "s3.region", "s3.endpoint", "sftp.key", "azblob.account_name"] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(key)), "options lacks {key}:\n{text}");
+    }
+    let keys = json(&run(&["options", "--json"]));
+    let keys = keys.as_array().unwrap();
+    assert!(keys.len() > 20, "{keys:?}");
+    for k in keys {
+        for field in ["service", "key", "help"] {
+            assert!(k[field].as_str().is_some_and(|v| !v.is_empty()), "{k}");
+        }
+    }
+    assert!(keys.iter().any(|k| k["service"] == "s3" && k["key"] == "region"));
+
+    let text = run(&["features"]);
+    assert!(text.contains("remote") && text.contains("testing"), "{text}");
+    let features = json(&run(&["features", "--json"]));
+    let enabled = |name: &str| {
+        features.as_array().unwrap().iter().find(|f| f["name"] == name).and_then(|f| f["enabled"].as_bool())
+    };
+    // the test build's features are the binary's: it must say what it was built with
+    assert_eq!(enabled("remote"), Some(cfg!(feature = "remote")), "{features}");
+    assert_eq!(enabled("testing"), Some(cfg!(feature = "testing")), "{features}");
+    assert!(!env.path("data").exists(), "options/features created a repository");
 }
