@@ -39,10 +39,13 @@ pub fn apply(p: &Profile, cli: &mut Cli, m: &ArgMatches) {
 fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
     let r = &p.repository;
     let m = Some(m);
-    fill!(m, "repo", g.repo, r.repo.clone().map(Some));
-    // the profile's repository also wins over ARCA_REPOSITORY_FILE in the environment
-    if r.repo.is_some() && !given(m, "repo") && !given(m, "repository_file") {
-        g.repository_file = None;
+    // the command line's -r or --repository-file wins over the profile's repository, which
+    // wins over ARCA_REPOSITORY and ARCA_REPOSITORY_FILE in the environment
+    if !given(m, "repository_file") {
+        fill!(m, "repo", g.repo, r.repo.clone().map(Some));
+        if r.repo.is_some() && !given(m, "repo") {
+            g.repository_file = None;
+        }
     }
     fill!(m, "password_file", g.password_file, r.password_file.as_deref().map(|f| Some(expand_tilde(f))));
     fill!(m, "password_command", g.password_command, r.password_command.clone().map(Some));

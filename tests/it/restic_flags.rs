@@ -186,6 +186,20 @@ fn repository_file_names_the_repository_and_conflicts_with_repo() {
     let o = run(&["-r", env.repo.to_str().unwrap(), "--repository-file", f, "snapshots"], None);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("--repository-file"), "{}", stderr(&o));
+    // precedence: the command line's --repository-file over a profile's repository, and the
+    // profile's over ARCA_REPOSITORY_FILE in the environment (as for -r and ARCA_REPOSITORY)
+    let absent = env.path("absent");
+    let profile = env.path(".config/arca/p.toml");
+    std::fs::create_dir_all(profile.parent().unwrap()).unwrap();
+    std::fs::write(&profile, format!("[repository]\nrepo = \"{}\"\n", absent.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = run(&["-P", "p", "--repository-file", f, "cat", "config"], None);
+    assert_eq!(code(&o), 0, "--repository-file must win over the profile: {}", stderr(&o));
+    let o = run(&["-P", "p", "cat", "config"], Some(f));
+    assert_ne!(code(&o), 0, "the profile's repository must win over ARCA_REPOSITORY_FILE");
+    assert!(stderr(&o).contains(absent.to_str().unwrap()), "{}", stderr(&o));
+    assert!(!absent.exists());
     // an empty file names no repository (it must not fall back to the default one)
     std::fs::write(&file, "\n").unwrap();
     let o = run(&["--repository-file", f, "snapshots"], None);
@@ -267,24 +281,38 @@ fn pack_size_sets_the_repository_size_at_init_and_a_smaller_target_later() {
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         env.check();
         let config = json(&env.ok(&["cat", "config"]).replace('\n', " "));
-        (data_pack_sizes(&env.repo), config["pack_size"].as_u64(), stderr(&o))
+        (data_pack_sizes(&env.repo), config["pack_size"].as_u64(), stderr(&o), env)
     };
     // the default: 16 MiB packs, so 6 MiB of data fit in one data pack (plus a tree pack)
-    let (default, size, _) = packs(&[], &[]);
+    let (default, size, ..) = packs(&[], &[]);
     assert_eq!(size, Some(16 << 20));
     assert!(default.len() <= 2, "{default:?}");
     // ARCA_PACK_SIZE=1 at init: the repository's packs are 1 MiB (restic's unit: MiB)
-    let (small, size, _) = packs(&[("ARCA_PACK_SIZE", "1")], &[]);
+    let (small, size, ..) = packs(&[("ARCA_PACK_SIZE", "1")], &[]);
     assert_eq!(size, Some(1 << 20));
     assert!(small.len() >= 4, "1 MiB packs for 6 MiB of data: {small:?}");
     assert!(small.iter().all(|s| *s < 2 << 20), "{small:?}");
     // on a 16 MiB repository, --pack-size 1 writes small packs without changing the config
-    let (later, size, _) = packs(&[], &["--pack-size", "1"]);
+    let (later, size, _, env) = packs(&[], &["--pack-size", "1"]);
     assert_eq!(size, Some(16 << 20));
     assert!(later.len() >= 4 && later.iter().all(|s| *s < 2 << 20), "{later:?}");
-    // larger than the repository's: the repository's size, said so (readers bound packs by it)
-    let (large, _, err) = packs(&[], &["--pack-size", "64"]);
+    // prune's "small pack" follows the run's target as restic's does: every such pack is
+    // small to a prune at the repository's 16 MiB, at most the two last ones (data, tree) to
+    // one at --pack-size 1
+    let repack = |global: &[&str]| {
+        let mut a = global.to_vec();
+        a.extend(["prune", "--repack-small", "--dry-run", "--json"]);
+        json(&env.ok(&a))["packs_repack"].as_u64().unwrap()
+    };
+    let (at_16, at_1) = (repack(&[]), repack(&["--pack-size", "1"]));
+    assert!(at_16 >= 4 && at_1 <= 2, "repacked at 16 MiB {at_16}, at 1 MiB {at_1}");
+    // larger than the repository's: the repository's size, said so when packs are written
+    // (readers bound packs by it), and not by a command that only reads
+    let (large, _, err, env) = packs(&[], &["--pack-size", "64"]);
     assert!(large.len() <= 2 && err.contains("at most 16 MiB"), "{large:?} {err}");
+    let o = env.cmd().env("ARCA_PACK_SIZE", "64").args(["snapshots"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("pack-size"), "a reader warned about the pack size: {}", stderr(&o));
 }
 
 #[test]
