@@ -117,6 +117,9 @@ fn no_lock_reads_beside_an_exclusive_lock_and_is_refused_where_unsafe() {
     let locks = || std::fs::read_dir(env.repo.join("locks")).unwrap().count();
     assert_eq!(locks(), 1);
 
+    // nothing a --no-lock command does may change the repository: the whole tree, byte for
+    // byte and time for time, is as before (what a repository on read-only storage needs)
+    let untouched = describe(&env.repo);
     let target = env.path("out");
     let t = target.to_str().unwrap();
     let o = env.run(&["restore", "latest", "--target", t]);
@@ -138,6 +141,7 @@ fn no_lock_reads_beside_an_exclusive_lock_and_is_refused_where_unsafe() {
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     }
     assert_eq!(locks(), 1, "a --no-lock command wrote a lock file");
+    assert!(describe(&env.repo) == untouched, "a --no-lock command changed the repository");
 
     drop(held);
     let before = env.snapshot_ids();
