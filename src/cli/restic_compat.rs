@@ -322,6 +322,14 @@ const NOTES: &[(&str, Why)] = &[
     ("self-update", Note("install arca with your package manager or cargo")),
     ("recover", Note("`repair snapshots` and `repair index` cover damaged repositories")),
     ("$RESTIC_PASSWORD", Note("read by the settings")),
+    (
+        "$RESTIC_COMPRESSION",
+        Partial("`ARCA_COMPRESSION` is backup's --compression; prune, copy and rewrite compress at auto"),
+    ),
+    (
+        "$RESTIC_PACK_SIZE",
+        Partial("`ARCA_PACK_SIZE`: at init the repository's pack size; later runs may only choose a smaller one"),
+    ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Debug)]
