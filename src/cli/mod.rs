@@ -65,7 +65,9 @@ fn report_error(out: Out, mut e: Error) -> u8 {
 
 pub fn run() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let parsed = args::Cli::command().try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let parsed = settings::empty_variables_unset(args::Cli::command())
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
     let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {

@@ -246,6 +246,28 @@ impl Settings {
     }
 }
 
+/// The variables that stand for restic's `RESTIC_HOST`, `RESTIC_COMPRESSION`, … are read as
+/// restic reads them: set but empty is unset. `export ARCA_HOST=` must not select the host ""
+/// (no snapshot at all) nor record it, and an empty `ARCA_PACK_SIZE` or `ARCA_COMPRESSION`
+/// must not make every command fail.
+pub(super) fn empty_variables_unset(cmd: clap::Command) -> clap::Command {
+    const RESTIC_LIKE: &[&str] =
+        &["ARCA_HOST", "ARCA_COMPRESSION", "ARCA_PACK_SIZE", "ARCA_READ_CONCURRENCY", "ARCA_REPOSITORY_FILE"];
+    fn unset(cmd: clap::Command, empty: &[&str]) -> clap::Command {
+        cmd.mut_args(|a| match a.get_env() {
+            Some(var) if empty.iter().any(|e| var == *e) => a.env(None),
+            _ => a,
+        })
+        .mut_subcommands(|s| unset(s, empty))
+    }
+    let empty: Vec<&str> =
+        RESTIC_LIKE.iter().copied().filter(|v| std::env::var_os(v).is_some_and(|x| x.is_empty())).collect();
+    if empty.is_empty() {
+        return cmd;
+    }
+    unset(cmd, &empty)
+}
+
 /// `--repository-file`/`ARCA_REPOSITORY_FILE`: the repository named in a file (its first
 /// line, trimmed), as restic reads it. Giving -r/`ARCA_REPOSITORY` too is an error: which one
 /// was meant?

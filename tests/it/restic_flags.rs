@@ -430,3 +430,37 @@ fn options_and_features_describe_this_build_without_a_repository() {
     assert_eq!(enabled("testing"), Some(cfg!(feature = "testing")), "{features}");
     assert!(!env.path("data").exists(), "options/features created a repository");
 }
+
+/// restic reads its variables set but empty as unset; so does arca for their twins. Without
+/// that, `export ARCA_HOST=` selects the host "" (no snapshot at all, and a backup without a
+/// parent recorded under no host), and an empty ARCA_PACK_SIZE, ARCA_COMPRESSION,
+/// ARCA_READ_CONCURRENCY or ARCA_REPOSITORY_FILE makes every command fail.
+#[test]
+fn empty_restic_like_variables_are_unset() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("f"), b"x");
+    let s = src.to_str().unwrap();
+    env.ok(&["backup", s]);
+    let empty = || {
+        let mut c = env.cmd();
+        for v in ["ARCA_HOST", "ARCA_COMPRESSION", "ARCA_PACK_SIZE", "ARCA_READ_CONCURRENCY", "ARCA_REPOSITORY_FILE"] {
+            c.env(v, "");
+        }
+        c
+    };
+    let o = empty().args(["snapshots", "--json"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        json(&String::from_utf8_lossy(&o.stdout)).as_array().map(Vec::len),
+        Some(1),
+        "ARCA_HOST= hid the snapshot"
+    );
+    let o = empty().args(["backup", "--json", s]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = summary(&String::from_utf8_lossy(&o.stdout));
+    assert!(v["parent"].is_string(), "the parent (same host) was not found: {v}");
+    let snaps = json(&env.ok(&["snapshots", "--json"]));
+    assert!(snaps.as_array().unwrap().iter().all(|s| s["hostname"] != ""), "{snaps}");
+}
