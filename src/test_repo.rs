@@ -108,6 +108,7 @@ impl TestRepo {
             parent: None,
             force: false,
             excludes_used: vec![],
+            skip_if_unchanged: false,
             engine: BackupOptions::default(),
         }
     }

@@ -19,7 +19,7 @@ pub use bytes::Bytes;
 pub use layers::{LimitBackend, LogBackend, ThrottleBackend, VerifyBackend};
 pub use location::{Location, SERVICES};
 pub use retry::{RetryBackend, RetryPolicy};
-pub use services::{configure, ServiceConfig};
+pub use services::{configure, ServiceConfig, KNOWN_OPTIONS};
 
 use crate::error::{Error, Kind, Operation};
 

@@ -34,6 +34,82 @@ pub fn options_for(scheme: &str, options: &[(String, String)]) -> Vec<(String, S
         .collect()
 }
 
+/// The `-o SERVICE.KEY=VALUE` keys arca itself sets or reads, per service, with what they do
+/// (`arca options`). Every other key is handed to OpenDAL's configuration of that service
+/// unchanged. A test keeps this table in step with [`configure`].
+pub const KNOWN_OPTIONS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "fs",
+        &[
+            ("root", "the repository directory (from the location)"),
+            ("atomic_write_dir", "where objects are written before their rename into place (default ROOT/.arca-tmp)"),
+        ],
+    ),
+    (
+        "s3",
+        &[
+            ("bucket", "the bucket (from the location)"),
+            ("root", "the prefix inside the bucket (from the location)"),
+            ("endpoint", "the server (default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)"),
+            ("region", "the region (default AWS_REGION, AWS_DEFAULT_REGION, or us-east-1)"),
+            ("access_key_id", "the access key (default AWS_ACCESS_KEY_ID or the AWS profile)"),
+            ("profile", "the AWS profile in ~/.aws/credentials and config (default AWS_PROFILE, or default)"),
+            ("allow_anonymous", "true: unsigned requests to a public bucket"),
+            ("skip_signature", "true: unsigned requests"),
+            ("disable_ec2_metadata", "false: ask the EC2 instance metadata service for credentials (default true)"),
+        ],
+    ),
+    (
+        "sftp",
+        &[
+            ("endpoint", "ssh://USER@HOST:PORT (from the location)"),
+            ("root", "the directory on the server (from the location)"),
+            ("key", "the private key file (default: ssh's own configuration and agent)"),
+        ],
+    ),
+    (
+        "azblob",
+        &[
+            ("container", "the container (from the location)"),
+            ("root", "the prefix inside the container (from the location)"),
+            ("account_name", "the storage account (default AZURE_STORAGE_ACCOUNT, AZURE_ACCOUNT_NAME)"),
+            ("account_key", "the account key (default AZURE_STORAGE_KEY, AZURE_ACCOUNT_KEY)"),
+            ("sas_token", "a shared access signature (default AZURE_STORAGE_SAS_TOKEN, AZURE_ACCOUNT_SAS)"),
+            ("endpoint", "the blob endpoint (default https://ACCOUNT.blob.core.windows.net)"),
+        ],
+    ),
+    (
+        "gcs",
+        &[
+            ("bucket", "the bucket (from the location)"),
+            ("root", "the prefix inside the bucket (from the location)"),
+            ("credential_path", "a service account file (default GOOGLE_APPLICATION_CREDENTIALS)"),
+            ("credential", "a service account, base64"),
+            ("token", "an OAuth access token"),
+        ],
+    ),
+    (
+        "b2",
+        &[
+            ("bucket", "the bucket (from the location)"),
+            ("root", "the prefix inside the bucket (from the location)"),
+            ("bucket_id", "the bucket's id (default B2_BUCKET_ID)"),
+            ("application_key_id", "the key id (default B2_ACCOUNT_ID, B2_APPLICATION_KEY_ID)"),
+            ("application_key", "the key (default B2_ACCOUNT_KEY, B2_APPLICATION_KEY)"),
+        ],
+    ),
+    (
+        "webdav",
+        &[
+            ("endpoint", "the server (from the location)"),
+            ("root", "the path on the server (from the location)"),
+            ("username", "the user (default ARCA_WEBDAV_USERNAME)"),
+            ("password", "the password (default ARCA_WEBDAV_PASSWORD)"),
+            ("token", "a bearer token (default ARCA_WEBDAV_TOKEN)"),
+        ],
+    ),
+];
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -327,6 +403,28 @@ mod tests {
 
     fn opts(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// Every key `configure` sets or reads (`b.default("…")`, `b.get("…")`, `b.has("…")`) is
+    /// in [`KNOWN_OPTIONS`], so `arca options` does not leave one out.
+    #[test]
+    fn every_key_configure_uses_is_listed_for_arca_options() {
+        let src = include_str!("services.rs");
+        let src = &src[src.find("pub fn configure(").unwrap()..src.find("#[cfg(test)]").unwrap()];
+        let listed: Vec<&str> = KNOWN_OPTIONS.iter().flat_map(|(_, keys)| keys.iter().map(|(k, _)| *k)).collect();
+        let mut found = 0;
+        for call in ["default(\"", "get(\"", "has(\""] {
+            for (i, _) in src.match_indices(call) {
+                let rest = &src[i + call.len()..];
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    listed.contains(&key),
+                    "configure uses -o key {key:?}, which KNOWN_OPTIONS (arca options) lacks"
+                );
+                found += 1;
+            }
+        }
+        assert!(found > 20, "found only {found} keys: did the source change shape?");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "arca",
     version,
     about = "Deduplicating, encrypted backups on any OpenDAL backend",
-    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 13 repository damaged (config missing: `arca repair config`), 130 interrupted."
+    after_help = "Examples:\n  arca init && arca backup ~/work            (ARCA_REPOSITORY, ARCA_PASSWORD_FILE set)\n  arca -P laptop backup                     (repository, sources and excludes from a profile)\n  arca snapshots && arca restore latest --target ~/restored\n  arca forget --keep-daily 7 --keep-weekly 5 --prune\n  arca check --read-data-subset 5%\n  arca --repository-file ~/.arca-repo snapshots   (or ARCA_REPOSITORY_FILE)\n  arca --no-lock restore latest --target ~/restored   (read-only storage; commands that write refuse it)\nExit codes: 0 ok, 1 error, 3 partial, 10 no repository, 11 locked, 12 wrong password, 13 repository damaged (config missing: `arca repair config`), 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -34,6 +34,9 @@ pub struct Global {
     /// Repository: a local path, or SERVICE:ROOT (default: a local repository in your data directory)
     #[arg(short = 'r', long = "repo", env = "ARCA_REPOSITORY", global = true)]
     pub repo: Option<String>,
+    /// Read the repository (what -r takes) from this file
+    #[arg(long, value_name = "FILE", env = "ARCA_REPOSITORY_FILE", global = true)]
+    pub repository_file: Option<PathBuf>,
     /// Read the password from this file
     #[arg(long, env = "ARCA_PASSWORD_FILE", global = true)]
     pub password_file: Option<PathBuf>,
@@ -76,18 +79,24 @@ pub struct Global {
     /// Keep trying this long when the repository is locked (e.g. 5m, 1h)
     #[arg(long, value_name = "DURATION", global = true)]
     pub retry_lock: Option<String>,
+    /// Take no lock (commands that only read; for a read-only repository)
+    #[arg(long, global = true)]
+    pub no_lock: bool,
+    /// Target pack size: MiB, or a size like 64M (at init the repository's; later at most that)
+    #[arg(long, value_name = "SIZE", env = "ARCA_PACK_SIZE", global = true)]
+    pub pack_size: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a new repository
     #[command(
-        after_help = "Examples:\n  arca -r /srv/backup init\n  arca -r s3:my-bucket/arca init --chunker-params 262144,524288,4194304\n  arca -r s3:offsite/arca init --from-repo /srv/backup --copy-chunker-params"
+        after_help = "Examples:\n  arca -r /srv/backup init\n  arca -r s3:my-bucket/arca init --chunker-params 262144,524288,4194304\n  arca -r s3:offsite/arca init --from-repo /srv/backup --copy-chunker-params\n  arca -r /srv/backup init --pack-size 64     (64 MiB packs; or ARCA_PACK_SIZE)"
     )]
     Init(InitArgs),
     /// Back up files and directories into a new snapshot
     #[command(
-        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)"
+        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)\n  find ~/work -name '*.odt' -print0 > list && arca backup --files-from-raw list\n  arca backup --files-from-verbatim paths.txt --skip-if-unchanged   (no snapshot when nothing changed)\n  ARCA_HOST=laptop ARCA_COMPRESSION=max arca backup ~/work   (restic's RESTIC_HOST, RESTIC_COMPRESSION)"
     )]
     Backup(BackupArgs),
     /// List snapshots
@@ -107,7 +116,7 @@ pub enum Command {
     Cat(CatArgs),
     /// Restore a snapshot
     #[command(
-        after_help = "Examples:\n  arca restore latest --target ~/restored\n  arca restore 'latest@2026-11-01 12:00' --target ~/restored --verify\n  arca restore latest:/home/me/work --target ~/work-copy --include '*.rs'\n  arca restore 3fa9c1d2 --target / --overwrite if-newer --delete"
+        after_help = "Examples:\n  arca restore latest --target ~/restored\n  arca restore 'latest@2026-11-01 12:00' --target ~/restored --verify\n  arca restore latest:/home/me/work --target ~/work-copy --include '*.rs'\n  arca restore 3fa9c1d2 --target / --overwrite if-newer --delete\n  arca restore latest --target ~/restored --include-file wanted.txt --iexclude-file skip.txt"
     )]
     Restore(RestoreArgs),
     /// Manage passwords (keys)
@@ -125,7 +134,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Remove snapshots according to a policy (and, with --prune, the data they alone use)
     #[command(
-        after_help = "Examples:\n  arca forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune\n  arca forget --keep-within 30d --keep-tag important --group-by host,tags --dry-run\n  arca forget 3fa9c1d2 5be01c77\n  arca forget --keep-last 10 --json | jq '.[].remove | length'"
+        after_help = "Examples:\n  arca forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune\n  arca forget --keep-within 30d --keep-tag important --group-by host,tags --dry-run\n  arca forget 3fa9c1d2 5be01c77\n  arca forget --keep-last 10 --json | jq '.[].remove | length'\n  arca forget --unsafe-allow-remove-all --host old-laptop   (no policy: every snapshot of that host)"
     )]
     Forget(ForgetArgs),
     /// Remove data no snapshot uses
@@ -209,6 +218,15 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
     /// Show the effective settings (profiles merged, command line applied; secrets masked)
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the storage options (-o SERVICE.KEY=VALUE) arca sets or reads, per service
+    #[command(after_help = "Examples:
+  arca options
+  arca options --json
+  arca -r s3:my-bucket/arca -o s3.region=eu-west-1 snapshots")]
+    Options,
+    /// List the features this build of arca was compiled with
+    #[command(after_help = "Examples:\n  arca features\n  arca features --json")]
+    Features,
     /// Write man pages generated from the command definitions
     #[command(after_help = "Example:\n  arca generate --man /usr/local/share/man/man1 && man arca-backup")]
     Generate {
@@ -362,7 +380,7 @@ pub struct TagArgs {
 #[derive(Args, Debug, Default, Clone)]
 pub struct FilterArgs {
     /// Only snapshots of this host (repeatable)
-    #[arg(long = "host", short = 'H')]
+    #[arg(long = "host", short = 'H', env = "ARCA_HOST")]
     pub hosts: Vec<String>,
     /// Only snapshots with these tags (comma-separated = all of them; repeat = any)
     #[arg(long = "tag")]
@@ -399,7 +417,7 @@ pub struct BackupArgs {
     #[arg(long = "tag")]
     pub tags: Vec<String>,
     /// Host name to record (default: this host)
-    #[arg(long, short = 'H')]
+    #[arg(long, short = 'H', env = "ARCA_HOST")]
     pub host: Option<String>,
     /// Time to record instead of now (e.g. "2026-11-01 12:00:00")
     #[arg(long)]
@@ -437,9 +455,18 @@ pub struct BackupArgs {
     /// Don't cross file system boundaries
     #[arg(long, short = 'x')]
     pub one_file_system: bool,
-    /// Read the paths to back up from a file (one per line)
+    /// Read the paths to back up from a file (one per line; # comments, blank lines skipped)
     #[arg(long)]
     pub files_from: Vec<PathBuf>,
+    /// Read the paths to back up from a file, one per line, taken as written
+    #[arg(long, value_name = "FILE")]
+    pub files_from_verbatim: Vec<PathBuf>,
+    /// Read the paths to back up from a file, separated by NUL bytes (find -print0)
+    #[arg(long, value_name = "FILE")]
+    pub files_from_raw: Vec<PathBuf>,
+    /// Store no new snapshot when nothing changed since the parent
+    #[arg(long)]
+    pub skip_if_unchanged: bool,
     /// Back up standard input
     #[arg(long)]
     pub stdin: bool,
@@ -450,10 +477,10 @@ pub struct BackupArgs {
     #[arg(long)]
     pub stdin_from_command: bool,
     /// off, auto, max, or a zstd level 1-22
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", env = "ARCA_COMPRESSION")]
     pub compression: String,
     /// Files read at once
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, env = "ARCA_READ_CONCURRENCY")]
     pub read_concurrency: usize,
     /// Store access times too
     #[arg(long)]
@@ -536,7 +563,7 @@ pub struct FindArgs {
     #[arg(short = 's', long = "snapshot", value_name = "ID")]
     pub snapshots: Vec<String>,
     /// Only snapshots of this host (repeatable)
-    #[arg(long = "host", short = 'H')]
+    #[arg(long = "host", short = 'H', env = "ARCA_HOST")]
     pub hosts: Vec<String>,
     /// Only snapshots with this tag (repeatable)
     #[arg(long = "tag")]
@@ -628,6 +655,18 @@ pub struct RestoreArgs {
     /// Like --exclude, case-insensitive
     #[arg(long)]
     pub iexclude: Vec<String>,
+    /// Read include patterns from a file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub include_file: Vec<PathBuf>,
+    /// Like --include-file, case-insensitive
+    #[arg(long, value_name = "FILE")]
+    pub iinclude_file: Vec<PathBuf>,
+    /// Read exclude patterns from a file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+    /// Like --exclude-file, case-insensitive
+    #[arg(long, value_name = "FILE")]
+    pub iexclude_file: Vec<PathBuf>,
     /// always, if-changed, if-newer or never
     #[arg(long, default_value = "always")]
     pub overwrite: String,
@@ -755,7 +794,7 @@ pub struct ForgetArgs {
     #[arg(long, short = 'g', default_value = "host,paths")]
     pub group_by: String,
     /// Only snapshots of this host (repeatable)
-    #[arg(long = "host")]
+    #[arg(long = "host", env = "ARCA_HOST")]
     pub hosts: Vec<String>,
     /// Only snapshots with these tags (comma-separated = all of them; repeat = any)
     #[arg(long = "tag")]
@@ -763,7 +802,8 @@ pub struct ForgetArgs {
     /// Only snapshots with this path (repeatable)
     #[arg(long = "path")]
     pub paths: Vec<String>,
-    /// Allow a policy to remove every snapshot of a group
+    /// Allow a policy to remove every snapshot of a group; with no policy, remove every
+    /// snapshot that --host, --tag or --path select (one of them is required)
     #[arg(long)]
     pub unsafe_allow_remove_all: bool,
     /// Run prune afterwards

@@ -17,11 +17,13 @@ use crate::chunker::ChunkerParams;
 use crate::codec::Compression;
 use crate::commands::{self, Filter};
 use crate::error::{Error, Result};
-use crate::patterns::Patterns;
 use crate::repo::{InitOptions, Repository};
 use crate::restorer::{Overwrite, RestoreOptions, RestoreProgress};
 
 pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
+    if s.no_lock {
+        no_lock_allowed(&cmd)?;
+    }
     if s.default_repo && !matches!(cmd, Command::Config(_) | Command::Completion { .. } | Command::Generate { .. }) {
         // named on every use, even with -q: a user who forgot -r must see where data goes
         Out { quiet: false, ..out }
@@ -51,6 +53,8 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         // (`cli::run` answers these before reading any settings)
         Command::Completion { shell } => super::generate::completion(shell),
         Command::Generate { man } => super::generate::man_pages(&man),
+        Command::Options => super::about::options(out),
+        Command::Features => super::about::features(out),
         Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
         Command::Version => super::verbs::version(out),
         Command::List(a) => super::verbs::list(s, out, a),
@@ -59,12 +63,55 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
     }
 }
 
+/// `--no-lock` is for commands that only read: their lock only makes prune wait for them
+/// (format-spec §15, §21.6), so without it a pack deleted meanwhile makes a read fail, which
+/// they report. A command that writes would lose that protection for what it stores, and
+/// `check --read-data` would report packs a prune deleted under it (hours of reading) as
+/// damage someone then acts on: they refuse, naming why.
+fn no_lock_allowed(cmd: &Command) -> Result<()> {
+    let why = match cmd {
+        Command::Snapshots(_)
+        | Command::Ls(_)
+        | Command::Cat(_)
+        | Command::Find(_)
+        | Command::Diff(_)
+        | Command::Dump(_)
+        | Command::Stats(_)
+        | Command::Restore(_)
+        | Command::Mount(_)
+        | Command::Key(KeyCommand::List)
+        | Command::List(_)
+        | Command::Cache(_)
+        | Command::Version
+        | Command::Options
+        | Command::Features
+        | Command::Completion { .. }
+        | Command::Generate { .. }
+        | Command::Config(_) => return Ok(()),
+        Command::Check(a) if !a.read_data && a.read_data_subset.is_none() => return Ok(()),
+        Command::Check(_) => {
+            "check --read-data reads for hours while a prune may delete packs marked a day ago; without a lock it \
+             would report them as damaged"
+        }
+        Command::Backup(a) if a.dry_run => return Ok(()),
+        _ => "it changes the repository, and a prune running beside it could delete what it stores",
+    };
+    Err(Error::usage(format!("--no-lock cannot be used here: {why}"))
+        .hint("run it without --no-lock; only commands that read take it (snapshots, ls, cat, find, diff, dump, stats, restore, mount, list, check without --read-data)"))
+}
+
 pub(super) fn filter(f: &FilterArgs) -> Filter {
     Filter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
 }
 
-pub(super) fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
+pub(super) fn init_options(chunker: Option<&str>, pack_size: Option<u64>) -> Result<InitOptions> {
     let mut opts = InitOptions { kdf: kdf_params(), ..Default::default() };
+    if let Some(n) = pack_size {
+        if !(1 << 20..=1 << 30).contains(&n) {
+            return Err(Error::usage(format!("--pack-size {} MiB: a repository's packs are 1 MiB to 1 GiB", n >> 20)));
+        }
+        opts.pack_size = n as u32;
+    }
     if let Some(c) = chunker {
         let v: Vec<u32> = c.split(',').map(|x| parse_size(x).map(|n| n as u32)).collect::<Result<_>>()?;
         let [min, avg, max] = v[..] else { return Err(Error::usage("--chunker-params takes MIN,AVG,MAX")) };
@@ -74,7 +121,7 @@ pub(super) fn init_options(chunker: Option<&str>) -> Result<InitOptions> {
 }
 
 fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
-    let mut opts = init_options(a.chunker_params.as_deref())?;
+    let mut opts = init_options(a.chunker_params.as_deref(), s.pack_size)?;
     if a.copy_chunker_params {
         let from = a.from_repo.as_deref().ok_or_else(|| Error::usage("--copy-chunker-params needs --from-repo"))?;
         let pw = Settings::other_password(&a.from_password_file, &a.from_password_command, "ARCA_FROM_PASSWORD");
@@ -143,7 +190,7 @@ fn open_or_create_default(s: &Settings, out: Out) -> Result<Repository> {
                 );
             }
             let pw = s.read_password(true)?;
-            let (repo, _) = commands::init::run(backend, &pw, &init_options(None)?)?;
+            let (repo, _) = commands::init::run(backend, &pw, &init_options(None, s.pack_size)?)?;
             return Ok(s.attach_cache(repo));
         }
     }
@@ -164,6 +211,12 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         let mut paths = a.paths.clone();
         for f in &a.files_from {
             paths.extend(read_pattern_file(f)?.into_iter().map(PathBuf::from));
+        }
+        for f in &a.files_from_verbatim {
+            paths.extend(read_path_list(f, b'\n')?);
+        }
+        for f in &a.files_from_raw {
+            paths.extend(read_path_list(f, 0)?);
         }
         if paths.is_empty() {
             return Err(Error::usage("nothing to back up: name files or directories").hint("e.g. `arca backup ~/work`"));
@@ -189,6 +242,7 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         parent: a.parent,
         force: a.force,
         excludes_used: used,
+        skip_if_unchanged: a.skip_if_unchanged,
         engine,
     };
     // restic's -v: each new and modified file; -vv: every file, unchanged ones too
@@ -244,6 +298,19 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         }
     }
     Ok(if report.errors > 0 { exit::PARTIAL } else { exit::OK })
+}
+
+/// The paths in `file`, separated by `sep` (`--files-from-verbatim`: newlines; `--files-from-raw`:
+/// NUL bytes), every byte kept: names may hold spaces, `#`, newlines (raw) and bytes that are
+/// not UTF-8. Empty entries are skipped.
+fn read_path_list(file: &std::path::Path, sep: u8) -> Result<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file.display(), e))?;
+    Ok(bytes
+        .split(|b| *b == sep)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+        .collect())
 }
 
 fn snapshots(s: &Settings, out: Out, a: SnapshotsArgs) -> Result<u8> {
@@ -314,15 +381,16 @@ fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {
 
 fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
     let repo = s.open()?;
-    let includes = if a.include.is_empty() && a.iinclude.is_empty() {
-        None
-    } else {
-        Some(Patterns::new(&a.include, &a.iinclude)?)
-    };
+    // no include pattern at all (an empty --include-file too, as in restic): restore everything
+    let (includes, used) =
+        crate::patterns::from_flags_and_files(&a.include, &a.iinclude, &a.include_file, &a.iinclude_file)?;
+    let includes = (!used.is_empty()).then_some(includes);
+    let (excludes, _) =
+        crate::patterns::from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
     let opts = RestoreOptions {
         target: std::path::absolute(&a.target).map_err(|e| Error::io(a.target.display(), e))?,
         includes,
-        excludes: Patterns::new(&a.exclude, &a.iexclude)?,
+        excludes,
         overwrite: Overwrite::parse(&a.overwrite)?,
         delete: a.delete,
         verify: a.verify,

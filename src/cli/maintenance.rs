@@ -81,7 +81,7 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
         },
     )?;
     if a.ids.is_empty() && policy.is_empty() {
-        out.note("no policy was specified, no snapshots will be removed");
+        out.note("no policy was specified: --unsafe-allow-remove-all removes every snapshot the filters select");
     }
     let groups = &plan.groups;
     if out.json {
@@ -230,7 +230,8 @@ fn repair_config(s: &Settings, out: Out, chunker_params: Option<&str>, dry_run: 
         }
     }
     let backend = s.backend()?;
-    let chunker = chunker_params.map(|c| super::handlers::init_options(Some(c)).map(|o| o.chunker)).transpose()?;
+    let chunker =
+        chunker_params.map(|c| super::handlers::init_options(Some(c), None).map(|o| o.chunker)).transpose()?;
     let pw = s.read_password(false)?;
     let opts = crate::repo::RepairConfigOptions { chunker, dry_run };
     let r = crate::commands::repair::config(backend, &pw, &opts)?;

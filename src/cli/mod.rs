@@ -1,5 +1,6 @@
 //! The only layer that reads argv and the environment, prompts, and prints.
 
+mod about;
 mod args;
 mod browse;
 mod config_show;
@@ -16,6 +17,8 @@ mod profile;
 mod profile_apply;
 mod progress;
 mod render;
+#[cfg(test)]
+mod restic_compat;
 mod rewrite;
 mod settings;
 mod verbs;
@@ -67,7 +70,7 @@ fn report_error(out: Out, mut e: Error) -> u8 {
 
 pub fn run() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let parsed = args::Cli::command()
+    let parsed = settings::empty_variables_unset(args::Cli::command())
         .try_get_matches_from(verbose_counts(std::env::args_os()))
         .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
     let (cli, matches) = match parsed {
@@ -100,6 +103,8 @@ pub fn run() -> ExitCode {
         args::Command::Completion { shell } => Some(generate::completion(*shell)),
         args::Command::Generate { man } => Some(generate::man_pages(man)),
         args::Command::Version => Some(verbs::version(out)),
+        args::Command::Options => Some(about::options(out)),
+        args::Command::Features => Some(about::features(out)),
         _ => None,
     };
     if let Some(result) = generated {

@@ -62,6 +62,7 @@ pub struct RepositorySection {
     pub limit_upload: Option<u64>,
     pub limit_download: Option<u64>,
     pub retry_lock: Option<String>,
+    pub pack_size: Option<String>,
 }
 
 /// A command's section: its own keys plus the hook keys (`run-before`, `run-after`,
@@ -110,6 +111,9 @@ section!(BackupSection {
     exclude_larger_than: Option<String>,
     one_file_system: Option<bool>,
     files_from: Option<Vec<PathBuf>>,
+    files_from_verbatim: Option<Vec<PathBuf>>,
+    files_from_raw: Option<Vec<PathBuf>>,
+    skip_if_unchanged: Option<bool>,
     tags: Option<Vec<String>>,
     host: Option<String>,
     compression: Option<String>,

@@ -39,7 +39,14 @@ pub fn apply(p: &Profile, cli: &mut Cli, m: &ArgMatches) {
 fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
     let r = &p.repository;
     let m = Some(m);
-    fill!(m, "repo", g.repo, r.repo.clone().map(Some));
+    // the command line's -r or --repository-file wins over the profile's repository, which
+    // wins over ARCA_REPOSITORY and ARCA_REPOSITORY_FILE in the environment
+    if !given(m, "repository_file") {
+        fill!(m, "repo", g.repo, r.repo.clone().map(Some));
+        if r.repo.is_some() && !given(m, "repo") {
+            g.repository_file = None;
+        }
+    }
     fill!(m, "password_file", g.password_file, r.password_file.as_deref().map(|f| Some(expand_tilde(f))));
     fill!(m, "password_command", g.password_command, r.password_command.clone().map(Some));
     fill!(m, "cache_dir", g.cache_dir, r.cache_dir.as_deref().map(|f| Some(expand_tilde(f))));
@@ -48,6 +55,7 @@ fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
     fill!(m, "limit_upload", g.limit_upload, r.limit_upload.map(Some));
     fill!(m, "limit_download", g.limit_download, r.limit_download.map(Some));
     fill!(m, "retry_lock", g.retry_lock, r.retry_lock.clone().map(Some));
+    fill!(m, "pack_size", g.pack_size, r.pack_size.clone().map(Some));
     // options: the profile's, except keys the command line sets again
     let cli_keys: Vec<String> =
         g.options.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.to_string())).collect();
@@ -79,6 +87,19 @@ fn apply_backup(p: &BackupSection, a: &mut BackupArgs, m: Option<&ArgMatches>) {
     fill!(m, "exclude_larger_than", a.exclude_larger_than, p.exclude_larger_than.clone().map(Some));
     fill!(m, "one_file_system", a.one_file_system, p.one_file_system);
     fill!(m, "files_from", a.files_from, p.files_from.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect()));
+    fill!(
+        m,
+        "files_from_verbatim",
+        a.files_from_verbatim,
+        p.files_from_verbatim.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect())
+    );
+    fill!(
+        m,
+        "files_from_raw",
+        a.files_from_raw,
+        p.files_from_raw.as_ref().map(|v| v.iter().map(|s| expand_tilde(s)).collect())
+    );
+    fill!(m, "skip_if_unchanged", a.skip_if_unchanged, p.skip_if_unchanged);
     fill!(m, "tags", a.tags, p.tags.clone());
     fill!(m, "host", a.host, p.host.clone().map(Some));
     fill!(m, "compression", a.compression, p.compression.clone());
@@ -191,7 +212,21 @@ mod tests {
     const NOT_IN_PROFILES: &[(&str, &[&str])] = &[
         // the profile names itself; output format and chattiness are the caller's; `-o` is
         // merged from the profile's `[repository.options]` table, not filled
-        ("", &["profiles", "json", "quiet", "verbose", "log_level", "options", "storage_timeout"]),
+        // a profile names its repository with `repo`; `--no-lock` is one run's choice
+        (
+            "",
+            &[
+                "profiles",
+                "json",
+                "quiet",
+                "verbose",
+                "log_level",
+                "options",
+                "storage_timeout",
+                "repository_file",
+                "no_lock",
+            ],
+        ),
         // one run's choices: what to back up instead, as whom, when, against which parent
         ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command"]),
         // ids and the policy replace the profile's as a whole (apply_forget); the rest is

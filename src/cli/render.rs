@@ -121,9 +121,13 @@ pub fn backup(report: &BackupReport) -> Lines {
         bytes(report.total_bytes_processed),
         report.total_duration
     ));
-    match &report.snapshot_id {
-        Some(id) => l.text(format!("snapshot {} saved", id.short())),
-        None => l.text("dry run: nothing written"),
+    match (&report.snapshot_id, &report.parent) {
+        (Some(id), _) => l.text(format!("snapshot {} saved", id.short())),
+        (None, _) if report.dry_run => l.text("dry run: nothing written"),
+        (None, Some(parent)) => {
+            l.text(format!("skipped creating snapshot: nothing changed since {} (--skip-if-unchanged)", parent.short()))
+        }
+        (None, None) => l.text("no snapshot stored"),
     }
     if report.errors > 0 {
         l.note(format!("warning: {} could not be read; the snapshot lacks them", count(report.errors, "source")));

@@ -65,6 +65,10 @@ pub struct Settings {
     pub password: PasswordSource,
     pub cache_root: Option<PathBuf>,
     pub retry_lock: std::time::Duration,
+    /// `--no-lock`: readers take no lock, writers refuse.
+    pub no_lock: bool,
+    /// `--pack-size`/`ARCA_PACK_SIZE` in bytes.
+    pub pack_size: Option<u64>,
     /// The profiles in use (merged), if any.
     pub profile: Option<super::profile::Loaded>,
     /// Figures a command reports for its hooks (`ARCA_SNAPSHOT_ID`, …).
@@ -79,7 +83,8 @@ pub(super) const BACKGROUND_CHILD: &str = "ARCA_MOUNT_BACKGROUND_CHILD";
 
 impl Settings {
     pub fn from_global(g: &Global) -> Result<Settings> {
-        let (location, default_repo) = match g.repo.as_deref().filter(|r| !r.is_empty()) {
+        let from_file = read_repository_file(g)?;
+        let (location, default_repo) = match from_file.as_deref().or(g.repo.as_deref()).filter(|r| !r.is_empty()) {
             Some(r) => (Location::parse(r)?, false),
             None => (Location::Local(default_repository()?), true),
         };
@@ -123,6 +128,7 @@ impl Settings {
                 .map_err(|e| Error::usage(format!("--retry-lock {d:?}: {e}")).hint("use e.g. 30s, 5m or 1h"))?,
             None => std::time::Duration::ZERO,
         };
+        let pack_size = g.pack_size.as_deref().map(parse_pack_size).transpose()?;
         Ok(Settings {
             location,
             default_repo,
@@ -131,6 +137,8 @@ impl Settings {
             password,
             cache_root,
             retry_lock,
+            no_lock: g.no_lock,
+            pack_size,
             profile: None,
             facts: Default::default(),
         })
@@ -147,6 +155,8 @@ impl Settings {
             password,
             cache_root: self.cache_root.clone(),
             retry_lock: self.retry_lock,
+            no_lock: self.no_lock,
+            pack_size: self.pack_size,
             profile: None,
             facts: Default::default(),
         })
@@ -250,7 +260,10 @@ impl Settings {
         let pw = self.read_password(false)?;
         let location = self.location.to_string();
         let hint = self.cache_root.as_deref().and_then(|root| crate::cache::key_hint::read(root, &location));
-        let repo = Repository::open_with_hint(backend, &pw, hint)?;
+        let mut repo = Repository::open_with_hint(backend, &pw, hint)?;
+        if let Some(size) = self.pack_size {
+            repo = repo.with_pack_size(size)?;
+        }
         if let Some(root) = self.cache_root.as_deref().filter(|_| hint != Some(repo.key_id())) {
             crate::cache::key_hint::write(root, &location, &repo.key_id());
         }
@@ -258,12 +271,67 @@ impl Settings {
     }
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {
-        let repo = repo.with_lock_retry(self.retry_lock);
+        let mut repo = repo.with_lock_retry(self.retry_lock);
+        if self.no_lock {
+            repo = repo.with_no_lock();
+        }
         match &self.cache_root {
             Some(root) => repo.with_cache_at(root),
             None => repo,
         }
     }
+}
+
+/// The variables that stand for restic's `RESTIC_HOST`, `RESTIC_COMPRESSION`, … are read as
+/// restic reads them: set but empty is unset. `export ARCA_HOST=` must not select the host ""
+/// (no snapshot at all) nor record it, and an empty `ARCA_PACK_SIZE` or `ARCA_COMPRESSION`
+/// must not make every command fail.
+pub(super) fn empty_variables_unset(cmd: clap::Command) -> clap::Command {
+    const RESTIC_LIKE: &[&str] =
+        &["ARCA_HOST", "ARCA_COMPRESSION", "ARCA_PACK_SIZE", "ARCA_READ_CONCURRENCY", "ARCA_REPOSITORY_FILE"];
+    fn unset(cmd: clap::Command, empty: &[&str]) -> clap::Command {
+        cmd.mut_args(|a| match a.get_env() {
+            Some(var) if empty.iter().any(|e| var == *e) => a.env(None),
+            _ => a,
+        })
+        .mut_subcommands(|s| unset(s, empty))
+    }
+    let empty: Vec<&str> =
+        RESTIC_LIKE.iter().copied().filter(|v| std::env::var_os(v).is_some_and(|x| x.is_empty())).collect();
+    if empty.is_empty() {
+        return cmd;
+    }
+    unset(cmd, &empty)
+}
+
+/// `--repository-file`/`ARCA_REPOSITORY_FILE`: the repository named in a file (its first
+/// line, trimmed), as restic reads it. Giving -r/`ARCA_REPOSITORY` too is an error: which one
+/// was meant?
+fn read_repository_file(g: &Global) -> Result<Option<String>> {
+    let Some(f) = &g.repository_file else { return Ok(None) };
+    if g.repo.as_deref().is_some_and(|r| !r.is_empty()) {
+        return Err(Error::usage(
+            "both -r/--repo (or ARCA_REPOSITORY) and --repository-file (or ARCA_REPOSITORY_FILE) name a repository",
+        )
+        .hint("give only one of them"));
+    }
+    let text = std::fs::read_to_string(f).map_err(|e| Error::io(format!("repository file {}", f.display()), e))?;
+    let repo = text.lines().next().unwrap_or("").trim().to_string();
+    if repo.is_empty() {
+        return Err(Error::usage(format!("the repository file {} is empty", f.display()))
+            .hint("write the repository (a path or SERVICE:ROOT) on its first line"));
+    }
+    Ok(Some(repo))
+}
+
+/// `--pack-size`: a bare number is MiB (restic's unit), else a size like `64M`.
+pub fn parse_pack_size(s: &str) -> Result<u64> {
+    let n = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<u64>().map_err(|_| Error::usage(format!("invalid --pack-size {s:?}")))?.saturating_mul(1 << 20)
+    } else {
+        parse_size(s)?
+    };
+    Ok(n)
 }
 
 fn strip_newline(b: &mut Vec<u8>) {

@@ -29,6 +29,9 @@ pub struct BackupCommand {
     pub parent: Option<String>,
     pub force: bool,
     pub excludes_used: Vec<String>,
+    /// Store no snapshot when the tree equals the parent's (restic 0.17's
+    /// `--skip-if-unchanged`); the report then has no snapshot id and is not a dry run.
+    pub skip_if_unchanged: bool,
     pub engine: BackupOptions,
 }
 
@@ -165,7 +168,11 @@ pub fn run(
         }
     }
     let duration = started.elapsed().as_secs_f64();
+    let unchanged = parent.as_ref().is_some_and(|(_, p)| p.tree == outcome.tree);
     let parent_id = parent.map(|(id, _)| id);
+    if cmd.skip_if_unchanged && unchanged && !cmd.engine.dry_run {
+        return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, false));
+    }
     // a dry run holds no lock, and stores nothing
     let Some(lock) = lock.as_ref().filter(|_| !cmd.engine.dry_run) else {
         return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, true));

@@ -203,6 +203,23 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
     if !o.ids.is_empty() && !o.policy.is_empty() {
         return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
     }
+    // restic 0.17: a forget that names no policy is a mistake, not a request to keep all;
+    // --unsafe-allow-remove-all removes everything a filter selects, and never the whole
+    // repository by accident (restic refuses it without a filter too)
+    if o.ids.is_empty() && o.policy.is_empty() {
+        if !o.unsafe_allow_remove_all {
+            return Err(Error::usage("no policy was specified, no snapshots will be removed").hint(
+                "give a policy (e.g. --keep-daily 7), snapshot ids, or --unsafe-allow-remove-all with --host, --tag or --path to remove every snapshot they select",
+            ));
+        }
+        let f = o.filter;
+        if f.hosts.is_empty() && f.tags.is_empty() && f.paths.is_empty() {
+            return Err(Error::usage(
+                "--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified",
+            )
+            .hint("name what to remove with --host, --tag or --path (with ARCA_HOST set, it is the --host filter)"));
+        }
+    }
     let mode = match o.prune.map(|p| p.instant_delete) {
         Some(true) => LockMode::Exclusive,
         Some(false) => LockMode::Maintenance,
@@ -212,7 +229,13 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
     let groups = if !o.ids.is_empty() {
         plan_ids(repo, o.ids, o.filter)?
     } else if o.policy.is_empty() {
-        vec![]
+        // --unsafe-allow-remove-all without a policy: every selected snapshot goes
+        let mut groups = plan(repo, o.filter, o.group_by, o.policy)?;
+        for g in &mut groups {
+            g.remove.append(&mut g.keep);
+            g.reasons.clear();
+        }
+        groups
     } else {
         plan(repo, o.filter, o.group_by, o.policy)?
     };

@@ -219,7 +219,7 @@ pub fn prune_metered(
         ))
         .hint("no pack was deleted; run `arca repair index`, then `arca repair snapshots`"));
     }
-    choose_repacks(&mut packs, opts, repo.config().pack_size as u64);
+    choose_repacks(&mut packs, opts, repo.pack_target() as u64);
     keep_copies_of_unverified(repo, &mut packs, &order, &usage.used, log)?;
     for p in &packs {
         let size = p.size.unwrap_or(0);

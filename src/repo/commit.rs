@@ -206,6 +206,10 @@ impl Repository {
             )
             .hint("this is a bug in arca; please report it"));
         }
+        if !lock.holds {
+            return Err(Error::new(Kind::Internal, "refusing to store a snapshot under --no-lock: no lock is held")
+                .hint("this is a bug in arca; please report it"));
+        }
         lock.ensure_fresh()
     }
 

@@ -42,6 +42,9 @@ pub struct LockGuard {
     backend: crate::backend::DynBackend,
     /// The [`Repository`] value it was taken through: snapshots commit under it only there.
     pub(super) repo: u64,
+    /// False for the guard a reader gets with `--no-lock`: no lock file is written, refreshed
+    /// or removed; [`Repository::save_snapshot`] refuses it.
+    pub(super) holds: bool,
 }
 
 impl LockGuard {
@@ -50,6 +53,9 @@ impl LockGuard {
     /// relies on.
     pub fn ensure_fresh(&self) -> Result<()> {
         let age = self.refreshed.lock().ignore_poison().elapsed();
+        if !self.holds {
+            return Ok(());
+        }
         if age > self.trust_for || self.broken.load(Ordering::SeqCst) {
             return Err(Error::new(
                 Kind::Locked,
@@ -134,8 +140,32 @@ impl Repository {
     /// with a warning and passed over (format-spec §15): a reader changes nothing, so the
     /// worst an unknown holder can do to it is make a read fail, which it reports; and a
     /// planted garbage file must not deny every restore.
+    ///
+    /// With [`Self::with_no_lock`] it writes no lock file: prune then does not wait for this
+    /// reader (§21.6), and a pack it deletes meanwhile makes a read fail, which the command
+    /// reports. Nothing is written, so a repository on read-only storage can be read.
     pub fn lock_read(&self, command: &str) -> Result<LockGuard> {
+        if self.no_lock {
+            return Ok(LockGuard {
+                trust_for: Duration::MAX,
+                stop: None,
+                current: Arc::new(Mutex::new(ObjectId([0; 32]))),
+                refreshed: Arc::new(Mutex::new(Instant::now())),
+                broken: Arc::new(AtomicBool::new(false)),
+                refresher: None,
+                backend: self.backend.clone(),
+                repo: self.instance,
+                holds: false,
+            });
+        }
         self.lock_as(command, LockMode::Shared, true)
+    }
+
+    /// `--no-lock`: [`Self::lock_read`] takes no lock, and [`Self::lock`] refuses (a command
+    /// that changes the repository without a lock could have prune delete what it stores).
+    pub fn with_no_lock(mut self) -> Self {
+        self.no_lock = true;
+        self
     }
 
     /// Take a lock for `command`; on conflict retries until the repository's lock-retry
@@ -145,6 +175,12 @@ impl Repository {
     }
 
     fn lock_as(&self, command: &str, mode: LockMode, read_only: bool) -> Result<LockGuard> {
+        if self.no_lock {
+            return Err(Error::usage(format!(
+                "--no-lock: `{command}` changes the repository, so it must hold a lock"
+            ))
+            .hint("run it without --no-lock; only commands that read (snapshots, ls, cat, find, diff, dump, stats, restore, mount, check) take it"));
+        }
         let deadline = Instant::now() + self.lock_retry;
         let mut wait = Duration::from_millis(500);
         loop {
@@ -266,6 +302,7 @@ impl Repository {
             refresher: Some(refresher),
             backend: self.backend.clone(),
             repo: self.instance,
+            holds: true,
         })
     }
 
@@ -325,7 +362,9 @@ impl Drop for LockGuard {
         if let Some(h) = self.refresher.take() {
             let _ = h.join();
         }
-        let id = *self.current.lock().ignore_poison();
-        let _ = self.backend.delete(&ObjectKind::Lock.path(&id));
+        if self.holds {
+            let id = *self.current.lock().ignore_poison();
+            let _ = self.backend.delete(&ObjectKind::Lock.path(&id));
+        }
     }
 }

@@ -137,6 +137,10 @@ pub struct Repository {
     instance: u64,
     /// Pack writers open and packs stored but not yet indexed ([`Self::nothing_pending`]).
     pending: commit::Pending,
+    /// `--no-lock`: readers take no lock, writers refuse to run ([`Self::with_no_lock`]).
+    no_lock: bool,
+    /// `--pack-size`: close packs at this size rather than the config's ([`Self::with_pack_size`]).
+    pack_target: Option<u64>,
 }
 
 impl Repository {
@@ -153,6 +157,42 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Write packs of about `size` bytes in this process instead of the config's pack size.
+    /// Only a smaller size is taken: readers bound a pack by the config's size
+    /// (`limits::max_pack_len`), so a larger pack would be unreadable; a larger request
+    /// writes packs of the config's size and says so when it writes a pack ([`Self::pack_target`]).
+    pub fn with_pack_size(mut self, size: u64) -> crate::error::Result<Self> {
+        if size < 1 << 20 {
+            return Err(crate::error::Error::usage(format!("--pack-size {size} bytes: a pack is at least 1 MiB"))
+                .hint("give MiB (e.g. --pack-size 4) or a size (e.g. 4M)"));
+        }
+        self.pack_target = Some(size);
+        Ok(self)
+    }
+
+    /// Where a pack writer closes a pack (and below which prune calls a pack small):
+    /// `--pack-size`, at most the config's pack size, else the config's pack size.
+    pub fn pack_target(&self) -> usize {
+        let max = self.config.pack_size;
+        match self.pack_target {
+            Some(size) if size > u64::from(max) => {
+                // said once per process, by the command that writes packs (a reader opened
+                // with ARCA_PACK_SIZE in its environment has nothing to say about it)
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    tracing::warn!(
+                        "--pack-size {} MiB: this repository's packs are at most {} MiB (chosen at init), so that is used",
+                        size >> 20,
+                        max >> 20
+                    )
+                });
+                max as usize
+            }
+            Some(size) => size as usize,
+            None => max as usize,
+        }
     }
 
     pub fn chunker(&self) -> &Arc<Chunker> {

@@ -86,6 +86,8 @@ impl Repository {
             groups: Default::default(),
             instance: commit::next_instance(),
             pending: Default::default(),
+            no_lock: false,
+            pack_target: None,
         })
     }
 

@@ -56,7 +56,7 @@ impl<'a> PackCopier<'a> {
     pub fn add_unit(&mut self, blob_type: BlobType, members: &[(BlobId, u32)], sealed: &[u8]) -> Result<()> {
         let open = if blob_type == BlobType::Data { &mut self.data } else { &mut self.tree };
         open.add_unit(blob_type, members, sealed);
-        if open.is_full(self.repo.config().pack_size as usize) {
+        if open.is_full(self.repo.pack_target()) {
             self.store(blob_type)?;
         }
         Ok(())

@@ -485,7 +485,7 @@ impl OpenPack {
 }
 
 fn packer(rx: Receiver<SealedBlob>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
-    let target = sh.repo.config().pack_size as usize;
+    let target = sh.repo.pack_target();
     let mut data = OpenPack::default();
     let mut tree = OpenPack::default();
     let clock = &sh.clock;

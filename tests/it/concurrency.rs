@@ -35,6 +35,7 @@ fn library_backup(env: &Env, dir: &std::path::Path, host: &str) -> String {
         parent: None,
         force: false,
         excludes_used: vec![],
+        skip_if_unchanged: false,
         engine: BackupOptions { uploaders: 2, ..Default::default() },
     };
     backup::run(repo, cmd, &Progress::default(), &|_| {}).unwrap().snapshot_id.unwrap().to_hex()

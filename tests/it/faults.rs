@@ -23,6 +23,7 @@ fn backup_with(backend: DynBackend, src: &std::path::Path) -> arca::error::Resul
         parent: None,
         force: false,
         excludes_used: vec![],
+        skip_if_unchanged: false,
         engine: BackupOptions { uploaders: 2, ..Default::default() },
     };
     backup::run(repo, cmd, &Progress::default(), &|_| {})

@@ -358,8 +358,11 @@ fn a_policy_that_empties_a_group_is_refused_unless_allowed() {
     env.check();
 }
 
+/// restic 0.17's meaning: no policy is refused (it used to remove nothing and say so, exit 0);
+/// still nothing is removed. `--unsafe-allow-remove-all` without a policy removes every
+/// selected snapshot: restic_flags::forget_without_policy_refuses_and_the_unsafe_flag_removes_all.
 #[test]
-fn no_policy_removes_nothing_and_says_so() {
+fn no_policy_is_refused_and_removes_nothing() {
     let env = Env::new();
     env.init();
     let src = env.path("src");
@@ -370,11 +373,16 @@ fn no_policy_removes_nothing_and_says_so() {
     // Grouping and filters are no policy; a zero count turns its rule off.
     for args in [&["forget"][..], &["forget", "--group-by", "host", "--host", "x"], &["forget", "--keep-last", "0"]] {
         let o = env.run(args);
-        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("no policy was specified"), "{args:?}: {}", stderr(&o));
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no policy was specified, no snapshots will be removed"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("--unsafe-allow-remove-all"), "{args:?}: {}", stderr(&o));
         assert_eq!(named.remaining(&env), ["s1", "s2"], "{args:?}");
     }
-    assert!(forget_json(&env, &[]).is_empty());
+    assert_eq!(code(&env.run(&["forget", "--json"])), 1);
     assert_eq!(named.remaining(&env), ["s1", "s2"]);
 }
 

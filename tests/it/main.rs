@@ -36,6 +36,7 @@ mod readme;
 mod remote;
 mod repair;
 mod repo_safety;
+mod restic_flags;
 mod restic_output;
 mod restic_verbs;
 mod restore_race;

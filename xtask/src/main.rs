@@ -34,6 +34,7 @@ mod bench_remote;
 mod bench_stages;
 mod ci;
 mod cmd;
+mod compat;
 mod fuzz;
 mod layers;
 mod linux_source;
@@ -73,6 +74,7 @@ tasks:
   torture [--trials N] [--seed S]  kill arca N times at random moments of each command (default 200), then
                                   the stop-at-every-write, fault, hostile and concurrency suites
   man [DIR]                       write the man pages (default target/man)
+  compat                          regenerate the README's restic-compatibility table from the clap definitions
   help                            show this text";
 
 fn main() -> ExitCode {
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         "bench-remote" => bench_remote::run(rest),
         "bench-mount" => bench_mount::run(rest),
         "man" => man::run(rest),
+        "compat" => compat::run(rest),
         "torture" => torture::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

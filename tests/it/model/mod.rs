@@ -189,6 +189,7 @@ impl Model {
                 parent: None,
                 force: false,
                 excludes_used: vec![],
+                skip_if_unchanged: false,
                 engine: BackupOptions { uploaders: 2, seal_workers: 2, read_concurrency: 2, ..Default::default() },
             };
             backup::run(repo, cmd, &Progress::default(), &|_| {})
