@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::args::CopyArgs;
 use super::exit;
-use super::output::{bytes, Out};
+use super::output::{bytes, count, Out};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 
@@ -41,11 +41,11 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
         out.text(format!("snapshot {} copied to {} as {}", c.source.short(), dst.location, c.target.short()));
     }
     out.text(format!(
-        "{} snapshot(s) copied, {} already there; {} blob(s) read, {} new data blob(s), {} added",
-        r.copied.len(),
+        "{} copied, {} already there; {} read, {}, {} added",
+        count(r.copied.len(), "snapshot"),
         r.already_copied.len(),
-        r.blobs_read,
-        r.data_blobs_added,
+        count(r.blobs_read, "blob"),
+        count(r.data_blobs_added, "new data blob"),
         bytes(r.data_added)
     ));
     Ok(exit::OK)

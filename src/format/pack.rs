@@ -627,9 +627,9 @@ pub fn verify_pack_bytes(keys: &Keys, pack: &[u8]) -> Result<(PackHeader, Vec<St
     if header.commits() {
         for u in header.mismatched_units(area) {
             problems.push(format!(
-                "the unit at offset {} ({} blob(s), the first {}) is not the one its header commits to",
+                "the unit at offset {} ({}, the first {}) is not the one its header commits to",
                 u[0].offset,
-                u.len(),
+                crate::util::words::count(u.len(), "blob"),
                 u[0].id.short()
             ));
         }

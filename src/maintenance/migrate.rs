@@ -24,6 +24,7 @@
 //! its readers accept (§17.1); after it, no old pack is left. A pack that does not verify
 //! stops the upgrade before anything is deleted.
 
+use crate::util::words::count;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -157,8 +158,8 @@ pub fn upgrade_to_v3(
         .flat_map(|(_, e)| e.iter().map(|e| (e.blob_type, e.id)))
         .collect();
     log(format!(
-        "format {from} → {FORMAT_VERSION}: {} pack(s) to copy, {} already in version 3",
-        old.len(),
+        "format {from} → {FORMAT_VERSION}: {} to copy, {} already in version 3",
+        count(old.len(), "pack"),
         upgraded.len()
     ));
     if dry_run {
@@ -224,7 +225,11 @@ pub fn upgrade_to_v3(
     supersedes.extend(copier_files.iter().copied());
     lock.ensure_fresh()?;
     r.index_files_written = w.finish(supersedes.clone())?.len();
-    log(format!("index written; removing {} old index file(s) and {} old pack(s)", supersedes.len(), old.len()));
+    log(format!(
+        "index written; removing {} and {}",
+        count(supersedes.len(), "old index file"),
+        count(old.len(), "old pack")
+    ));
     for id in &supersedes {
         repo.delete(ObjectKind::Index, id)?;
         r.index_files_removed += 1;

@@ -10,6 +10,7 @@
 //! Memory: the index table (mapped from the cache when possible), one bit per blob for the
 //! used set, and four bytes per blob to walk the table pack by pack.
 
+use crate::util::words::count;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,8 +214,8 @@ pub fn prune_metered(
     if let Some(n) = unknown_missing.first() {
         let idx = repo.index()?;
         return Err(Error::corrupt(format!(
-            "{} indexed pack(s) holding used blobs are missing from storage (first: {})",
-            unknown_missing.len(),
+            "{} holding used blobs missing from storage (first: {})",
+            count(unknown_missing.len(), "indexed pack"),
             pack_path(&idx.pack_id(*n))
         ))
         .hint("no pack was deleted; run `arca repair index`, then `arca repair snapshots`"));
@@ -254,7 +255,7 @@ pub fn prune_metered(
     }
 
     if st.packs_repack > 0 {
-        log(format!("repacking {} pack(s)", st.packs_repack));
+        log(format!("repacking {}", count(st.packs_repack, "pack")));
         meter.step("repacking packs", st.bytes_repack, Unit::Bytes);
         st.packs_written = repack(repo, &packs, &order, &usage.used, opts.repack_uncompressed, meter)?;
     }
@@ -275,7 +276,7 @@ pub fn prune_metered(
     if !opts.instant_delete {
         // Two-phase: these packs are marked in the current index, so no writer that started
         // after the mark uses or adopts them; delete before the index stops naming them.
-        log(format!("deleting {} pack(s)", st.packs_deleted));
+        log(format!("deleting {}", count(st.packs_deleted, "pack")));
         meter.step("deleting packs", st.packs_deleted, Unit::Items);
         packs.iter().filter(|p| doomed(p)).try_for_each(delete)?;
     }
@@ -302,7 +303,7 @@ pub fn prune_metered(
     st.index_files_written = written.len() as u64;
     if opts.instant_delete {
         // Exclusive lock: nobody can adopt a pack the new index no longer names.
-        log(format!("deleting {} pack(s)", st.packs_deleted));
+        log(format!("deleting {}", count(st.packs_deleted, "pack")));
         meter.step("deleting packs", st.packs_deleted, Unit::Items);
         packs.iter().filter(|p| doomed(p)).try_for_each(delete)?;
     }

@@ -14,6 +14,7 @@
 //! [`REPAIRED_XATTR`] saying what was lost. The new snapshot is tagged `repaired` and names
 //! its `original`.
 
+use crate::util::words::count;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -383,7 +384,11 @@ fn repair_tree(
                 let what = format!(
                     "{lost} of {} chunks missing{}; {} of {} bytes kept",
                     content.len(),
-                    if lists_lost > 0 { format!(", {lists_lost} content list(s) unreadable") } else { String::new() },
+                    if lists_lost > 0 {
+                        format!(", {} unreadable", count(lists_lost, "content list"))
+                    } else {
+                        String::new()
+                    },
                     size,
                     n.size
                 );

@@ -11,6 +11,7 @@
 //! salvaged copy, or both. Lost blobs stay referenced by snapshots: `repair snapshots`
 //! rewrites those next.
 
+use crate::util::words::count;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -119,7 +120,7 @@ pub fn repair_packs(
                 );
             }
         }
-        log(format!("{path}: {} blob(s) salvaged, {} lost", rp.blobs_salvaged, rp.blobs_lost.len()));
+        log(format!("{path}: {} salvaged, {} lost", count(rp.blobs_salvaged, "blob"), rp.blobs_lost.len()));
         r.blobs_salvaged += rp.blobs_salvaged;
         r.blobs_lost += rp.blobs_lost.len();
         r.packs.push(rp);

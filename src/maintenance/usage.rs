@@ -6,6 +6,7 @@ use crate::error::{Error, Result, ResultExt};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::ContentList;
 use crate::format::BlobType;
+use crate::util::words::count;
 use std::collections::HashSet;
 
 use crate::id::{BlobId, PackId, SnapshotId};
@@ -130,8 +131,8 @@ impl Usage {
         let (sid, t, id) = self.missing.first()?;
         Some(
             Error::corrupt(format!(
-                "{} blob(s) used by snapshots are not in the index (first: {t} blob {} of snapshot {})",
-                self.missing.len(),
+                "{} used by snapshots not in the index (first: {t} blob {} of snapshot {})",
+                count(self.missing.len(), "blob"),
                 id.short(),
                 sid.short()
             ))

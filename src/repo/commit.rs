@@ -46,6 +46,7 @@
 //! A proof names the [`Repository`] it was made for (one opened value, not merely the same
 //! storage): a proof from the source of a copy does not commit into its target.
 
+use crate::util::words::count;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -155,8 +156,9 @@ impl Repository {
             return Err(Error::new(
                 Kind::Internal,
                 format!(
-                    "refusing to store a snapshot: {writers} pack writer(s) still open and {unindexed} stored \
-                     pack(s) not yet indexed"
+                    "refusing to store a snapshot: {} still open and {} not yet indexed",
+                    count(writers, "pack writer"),
+                    count(unindexed, "stored pack")
                 ),
             )
             .hint(
@@ -274,7 +276,7 @@ mod tests {
         let tree = saver.save_tree(Tree { nodes: vec![] }).unwrap();
         // the tree sits in the saver's open pack: nothing names it in storage yet
         let e = repo.nothing_pending().unwrap_err();
-        assert!(e.message.contains("1 pack writer(s) still open"), "{}", e.message);
+        assert!(e.message.contains("1 pack writer still open"), "{}", e.message);
         let (_, flushed) = saver.finish().unwrap();
         repo.save_snapshot(&snapshot(tree), &flushed, &lock).unwrap();
         assert_eq!(stored_snapshots(&repo), 1);
@@ -293,7 +295,7 @@ mod tests {
         let mut pack = IndexFile::default();
         let id = repo.store_pack(b"a pack's bytes".to_vec()).unwrap();
         let e = repo.nothing_pending().unwrap_err();
-        assert!(e.message.contains("1 stored pack(s) not yet indexed"), "{}", e.message);
+        assert!(e.message.contains("1 stored pack not yet indexed"), "{}", e.message);
         pack.packs.push(crate::format::index::IndexPack { id, blobs: vec![] });
         repo.store_index(&pack).unwrap();
         assert!(repo.nothing_pending().is_ok());

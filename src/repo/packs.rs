@@ -3,6 +3,7 @@
 //! adopting the ones no index names, deleting. A pack is stored only through
 //! `Repository::store_pack` (`commit.rs`).
 
+use crate::util::words::count;
 use std::collections::HashSet;
 
 use super::{limits, Repository};
@@ -118,10 +119,11 @@ impl Repository {
         let problems = self.verify_pack_bytes(&bytes).ctx_object(&path)?;
         match problems.1.first() {
             None => Ok(problems.0.entries),
-            Some(p) => {
-                Err(Error::corrupt(format!("{path}: {p} ({} unit(s) do not match its header)", problems.1.len()))
-                    .object(&path))
-            }
+            Some(p) => Err(Error::corrupt(format!(
+                "{path}: {p} ({} of its header not matched)",
+                count(problems.1.len(), "unit")
+            ))
+            .object(&path)),
         }
     }
 
@@ -157,7 +159,7 @@ impl Repository {
         let n = adopted.packs.len();
         if n > 0 && !dry_run {
             self.store_index(&adopted)?;
-            tracing::info!("indexed {n} pack(s) left by an interrupted backup");
+            tracing::info!("indexed {} left by an interrupted backup", count(n, "pack"));
         }
         Ok(adopted.packs.iter().map(|p| p.id).collect())
     }

@@ -22,6 +22,7 @@ use crate::format::config::Config;
 use crate::format::tree::NodeKind;
 use crate::format::{BlobType, FORMAT_VERSION};
 use crate::id::RepoId;
+use crate::util::words::count;
 
 /// The top-level names of a repository besides `config` (format-spec §3).
 const REPOSITORY_DIRS: [&str; 5] = ["keys", "data", "index", "snapshots", "locks"];
@@ -287,7 +288,7 @@ impl Repository {
         self.load_index()
             .map_err(|e| cannot(format!("the index does not open with this key: {}", e.message), FROM_A_COPY))?;
         if headers > 0 {
-            proved.push(format!("{} snapshot(s) and the index open with the key", snapshots.len()));
+            proved.push(format!("{} and the index open with the key", count(snapshots.len(), "snapshot")));
         }
         let rotated = |what: &str| {
             cannot(

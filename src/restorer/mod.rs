@@ -20,6 +20,7 @@ mod file;
 mod metadata;
 mod target;
 
+use crate::util::words::count as counted;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -289,9 +290,11 @@ impl Writer<'_> {
             return Error::new(
                 Kind::Interrupted,
                 format!(
-                    "restore interrupted: {} file(s) ({} bytes) restored whole into {target} so far, {} file(s) left \
-                     incomplete and the rest of the snapshot not restored; directory metadata not applied",
-                    s.files_restored, s.bytes_restored, self.not_restored
+                    "restore interrupted: {} ({} bytes) restored whole into {target} so far, {} left incomplete and \
+                     the rest of the snapshot not restored; directory metadata not applied",
+                    counted(s.files_restored, "file"),
+                    s.bytes_restored,
+                    counted(self.not_restored, "file")
                 ),
             )
             .object(target)
@@ -309,10 +312,12 @@ impl Writer<'_> {
         Error::new(
             Kind::Io,
             format!(
-                "the restore target {target} {what} ({why}): stopped at the first such error; restored {} file(s) \
-                 ({} bytes) whole, {} file(s) not restored and the rest of the snapshot not attempted; directory \
-                 metadata not applied",
-                s.files_restored, s.bytes_restored, self.not_restored
+                "the restore target {target} {what} ({why}): stopped at the first such error; restored {} ({} \
+                 bytes) whole, {} not restored and the rest of the snapshot not attempted; directory metadata not \
+                 applied",
+                counted(s.files_restored, "file"),
+                s.bytes_restored,
+                counted(self.not_restored, "file")
             ),
         )
         .object(target)

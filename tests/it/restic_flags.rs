@@ -72,10 +72,11 @@ fn files_from_raw_keeps_newlines_and_files_from_verbatim_keeps_spaces_and_hashes
 fn skip_if_unchanged_stores_no_snapshot_and_says_so_until_something_changes() {
     let env = Env::new();
     env.init();
-    // A snapshot records the sources' ancestors too, and /tmp's times change whenever another
-    // test makes a directory there: the source lives below target/tmp, which only this
-    // test's own directory changes
-    let quiet = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // A snapshot records the sources' ancestors too, and /tmp's (and target/tmp's) times change
+    // whenever another test makes a directory there: the source lives in a directory of its
+    // own directly below target/, where no test makes anything while the suite runs
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let quiet = tempfile::Builder::new().prefix("skip-if-unchanged-").tempdir_in(target).unwrap();
     let src = quiet.path().join("src");
     write(&src.join("f"), b"one");
     let s = src.to_str().unwrap();
