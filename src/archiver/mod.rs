@@ -6,8 +6,8 @@
 //! ```
 //!
 //! The walker visits sources in sorted order, applies excludes and compares each file with the
-//! parent snapshot's node: a file with the same size, mtime, ctime and inode whose content is
-//! in the index is reused without being read, and any entry whose inode and ctime match its
+//! parent snapshot's node: a file with the same size, mtime, ctime and inode (ctime and inode
+//! unless [`ChangeDetection`] says to ignore them) whose content is in the index is reused without being read, and any entry whose inode and ctime match its
 //! parent node takes that node's extended attributes instead of listing them again. The
 //! assembler receives nodes in walk order, waits for each file's content ids, and writes a
 //! directory's tree as soon as the directory is done, so memory holds only the directories on
@@ -71,6 +71,29 @@ pub struct BackupOptions {
     /// Count the sources ahead of the walk ([`scan`]) for a progress display's totals. Off
     /// where nobody shows them (a cron job, `-q`): the scan costs a second `lstat` per entry.
     pub scan_ahead: bool,
+    /// Whether a file is unchanged since the parent snapshot (so its content is reused
+    /// without being read): by default size, mtime, ctime and inode must all match, as in
+    /// restic; these loosen that.
+    pub change: ChangeDetection,
+}
+
+/// What may differ from the parent's node while a file still counts as unchanged (restic's
+/// `--ignore-inode`, which ignores inode and ctime, and `--ignore-ctime`). Size and mtime
+/// always count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChangeDetection {
+    pub ignore_inode: bool,
+    pub ignore_ctime: bool,
+}
+
+impl ChangeDetection {
+    /// Does `node` (just read from the file system) look like the parent's `p`?
+    pub fn same(self, p: &crate::format::tree::Node, node: &crate::format::tree::Node) -> bool {
+        p.size == node.size
+            && p.mtime == node.mtime
+            && (self.ignore_ctime || self.ignore_inode || p.ctime == node.ctime)
+            && (self.ignore_inode || p.inode == node.inode)
+    }
 }
 
 impl Default for BackupOptions {
@@ -88,6 +111,7 @@ impl Default for BackupOptions {
             with_atime: false,
             before_open: None,
             scan_ahead: false,
+            change: ChangeDetection::default(),
         }
     }
 }

@@ -400,12 +400,7 @@ impl Walker<'_, '_> {
         parent: Option<&Node>,
     ) -> Result<()> {
         if let Some(p) = parent {
-            let same = p.kind == NodeKind::File
-                && p.size == node.size
-                && p.mtime == node.mtime
-                && p.ctime == node.ctime
-                && p.inode == node.inode
-                && self.content_indexed(p);
+            let same = p.kind == NodeKind::File && self.opts.change.same(p, &node) && self.content_indexed(p);
             if same {
                 node.content = p.content.clone();
                 node.content_lists = p.content_lists.clone();

@@ -96,7 +96,7 @@ pub enum Command {
     Init(InitArgs),
     /// Back up files and directories into a new snapshot
     #[command(
-        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)\n  find ~/work -name '*.odt' -print0 > list && arca backup --files-from-raw list\n  arca backup --files-from-verbatim paths.txt --skip-if-unchanged   (no snapshot when nothing changed)\n  ARCA_HOST=laptop ARCA_COMPRESSION=max arca backup ~/work   (restic's RESTIC_HOST, RESTIC_COMPRESSION)"
+        after_help = "Examples:\n  arca backup ~/work ~/notes --tag daily --exclude '*.o' --exclude-caches\n  arca backup / --one-file-system --exclude-file ~/.arca-excludes --host laptop\n  pg_dumpall | arca backup --stdin --stdin-filename all.sql\n  arca backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb\n  arca backup ~/work --dry-run -v          (what would be stored)\n  find ~/work -name '*.odt' -print0 > list && arca backup --files-from-raw list\n  arca backup --files-from-verbatim paths.txt --skip-if-unchanged   (no snapshot when nothing changed)\n  arca backup /mnt/nfs --ignore-inode   (inode numbers that change on every mount: compare mtime and size only)\n  ARCA_HOST=laptop ARCA_COMPRESSION=max arca backup ~/work   (restic's RESTIC_HOST, RESTIC_COMPRESSION)"
     )]
     Backup(BackupArgs),
     /// List snapshots
@@ -106,7 +106,7 @@ pub enum Command {
     Snapshots(SnapshotsArgs),
     /// List files in a snapshot
     #[command(
-        after_help = "Examples:\n  arca ls latest\n  arca ls latest /home/me/work -l\n  arca ls 3fa9c1d2 --json"
+        after_help = "Examples:\n  arca ls latest\n  arca ls latest /home/me/work -l\n  arca ls 3fa9c1d2 --json\n  arca ls latest -l --sort size --reverse --human-readable   (biggest first, sizes as 1.2 MiB)"
     )]
     Ls(LsArgs),
     /// Print repository objects (config, index, pack, blob, snapshot, tree, key, lock)
@@ -134,7 +134,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Remove snapshots according to a policy (and, with --prune, the data they alone use)
     #[command(
-        after_help = "Examples:\n  arca forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune\n  arca forget --keep-within 30d --keep-tag important --group-by host,tags --dry-run\n  arca forget 3fa9c1d2 5be01c77\n  arca forget --keep-last 10 --json | jq '.[].remove | length'\n  arca forget --unsafe-allow-remove-all --host old-laptop   (no policy: every snapshot of that host)"
+        after_help = "Examples:\n  arca forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune\n  arca forget --keep-within 30d --keep-tag important --group-by host,tags --dry-run\n  arca forget 3fa9c1d2 5be01c77\n  arca forget --keep-last 3 --dry-run --compact   (the lists without host, tags and paths)\n  arca forget --keep-last 10 --json | jq '.[].remove | length'\n  arca forget --unsafe-allow-remove-all --host old-laptop   (no policy: every snapshot of that host)"
     )]
     Forget(ForgetArgs),
     /// Remove data no snapshot uses
@@ -189,6 +189,8 @@ Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
   arca find --blob 3fa9c1d2 5be01c77               (the files holding these data blobs)
   arca find --tree 9e0a1b2c --host laptop          (the directories that are this tree)
   arca find --pack 7d3e4f50 --json                 (the files and directories using its blobs)
+  arca find '*.odt' --long --human-readable --reverse   (mode, size and mtime; oldest snapshot first)
+  arca find --blob 3fa9c1d2 --show-pack-id         (also the pack each use's blob is stored in)
 Answers come from a catalog in the local cache, updated with the snapshots added since
 (--blob, --tree and --pack walk the snapshots' trees instead).")]
     Find(FindArgs),
@@ -485,6 +487,16 @@ pub struct BackupArgs {
     /// Store access times too
     #[arg(long)]
     pub with_atime: bool,
+    /// Don't count the files ahead of the backup (progress then shows no percentage or ETA)
+    #[arg(long)]
+    pub no_scan: bool,
+    /// Ignore inode number and ctime changes when checking for modified files (for file
+    /// systems whose inode numbers are not stable, e.g. some network or FUSE mounts)
+    #[arg(long)]
+    pub ignore_inode: bool,
+    /// Ignore ctime changes when checking for modified files
+    #[arg(long)]
+    pub ignore_ctime: bool,
 }
 
 #[derive(Args, Debug)]
@@ -568,6 +580,18 @@ pub struct FindArgs {
     /// Only snapshots with this tag (repeatable)
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Oldest snapshot first (default: newest first)
+    #[arg(short = 'R', long)]
+    pub reverse: bool,
+    /// Long lines, as `ls -l`: permissions, size, modification time and path
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Sizes as 1.2 KiB, 3.4 MiB in --long lines
+    #[arg(long)]
+    pub human_readable: bool,
+    /// With --blob or --tree: also the pack each found blob is stored in
+    #[arg(long)]
+    pub show_pack_id: bool,
 }
 
 #[derive(Args, Debug)]
@@ -620,8 +644,29 @@ pub struct LsArgs {
     /// List directories given recursively
     #[arg(long)]
     pub recursive: bool,
+    /// Sort by name (the tree's order), size, time (= mtime), atime, ctime, mtime or extension
+    #[arg(short = 's', long, value_enum, default_value = "name")]
+    pub sort: LsSort,
+    /// Reverse the sorted order
+    #[arg(long)]
+    pub reverse: bool,
+    /// Sizes as 1.2 KiB, 3.4 MiB in -l lines
+    #[arg(long)]
+    pub human_readable: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `ls --sort`: restic's keys (`time` is `mtime`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsSort {
+    Name,
+    Size,
+    Time,
+    Atime,
+    Ctime,
+    Mtime,
+    Extension,
 }
 
 #[derive(Args, Debug)]
@@ -809,6 +854,9 @@ pub struct ForgetArgs {
     /// Run prune afterwards
     #[arg(long)]
     pub prune: bool,
+    /// A narrower listing: no host, tags or paths
+    #[arg(long, short = 'c')]
+    pub compact: bool,
     #[command(flatten)]
     pub prune_opts: PruneOpts,
 }

@@ -75,6 +75,10 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
     if a.blob || a.tree || a.pack {
         return super::verbs::find_objects(s, out, a);
     }
+    if a.show_pack_id {
+        return Err(Error::usage("--show-pack-id shows where blobs are stored: it needs --blob or --tree")
+            .hint("e.g. `arca find --blob 3fa9c1d2 --show-pack-id`"));
+    }
     let time = |t: &Option<String>| -> Result<Option<i64>> {
         t.as_deref().map(|t| commands::parse_time(t).map(|d| d.timestamp_nanos_opt().unwrap_or(i64::MAX))).transpose()
     };
@@ -88,13 +92,23 @@ pub fn find(s: &Settings, out: Out, a: FindArgs) -> Result<u8> {
         path: a.path.clone(),
     };
     let repo = s.open()?;
-    let found = commands::find::run(&repo, &opts, &|m| out.note(m))?;
+    let mut found = commands::find::run(&repo, &opts, &|m| out.note(m))?;
+    if a.reverse {
+        // restic's --reverse: oldest snapshot first
+        match &mut found {
+            commands::find::Found::Matches(m) => m.reverse(),
+            commands::find::Found::History(h) => {
+                h.versions.reverse();
+                h.versions.iter_mut().for_each(|v| v.snapshots.reverse());
+            }
+        }
+    }
     if out.json {
         out.json_line(&found);
         return Ok(exit::OK);
     }
     match found {
-        commands::find::Found::Matches(m) => out.show(&render::find_matches(&m, Zone::Local)),
+        commands::find::Found::Matches(m) => out.show(&render::find_matches(&m, a.long, a.human_readable, Zone::Local)),
         commands::find::Found::History(h) => out.show(&render::find_history(&h, Zone::Local)),
     }
     Ok(exit::OK)

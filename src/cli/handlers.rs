@@ -230,7 +230,8 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         compression: Compression::parse(&a.compression)?,
         dry_run: a.dry_run,
         with_atime: a.with_atime,
-        scan_ahead: super::progress::shown(out),
+        scan_ahead: !a.no_scan && super::progress::shown(out),
+        change: crate::archiver::ChangeDetection { ignore_inode: a.ignore_inode, ignore_ctime: a.ignore_ctime },
         ..Default::default()
     };
     let repo = Arc::new(open_or_create_default(s, out)?);
@@ -353,6 +354,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
     };
     let mut nodes = vec![];
     let info = commands::ls::run(&repo, &cmd, &mut |n| nodes.push(n))?;
+    sort_ls(&mut nodes, a.sort, a.reverse);
     if out.json {
         let mut v = serde_json::to_value(&info).unwrap_or_default();
         v["struct_type"] = "snapshot".into();
@@ -362,9 +364,29 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
             out.json_line(n);
         }
     } else {
-        out.show(&render::ls(&info, &nodes, a.long, Zone::Local));
+        out.show(&render::ls(&info, &nodes, a.long, a.human_readable, Zone::Local));
     }
     Ok(exit::OK)
+}
+
+/// `ls --sort KEY [--reverse]` (restic's): a stable sort, so entries with equal keys keep the
+/// tree's order; `name` is the tree's order itself. Times compare as instants (the nodes carry
+/// them as RFC 3339 text with the local offset, so as text only within one offset).
+fn sort_ls(nodes: &mut [commands::ls::LsNode], by: LsSort, reverse: bool) {
+    use commands::ls::LsNode;
+    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let ext = |n: &LsNode| std::path::Path::new(&n.name).extension().map(|e| e.to_os_string());
+    match by {
+        LsSort::Name => {}
+        LsSort::Size => nodes.sort_by_key(|n| n.size),
+        LsSort::Time | LsSort::Mtime => nodes.sort_by_key(|n| instant(&n.mtime)),
+        LsSort::Atime => nodes.sort_by_key(|n| instant(&n.atime)),
+        LsSort::Ctime => nodes.sort_by_key(|n| instant(&n.ctime)),
+        LsSort::Extension => nodes.sort_by_key(ext),
+    }
+    if reverse {
+        nodes.reverse();
+    }
 }
 
 fn cat(s: &Settings, out: Out, a: CatArgs) -> Result<u8> {

@@ -87,7 +87,7 @@ pub fn forget(s: &Settings, out: Out, a: ForgetArgs) -> Result<u8> {
     if out.json {
         out.json_line(groups);
     } else {
-        out.show(&render::forget(&policy, groups, Zone::Local));
+        out.show(&render::forget(&policy, groups, a.compact, Zone::Local));
     }
     let removed = if dry_run { 0 } else { plan.execute(&repo)? };
     let would = groups.iter().map(|g| g.remove.len()).sum::<usize>();

@@ -119,6 +119,8 @@ section!(BackupSection {
     compression: Option<String>,
     read_concurrency: Option<usize>,
     with_atime: Option<bool>,
+    ignore_inode: Option<bool>,
+    ignore_ctime: Option<bool>,
 });
 
 section!(ForgetSection {

@@ -105,6 +105,8 @@ fn apply_backup(p: &BackupSection, a: &mut BackupArgs, m: Option<&ArgMatches>) {
     fill!(m, "compression", a.compression, p.compression.clone());
     fill!(m, "read_concurrency", a.read_concurrency, p.read_concurrency);
     fill!(m, "with_atime", a.with_atime, p.with_atime);
+    fill!(m, "ignore_inode", a.ignore_inode, p.ignore_inode);
+    fill!(m, "ignore_ctime", a.ignore_ctime, p.ignore_ctime);
 }
 
 fn apply_forget(p: &ForgetSection, a: &mut ForgetArgs, m: Option<&ArgMatches>) {
@@ -228,10 +230,12 @@ mod tests {
             ],
         ),
         // one run's choices: what to back up instead, as whom, when, against which parent
-        ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command"]),
+        // (and how this run's progress is shown: --no-scan, like --json and -q)
+        ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command", "no_scan"]),
         // ids and the policy replace the profile's as a whole (apply_forget); the rest is
         // one run's choice, or a safety catch a profile must not switch off
-        ("forget", &["ids", "dry_run", "instant_delete", "unsafe_allow_remove_all"]),
+        // (--compact is how this run's lists are shown, like --json)
+        ("forget", &["ids", "dry_run", "instant_delete", "unsafe_allow_remove_all", "compact"]),
         ("prune", &["dry_run", "instant_delete"]),
         ("check", &["with_cache"]),
     ];

@@ -173,8 +173,9 @@ pub fn snapshot_groups(groups: &[SnapshotGroup], compact: bool, zone: Zone) -> L
     l
 }
 
-/// `ls`: which snapshot, then a line per node (`-l`: permissions, owner, size, time).
-pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Lines {
+/// `ls`: which snapshot, then a line per node (`-l`: permissions, owner, size, time; `human`:
+/// sizes as 1.2 KiB).
+pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, human: bool, zone: Zone) -> Lines {
     let mut l = Lines::default();
     l.note(format!("snapshot {} of {:?} at {}:", info.short_id.short(), info.paths, zone.time(&info.time)));
     for n in nodes {
@@ -187,7 +188,7 @@ pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Line
                 n.permissions,
                 user,
                 group,
-                n.size,
+                size(n.size, human),
                 zone.time(&n.mtime),
                 n.path,
                 target
@@ -197,6 +198,15 @@ pub fn ls(info: &SnapshotInfo, nodes: &[LsNode], long: bool, zone: Zone) -> Line
         }
     }
     l
+}
+
+/// A size in a long listing: bytes, or with `human` 1.2 KiB (restic's `--human-readable`).
+fn size(n: u64, human: bool) -> String {
+    if human {
+        bytes(n)
+    } else {
+        n.to_string()
+    }
 }
 
 /// `restore`'s summary of `id` into `target`.
@@ -313,7 +323,7 @@ pub fn diff_stats(st: &DiffStats) -> Lines {
 }
 
 /// `find PATTERN...`: per snapshot, the entries whose names match.
-pub fn find_matches(found: &[SnapshotMatches], zone: Zone) -> Lines {
+pub fn find_matches(found: &[SnapshotMatches], long: bool, human: bool, zone: Zone) -> Lines {
     let mut l = Lines::default();
     for snap in found {
         l.result(format!(
@@ -322,7 +332,12 @@ pub fn find_matches(found: &[SnapshotMatches], zone: Zone) -> Lines {
             zone.time(&snap.time)
         ));
         for m in &snap.matches {
-            l.result_entry(format!("{} {:>12} {} {}", m.permissions, m.size, zone.time(&m.mtime), m.path));
+            if long {
+                let size = size(m.size, human);
+                l.result_entry(format!("{} {size:>12} {} {}", m.permissions, zone.time(&m.mtime), m.path));
+            } else {
+                l.result_entry(&m.path);
+            }
         }
         l.result("");
     }
@@ -374,8 +389,9 @@ pub fn tag(report: &TagReport) -> Lines {
     l
 }
 
-/// `forget`'s decision: the policy, then per group what is kept (and why) and removed.
-pub fn forget(policy: &Policy, groups: &[ForgetGroup], zone: Zone) -> Lines {
+/// `forget`'s decision: the policy, then per group what is kept (and why) and removed, each
+/// snapshot with its host, tags and paths (`compact`: without them, restic's `--compact`).
+pub fn forget(policy: &Policy, groups: &[ForgetGroup], compact: bool, zone: Zone) -> Lines {
     let mut l = Lines::default();
     if !policy.is_empty() {
         l.text(format!("Applying policy: {}", policy.describe()));
@@ -390,23 +406,34 @@ pub fn forget(policy: &Policy, groups: &[ForgetGroup], zone: Zone) -> Lines {
         if !g.keep.is_empty() {
             l.text(format!("keep {}:", count(g.keep.len(), "snapshot")));
             for r in &g.reasons {
-                l.entry(format!(
-                    "  {}  {}  {}",
-                    r.snapshot.short_id.short(),
-                    zone.time(&r.snapshot.time),
-                    r.matches.join(", ")
-                ));
+                let sn = &r.snapshot;
+                let (id, time, why) = (sn.short_id.short(), zone.time(&sn.time), r.matches.join(", "));
+                l.entry(if compact {
+                    format!("  {id}  {time}  {why}")
+                } else {
+                    format!("  {id}  {time}  {}  {why}  {}", who(sn), sn.paths.join(", "))
+                });
             }
         }
         if !g.remove.is_empty() {
             l.text(format!("remove {}:", count(g.remove.len(), "snapshot")));
             for sn in &g.remove {
-                l.text(format!("  {}  {}", sn.short_id.short(), zone.time(&sn.time)));
+                let (id, time) = (sn.short_id.short(), zone.time(&sn.time));
+                if compact {
+                    l.text(format!("  {id}  {time}"));
+                } else {
+                    l.entry(format!("  {id}  {time}  {}  {}", who(sn), sn.paths.join(", ")));
+                }
             }
         }
         l.text("");
     }
     l
+}
+
+/// A snapshot's host and tags, in `forget`'s columns.
+fn who(sn: &SnapshotInfo) -> String {
+    format!("{:<16}  {:<16}", sn.hostname, sn.tags.join(","))
 }
 
 /// `prune`'s (and `forget --prune`'s) account of what it found and did.

@@ -482,6 +482,6 @@ fn the_table_finds_what_arca_has_and_what_it_lacks() {
     assert_eq!(status("--repo"), Some(Status::Present));
     assert_eq!(status("$RESTIC_PASSWORD_FILE"), Some(Status::Present));
     assert_eq!(status("repair index --read-all-packs"), Some(Status::Partial));
-    assert_eq!(status("backup --ignore-inode"), Some(Status::Missing));
+    assert_eq!(status("ls --ncdu"), Some(Status::Missing));
     assert_eq!(status("recover"), Some(Status::Missing));
 }

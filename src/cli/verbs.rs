@@ -78,7 +78,27 @@ pub fn find_objects(s: &Settings, out: Out, a: super::args::FindArgs) -> Result<
     };
     let filter = commands::Filter { hosts: a.hosts.clone(), tags: a.tags.clone(), paths: vec![] };
     let repo = s.open()?;
-    let report = commands::find_objects::run(&repo, what, &a.patterns, &a.snapshots, &filter)?;
+    let mut report = commands::find_objects::run(&repo, what, &a.patterns, &a.snapshots, &filter)?;
+    if a.show_pack_id {
+        // the pack each found blob or tree is stored in (--pack has them already)
+        let want: std::collections::HashSet<String> =
+            report.found.iter().filter(|f| f.pack.is_none()).map(|f| f.id.clone()).collect();
+        let index = repo.index()?;
+        let packs: std::collections::HashMap<String, String> = index
+            .iter()
+            .filter_map(|l| {
+                let id = l.entry.id.to_hex();
+                want.contains(&id).then(|| (id, l.pack.to_hex()))
+            })
+            .collect();
+        for f in report.found.iter_mut().filter(|f| f.pack.is_none()) {
+            f.pack = packs.get(&f.id).cloned();
+        }
+    }
+    if a.reverse {
+        // oldest snapshot first; within a snapshot, the walk's order
+        report.found = report.found.chunk_by(|x, y| x.snapshot == y.snapshot).rev().flatten().cloned().collect();
+    }
     if out.json {
         // restic's one JSON document: the array of uses
         out.json_line(&report.found);

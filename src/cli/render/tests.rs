@@ -129,13 +129,13 @@ fn ls_input() -> (SnapshotInfo, Vec<LsNode>) {
 #[test]
 fn ls_short() {
     let (info, nodes) = ls_input();
-    insta::assert_snapshot!(shown(&ls(&info, &nodes, false, zone())));
+    insta::assert_snapshot!(shown(&ls(&info, &nodes, false, false, zone())));
 }
 
 #[test]
 fn ls_long() {
     let (info, nodes) = ls_input();
-    insta::assert_snapshot!(shown(&ls(&info, &nodes, true, zone())));
+    insta::assert_snapshot!(shown(&ls(&info, &nodes, true, false, zone())));
 }
 
 #[test]
@@ -236,8 +236,14 @@ fn find_matches_and_history() {
             matches: vec![hit("/home/alice/report.txt", "-rw-r--r--", 1_024)],
         },
     ];
-    insta::assert_snapshot!("find_matches", shown(&find_matches(&found, zone())));
-    insta::assert_snapshot!("find_no_matches", shown(&find_matches(&[], zone())));
+    insta::assert_snapshot!("find_matches", shown(&find_matches(&found, true, false, zone())));
+    insta::assert_snapshot!("find_no_matches", shown(&find_matches(&[], false, false, zone())));
+    // restic's default: the paths alone; --human-readable sizes in --long lines
+    let short = shown(&find_matches(&found, false, false, zone()));
+    assert!(short.lines().any(|l| l == "/home/alice/report.txt"), "{short}");
+    assert!(!short.contains("-rw-r--r--"), "{short}");
+    let human = shown(&find_matches(&found, true, true, zone()));
+    assert!(human.contains("2.00 KiB") && !human.contains(" 2048 "), "{human}");
     let version = |size: u64, content: Option<&str>, snaps: &[&str], first: &str, last: &str| Version {
         kind: "file",
         size,
@@ -286,10 +292,17 @@ fn forget_groups_with_reasons() {
     let group_by = GroupBy::parse("host,paths").unwrap();
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-04T00:00:00+00:00").unwrap();
     let groups = plan_groups(&snaps, group_by, &policy, now);
-    insta::assert_snapshot!(shown(&forget(&policy, &groups, zone())));
+    insta::assert_snapshot!(shown(&forget(&policy, &groups, false, zone())));
+    // --compact: the snapshot lines without host, tags and paths (the headers keep the group)
+    let full = shown(&forget(&policy, &groups, false, zone()));
+    let compact = shown(&forget(&policy, &groups, true, zone()));
+    let rows = |s: &str| s.lines().filter(|l| l.starts_with("  ")).map(String::from).collect::<Vec<_>>();
+    assert!(rows(&full).iter().all(|l| l.contains("/home")), "{full}");
+    assert!(rows(&compact).iter().all(|l| !l.contains("/home") && !l.contains("laptop")), "{compact}");
+    assert_eq!(rows(&full).len(), rows(&compact).len());
     // `--group-by ''` and an empty policy: one group without a key, every snapshot kept
     let named = plan_groups(&snaps[..1], GroupBy::parse("").unwrap(), &Policy::default(), now);
-    insta::assert_snapshot!("forget_without_policy", shown(&forget(&Policy::default(), &named, zone())));
+    insta::assert_snapshot!("forget_without_policy", shown(&forget(&Policy::default(), &named, false, zone())));
 }
 
 #[test]
