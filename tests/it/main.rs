@@ -37,6 +37,7 @@ mod remote;
 mod repair;
 mod repo_safety;
 mod restic_flags;
+mod restic_flags_more_b;
 mod restic_output;
 mod restic_verbs;
 mod restore_race;
