@@ -170,6 +170,7 @@ impl TestRepo {
             no_owner: false,
             no_special: false,
             no_setuid: false,
+            xattrs: Default::default(),
         }
     }
 

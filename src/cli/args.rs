@@ -76,6 +76,9 @@ pub struct Global {
     /// Don't use a local cache
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// After the command, remove the caches of repositories unused for 30 days (as `arca cache --cleanup`)
+    #[arg(long, global = true, conflicts_with = "no_cache")]
+    pub cleanup_cache: bool,
     /// Keep trying this long when the repository is locked (e.g. 5m, 1h)
     #[arg(long, value_name = "DURATION", global = true)]
     pub retry_lock: Option<String>,
@@ -91,7 +94,7 @@ pub struct Global {
 pub enum Command {
     /// Create a new repository
     #[command(
-        after_help = "Examples:\n  arca -r /srv/backup init\n  arca -r s3:my-bucket/arca init --chunker-params 262144,524288,4194304\n  arca -r s3:offsite/arca init --from-repo /srv/backup --copy-chunker-params\n  arca -r /srv/backup init --pack-size 64     (64 MiB packs; or ARCA_PACK_SIZE)"
+        after_help = "Examples:\n  arca -r /srv/backup init\n  arca -r s3:my-bucket/arca init --chunker-params 262144,524288,4194304\n  arca -r s3:offsite/arca init --from-repo /srv/backup --copy-chunker-params\n  arca -r s3:offsite/arca init --from-repository-file ~/.arca-local-repo --copy-chunker-params\n  arca -r /srv/backup init --pack-size 64     (64 MiB packs; or ARCA_PACK_SIZE)"
     )]
     Init(InitArgs),
     /// Back up files and directories into a new snapshot
@@ -116,7 +119,7 @@ pub enum Command {
     Cat(CatArgs),
     /// Restore a snapshot
     #[command(
-        after_help = "Examples:\n  arca restore latest --target ~/restored\n  arca restore 'latest@2026-11-01 12:00' --target ~/restored --verify\n  arca restore latest:/home/me/work --target ~/work-copy --include '*.rs'\n  arca restore 3fa9c1d2 --target / --overwrite if-newer --delete\n  arca restore latest --target ~/restored --include-file wanted.txt --iexclude-file skip.txt"
+        after_help = "Examples:\n  arca restore latest --target ~/restored\n  arca restore 'latest@2026-11-01 12:00' --target ~/restored --verify\n  arca restore latest:/home/me/work --target ~/work-copy --include '*.rs'\n  arca restore 3fa9c1d2 --target / --overwrite if-newer --delete\n  arca restore latest --target ~/restored --include-file wanted.txt --iexclude-file skip.txt\n  arca restore latest --target ~/restored --exclude-xattr 'security.*'   (every xattr but these)\n  arca restore latest --target ~/restored --include-xattr 'user.*'   (only these xattrs)"
     )]
     Restore(RestoreArgs),
     /// Manage passwords (keys)
@@ -152,7 +155,7 @@ pub enum Command {
     Rewrite(RewriteArgs),
     /// Copy snapshots between repositories (to -r from --from-repo, or from -r to --to-repo)
     #[command(
-        after_help = "Examples:\n  arca -r s3:offsite/arca copy --from-repo /srv/local --from-password-file ~/.local-pass\n  arca -r /srv/local copy --to-repo s3:offsite/arca --to-password-command 'pass offsite' latest\nEnvironment for the other side: ARCA_FROM_REPOSITORY, ARCA_FROM_PASSWORD(_FILE|_COMMAND)."
+        after_help = "Examples:\n  arca -r s3:offsite/arca copy --from-repo /srv/local --from-password-file ~/.local-pass\n  arca -r /srv/local copy --to-repo s3:offsite/arca --to-password-command 'pass offsite' latest\n  arca -r /srv/offsite copy --from-repository-file ~/.arca-local-repo --from-password-file ~/.local-pass\nEnvironment for the other side: ARCA_FROM_REPOSITORY(_FILE), ARCA_FROM_PASSWORD(_FILE|_COMMAND)."
     )]
     Copy(CopyArgs),
     /// Change the tags of snapshots
@@ -176,6 +179,7 @@ pub enum Command {
   cp /mnt/arca/snapshots/latest/home/me/report.odt ~/
   arca mount /mnt/arca --allow-other --path-template 'by-host/%h/%T' --time-template '%Y-%m-%d_%H%M'
   arca mount --foreground --refresh 5m --cache-size 256M /mnt/arca
+  arca mount --host laptop --tag daily /mnt/arca   (only the snapshots these select)
 Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
 Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
     Mount(MountArgs),
@@ -298,6 +302,9 @@ pub struct CopyArgs {
     /// Copy from this repository into -r
     #[arg(long, value_name = "REPO", env = "ARCA_FROM_REPOSITORY", conflicts_with = "to_repo")]
     pub from_repo: Option<String>,
+    /// Read --from-repo (the repository to copy from) from this file's first line
+    #[arg(long, value_name = "FILE", env = "ARCA_FROM_REPOSITORY_FILE")]
+    pub from_repository_file: Option<PathBuf>,
     /// Password file of --from-repo
     #[arg(long, value_name = "FILE", env = "ARCA_FROM_PASSWORD_FILE")]
     pub from_password_file: Option<PathBuf>,
@@ -398,11 +405,14 @@ pub struct InitArgs {
     #[arg(long, conflicts_with = "copy_chunker_params")]
     pub chunker_params: Option<String>,
     /// Chunk like --from-repo (same sizes and gear key), so copies between the two deduplicate
-    #[arg(long, requires = "from_repo")]
+    #[arg(long)]
     pub copy_chunker_params: bool,
     /// The repository to take chunker parameters from
     #[arg(long, value_name = "REPO")]
     pub from_repo: Option<String>,
+    /// Read --from-repo from this file's first line
+    #[arg(long, value_name = "FILE")]
+    pub from_repository_file: Option<PathBuf>,
     /// Password file of --from-repo
     #[arg(long, value_name = "FILE", env = "ARCA_FROM_PASSWORD_FILE")]
     pub from_password_file: Option<PathBuf>,
@@ -544,6 +554,9 @@ pub struct MountArgs {
     /// Look for new snapshots at most this often (e.g. 30s, 5m)
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub refresh: String,
+    /// Only the snapshots these select appear in the mount (as `snapshots` selects them)
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -736,6 +749,12 @@ pub struct RestoreArgs {
     /// Drop setuid and setgid bits from restored modes (for snapshots you don't trust)
     #[arg(long)]
     pub no_setuid: bool,
+    /// Restore only the extended attributes whose name matches this glob (repeatable; default: all)
+    #[arg(long, value_name = "PATTERN", conflicts_with = "exclude_xattr")]
+    pub include_xattr: Vec<String>,
+    /// Don't restore extended attributes whose name matches this glob (repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude_xattr: Vec<String>,
     /// Files written at once
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -746,7 +765,9 @@ pub struct RestoreArgs {
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
     /// Add a password
-    #[command(after_help = "Examples:\n  arca key add\n  arca key add --new-password-file ~/.arca-second")]
+    #[command(
+        after_help = "Examples:\n  arca key add\n  arca key add --new-password-file ~/.arca-second\n  arca key add --user backup --host nas   (the names `arca key list` shows for it)"
+    )]
     Add(NewPasswordArgs),
     /// List keys
     #[command(after_help = "Examples:\n  arca key list\n  arca key list --json")]
@@ -755,7 +776,9 @@ pub enum KeyCommand {
     #[command(after_help = "Example:\n  arca key remove 41002846")]
     Remove { id: String },
     /// Change the password in use
-    #[command(after_help = "Examples:\n  arca key passwd\n  arca key passwd --new-password-file ~/.arca-new")]
+    #[command(
+        after_help = "Examples:\n  arca key passwd\n  arca key passwd --new-password-file ~/.arca-new\n  arca key passwd --user alice --host laptop   (the new key's names in `arca key list`)"
+    )]
     Passwd(NewPasswordArgs),
     /// Replace the master secret: seal everything again under a new one, keep one password,
     /// remove every other key
@@ -783,6 +806,12 @@ pub struct NewPasswordArgs {
     /// Read the new password from this file
     #[arg(long)]
     pub new_password_file: Option<PathBuf>,
+    /// The user name the new key records (default: the user running arca)
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The host name the new key records (default: this host)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 #[derive(Args, Debug)]

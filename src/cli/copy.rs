@@ -12,7 +12,13 @@ use crate::error::{Error, Result};
 pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
     let password = Settings::other_password;
     let (src_settings, dst_settings);
-    let (src, dst): (&Settings, &Settings) = match (&a.from_repo, &a.to_repo) {
+    let from_file = super::settings::repository_from_file(
+        a.from_repository_file.as_deref(),
+        a.from_repo.as_deref(),
+        "--from-repo (or ARCA_FROM_REPOSITORY) and --from-repository-file (or ARCA_FROM_REPOSITORY_FILE)",
+    )?;
+    let from_repo = from_file.or_else(|| a.from_repo.clone());
+    let (src, dst): (&Settings, &Settings) = match (&from_repo, &a.to_repo) {
         (Some(from), None) => {
             src_settings =
                 s.other(from, password(&a.from_password_file, &a.from_password_command, "ARCA_FROM_PASSWORD"))?;
@@ -22,7 +28,15 @@ pub fn copy(s: &Settings, out: Out, a: CopyArgs) -> Result<u8> {
             dst_settings = s.other(to, password(&a.to_password_file, &a.to_password_command, "ARCA_TO_PASSWORD"))?;
             (s, &dst_settings)
         }
-        _ => return Err(Error::usage("copy needs the other repository: --from-repo (into -r) or --to-repo (from -r)")),
+        (Some(_), Some(_)) => {
+            return Err(Error::usage(
+                "copy takes one other repository: --from-repo (or --from-repository-file) or --to-repo",
+            )
+            .hint("unset ARCA_FROM_REPOSITORY and ARCA_FROM_REPOSITORY_FILE to copy --to-repo"))
+        }
+        (None, None) => return Err(Error::usage(
+            "copy needs the other repository: --from-repo or --from-repository-file (into -r), or --to-repo (from -r)",
+        )),
     };
     if src.location == dst.location {
         return Err(Error::usage(format!("copy from {} to itself", src.location)));

@@ -122,14 +122,22 @@ pub(super) fn init_options(chunker: Option<&str>, pack_size: Option<u64>) -> Res
 
 fn init(s: &Settings, out: Out, a: InitArgs) -> Result<u8> {
     let mut opts = init_options(a.chunker_params.as_deref(), s.pack_size)?;
+    let from_file = super::settings::repository_from_file(
+        a.from_repository_file.as_deref(),
+        a.from_repo.as_deref(),
+        "--from-repo and --from-repository-file",
+    )?;
+    let from_repo = from_file.or_else(|| a.from_repo.clone());
     if a.copy_chunker_params {
-        let from = a.from_repo.as_deref().ok_or_else(|| Error::usage("--copy-chunker-params needs --from-repo"))?;
+        let from = from_repo
+            .as_deref()
+            .ok_or_else(|| Error::usage("--copy-chunker-params needs --from-repo or --from-repository-file"))?;
         let pw = Settings::other_password(&a.from_password_file, &a.from_password_command, "ARCA_FROM_PASSWORD");
         let other = s.other(from, pw)?.open()?;
         opts.chunker = other.config().chunker;
         opts.chunker_key = Some(other.chunker_key());
-    } else if a.from_repo.is_some() {
-        return Err(Error::usage("--from-repo is only used with --copy-chunker-params"));
+    } else if from_repo.is_some() {
+        return Err(Error::usage("--from-repo and --from-repository-file are only used with --copy-chunker-params"));
     }
     let backend = s.backend()?;
     crate::repo::refuse_init_over(&backend)?;
@@ -422,6 +430,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         no_owner: a.no_owner,
         no_special: a.no_special,
         no_setuid: a.no_setuid,
+        xattrs: crate::restorer::XattrSelect::new(&a.include_xattr, &a.exclude_xattr)?,
     };
     let progress = Arc::new(RestoreProgress::default());
     let ticker = Display::start(out, super::progress::restore(progress.clone()));
@@ -455,8 +464,12 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
     Ok(if summary.errors > 0 { exit::FATAL } else { exit::OK })
 }
 
-fn new_password(a: &NewPasswordArgs) -> Result<Zeroizing<Vec<u8>>> {
-    let pw = match &a.new_password_file {
+fn key_owner(a: &NewPasswordArgs) -> crate::repo::KeyOwner {
+    crate::repo::KeyOwner { user: a.user.clone(), host: a.host.clone() }
+}
+
+fn new_password(file: &Option<PathBuf>) -> Result<Zeroizing<Vec<u8>>> {
+    let pw = match file {
         Some(f) => {
             let mut b = std::fs::read(f).map_err(|e| Error::io(f.display(), e))?;
             while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
@@ -484,8 +497,10 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             }
         }
         KeyCommand::Add(a) => {
+            let owner = key_owner(&a);
+            owner.check()?;
             let repo = s.open()?;
-            let id = commands::key::add(&repo, &new_password(&a)?, kdf_params())?;
+            let id = commands::key::add(&repo, &new_password(&a.new_password_file)?, kdf_params(), &owner)?;
             out.text(format!("saved new key {}", id.short()));
         }
         KeyCommand::Remove { id } => {
@@ -494,14 +509,16 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
             out.text(format!("removed key {}", id.short()));
         }
         KeyCommand::Passwd(a) => {
+            let owner = key_owner(&a);
+            owner.check()?;
             let mut repo = s.open()?;
-            let id = commands::key::passwd(&mut repo, &new_password(&a)?, kdf_params())?;
+            let id = commands::key::passwd(&mut repo, &new_password(&a.new_password_file)?, kdf_params(), &owner)?;
             out.text(format!("password changed; new key {}", id.short()));
         }
         KeyCommand::Rotate(a) => {
             let (mut repo, pw) = s.open_with_password()?;
             let new = match &a.new_password_file {
-                Some(f) => Some(new_password(&NewPasswordArgs { new_password_file: Some(f.clone()) })?),
+                Some(f) => Some(new_password(&Some(f.clone()))?),
                 None => None,
             };
             let log = |m: String| out.note(m);

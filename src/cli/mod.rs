@@ -168,6 +168,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             return code;
         }
     }
+    let cleanup_cache = cli.global.cleanup_cache;
     let (code, error) = match handlers::dispatch(&settings, out, cli.command) {
         Ok(code) => (code, None),
         // the reader of stdout went away (`| head`): the output ends there, quietly
@@ -177,10 +178,29 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             (fail(e), Some(msg))
         }
     };
+    if cleanup_cache {
+        cleanup_old_caches(&settings, out);
+    }
     if let Some(r) = &runner {
         r.after(code, error.as_deref(), &settings.facts());
     }
     code
+}
+
+/// `--cleanup-cache` (restic's): after the command, whether it succeeded or not, the caches
+/// of repositories unused for more than 30 days go, as `arca cache --cleanup` removes them
+/// (the cache of the repository just used was marked used when it opened). A failure here is
+/// a warning: the command's own outcome stands.
+fn cleanup_old_caches(settings: &settings::Settings, out: Out) {
+    let Some(root) = settings.cache_root.as_deref() else { return };
+    let opts = crate::commands::cache::CacheOptions { cleanup: true, max_age_days: 30, with_size: false };
+    match crate::commands::cache::run(root, &opts) {
+        Ok(r) if r.removed > 0 => {
+            out.note(format!("removed {} old cache directories from {}", r.removed, root.display()))
+        }
+        Ok(_) => {}
+        Err(e) => out.warning("--cleanup-cache", &e.to_string()),
+    }
 }
 
 /// restic's `--verbose=N` as N times `-v` (clap counts `-v` but takes no value with it);

@@ -12,7 +12,7 @@ use super::settings::{parse_size, Settings, BACKGROUND_CHILD};
 use crate::commands::{self, mount::is_mounted, mount::MountCommand};
 use crate::error::{Error, Kind, Result};
 use crate::mount::layout::DEFAULT_TEMPLATES;
-use crate::mount::vfs::VfsOptions;
+use crate::mount::vfs::{Select, VfsOptions};
 
 /// `--background`: check the password here, start this command again detached (its own
 /// process group, no terminal, stderr to a log), wait until the mount appears, return.
@@ -84,6 +84,11 @@ pub fn mount(s: &Settings, out: Out, a: MountArgs) -> Result<u8> {
         cache_bytes: parse_size(&a.cache_size)? as usize,
         refresh: humantime::parse_duration(&a.refresh)
             .map_err(|e| Error::usage(format!("--refresh {:?}: {e}", a.refresh)))?,
+        select: {
+            let f = super::handlers::filter(&a.filter);
+            let all = f.hosts.is_empty() && f.tags.is_empty() && f.paths.is_empty();
+            (!all).then(|| Select(Arc::new(move |snap| f.matches(snap))))
+        },
         ..Default::default()
     };
     let repo = Arc::new(s.open()?);

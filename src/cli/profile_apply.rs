@@ -214,7 +214,8 @@ mod tests {
     const NOT_IN_PROFILES: &[(&str, &[&str])] = &[
         // the profile names itself; output format and chattiness are the caller's; `-o` is
         // merged from the profile's `[repository.options]` table, not filled
-        // a profile names its repository with `repo`; `--no-lock` is one run's choice
+        // a profile names its repository with `repo`; `--no-lock` and `--cleanup-cache` are one
+        // run's choices
         (
             "",
             &[
@@ -227,6 +228,7 @@ mod tests {
                 "storage_timeout",
                 "repository_file",
                 "no_lock",
+                "cleanup_cache",
             ],
         ),
         // one run's choices: what to back up instead, as whom, when, against which parent

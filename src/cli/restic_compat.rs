@@ -319,6 +319,7 @@ const NOTES: &[(&str, Why)] = &[
     ("repair index --read-all-packs", Spelled("arca repair index --read-data")),
     ("init --repository-version", Note("arca writes one format version (format-spec v3)")),
     ("init --from-repo", Partial("only with --copy-chunker-params")),
+    ("init --from-repository-file", Partial("only with --copy-chunker-params")),
     ("self-update", Note("install arca with your package manager or cargo")),
     ("recover", Note("`repair snapshots` and `repair index` cover damaged repositories")),
     ("$RESTIC_PASSWORD", Note("read by the settings")),

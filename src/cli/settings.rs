@@ -2,7 +2,7 @@
 //! output mode) made before any command runs.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -308,12 +308,21 @@ pub(super) fn empty_variables_unset(cmd: clap::Command) -> clap::Command {
 /// line, trimmed), as restic reads it. Giving -r/`ARCA_REPOSITORY` too is an error: which one
 /// was meant?
 fn read_repository_file(g: &Global) -> Result<Option<String>> {
-    let Some(f) = &g.repository_file else { return Ok(None) };
-    if g.repo.as_deref().is_some_and(|r| !r.is_empty()) {
-        return Err(Error::usage(
-            "both -r/--repo (or ARCA_REPOSITORY) and --repository-file (or ARCA_REPOSITORY_FILE) name a repository",
-        )
-        .hint("give only one of them"));
+    repository_from_file(
+        g.repository_file.as_deref(),
+        g.repo.as_deref(),
+        "-r/--repo (or ARCA_REPOSITORY) and --repository-file (or ARCA_REPOSITORY_FILE)",
+    )
+}
+
+/// The repository a repository file names (its first line, trimmed), as restic reads
+/// `--repository-file` and `--from-repository-file`; `None` without a file. `named` is the
+/// repository given directly beside it (an error: which one was meant?), `both` the two
+/// ways of giving it, for the message.
+pub(super) fn repository_from_file(file: Option<&Path>, named: Option<&str>, both: &str) -> Result<Option<String>> {
+    let Some(f) = file else { return Ok(None) };
+    if named.is_some_and(|r| !r.is_empty()) {
+        return Err(Error::usage(format!("both {both} name a repository")).hint("give only one of them"));
     }
     let text = std::fs::read_to_string(f).map_err(|e| Error::io(format!("repository file {}", f.display()), e))?;
     let repo = text.lines().next().unwrap_or("").trim().to_string();

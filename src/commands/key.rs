@@ -3,7 +3,7 @@
 use crate::crypto::KdfParams;
 use crate::error::Result;
 use crate::id::ObjectId;
-use crate::repo::{KeyInfo, Repository};
+use crate::repo::{KeyInfo, KeyOwner, Repository};
 
 pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     repo.list_keys()
@@ -35,8 +35,9 @@ impl From<&KeyInfo> for ListedKey {
     }
 }
 
-pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
-    repo.add_key(new_password, kdf)
+/// A new key for `new_password`, recording `owner`'s user and host (default: this user and host).
+pub fn add(repo: &Repository, new_password: &[u8], kdf: KdfParams, owner: &KeyOwner) -> Result<ObjectId> {
+    repo.add_key_as(new_password, kdf, owner)
 }
 
 pub fn remove(repo: &Repository, id: &str) -> Result<ObjectId> {
@@ -44,8 +45,8 @@ pub fn remove(repo: &Repository, id: &str) -> Result<ObjectId> {
     repo.remove_key(id)
 }
 
-pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
-    repo.change_password(new_password, kdf)
+pub fn passwd(repo: &mut Repository, new_password: &[u8], kdf: KdfParams, owner: &KeyOwner) -> Result<ObjectId> {
+    repo.change_password_as(new_password, kdf, owner)
 }
 
 /// `arca key rotate`: a new master secret, everything sealed again under it (format-spec §22;

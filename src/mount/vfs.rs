@@ -40,6 +40,18 @@ pub struct VfsOptions {
     pub readahead: usize,
     /// The snapshot list is read again at most this often.
     pub refresh: Duration,
+    /// Only the snapshots this selects appear (`mount --host/--tag/--path`); `None`: all.
+    pub select: Option<Select>,
+}
+
+/// Which snapshots a mount shows: a predicate the command line builds from its filters.
+#[derive(Clone)]
+pub struct Select(pub Arc<dyn Fn(&Snapshot) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Select {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Select(..)")
+    }
 }
 
 impl Default for VfsOptions {
@@ -51,6 +63,7 @@ impl Default for VfsOptions {
             tree_cache_bytes: 32 << 20,
             readahead: 4,
             refresh: Duration::from_secs(30),
+            select: None,
         }
     }
 }
@@ -239,7 +252,10 @@ impl Vfs {
 
     /// Read the snapshot list again and rebuild the namespace.
     pub fn reload(&self) -> Result<()> {
-        let snapshots = self.repo.snapshots()?;
+        let mut snapshots = self.repo.snapshots()?;
+        if let Some(Select(keep)) = &self.opts.select {
+            snapshots.retain(|(_, s)| keep(s));
+        }
         let layout = Layout::build(&snapshots, &self.opts.templates, &self.opts.time_template);
         let by_ino = layout.nodes.keys().map(|p| (meta_ino(p), p.clone())).collect();
         let mut m = self.meta.write().ignore_poison();

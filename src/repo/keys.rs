@@ -19,14 +19,50 @@ pub struct KeyInfo {
     pub username: String,
 }
 
+/// The user and host a new key file records (restic's `key add --user/--host`); `None`: the
+/// running user and this host. They are labels for `key list`, bound into the wrapped secret
+/// (format-spec §8) like any other field.
+#[derive(Clone, Debug, Default)]
+pub struct KeyOwner {
+    pub user: Option<String>,
+    pub host: Option<String>,
+}
+
+impl KeyOwner {
+    /// A name to record: not empty, at most 255 bytes, no control characters (it is printed
+    /// by `key list` on other people's terminals).
+    pub fn check(&self) -> Result<()> {
+        for (flag, v) in [("--user", &self.user), ("--host", &self.host)] {
+            let Some(v) = v else { continue };
+            if v.is_empty() || v.len() > 255 || v.chars().any(char::is_control) {
+                return Err(Error::usage(format!("{flag} {v:?}: not a name a key can record"))
+                    .hint("give 1 to 255 bytes without control characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub(super) fn write_key_file(
     backend: &DynBackend,
     master: &MasterSecret,
     password: &[u8],
     kdf: KdfParams,
 ) -> Result<ObjectId> {
-    let kf =
-        KeyFile::create(master, password, kdf, platform::now_rfc3339(), platform::hostname(), platform::username())?;
+    write_key_file_as(backend, master, password, kdf, &KeyOwner::default())
+}
+
+fn write_key_file_as(
+    backend: &DynBackend,
+    master: &MasterSecret,
+    password: &[u8],
+    kdf: KdfParams,
+    owner: &KeyOwner,
+) -> Result<ObjectId> {
+    owner.check()?;
+    let host = owner.host.clone().unwrap_or_else(platform::hostname);
+    let user = owner.user.clone().unwrap_or_else(platform::username);
+    let kf = KeyFile::create(master, password, kdf, platform::now_rfc3339(), host, user)?;
     let bytes = kf.encode();
     let id = ObjectId(storage_hash(&bytes));
     backend.write(&ObjectKind::Key.path(&id), bytes.into()).ctx("writing key file")?;
@@ -199,7 +235,12 @@ pub(super) fn unlock(
 
 impl Repository {
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
-        write_key_file(&self.backend, &self.master, password, kdf)
+        self.add_key_as(password, kdf, &KeyOwner::default())
+    }
+
+    /// [`Self::add_key`], the key file recording `owner`'s user and host.
+    pub fn add_key_as(&self, password: &[u8], kdf: KdfParams, owner: &KeyOwner) -> Result<ObjectId> {
+        write_key_file_as(&self.backend, &self.master, password, kdf, owner)
     }
 
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
@@ -246,7 +287,12 @@ impl Repository {
 
     /// Replace the key in use with one for a new password (the new key is written first).
     pub fn change_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
-        let new = self.add_key(password, kdf)?;
+        self.change_password_as(password, kdf, &KeyOwner::default())
+    }
+
+    /// [`Self::change_password`], the new key file recording `owner`'s user and host.
+    pub fn change_password_as(&mut self, password: &[u8], kdf: KdfParams, owner: &KeyOwner) -> Result<ObjectId> {
+        let new = self.add_key_as(password, kdf, owner)?;
         let old = self.key_id;
         let path = ObjectKind::Key.path(&old);
         self.backend.delete(&path).ctx_op(Operation::Deleting, path)?;

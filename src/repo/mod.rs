@@ -88,7 +88,7 @@ pub use blob_index::{BlobIndex, Location as BlobLocation};
 pub use commit::IndexFlushed;
 pub use index::IndexRef;
 pub use index_writer::IndexWriter;
-pub use keys::KeyInfo;
+pub use keys::{KeyInfo, KeyOwner};
 pub use lock::{is_stale as lock_is_stale, LockGuard, LockMode};
 pub use objects::ObjectKind;
 pub use open::InitOptions;

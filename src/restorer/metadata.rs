@@ -85,7 +85,7 @@ pub fn apply_to_fd(
             warn.note("chown", &e);
         }
     }
-    for x in &node.xattrs {
+    for x in node.xattrs.iter().filter(|x| opts.xattrs.wants(&x.name)) {
         if let Err(e) = xattr::FileExt::set_xattr(file, OsStr::from_bytes(&x.name), &x.value) {
             warn.note("setting extended attribute", &e);
         }
@@ -115,12 +115,12 @@ pub fn apply_at(
             warn.note("chown", &e);
         }
     }
-    if !node.xattrs.is_empty() {
+    if node.xattrs.iter().any(|x| opts.xattrs.wants(&x.name)) {
         // the parent by its descriptor, the last component not followed (lsetxattr)
         let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
         path.extend_from_slice(name.as_bytes());
         let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(path));
-        for x in &node.xattrs {
+        for x in node.xattrs.iter().filter(|x| opts.xattrs.wants(&x.name)) {
             if let Err(e) = xattr::set(&path, OsStr::from_bytes(&x.name), &x.value) {
                 warn.note("setting extended attribute", &e);
             }

@@ -77,6 +77,56 @@ pub struct RestoreOptions {
     pub no_special: bool,
     /// Drop setuid and setgid bits.
     pub no_setuid: bool,
+    /// Which extended attributes are written (default: all).
+    pub xattrs: XattrSelect,
+}
+
+/// Which extended attributes restore writes: restic 0.17's `--include-xattr` (only those
+/// matching) or `--exclude-xattr` (all but those matching), glob patterns (`*`, `?`, `[..]`)
+/// on the whole attribute name; the two don't mix. Default: all of them.
+#[derive(Default, Clone, Debug)]
+pub enum XattrSelect {
+    #[default]
+    All,
+    Only(globset::GlobSet),
+    AllBut(globset::GlobSet),
+}
+
+impl XattrSelect {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<XattrSelect> {
+        if !include.is_empty() && !exclude.is_empty() {
+            return Err(Error::usage("--include-xattr and --exclude-xattr can't be used together")
+                .hint("name the attributes to keep with --include-xattr, or those to leave out with --exclude-xattr"));
+        }
+        let set = |list: &[String], flag: &str| -> Result<globset::GlobSet> {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in list {
+                let g = globset::GlobBuilder::new(p)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|e| Error::usage(format!("invalid {flag} pattern {p:?}: {e}")))?;
+                b.add(g);
+            }
+            b.build().map_err(|e| Error::usage(format!("{flag} patterns: {e}")))
+        };
+        Ok(if !include.is_empty() {
+            XattrSelect::Only(set(include, "--include-xattr")?)
+        } else if !exclude.is_empty() {
+            XattrSelect::AllBut(set(exclude, "--exclude-xattr")?)
+        } else {
+            XattrSelect::All
+        })
+    }
+
+    /// Is the attribute `name` restored?
+    pub fn wants(&self, name: &[u8]) -> bool {
+        let name = Path::new(std::ffi::OsStr::from_bytes(name));
+        match self {
+            XattrSelect::All => true,
+            XattrSelect::Only(set) => set.is_match(name),
+            XattrSelect::AllBut(set) => !set.is_match(name),
+        }
+    }
 }
 
 /// What a restore did (or, in a dry run, would do). The JSON is restic 0.18's restore

@@ -38,6 +38,7 @@ mod repair;
 mod repo_safety;
 mod restic_flags;
 mod restic_flags_more_a;
+mod restic_flags_more_b;
 mod restic_output;
 mod restic_verbs;
 mod restore_race;

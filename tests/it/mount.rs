@@ -149,7 +149,7 @@ fn new_snapshots_appear_after_the_refresh_interval() {
 }
 
 /// FUSE usable here? Tests that need it are skipped without it, unless CI requires it.
-fn fuse_ready() -> bool {
+pub(crate) fn fuse_ready() -> bool {
     let ok = std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").is_ok();
     if !ok && std::env::var_os("ARCA_TEST_REQUIRE_FUSE").is_some() {
         panic!("ARCA_TEST_REQUIRE_FUSE is set but /dev/fuse is not usable");

@@ -262,6 +262,7 @@ impl Model {
                 no_owner: false,
                 no_special: false,
                 no_setuid: false,
+                xattrs: Default::default(),
             };
             restorer::restore(&repo, &root, src, &opts, &RestoreProgress::default(), &|_| {})
         });
