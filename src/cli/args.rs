@@ -183,6 +183,18 @@ pub enum Command {
 Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
 Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
     Mount(MountArgs),
+    /// Serve the repository over HTTP: a JSON API (the web UI and WebDAV come next)
+    #[cfg(feature = "serve")]
+    #[command(after_help = "Examples:
+  arca serve                                   (http://127.0.0.1:8642/, prints a login token)
+  arca serve --listen 127.0.0.1:0              (any free port; the address is printed)
+  arca -P laptop serve --refresh 5m
+  arca serve --htpasswd /etc/arca/users        (USER:$argon2id$... lines instead of a token)
+  arca serve --listen 192.168.1.5:8642 --insecure-http   (plain HTTP off loopback: a trusted network only)
+Log in: open /login and paste the token, or send `Authorization: Bearer TOKEN`:
+  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8642/api/snapshots
+Stop with Ctrl-C or SIGTERM (the lock is released).")]
+    Serve(ServeArgs),
     /// Find files by name in every snapshot, or one path's version history
     #[command(after_help = "Examples:
   arca find 'report*.odt'                      (every snapshot's matches, newest first)
@@ -524,6 +536,23 @@ pub struct SnapshotsArgs {
     /// A narrower table: no paths
     #[arg(long, short = 'c')]
     pub compact: bool,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8642")]
+    pub listen: std::net::SocketAddr,
+    /// Users who may log in, one `USER:ARGON2-PHC-HASH` a line (instead of a printed token)
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (otherwise refused)
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Look for new snapshots at most this often (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub refresh: String,
 }
 
 #[derive(Args, Debug)]

@@ -50,6 +50,8 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Dump(a) => super::browse::dump(s, out, a),
         Command::Find(a) => super::browse::find(s, out, a),
         Command::Mount(a) => super::mount::mount(s, out, a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => super::serve::serve(s, out, a),
         // (`cli::run` answers these before reading any settings)
         Command::Completion { shell } => super::generate::completion(shell),
         Command::Generate { man } => super::generate::man_pages(&man),

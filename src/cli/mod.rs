@@ -20,6 +20,8 @@ mod render;
 #[cfg(test)]
 mod restic_compat;
 mod rewrite;
+#[cfg(feature = "serve")]
+mod serve;
 mod settings;
 mod verbs;
 

@@ -127,6 +127,30 @@ pub fn run(repo: &Repository, cmd: &LsCommand, emit: &mut dyn FnMut(LsNode)) -> 
     Ok(info)
 }
 
+/// One directory of a snapshot, its entries in the tree's order (by name), for a face that
+/// pages through them (`arca serve`). `path` is absolute inside the snapshot (`/` the root); a
+/// file is listed as itself. `NotFound` when nothing is at `path`, where `run` lists the root
+/// as restic's `ls` does.
+pub fn list_dir(repo: &Repository, snap: &crate::format::snapshot::Snapshot, path: &str) -> Result<Vec<LsNode>> {
+    let at = path.trim_end_matches('/');
+    let tree = if at.is_empty() {
+        snap.tree
+    } else {
+        match repo.find_path(&snap.tree, at)? {
+            None => {
+                return Err(Error::new(Kind::NotFound, format!("{at}: no such file or directory in the snapshot"))
+                    .hint("list the directory above it to see what is there"))
+            }
+            Some(n) if n.kind == NodeKind::Dir => {
+                n.subtree.ok_or_else(|| Error::corrupt(format!("{at}: directory without subtree")))?
+            }
+            Some(n) => return Ok(vec![LsNode::new(&n, at.to_string())]),
+        }
+    };
+    let t = repo.load_tree(&tree)?;
+    Ok(t.nodes.iter().map(|n| LsNode::new(n, format!("{at}/{}", n.name_lossy()))).collect())
+}
+
 fn walk(repo: &Repository, tree: &TreeId, at: &str, recursive: bool, emit: &mut dyn FnMut(LsNode)) -> Result<()> {
     let t = repo.load_tree(tree)?;
     for n in &t.nodes {

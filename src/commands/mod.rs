@@ -16,6 +16,7 @@ pub mod check;
 pub mod copy;
 pub mod diff;
 pub mod dump;
+pub mod file_range;
 pub mod find;
 pub mod find_objects;
 pub mod forget;

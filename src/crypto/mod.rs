@@ -2,10 +2,12 @@
 //! Argon2id wrapping of the master secret by a password. No I/O.
 
 mod keys;
+mod password_hash;
 mod seal;
 mod wrap;
 
 pub use keys::{Keys, MasterSecret, NEWEST_FORMAT};
+pub use password_hash::verify_password_hash;
 pub use seal::{open, padme, seal, seal_append, seal_with_nonce, Aad, SealKind, FLAG_ZSTD, FRAME_LEN, SEAL_OVERHEAD};
 pub use wrap::{unwrap_master, wrap_master, KdfParams, Kek, WRAPPED_LEN};
 

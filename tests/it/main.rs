@@ -46,6 +46,7 @@ mod rewrite;
 mod rotate;
 mod roundtrip;
 mod secrets;
+mod serve;
 mod source_trouble;
 mod storage_flags;
 mod tag;

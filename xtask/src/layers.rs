@@ -49,6 +49,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("maintenance", 4),
     ("commands", 5),
     ("cli", 6),
+    // `arca serve`'s HTTP face, beside the command line's
+    ("serve", 6),
     // test builds only (the `testing` feature): a repository driven through commands/, as a
     // library caller drives it
     ("test_repo", 6),
@@ -68,6 +70,8 @@ pub const SAME_LAYER: &[(&str, &str)] = &[
     ("error", "id"),
     ("backend", "testing"),
     ("repo", "cache"),
+    // `arca serve` is started from the command line
+    ("cli", "serve"),
 ];
 
 /// Which modules may use each pinned external crate (its Rust name), as module paths under
@@ -79,7 +83,11 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("fuser", &["mount::fuse"]),
     // Storage: OpenDAL and the async runtime it needs live behind the synchronous Backend trait.
     ("opendal", &["backend::opendal"]),
-    ("tokio", &["backend::opendal"]),
+    ("tokio", &["backend::opendal", "serve"]),
+    // The HTTP server and what it needs stay in `arca serve`'s face.
+    ("axum", &["serve"]),
+    ("futures_util", &["serve"]),
+    ("base64ct", &["serve::auth"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
     // The one mapping of a file (an `unsafe` call), the cache's verified blob table.

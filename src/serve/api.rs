@@ -1,0 +1,160 @@
+//! The JSON API under `/api/`, in the shapes of the CLI's `--json` where one exists:
+//!
+//! - `GET /api/session`: who is logged in, and the CSRF token for changing requests
+//! - `GET /api/snapshots?host=&tag=&path=`: the snapshots, oldest first (`snapshots --json`)
+//! - `GET /api/snapshots/{id}/tree?path=/x&offset=&limit=&sort=&reverse=`: one directory, a
+//!   page of its entries (`ls --json` nodes) with the total
+//! - `GET /api/snapshots/{id}/file?path=/x`: the file's bytes, with range support
+//!
+//! `{id}` is what the CLI takes: an id, a unique prefix, `latest` or `latest@TIME`. Handlers
+//! run the verbs' functions on blocking threads and turn their errors into [`ApiError`]s.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::paths::snapshot_path;
+use super::state::State;
+use crate::commands::file_range::{file_at, FileLayout};
+use crate::commands::ls::{list_dir, LsNode};
+use crate::commands::select::{select_from, Filter};
+use crate::commands::snapshots::SnapshotInfo;
+use crate::error::{Error, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+
+/// Entries per page when none is asked, and the most one page holds.
+const DEFAULT_LIMIT: usize = 1000;
+const MAX_LIMIT: usize = 10_000;
+
+pub fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/session", get(super::auth::session))
+        .route("/snapshots", get(snapshots))
+        .route("/snapshots/{id}/tree", get(tree))
+        .route("/snapshots/{id}/file", get(file))
+}
+
+/// Run `f` on a blocking thread (repository work reads storage).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(Error::internal(format!("a request's worker stopped: {e}")).into()),
+    }
+}
+
+/// The snapshot `selector` names, from the (refreshed) list.
+fn snapshot(state: &State, selector: &str) -> Result<(SnapshotId, Snapshot)> {
+    let all = state.snapshots()?;
+    select_from(all.as_ref().clone(), selector, &Filter::default())
+}
+
+#[derive(Deserialize)]
+pub struct SnapshotQuery {
+    host: Option<String>,
+    tag: Option<String>,
+    path: Option<String>,
+}
+
+async fn snapshots(
+    AxumState(state): AxumState<Arc<State>>,
+    Query(q): Query<SnapshotQuery>,
+) -> Result<Json<Vec<SnapshotInfo>>, ApiError> {
+    let filter = Filter {
+        hosts: q.host.into_iter().collect(),
+        tags: q.tag.into_iter().collect(),
+        paths: q.path.into_iter().collect(),
+    };
+    let list = blocking(move || state.snapshots()).await?;
+    Ok(Json(list.iter().filter(|(_, s)| filter.matches(s)).map(|(id, s)| SnapshotInfo::new(id, s)).collect()))
+}
+
+#[derive(Deserialize)]
+pub struct TreeQuery {
+    path: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    /// `name` (the tree's order, the default), `size` or `mtime`, as `ls --sort`.
+    sort: Option<String>,
+    reverse: Option<bool>,
+}
+
+#[derive(Serialize)]
+pub struct TreePage {
+    pub snapshot: SnapshotInfo,
+    pub path: String,
+    /// Entries in the directory, all pages together.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub nodes: Vec<LsNode>,
+}
+
+fn sort_nodes(nodes: &mut [LsNode], by: &str, reverse: bool) -> Result<()> {
+    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    match by {
+        "name" => {}
+        "size" => nodes.sort_by_key(|n| n.size),
+        "mtime" | "time" => nodes.sort_by_key(|n| instant(&n.mtime)),
+        other => return Err(Error::usage(format!("unknown sort key {other:?}")).hint("sort by name, size or mtime")),
+    }
+    if reverse {
+        nodes.reverse();
+    }
+    Ok(())
+}
+
+async fn tree(
+    AxumState(state): AxumState<Arc<State>>,
+    Path(id): Path<String>,
+    Query(q): Query<TreeQuery>,
+) -> Result<Json<TreePage>, ApiError> {
+    let path = snapshot_path(q.path.as_deref().unwrap_or("/"))?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Error::usage(format!("limit {limit} is out of range"))
+            .hint(format!("ask for 1 to {MAX_LIMIT} entries a page"))
+            .into());
+    }
+    let offset = q.offset.unwrap_or(0);
+    let page = blocking(move || {
+        let (sid, snap) = snapshot(&state, &id)?;
+        let mut nodes = list_dir(&state.repo, &snap, &path)?;
+        sort_nodes(&mut nodes, q.sort.as_deref().unwrap_or("name"), q.reverse.unwrap_or(false))?;
+        let total = nodes.len();
+        let nodes = nodes.into_iter().skip(offset).take(limit).collect();
+        Ok(TreePage { snapshot: SnapshotInfo::new(&sid, &snap), path, total, offset, limit, nodes })
+    })
+    .await?;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    path: String,
+}
+
+async fn file(
+    AxumState(state): AxumState<Arc<State>>,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let path = snapshot_path(&q.path)?;
+    let repo = state.repo.clone();
+    let (node, layout) = blocking(move || {
+        let (_, snap) = snapshot(&state, &id)?;
+        let node = file_at(&state.repo, &snap, &path)?;
+        let layout = FileLayout::new(&state.repo, &node)?;
+        Ok((node, layout))
+    })
+    .await?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    Ok(super::download::respond(repo, &node, layout, range).into_response())
+}

@@ -1,0 +1,121 @@
+//! `arca serve`: the repository over HTTP, a second face over the verbs of `commands/`.
+//!
+//! One process opens the repository once and holds a read lock for as long as it serves,
+//! refreshed as `arca mount` refreshes its own ([`run`]); an interrupt (Ctrl-C, SIGTERM)
+//! stops accepting, lets the requests under way finish, and releases the lock. The snapshot
+//! list is reloaded when older than the refresh interval ([`state`]), so new snapshots appear.
+//!
+//! Safe by default: every route but the login page needs authentication ([`auth`]), a request
+//! that changes something through a session cookie needs that session's CSRF token, and no path
+//! parameter can name anything outside a snapshot's tree ([`paths`]). The JSON API ([`api`])
+//! answers with the shapes of the CLI's `--json` and errors as `{"error": {kind, message,
+//! hint}}` ([`error`]); file downloads stream with HTTP range support ([`download`]).
+//!
+//! The WebDAV view (`dav`, read-only, same tree as the mount) is nested at `/dav/` behind the
+//! same authentication in [`router`].
+
+pub mod api;
+pub mod auth;
+pub mod download;
+pub mod error;
+pub mod paths;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::error::{Error, Kind, Result};
+use crate::repo::Repository;
+
+pub use auth::Credentials;
+
+/// How often the serving loop looks for an interrupt and refreshes the lock when due.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What `arca serve` was asked.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Who may log in: the token printed at start, or the users of an htpasswd file.
+    pub credentials: Credentials,
+    /// Look for new snapshots at most this often.
+    pub refresh: Duration,
+    /// Serve plain HTTP on a non-loopback address (otherwise refused).
+    pub insecure_http: bool,
+}
+
+/// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
+/// `--insecure-http`.
+pub fn check_listen(opts: &ServeOptions) -> Result<()> {
+    if !opts.listen.ip().is_loopback() && !opts.insecure_http {
+        return Err(Error::usage(format!(
+            "refusing to serve plain HTTP on {}, which is not a loopback address",
+            opts.listen
+        ))
+        .hint("listen on 127.0.0.1 (the default) and reach it through an SSH tunnel or a TLS proxy, or pass --insecure-http if the network is trusted"));
+    }
+    Ok(())
+}
+
+/// The whole application: the login routes, then the API (and later the UI and `/dav/`),
+/// every one of them behind [`auth::require`].
+pub fn router(state: Arc<state::State>) -> Router {
+    let protected = Router::new()
+        .nest("/api", api::router())
+        .route("/logout", axum::routing::post(auth::logout))
+        // The WebDAV view (src/serve/dav.rs) nests here: `.nest("/dav", dav::router(...))`,
+        // so it stays behind the same authentication layer below.
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
+    Router::new().merge(auth::login_router()).merge(protected).with_state(state)
+}
+
+/// Serve until interrupted. `ready` is called once the socket is bound, with its address
+/// (the CLI prints it, with the token). Blocks; returns after the lock is released.
+pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(SocketAddr, &Credentials)) -> Result<()> {
+    check_listen(&opts)?;
+    let lock = repo.lock_read("serve")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(Kind::Other, format!("cannot start the HTTP server's runtime: {e}")))?;
+    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh));
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
+        Error::io(format!("listening on {}", opts.listen), e)
+            .hint("pick another address with --listen, e.g. --listen 127.0.0.1:0 for any free port")
+    })?;
+    let bound = listener.local_addr().map_err(|e| Error::io("the listening socket", e))?;
+    ready(bound, &state.credentials);
+    let lock = Arc::new(lock);
+    let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+    let stop = {
+        let (lock, failure) = (lock.clone(), failure.clone());
+        async move {
+            while !crate::platform::interrupted() {
+                tokio::time::sleep(POLL).await;
+                let l = lock.clone();
+                let fresh = tokio::task::spawn_blocking(move || l.ensure_fresh()).await;
+                let err = match fresh {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(e) => Error::new(Kind::Internal, format!("refreshing the lock: {e}")),
+                };
+                if let Ok(mut f) = failure.lock() {
+                    *f = Some(err);
+                }
+                break;
+            }
+        }
+    };
+    let served =
+        runtime.block_on(async move { axum::serve(listener, router(state)).with_graceful_shutdown(stop).await });
+    // requests under way have finished; no thread of the runtime holds the repository now
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(lock);
+    if let Some(e) = failure.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e);
+    }
+    served.map_err(|e| Error::new(Kind::Io, format!("serving on {bound}: {e}")))
+}

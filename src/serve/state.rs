@@ -1,0 +1,51 @@
+//! What every request shares: the open repository, the snapshot list (reloaded when older
+//! than the refresh interval, so new snapshots appear as in `arca mount --refresh`), and the
+//! authentication state.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Kind, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+use crate::repo::Repository;
+
+use super::auth::{Credentials, Sessions};
+
+/// The snapshots, oldest first (as `Repository::snapshots` returns them).
+pub type SnapshotList = Arc<Vec<(SnapshotId, Snapshot)>>;
+
+pub struct State {
+    pub repo: Arc<Repository>,
+    pub credentials: Credentials,
+    pub sessions: Sessions,
+    refresh: Duration,
+    snapshots: RwLock<Option<(Instant, SnapshotList)>>,
+}
+
+impl State {
+    pub fn new(repo: Arc<Repository>, credentials: Credentials, refresh: Duration) -> State {
+        State { repo, credentials, sessions: Sessions::default(), refresh, snapshots: RwLock::new(None) }
+    }
+
+    /// The snapshot list, reloaded from the repository when older than the refresh interval.
+    /// Blocking (it may list and read snapshot files): call it off the async threads.
+    pub fn snapshots(&self) -> Result<SnapshotList> {
+        let poisoned = || Error::new(Kind::Internal, "the snapshot list's lock is poisoned");
+        if let Some((at, list)) = self.snapshots.read().map_err(|_| poisoned())?.as_ref() {
+            if at.elapsed() < self.refresh {
+                return Ok(list.clone());
+            }
+        }
+        let list: SnapshotList = Arc::new(self.repo.snapshots()?);
+        let mut held = self.snapshots.write().map_err(|_| poisoned())?;
+        // a new snapshot's trees and contents are in index files stored after the index was
+        // loaded: load it again, or its files would be "not in the index"
+        let known = |id: &SnapshotId| held.as_ref().is_some_and(|(_, old)| old.iter().any(|(o, _)| o == id));
+        if held.is_some() && list.iter().any(|(id, _)| !known(id)) {
+            self.repo.reload_index()?;
+        }
+        *held = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+}
