@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         Ok(r) => r.map_err(ApiError::from),
         Err(e) => Err(Error::internal(format!("a request's worker stopped: {e}")).into()),
     }
+}
+
+/// A query string that does not parse is a usage error, answered as JSON like the others.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| {
+        Error::usage(format!("invalid query: {}", e.body_text())).hint("see the API in the README (arca serve)").into()
+    })
 }
 
 /// The snapshot `selector` names, from the (refreshed) list.
@@ -113,8 +121,9 @@ fn sort_nodes(nodes: &mut [LsNode], by: &str, reverse: bool) -> Result<()> {
 async fn tree(
     AxumState(state): AxumState<Arc<State>>,
     Path(id): Path<String>,
-    Query(q): Query<TreeQuery>,
+    q: Result<Query<TreeQuery>, QueryRejection>,
 ) -> Result<Json<TreePage>, ApiError> {
+    let q = query(q)?;
     let path = snapshot_path(q.path.as_deref().unwrap_or("/"))?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
@@ -143,9 +152,10 @@ pub struct FileQuery {
 async fn file(
     AxumState(state): AxumState<Arc<State>>,
     Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
     headers: HeaderMap,
+    q: Result<Query<FileQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let q = query(q)?;
     let path = snapshot_path(&q.path)?;
     let repo = state.repo.clone();
     let (node, layout) = blocking(move || {

@@ -345,10 +345,17 @@ fn listings_page_and_sort_with_the_shapes_of_ls_json() {
     let root = get(&format!("{}/api/snapshots/latest/tree", s.base), &h).json();
     assert_eq!(root["path"], "/");
     assert!(root["total"].as_u64().unwrap() >= 1);
-    for bad in ["limit=0", "limit=100000", "sort=colour"] {
+    for bad in ["limit=0", "limit=100000", "sort=colour", "offset=-1", "limit=ten", "reverse=maybe"] {
         let a = get(&format!("{}/api/snapshots/latest/tree?path={}&{bad}", s.base, enc(&dir)), &h);
         assert_eq!(a.status, 400, "{bad}");
+        assert_eq!(a.json()["error"]["kind"], "usage", "{bad}: a JSON error like the others");
     }
+    let a = get(&format!("{}/api/snapshots/latest/file", s.base), &h);
+    assert_eq!(
+        (a.status, a.json()["error"]["kind"].clone()),
+        (400, Value::from("usage")),
+        "a download without its path"
+    );
 
     // a new snapshot appears once the list is older than --refresh
     write(&src.join("many/f99"), b"new");
