@@ -96,6 +96,10 @@ fn no_lock_allowed(cmd: &Command) -> Result<()> {
              would report them as damaged"
         }
         Command::Backup(a) if a.dry_run => return Ok(()),
+        #[cfg(feature = "serve")]
+        Command::Serve(_) => {
+            "arca serve runs for days; without its lock a prune could delete packs under every download and listing"
+        }
         _ => "it changes the repository, and a prune running beside it could delete what it stores",
     };
     Err(Error::usage(format!("--no-lock cannot be used here: {why}"))

@@ -69,7 +69,25 @@ pub fn router(state: Arc<state::State>) -> Router {
         // so it stays behind the same authentication layer below.
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
-    Router::new().merge(auth::login_router()).merge(protected).with_state(state)
+    Router::new()
+        .merge(auth::login_router())
+        .merge(protected)
+        .layer(axum::middleware::map_response(hardened))
+        .with_state(state)
+}
+
+/// Headers on every answer, the login page and refusals included: nothing is cached (the API
+/// answers hold names and contents of backups), no page may be framed (clickjacking of the
+/// changing routes to come), no type is sniffed, no referrer leaves.
+async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
 }
 
 /// Serve until interrupted. `ready` is called once the socket is bound, with its address

@@ -162,6 +162,17 @@ fn every_route_without_credentials_is_401() {
     // the login page itself is public, and says nothing but how to log in
     let login = get(&format!("{}/login", s.base), &[]);
     assert_eq!(login.status, 200);
+    // every answer, refusals included, is neither cached nor framed nor sniffed
+    let refused = get(&format!("{}/api/snapshots", s.base), &[]);
+    let listed = get(&format!("{}/api/snapshots", s.base), &[("Authorization", &bearer(&s))]);
+    assert_eq!(listed.status, 200);
+    for a in [&login, &refused, &listed] {
+        assert_eq!(a.header("cache-control"), "no-store");
+        assert_eq!(a.header("x-frame-options"), "DENY");
+        assert!(a.header("content-security-policy").contains("frame-ancestors 'none'"));
+        assert_eq!(a.header("x-content-type-options"), "nosniff");
+        assert_eq!(a.header("referrer-policy"), "no-referrer");
+    }
     assert!(!String::from_utf8_lossy(&login.body).contains(s.token.as_deref().unwrap()));
 }
 
@@ -422,4 +433,7 @@ fn plain_http_beyond_loopback_needs_insecure_http() {
     assert_eq!(code(&o), 1);
     let err = crate::common::stderr(&o);
     assert!(err.contains("not a loopback address") && err.contains("--insecure-http"), "{err}");
+    let o = env.run(&["--no-lock", "serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code(&o), 1, "serve without its lock is refused");
+    assert!(crate::common::stderr(&o).contains("arca serve runs for days"), "{}", crate::common::stderr(&o));
 }
