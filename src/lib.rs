@@ -21,6 +21,8 @@ pub mod patterns;
 pub mod platform;
 pub mod repo;
 pub mod restorer;
+#[cfg(feature = "serve")]
+pub mod serve;
 /// A repository in memory for library tests; with the `testing` feature, which test builds
 /// turn on (Cargo.toml) and release builds never do.
 #[cfg(any(test, feature = "testing"))]

@@ -46,6 +46,8 @@ mod rewrite;
 mod rotate;
 mod roundtrip;
 mod secrets;
+#[cfg(feature = "serve")]
+mod serve_dav;
 mod source_trouble;
 mod storage_flags;
 mod tag;

@@ -49,6 +49,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("maintenance", 4),
     ("commands", 5),
     ("cli", 6),
+    // `arca serve`'s HTTP face (the `serve` feature): the mount's tree over WebDAV
+    ("serve", 6),
     // test builds only (the `testing` feature): a repository driven through commands/, as a
     // library caller drives it
     ("test_repo", 6),
@@ -79,7 +81,10 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("fuser", &["mount::fuse"]),
     // Storage: OpenDAL and the async runtime it needs live behind the synchronous Backend trait.
     ("opendal", &["backend::opendal"]),
-    ("tokio", &["backend::opendal"]),
+    ("tokio", &["backend::opendal", "serve"]),
+    // HTTP: the server and its WebDAV view are `arca serve`'s.
+    ("axum", &["serve"]),
+    ("dav_server", &["serve::dav"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
     // The one mapping of a file (an `unsafe` call), the cache's verified blob table.
