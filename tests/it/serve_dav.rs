@@ -21,6 +21,7 @@ struct Fixture {
     env: Env,
     src: PathBuf,
     server: TestServer,
+    vfs: Arc<Vfs>,
     /// URL path of the backed-up source directory inside the snapshot, below `/dav`.
     base: String,
 }
@@ -46,9 +47,9 @@ fn fixture() -> Fixture {
     let dirs: Vec<_> = vfs.readdir(ids).unwrap().into_iter().filter(|e| e.1 == NodeKind::Dir).collect();
     assert_eq!(dirs.len(), 1, "one snapshot: {dirs:?}");
     let id = String::from_utf8(dirs[0].2.clone()).unwrap();
-    let server = TestServer::start(vfs).unwrap();
+    let server = TestServer::start(vfs.clone()).unwrap();
     let base = format!("/ids/{id}{}", encode(src.to_str().unwrap()));
-    Fixture { env, src, server, base }
+    Fixture { env, src, server, vfs, base }
 }
 
 /// Percent-encode a path, keeping its slashes.
@@ -74,8 +75,12 @@ impl Reply {
             k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
         })
     }
-    fn text(&self) -> String {
+    fn xml(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The body as text, cut short for a failure message (it may be a file's bytes).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).chars().take(2000).collect()
     }
 }
 
@@ -129,18 +134,19 @@ fn propfind_depth_1_lists_the_mounts_tree_without_symlinks() {
     let f = fixture();
     let root = propfind(&f, "/");
     assert_eq!(root.status, 207, "{}\n{}", root.head, root.text());
-    let got = hrefs(&root.text());
+    let got = hrefs(&root.xml());
     for dir in ["/dav/", "/dav/snapshots/", "/dav/hosts/", "/dav/tags/", "/dav/ids/"] {
         assert!(got.iter().any(|h| h == dir), "{dir} missing from {got:?}");
     }
     let dir = propfind(&f, &format!("{}/dir/", f.base));
     assert_eq!(dir.status, 207, "{}", dir.text());
-    let mut got = hrefs(&dir.text());
+    let mut got = hrefs(&dir.xml());
     got.sort();
     let b = format!("/dav{}/dir/", f.base);
     let want: Vec<String> = ["", "empty", "small.txt", "sub/"].iter().map(|n| format!("{b}{n}")).collect();
     assert_eq!(got, want, "the symlink is not listed");
-    assert!(dir.text().contains("<D:getcontentlength>5</D:getcontentlength>"), "{}", dir.text());
+    assert!(dir.xml().contains("<D:getcontentlength>5</D:getcontentlength>"), "{}", dir.text());
+    assert_eq!(f.vfs.held_inodes(), 0, "every inode a request looked up is forgotten again");
 }
 
 #[test]
@@ -291,4 +297,5 @@ fn rclone_lists_and_copies_a_snapshot_directory_byte_for_byte() {
         assert!(a == b, "{file}: {} bytes copied, {} in the source, or different", b.len(), a.len());
     }
     assert!(std::fs::symlink_metadata(dest.join("dir/link")).is_err(), "the symlink is not copied");
+    assert_eq!(f.vfs.held_inodes(), 0, "every inode a request looked up is forgotten again");
 }
