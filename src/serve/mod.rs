@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dav;
 pub mod download;
 pub mod error;
 pub mod paths;
@@ -59,14 +60,15 @@ pub fn check_listen(opts: &ServeOptions) -> Result<()> {
     Ok(())
 }
 
-/// The whole application: the login routes, then the API (and later the UI and `/dav/`),
+/// The whole application: the login routes, then the API and `/dav/` (and later the UI),
 /// every one of them behind [`auth::require`].
-pub fn router(state: Arc<state::State>) -> Router {
+pub fn router(state: Arc<state::State>, tree: Arc<crate::mount::vfs::Vfs>) -> Router {
     let protected = Router::new()
         .nest("/api", api::router())
         .route("/logout", axum::routing::post(auth::logout))
-        // The WebDAV view (src/serve/dav.rs) nests here: `.nest("/dav", dav::router(...))`,
-        // so it stays behind the same authentication layer below.
+        // the read-only WebDAV view of the mount's tree, behind the same authentication layer
+        // (`nest_service`: axum's `nest` would not route `/dav/` itself)
+        .nest_service("/dav", dav::router(tree))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
     Router::new()
@@ -84,7 +86,14 @@ async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
+    // a stricter policy of the route stays: `/dav/` sandboxes backed-up files, so an HTML page
+    // from a backup cannot load script from this origin
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+        );
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     r
@@ -99,6 +108,10 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         .enable_all()
         .build()
         .map_err(|e| Error::new(Kind::Other, format!("cannot start the HTTP server's runtime: {e}")))?;
+    let tree = Arc::new(crate::mount::vfs::Vfs::new(
+        repo.clone(),
+        crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
+    )?);
     let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh));
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)
@@ -128,7 +141,7 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         }
     };
     let served =
-        runtime.block_on(async move { axum::serve(listener, router(state)).with_graceful_shutdown(stop).await });
+        runtime.block_on(async move { axum::serve(listener, router(state, tree)).with_graceful_shutdown(stop).await });
     // requests under way have finished; no thread of the runtime holds the repository now
     runtime.shutdown_timeout(Duration::from_secs(5));
     drop(lock);

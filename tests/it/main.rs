@@ -46,7 +46,10 @@ mod rewrite;
 mod rotate;
 mod roundtrip;
 mod secrets;
+#[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_dav;
 mod source_trouble;
 mod storage_flags;
 mod tag;

@@ -437,3 +437,37 @@ fn plain_http_beyond_loopback_needs_insecure_http() {
     assert_eq!(code(&o), 1, "serve without its lock is refused");
     assert!(crate::common::stderr(&o).contains("arca serve runs for days"), "{}", crate::common::stderr(&o));
 }
+
+/// The WebDAV view is nested in the real server, behind its authentication: a PROPFIND with
+/// the token lists the mount's tree, and a file read through `/dav/ids/…` is the source's bytes.
+#[test]
+fn the_webdav_view_is_served_behind_the_same_login() {
+    let (env, src) = repo_with_files();
+    let s = start(&env, &[]);
+    let auth = bearer(&s);
+    let propfind = |path: &str, auth: Option<&str>| {
+        let mut req =
+            ureq::http::Request::builder().method("PROPFIND").uri(format!("{}{path}", s.base)).header("Depth", "1");
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let dav: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).allow_non_standard_methods(true).build().into();
+        answer(dav.run(req.body(()).unwrap()))
+    };
+    assert_eq!(propfind("/dav/", None).status, 401);
+    let root = propfind("/dav/", Some(&auth));
+    assert_eq!(root.status, 207, "{}", String::from_utf8_lossy(&root.body));
+    let listing = String::from_utf8_lossy(&root.body).to_string();
+    for dir in ["snapshots", "hosts", "tags", "ids"] {
+        assert!(listing.contains(&format!("/dav/{dir}/")), "{dir} missing: {listing}");
+    }
+    let id = env.snapshot_ids()[0][..8].to_string();
+    let url = format!("{}/dav/ids/{id}{}/big.bin", s.base, src.display());
+    let got = get(&url, &[("Authorization", &auth)]);
+    assert_eq!(got.status, 200, "{url}");
+    assert!(got.body == std::fs::read(src.join("big.bin")).unwrap(), "the file through /dav/, byte for byte");
+    // the server's own headers do not loosen the view's sandbox of backed-up files
+    assert!(got.header("content-security-policy").contains("sandbox"), "{}", got.header("content-security-policy"));
+    assert_eq!(get(&url, &[]).status, 401);
+}

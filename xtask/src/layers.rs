@@ -49,7 +49,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("maintenance", 4),
     ("commands", 5),
     ("cli", 6),
-    // `arca serve`'s HTTP face, beside the command line's
+    // `arca serve`'s HTTP face beside the command line's (the `serve` feature), and its WebDAV view
     ("serve", 6),
     // test builds only (the `testing` feature): a repository driven through commands/, as a
     // library caller drives it
@@ -88,6 +88,7 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("axum", &["serve"]),
     ("futures_util", &["serve"]),
     ("base64ct", &["serve::auth"]),
+    ("dav_server", &["serve::dav"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
     // The one mapping of a file (an `unsafe` call), the cache's verified blob table.
