@@ -219,20 +219,30 @@ pub fn login_router() -> Router<Arc<State>> {
 }
 
 async fn login_page(AxumState(state): AxumState<Arc<State>>) -> Html<String> {
+    Html(login_html(&state, None))
+}
+
+/// The login form (in the UI's look, without script), with what went wrong last time.
+fn login_html(state: &State, failed: Option<&str>) -> String {
     let fields = match state.credentials {
         Credentials::Token(_) => {
-            r#"<label>Token <input name="token" type="password" autocomplete="current-password" autofocus></label>"#
+            r#"<label>Token <input name="token" type="password" autocomplete="current-password" required autofocus></label>"#
         }
         Credentials::Users(_) => {
-            r#"<label>User <input name="user" autocomplete="username" autofocus></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>"#
+            r#"<label>User <input name="user" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>"#
         }
     };
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>arca: log in</title></head>\n\
-         <body><h1>arca</h1><form method=\"post\" action=\"/login\">\n{fields}\n<button>Log in</button></form>\n\
-         <p>The token is the one <code>arca serve</code> printed when it started.</p></body></html>\n"
-    ))
+    let failed =
+        failed.map(|m| format!("<p class=\"alert\" role=\"alert\">{}</p>\n", super::ui::escape(m))).unwrap_or_default();
+    super::ui::plain_page(
+        "arca: log in",
+        &format!(
+            "<section class=\"card login\"><h1>Log in</h1>\n{failed}<form method=\"post\" action=\"/login\" class=\"stack\">\n{fields}\n\
+             <button class=\"primary\">Log in</button></form>\n\
+             <p class=\"muted\">The token is the one <code>arca serve</code> printed when it started.</p></section>"
+        ),
+    )
 }
 
 #[derive(Deserialize)]
@@ -242,7 +252,12 @@ pub struct LoginForm {
     password: Option<String>,
 }
 
-async fn login(AxumState(state): AxumState<Arc<State>>, Form(form): Form<LoginForm>) -> Response {
+/// A browser's form post (it prefers HTML) gets the form again on failure; others get JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.trim_start().starts_with("text/html"))
+}
+
+async fn login(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let st = state.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let secret = form.token.or(form.password).unwrap_or_default();
@@ -252,6 +267,9 @@ async fn login(AxumState(state): AxumState<Arc<State>>, Form(form): Form<LoginFo
     let Ok(Some(user)) = checked else {
         let mut e = ApiError::unauthorized();
         e.message = "wrong token, user or password".into();
+        if wants_html(&headers) {
+            return (StatusCode::UNAUTHORIZED, Html(login_html(&state, Some(&e.message)))).into_response();
+        }
         return e.into_response();
     };
     let id = match state.sessions.open(user) {
@@ -259,7 +277,8 @@ async fn login(AxumState(state): AxumState<Arc<State>>, Form(form): Form<LoginFo
         Err(e) => return ApiError::from(e).into_response(),
     };
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_LIFETIME.as_secs());
-    let mut r = Redirect::to("/api/session").into_response();
+    // to the web UI
+    let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -11,6 +11,7 @@
 //! answers with the shapes of the CLI's `--json` and errors as `{"error": {kind, message,
 //! hint}}` ([`error`]); file downloads stream with HTTP range support ([`download`]).
 //!
+//! The web UI ([`ui`]) is one page at `/` with embedded assets, over the same JSON API.
 //! The WebDAV view (`dav`, read-only, same tree as the mount) is nested at `/dav/` behind the
 //! same authentication in [`router`].
 
@@ -21,6 +22,7 @@ pub mod download;
 pub mod error;
 pub mod paths;
 pub mod state;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -60,11 +62,13 @@ pub fn check_listen(opts: &ServeOptions) -> Result<()> {
     Ok(())
 }
 
-/// The whole application: the login routes, then the API and `/dav/` (and later the UI),
-/// every one of them behind [`auth::require`].
+/// The whole application: the login routes and the UI's assets, then the app, the API and
+/// `/dav/`, every one of them behind [`auth::require`]; failing browser navigations get HTML
+/// error pages ([`ui::html_errors`]).
 pub fn router(state: Arc<state::State>, tree: Arc<crate::mount::vfs::Vfs>) -> Router {
     let protected = Router::new()
         .nest("/api", api::router())
+        .merge(ui::app_router())
         .route("/logout", axum::routing::post(auth::logout))
         // the read-only WebDAV view of the mount's tree, behind the same authentication layer
         // (`nest_service`: axum's `nest` would not route `/dav/` itself)
@@ -73,7 +77,9 @@ pub fn router(state: Arc<state::State>, tree: Arc<crate::mount::vfs::Vfs>) -> Ro
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
     Router::new()
         .merge(auth::login_router())
+        .merge(ui::assets_router())
         .merge(protected)
+        .layer(axum::middleware::from_fn(ui::html_errors))
         .layer(axum::middleware::map_response(hardened))
         .with_state(state)
 }
