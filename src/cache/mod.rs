@@ -18,6 +18,7 @@
 pub mod caches;
 pub mod history;
 pub mod key_hint;
+pub mod last_check;
 
 mod mapped;
 mod private_dir;

@@ -18,7 +18,17 @@ pub fn serve(s: &Settings, out: Out, a: ServeArgs) -> Result<u8> {
     };
     let refresh =
         humantime::parse_duration(&a.refresh).map_err(|e| Error::usage(format!("--refresh {:?}: {e}", a.refresh)))?;
-    let opts = ServeOptions { listen: a.listen, credentials, refresh, insecure_http: a.insecure_http };
+    let stale_after = match s.profile.as_ref().and_then(|p| p.profile.serve.stale_after.as_deref()) {
+        Some(d) => humantime::parse_duration(d).map_err(|e| {
+            Error::usage(format!("serve.stale-after {d:?} in the profile: {e}"))
+                .hint("give a duration, e.g. \"26h\" or \"8d\"")
+        })?,
+        None => serve::insights::DEFAULT_STALE_AFTER,
+    };
+    if stale_after.is_zero() {
+        return Err(Error::usage("serve.stale-after in the profile is zero").hint("give a duration, e.g. \"26h\""));
+    }
+    let opts = ServeOptions { listen: a.listen, credentials, refresh, insecure_http: a.insecure_http, stale_after };
     // refused before the repository is opened: nothing to unlock, no password asked
     serve::check_listen(&opts)?;
     let repo = Arc::new(s.open()?);

@@ -11,7 +11,8 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 
 use super::ls::format_time;
-use super::{select_many, Filter};
+use super::select::select_many_from;
+use super::Filter;
 use crate::cache::history::{Entry, History};
 use crate::error::{Error, Result, ResultExt};
 use crate::format::snapshot::Snapshot;
@@ -105,6 +106,14 @@ type VersionKey = (Option<[u8; 32]>, u64, Time, &'static str);
 
 /// The catalog of `repo`, brought up to date with its snapshots.
 pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
+    let h = open_catalog(repo)?;
+    update_catalog(repo, &h, &repo.snapshots()?, log)?;
+    Ok(h)
+}
+
+/// The catalog file of `repo`'s cache (one in memory without a cache, or when the file is
+/// unusable), as it is: [`update_catalog`] brings it up to date.
+pub fn open_catalog(repo: &Repository) -> Result<History> {
     let file = repo.cache().map(|c| c.dir().join("history.sqlite"));
     let open = History::open;
     let h = match file.as_deref().map(|f| open(Some(f))) {
@@ -115,7 +124,18 @@ pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
         }
         None => open(None)?,
     };
-    let snaps = repo.snapshots()?;
+    Ok(h)
+}
+
+/// Bring the catalog `h` up to date with the snapshot list `snaps`: gone snapshots are
+/// removed, and only trees no earlier snapshot had are read for new ones (a long-running
+/// server keeps one catalog and calls this when its snapshot list changed).
+pub fn update_catalog(
+    repo: &Repository,
+    h: &History,
+    snaps: &[(SnapshotId, Snapshot)],
+    log: &dyn Fn(String),
+) -> Result<()> {
     let known = h.snapshot_ids()?;
     let listed: HashSet<[u8; 32]> = snaps.iter().map(|(id, _)| id.0).collect();
     for gone in known.difference(&listed) {
@@ -139,7 +159,7 @@ pub fn catalog(repo: &Repository, log: &dyn Fn(String)) -> Result<History> {
         h.add_snapshot(&id.0, &s.tree.0)?;
         h.commit()?;
     }
-    Ok(h)
+    Ok(())
 }
 
 /// A file's content identity: its content ids and content lists, hashed.
@@ -180,15 +200,21 @@ fn matched(path: String, e: &Entry) -> Match {
     }
 }
 
-/// The selected snapshots, newest first.
-fn selected(repo: &Repository, o: &FindOptions) -> Result<Vec<(SnapshotId, Snapshot)>> {
-    let mut s = select_many(repo, &o.snapshots, &o.filter)?;
+/// The selected snapshots of `all`, newest first.
+fn selected(all: &[(SnapshotId, Snapshot)], o: &FindOptions) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    let mut s = select_many_from(all.to_vec(), &o.snapshots, &o.filter)?;
     s.sort_by(|a, b| b.1.timestamp().cmp(&a.1.timestamp()).then(b.0.cmp(&a.0)));
     Ok(s)
 }
 
 /// Files and directories whose names match, grouped by snapshot, newest first.
 pub fn find(repo: &Repository, h: &History, o: &FindOptions) -> Result<Vec<SnapshotMatches>> {
+    find_in(h, &repo.snapshots()?, o)
+}
+
+/// [`find`] among the snapshots `all` (oldest first, as `Repository::snapshots` lists them),
+/// which a caller that keeps the list (the server) passes without reading it again.
+pub fn find_in(h: &History, all: &[(SnapshotId, Snapshot)], o: &FindOptions) -> Result<Vec<SnapshotMatches>> {
     if o.patterns.is_empty() {
         return Err(Error::usage("find needs a pattern, or --path for one path's history"));
     }
@@ -212,7 +238,7 @@ pub fn find(repo: &Repository, h: &History, o: &FindOptions) -> Result<Vec<Snaps
         }
     })?;
     let wanted: HashMap<[u8; 32], (SnapshotId, Snapshot)> =
-        selected(repo, o)?.into_iter().map(|(id, s)| (id.0, (id, s))).collect();
+        selected(all, o)?.into_iter().map(|(id, s)| (id.0, (id, s))).collect();
     let mut memo: HashMap<[u8; 32], Places> = HashMap::new();
     let mut by_snap: HashMap<[u8; 32], Vec<Match>> = HashMap::new();
     for name in names {
@@ -280,11 +306,16 @@ fn paths_of(h: &History, tree: &[u8; 32], memo: &mut HashMap<[u8; 32], Places>, 
 
 /// Every version of `path` across the selected snapshots, newest first.
 pub fn history(repo: &Repository, h: &History, path: &str, o: &FindOptions) -> Result<PathHistory> {
+    history_in(h, &repo.snapshots()?, path, o)
+}
+
+/// [`history`] among the snapshots `all` (see [`find_in`]).
+pub fn history_in(h: &History, all: &[(SnapshotId, Snapshot)], path: &str, o: &FindOptions) -> Result<PathHistory> {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     if comps.is_empty() {
         return Err(Error::usage("--path needs a path below the snapshot root, e.g. /home/me/report.odt"));
     }
-    let snaps = selected(repo, o)?;
+    let snaps = selected(all, o)?;
     let mut versions: Vec<Version> = vec![];
     let mut index: BTreeMap<VersionKey, usize> = BTreeMap::new();
     for (id, s) in &snaps {

@@ -200,8 +200,29 @@ pub struct Forget {
 /// decide. Refuses a policy that would remove every snapshot of a group, unless allowed.
 pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
     use crate::repo::LockMode;
+    check_request(o)?;
+    let mode = match o.prune.map(|p| p.instant_delete) {
+        Some(true) => LockMode::Exclusive,
+        Some(false) => LockMode::Maintenance,
+        None => LockMode::Shared,
+    };
+    let lock = repo.lock("forget", mode)?;
+    let groups = if !o.ids.is_empty() {
+        plan_ids(repo, o.ids, o.filter)?
+    } else {
+        let snaps: Vec<(SnapshotId, Snapshot)> =
+            repo.snapshots()?.into_iter().filter(|(_, s)| o.filter.matches(s)).collect();
+        plan_policy(&snaps, o, chrono::Local::now().fixed_offset())?
+    };
+    Ok(Forget { groups, lock })
+}
+
+/// Refuse a request that names no policy and no ids (unless it allows removing all and
+/// names a filter), or both.
+pub fn check_request(o: &ForgetOptions<'_>) -> Result<()> {
     if !o.ids.is_empty() && !o.policy.is_empty() {
-        return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both"));
+        return Err(Error::usage("give either snapshot ids or a --keep-* policy, not both")
+            .hint("forget the named snapshots, or apply the policy, in two runs"));
     }
     // restic 0.17: a forget that names no policy is a mistake, not a request to keep all;
     // --unsafe-allow-remove-all removes everything a filter selects, and never the whole
@@ -220,26 +241,26 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
             .hint("name what to remove with --host, --tag or --path (with ARCA_HOST set, it is the --host filter)"));
         }
     }
-    let mode = match o.prune.map(|p| p.instant_delete) {
-        Some(true) => LockMode::Exclusive,
-        Some(false) => LockMode::Maintenance,
-        None => LockMode::Shared,
-    };
-    let lock = repo.lock("forget", mode)?;
-    let groups = if !o.ids.is_empty() {
-        plan_ids(repo, o.ids, o.filter)?
-    } else if o.policy.is_empty() {
+    Ok(())
+}
+
+/// The policy part of [`prepare`] over `snaps` (the snapshots the filter selected, oldest
+/// first), with its refusal of a plan that keeps nothing of a group: what `forget --dry-run`
+/// shows, and what the server's forget preview answers without locking.
+pub fn plan_policy(
+    snaps: &[(SnapshotId, Snapshot)],
+    o: &ForgetOptions<'_>,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Vec<ForgetGroup>> {
+    let mut groups = plan_groups(snaps, o.group_by, o.policy, now);
+    if o.policy.is_empty() {
         // --unsafe-allow-remove-all without a policy: every selected snapshot goes
-        let mut groups = plan(repo, o.filter, o.group_by, o.policy)?;
         for g in &mut groups {
             g.remove.append(&mut g.keep);
             g.reasons.clear();
         }
-        groups
-    } else {
-        plan(repo, o.filter, o.group_by, o.policy)?
-    };
-    if o.ids.is_empty() && !o.unsafe_allow_remove_all {
+    }
+    if !o.unsafe_allow_remove_all {
         if let Some(g) = groups.iter().find(|g| g.keep.is_empty() && !g.remove.is_empty()) {
             return Err(Error::usage(format!(
                 "refusing to remove every snapshot of a group ({}): the policy keeps none of its {}",
@@ -249,7 +270,7 @@ pub fn prepare(repo: &Repository, o: &ForgetOptions<'_>) -> Result<Forget> {
             .hint("pass --unsafe-allow-remove-all if that is what you want"));
         }
     }
-    Ok(Forget { groups, lock })
+    Ok(groups)
 }
 
 impl Forget {

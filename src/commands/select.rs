@@ -188,7 +188,15 @@ fn local(n: NaiveDateTime, s: &str) -> Result<DateTime<FixedOffset>> {
 /// `filter` matches when there are none: what `tag`, `rewrite`, `copy` and `repair snapshots`
 /// act on.
 pub fn select_many(repo: &Repository, selectors: &[String], filter: &Filter) -> Result<Vec<(SnapshotId, Snapshot)>> {
-    let all = repo.snapshots()?;
+    select_many_from(repo.snapshots()?, selectors, filter)
+}
+
+/// [`select_many`] among the snapshots `all` (oldest first), already listed.
+pub fn select_many_from(
+    all: Vec<(SnapshotId, Snapshot)>,
+    selectors: &[String],
+    filter: &Filter,
+) -> Result<Vec<(SnapshotId, Snapshot)>> {
     if selectors.is_empty() {
         return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
     }

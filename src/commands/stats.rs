@@ -194,6 +194,21 @@ fn content_key(content: &[BlobId]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// Restore sizes of many snapshots over time: each distinct subtree is summed once and
+/// remembered by its id (trees never change), so a long-running caller (the server's
+/// dashboard) pays only for the trees of snapshots it has not seen.
+#[derive(Default)]
+pub struct RestoreSizes {
+    memo: HashMap<TreeId, Sized>,
+}
+
+impl RestoreSizes {
+    /// What `stats --mode restore-size` counts for one snapshot's tree: bytes (hard links once).
+    pub fn size(&mut self, repo: &Repository, tree: &TreeId) -> Result<u64> {
+        restore_size(repo, tree, &mut self.memo).map(|(bytes, _)| bytes)
+    }
+}
+
 /// What a restore of one tree writes: bytes of singly linked files, nodes, and the files with
 /// several links by (device, inode, size), counted once per snapshot by the caller.
 #[derive(Clone, Default)]

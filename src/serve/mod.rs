@@ -20,6 +20,9 @@ pub mod auth;
 pub mod dav;
 pub mod download;
 pub mod error;
+pub mod insights;
+pub mod insights_change;
+pub mod insights_dashboard;
 pub mod paths;
 pub mod state;
 pub mod ui;
@@ -47,6 +50,8 @@ pub struct ServeOptions {
     pub refresh: Duration,
     /// Serve plain HTTP on a non-loopback address (otherwise refused).
     pub insecure_http: bool,
+    /// The dashboard marks a source stale when its newest snapshot is older than this.
+    pub stale_after: std::time::Duration,
 }
 
 /// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
@@ -119,6 +124,7 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
     )?);
     let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh));
+    state.insights.set_stale_after(opts.stale_after);
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)
             .hint("pick another address with --listen, e.g. --listen 127.0.0.1:0 for any free port")

@@ -51,6 +51,8 @@ mod serve;
 #[cfg(feature = "serve")]
 mod serve_dav;
 #[cfg(feature = "serve")]
+mod serve_insights;
+#[cfg(feature = "serve")]
 mod serve_ui;
 mod source_trouble;
 mod storage_flags;

@@ -107,6 +107,15 @@ pub fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     answer(req.send(body))
 }
 
+/// POST a JSON body.
+pub fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+    let mut req = agent().post(url).header("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    answer(req.send(body.to_string().as_bytes()))
+}
+
 /// Percent-encode a query value.
 pub fn enc(s: &str) -> String {
     s.bytes()
