@@ -40,10 +40,11 @@ pub fn router() -> Router<Arc<State>> {
         .route("/snapshots", get(snapshots))
         .route("/snapshots/{id}/tree", get(tree))
         .route("/snapshots/{id}/file", get(file))
+        .merge(super::jobs::router())
 }
 
 /// Run `f` on a blocking thread (repository work reads storage).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(ApiError::from),
         Err(e) => Err(Error::internal(format!("a request's worker stopped: {e}")).into()),
@@ -51,14 +52,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 /// A query string that does not parse is a usage error, answered as JSON like the others.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| {
         Error::usage(format!("invalid query: {}", e.body_text())).hint("see the API in the README (arca serve)").into()
     })
 }
 
 /// The snapshot `selector` names, from the (refreshed) list.
-fn snapshot(state: &State, selector: &str) -> Result<(SnapshotId, Snapshot)> {
+pub(super) fn snapshot(state: &State, selector: &str) -> Result<(SnapshotId, Snapshot)> {
     let all = state.snapshots()?;
     select_from(all.as_ref().clone(), selector, &Filter::default())
 }

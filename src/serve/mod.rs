@@ -15,10 +15,12 @@
 //! same authentication in [`router`].
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod dav;
 pub mod download;
 pub mod error;
+pub mod jobs;
 pub mod paths;
 pub mod state;
 

@@ -50,6 +50,8 @@ mod secrets;
 mod serve;
 #[cfg(feature = "serve")]
 mod serve_dav;
+#[cfg(feature = "serve")]
+mod serve_jobs;
 mod source_trouble;
 mod storage_flags;
 mod tag;
