@@ -41,6 +41,7 @@ pub fn router() -> Router<Arc<State>> {
         .route("/snapshots/{id}/tree", get(tree))
         .route("/snapshots/{id}/file", get(file))
         .merge(super::insights::router())
+        .merge(super::jobs::router())
 }
 
 /// Run `f` on a blocking thread (repository work reads storage).
@@ -59,7 +60,7 @@ pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiErro
 }
 
 /// The snapshot `selector` names, from the (refreshed) list.
-fn snapshot(state: &State, selector: &str) -> Result<(SnapshotId, Snapshot)> {
+pub(super) fn snapshot(state: &State, selector: &str) -> Result<(SnapshotId, Snapshot)> {
     let all = state.snapshots()?;
     select_from(all.as_ref().clone(), selector, &Filter::default())
 }

@@ -51,7 +51,7 @@ pub fn requested(range: Option<&str>, size: u64) -> Requested {
 }
 
 /// `attachment; filename*=UTF-8''…` with the name percent-encoded (RFC 6266, 8187).
-fn disposition(name: &str) -> String {
+pub(super) fn disposition(name: &str) -> String {
     let mut out = String::from("attachment; filename*=UTF-8''");
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {

@@ -16,6 +16,7 @@
 //! same authentication in [`router`].
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod dav;
 pub mod download;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod insights;
 pub mod insights_change;
 pub mod insights_dashboard;
+pub mod jobs;
 pub mod paths;
 pub mod state;
 pub mod ui;

@@ -54,6 +54,8 @@ mod serve_dav;
 mod serve_insights;
 #[cfg(feature = "serve")]
 mod serve_ui;
+#[cfg(feature = "serve")]
+mod serve_jobs;
 mod source_trouble;
 mod storage_flags;
 mod tag;
