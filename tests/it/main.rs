@@ -53,9 +53,9 @@ mod serve_dav;
 #[cfg(feature = "serve")]
 mod serve_insights;
 #[cfg(feature = "serve")]
-mod serve_ui;
-#[cfg(feature = "serve")]
 mod serve_jobs;
+#[cfg(feature = "serve")]
+mod serve_ui;
 mod source_trouble;
 mod storage_flags;
 mod tag;

@@ -205,3 +205,68 @@ fn failing_navigations_get_html_error_pages_and_api_clients_keep_json() {
     let logged = b.console_errors();
     assert!(!logged.is_empty() && logged.iter().all(|l| l.contains("status of 404")), "{logged:?}");
 }
+
+#[test]
+fn in_chromium_the_dashboard_tags_history_forget_preview_diff_and_find_pages_work() {
+    let Some(b) = Browser::start("walkthrough") else { return };
+    let (env, home) = repository();
+    let s = start(&env, &[]);
+    log_in(&b, &s);
+
+    // the dashboard: cards, the sources (the server is stale), the charts
+    b.wait_text("main", "Sources");
+    b.find(".chart svg path.area");
+    let stats = b.text(".cards");
+    assert!(stats.contains("20"), "20 snapshots: {stats}");
+    let sources = b.text("main table");
+    assert!(sources.contains("laptop") && sources.contains("server"), "{sources}");
+    assert_eq!(b.find_all("main table .badge.stale").len(), 1, "the server's newest snapshot is 5 days old");
+    let days = b.find_all(".calendar rect").len();
+    assert!((365..=372).contains(&days), "a year of days: {days}");
+    assert!(b.find_all(".calendar rect.c0").len() < days, "days with snapshots are coloured");
+    b.screenshot("dashboard");
+    b.assert_no_console_errors("dashboard");
+
+    // tag the newest snapshot from its row (Enter in the dialog saves)
+    b.goto(&format!("{}/#/snapshots", s.base));
+    b.click("main table tbody tr:first-child button.small");
+    b.type_into("dialog input[name=add]", "keep-me");
+    b.keys("\u{E007}");
+    b.wait_text("main table tbody tr:first-child", "keep-me");
+    b.assert_no_console_errors("snapshots after tagging");
+
+    // a file's history: notes.md changed on days 12, 8, 4 and 0
+    let docs = home.join("docs");
+    b.goto(&format!("{}/#/browse/latest?path={}", s.base, enc(docs.to_str().unwrap())));
+    b.click("a[data-history='notes.md']");
+    b.wait_text("main", "4 versions");
+    assert_eq!(b.find_all("main table tbody tr").len(), 4);
+    b.screenshot("history");
+    b.assert_no_console_errors("history");
+
+    // preview a forget policy: keep the last 3 of each source
+    b.goto(&format!("{}/#/policy", s.base));
+    b.type_into("input[name=keep-last]", "3");
+    b.keys("\u{E007}");
+    b.wait_text("main .notice", "Keeps 6, removes 14");
+    b.screenshot("policy");
+    assert_eq!(b.find_all("main .badge.keep").len(), 6);
+    assert_eq!(b.find_all("main .badge.remove").len(), 14);
+    let why = b.text("main table tbody tr:first-child");
+    assert!(why.contains("last snapshot"), "the reason is shown: {why}");
+    b.assert_no_console_errors("forget policy");
+    assert_eq!(env.snapshot_ids().len(), 20, "a preview forgets nothing");
+
+    // diff of the two newest snapshots (the laptop's), and find by name
+    b.goto(&format!("{}/#/diff", s.base));
+    b.click("main form button.primary");
+    b.wait_text("main table", "img-00.jpg");
+    b.screenshot("diff");
+    b.assert_no_console_errors("diff");
+    b.goto(&format!("{}/#/find?pattern=notes.md", s.base));
+    b.wait_text("main [role=status]", "matches in 13 snapshots");
+    b.screenshot("find");
+    b.assert_no_console_errors("find");
+    drop(b);
+    env.check();
+}

@@ -1,5 +1,5 @@
 // Browse a snapshot's tree (sorted, paged), get files and directories back, and a file's history.
-import { api, h, qs, bytes, num, table, pageHead, card, timeCell, browseHref, dialog, errorBox, withParams, snapLink, when } from './util.js';
+import { api, h, put, qs, bytes, num, table, pageHead, card, timeCell, browseHref, dialog, errorBox, withParams, snapLink, when } from './util.js';
 
 const PAGE = 200;
 const KIND = { dir: '▸', file: '·', symlink: '↪' };
@@ -48,7 +48,7 @@ export async function restoreDialog(snapshot, path) {
       try {
         close(await api('/api/restore', { method: 'POST', body: { snapshot, path, target, overwrite: overwrite.value, delete: del.checked, dry_run: dry.checked } }));
       } catch (e) {
-        err.replaceChildren(errorBox(e));
+        put(err, errorBox(e));
       }
     } },
     h('p', { class: 'muted' }, `From snapshot ${String(snapshot).slice(0, 8)}, on the server's file system.`),
@@ -94,7 +94,7 @@ export async function render(view, route, alive) {
       h('a', { class: 'button', href: withParams(route, { offset: Math.max(0, offset - PAGE) || '' }), rel: 'prev' }, '‹ Previous'),
       h('a', { class: 'button', href: withParams(route, { offset: last < page.total ? offset + PAGE : offset }), rel: 'next' }, 'Next ›'),
       h('a', { class: 'button', href: withParams(route, { offset: Math.floor((page.total - 1) / PAGE) * PAGE }) }, 'Last »'))) : null;
-  view.replaceChildren(
+  put(view, 
     pageHead(`Snapshot ${s.short_id}`, `${s.hostname} · ${when(s.time)} · ${s.paths.join(', ')}`,
       h('a', { class: 'button', href: archiveHref(s.id, path, 'tar'), download: '' }, 'Download .tar'),
       h('a', { class: 'button', href: archiveHref(s.id, path, 'zip'), download: '' }, 'Download .zip'),
@@ -120,14 +120,14 @@ export async function history(view, route, alive) {
   h('button', { class: 'primary' }, 'Show history'));
   const head = pageHead('History', 'Every version of one path across the snapshots.');
   if (!path) {
-    view.replaceChildren(head, card(null, form));
+    put(view, head, card(null, form));
     return;
   }
   const [hist, snaps] = await Promise.all([api(`/api/history${qs({ path, host })}`), api('/api/snapshots')]);
   if (!alive()) return;
   const byId = new Map(snaps.map((s) => [s.id, s]));
   const rows = table([
-    { label: 'Version', num: true, cell: (v) => String(hist.versions.length - hist.versions.indexOf(v)) },
+    { label: 'Version', num: true, cell: (v) => String(hist.versions.indexOf(v) + 1) },
     { label: 'Type', cell: (v) => v.type },
     { label: 'Size', num: true, cell: (v) => h('span', { title: `${num(v.size)} bytes` }, bytes(v.size)) },
     { label: 'Modified', cls: 'nowrap', cell: (v) => timeCell(v.mtime) },
@@ -137,7 +137,7 @@ export async function history(view, route, alive) {
     { label: '', cell: (v) => (v.type === 'file' && v.snapshots.length ? h('div', { class: 'actions' },
       h('a', { class: 'button small', href: fileHref(v.snapshots[0], path), download: '' }, 'Download'),
       h('a', { class: 'button small', href: browseHref(v.snapshots[0], parent(path)) }, 'Folder')) : '') },
-  ], hist.versions, { empty: `${path} is in none of the ${num(hist.snapshots_searched)} snapshots searched.` });
-  view.replaceChildren(head, card(null, form),
+  ], [...hist.versions].reverse(), { empty: `${path} is in none of the ${num(hist.snapshots_searched)} snapshots searched.` });
+  put(view, head, card(null, form),
     card(`${path}: ${hist.versions.length} version${hist.versions.length === 1 ? '' : 's'} in ${num(hist.snapshots_searched)} snapshots`, rows));
 }

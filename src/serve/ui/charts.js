@@ -28,7 +28,7 @@ function day(t) {
 // Stored size (area) and snapshot count (dashed step line) over time.
 export function growth(series) {
   if (!series.length) return h('p', { class: 'empty' }, 'No snapshots yet.');
-  const W = 720, H = 230, L = 70, R = 52, T = 14, B = 30;
+  const W = 1000, H = 250, L = 70, R = 52, T = 14, B = 30;
   const times = series.map((p) => Date.parse(p.time));
   let t0 = Math.min(...times), t1 = Math.max(...times);
   if (t1 === t0) { t0 -= 3600e3; t1 += 3600e3; }

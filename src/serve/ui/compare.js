@@ -1,5 +1,5 @@
 // Diff two snapshots; find files by name across snapshots.
-import { api, h, qs, bytes, num, table, pageHead, card, timeCell, browseHref, withParams, snapLink, when } from './util.js';
+import { api, h, put, qs, bytes, num, table, pageHead, card, timeCell, browseHref, withParams, snapLink, when } from './util.js';
 
 const MOD = { '+': ['added', 'mod-add'], '-': ['removed', 'mod-del'], M: ['modified', 'mod-mod'], T: ['type changed', 'mod-mod'], U: ['metadata', 'mod-mod'] };
 
@@ -35,7 +35,7 @@ export async function diff(view, route, alive) {
   h('button', { class: 'primary' }, 'Compare'));
   const head = [pageHead('Diff', 'What changed between two snapshots.'), card(null, form)];
   if (!p.get('from') || !p.get('to')) {
-    view.replaceChildren(...head, h('p', { class: 'muted' }, 'Pick two snapshots and press Compare.'));
+    put(view, ...head, h('p', { class: 'muted' }, 'Pick two snapshots and press Compare.'));
     return;
   }
   const d = await api(`/api/diff${qs({ from: p.get('from'), to: p.get('to'), path: p.get('path') })}`);
@@ -44,7 +44,7 @@ export async function diff(view, route, alive) {
     { label: '', cell: (c) => { const [word, cls] = MOD[c.modifier] || [c.modifier, '']; return h('span', { class: `mod ${cls}`, title: word }, c.modifier); } },
     { label: 'Path', cls: 'path', cell: (c) => (c.modifier === '-' ? c.path : h('a', { href: browseHref(d.to.id, c.path.replace(/\/$/, '').replace(/\/[^/]*$/, '') || '/') }, c.path)) },
   ], d.changes, { empty: 'No differences.' });
-  view.replaceChildren(...head,
+  put(view, ...head,
     card(`${snapLinkText(d.from)} → ${snapLinkText(d.to)}: ${num(d.changes.length)} changes${d.truncated ? ' (first ones only)' : ''}`,
       h('p', {}, snapLink(d.from), ' → ', snapLink(d.to)), stats(d.stats), rows));
 }
@@ -67,14 +67,14 @@ export async function find(view, route, alive) {
   h('button', { class: 'primary' }, 'Find'));
   const head = [pageHead('Find', 'Search file names across all snapshots.'), card(null, form)];
   if (!pattern) {
-    view.replaceChildren(...head);
+    put(view, ...head);
     return;
   }
   const results = await api(`/api/find${qs({ pattern, host: p.get('host'), path: p.get('path'), limit: 1000 })}`);
   if (!alive()) return;
   const hits = results.filter((r) => r.matches && r.matches.length);
   const total = hits.reduce((n, r) => n + r.hits, 0);
-  view.replaceChildren(...head,
+  put(view, ...head,
     h('p', { class: 'muted', role: 'status' }, `${num(total)} matches in ${num(hits.length)} snapshots`),
     hits.length ? hits.map((r) => card(null, h('h3', {}, 'Snapshot ', h('a', { href: browseHref(r.snapshot, '/'), class: 'mono' }, String(r.snapshot).slice(0, 8))),
       table([

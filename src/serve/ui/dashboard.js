@@ -1,5 +1,5 @@
 // The dashboard: what the repository holds, how fresh each source's backups are, and how it grew.
-import { api, h, bytes, num, ratio, span, age, when, card, table, pageHead, snapLink, timeCell } from './util.js';
+import { api, h, put, bytes, num, ratio, span, age, when, card, table, pageHead, snapLink, timeCell } from './util.js';
 import { growth, calendar } from './charts.js';
 
 function stat(label, value, sub, cls) {
@@ -26,7 +26,7 @@ export async function render(view, route, alive) {
     { label: 'Age', num: true, cell: (s) => h('span', {}, s.stale ? h('span', { class: 'badge stale', title: `older than ${span(d.stale_after_seconds)}` }, 'stale') : null, ' ', span(s.age_seconds)) },
     { label: '', cell: (s) => h('a', { href: `#/snapshots?host=${encodeURIComponent(s.host)}` }, 'all') },
   ], d.sources, { empty: 'No snapshots yet: run arca backup.' });
-  view.replaceChildren(
+  put(view, 
     pageHead('Dashboard', `${r.location} · format v${r.version} · id ${String(r.id).slice(0, 8)}`),
     h('div', { class: 'cards' },
       stat('Stored', bytes(r.stored_bytes), `${num(r.packs)} packs, ${num(r.blobs)} blobs`),
@@ -36,9 +36,8 @@ export async function render(view, route, alive) {
       lastCheck(d.last_check)),
     card(`Sources${stale ? ` · ${stale} stale` : ''}`, sources,
       h('p', { class: 'hint' }, `A source is stale when its newest snapshot is older than ${span(d.stale_after_seconds)}.`)),
-    h('div', { class: 'grid-2' },
-      card('Growth', growth(d.series)),
-      card('Snapshots by day', calendar(d.calendar))),
+    card('Growth', growth(d.series)),
+    card('Snapshots by day', calendar(d.calendar)),
     d.series.length ? h('p', { class: 'muted' }, `First snapshot ${when(d.series[0].time)}, newest ${age(d.series[d.series.length - 1].time)}.`) : null,
   );
 }

@@ -1,6 +1,6 @@
 // Jobs: restores and backups the server runs, with live progress (server-sent events) and
 // their final report; run a backup of a profile the server was started with.
-import { api, h, bytes, num, span, table, pageHead, card, timeCell, errorBox } from './util.js';
+import { api, h, put, bytes, num, span, table, pageHead, card, timeCell, errorBox } from './util.js';
 
 function badge(state) {
   const cls = { running: 'warn', done: 'ok', failed: 'bad' }[state] || '';
@@ -45,12 +45,12 @@ async function detail(view, id, alive) {
   const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
   if (!alive()) return;
   const body = h('div', { 'data-job-state': job.state }, jobBody(job));
-  view.replaceChildren(pageHead(`Job ${id}`, null, h('a', { class: 'button', href: '#/jobs' }, 'All jobs')), card(null, body));
+  put(view, pageHead(`Job ${id}`, null, h('a', { class: 'button', href: '#/jobs' }, 'All jobs')), card(null, body));
   if (job.state !== 'running') return;
   const events = new EventSource(`/api/jobs/${encodeURIComponent(id)}/events`);
   const update = (j) => {
     body.setAttribute('data-job-state', j.state);
-    body.replaceChildren(...jobBody(j));
+    put(body, ...jobBody(j));
   };
   let last = job;
   events.addEventListener('progress', (ev) => {
@@ -92,7 +92,7 @@ export async function render(view, route, alive) {
       { label: '', cell: (p) => { const b = h('button', { type: 'button', class: 'primary small', onclick: () => run(p.name, b) }, 'Run backup'); return b; } },
     ], profiles.profiles)
     : h('p', { class: 'muted' }, 'No profile can be run from here: start arca serve with -P PROFILE to offer one.');
-  view.replaceChildren(
+  put(view, 
     pageHead('Jobs', 'Restores and backups run by this server.'),
     card('Run a backup', profileList),
     card('Recent jobs', table([

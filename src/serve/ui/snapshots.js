@@ -1,5 +1,5 @@
 // Snapshots: the filtered list with summaries, tags and forget; the forget-policy preview.
-import { api, h, qs, bytes, num, duration, table, pageHead, card, snapLink, tags, timeCell, dialog, confirm, errorBox, withParams } from './util.js';
+import { api, h, put, qs, bytes, num, duration, table, pageHead, card, snapLink, tags, timeCell, dialog, confirm, errorBox, withParams } from './util.js';
 
 const FILTERS = ['host', 'tag', 'path'];
 
@@ -26,7 +26,7 @@ async function editTags(s, refresh) {
       try {
         close(await api(`/api/snapshots/${encodeURIComponent(s.id)}/tags`, { method: 'POST', body }));
       } catch (e) {
-        err.replaceChildren(errorBox(e));
+        put(err, errorBox(e));
       }
     } },
     h('p', { class: 'muted' }, 'Current tags: ', (s.tags || []).length ? tags(s.tags) : 'none', '. Changing tags writes a new snapshot with a new id.'),
@@ -89,7 +89,7 @@ export async function render(view, route, alive) {
       h('button', { type: 'button', class: 'small', onclick: () => editTags(s, refresh) }, 'Tags…'),
       h('button', { type: 'button', class: 'small danger', onclick: () => forgetOne(s, refresh, view) }, 'Forget…')) },
   ], shown, { empty: 'No snapshot matches.' });
-  view.replaceChildren(
+  put(view, 
     pageHead('Snapshots', `${num(shown.length)} of ${num(all.length)} shown, newest first`, h('a', { class: 'button', href: '#/policy' }, 'Preview a forget policy…')),
     card(null, form), card(null, rows));
 }
@@ -137,7 +137,7 @@ export async function policy(view, route, alive) {
   const asked = [...KEEPS, ...SCOPE].filter(([k]) => p.get(k));
   const head = [pageHead('Forget policy', 'See which snapshots a policy keeps and why, before anything is removed (forget --dry-run).'), card(null, form)];
   if (!asked.some(([k]) => k.startsWith('keep'))) {
-    view.replaceChildren(...head, h('p', { class: 'muted' }, 'Enter at least one keep rule and press Preview.'));
+    put(view, ...head, h('p', { class: 'muted' }, 'Enter at least one keep rule and press Preview.'));
     return;
   }
   const params = Object.fromEntries(asked.map(([k]) => [k, p.get(k)]));
@@ -156,7 +156,7 @@ export async function policy(view, route, alive) {
       view.prepend(errorBox(e));
     }
   } }, `Forget ${removed} snapshots…`);
-  view.replaceChildren(...head,
+  put(view, ...head,
     h('div', { class: 'notice', role: 'status' }, `Keeps ${kept}, removes ${removed} snapshots in ${groups.length} group${groups.length === 1 ? '' : 's'}. `, apply),
     decisions(groups));
 }

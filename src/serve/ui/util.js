@@ -71,6 +71,13 @@ function build(el, attrs, children) {
   return el;
 }
 
+// Replace an element's children (arrays flattened, null and false skipped).
+export function put(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === undefined || c === null || c === false) continue;
