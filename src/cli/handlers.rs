@@ -458,11 +458,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         }
     }
     if out.json {
-        let mut v = serde_json::to_value(&summary).unwrap_or_default();
-        v["message_type"] = "summary".into();
-        v["seconds_elapsed"] = started.elapsed().as_secs().into();
-        v["snapshot_id"] = id.to_hex().into();
-        v["dry_run"] = a.dry_run.into();
+        let v = commands::restore::report(&id, &summary, started.elapsed(), a.dry_run);
         out.json_line(&with_default_repository(s, &v));
     } else {
         out.show(&render::restore(&id, &opts.target, &summary, a.verify, a.dry_run));

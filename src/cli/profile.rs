@@ -43,6 +43,8 @@ pub struct Profile {
     pub prune: PruneSection,
     #[serde(default)]
     pub check: CheckSection,
+    #[serde(default)]
+    pub serve: ServeSection,
     /// Hooks for every command that runs hooks (backup, forget, prune, check).
     #[serde(default)]
     pub hooks: Hooks,
@@ -63,6 +65,14 @@ pub struct RepositorySection {
     pub limit_download: Option<u64>,
     pub retry_lock: Option<String>,
     pub pack_size: Option<String>,
+}
+
+/// `[serve]`: settings of `arca serve` that have no flag.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeSection {
+    /// Directories restores from the web may write into (`--restore-root` adds to them).
+    pub restore_roots: Option<Vec<PathBuf>>,
 }
 
 /// A command's section: its own keys plus the hook keys (`run-before`, `run-after`,

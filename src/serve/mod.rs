@@ -22,6 +22,7 @@ pub mod download;
 pub mod error;
 pub mod jobs;
 pub mod paths;
+pub mod restore;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -47,6 +48,10 @@ pub struct ServeOptions {
     pub refresh: Duration,
     /// Serve plain HTTP on a non-loopback address (otherwise refused).
     pub insecure_http: bool,
+    /// Where `POST /api/restore` may write (none: nowhere).
+    pub restore_roots: Vec<std::path::PathBuf>,
+    /// The restic `status` message of a restore's counters (the CLI's meter).
+    pub restore_status: Option<fn(Arc<crate::restorer::RestoreProgress>) -> jobs::StatusFn>,
 }
 
 /// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
@@ -105,6 +110,7 @@ async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
 /// (the CLI prints it, with the token). Blocks; returns after the lock is released.
 pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(SocketAddr, &Credentials)) -> Result<()> {
     check_listen(&opts)?;
+    let roots = opts.restore_roots.iter().map(|r| restore::Root::open(r)).collect::<Result<Vec<_>>>()?;
     let lock = repo.lock_read("serve")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,7 +120,8 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         repo.clone(),
         crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
     )?);
-    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh));
+    let work = jobs::Work { roots, restore_status: opts.restore_status, ..Default::default() };
+    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh).with_work(work));
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)
             .hint("pick another address with --listen, e.g. --listen 127.0.0.1:0 for any free port")

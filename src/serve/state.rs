@@ -19,13 +19,26 @@ pub struct State {
     pub repo: Arc<Repository>,
     pub credentials: Credentials,
     pub sessions: Sessions,
+    /// Jobs, restore roots and what runs them.
+    pub work: super::jobs::Work,
     refresh: Duration,
     snapshots: RwLock<Option<(Instant, SnapshotList)>>,
 }
 
 impl State {
     pub fn new(repo: Arc<Repository>, credentials: Credentials, refresh: Duration) -> State {
-        State { repo, credentials, sessions: Sessions::default(), refresh, snapshots: RwLock::new(None) }
+        State {
+            repo,
+            credentials,
+            sessions: Sessions::default(),
+            work: Default::default(),
+            refresh,
+            snapshots: RwLock::new(None),
+        }
+    }
+
+    pub fn with_work(self, work: super::jobs::Work) -> State {
+        State { work, ..self }
     }
 
     /// The snapshot list, reloaded from the repository when older than the refresh interval.
