@@ -58,6 +58,22 @@ pub struct Work {
     pub roots: Vec<super::restore::Root>,
     /// The restic `status` message of a restore's counters (the CLI's `--json` meter).
     pub restore_status: Option<fn(Arc<crate::restorer::RestoreProgress>) -> StatusFn>,
+    /// The profile backups `POST /api/backup` may start.
+    pub backups: Vec<BackupProfile>,
+}
+
+/// Run a profile's backup into the repository, reporting status pictures to the sink; returns
+/// the `backup --json` summary.
+pub type BackupFn = Arc<dyn Fn(Arc<crate::repo::Repository>, StatusSink) -> Result<Value> + Send + Sync>;
+
+/// A backup the server may run: the profile it was started with (`arca -P NAME serve`).
+#[derive(Clone)]
+pub struct BackupProfile {
+    /// The profile's name (`-P a -P b`: `a,b`, merged as the command line merges them).
+    pub name: String,
+    /// Its sources.
+    pub paths: Vec<String>,
+    pub run: BackupFn,
 }
 
 /// The error of a failed job, as the API renders errors.
@@ -227,9 +243,63 @@ pub fn router() -> Router<Arc<State>> {
         .route("/snapshots/{id}/archive", get(super::archive::archive))
         .route("/restore", post(super::restore::restore))
         .route("/restore/roots", get(super::restore::roots))
+        .route("/backup", post(backup))
+        .route("/backup/profiles", get(profiles))
         .route("/jobs", get(list))
         .route("/jobs/{job}", get(one))
         .route("/jobs/{job}/events", get(events))
+}
+
+#[derive(Serialize)]
+struct ProfileInfo {
+    name: String,
+    paths: Vec<String>,
+}
+
+/// `GET /api/backup/profiles` → `{"profiles": [{name, paths}]}`.
+async fn profiles(AxumState(state): AxumState<Arc<State>>) -> Json<Value> {
+    let list: Vec<ProfileInfo> =
+        state.work.backups.iter().map(|b| ProfileInfo { name: b.name.clone(), paths: b.paths.clone() }).collect();
+    Json(serde_json::json!({ "profiles": list }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    profile: String,
+}
+
+/// `POST /api/backup {"profile": NAME}` → `202 {"job": ID}`: the profile's backup, as
+/// `arca -P NAME backup` runs it (sources, excludes, tags, hooks), with live progress; its
+/// snapshot is in `/api/snapshots` once the job is done.
+async fn backup(
+    AxumState(state): AxumState<Arc<State>>,
+    body: std::result::Result<Json<BackupRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(|e| {
+        ApiError::from(
+            Error::usage(format!("invalid backup request: {}", e.body_text()))
+                .hint("send JSON: {\"profile\": NAME} (GET /api/backup/profiles lists them)"),
+        )
+    })?;
+    let Some(profile) = state.work.backups.iter().find(|b| b.name == req.profile).cloned() else {
+        let names: Vec<&str> = state.work.backups.iter().map(|b| b.name.as_str()).collect();
+        return Err(Error::new(Kind::NotFound, format!("no backup profile {:?} on this server", req.profile))
+            .hint(if names.is_empty() {
+                "start the server with the profile to back up: arca -P NAME serve".to_string()
+            } else {
+                format!("this server runs the backups of: {}", names.join(", "))
+            })
+            .into());
+    };
+    let st = state.clone();
+    let id = state.work.jobs.start("backup", move |sink| {
+        let report = (profile.run)(st.repo.clone(), sink);
+        // the new snapshot is listed at the next request, not after the refresh interval
+        st.snapshots_changed();
+        report
+    })?;
+    Ok(accepted(id))
 }
 
 async fn list(AxumState(state): AxumState<Arc<State>>) -> Result<Json<Vec<JobView>>, ApiError> {

@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub restore_roots: Vec<std::path::PathBuf>,
     /// The restic `status` message of a restore's counters (the CLI's meter).
     pub restore_status: Option<fn(Arc<crate::restorer::RestoreProgress>) -> jobs::StatusFn>,
+    /// The profile backups `POST /api/backup` may run (`arca -P NAME serve`).
+    pub backups: Vec<jobs::BackupProfile>,
 }
 
 /// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
@@ -120,7 +122,7 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         repo.clone(),
         crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
     )?);
-    let work = jobs::Work { roots, restore_status: opts.restore_status, ..Default::default() };
+    let work = jobs::Work { roots, restore_status: opts.restore_status, backups: opts.backups, ..Default::default() };
     let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh).with_work(work));
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)

@@ -22,6 +22,8 @@ pub struct State {
     /// Jobs, restore roots and what runs them.
     pub work: super::jobs::Work,
     refresh: Duration,
+    /// Set when this server added a snapshot: the list is reloaded at once.
+    changed: std::sync::atomic::AtomicBool,
     snapshots: RwLock<Option<(Instant, SnapshotList)>>,
 }
 
@@ -33,6 +35,7 @@ impl State {
             sessions: Sessions::default(),
             work: Default::default(),
             refresh,
+            changed: Default::default(),
             snapshots: RwLock::new(None),
         }
     }
@@ -41,12 +44,17 @@ impl State {
         State { work, ..self }
     }
 
+    /// This server changed the snapshots (a backup job): reload the list at the next request.
+    pub fn snapshots_changed(&self) {
+        self.changed.store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// The snapshot list, reloaded from the repository when older than the refresh interval.
     /// Blocking (it may list and read snapshot files): call it off the async threads.
     pub fn snapshots(&self) -> Result<SnapshotList> {
         let poisoned = || Error::new(Kind::Internal, "the snapshot list's lock is poisoned");
         if let Some((at, list)) = self.snapshots.read().map_err(|_| poisoned())?.as_ref() {
-            if at.elapsed() < self.refresh {
+            if at.elapsed() < self.refresh && !self.changed.swap(false, std::sync::atomic::Ordering::AcqRel) {
                 return Ok(list.clone());
             }
         }

@@ -321,3 +321,81 @@ fn every_new_route_without_credentials_is_401() {
     }
     assert!(!root.join("t").exists());
 }
+
+#[test]
+fn a_profile_backup_runs_as_the_command_line_runs_it_beside_the_servers_lock() {
+    let (env, src) = repo_with_tree();
+    write(&src.join("skipped.tmp"), b"excluded by the profile");
+    let log = env.path("hooks.log");
+    let config = env.path(".config/arca");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("laptop.toml"),
+        format!(
+            "[backup]\nsources = [\"{}\"]\nexclude = [\"*.tmp\"]\ntags = [\"web\"]\n\
+             run-before = [\"echo before $ARCA_PROFILE >> {l}\"]\n\
+             run-after = [\"echo after $ARCA_SNAPSHOT_ID >> {l}\"]\n",
+            src.display(),
+            l = log.display()
+        ),
+    )
+    .unwrap();
+    let s = start(&env, &["-P", "laptop"]);
+    let auth = bearer(&s);
+    let profiles = get(&format!("{}/api/backup/profiles", s.base), &[("Authorization", &auth)]);
+    assert_eq!(
+        profiles.json(),
+        serde_json::json!({"profiles": [{"name": "laptop", "paths": [src.to_str().unwrap()]}]})
+    );
+    let before = get(&format!("{}/api/snapshots", s.base), &[("Authorization", &auth)]).json();
+    assert_eq!(before.as_array().unwrap().len(), 1);
+
+    let a = post_json(
+        &format!("{}/api/backup", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"profile": "laptop"}),
+    );
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let job = a.json()["job"].as_str().unwrap().to_string();
+    let (last, v) = events(&s, &job).pop().unwrap();
+    assert_eq!(last, "done", "{v}");
+    assert_eq!(v["kind"], "backup");
+    // the report is backup --json's summary; the progress is its status message
+    let report = &v["report"];
+    assert_eq!(report["message_type"], "summary");
+    let id = report["snapshot_id"].as_str().unwrap().to_string();
+    assert_eq!(report["parent"], before[0]["id"], "the profile's earlier snapshot is the parent: {report}");
+    assert_eq!(v["progress"]["message_type"], "status");
+    assert!(v["progress"]["bytes_done"].is_u64(), "{}", v["progress"]);
+    // the hooks ran around it, with the CLI's facts
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), format!("before laptop\nafter {id}\n"));
+
+    // the new snapshot is listed at once, with the profile's tag and without the excluded file
+    let after = get(&format!("{}/api/snapshots", s.base), &[("Authorization", &auth)]).json();
+    let snaps = after.as_array().unwrap();
+    assert_eq!(snaps.len(), 2, "{after}");
+    assert_eq!(snaps[1]["id"], id.as_str());
+    assert_eq!(snaps[1]["tags"], serde_json::json!(["web"]));
+    let tree = get(
+        &format!("{}/api/snapshots/{id}/tree?path={}", s.base, enc(&src.display().to_string())),
+        &[("Authorization", &auth)],
+    );
+    let names: Vec<String> =
+        tree.json()["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    assert!(names.contains(&"big.bin".to_string()) && !names.contains(&"skipped.tmp".to_string()), "{names:?}");
+
+    // the backup's shared lock came and went beside the server's read lock: one lock is left
+    let locks = env.ok(&["list", "locks"]);
+    assert_eq!(locks.lines().count(), 1, "only the server's lock: {locks}");
+
+    // a profile the server was not started with is not run
+    let other = post_json(
+        &format!("{}/api/backup", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"profile": "desktop"}),
+    );
+    assert_eq!(other.status, 404);
+    assert!(other.json()["error"]["hint"].as_str().unwrap().contains("laptop"));
+    drop(s);
+    env.check();
+}
