@@ -191,6 +191,7 @@ Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
   arca -P laptop serve --refresh 5m
   arca serve --htpasswd /etc/arca/users        (USER:$argon2id$... lines instead of a token)
   arca serve --listen 192.168.1.5:8642 --insecure-http   (plain HTTP off loopback: a trusted network only)
+  arca serve --restore-root /srv/restores      (POST /api/restore may write below it, nowhere else)
 Log in: open /login and paste the token, or send `Authorization: Bearer TOKEN`:
   curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8642/api/snapshots
 Stop with Ctrl-C or SIGTERM (the lock is released).")]
@@ -553,6 +554,9 @@ pub struct ServeArgs {
     /// Look for new snapshots at most this often (e.g. 30s, 5m)
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub refresh: String,
+    /// A directory restores from the web may write into (repeatable; adds to the profile's serve.restore-roots; none: no restores)
+    #[arg(long = "restore-root", value_name = "DIR")]
+    pub restore_roots: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

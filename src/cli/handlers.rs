@@ -211,7 +211,10 @@ fn open_or_create_default(s: &Settings, out: Out) -> Result<Repository> {
     s.open()
 }
 
-fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
+/// The backup `a` asks for: what is read and how. The command line's `backup` and a profile's
+/// backup run by `arca serve` both start here. `scan_ahead`: count the totals first (for a
+/// progress display).
+pub(super) fn backup_command(a: BackupArgs, scan_ahead: bool) -> Result<commands::backup::BackupCommand> {
     let (ex, used) = excludes(&a)?;
     let input = if a.stdin_from_command {
         let argv: Vec<String> = a.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect();
@@ -244,12 +247,11 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         compression: Compression::parse(&a.compression)?,
         dry_run: a.dry_run,
         with_atime: a.with_atime,
-        scan_ahead: !a.no_scan && super::progress::shown(out),
+        scan_ahead: !a.no_scan && scan_ahead,
         change: crate::archiver::ChangeDetection { ignore_inode: a.ignore_inode, ignore_ctime: a.ignore_ctime },
         ..Default::default()
     };
-    let repo = Arc::new(open_or_create_default(s, out)?);
-    let cmd = commands::backup::BackupCommand {
+    Ok(commands::backup::BackupCommand {
         input,
         tags: a.tags,
         host: a.host,
@@ -259,9 +261,31 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
         excludes_used: used,
         skip_if_unchanged: a.skip_if_unchanged,
         engine,
-    };
+    })
+}
+
+/// What a backup tells the hooks after it (`ARCA_*` variables).
+pub(super) fn backup_facts(report: &commands::backup::BackupReport) -> Vec<(String, String)> {
+    [
+        ("ARCA_SNAPSHOT_ID", report.snapshot_id.map(|id| id.to_hex()).unwrap_or_default()),
+        ("ARCA_FILES_NEW", report.files_new.to_string()),
+        ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
+        ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
+        ("ARCA_DATA_ADDED", report.data_added.to_string()),
+        ("ARCA_TOTAL_BYTES", report.total_bytes_processed.to_string()),
+        ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
+    let verbose = out.verbose;
+    let cmd = backup_command(a, super::progress::shown(out))?;
+    let repo = Arc::new(open_or_create_default(s, out)?);
     // restic's -v: each new and modified file; -vv: every file, unchanged ones too
-    let on_file = match out.verbose {
+    let on_file = match verbose {
         0 => FileReport::default(),
         level => FileReport::new(move |status, path, size| {
             if status == FileStatus::Unmodified && level < 2 {
@@ -290,16 +314,8 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     let report = commands::backup::run(repo, cmd, &progress, &warn);
     drop(ticker);
     let report = report?;
-    for (k, v) in [
-        ("ARCA_SNAPSHOT_ID", report.snapshot_id.map(|id| id.to_hex()).unwrap_or_default()),
-        ("ARCA_FILES_NEW", report.files_new.to_string()),
-        ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
-        ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
-        ("ARCA_DATA_ADDED", report.data_added.to_string()),
-        ("ARCA_TOTAL_BYTES", report.total_bytes_processed.to_string()),
-        ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
-    ] {
-        s.fact(k, v);
+    for (k, v) in backup_facts(&report) {
+        s.fact(&k, v);
     }
     if out.json {
         out.json_line(&with_default_repository(s, &report));
@@ -458,11 +474,7 @@ fn restore(s: &Settings, out: Out, a: RestoreArgs) -> Result<u8> {
         }
     }
     if out.json {
-        let mut v = serde_json::to_value(&summary).unwrap_or_default();
-        v["message_type"] = "summary".into();
-        v["seconds_elapsed"] = started.elapsed().as_secs().into();
-        v["snapshot_id"] = id.to_hex().into();
-        v["dry_run"] = a.dry_run.into();
+        let v = commands::restore::report(&id, &summary, started.elapsed(), a.dry_run);
         out.json_line(&with_default_repository(s, &v));
     } else {
         out.show(&render::restore(&id, &opts.target, &summary, a.verify, a.dry_run));

@@ -73,6 +73,8 @@ pub struct RepositorySection {
 pub struct ServeSection {
     /// The dashboard marks a source stale when its newest snapshot is older (e.g. "26h", "8d").
     pub stale_after: Option<String>,
+    /// Directories restores from the web may write into (`--restore-root` adds to them).
+    pub restore_roots: Option<Vec<PathBuf>>,
 }
 
 /// A command's section: its own keys plus the hook keys (`run-before`, `run-after`,

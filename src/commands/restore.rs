@@ -24,3 +24,19 @@ pub fn run(
     let summary = restorer::restore(repo, &tree, &root_path, opts, progress, warn)?;
     Ok((id, summary))
 }
+
+/// The final `summary` message of `restore --json` (restic's shape plus arca's figures): what
+/// the command line prints and what `arca serve` reports for a restore job.
+pub fn report(
+    id: &SnapshotId,
+    summary: &RestoreSummary,
+    elapsed: std::time::Duration,
+    dry_run: bool,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(summary).unwrap_or_default();
+    v["message_type"] = "summary".into();
+    v["seconds_elapsed"] = elapsed.as_secs().into();
+    v["snapshot_id"] = id.to_hex().into();
+    v["dry_run"] = dry_run.into();
+    v
+}

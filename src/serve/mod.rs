@@ -26,6 +26,7 @@ pub mod insights_change;
 pub mod insights_dashboard;
 pub mod jobs;
 pub mod paths;
+pub mod restore;
 pub mod state;
 pub mod ui;
 
@@ -54,6 +55,12 @@ pub struct ServeOptions {
     pub insecure_http: bool,
     /// The dashboard marks a source stale when its newest snapshot is older than this.
     pub stale_after: std::time::Duration,
+    /// Where `POST /api/restore` may write (none: nowhere).
+    pub restore_roots: Vec<std::path::PathBuf>,
+    /// The restic `status` message of a restore's counters (the CLI's meter).
+    pub restore_status: Option<fn(Arc<crate::restorer::RestoreProgress>) -> jobs::StatusFn>,
+    /// The profile backups `POST /api/backup` may run (`arca -P NAME serve`).
+    pub backups: Vec<jobs::BackupProfile>,
 }
 
 /// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
@@ -116,6 +123,7 @@ async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
 /// (the CLI prints it, with the token). Blocks; returns after the lock is released.
 pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(SocketAddr, &Credentials)) -> Result<()> {
     check_listen(&opts)?;
+    let roots = opts.restore_roots.iter().map(|r| restore::Root::open(r)).collect::<Result<Vec<_>>>()?;
     let lock = repo.lock_read("serve")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,7 +133,8 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         repo.clone(),
         crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
     )?);
-    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh));
+    let work = jobs::Work { roots, restore_status: opts.restore_status, backups: opts.backups, ..Default::default() };
+    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh).with_work(work));
     state.insights.set_stale_after(opts.stale_after);
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)

@@ -20,6 +20,8 @@ pub struct State {
     pub repo: Arc<Repository>,
     pub credentials: Credentials,
     pub sessions: Sessions,
+    /// Jobs, restore roots and what runs them.
+    pub work: super::jobs::Work,
     refresh: Duration,
     snapshots: RwLock<Option<(Instant, SnapshotList)>>,
     /// Bumped each time the index is loaded again: what is computed from the index is
@@ -37,6 +39,7 @@ impl State {
             repo,
             credentials,
             sessions: Sessions::default(),
+            work: Default::default(),
             refresh,
             snapshots: RwLock::new(None),
             index_generation: AtomicU64::new(0),
@@ -45,9 +48,18 @@ impl State {
         }
     }
 
+    pub fn with_work(self, work: super::jobs::Work) -> State {
+        State { work, ..self }
+    }
+
     /// How many times the index was loaded again since the server started.
     pub fn index_generation(&self) -> u64 {
         self.index_generation.load(Ordering::Acquire)
+    }
+
+    /// This server changed the snapshots (a backup job): reload the list at the next request.
+    pub fn snapshots_changed(&self) {
+        self.invalidate_snapshots();
     }
 
     /// Forget the snapshot list: the next request reads it again (after the server itself

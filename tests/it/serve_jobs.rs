@@ -5,6 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::common::server::*;
 use crate::common::{assert_same_tree, describe, noise, write, Env};
 
@@ -96,4 +98,304 @@ fn a_directory_streams_as_tar_and_zip_equal_to_the_source() {
     assert!(format.json()["error"]["message"].as_str().unwrap().contains("rar"));
     let up = get(&format!("{}/api/snapshots/latest/archive?path=/..", s.base), &[("Authorization", &auth)]);
     assert_eq!(up.status, 400, "no way out of the snapshot's tree");
+}
+
+/// The events of a job's SSE stream, `(event, data)`, up to and with the final one.
+fn events(s: &Server, job: &str) -> Vec<(String, Value)> {
+    use std::io::BufRead;
+    let url = format!("{}/api/jobs/{job}/events", s.base);
+    let mut r = agent().get(&url).header("Authorization", &bearer(s)).call().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let reader = std::io::BufReader::new(r.body_mut().as_reader());
+    let (mut out, mut name) = (vec![], String::new());
+    for line in reader.lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_string();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            out.push((name.clone(), serde_json::from_str(d).unwrap()));
+            if name == "done" || name == "failed" {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Start a restore (by the token) and return the job's id.
+fn restore_job(s: &Server, body: Value) -> String {
+    let a = post_json(&format!("{}/api/restore", s.base), &[("Authorization", &bearer(s))], &body);
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    a.json()["job"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_restore_job_reports_progress_and_restores_the_snapshot_inside_a_root() {
+    let (env, src) = repo_with_tree();
+    let root = env.path("restores");
+    std::fs::create_dir_all(&root).unwrap();
+    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
+    let auth = bearer(&s);
+    let roots = get(&format!("{}/api/restore/roots", s.base), &[("Authorization", &auth)]);
+    assert_eq!(roots.json(), serde_json::json!({"roots": [root.to_str().unwrap()]}));
+
+    // a target that does not exist yet is made inside the root; the job ends done, with the
+    // restore's --json summary as its report
+    let target = root.join("new/place");
+    let job = restore_job(
+        &s,
+        serde_json::json!({"snapshot": "latest", "path": src.to_str().unwrap(), "target": target.to_str().unwrap()}),
+    );
+    let evs = events(&s, &job);
+    let (last, job_view) = evs.last().unwrap();
+    assert_eq!(last, "done", "{evs:?}");
+    assert_eq!(job_view["state"], "done");
+    assert_eq!(job_view["kind"], "restore");
+    assert_eq!(job_view["report"]["message_type"], "summary");
+    assert_eq!(job_view["report"]["files_restored"], 13, "{job_view}");
+    assert!(job_view["finished"].is_string() && job_view["error"].is_null());
+    // progress in restic's status shape (the restore may end before the stream begins: the
+    // job's own progress holds the final counters, and live events are status messages)
+    assert_eq!(job_view["progress"]["message_type"], "status");
+    assert_eq!(job_view["progress"]["files_restored"], 13);
+    assert_eq!(job_view["progress"]["percent_done"], 1.0);
+    for (_, p) in evs.iter().filter(|(n, _)| n == "progress") {
+        assert_eq!(p["message_type"], "status", "{p}");
+        assert!(p["total_files"].is_u64() && p["bytes_restored"].is_u64(), "{p}");
+    }
+    // the tree is the source's, below the target as restore places a path of the snapshot
+    assert_same_tree(&describe(&src), &describe(&target));
+
+    // a late subscriber gets the final event at once; the job is listed and shown
+    let again = events(&s, &job);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].0, "done");
+    let listed = get(&format!("{}/api/jobs", s.base), &[("Authorization", &auth)]).json();
+    assert!(listed.as_array().unwrap().iter().any(|j| j["id"] == job.as_str()));
+    let one = get(&format!("{}/api/jobs/{job}", s.base), &[("Authorization", &auth)]).json();
+    assert_eq!(one["state"], "done");
+    assert_eq!(get(&format!("{}/api/jobs/nothing", s.base), &[("Authorization", &auth)]).status, 404);
+
+    // overwrite never keeps a changed file; delete removes what the snapshot lacks; a dry
+    // run changes nothing
+    write(&target.join("sub/private"), b"changed");
+    write(&target.join("extra"), b"not in the snapshot");
+    let body = |extra: Value| {
+        let mut b = serde_json::json!({"snapshot": "latest", "path": src.to_str().unwrap(), "target": target.to_str().unwrap()});
+        b.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let dry = restore_job(&s, body(serde_json::json!({"delete": true, "dry_run": true})));
+    let (last, v) = events(&s, &dry).pop().unwrap();
+    assert_eq!(last, "done", "{v}");
+    assert_eq!(v["report"]["dry_run"], true);
+    assert!(target.join("extra").exists(), "a dry run deletes nothing");
+    let never = restore_job(&s, body(serde_json::json!({"overwrite": "never", "delete": true})));
+    assert_eq!(events(&s, &never).pop().unwrap().0, "done");
+    assert_eq!(std::fs::read(target.join("sub/private")).unwrap(), b"changed", "never overwritten");
+    assert!(!target.join("extra").exists(), "deleted");
+    let always = restore_job(&s, body(serde_json::json!({"overwrite": "always"})));
+    assert_eq!(events(&s, &always).pop().unwrap().0, "done");
+    assert_same_tree(&describe(&src), &describe(&target));
+    // a dry run into a target that does not exist makes nothing
+    let nowhere = root.join("not/made");
+    let dry = restore_job(
+        &s,
+        serde_json::json!({"snapshot": "latest", "target": nowhere.to_str().unwrap(), "dry_run": true}),
+    );
+    assert_eq!(events(&s, &dry).pop().unwrap().0, "done");
+    assert!(!root.join("not").exists());
+
+    // a bad request is an answer, not a failed job
+    let bad = post_json(
+        &format!("{}/api/restore", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"snapshot": "ffffffff", "target": target.to_str().unwrap()}),
+    );
+    assert_eq!(bad.status, 404, "{}", String::from_utf8_lossy(&bad.body));
+    let bad = post_json(
+        &format!("{}/api/restore", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"snapshot": "latest", "target": target.to_str().unwrap(), "overwrite": "sometimes"}),
+    );
+    assert_eq!(bad.status, 400);
+    let bad = post_json(&format!("{}/api/restore", s.base), &[("Authorization", &auth)], &serde_json::json!({"x": 1}));
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"]["kind"], "usage");
+}
+
+#[test]
+fn restores_outside_the_roots_are_refused_and_write_nothing() {
+    let (env, _src) = repo_with_tree();
+    let root = env.path("restores");
+    let outside = env.path("outside");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("evil")).unwrap();
+
+    // no roots configured: restores go nowhere
+    let none = start(&env, &[]);
+    let a = post_json(
+        &format!("{}/api/restore", none.base),
+        &[("Authorization", &bearer(&none))],
+        &serde_json::json!({"snapshot": "latest", "target": root.join("x").to_str().unwrap()}),
+    );
+    assert_eq!(a.status, 403);
+    assert!(a.json()["error"]["hint"].as_str().unwrap().contains("--restore-root"));
+    assert_eq!(
+        get(&format!("{}/api/restore/roots", none.base), &[("Authorization", &bearer(&none))]).json()["roots"],
+        serde_json::json!([])
+    );
+    drop(none);
+
+    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
+    let refused = |target: String| {
+        let a = post_json(
+            &format!("{}/api/restore", s.base),
+            &[("Authorization", &bearer(&s))],
+            &serde_json::json!({"snapshot": "latest", "target": target}),
+        );
+        assert_eq!(a.status, 403, "{target}: {}", String::from_utf8_lossy(&a.body));
+        assert_eq!(a.json()["error"]["kind"], "forbidden");
+    };
+    refused(outside.display().to_string());
+    refused("/".into());
+    refused(format!("{}/../outside", root.display()));
+    refused(format!("{}/evil", root.display()));
+    refused(format!("{}/evil/deeper", root.display()));
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "nothing written outside");
+
+    // the root itself replaced by a symlink to elsewhere after the server started
+    std::fs::rename(&root, env.path("moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, &root).unwrap();
+    refused(format!("{}/x", root.display()));
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "nothing written outside");
+}
+
+#[test]
+fn a_restore_through_the_login_cookie_needs_the_csrf_token() {
+    let (env, _src) = repo_with_tree();
+    let root = env.path("restores");
+    std::fs::create_dir_all(&root).unwrap();
+    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
+    let login = post(&format!("{}/login", s.base), &[], &format!("token={}", s.token.as_deref().unwrap()));
+    let cookie = login.header("set-cookie").split(';').next().unwrap().to_string();
+    let csrf =
+        get(&format!("{}/api/session", s.base), &[("Cookie", &cookie)]).json()["csrf"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"snapshot": "latest", "target": root.join("t").to_str().unwrap()});
+    let url = format!("{}/api/restore", s.base);
+    let forged = post_json(&url, &[("Cookie", &cookie)], &body);
+    assert_eq!(forged.status, 403);
+    assert!(!root.join("t").exists(), "nothing restored without the token");
+    let ok = post_json(&url, &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)], &body);
+    assert_eq!(ok.status, 202, "{}", String::from_utf8_lossy(&ok.body));
+}
+
+#[test]
+fn every_new_route_without_credentials_is_401() {
+    let (env, _src) = repo_with_tree();
+    let root = env.path("restores");
+    std::fs::create_dir_all(&root).unwrap();
+    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
+    for path in [
+        "/api/snapshots/latest/archive",
+        "/api/snapshots/latest/archive?format=zip",
+        "/api/restore/roots",
+        "/api/jobs",
+        "/api/jobs/x",
+        "/api/jobs/x/events",
+        "/api/backup/profiles",
+    ] {
+        for auth in [None, Some("Bearer wrong")] {
+            let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", *a)).collect();
+            let a = get(&format!("{}{path}", s.base), &headers);
+            assert_eq!(a.status, 401, "GET {path} with {auth:?}");
+            assert_eq!(a.json()["error"]["kind"], "unauthorized");
+        }
+    }
+    let body = serde_json::json!({"snapshot": "latest", "target": root.join("t").to_str().unwrap()});
+    for path in ["/api/restore", "/api/backup"] {
+        let a = post_json(&format!("{}{path}", s.base), &[("Authorization", "Bearer wrong")], &body);
+        assert_eq!(a.status, 401, "POST {path}");
+    }
+    assert!(!root.join("t").exists());
+}
+
+#[test]
+fn a_profile_backup_runs_as_the_command_line_runs_it_beside_the_servers_lock() {
+    let (env, src) = repo_with_tree();
+    write(&src.join("skipped.tmp"), b"excluded by the profile");
+    let log = env.path("hooks.log");
+    let config = env.path(".config/arca");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("laptop.toml"),
+        format!(
+            "[backup]\nsources = [\"{}\"]\nexclude = [\"*.tmp\"]\ntags = [\"web\"]\n\
+             run-before = [\"echo before $ARCA_PROFILE >> {l}\"]\n\
+             run-after = [\"echo after $ARCA_SNAPSHOT_ID >> {l}\"]\n",
+            src.display(),
+            l = log.display()
+        ),
+    )
+    .unwrap();
+    let s = start(&env, &["-P", "laptop"]);
+    let auth = bearer(&s);
+    let profiles = get(&format!("{}/api/backup/profiles", s.base), &[("Authorization", &auth)]);
+    assert_eq!(
+        profiles.json(),
+        serde_json::json!({"profiles": [{"name": "laptop", "paths": [src.to_str().unwrap()]}]})
+    );
+    let before = get(&format!("{}/api/snapshots", s.base), &[("Authorization", &auth)]).json();
+    assert_eq!(before.as_array().unwrap().len(), 1);
+
+    let a = post_json(
+        &format!("{}/api/backup", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"profile": "laptop"}),
+    );
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let job = a.json()["job"].as_str().unwrap().to_string();
+    let (last, v) = events(&s, &job).pop().unwrap();
+    assert_eq!(last, "done", "{v}");
+    assert_eq!(v["kind"], "backup");
+    // the report is backup --json's summary; the progress is its status message
+    let report = &v["report"];
+    assert_eq!(report["message_type"], "summary");
+    let id = report["snapshot_id"].as_str().unwrap().to_string();
+    assert_eq!(report["parent"], before[0]["id"], "the profile's earlier snapshot is the parent: {report}");
+    assert_eq!(v["progress"]["message_type"], "status");
+    assert!(v["progress"]["bytes_done"].is_u64(), "{}", v["progress"]);
+    // the hooks ran around it, with the CLI's facts
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), format!("before laptop\nafter {id}\n"));
+
+    // the new snapshot is listed at once, with the profile's tag and without the excluded file
+    let after = get(&format!("{}/api/snapshots", s.base), &[("Authorization", &auth)]).json();
+    let snaps = after.as_array().unwrap();
+    assert_eq!(snaps.len(), 2, "{after}");
+    assert_eq!(snaps[1]["id"], id.as_str());
+    assert_eq!(snaps[1]["tags"], serde_json::json!(["web"]));
+    let tree = get(
+        &format!("{}/api/snapshots/{id}/tree?path={}", s.base, enc(&src.display().to_string())),
+        &[("Authorization", &auth)],
+    );
+    let names: Vec<String> =
+        tree.json()["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    assert!(names.contains(&"big.bin".to_string()) && !names.contains(&"skipped.tmp".to_string()), "{names:?}");
+
+    // the backup's shared lock came and went beside the server's read lock: one lock is left
+    let locks = env.ok(&["list", "locks"]);
+    assert_eq!(locks.lines().count(), 1, "only the server's lock: {locks}");
+
+    // a profile the server was not started with is not run
+    let other = post_json(
+        &format!("{}/api/backup", s.base),
+        &[("Authorization", &auth)],
+        &serde_json::json!({"profile": "desktop"}),
+    );
+    assert_eq!(other.status, 404);
+    assert!(other.json()["error"]["hint"].as_str().unwrap().contains("laptop"));
+    drop(s);
+    env.check();
 }
