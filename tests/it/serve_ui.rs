@@ -7,7 +7,7 @@
 //! as text. Failing navigations get HTML error pages while API clients keep JSON.
 //! Screenshots of every page go to `target/tmp/serve-ui-screenshots/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::browser::Browser;
 use crate::common::server::*;
@@ -207,10 +207,11 @@ fn failing_navigations_get_html_error_pages_and_api_clients_keep_json() {
 }
 
 #[test]
-fn in_chromium_the_dashboard_tags_history_forget_preview_diff_and_find_pages_work() {
+fn in_chromium_the_dashboard_tags_history_restore_forget_preview_diff_find_and_jobs_pages_work() {
     let Some(b) = Browser::start("walkthrough") else { return };
     let (env, home) = repository();
-    let s = start(&env, &[]);
+    let root = restore_root(&env);
+    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
     log_in(&b, &s);
 
     // the dashboard: cards, the sources (the server is stale), the charts
@@ -244,6 +245,18 @@ fn in_chromium_the_dashboard_tags_history_forget_preview_diff_and_find_pages_wor
     b.screenshot("history");
     b.assert_no_console_errors("history");
 
+    // restore docs/ into the restore root and wait for the report
+    b.js("history.back()");
+    b.wait_text("ol.crumbs", "docs");
+    b.click("main .page-head button.primary");
+    b.type_into("dialog input[name=sub]", "again");
+    b.click("dialog button.primary");
+    b.find("[data-job-state=done] [data-report]");
+    let copy = find_file(&root.join("again"), "report.bin").expect("report.bin restored under the root");
+    assert!(std::fs::read(copy).unwrap() == std::fs::read(docs.join("report.bin")).unwrap());
+    b.screenshot("job");
+    b.assert_no_console_errors("job");
+
     // preview a forget policy: keep the last 3 of each source
     b.goto(&format!("{}/#/policy", s.base));
     b.type_into("input[name=keep-last]", "3");
@@ -267,6 +280,31 @@ fn in_chromium_the_dashboard_tags_history_forget_preview_diff_and_find_pages_wor
     b.wait_text("main [role=status]", "matches in 13 snapshots");
     b.screenshot("find");
     b.assert_no_console_errors("find");
+    b.goto(&format!("{}/#/jobs", s.base));
+    b.wait_text("main", "restore");
+    b.screenshot("jobs");
+    b.assert_no_console_errors("jobs");
     drop(b);
     env.check();
+}
+
+fn restore_root(env: &Env) -> PathBuf {
+    let root = env.path("restores");
+    std::fs::create_dir_all(&root).unwrap();
+    root
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()? {
+        let p = e.ok()?.path();
+        if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        }
+    }
+    None
 }

@@ -148,12 +148,3 @@ pub fn b64(s: &str) -> String {
     }
     out
 }
-
-/// POST a JSON body.
-pub fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
-    let mut req = agent().post(url).header("Content-Type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    answer(req.send(body.to_string().as_bytes()))
-}
