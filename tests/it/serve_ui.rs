@@ -211,7 +211,12 @@ fn in_chromium_the_dashboard_tags_history_restore_forget_preview_diff_find_and_j
     let Some(b) = Browser::start("walkthrough") else { return };
     let (env, home) = repository();
     let root = restore_root(&env);
-    let s = start(&env, &["--restore-root", root.to_str().unwrap()]);
+    // a profile the jobs page may run: the laptop's home again
+    let config = env.path(".config/arca");
+    std::fs::create_dir_all(&config).unwrap();
+    let profile = format!("[backup]\nsources = [\"{}\"]\nhost = \"laptop\"\ntags = [\"web\"]\n", home.display());
+    std::fs::write(config.join("laptop.toml"), profile).unwrap();
+    let s = start(&env, &["--restore-root", root.to_str().unwrap(), "-P", "laptop"]);
     log_in(&b, &s);
 
     // the dashboard: cards, the sources (the server is stale), the charts
@@ -225,7 +230,10 @@ fn in_chromium_the_dashboard_tags_history_restore_forget_preview_diff_find_and_j
     let days = b.find_all(".calendar rect").len();
     assert!((365..=372).contains(&days), "a year of days: {days}");
     assert!(b.find_all(".calendar rect.c0").len() < days, "days with snapshots are coloured");
+    // the whole dashboard in one picture (docs/serve-dashboard.png is one of these)
+    b.resize(1360, 1300);
     b.screenshot("dashboard");
+    b.resize(1360, 1000);
     b.assert_no_console_errors("dashboard");
 
     // tag the newest snapshot from its row (Enter in the dialog saves)
@@ -284,6 +292,15 @@ fn in_chromium_the_dashboard_tags_history_restore_forget_preview_diff_find_and_j
     b.wait_text("main", "restore");
     b.screenshot("jobs");
     b.assert_no_console_errors("jobs");
+
+    // run the profile's backup from the jobs page and wait for its summary
+    write(&home.join("docs/notes.md"), b"notes, written just before the web backup\n");
+    b.click("main button.primary.small");
+    b.find("[data-job-state=done] [data-report]");
+    b.wait_text("[data-report]", "snapshot id");
+    b.screenshot("backup-job");
+    b.assert_no_console_errors("backup job");
+    assert_eq!(env.snapshot_ids().len(), 21, "the backup made one snapshot");
     drop(b);
     env.check();
 }

@@ -86,7 +86,7 @@ export function calendar(days) {
       svg('title', {}, `${key}: ${n} snapshot${n === 1 ? '' : 's'}`)));
   }
   const cols = Math.ceil(cells.length / 7);
-  const W = L + cols * (C + G), H = T + 7 * (C + G);
+  const W = L + cols * (C + G) + 16, H = T + 7 * (C + G);
   const wd = ['Mon', 'Wed', 'Fri'].map((name, i) => svg('text', { x: 0, y: T + (i * 2) * (C + G) + 10 }, name));
   const total = days.reduce((a, d) => a + d.snapshots, 0);
   return h('div', { class: 'calendar' },

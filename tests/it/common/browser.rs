@@ -248,6 +248,11 @@ impl Browser {
         self.rt.block_on(self.client.execute(script, vec![])).unwrap_or_else(|e| panic!("script {script}: {e}"))
     }
 
+    /// Resize the window (the screenshots' viewport).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.rt.block_on(self.client.set_window_size(width, height)).unwrap();
+    }
+
     /// Save a screenshot of the page as NAME.png; returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.rt.block_on(self.client.screenshot()).unwrap();
