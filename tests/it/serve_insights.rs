@@ -453,3 +453,23 @@ fn tree_pages_in_name_order_are_slices_of_the_whole_listing() {
     let past = api(&s, &format!("/api/snapshots/{id}/tree?path={file}&offset=1")).json();
     assert_eq!((past["total"].clone(), past["nodes"].as_array().unwrap().len()), (json!(1), 0));
 }
+
+#[test]
+fn the_profile_sets_the_stale_threshold_and_a_bad_one_is_refused() {
+    let (env, _) = repo_with_history();
+    let profile = env.path("p.toml");
+    std::fs::write(&profile, "[serve]\nstale-after = \"2h\"\n").unwrap();
+    let s = start(&env, &["-P", profile.to_str().unwrap()]);
+    let d = api(&s, "/api/dashboard").json();
+    assert_eq!(d["stale_after_seconds"], 7200);
+    assert_eq!(api(&s, "/api/dashboard?stale_after=60").json()["stale_after_seconds"], 60, "the query wins");
+    drop(s);
+    for bad in ["\"soon\"", "\"0s\"", "26"] {
+        std::fs::write(&profile, format!("[serve]\nstale-after = {bad}\n")).unwrap();
+        let out = env.run(&["-P", profile.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
+        assert_ne!(crate::common::code(&out), 0, "{bad}");
+        let err = crate::common::stderr(&out);
+        // (a TOML integer is refused by the profile loader, which names the file and the type)
+        assert!(err.contains("stale-after") || bad == "26" && err.contains("p.toml"), "{bad}: {err}");
+    }
+}
