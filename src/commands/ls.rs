@@ -132,6 +132,22 @@ pub fn run(repo: &Repository, cmd: &LsCommand, emit: &mut dyn FnMut(LsNode)) -> 
 /// file is listed as itself. `NotFound` when nothing is at `path`, where `run` lists the root
 /// as restic's `ls` does.
 pub fn list_dir(repo: &Repository, snap: &crate::format::snapshot::Snapshot, path: &str) -> Result<Vec<LsNode>> {
+    let (total, nodes) = list_dir_page(repo, snap, path, 0, usize::MAX)?;
+    debug_assert_eq!(total, nodes.len());
+    Ok(nodes)
+}
+
+/// One page of [`list_dir`] in the tree's (name) order, and how many entries there are in
+/// all: the tree is decoded once, but only the page's entries are made into [`LsNode`]s (their
+/// times and permissions formatted), so the first page of a directory of 100,000 entries costs
+/// little more than its decoding.
+pub fn list_dir_page(
+    repo: &Repository,
+    snap: &crate::format::snapshot::Snapshot,
+    path: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<LsNode>)> {
     let at = path.trim_end_matches('/');
     let tree = if at.is_empty() {
         snap.tree
@@ -144,11 +160,16 @@ pub fn list_dir(repo: &Repository, snap: &crate::format::snapshot::Snapshot, pat
             Some(n) if n.kind == NodeKind::Dir => {
                 n.subtree.ok_or_else(|| Error::corrupt(format!("{at}: directory without subtree")))?
             }
-            Some(n) => return Ok(vec![LsNode::new(&n, at.to_string())]),
+            Some(n) => {
+                let page = if offset == 0 && limit > 0 { vec![LsNode::new(&n, at.to_string())] } else { vec![] };
+                return Ok((1, page));
+            }
         }
     };
     let t = repo.load_tree(&tree)?;
-    Ok(t.nodes.iter().map(|n| LsNode::new(n, format!("{at}/{}", n.name_lossy()))).collect())
+    let page =
+        t.nodes.iter().skip(offset).take(limit).map(|n| LsNode::new(n, format!("{at}/{}", n.name_lossy()))).collect();
+    Ok((t.nodes.len(), page))
 }
 
 fn walk(repo: &Repository, tree: &TreeId, at: &str, recursive: bool, emit: &mut dyn FnMut(LsNode)) -> Result<()> {

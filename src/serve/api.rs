@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::paths::snapshot_path;
 use super::state::State;
 use crate::commands::file_range::{file_at, FileLayout};
-use crate::commands::ls::{list_dir, LsNode};
+use crate::commands::ls::{list_dir, list_dir_page, LsNode};
 use crate::commands::select::{select_from, Filter};
 use crate::commands::snapshots::SnapshotInfo;
 use crate::error::{Error, Result};
@@ -136,10 +136,15 @@ async fn tree(
     let offset = q.offset.unwrap_or(0);
     let page = blocking(move || {
         let (sid, snap) = snapshot(&state, &id)?;
-        let mut nodes = list_dir(&state.repo, &snap, &path)?;
-        sort_nodes(&mut nodes, q.sort.as_deref().unwrap_or("name"), q.reverse.unwrap_or(false))?;
-        let total = nodes.len();
-        let nodes = nodes.into_iter().skip(offset).take(limit).collect();
+        let (sort, reverse) = (q.sort.as_deref().unwrap_or("name"), q.reverse.unwrap_or(false));
+        let (total, nodes) = if sort == "name" && !reverse {
+            // the tree's own order: only the page is formatted (a 100,000-entry directory)
+            list_dir_page(&state.repo, &snap, &path, offset, limit)?
+        } else {
+            let mut nodes = list_dir(&state.repo, &snap, &path)?;
+            sort_nodes(&mut nodes, sort, reverse)?;
+            (nodes.len(), nodes.into_iter().skip(offset).take(limit).collect())
+        };
         Ok(TreePage { snapshot: SnapshotInfo::new(&sid, &snap), path, total, offset, limit, nodes })
     })
     .await?;

@@ -151,7 +151,10 @@ pub fn dashboard_of(state: &State, stale_after: Duration) -> Result<Dashboard> {
     let sizes: Vec<Option<u64>> = {
         let mut held = state.insights.sizes.lock().map_err(|_| poisoned())?;
         let held = &mut *held;
-        held.by_snapshot.retain(|id, _| list.iter().any(|(i, _)| i == id));
+        if held.by_snapshot.len() > list.len() {
+            let listed: std::collections::HashSet<_> = list.iter().map(|(id, _)| *id).collect();
+            held.by_snapshot.retain(|id, _| listed.contains(id));
+        }
         list.iter()
             .map(|(id, s)| {
                 *held.by_snapshot.entry(*id).or_insert_with(|| match held.trees.size(&state.repo, &s.tree) {

@@ -79,7 +79,13 @@ impl State {
         }
         // cleared before the listing: a change made while it runs marks the list again
         self.changed.store(false, Ordering::Release);
-        let list: SnapshotList = Arc::new(self.repo.snapshots()?);
+        let list: SnapshotList = match self.repo.snapshots() {
+            Ok(l) => Arc::new(l),
+            Err(e) => {
+                self.changed.store(true, Ordering::Release);
+                return Err(e);
+            }
+        };
         let mut held = self.snapshots.write().map_err(|_| poisoned())?;
         // a new snapshot's trees and contents are in index files stored after the index was
         // loaded: load it again, or its files would be "not in the index"

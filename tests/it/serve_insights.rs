@@ -426,3 +426,50 @@ fn tags_and_forget_change_only_with_csrf_and_confirm_and_show_at_once() {
     drop(s);
     env.check();
 }
+
+#[test]
+fn tree_pages_in_name_order_are_slices_of_the_whole_listing() {
+    // the tree route formats only the page it answers in name order: it must still be exactly
+    // the whole listing's slice, with the same total, at every offset, for a file too
+    let (env, src) = repo_with_history();
+    let s = start(&env, &[]);
+    let alpha = api(&s, "/api/snapshots?host=alpha").json();
+    let id = alpha[2]["id"].as_str().unwrap().to_string();
+    let dir = enc(&format!("{}/many", src.display()));
+    let whole = api(&s, &format!("/api/snapshots/{id}/tree?path={dir}")).json();
+    let nodes = whole["nodes"].as_array().unwrap().clone();
+    assert_eq!(whole["total"], 12);
+    for (offset, limit) in [(0, 5), (5, 5), (10, 5), (12, 5), (40, 3), (0, 12)] {
+        let page = api(&s, &format!("/api/snapshots/{id}/tree?path={dir}&offset={offset}&limit={limit}")).json();
+        assert_eq!(page["total"], 12, "offset {offset}");
+        let want: Vec<Value> = nodes.iter().skip(offset).take(limit).cloned().collect();
+        assert_eq!(page["nodes"].as_array().unwrap(), &want, "offset {offset} limit {limit}");
+    }
+    let reversed = api(&s, &format!("/api/snapshots/{id}/tree?path={dir}&reverse=true&limit=2")).json();
+    assert_eq!(reversed["nodes"][0], nodes[11]);
+    let file = enc(&format!("{}/many/f03.dat", src.display()));
+    let one = api(&s, &format!("/api/snapshots/{id}/tree?path={file}")).json();
+    assert_eq!((one["total"].clone(), one["nodes"].as_array().unwrap().len()), (json!(1), 1));
+    let past = api(&s, &format!("/api/snapshots/{id}/tree?path={file}&offset=1")).json();
+    assert_eq!((past["total"].clone(), past["nodes"].as_array().unwrap().len()), (json!(1), 0));
+}
+
+#[test]
+fn the_profile_sets_the_stale_threshold_and_a_bad_one_is_refused() {
+    let (env, _) = repo_with_history();
+    let profile = env.path("p.toml");
+    std::fs::write(&profile, "[serve]\nstale-after = \"2h\"\n").unwrap();
+    let s = start(&env, &["-P", profile.to_str().unwrap()]);
+    let d = api(&s, "/api/dashboard").json();
+    assert_eq!(d["stale_after_seconds"], 7200);
+    assert_eq!(api(&s, "/api/dashboard?stale_after=60").json()["stale_after_seconds"], 60, "the query wins");
+    drop(s);
+    for bad in ["\"soon\"", "\"0s\"", "26"] {
+        std::fs::write(&profile, format!("[serve]\nstale-after = {bad}\n")).unwrap();
+        let out = env.run(&["-P", profile.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
+        assert_ne!(crate::common::code(&out), 0, "{bad}");
+        let err = crate::common::stderr(&out);
+        // (a TOML integer is refused by the profile loader, which names the file and the type)
+        assert!(err.contains("stale-after") || bad == "26" && err.contains("p.toml"), "{bad}: {err}");
+    }
+}
