@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::state::State;
+use super::throttle::ClientAddr;
 use crate::error::{Error, Result};
 
 /// The session cookie's name.
@@ -89,17 +90,45 @@ impl Credentials {
         Ok(Credentials::Users(users))
     }
 
-    /// Does this user and password (or token) log in? Blocking (Argon2).
+    /// Does this user and password (or token) log in? Blocking (Argon2). An unknown user
+    /// costs what a known one does: the password is checked against a made-up hash with the
+    /// first user's parameters, so the time of an answer does not tell which users exist.
     fn check(&self, user: Option<&str>, secret: &str) -> Option<String> {
         match self {
             Credentials::Token(t) => same_secret(t, secret).then(|| "token".to_string()),
             Credentials::Users(users) => {
-                let user = user?;
-                let (name, hash) = users.iter().find(|(u, _)| same_secret(u, user))?;
-                matches!(crate::crypto::verify_password_hash(secret.as_bytes(), hash), Ok(true)).then(|| name.clone())
+                let found = user.and_then(|user| users.iter().find(|(u, _)| same_secret(u, user)));
+                let hash = match found {
+                    Some((_, hash)) => hash.clone(),
+                    None => users.first().map(|(_, h)| unknown_user_hash(h))?,
+                };
+                let ok = matches!(crate::crypto::verify_password_hash(secret.as_bytes(), &hash), Ok(true));
+                found.filter(|_| ok).map(|(name, _)| name.clone())
             }
         }
     }
+
+    /// Are failed logins throttled? Only for passwords people chose (see `throttle`).
+    fn throttled(&self) -> bool {
+        matches!(self, Credentials::Users(_))
+    }
+}
+
+/// A PHC string with the parameters of `like` (algorithm, version, memory, passes, lanes) and
+/// a random salt and hash of the same lengths: verifying a password against it costs what
+/// verifying against `like` costs, and never succeeds.
+fn unknown_user_hash(like: &str) -> String {
+    use base64ct::Encoding;
+    let mut fields: Vec<String> = like.split('$').map(str::to_string).collect();
+    let n = fields.len();
+    if n >= 2 {
+        for i in [n - 2, n - 1] {
+            let len = base64ct::Base64Unpadded::decode_vec(&fields[i]).map(|v| v.len()).unwrap_or(32).clamp(8, 64);
+            let random = crate::crypto::random_bytes::<64>();
+            fields[i] = base64ct::Base64Unpadded::encode_string(&random[..len]);
+        }
+    }
+    fields.join("$")
 }
 
 /// A logged-in browser.
@@ -176,31 +205,84 @@ fn basic(value: &str) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-async fn authenticate(state: &Arc<State>, headers: &HeaderMap) -> Option<Principal> {
+/// The outcome of checking a request's credentials.
+enum Checked {
+    In(Principal),
+    Refused,
+    /// Too many failures from this client: try again after this long.
+    Throttled(Duration),
+}
+
+/// Check `user` and `secret` off the async threads, counting failures per client when the
+/// credentials are passwords (and refusing a client that must wait without checking).
+async fn check_secret(state: &Arc<State>, client: Option<ClientAddr>, user: Option<String>, secret: String) -> Checked {
+    let ip = client.filter(|_| state.credentials.throttled()).map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if let Err(wait) = state.throttle.check(ip) {
+            return Checked::Throttled(wait);
+        }
+    }
+    let st = state.clone();
+    let found =
+        tokio::task::spawn_blocking(move || st.credentials.check(user.as_deref(), &secret)).await.ok().flatten();
+    match (found, ip) {
+        (Some(user), ip) => {
+            if let Some(ip) = ip {
+                state.throttle.succeeded(ip);
+            }
+            Checked::In(Principal { user, csrf: None, session: None })
+        }
+        (None, ip) => {
+            if let Some(ip) = ip {
+                state.throttle.failed(ip);
+            }
+            Checked::Refused
+        }
+    }
+}
+
+async fn authenticate(state: &Arc<State>, headers: &HeaderMap, client: Option<ClientAddr>) -> Checked {
     if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let (scheme, value) = auth.split_once(' ')?;
+        let Some((scheme, value)) = auth.split_once(' ') else { return Checked::Refused };
         let (user, secret) = match scheme.to_ascii_lowercase().as_str() {
             "bearer" => (None, value.trim().to_string()),
-            "basic" => {
-                let (u, p) = basic(value)?;
-                (Some(u), p)
-            }
-            _ => return None,
+            "basic" => match basic(value) {
+                Some((u, p)) => (Some(u), p),
+                None => return Checked::Refused,
+            },
+            _ => return Checked::Refused,
         };
-        let st = state.clone();
-        let user = tokio::task::spawn_blocking(move || st.credentials.check(user.as_deref(), &secret)).await.ok()??;
-        return Some(Principal { user, csrf: None, session: None });
+        return check_secret(state, client, user, secret).await;
     }
-    let id = cookie(headers, COOKIE)?;
-    let s = state.sessions.get(id)?;
-    Some(Principal { user: s.user, csrf: Some(s.csrf), session: Some(id.to_string()) })
+    let Some(id) = cookie(headers, COOKIE) else { return Checked::Refused };
+    match state.sessions.get(id) {
+        Some(s) => Checked::In(Principal { user: s.user, csrf: Some(s.csrf), session: Some(id.to_string()) }),
+        None => Checked::Refused,
+    }
+}
+
+/// `429 Too Many Requests` with `Retry-After` (whole seconds, rounded up).
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let e = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        kind: "unauthorized",
+        message: format!("too many failed logins from this address: wait {secs} s"),
+        hint: Some("try again after the time in Retry-After; each further failure doubles it".into()),
+    };
+    let mut r = e.into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 /// The layer in front of every route but the login page: 401 without credentials, 403 for a
 /// cookie-authenticated request that changes something without its CSRF token.
 pub async fn require(AxumState(state): AxumState<Arc<State>>, mut req: Request, next: Next) -> Response {
-    let Some(who) = authenticate(&state, req.headers()).await else {
-        return ApiError::unauthorized().into_response();
+    let client = req.extensions().get::<axum::extract::ConnectInfo<ClientAddr>>().map(|c| c.0);
+    let who = match authenticate(&state, req.headers(), client).await {
+        Checked::In(who) => who,
+        Checked::Refused => return ApiError::unauthorized().into_response(),
+        Checked::Throttled(wait) => return throttled(wait),
     };
     if let Some(csrf) = &who.csrf {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -257,20 +339,25 @@ fn wants_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.trim_start().starts_with("text/html"))
 }
 
-async fn login(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
-    let st = state.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let secret = form.token.or(form.password).unwrap_or_default();
-        st.credentials.check(form.user.as_deref(), &secret)
-    })
-    .await;
-    let Ok(Some(user)) = checked else {
-        let mut e = ApiError::unauthorized();
-        e.message = "wrong token, user or password".into();
-        if wants_html(&headers) {
-            return (StatusCode::UNAUTHORIZED, Html(login_html(&state, Some(&e.message)))).into_response();
+async fn login(
+    AxumState(state): AxumState<Arc<State>>,
+    client: Option<Extension<axum::extract::ConnectInfo<ClientAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let client = client.map(|Extension(c)| c.0);
+    let secret = form.token.or(form.password).unwrap_or_default();
+    let user = match check_secret(&state, client, form.user, secret).await {
+        Checked::In(who) => who.user,
+        Checked::Throttled(wait) => return throttled(wait),
+        Checked::Refused => {
+            let mut e = ApiError::unauthorized();
+            e.message = "wrong token, user or password".into();
+            if wants_html(&headers) {
+                return (StatusCode::UNAUTHORIZED, Html(login_html(&state, Some(&e.message)))).into_response();
+            }
+            return e.into_response();
         }
-        return e.into_response();
     };
     let id = match state.sessions.open(user) {
         Ok(id) => id,

@@ -28,6 +28,7 @@ pub mod jobs;
 pub mod paths;
 pub mod restore;
 pub mod state;
+pub mod throttle;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -163,8 +164,11 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
             }
         }
     };
-    let served =
-        runtime.block_on(async move { axum::serve(listener, router(state, tree)).with_graceful_shutdown(stop).await });
+    let served = runtime.block_on(async move {
+        axum::serve(listener, router(state, tree).into_make_service_with_connect_info::<throttle::ClientAddr>())
+            .with_graceful_shutdown(stop)
+            .await
+    });
     // requests under way have finished; no thread of the runtime holds the repository now
     runtime.shutdown_timeout(Duration::from_secs(5));
     drop(lock);

@@ -20,6 +20,8 @@ pub struct State {
     pub repo: Arc<Repository>,
     pub credentials: Credentials,
     pub sessions: Sessions,
+    /// Failed logins per client address.
+    pub throttle: super::throttle::Throttle,
     /// Jobs, restore roots and what runs them.
     pub work: super::jobs::Work,
     refresh: Duration,
@@ -39,6 +41,7 @@ impl State {
             repo,
             credentials,
             sessions: Sessions::default(),
+            throttle: Default::default(),
             work: Default::default(),
             refresh,
             snapshots: RwLock::new(None),

@@ -399,3 +399,83 @@ fn a_profile_backup_runs_as_the_command_line_runs_it_beside_the_servers_lock() {
     drop(s);
     env.check();
 }
+
+/// An htpasswd file of `alice` (password `alice-pw`), hashed with Argon2 parameters costly
+/// enough (8 MiB, 2 passes) that a skipped verification shows in the time of an answer.
+fn htpasswd(env: &Env) -> PathBuf {
+    use argon2::password_hash::PasswordHasher;
+    let params = argon2::Params::new(8192, 2, 1, None).unwrap();
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let users = env.path("users");
+    std::fs::write(&users, format!("alice:{}\n", a.hash_password(b"alice-pw").unwrap())).unwrap();
+    users
+}
+
+#[test]
+fn failed_logins_are_throttled_per_address_and_a_success_forgets_them() {
+    let (env, _src) = repo_with_tree();
+    let users = htpasswd(&env);
+    let s = start(&env, &["--htpasswd", users.to_str().unwrap()]);
+    let url = format!("{}/api/session", s.base);
+    let basic = |pw: &str| vec![("Authorization".to_string(), format!("Basic {}", b64(&format!("alice:{pw}"))))];
+    let try_ = |pw: &str| {
+        let h = basic(pw);
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        get(&url, &h)
+    };
+    for i in 0..5 {
+        assert_eq!(try_("wrong").status, 401, "failure {i} is answered as such");
+    }
+    // the sixth attempt waits, even with the right password, and is not checked at all
+    let held = try_("alice-pw");
+    assert_eq!(held.status, 429, "{}", String::from_utf8_lossy(&held.body));
+    assert_eq!(held.header("retry-after"), "1");
+    // the login form is held up too (the same address)
+    let form = post(&format!("{}/login", s.base), &[], "user=alice&password=alice-pw");
+    assert_eq!(form.status, 429);
+    assert!(form.header("set-cookie").is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // the wait passed: a sixth failure makes the next wait longer
+    assert_eq!(try_("wrong").status, 401);
+    let longer = try_("alice-pw");
+    assert_eq!(longer.status, 429);
+    assert_eq!(longer.header("retry-after"), "2", "the wait doubles");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // a success forgets the address: five failures are free again
+    assert_eq!(try_("alice-pw").status, 200);
+    for _ in 0..5 {
+        assert_eq!(try_("wrong").status, 401);
+    }
+    assert_eq!(try_("alice-pw").status, 429);
+}
+
+#[test]
+fn an_unknown_user_costs_the_time_of_a_wrong_password() {
+    let (env, _src) = repo_with_tree();
+    let users = htpasswd(&env);
+    let s = start(&env, &["--htpasswd", users.to_str().unwrap()]);
+    let url = format!("{}/api/session", s.base);
+    let timed = |cred: &str| {
+        let h = format!("Basic {}", b64(cred));
+        let t = std::time::Instant::now();
+        let a = get(&url, &[("Authorization", &h)]);
+        (a.status, t.elapsed())
+    };
+    let (mut wrong, mut unknown) = (vec![], vec![]);
+    for _ in 0..5 {
+        let (st, t) = timed("alice:wrong");
+        assert_eq!(st, 401);
+        wrong.push(t);
+        let (st, t) = timed("mallory:wrong");
+        assert_eq!(st, 401);
+        unknown.push(t);
+        // a success between the rounds keeps the throttle out of the measurement
+        assert_eq!(timed("alice:alice-pw").0, 200);
+    }
+    wrong.sort();
+    unknown.sort();
+    let (w, u) = (wrong[2], unknown[2]);
+    // without the made-up hash an unknown user is answered without any Argon2 work: many
+    // times faster. A generous factor, so a busy machine cannot make it flake.
+    assert!(u * 4 > w, "unknown user {u:?} vs wrong password {w:?}: the answer's time tells users apart");
+}
