@@ -2,7 +2,8 @@
 //! user logs in with the keyboard, reads the dashboard, filters and tags snapshots, browses
 //! into a snapshot (sorted, paged), downloads a file (compared byte for byte with the source),
 //! opens its history, restores a directory on the server and waits for the report, previews a
-//! forget policy, diffs and finds; no page logs a console error (a script error, a
+//! forget policy, diffs and finds, runs a profile's backup and forgets a snapshot after a
+//! confirmation; no page logs a console error (a script error, a
 //! Content-Security-Policy violation or a failed load would). A file named like HTML is shown
 //! as text. Failing navigations get HTML error pages while API clients keep JSON.
 //! Screenshots of every page go to `target/tmp/serve-ui-screenshots/`.
@@ -301,6 +302,20 @@ fn in_chromium_the_dashboard_tags_history_restore_forget_preview_diff_find_and_j
     b.screenshot("backup-job");
     b.assert_no_console_errors("backup job");
     assert_eq!(env.snapshot_ids().len(), 21, "the backup made one snapshot");
+
+    // forget that snapshot from its row: Cancel keeps it, the confirmation forgets it
+    b.goto(&format!("{}/#/snapshots", s.base));
+    b.wait_text("main .page-head", "21 of 21");
+    b.click("main table tbody tr:first-child button.danger");
+    b.click("dialog button:not([data-confirm])");
+    assert_eq!(env.snapshot_ids().len(), 21, "cancelled: nothing forgotten");
+    b.click("main table tbody tr:first-child button.danger");
+    b.wait_text("dialog", "Forget snapshot");
+    b.screenshot("forget-confirm");
+    b.click("dialog button[data-confirm]");
+    b.wait_text("main .page-head", "20 of 20");
+    assert_eq!(env.snapshot_ids().len(), 20, "confirmed: the snapshot is forgotten");
+    b.assert_no_console_errors("snapshots after forgetting");
     drop(b);
     env.check();
 }
