@@ -192,6 +192,7 @@ Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
   arca serve --htpasswd /etc/arca/users        (USER:$argon2id$... lines instead of a token)
   arca serve --listen 192.168.1.5:8642 --insecure-http   (plain HTTP off loopback: a trusted network only)
   arca serve --restore-root /srv/restores      (POST /api/restore may write below it, nowhere else)
+  arca serve --listen 0.0.0.0:8642 --tls-cert cert.pem --tls-key key.pem   (HTTPS)
 Log in: open /login and paste the token, or send `Authorization: Bearer TOKEN`:
   curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8642/api/snapshots
 Stop with Ctrl-C or SIGTERM (the lock is released).")]
@@ -557,6 +558,12 @@ pub struct ServeArgs {
     /// A directory restores from the web may write into (repeatable; adds to the profile's serve.restore-roots; none: no restores)
     #[arg(long = "restore-root", value_name = "DIR")]
     pub restore_roots: Vec<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; the cookie is then Secure)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -121,20 +121,25 @@ pub fn serve(s: &Settings, out: Out, a: ServeArgs) -> Result<u8> {
         insecure_http: a.insecure_http,
         restore_roots,
         restore_status: Some(restore_status),
-        backups: backup_profile(s, out)?.into_iter().collect(),
+        backups: vec![],
         stale_after,
+        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
     };
     // refused before the repository is opened: nothing to unlock, no password asked
     serve::check_listen(&opts)?;
+    let opts = ServeOptions { backups: backup_profile(s, out)?.into_iter().collect(), ..opts };
     let repo = Arc::new(s.open()?);
-    serve::run(repo, opts, &mut |addr, credentials| {
-        eprintln!("arca serve: listening on http://{addr}/");
+    serve::run(repo, opts, &mut |addr, tls, credentials| {
+        let scheme = if tls { "https" } else { "http" };
+        eprintln!("arca serve: listening on {scheme}://{addr}/");
         match credentials {
             Credentials::Token(t) => {
                 eprintln!("arca serve: token {t}");
-                eprintln!("arca serve: log in at http://{addr}/login, or send `Authorization: Bearer {t}`");
+                eprintln!("arca serve: log in at {scheme}://{addr}/login, or send `Authorization: Bearer {t}`");
             }
-            Credentials::Users(u) => eprintln!("arca serve: {} user(s) may log in at http://{addr}/login", u.len()),
+            Credentials::Users(u) => {
+                eprintln!("arca serve: {} user(s) may log in at {scheme}://{addr}/login", u.len())
+            }
         }
         eprintln!("arca serve: Ctrl-C or SIGTERM stops it");
     })?;

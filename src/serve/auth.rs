@@ -363,7 +363,10 @@ async fn login(
         Ok(id) => id,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_LIFETIME.as_secs());
+    // over HTTPS the browser must never send it over plain HTTP
+    let secure = if state.tls { "; Secure" } else { "" };
+    let cookie =
+        format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", SESSION_LIFETIME.as_secs());
     // to the web UI
     let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {

@@ -29,6 +29,7 @@ pub mod paths;
 pub mod restore;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -62,17 +63,19 @@ pub struct ServeOptions {
     pub restore_status: Option<fn(Arc<crate::restorer::RestoreProgress>) -> jobs::StatusFn>,
     /// The profile backups `POST /api/backup` may run (`arca -P NAME serve`).
     pub backups: Vec<jobs::BackupProfile>,
+    /// HTTPS: a PEM certificate chain and its PEM private key.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// Refuse what would expose the repository: plain HTTP beyond loopback without the explicit
 /// `--insecure-http`.
 pub fn check_listen(opts: &ServeOptions) -> Result<()> {
-    if !opts.listen.ip().is_loopback() && !opts.insecure_http {
+    if !opts.listen.ip().is_loopback() && !opts.insecure_http && opts.tls.is_none() {
         return Err(Error::usage(format!(
             "refusing to serve plain HTTP on {}, which is not a loopback address",
             opts.listen
         ))
-        .hint("listen on 127.0.0.1 (the default) and reach it through an SSH tunnel or a TLS proxy, or pass --insecure-http if the network is trusted"));
+        .hint("serve HTTPS with --tls-cert and --tls-key, or listen on 127.0.0.1 (the default) and reach it through an SSH tunnel or a TLS proxy, or pass --insecure-http if the network is trusted"));
     }
     Ok(())
 }
@@ -120,11 +123,16 @@ async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
     r
 }
 
-/// Serve until interrupted. `ready` is called once the socket is bound, with its address
-/// (the CLI prints it, with the token). Blocks; returns after the lock is released.
-pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(SocketAddr, &Credentials)) -> Result<()> {
+/// Serve until interrupted. `ready` is called once the socket is bound, with its address and
+/// whether it is HTTPS (the CLI prints them, with the token). Blocks; returns after the lock is released.
+pub fn run(
+    repo: Arc<Repository>,
+    opts: ServeOptions,
+    ready: &mut dyn FnMut(SocketAddr, bool, &Credentials),
+) -> Result<()> {
     check_listen(&opts)?;
     let roots = opts.restore_roots.iter().map(|r| restore::Root::open(r)).collect::<Result<Vec<_>>>()?;
+    let tls = opts.tls.as_ref().map(|(cert, key)| tls::config(cert, key)).transpose()?;
     let lock = repo.lock_read("serve")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,14 +143,16 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
         crate::mount::vfs::VfsOptions { refresh: opts.refresh, ..Default::default() },
     )?);
     let work = jobs::Work { roots, restore_status: opts.restore_status, backups: opts.backups, ..Default::default() };
-    let state = Arc::new(state::State::new(repo, opts.credentials, opts.refresh).with_work(work));
+    let mut state = state::State::new(repo, opts.credentials, opts.refresh).with_work(work);
+    state.tls = tls.is_some();
     state.insights.set_stale_after(opts.stale_after);
+    let state = Arc::new(state);
     let listener = runtime.block_on(tokio::net::TcpListener::bind(opts.listen)).map_err(|e| {
         Error::io(format!("listening on {}", opts.listen), e)
             .hint("pick another address with --listen, e.g. --listen 127.0.0.1:0 for any free port")
     })?;
     let bound = listener.local_addr().map_err(|e| Error::io("the listening socket", e))?;
-    ready(bound, &state.credentials);
+    ready(bound, state.tls, &state.credentials);
     let lock = Arc::new(lock);
     let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
     let stop = {
@@ -164,10 +174,15 @@ pub fn run(repo: Arc<Repository>, opts: ServeOptions, ready: &mut dyn FnMut(Sock
             }
         }
     };
+    let app = router(state, tree).into_make_service_with_connect_info::<throttle::ClientAddr>();
     let served = runtime.block_on(async move {
-        axum::serve(listener, router(state, tree).into_make_service_with_connect_info::<throttle::ClientAddr>())
-            .with_graceful_shutdown(stop)
-            .await
+        match tls {
+            Some(config) => {
+                let listener = tls::TlsListener::new(listener, config)?;
+                axum::serve(listener, app).with_graceful_shutdown(stop).await
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(stop).await,
+        }
     });
     // requests under way have finished; no thread of the runtime holds the repository now
     runtime.shutdown_timeout(Duration::from_secs(5));

@@ -20,6 +20,8 @@ pub struct State {
     pub repo: Arc<Repository>,
     pub credentials: Credentials,
     pub sessions: Sessions,
+    /// Served over HTTPS: the session cookie is `Secure`.
+    pub tls: bool,
     /// Failed logins per client address.
     pub throttle: super::throttle::Throttle,
     /// Jobs, restore roots and what runs them.
@@ -42,6 +44,7 @@ impl State {
             credentials,
             sessions: Sessions::default(),
             throttle: Default::default(),
+            tls: false,
             work: Default::default(),
             refresh,
             snapshots: RwLock::new(None),

@@ -479,3 +479,101 @@ fn an_unknown_user_costs_the_time_of_a_wrong_password() {
     // times faster. A generous factor, so a busy machine cannot make it flake.
     assert!(u * 4 > w, "unknown user {u:?} vs wrong password {w:?}: the answer's time tells users apart");
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key (openssl), as PEM files.
+fn self_signed(env: &Env) -> (PathBuf, PathBuf) {
+    let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
+    run(std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=arca test", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    (cert, key)
+}
+
+/// One HTTP/1.1 request over TLS to `addr`, trusting only `cert`: the whole answer as text.
+fn https(addr: &str, cert: &Path, request: &str) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from_pem_file(cert).unwrap()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(request.as_bytes()).unwrap();
+    let mut out = vec![];
+    // the server may close without close_notify after `Connection: close`: what came counts
+    let _ = tls.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn https_with_a_certificate_sets_a_secure_cookie_and_needs_no_insecure_http() {
+    let (env, _src) = repo_with_tree();
+    let (cert, key) = self_signed(&env);
+    let s = start(&env, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let addr = s.base.strip_prefix("https://").expect("an https:// address").to_string();
+    let token = s.token.clone().unwrap();
+    let listed = https(
+        &addr,
+        &cert,
+        &format!("GET /api/snapshots HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    assert!(listed.contains("\"summary\""), "{listed}");
+    let body = format!("token={token}");
+    let login = https(
+        &addr,
+        &cert,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap().to_string();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    // plain HTTP to the HTTPS port gets no answer of the API
+    let plain = std::panic::catch_unwind(|| {
+        get(&format!("http://{addr}/api/snapshots"), &[("Authorization", &format!("Bearer {token}"))])
+    });
+    assert!(plain.map(|a| a.status != 200).unwrap_or(true));
+    drop(s);
+
+    // a non-loopback address needs no --insecure-http with TLS (refused without either)
+    let o = env.run(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ]);
+    let err = crate::common::stderr(&o);
+    assert!(!err.contains("insecure-http") && err.contains("/nonexistent/key.pem"), "the key file is named: {err}");
+    let o = env.run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert!(crate::common::stderr(&o).contains("--insecure-http"));
+    // a certificate file that is not one is named
+    let o = env.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        key.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(crate::common::code(&o), 1);
+    assert!(crate::common::stderr(&o).contains("key.pem"), "{}", crate::common::stderr(&o));
+}

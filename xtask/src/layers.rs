@@ -89,6 +89,9 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("futures_util", &["serve"]),
     ("base64ct", &["serve::auth"]),
     ("dav_server", &["serve::dav"]),
+    // HTTPS of `arca serve`
+    ("rustls", &["serve::tls"]),
+    ("tokio_rustls", &["serve::tls"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
     // The one mapping of a file (an `unsafe` call), the cache's verified blob table.

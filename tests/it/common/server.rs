@@ -58,7 +58,7 @@ pub fn start(env: &Env, extra: &[&str]) -> Server {
         }
     }
     let base = base.expect("the address line");
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert!(base.starts_with("http://127.0.0.1:") || base.starts_with("https://127.0.0.1:"), "{base}");
     Server { child, base, token, stderr: rx }
 }
 
