@@ -270,10 +270,16 @@ fn throttled(wait: Duration) -> Response {
         message: format!("too many failed logins from this address: wait {secs} s"),
         hint: Some("try again after the time in Retry-After; each further failure doubles it".into()),
     };
+    let message = ThrottleMessage(format!("{} ({})", e.message, e.hint.as_deref().unwrap_or_default()));
     let mut r = e.into_response();
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r.extensions_mut().insert(message);
     r
 }
+
+/// What a throttled answer says, for the login form to show it.
+#[derive(Clone)]
+struct ThrottleMessage(String);
 
 /// The layer in front of every route but the login page: 401 without credentials, 403 for a
 /// cookie-authenticated request that changes something without its CSRF token.
@@ -349,7 +355,21 @@ async fn login(
     let secret = form.token.or(form.password).unwrap_or_default();
     let user = match check_secret(&state, client, form.user, secret).await {
         Checked::In(who) => who.user,
-        Checked::Throttled(wait) => return throttled(wait),
+        Checked::Throttled(wait) => {
+            let mut r = throttled(wait);
+            if wants_html(&headers) {
+                // a person at the form reads why, and the same status and Retry-After stay
+                let message = r.extensions().get::<ThrottleMessage>().map(|m| m.0.clone()).unwrap_or_default();
+                let retry = r.headers_mut().remove(header::RETRY_AFTER);
+                let mut page =
+                    (StatusCode::TOO_MANY_REQUESTS, Html(login_html(&state, Some(&message)))).into_response();
+                if let Some(v) = retry {
+                    page.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return page;
+            }
+            return r;
+        }
         Checked::Refused => {
             let mut e = ApiError::unauthorized();
             e.message = "wrong token, user or password".into();

@@ -226,6 +226,38 @@ fn a_restore_job_reports_progress_and_restores_the_snapshot_inside_a_root() {
 }
 
 #[test]
+fn a_slow_restore_sends_live_progress_before_its_report() {
+    // storage read at 512 KiB/s (`--limit-download`, which lets a transfer start at once and
+    // makes the next one wait for it): a snapshot in two packs, 3 MiB and 1 MiB, takes seconds
+    // to restore, so the stream must carry progress while the job runs, not only at its end
+    let (env, src) = repo_with_tree();
+    write(&src.join("extra.bin"), &noise(1 << 20, 99));
+    env.backup_json(&[src.to_str().unwrap()]);
+    let root = env.path("restores");
+    std::fs::create_dir_all(&root).unwrap();
+    let s = start(&env, &["--limit-download", "512", "--restore-root", root.to_str().unwrap()]);
+    let target = root.join("slow");
+    let job = restore_job(
+        &s,
+        serde_json::json!({"snapshot": "latest", "path": src.to_str().unwrap(), "target": target.to_str().unwrap()}),
+    );
+    let evs = events(&s, &job);
+    let (last, view) = evs.last().unwrap();
+    assert_eq!(last, "done", "{evs:?}");
+    let live: Vec<&Value> = evs
+        .iter()
+        .filter(|(n, p)| n == "progress" && p["percent_done"].as_f64().is_some_and(|f| f < 1.0))
+        .map(|(_, p)| p)
+        .collect();
+    assert!(!live.is_empty(), "no progress while the restore ran: {evs:?}");
+    // the counters only grow, and the report ends at the whole snapshot
+    let done: Vec<u64> = live.iter().map(|p| p["bytes_restored"].as_u64().unwrap()).collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+    assert_eq!(view["report"]["files_restored"], 14, "{view}");
+    assert_same_tree(&describe(&src), &describe(&target));
+}
+
+#[test]
 fn restores_outside_the_roots_are_refused_and_write_nothing() {
     let (env, _src) = repo_with_tree();
     let root = env.path("restores");
@@ -434,6 +466,14 @@ fn failed_logins_are_throttled_per_address_and_a_success_forgets_them() {
     let form = post(&format!("{}/login", s.base), &[], "user=alice&password=alice-pw");
     assert_eq!(form.status, 429);
     assert!(form.header("set-cookie").is_empty());
+    // a browser at the form gets the form again, saying why and for how long, not JSON
+    let page = post(&format!("{}/login", s.base), &[("Accept", "text/html")], "user=alice&password=alice-pw");
+    assert_eq!(page.status, 429);
+    assert_eq!(page.header("retry-after"), "1");
+    assert!(page.header("content-type").starts_with("text/html"), "{}", page.header("content-type"));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("too many failed logins") && html.contains("<form"), "{html}");
+    assert!(page.header("set-cookie").is_empty());
     std::thread::sleep(std::time::Duration::from_millis(1100));
     // the wait passed: a sixth failure makes the next wait longer
     assert_eq!(try_("wrong").status, 401);
