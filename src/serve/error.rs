@@ -93,6 +93,10 @@ pub async fn not_found() -> ApiError {
         status: StatusCode::NOT_FOUND,
         kind: Kind::NotFound.as_str(),
         message: "no such route".into(),
-        hint: Some("the API is under /api/: /api/snapshots, /api/snapshots/ID/tree, /api/snapshots/ID/file".into()),
+        hint: Some(
+            "the web UI is at /, WebDAV at /dav/, and the API under /api/ (snapshots, dashboard, find, history, diff, \
+             forget, restore, backup, jobs): see the README's arca serve section"
+                .into(),
+        ),
     }
 }

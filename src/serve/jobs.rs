@@ -137,6 +137,25 @@ impl Jobs {
         })
     }
 
+    /// Refused (503) while [`MAX_RUNNING`] jobs run: asked before a job's preparations write
+    /// anything (a restore's target directories), and again when it starts.
+    pub fn has_room(&self) -> Result<(), ApiError> {
+        Self::room(&*self.table()?)
+    }
+
+    fn room(table: &VecDeque<Arc<Job>>) -> Result<(), ApiError> {
+        let running = table.iter().filter(|j| j.running()).count();
+        if running >= MAX_RUNNING {
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                kind: Kind::Locked.as_str(),
+                message: format!("{running} jobs are running, the most this server runs at once"),
+                hint: Some("wait for one to finish (GET /api/jobs), then ask again".into()),
+            });
+        }
+        Ok(())
+    }
+
     /// Start `work` as a job of `kind` on a blocking thread: it gets a sink for its progress
     /// and returns its report. Refused while [`MAX_RUNNING`] jobs run.
     pub fn start(
@@ -158,15 +177,7 @@ impl Jobs {
         let job = Arc::new(Job { view: watch::Sender::new(view) });
         {
             let mut table = self.table()?;
-            let running = table.iter().filter(|j| j.running()).count();
-            if running >= MAX_RUNNING {
-                return Err(ApiError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    kind: Kind::Locked.as_str(),
-                    message: format!("{running} jobs are running, the most this server runs at once"),
-                    hint: Some("wait for one to finish (GET /api/jobs), then ask again".into()),
-                });
-            }
+            Self::room(&table)?;
             while table.len() >= MAX_KEPT {
                 let Some(old) = table.iter().position(|j| !j.running()) else { break };
                 table.remove(old);

@@ -206,7 +206,9 @@ pub async fn restore(
     })?;
     let path = snapshot_path(req.path.as_deref().unwrap_or("/"))?;
     let overwrite = Overwrite::parse(req.overwrite.as_deref().unwrap_or("always"))?;
-    // refusals are answered now, before any job: nothing is made outside the roots
+    // refusals are answered now, before any job: nothing is made outside the roots, and
+    // nothing at all when no job could run now
+    state.work.jobs.has_room()?;
     let st = state.clone();
     let (target, dry_run) = (req.target.clone(), req.dry_run);
     let reached = super::api::blocking(move || Ok(reach(&st.work.roots, &target, dry_run))).await??;

@@ -226,7 +226,7 @@ fn a_restore_job_reports_progress_and_restores_the_snapshot_inside_a_root() {
 }
 
 #[test]
-fn a_slow_restore_sends_live_progress_before_its_report() {
+fn a_slow_restore_sends_live_progress_and_a_third_job_waits_its_turn() {
     // storage read at 512 KiB/s (`--limit-download`, which lets a transfer start at once and
     // makes the next one wait for it): a snapshot in two packs, 3 MiB and 1 MiB, takes seconds
     // to restore, so the stream must carry progress while the job runs, not only at its end
@@ -241,9 +241,24 @@ fn a_slow_restore_sends_live_progress_before_its_report() {
         &s,
         serde_json::json!({"snapshot": "latest", "path": src.to_str().unwrap(), "target": target.to_str().unwrap()}),
     );
+    // while it runs, a second job is taken and a third refused: two at once, the most
+    let second = restore_job(
+        &s,
+        serde_json::json!({"snapshot": "latest", "path": src.to_str().unwrap(), "target": root.join("second").to_str().unwrap(), "dry_run": true}),
+    );
+    let third = post_json(
+        &format!("{}/api/restore", s.base),
+        &[("Authorization", &bearer(&s))],
+        &serde_json::json!({"snapshot": "latest", "target": root.join("third").to_str().unwrap()}),
+    );
+    assert_eq!(third.status, 503, "{}", String::from_utf8_lossy(&third.body));
+    assert_eq!(third.json()["error"]["kind"], "locked");
+    assert!(third.json()["error"]["hint"].as_str().unwrap().contains("wait"), "{}", third.json());
+    assert!(!root.join("third").exists(), "a refused job writes nothing");
     let evs = events(&s, &job);
     let (last, view) = evs.last().unwrap();
     assert_eq!(last, "done", "{evs:?}");
+    assert_eq!(events(&s, &second).pop().unwrap().0, "done");
     let live: Vec<&Value> = evs
         .iter()
         .filter(|(n, p)| n == "progress" && p["percent_done"].as_f64().is_some_and(|f| f < 1.0))

@@ -120,9 +120,19 @@ fn in_chromium_a_user_logs_in_filters_snapshots_browses_sorts_pages_and_download
     b.click("main table a[href$='%2Fmany']");
     b.wait_text(".pager", "1–200 of 450");
     assert_eq!(b.find_all("main table tbody tr").len(), 200);
+    // on the first page "First" and "Previous" are inert labels, not links that go nowhere
+    assert_eq!(b.find_all(".pager a").len(), 2, "only Next and Last lead somewhere");
+    assert_eq!(b.find_all(".pager span[aria-disabled=true]").len(), 2);
     b.click(".pager a[rel=next]");
     b.wait_text(".pager", "201–400 of 450");
     b.wait_text("main table tbody tr:first-child", "entry-0200");
+    assert_eq!(b.find_all(".pager a").len(), 4, "every way is open in the middle");
+    // the last page: Next and Last are inert
+    b.click(".pager a[rel=next]");
+    b.wait_text(".pager", "401–450 of 450");
+    assert_eq!(b.find_all(".pager a").len(), 2);
+    b.click(".pager a[rel=prev]");
+    b.wait_text(".pager", "201–400 of 450");
     b.screenshot("browse-paged");
     b.assert_no_console_errors("browse, second page");
     drop(b);

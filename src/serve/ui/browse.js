@@ -90,10 +90,10 @@ export async function render(view, route, alive) {
   const pager = page.total > PAGE ? h('nav', { class: 'pager', 'aria-label': 'pages' },
     h('span', { class: 'muted' }, `${num(offset + 1)}–${num(last)} of ${num(page.total)}`),
     h('div', { class: 'actions' },
-      h('a', { class: 'button', href: withParams(route, { offset: 0 }), 'aria-disabled': offset === 0 ? 'true' : null }, '« First'),
-      h('a', { class: 'button', href: withParams(route, { offset: Math.max(0, offset - PAGE) || '' }), rel: 'prev' }, '‹ Previous'),
-      h('a', { class: 'button', href: withParams(route, { offset: last < page.total ? offset + PAGE : offset }), rel: 'next' }, 'Next ›'),
-      h('a', { class: 'button', href: withParams(route, { offset: Math.floor((page.total - 1) / PAGE) * PAGE }) }, 'Last »'))) : null;
+      pageLink('« First', withParams(route, { offset: 0 }), offset > 0, null),
+      pageLink('‹ Previous', withParams(route, { offset: Math.max(0, offset - PAGE) || '' }), offset > 0, 'prev'),
+      pageLink('Next ›', withParams(route, { offset: offset + PAGE }), last < page.total, 'next'),
+      pageLink('Last »', withParams(route, { offset: Math.floor((page.total - 1) / PAGE) * PAGE }), last < page.total, null))) : null;
   put(view, 
     pageHead(`Snapshot ${s.short_id}`, `${s.hostname} · ${when(s.time)} · ${s.paths.join(', ')}`,
       h('a', { class: 'button', href: archiveHref(s.id, path, 'tar'), download: '' }, 'Download .tar'),
@@ -140,4 +140,12 @@ export async function history(view, route, alive) {
   ], [...hist.versions].reverse(), { empty: `${path} is in none of the ${num(hist.snapshots_searched)} snapshots searched.` });
   put(view, head, card(null, form),
     card(`${path}: ${hist.versions.length} version${hist.versions.length === 1 ? '' : 's'} in ${num(hist.snapshots_searched)} snapshots`, rows));
+}
+
+// A pager button: a link where it leads somewhere, else an inert, announced-as-disabled label
+// (not a link, so neither a click nor Enter moves).
+function pageLink(label, href, enabled, rel) {
+  return enabled
+    ? h('a', { class: 'button', href, rel }, label)
+    : h('span', { class: 'button', 'aria-disabled': 'true' }, label);
 }
