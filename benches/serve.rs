@@ -9,8 +9,7 @@
 //!   does), one distinct root tree per run. By default a generated tree of 3,000 text files
 //!   (2–8 KiB, 60 directories, ~15 MB), 20 runs, 3 files rewritten between them. With
 //!   `ARCA_BENCH_SERVE_TREE=DIR` (e.g. an unpacked linux source tree) a copy of DIR instead
-//!   (hard links where DIR is on the same file system, so DIR itself is never written; a
-//!   rewritten file is unlinked first), `ARCA_BENCH_SERVE_BACKUPS` runs (default 10), between
+//!   (copied, so DIR is never written), `ARCA_BENCH_SERVE_BACKUPS` runs (default 10), between
 //!   runs its top-level `Makefile` and two other files chosen by the run's number get a line
 //!   appended (a release's version bump and two patches);
 //! - 1,000 snapshots of it saved with `Repository::save_snapshot`, one an hour back from now,
@@ -121,21 +120,23 @@ impl Tree {
         Tree { path, files: vec![], backups: BACKUPS, history: "d07/f0003.txt", given: false }
     }
 
-    /// A copy of `from` under `dir`, linked file by file where the file system allows it.
+    /// A copy of `from` under `dir` (never `from` itself: the runs rewrite files).
     fn given(from: &Path, dir: &Path) -> Tree {
         let name = from.file_name().map_or_else(|| "tree".into(), |n| n.to_os_string());
         let path = dir.join(name);
         let mut files = vec![];
-        let (mut linked, mut copied) = (0usize, 0usize);
-        copy_tree(from, &path, Path::new(""), &mut files, &mut linked, &mut copied);
+        let (mut bytes, t) = (0u64, Instant::now());
+        copy_tree(from, &path, Path::new(""), &mut files, &mut bytes);
         assert!(path.join("Makefile").is_file(), "{}: no top-level Makefile to take the history of", from.display());
         let backups =
             std::env::var("ARCA_BENCH_SERVE_BACKUPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10usize).max(1);
         eprintln!(
-            "serve bench: tree {} copied to {} ({} files: {linked} linked, {copied} copied)",
+            "serve bench: tree {} copied to {} ({} files, {:.0} MB, {:.1} s)",
             from.display(),
             path.display(),
-            files.len()
+            files.len(),
+            bytes as f64 / 1e6,
+            t.elapsed().as_secs_f64()
         );
         Tree { path, files, backups, history: "Makefile", given: true }
     }
@@ -156,17 +157,16 @@ impl Tree {
             let f = self.path.join(rel);
             let mut body = std::fs::read(&f).expect("read");
             body.extend_from_slice(format!("# arca serve bench, run {k}\n").as_bytes());
-            // a linked file shares its inode with the given tree: unlink, then write a new one
-            std::fs::remove_file(&f).expect("unlink");
             std::fs::write(&f, body).expect("rewrite");
         }
     }
 }
 
 /// Recreates the directory `from` at `to`: directories made, symlinks recreated, regular files
-/// hard-linked (copied where linking fails, e.g. across file systems); `rel` is `to`'s path
-/// relative to the copy's root, for `files`.
-fn copy_tree(from: &Path, to: &Path, rel: &Path, files: &mut Vec<PathBuf>, linked: &mut usize, copied: &mut usize) {
+/// copied (not hard-linked: a file with two links is a hard link to the archiver, and the
+/// restore sizes would count every file by inode); `rel` is `to`'s path relative to the copy's
+/// root, for `files`.
+fn copy_tree(from: &Path, to: &Path, rel: &Path, files: &mut Vec<PathBuf>, bytes: &mut u64) {
     std::fs::create_dir_all(to).expect("mkdir");
     let mut entries: Vec<_> = std::fs::read_dir(from).expect("read_dir").map(|e| e.expect("entry")).collect();
     entries.sort_by_key(|e| e.file_name());
@@ -174,16 +174,11 @@ fn copy_tree(from: &Path, to: &Path, rel: &Path, files: &mut Vec<PathBuf>, linke
         let (src, dst, r) = (e.path(), to.join(e.file_name()), rel.join(e.file_name()));
         let kind = e.file_type().expect("file type");
         if kind.is_dir() {
-            copy_tree(&src, &dst, &r, files, linked, copied);
+            copy_tree(&src, &dst, &r, files, bytes);
         } else if kind.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst).expect("symlink");
         } else if kind.is_file() {
-            if std::fs::hard_link(&src, &dst).is_ok() {
-                *linked += 1;
-            } else {
-                std::fs::copy(&src, &dst).expect("copy");
-                *copied += 1;
-            }
+            *bytes += std::fs::copy(&src, &dst).expect("copy");
             files.push(r);
         }
     }
