@@ -4,25 +4,34 @@
 //! server-side time), each route warm (asked once before timing, as a UI would have).
 //!
 //! The repository, built here through the library into a temporary directory:
-//! - a real tree of 3,000 text files (2–8 KiB, 60 directories, ~15 MB), backed up by
-//!   `archiver::backup` 20 times, 3 files rewritten between runs (each run with the previous
-//!   tree as parent, as `arca backup` does): 20 distinct root trees;
+//! - the tree the 1,000 snapshots are of, backed up by `archiver::backup` several times, a few
+//!   files rewritten between runs (each run with the previous tree as parent, as `arca backup`
+//!   does), one distinct root tree per run. By default a generated tree of 3,000 text files
+//!   (2–8 KiB, 60 directories, ~15 MB), 20 runs, 3 files rewritten between them. With
+//!   `ARCA_BENCH_SERVE_TREE=DIR` (e.g. an unpacked linux source tree) a copy of DIR instead
+//!   (copied, so DIR is never written), `ARCA_BENCH_SERVE_BACKUPS` runs (default 10), between
+//!   runs its top-level `Makefile` and two other files chosen by the run's number get a line
+//!   appended (a release's version bump and two patches);
 //! - 1,000 snapshots of it saved with `Repository::save_snapshot`, one an hour back from now,
-//!   on four hosts in turn, snapshot `i` holding tree `i / 50` with that backup's summary:
-//!   what 1,000 hourly backups of a slowly changing tree look like, without running 1,000;
+//!   on four hosts in turn, snapshot `i` holding the tree of run `i * runs / 1000` with that
+//!   run's summary: what 1,000 hourly backups of a slowly changing tree look like, without
+//!   running 1,000;
 //! - one snapshot (host `wide`) of a directory of 100,000 empty files, one backup;
 //! - one snapshot (host `big`) of one file of random bytes (`ARCA_BENCH_SERVE_MIB`, default
 //!   2048 MiB), one backup.
 //!
-//! Timed (criterion, medians in its report): `GET /api/dashboard`; the listing of the
-//! backed-up directory of the newest of the 1,000 snapshots (`/tree?path=SRC`, its 60
-//! directories); the first page (1,000 entries) of the 100,000-entry directory; one file's
-//! version history once the `find` catalog is warm. Then, not by criterion: the big file
-//! downloaded over HTTP into a file against `arca restore` of the same snapshot (median of 3
-//! each, the repository in the page cache for both), and the server's resident memory
-//! (`VmRSS`, `VmHWM` from /proc) after all of it.
+//! Timed (criterion, medians in its report; group `serve`, or `serve_tree` with a given tree):
+//! `GET /api/dashboard`; the listing of the backed-up directory of the newest of the 1,000
+//! snapshots (`/tree?path=SRC`: the generated tree's 60 directories, or the given tree's top
+//! level); the first page (1,000 entries) of the 100,000-entry directory; one file's version
+//! history once the `find` catalog is warm (`SRC/d07/f0003.txt`, or the given tree's
+//! `Makefile`, rewritten in every run). Then, not by criterion: the big file downloaded over
+//! HTTP into a file against `arca restore` of the same snapshot (median of 3 each, the
+//! repository in the page cache for both), and the server's resident memory (`VmRSS`,
+//! `VmHWM` from /proc) after all of it.
 //!
-//! `cargo bench --bench serve` (results of 2026-12-07 in `benches/results/serve-2026-12-07.md`).
+//! `cargo bench --bench serve`, or `ARCA_BENCH_SERVE_TREE=/path/to/linux cargo bench --bench
+//! serve` (results of 2026-12-07 in `benches/results/serve-2026-12-07.md`).
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)] // a benchmark whose setup fails has nothing to measure
 
 mod common;
@@ -50,6 +59,9 @@ struct Built {
     dir: tempfile::TempDir,
     repo: PathBuf,
     src: PathBuf,
+    /// The timed history's file, relative to `src`.
+    history: &'static str,
+    given: bool,
     wide: PathBuf,
     newest: String,
     wide_id: String,
@@ -83,19 +95,104 @@ fn snapshot(path: &Path, host: &str, time: chrono::DateTime<chrono::Utc>, tree: 
     }
 }
 
+/// The tree the 1,000 snapshots are of, and how it changes between its backups.
+struct Tree {
+    path: PathBuf,
+    /// Its regular files, relative, in a stable order: the pool of the real tree's rewrites.
+    files: Vec<PathBuf>,
+    backups: usize,
+    /// Relative path of the file whose history is timed.
+    history: &'static str,
+    given: bool,
+}
+
+impl Tree {
+    fn generated(dir: &Path, rng: &mut XorShift) -> Tree {
+        let path = dir.join("src");
+        for d in 0..60 {
+            let sub = path.join(format!("d{d:02}"));
+            std::fs::create_dir_all(&sub).expect("mkdir");
+            for f in 0..50 {
+                let n = 2048 + (rng.next() % 6144) as usize;
+                std::fs::write(sub.join(format!("f{f:04}.txt")), text(n, rng)).expect("write");
+            }
+        }
+        Tree { path, files: vec![], backups: BACKUPS, history: "d07/f0003.txt", given: false }
+    }
+
+    /// A copy of `from` under `dir` (never `from` itself: the runs rewrite files).
+    fn given(from: &Path, dir: &Path) -> Tree {
+        let name = from.file_name().map_or_else(|| "tree".into(), |n| n.to_os_string());
+        let path = dir.join(name);
+        let mut files = vec![];
+        let (mut bytes, t) = (0u64, Instant::now());
+        copy_tree(from, &path, Path::new(""), &mut files, &mut bytes);
+        assert!(path.join("Makefile").is_file(), "{}: no top-level Makefile to take the history of", from.display());
+        let backups =
+            std::env::var("ARCA_BENCH_SERVE_BACKUPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10usize).max(1);
+        eprintln!(
+            "serve bench: tree {} copied to {} ({} files, {:.0} MB, {:.1} s)",
+            from.display(),
+            path.display(),
+            files.len(),
+            bytes as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+        Tree { path, files, backups, history: "Makefile", given: true }
+    }
+
+    /// The changes between backup `k - 1` and backup `k`.
+    fn rewrite(&self, k: usize, rng: &mut XorShift) {
+        if !self.given {
+            for j in 0..3 {
+                let f = self.path.join(format!("d{:02}/f{:04}.txt", (k * 7 + j) % 60, (k * 13 + j) % 50));
+                std::fs::write(f, text(3000 + k * 10, rng)).expect("rewrite");
+            }
+            return;
+        }
+        let n = self.files.len();
+        let picked =
+            [PathBuf::from("Makefile"), self.files[(k * 7919) % n].clone(), self.files[(k * 104_729 + 1) % n].clone()];
+        for rel in picked {
+            let f = self.path.join(rel);
+            let mut body = std::fs::read(&f).expect("read");
+            body.extend_from_slice(format!("# arca serve bench, run {k}\n").as_bytes());
+            std::fs::write(&f, body).expect("rewrite");
+        }
+    }
+}
+
+/// Recreates the directory `from` at `to`: directories made, symlinks recreated, regular files
+/// copied (not hard-linked: a file with two links is a hard link to the archiver, and the
+/// restore sizes would count every file by inode); `rel` is `to`'s path relative to the copy's
+/// root, for `files`.
+fn copy_tree(from: &Path, to: &Path, rel: &Path, files: &mut Vec<PathBuf>, bytes: &mut u64) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    let mut entries: Vec<_> = std::fs::read_dir(from).expect("read_dir").map(|e| e.expect("entry")).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let (src, dst, r) = (e.path(), to.join(e.file_name()), rel.join(e.file_name()));
+        let kind = e.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&src, &dst, &r, files, bytes);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst).expect("symlink");
+        } else if kind.is_file() {
+            *bytes += std::fs::copy(&src, &dst).expect("copy");
+            files.push(r);
+        }
+    }
+}
+
 fn build() -> Built {
     let t = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rng = XorShift(7);
-    let src = dir.path().join("src");
-    for d in 0..60 {
-        let sub = src.join(format!("d{d:02}"));
-        std::fs::create_dir_all(&sub).expect("mkdir");
-        for f in 0..50 {
-            let n = 2048 + (rng.next() % 6144) as usize;
-            std::fs::write(sub.join(format!("f{f:04}.txt")), text(n, &mut rng)).expect("write");
-        }
-    }
+    let tree = match std::env::var_os("ARCA_BENCH_SERVE_TREE") {
+        Some(from) => Tree::given(Path::new(&from), dir.path()),
+        None => Tree::generated(dir.path(), &mut rng),
+    };
+    let src = tree.path.clone();
     let repo_path = dir.path().join("repo");
     let backend = arca::backend::open(&Location::Local(repo_path.clone()), &[]).expect("backend");
     let repo =
@@ -103,14 +200,21 @@ fn build() -> Built {
 
     let mut trees = vec![];
     let mut parent = None;
-    for k in 0..BACKUPS {
+    for k in 0..tree.backups {
         if k > 0 {
-            for j in 0..3 {
-                let f = src.join(format!("d{:02}/f{:04}.txt", (k * 7 + j) % 60, (k * 13 + j) % 50));
-                std::fs::write(f, text(3000 + k * 10, &mut rng)).expect("rewrite");
-            }
+            tree.rewrite(k, &mut rng);
         }
+        let run = Instant::now();
         let out = backup(&repo, &src, parent);
+        if tree.given {
+            eprintln!(
+                "serve bench: backup {k}: {:.1} s ({} files, {} new, {} changed)",
+                run.elapsed().as_secs_f64(),
+                out.summary.total_files_processed,
+                out.summary.files_new,
+                out.summary.files_changed
+            );
+        }
         parent = Some(out.tree);
         trees.push((out.tree, out.summary));
     }
@@ -120,12 +224,12 @@ fn build() -> Built {
     let hosts = ["laptop", "desktop", "server", "nas"];
     let mut newest = String::new();
     for i in 0..SNAPSHOTS {
-        let (tree, summary) = trees[i * BACKUPS / SNAPSHOTS].clone();
+        let (tree, summary) = trees[i * trees.len() / SNAPSHOTS].clone();
         let time = now - chrono::Duration::hours((SNAPSHOTS - i) as i64);
         let id = repo.save_snapshot(&snapshot(&src, hosts[i % 4], time, tree, summary), &flushed, &lock).expect("save");
         newest = id.to_hex();
     }
-    eprintln!("serve bench: {SNAPSHOTS} snapshots of {BACKUPS} trees in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("serve bench: {SNAPSHOTS} snapshots of {} trees in {:.1} s", trees.len(), t.elapsed().as_secs_f64());
 
     let wide = dir.path().join("wide");
     std::fs::create_dir_all(&wide).expect("mkdir");
@@ -156,7 +260,18 @@ fn build() -> Built {
         .to_hex();
     drop(lock);
     eprintln!("serve bench: + a file of {mib} MiB, {:.1} s in all", t.elapsed().as_secs_f64());
-    Built { repo: repo_path, src, wide, newest, wide_id, big_id, big_bytes: (mib * MIB) as u64, dir }
+    Built {
+        repo: repo_path,
+        src,
+        history: tree.history,
+        given: tree.given,
+        wide,
+        newest,
+        wide_id,
+        big_id,
+        big_bytes: (mib * MIB) as u64,
+        dir,
+    }
 }
 
 fn arca(b: &Built) -> Command {
@@ -254,7 +369,7 @@ fn serve(c: &mut Criterion) {
             "first_page_of_100k_entries",
             format!("/api/snapshots/{}/tree?path={}", b.wide_id, enc(&b.wide.to_string_lossy())),
         ),
-        ("history_warm_catalog", format!("/api/history?path={src}/d07/f0003.txt")),
+        ("history_warm_catalog", format!("/api/history?path={src}/{}", enc(b.history))),
     ];
     for (name, path) in &routes {
         let t = Instant::now();
@@ -266,7 +381,8 @@ fn serve(c: &mut Criterion) {
             body.len()
         );
     }
-    let mut g = c.benchmark_group("serve");
+    // its own group with a given tree, so criterion compares like with like
+    let mut g = c.benchmark_group(if b.given { "serve_tree" } else { "serve" });
     g.sample_size(30).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
     for (name, path) in &routes {
         g.bench_function(*name, |bench| bench.iter(|| fetch(&agent, &s, path)));
