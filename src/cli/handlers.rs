@@ -384,7 +384,7 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
     };
     let mut nodes = vec![];
     let info = commands::ls::run(&repo, &cmd, &mut |n| nodes.push(n))?;
-    sort_ls(&mut nodes, a.sort, a.reverse);
+    commands::ls::sort_nodes(&mut nodes, ls_sort_key(a.sort), a.reverse);
     if out.json {
         let mut v = serde_json::to_value(&info).unwrap_or_default();
         v["struct_type"] = "snapshot".into();
@@ -399,23 +399,16 @@ fn ls(s: &Settings, out: Out, a: LsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// `ls --sort KEY [--reverse]` (restic's): a stable sort, so entries with equal keys keep the
-/// tree's order; `name` is the tree's order itself. Times compare as instants (the nodes carry
-/// them as RFC 3339 text with the local offset, so as text only within one offset).
-fn sort_ls(nodes: &mut [commands::ls::LsNode], by: LsSort, reverse: bool) {
-    use commands::ls::LsNode;
-    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
-    let ext = |n: &LsNode| std::path::Path::new(&n.name).extension().map(|e| e.to_os_string());
+/// The command line's sort key as the verb's.
+fn ls_sort_key(by: LsSort) -> commands::ls::SortKey {
+    use commands::ls::SortKey;
     match by {
-        LsSort::Name => {}
-        LsSort::Size => nodes.sort_by_key(|n| n.size),
-        LsSort::Time | LsSort::Mtime => nodes.sort_by_key(|n| instant(&n.mtime)),
-        LsSort::Atime => nodes.sort_by_key(|n| instant(&n.atime)),
-        LsSort::Ctime => nodes.sort_by_key(|n| instant(&n.ctime)),
-        LsSort::Extension => nodes.sort_by_key(ext),
-    }
-    if reverse {
-        nodes.reverse();
+        LsSort::Name => SortKey::Name,
+        LsSort::Size => SortKey::Size,
+        LsSort::Time | LsSort::Mtime => SortKey::Mtime,
+        LsSort::Atime => SortKey::Atime,
+        LsSort::Ctime => SortKey::Ctime,
+        LsSort::Extension => SortKey::Extension,
     }
 }
 

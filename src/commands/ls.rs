@@ -31,6 +31,37 @@ pub struct LsNode {
     pub struct_type: &'static str,
 }
 
+/// What `ls --sort` (and the server's tree listing) orders a directory by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// The tree's own order.
+    Name,
+    Size,
+    Mtime,
+    Atime,
+    Ctime,
+    Extension,
+}
+
+/// restic's `ls --sort KEY [--reverse]`: a stable sort, so entries with equal keys keep the
+/// tree's order; `Name` is the tree's order itself. Times compare as instants (the nodes carry
+/// them as RFC 3339 text with the local offset, so as text only within one offset).
+pub fn sort_nodes(nodes: &mut [LsNode], by: SortKey, reverse: bool) {
+    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let ext = |n: &LsNode| std::path::Path::new(&n.name).extension().map(|e| e.to_os_string());
+    match by {
+        SortKey::Name => {}
+        SortKey::Size => nodes.sort_by_key(|n| n.size),
+        SortKey::Mtime => nodes.sort_by_key(|n| instant(&n.mtime)),
+        SortKey::Atime => nodes.sort_by_key(|n| instant(&n.atime)),
+        SortKey::Ctime => nodes.sort_by_key(|n| instant(&n.ctime)),
+        SortKey::Extension => nodes.sort_by_key(ext),
+    }
+    if reverse {
+        nodes.reverse();
+    }
+}
+
 pub fn format_ns(ns: i64) -> String {
     format_time(Time::from_nanos(ns))
 }

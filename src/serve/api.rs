@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::paths::snapshot_path;
 use super::state::State;
 use crate::commands::file_range::{file_at, FileLayout};
-use crate::commands::ls::{list_dir, list_dir_page, LsNode};
+use crate::commands::ls::{list_dir, list_dir_page, sort_nodes, LsNode, SortKey};
 use crate::commands::select::{select_from, Filter};
 use crate::commands::snapshots::SnapshotInfo;
 use crate::error::{Error, Result};
@@ -106,18 +106,14 @@ pub struct TreePage {
     pub nodes: Vec<LsNode>,
 }
 
-fn sort_nodes(nodes: &mut [LsNode], by: &str, reverse: bool) -> Result<()> {
-    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+/// The keys the tree route sorts by (`ls --sort`'s, named as the query gives them).
+fn sort_key(by: &str) -> Result<SortKey> {
     match by {
-        "name" => {}
-        "size" => nodes.sort_by_key(|n| n.size),
-        "mtime" | "time" => nodes.sort_by_key(|n| instant(&n.mtime)),
-        other => return Err(Error::usage(format!("unknown sort key {other:?}")).hint("sort by name, size or mtime")),
+        "name" => Ok(SortKey::Name),
+        "size" => Ok(SortKey::Size),
+        "mtime" | "time" => Ok(SortKey::Mtime),
+        other => Err(Error::usage(format!("unknown sort key {other:?}")).hint("sort by name, size or mtime")),
     }
-    if reverse {
-        nodes.reverse();
-    }
-    Ok(())
 }
 
 async fn tree(
@@ -136,13 +132,13 @@ async fn tree(
     let offset = q.offset.unwrap_or(0);
     let page = blocking(move || {
         let (sid, snap) = snapshot(&state, &id)?;
-        let (sort, reverse) = (q.sort.as_deref().unwrap_or("name"), q.reverse.unwrap_or(false));
-        let (total, nodes) = if sort == "name" && !reverse {
+        let (sort, reverse) = (sort_key(q.sort.as_deref().unwrap_or("name"))?, q.reverse.unwrap_or(false));
+        let (total, nodes) = if sort == SortKey::Name && !reverse {
             // the tree's own order: only the page is formatted (a 100,000-entry directory)
             list_dir_page(&state.repo, &snap, &path, offset, limit)?
         } else {
             let mut nodes = list_dir(&state.repo, &snap, &path)?;
-            sort_nodes(&mut nodes, sort, reverse)?;
+            sort_nodes(&mut nodes, sort, reverse);
             (nodes.len(), nodes.into_iter().skip(offset).take(limit).collect())
         };
         Ok(TreePage { snapshot: SnapshotInfo::new(&sid, &snap), path, total, offset, limit, nodes })
