@@ -51,6 +51,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("cli", 6),
     // `arca serve`'s HTTP face beside the command line's (the `serve` feature), and its WebDAV view
     ("serve", 6),
+    // the jobs that run by themselves: schedules, the daemon, watch mode, notifications, metrics
+    ("automation", 6),
     // test builds only (the `testing` feature): a repository driven through commands/, as a
     // library caller drives it
     ("test_repo", 6),
@@ -72,6 +74,8 @@ pub const SAME_LAYER: &[(&str, &str)] = &[
     ("repo", "cache"),
     // `arca serve` is started from the command line
     ("cli", "serve"),
+    // `arca schedule|daemon|watch|status` and the run records are started from the command line
+    ("cli", "automation"),
 ];
 
 /// Which modules may use each pinned external crate (its Rust name), as module paths under
