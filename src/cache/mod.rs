@@ -20,6 +20,7 @@ pub mod history;
 pub mod job_state;
 pub mod key_hint;
 pub mod last_check;
+pub mod runs;
 
 mod mapped;
 mod private_dir;

@@ -48,6 +48,16 @@ pub struct Profile {
     /// Hooks for every command that runs hooks (backup, forget, prune, check).
     #[serde(default)]
     pub hooks: Hooks,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: where the jobs' metrics go after each run (`--metrics-file` wins).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsSection {
+    /// A `.prom` file for node_exporter's textfile collector.
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
