@@ -3,3 +3,4 @@
 //! (profiles are parsed in `cli`); every job itself runs as `arca -P PROFILE JOB`.
 
 pub mod metrics;
+pub mod notify;

@@ -29,6 +29,7 @@ mod locks;
 mod metrics;
 mod model_ops;
 mod mount;
+mod notify;
 mod profiles;
 mod progress;
 mod properties;
