@@ -15,6 +15,7 @@ mod mount;
 mod output;
 mod profile;
 mod profile_apply;
+mod profile_schedule;
 mod progress;
 mod render;
 #[cfg(test)]
