@@ -154,6 +154,11 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             "memory: is a test backend: this repository lives for this one command and is gone when it ends",
         );
     }
+    // the guard: one run of a profile's job at a time, taken before its hooks
+    let _guard = match guard(&cli, &settings) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
     let runner = match hooks {
         Some((name, h, profiles)) if !h.is_empty() => {
             match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {
@@ -188,6 +193,49 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         r.after(code, error.as_deref(), &settings.facts());
     }
     code
+}
+
+/// The job a profile-driven command is (`-P` given and the verb one a schedule runs).
+fn profile_job(cli: &args::Cli) -> Option<crate::automation::job::Job> {
+    use crate::automation::job::Job;
+    if cli.global.profiles.is_empty() {
+        return None;
+    }
+    match &cli.command {
+        args::Command::Backup(_) => Some(Job::Backup),
+        args::Command::Forget(_) => Some(Job::Forget),
+        args::Command::Prune(_) => Some(Job::Prune),
+        args::Command::Check(_) => Some(Job::Check),
+        args::Command::Copy(_) => Some(Job::Copy),
+        _ => None,
+    }
+}
+
+/// The profile job's lock in its job state directory; another run holding it is exit 11.
+fn guard(cli: &args::Cli, settings: &settings::Settings) -> Result<Option<crate::cache::job_lock::JobLock>, Error> {
+    let Some(job) = profile_job(cli) else { return Ok(None) };
+    let profiles = &cli.global.profiles;
+    let root = settings.cache_root.clone().or_else(crate::cache::Cache::default_root).ok_or_else(|| {
+        Error::usage("no cache directory for the job state of a profile's run").hint("give --cache-dir DIR")
+    })?;
+    let dir = crate::cache::job_state::profile_dir(&root, profiles)?;
+    match crate::cache::job_lock::JobLock::try_acquire(&dir, job.name())? {
+        Some(lock) => Ok(Some(lock)),
+        None => {
+            let words: Vec<String> =
+                profiles.iter().map(|p| format!("-P {}", crate::automation::job::shell_quote(p))).collect();
+            let pid = crate::cache::job_lock::JobLock::holder(&dir, job.name())
+                .map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
+            Err(Error::new(
+                Kind::Locked,
+                format!("another `arca {} {job}` is already running ({pid})", words.join(" ")),
+            )
+            .hint(format!(
+                "wait for it to end; this run did nothing (its lock: {})",
+                dir.join(format!("{job}.lock")).display()
+            )))
+        }
+    }
 }
 
 /// `--cleanup-cache` (restic's): after the command, whether it succeeded or not, the caches

@@ -45,6 +45,7 @@ mod restore_race;
 mod rewrite;
 mod rotate;
 mod roundtrip;
+mod schedule;
 mod secrets;
 #[cfg(feature = "serve")]
 mod serve;
