@@ -21,6 +21,7 @@ pub mod job_lock;
 pub mod job_state;
 pub mod key_hint;
 pub mod last_check;
+pub mod runs;
 
 mod mapped;
 mod private_dir;

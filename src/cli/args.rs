@@ -85,6 +85,9 @@ pub struct Global {
     /// Take no lock (commands that only read; for a read-only repository)
     #[arg(long, global = true)]
     pub no_lock: bool,
+    /// After each job a profile runs, write the jobs' metrics here in Prometheus text format (node_exporter's textfile collector)
+    #[arg(long, value_name = "FILE", env = "ARCA_METRICS_FILE", global = true)]
+    pub metrics_file: Option<PathBuf>,
     /// Target pack size: MiB, or a size like 64M (at init the repository's; later at most that)
     #[arg(long, value_name = "SIZE", env = "ARCA_PACK_SIZE", global = true)]
     pub pack_size: Option<String>,

@@ -272,6 +272,7 @@ pub(super) fn backup_facts(report: &commands::backup::BackupReport) -> Vec<(Stri
         ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
         ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
         ("ARCA_DATA_ADDED", report.data_added.to_string()),
+        ("ARCA_DATA_ADDED_PACKED", report.data_added_packed.to_string()),
         ("ARCA_TOTAL_BYTES", report.total_bytes_processed.to_string()),
         ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
     ]

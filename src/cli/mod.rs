@@ -21,6 +21,7 @@ mod render;
 #[cfg(test)]
 mod restic_compat;
 mod rewrite;
+mod run_record;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;
@@ -159,6 +160,11 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         Ok(g) => g,
         Err(e) => return fail(e),
     };
+    // a job a profile drives leaves a record (for `arca status`, the metrics, notifications)
+    let run = run_record::job_of(&cli.command)
+        .filter(|_| !cli.global.profiles.is_empty())
+        .map(|job| run_record::Run::begin(job, &cli.global.profiles));
+    let metrics_file = cli.global.metrics_file.clone();
     let runner = match hooks {
         Some((name, h, profiles)) if !h.is_empty() => {
             match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {
@@ -173,6 +179,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             let msg = e.message.clone();
             let code = fail(e);
             r.after(code, Some(&msg), &[]);
+            finish(&settings, out, run.as_ref(), code, Some(&msg), metrics_file.as_deref());
             return code;
         }
     }
@@ -192,6 +199,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     if let Some(r) = &runner {
         r.after(code, error.as_deref(), &settings.facts());
     }
+    finish(&settings, out, run.as_ref(), code, error.as_deref(), metrics_file.as_deref());
     code
 }
 
@@ -235,6 +243,24 @@ fn guard(cli: &args::Cli, settings: &settings::Settings) -> Result<Option<crate:
                 dir.join(format!("{job}.lock")).display()
             )))
         }
+    }
+}
+
+/// After a job: its record, then the metrics file. Neither changes the exit code.
+fn finish(
+    settings: &settings::Settings,
+    out: Out,
+    run: Option<&run_record::Run>,
+    code: u8,
+    error: Option<&str>,
+    metrics_file: Option<&std::path::Path>,
+) {
+    if let Some(run) = run {
+        let record = run.record(settings, code, error);
+        run.save(settings, out, &record);
+    }
+    if let (Some(path), Some(_)) = (metrics_file, run) {
+        run_record::write_metrics(settings, out, path);
     }
 }
 

@@ -54,6 +54,16 @@ pub struct Profile {
     /// `[schedule.<job>]`: when `arca schedule install` and `arca daemon` run each job.
     #[serde(default)]
     pub schedule: super::profile_schedule::ScheduleSections,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: where the jobs' metrics go after each run (`--metrics-file` wins).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsSection {
+    /// A `.prom` file for node_exporter's textfile collector.
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]

@@ -26,6 +26,7 @@ mod groups;
 mod hostile;
 mod library;
 mod locks;
+mod metrics;
 mod model_ops;
 mod mount;
 mod profiles;

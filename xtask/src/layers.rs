@@ -122,6 +122,8 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("fastcdc", &["chunker"]),
     ("zstd", &["codec"]),
     ("serde_cbor", &["codec"]),
+    // The jobs' metrics in Prometheus text; notifications over HTTP and SMTP.
+    ("prometheus_client", &["automation::metrics"]),
     // Signal handling is platform code.
     ("ctrlc", &["platform"]),
 ];
