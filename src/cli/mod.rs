@@ -156,7 +156,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         );
     }
     // the guard: one run of a profile's job at a time, taken before its hooks
-    let _guard = match guard(&cli, &settings) {
+    let _guard = match guard(&cli, &settings, out) {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
@@ -220,20 +220,31 @@ fn profile_job(cli: &args::Cli) -> Option<crate::automation::job::Job> {
 }
 
 /// The profile job's lock in its job state directory; another run holding it is exit 11.
-fn guard(cli: &args::Cli, settings: &settings::Settings) -> Result<Option<crate::cache::job_lock::JobLock>, Error> {
+/// A lock that cannot be taken at all (no cache directory, a state directory or lock file
+/// that is not private: a symlink, a FIFO) is a warning and the job runs unguarded: the
+/// repository's own locks still keep it whole, and a backup that does not run is the worse
+/// failure.
+fn guard(
+    cli: &args::Cli,
+    settings: &settings::Settings,
+    out: Out,
+) -> Result<Option<crate::cache::job_lock::JobLock>, Error> {
+    use crate::cache::job_lock::JobLock;
     let Some(job) = profile_job(cli) else { return Ok(None) };
     let profiles = &cli.global.profiles;
-    let root = settings.cache_root.clone().or_else(crate::cache::Cache::default_root).ok_or_else(|| {
-        Error::usage("no cache directory for the job state of a profile's run").hint("give --cache-dir DIR")
-    })?;
-    let dir = crate::cache::job_state::profile_dir(&root, profiles)?;
-    match crate::cache::job_lock::JobLock::try_acquire(&dir, job.name())? {
-        Some(lock) => Ok(Some(lock)),
-        None => {
+    let dir = settings
+        .cache_root
+        .clone()
+        .or_else(crate::cache::Cache::default_root)
+        .ok_or_else(|| Error::usage("no cache directory (give --cache-dir)"))
+        .and_then(|root| crate::cache::job_state::profile_dir(&root, profiles));
+    match dir.and_then(|dir| JobLock::try_acquire(&dir, job.name()).map(|l| (dir, l))) {
+        Ok((_, Some(lock))) => Ok(Some(lock)),
+        Ok((dir, None)) => {
             let words: Vec<String> =
                 profiles.iter().map(|p| format!("-P {}", crate::automation::job::shell_quote(p))).collect();
-            let pid = crate::cache::job_lock::JobLock::holder(&dir, job.name())
-                .map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
+            let pid =
+                JobLock::holder(&dir, job.name()).map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
             Err(Error::new(
                 Kind::Locked,
                 format!("another `arca {} {job}` is already running ({pid})", words.join(" ")),
@@ -242,6 +253,10 @@ fn guard(cli: &args::Cli, settings: &settings::Settings) -> Result<Option<crate:
                 "wait for it to end; this run did nothing (its lock: {})",
                 dir.join(format!("{job}.lock")).display()
             )))
+        }
+        Err(e) => {
+            out.warning("job lock", &format!("this run is not guarded against a second one at once: {e}"));
+            Ok(None)
         }
     }
 }

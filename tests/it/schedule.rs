@@ -72,5 +72,16 @@ fn a_second_run_of_a_profiles_job_exits_11_naming_the_first_and_a_third_runs_aft
     // the lock went with the first run: a third runs (its hook passes at once now)
     env.ok(&["-P", "p", "backup", "-q"]);
     assert_eq!(env.snapshot_ids().len(), 2);
+    // a lock file swapped for a symlink is never followed: a warning, and the backup still runs
+    let lock = env.path("cache/arca/jobs/p/backup.lock");
+    assert!(lock.is_file(), "{}", lock.display());
+    let target = env.path("target");
+    write(&target, b"untouched");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let o = env.run(&["-P", "p", "backup", "-q"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("not guarded") && stderr(&o).contains("backup.lock"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
     env.check();
 }
