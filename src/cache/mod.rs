@@ -17,6 +17,7 @@
 
 pub mod caches;
 pub mod history;
+pub mod job_lock;
 pub mod job_state;
 pub mod key_hint;
 pub mod last_check;

@@ -16,6 +16,7 @@ mod output;
 mod profile;
 mod profile_apply;
 mod profile_notify;
+mod profile_schedule;
 mod progress;
 mod render;
 #[cfg(test)]
@@ -155,6 +156,11 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             "memory: is a test backend: this repository lives for this one command and is gone when it ends",
         );
     }
+    // the guard: one run of a profile's job at a time, taken before its hooks
+    let _guard = match guard(&cli, &settings, out) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
     // a job a profile drives leaves a record (for `arca status`, the metrics, notifications)
     let run = run_record::job_of(&cli.command)
         .filter(|_| !cli.global.profiles.is_empty())
@@ -206,6 +212,64 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     }
     ending.finish(&settings, out, code, error.as_deref());
     code
+}
+
+/// The job a profile-driven command is (`-P` given and the verb one a schedule runs).
+fn profile_job(cli: &args::Cli) -> Option<crate::automation::job::Job> {
+    use crate::automation::job::Job;
+    if cli.global.profiles.is_empty() {
+        return None;
+    }
+    match &cli.command {
+        args::Command::Backup(_) => Some(Job::Backup),
+        args::Command::Forget(_) => Some(Job::Forget),
+        args::Command::Prune(_) => Some(Job::Prune),
+        args::Command::Check(_) => Some(Job::Check),
+        args::Command::Copy(_) => Some(Job::Copy),
+        _ => None,
+    }
+}
+
+/// The profile job's lock in its job state directory; another run holding it is exit 11.
+/// A lock that cannot be taken at all (no cache directory, a state directory or lock file
+/// that is not private: a symlink, a FIFO) is a warning and the job runs unguarded: the
+/// repository's own locks still keep it whole, and a backup that does not run is the worse
+/// failure.
+fn guard(
+    cli: &args::Cli,
+    settings: &settings::Settings,
+    out: Out,
+) -> Result<Option<crate::cache::job_lock::JobLock>, Error> {
+    use crate::cache::job_lock::JobLock;
+    let Some(job) = profile_job(cli) else { return Ok(None) };
+    let profiles = &cli.global.profiles;
+    let dir = settings
+        .cache_root
+        .clone()
+        .or_else(crate::cache::Cache::default_root)
+        .ok_or_else(|| Error::usage("no cache directory (give --cache-dir)"))
+        .and_then(|root| crate::cache::job_state::profile_dir(&root, profiles));
+    match dir.and_then(|dir| JobLock::try_acquire(&dir, job.name()).map(|l| (dir, l))) {
+        Ok((_, Some(lock))) => Ok(Some(lock)),
+        Ok((dir, None)) => {
+            let words: Vec<String> =
+                profiles.iter().map(|p| format!("-P {}", crate::automation::job::shell_quote(p))).collect();
+            let pid =
+                JobLock::holder(&dir, job.name()).map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
+            Err(Error::new(
+                Kind::Locked,
+                format!("another `arca {} {job}` is already running ({pid})", words.join(" ")),
+            )
+            .hint(format!(
+                "wait for it to end; this run did nothing (its lock: {})",
+                dir.join(format!("{job}.lock")).display()
+            )))
+        }
+        Err(e) => {
+            out.warning("job lock", &format!("this run is not guarded against a second one at once: {e}"));
+            Ok(None)
+        }
+    }
 }
 
 /// What happens around a job a profile drives: the start ping, then its record, the metrics

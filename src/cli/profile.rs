@@ -17,6 +17,9 @@
 //! keep-daily = 7
 //! keep-weekly = 5
 //! prune = true
+//!
+//! [schedule.backup]             # see profile_schedule.rs
+//! on-calendar = "*:0/30"
 //! ```
 //!
 //! Strings may use `${VAR}` (an unset variable is an error naming the file and key) and a
@@ -48,6 +51,9 @@ pub struct Profile {
     /// Hooks for every command that runs hooks (backup, forget, prune, check).
     #[serde(default)]
     pub hooks: Hooks,
+    /// `[schedule.<job>]`: when `arca schedule install` and `arca daemon` run each job.
+    #[serde(default)]
+    pub schedule: super::profile_schedule::ScheduleSections,
     #[serde(default)]
     pub metrics: MetricsSection,
     /// Notifications after jobs and about stale sources (profile_notify.rs).
@@ -248,6 +254,10 @@ pub struct Loaded {
     pub merged: toml::Table,
     pub names: Vec<String>,
     pub files: Vec<PathBuf>,
+    /// The `[schedule.<job>]` sections, validated (calendars parsed). Read by `schedule`,
+    /// `daemon` and `status`, which come in the commits after this one.
+    #[allow(dead_code)]
+    pub schedule: Vec<crate::automation::job::ScheduledJob>,
 }
 
 pub fn load(names: &[String]) -> Result<Option<Loaded>> {
@@ -264,6 +274,7 @@ pub fn load(names: &[String]) -> Result<Option<Loaded>> {
                 .hint("see the Profiles section of the README for the format")
         })?;
         expand_table(&mut table, &path, "")?;
+        super::profile_schedule::check_file(&table, &path)?;
         warn_if_readable_secrets(&path, &table);
         merge(&mut merged, table);
         files.push(path);
@@ -272,7 +283,8 @@ pub fn load(names: &[String]) -> Result<Option<Loaded>> {
         Error::usage(format!("profile {}: {}", names.join(" + "), e.message()))
             .hint("see the Profiles section of the README for the sections and keys")
     })?;
-    Ok(Some(Loaded { profile, merged, names: names.to_vec(), files }))
+    let schedule = super::profile_schedule::jobs(&profile.schedule, &names.join(" + "))?;
+    Ok(Some(Loaded { profile, merged, names: names.to_vec(), files, schedule }))
 }
 
 fn find(name: &str) -> Result<PathBuf> {

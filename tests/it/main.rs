@@ -47,6 +47,7 @@ mod restore_race;
 mod rewrite;
 mod rotate;
 mod roundtrip;
+mod schedule;
 mod secrets;
 #[cfg(feature = "serve")]
 mod serve;
