@@ -59,6 +59,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Features => super::about::features(out),
         Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
         Command::Version => super::verbs::version(out),
+        Command::Status(a) => super::status::status(s, out, a),
         Command::List(a) => super::verbs::list(s, out, a),
         Command::Migrate(a) => super::verbs::migrate(s, out, a),
         Command::Cache(a) => super::verbs::cache(s, out, a),

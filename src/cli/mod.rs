@@ -26,6 +26,7 @@ mod run_record;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;
+mod status;
 mod verbs;
 
 use std::process::ExitCode;

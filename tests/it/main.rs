@@ -60,6 +60,7 @@ mod serve_jobs;
 #[cfg(feature = "serve")]
 mod serve_ui;
 mod source_trouble;
+mod status;
 mod storage_flags;
 mod tag;
 mod terminal;
