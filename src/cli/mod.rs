@@ -41,6 +41,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FATAL: u8 = 1;
     pub const PARTIAL: u8 = 3;
+    /// `arca status` found something to look at (a failed run, a stale source, ...).
+    pub const STATUS_WARNINGS: u8 = 4;
     pub const NO_REPOSITORY: u8 = 10;
     pub const LOCKED: u8 = 11;
     pub const WRONG_PASSWORD: u8 = 12;

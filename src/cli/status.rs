@@ -8,7 +8,7 @@
 //! that failed, was interrupted or ended with a warning, a stale source or one with no
 //! snapshot, a backup that never ran, a repository that could not be read.
 //!
-//! Exit code: 0 when there is no warning, 4 ([`WARNINGS`]) when there is one, so a monitor
+//! Exit code: 0 when there is no warning, 4 (`exit::STATUS_WARNINGS`) when there is one, so a monitor
 //! can run `arca -P p status -q || alert`; 1 as usual when status itself cannot run.
 //!
 //! `--notify` sends the profile's stale notification (`on` includes `stale`, the default) for
@@ -28,8 +28,6 @@ use crate::automation::notify::{Event, StaleSource};
 use crate::cache::runs::{self, Outcome, RunRecord};
 use crate::error::{Error, Result};
 
-/// The exit code of a status that found something to warn about.
-pub const WARNINGS: u8 = 4;
 const STALE_STATE: &str = "stale-notified.json";
 
 #[derive(Serialize)]
@@ -121,7 +119,7 @@ pub fn status(s: &Settings, out: Out, a: StatusArgs) -> Result<u8> {
     } else {
         out.text(render(&status));
     }
-    Ok(if status.warnings.is_empty() { super::exit::OK } else { WARNINGS })
+    Ok(if status.warnings.is_empty() { super::exit::OK } else { super::exit::STATUS_WARNINGS })
 }
 
 /// The newest snapshot of each `[backup] sources` path (none given: of each snapshot path).
