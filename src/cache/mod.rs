@@ -17,9 +17,11 @@
 
 pub mod caches;
 pub mod history;
+pub mod job_lock;
 pub mod job_state;
 pub mod key_hint;
 pub mod last_check;
+pub mod runs;
 
 mod mapped;
 mod private_dir;

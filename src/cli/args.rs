@@ -85,6 +85,9 @@ pub struct Global {
     /// Take no lock (commands that only read; for a read-only repository)
     #[arg(long, global = true)]
     pub no_lock: bool,
+    /// After each job a profile runs, write the jobs' metrics here in Prometheus text format (node_exporter's textfile collector)
+    #[arg(long, value_name = "FILE", env = "ARCA_METRICS_FILE", global = true)]
+    pub metrics_file: Option<PathBuf>,
     /// Target pack size: MiB, or a size like 64M (at init the repository's; later at most that)
     #[arg(long, value_name = "SIZE", env = "ARCA_PACK_SIZE", global = true)]
     pub pack_size: Option<String>,
@@ -254,6 +257,11 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
         #[arg(long, value_name = "DIR")]
         man: PathBuf,
     },
+    /// How a profile's jobs are doing: last runs, next scheduled runs, newest snapshot per source, warnings
+    #[command(
+        after_help = "Examples:\n  arca -P laptop status\n  arca -P laptop status --json | jq .warnings\n  arca -P laptop status -q   (exit 4: something to look at)\n  arca -P laptop status --notify   (tell [notify] about sources that became stale)"
+    )]
+    Status(StatusArgs),
     /// Print version information: arca's version, the platform, the format versions it reads
     #[command(after_help = "Examples:\n  arca version\n  arca version --json | jq -r .version")]
     Version,
@@ -1026,4 +1034,11 @@ pub struct CheckArgs {
     /// Use the local cache (by default check reads everything from the repository)
     #[arg(long)]
     pub with_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Send the profile's stale notifications ([notify] stale-after), once per stale source
+    #[arg(long)]
+    pub notify: bool,
 }

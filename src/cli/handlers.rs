@@ -59,6 +59,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Features => super::about::features(out),
         Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
         Command::Version => super::verbs::version(out),
+        Command::Status(a) => super::status::status(s, out, a),
         Command::List(a) => super::verbs::list(s, out, a),
         Command::Migrate(a) => super::verbs::migrate(s, out, a),
         Command::Cache(a) => super::verbs::cache(s, out, a),
@@ -272,6 +273,7 @@ pub(super) fn backup_facts(report: &commands::backup::BackupReport) -> Vec<(Stri
         ("ARCA_FILES_CHANGED", report.files_changed.to_string()),
         ("ARCA_FILES_UNMODIFIED", report.files_unmodified.to_string()),
         ("ARCA_DATA_ADDED", report.data_added.to_string()),
+        ("ARCA_DATA_ADDED_PACKED", report.data_added_packed.to_string()),
         ("ARCA_TOTAL_BYTES", report.total_bytes_processed.to_string()),
         ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
     ]

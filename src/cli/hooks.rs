@@ -11,7 +11,7 @@
 //! by line as `[run-after] …`, and these variables: `ARCA_HOOK` (the phase), `ARCA_COMMAND`,
 //! `ARCA_PROFILE`, `ARCA_REPOSITORY`, and after the command `ARCA_EXIT_CODE`, `ARCA_ERROR` (on
 //! failure) and the command's figures (backup: `ARCA_SNAPSHOT_ID`, `ARCA_FILES_NEW`,
-//! `ARCA_FILES_CHANGED`, `ARCA_FILES_UNMODIFIED`, `ARCA_DATA_ADDED`, `ARCA_TOTAL_BYTES`,
+//! `ARCA_FILES_CHANGED`, `ARCA_FILES_UNMODIFIED`, `ARCA_DATA_ADDED`, `ARCA_DATA_ADDED_PACKED`, `ARCA_TOTAL_BYTES`,
 //! `ARCA_SOURCE_ERRORS`). Never `ARCA_PASSWORD` (or `ARCA_FROM_PASSWORD`): those are removed
 //! from a hook's environment. A hook that outlives `hook-timeout` (default 10 minutes) is killed
 //! and counts as failed. A failing after, failed or finally hook is reported as a warning and

@@ -15,14 +15,18 @@ mod mount;
 mod output;
 mod profile;
 mod profile_apply;
+mod profile_notify;
+mod profile_schedule;
 mod progress;
 mod render;
 #[cfg(test)]
 mod restic_compat;
 mod rewrite;
+mod run_record;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;
+mod status;
 mod verbs;
 
 use std::process::ExitCode;
@@ -37,6 +41,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FATAL: u8 = 1;
     pub const PARTIAL: u8 = 3;
+    /// `arca status` found something to look at (a failed run, a stale source, ...).
+    pub const STATUS_WARNINGS: u8 = 4;
     pub const NO_REPOSITORY: u8 = 10;
     pub const LOCKED: u8 = 11;
     pub const WRONG_PASSWORD: u8 = 12;
@@ -153,6 +159,26 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             "memory: is a test backend: this repository lives for this one command and is gone when it ends",
         );
     }
+    // the guard: one run of a profile's job at a time, taken before its hooks
+    let _guard = match guard(&cli, &settings, out) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
+    // a job a profile drives leaves a record (for `arca status`, the metrics, notifications)
+    let run = run_record::job_of(&cli.command)
+        .filter(|_| !cli.global.profiles.is_empty())
+        .map(|job| run_record::Run::begin(job, &cli.global.profiles));
+    let metrics_file = cli.global.metrics_file.clone();
+    // its notifications, checked before it runs (a mistake in [notify] is a profile error)
+    let notifier = match settings.profile.as_ref().map(|l| &l.profile.notify).filter(|n| !n.is_empty()) {
+        Some(section) if run.is_some() => match section.notifier() {
+            Ok(n) => Some(n),
+            Err(e) => return fail(e),
+        },
+        _ => None,
+    };
+    let ending = Ending { run: run.as_ref(), notifier: notifier.as_ref(), metrics_file: metrics_file.as_deref() };
+    ending.start(out);
     let runner = match hooks {
         Some((name, h, profiles)) if !h.is_empty() => {
             match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {
@@ -167,6 +193,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             let msg = e.message.clone();
             let code = fail(e);
             r.after(code, Some(&msg), &[]);
+            ending.finish(&settings, out, code, Some(&msg));
             return code;
         }
     }
@@ -186,7 +213,100 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     if let Some(r) = &runner {
         r.after(code, error.as_deref(), &settings.facts());
     }
+    ending.finish(&settings, out, code, error.as_deref());
     code
+}
+
+/// The job a profile-driven command is (`-P` given and the verb one a schedule runs).
+fn profile_job(cli: &args::Cli) -> Option<crate::automation::job::Job> {
+    use crate::automation::job::Job;
+    if cli.global.profiles.is_empty() {
+        return None;
+    }
+    match &cli.command {
+        args::Command::Backup(_) => Some(Job::Backup),
+        args::Command::Forget(_) => Some(Job::Forget),
+        args::Command::Prune(_) => Some(Job::Prune),
+        args::Command::Check(_) => Some(Job::Check),
+        args::Command::Copy(_) => Some(Job::Copy),
+        _ => None,
+    }
+}
+
+/// The profile job's lock in its job state directory; another run holding it is exit 11.
+/// A lock that cannot be taken at all (no cache directory, a state directory or lock file
+/// that is not private: a symlink, a FIFO) is a warning and the job runs unguarded: the
+/// repository's own locks still keep it whole, and a backup that does not run is the worse
+/// failure.
+fn guard(
+    cli: &args::Cli,
+    settings: &settings::Settings,
+    out: Out,
+) -> Result<Option<crate::cache::job_lock::JobLock>, Error> {
+    use crate::cache::job_lock::JobLock;
+    let Some(job) = profile_job(cli) else { return Ok(None) };
+    let profiles = &cli.global.profiles;
+    let dir = settings
+        .cache_root
+        .clone()
+        .or_else(crate::cache::Cache::default_root)
+        .ok_or_else(|| Error::usage("no cache directory (give --cache-dir)"))
+        .and_then(|root| crate::cache::job_state::profile_dir(&root, profiles));
+    match dir.and_then(|dir| JobLock::try_acquire(&dir, job.name()).map(|l| (dir, l))) {
+        Ok((_, Some(lock))) => Ok(Some(lock)),
+        Ok((dir, None)) => {
+            let words: Vec<String> =
+                profiles.iter().map(|p| format!("-P {}", crate::automation::job::shell_quote(p))).collect();
+            let pid =
+                JobLock::holder(&dir, job.name()).map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
+            Err(Error::new(
+                Kind::Locked,
+                format!("another `arca {} {job}` is already running ({pid})", words.join(" ")),
+            )
+            .hint(format!(
+                "wait for it to end; this run did nothing (its lock: {})",
+                dir.join(format!("{job}.lock")).display()
+            )))
+        }
+        Err(e) => {
+            out.warning("job lock", &format!("this run is not guarded against a second one at once: {e}"));
+            Ok(None)
+        }
+    }
+}
+
+/// What happens around a job a profile drives: the start ping, then its record, the metrics
+/// file and the notifications. None of them changes the exit code.
+struct Ending<'a> {
+    run: Option<&'a run_record::Run>,
+    notifier: Option<&'a crate::automation::notify::Notifier>,
+    metrics_file: Option<&'a std::path::Path>,
+}
+
+impl Ending<'_> {
+    fn start(&self, out: Out) {
+        if let (Some(run), Some(n)) = (self.run, self.notifier) {
+            let profile = run.profiles.join(",");
+            let event = crate::automation::notify::Event::Start { profile: &profile, job: run.job };
+            for failed in n.send(&event) {
+                out.warning("notify", &failed.to_string());
+            }
+        }
+    }
+
+    fn finish(&self, settings: &settings::Settings, out: Out, code: u8, error: Option<&str>) {
+        let Some(run) = self.run else { return };
+        let record = run.record(settings, code, error);
+        run.save(settings, out, &record);
+        if let Some(path) = self.metrics_file {
+            run_record::write_metrics(settings, out, path);
+        }
+        if let Some(n) = self.notifier {
+            for failed in n.send(&crate::automation::notify::Event::Finished(&record)) {
+                out.warning("notify", &failed.to_string());
+            }
+        }
+    }
 }
 
 /// `--cleanup-cache` (restic's): after the command, whether it succeeded or not, the caches

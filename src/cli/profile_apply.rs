@@ -56,6 +56,7 @@ fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
     fill!(m, "limit_download", g.limit_download, r.limit_download.map(Some));
     fill!(m, "retry_lock", g.retry_lock, r.retry_lock.clone().map(Some));
     fill!(m, "pack_size", g.pack_size, r.pack_size.clone().map(Some));
+    fill!(m, "metrics_file", g.metrics_file, p.metrics.file.as_deref().map(|f| Some(expand_tilde(f))));
     // options: the profile's, except keys the command line sets again
     let cli_keys: Vec<String> =
         g.options.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.to_string())).collect();

@@ -26,8 +26,10 @@ mod groups;
 mod hostile;
 mod library;
 mod locks;
+mod metrics;
 mod model_ops;
 mod mount;
+mod notify;
 mod profiles;
 mod progress;
 mod properties;
@@ -45,6 +47,7 @@ mod restore_race;
 mod rewrite;
 mod rotate;
 mod roundtrip;
+mod schedule;
 mod secrets;
 #[cfg(feature = "serve")]
 mod serve;
@@ -57,6 +60,7 @@ mod serve_jobs;
 #[cfg(feature = "serve")]
 mod serve_ui;
 mod source_trouble;
+mod status;
 mod storage_flags;
 mod tag;
 mod terminal;
