@@ -5,5 +5,7 @@
 //! The command line hands this layer plain settings (profiles are parsed in `cli`).
 
 pub mod calendar;
+pub mod daemon;
 pub mod job;
 pub mod metrics;
+pub mod units;
