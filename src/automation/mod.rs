@@ -8,4 +8,5 @@ pub mod calendar;
 pub mod daemon;
 pub mod job;
 pub mod metrics;
+pub mod notify;
 pub mod units;

@@ -276,6 +276,11 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
         #[arg(long, value_name = "DIR")]
         man: PathBuf,
     },
+    /// How a profile's jobs are doing: last runs, next scheduled runs, newest snapshot per source, warnings
+    #[command(
+        after_help = "Examples:\n  arca -P laptop status\n  arca -P laptop status --json | jq .warnings\n  arca -P laptop status -q   (exit 4: something to look at)\n  arca -P laptop status --notify   (tell [notify] about sources that became stale)"
+    )]
+    Status(StatusArgs),
     /// Print version information: arca's version, the platform, the format versions it reads
     #[command(after_help = "Examples:\n  arca version\n  arca version --json | jq -r .version")]
     Version,
@@ -1048,4 +1053,11 @@ pub struct CheckArgs {
     /// Use the local cache (by default check reads everything from the repository)
     #[arg(long)]
     pub with_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Send the profile's stale notifications ([notify] stale-after), once per stale source
+    #[arg(long)]
+    pub notify: bool,
 }

@@ -63,6 +63,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Schedule(_) | Command::Daemon(_) => {
             Err(crate::error::Error::internal("schedule/daemon reached dispatch"))
         }
+        Command::Status(a) => super::status::status(s, out, a),
         Command::List(a) => super::verbs::list(s, out, a),
         Command::Migrate(a) => super::verbs::migrate(s, out, a),
         Command::Cache(a) => super::verbs::cache(s, out, a),

@@ -16,6 +16,7 @@ mod mount;
 mod output;
 mod profile;
 mod profile_apply;
+mod profile_notify;
 mod profile_schedule;
 mod progress;
 mod render;
@@ -28,6 +29,7 @@ mod schedule_args;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;
+mod status;
 mod verbs;
 
 use std::process::ExitCode;
@@ -177,6 +179,16 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
         .filter(|_| !cli.global.profiles.is_empty())
         .map(|job| run_record::Run::begin(job, &cli.global.profiles));
     let metrics_file = cli.global.metrics_file.clone();
+    // its notifications, checked before it runs (a mistake in [notify] is a profile error)
+    let notifier = match settings.profile.as_ref().map(|l| &l.profile.notify).filter(|n| !n.is_empty()) {
+        Some(section) if run.is_some() => match section.notifier() {
+            Ok(n) => Some(n),
+            Err(e) => return fail(e),
+        },
+        _ => None,
+    };
+    let ending = Ending { run: run.as_ref(), notifier: notifier.as_ref(), metrics_file: metrics_file.as_deref() };
+    ending.start(out);
     let runner = match hooks {
         Some((name, h, profiles)) if !h.is_empty() => {
             match hooks::HookRunner::new(h, name, &profiles, &settings.location.to_string()) {
@@ -191,7 +203,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
             let msg = e.message.clone();
             let code = fail(e);
             r.after(code, Some(&msg), &[]);
-            finish(&settings, out, run.as_ref(), code, Some(&msg), metrics_file.as_deref());
+            ending.finish(&settings, out, code, Some(&msg));
             return code;
         }
     }
@@ -211,7 +223,7 @@ fn run_with_profile(mut cli: args::Cli, matches: &clap::ArgMatches, out: Out) ->
     if let Some(r) = &runner {
         r.after(code, error.as_deref(), &settings.facts());
     }
-    finish(&settings, out, run.as_ref(), code, error.as_deref(), metrics_file.as_deref());
+    ending.finish(&settings, out, code, error.as_deref());
     code
 }
 
@@ -273,21 +285,37 @@ fn guard(
     }
 }
 
-/// After a job: its record, then the metrics file. Neither changes the exit code.
-fn finish(
-    settings: &settings::Settings,
-    out: Out,
-    run: Option<&run_record::Run>,
-    code: u8,
-    error: Option<&str>,
-    metrics_file: Option<&std::path::Path>,
-) {
-    if let Some(run) = run {
+/// What happens around a job a profile drives: the start ping, then its record, the metrics
+/// file and the notifications. None of them changes the exit code.
+struct Ending<'a> {
+    run: Option<&'a run_record::Run>,
+    notifier: Option<&'a crate::automation::notify::Notifier>,
+    metrics_file: Option<&'a std::path::Path>,
+}
+
+impl Ending<'_> {
+    fn start(&self, out: Out) {
+        if let (Some(run), Some(n)) = (self.run, self.notifier) {
+            let profile = run.profiles.join(",");
+            let event = crate::automation::notify::Event::Start { profile: &profile, job: run.job };
+            for failed in n.send(&event) {
+                out.warning("notify", &failed.to_string());
+            }
+        }
+    }
+
+    fn finish(&self, settings: &settings::Settings, out: Out, code: u8, error: Option<&str>) {
+        let Some(run) = self.run else { return };
         let record = run.record(settings, code, error);
         run.save(settings, out, &record);
-    }
-    if let (Some(path), Some(_)) = (metrics_file, run) {
-        run_record::write_metrics(settings, out, path);
+        if let Some(path) = self.metrics_file {
+            run_record::write_metrics(settings, out, path);
+        }
+        if let Some(n) = self.notifier {
+            for failed in n.send(&crate::automation::notify::Event::Finished(&record)) {
+                out.warning("notify", &failed.to_string());
+            }
+        }
     }
 }
 

@@ -56,6 +56,9 @@ pub struct Profile {
     pub schedule: super::profile_schedule::ScheduleSections,
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Notifications after jobs and about stale sources (profile_notify.rs).
+    #[serde(default)]
+    pub notify: super::profile_notify::NotifySection,
 }
 
 /// `[metrics]`: where the jobs' metrics go after each run (`--metrics-file` wins).
@@ -381,11 +384,19 @@ fn merge(into: &mut toml::Table, from: toml::Table) {
 
 /// Keys whose values are secrets (masked by `config show`, and a reason to keep the file
 /// private).
+/// A notification's `url` is one: webhook URLs (Slack, Discord, healthchecks, ntfy topics)
+/// carry their token in the path, and so do its `headers` (`Authorization`).
 pub fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "account_key", "access_key", "application_key", "sas"]
+    let named = ["password", "secret", "token", "account_key", "access_key", "application_key", "sas", "authorization"]
         .iter()
-        .any(|s| k.contains(s) && !k.ends_with("password-file") && !k.ends_with("password_file"))
+        .any(|s| {
+            k.contains(s)
+                && !k.ends_with("password-file")
+                && !k.ends_with("password_file")
+                && !k.ends_with("password-env")
+        });
+    named || k == "url" || k.ends_with(".url") || k == "headers"
 }
 
 /// A copy of `t` with every secret value replaced by `*****`.
@@ -394,22 +405,31 @@ pub fn masked(t: &toml::Table) -> toml::Table {
         .map(|(k, v)| {
             let v = match v {
                 _ if is_secret(k) => toml::Value::String("*****".into()),
-                toml::Value::Table(inner) => toml::Value::Table(masked(inner)),
-                other => other.clone(),
+                other => masked_value(other),
             };
             (k.clone(), v)
         })
         .collect()
 }
 
+/// Tables in tables and in arrays (`[[notify.webhook]]`) are masked too.
+fn masked_value(v: &toml::Value) -> toml::Value {
+    match v {
+        toml::Value::Table(inner) => toml::Value::Table(masked(inner)),
+        toml::Value::Array(items) => toml::Value::Array(items.iter().map(masked_value).collect()),
+        other => other.clone(),
+    }
+}
+
 fn has_secret(t: &toml::Table) -> bool {
-    t.iter().any(|(k, v)| {
-        is_secret(k)
-            || match v {
-                toml::Value::Table(t) => has_secret(t),
-                _ => false,
-            }
-    })
+    fn value(v: &toml::Value) -> bool {
+        match v {
+            toml::Value::Table(t) => has_secret(t),
+            toml::Value::Array(items) => items.iter().any(value),
+            _ => false,
+        }
+    }
+    t.iter().any(|(k, v)| is_secret(k) || value(v))
 }
 
 fn warn_if_readable_secrets(path: &Path, t: &toml::Table) {
@@ -457,5 +477,12 @@ mod tests {
     fn secrets_are_recognised() {
         assert!(is_secret("s3.secret_access_key") && is_secret("password-command") && is_secret("azblob.account_key"));
         assert!(!is_secret("password-file") && !is_secret("s3.region"));
+        assert!(is_secret("url") && is_secret("headers") && !is_secret("password-env") && !is_secret("urls-seen"));
+        // a webhook's URL inside an array of tables is masked too
+        let t: toml::Table =
+            "[[notify.webhook]]\nurl = \"https://hooks.example/T0/B0/TOKEN\"\npreset = \"slack\"".parse().unwrap();
+        let shown = toml::to_string(&masked(&t)).unwrap();
+        assert!(!shown.contains("TOKEN") && shown.contains("slack"), "{shown}");
+        assert!(has_secret(&t));
     }
 }

@@ -45,6 +45,15 @@ pub(super) fn scheduled(g: &Global, verb: &str) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// The profiles' scheduled jobs, and the stale-source check when `[notify]` has `stale-after`.
+pub(super) fn jobs_of(l: &Loaded) -> Vec<crate::automation::job::ScheduledJob> {
+    let mut jobs = l.schedule.clone();
+    if l.profile.notify.stale_after.is_some() {
+        jobs.push(crate::automation::job::ScheduledJob::stale_check());
+    }
+    jobs
+}
+
 /// Where the jobs' state is: --cache-dir / ARCA_CACHE_DIR, the profile's cache-dir, or the
 /// default cache root (job state is kept even with --no-cache).
 pub(super) fn state_root(g: &Global, l: &Loaded) -> Option<PathBuf> {
@@ -141,8 +150,8 @@ fn install(g: &Global, out: Out, a: &ScheduleInstallArgs) -> Result<u8> {
         std::env::current_exe().and_then(|e| e.canonicalize()).map_err(|e| Error::io("the arca executable", e))?;
     let key = crate::cache::job_state::profile_key(&loaded.names);
     let env = job_env();
-    let specs: Vec<UnitSpec<'_>> = loaded
-        .schedule
+    let jobs = jobs_of(&loaded);
+    let specs: Vec<UnitSpec<'_>> = jobs
         .iter()
         .map(|job| UnitSpec { exe: &exe, profiles: &loaded.names, profile_key: &key, job, env: &env })
         .collect();
@@ -167,7 +176,7 @@ fn install(g: &Global, out: Out, a: &ScheduleInstallArgs) -> Result<u8> {
         write_unit(path, text)?;
     }
     // jobs no longer in the profile: their units go
-    let stale: Vec<Job> = Job::ALL.into_iter().filter(|j| !loaded.schedule.iter().any(|s| s.job == *j)).collect();
+    let stale: Vec<Job> = Job::ALL.into_iter().filter(|j| !jobs.iter().any(|s| s.job == *j)).collect();
     let systemd = systemd_running(&a.dir);
     let removed = remove_units(&dir, &key, &stale, systemd, out)?;
     let timers: Vec<String> =
@@ -346,8 +355,7 @@ fn status(g: &Global, out: Out, a: &UnitDirArgs) -> Result<u8> {
     let key = crate::cache::job_state::profile_key(&loaded.names);
     let state = state_root(g, &loaded).map(|r| r.join(crate::cache::job_state::JOBS_DIR).join(&key));
     let now = chrono::Local::now();
-    let rows: Vec<JobStatus> = loaded
-        .schedule
+    let rows: Vec<JobStatus> = jobs_of(&loaded)
         .iter()
         .map(|j| {
             let unit = units::unit_name(&key, j.job.name());

@@ -30,6 +30,7 @@ mod locks;
 mod metrics;
 mod model_ops;
 mod mount;
+mod notify;
 mod profiles;
 mod progress;
 mod properties;
@@ -60,6 +61,7 @@ mod serve_jobs;
 #[cfg(feature = "serve")]
 mod serve_ui;
 mod source_trouble;
+mod status;
 mod storage_flags;
 mod tag;
 mod terminal;

@@ -134,7 +134,8 @@ fn installed_units_verify_their_command_line_makes_a_snapshot_and_remove_leaves_
         "",
         "[forget]\nkeep-last = 5\n\n[schedule.backup]\non-calendar = [\"*:0/15\", \"Sat 10:00\"]\nrandomized-delay = \"2m\"\n\n\
          [schedule.forget]\non-calendar = \"daily\"\nprune = true\npersistent = false\n\n\
-         [schedule.check]\non-calendar = \"Fri *-*-13 04:00\"\nread-data-subset = \"5%\"\n",
+         [schedule.check]\non-calendar = \"Fri *-*-13 04:00\"\nread-data-subset = \"5%\"\n\n\
+         [notify]\nstale-after = \"26h\"\n",
     );
     // a profile name with a space: quoted in the unit, and still the same profile when run
     profile(&env, "my laptop", &text);
@@ -146,7 +147,7 @@ fn installed_units_verify_their_command_line_makes_a_snapshot_and_remove_leaves_
     assert!(out.contains("crontab"), "no systemd here: the crontab lines are printed: {out}");
     assert!(out.contains("-P 'my laptop' backup"), "{out}");
     let all = files_in(&units);
-    assert_eq!(all.len(), 7, "3 jobs x service + timer, and the foreign unit: {all:?}");
+    assert_eq!(all.len(), 9, "3 jobs and the stale check x service + timer, and the foreign unit: {all:?}");
     // systemd itself parses them (ExecStart's binary exists)
     let paths: Vec<PathBuf> = all.iter().filter(|f| f.contains("laptop")).map(|f| units.join(f)).collect();
     let v = std::process::Command::new("systemd-analyze").arg("verify").args(&paths).output();
@@ -191,7 +192,13 @@ fn installed_units_verify_their_command_line_makes_a_snapshot_and_remove_leaves_
     // list and status see them
     let list: serde_json::Value =
         serde_json::from_str(&env.ok(&["schedule", "list", "--json", "--unit-dir", units.to_str().unwrap()])).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 3, "only arca's own timers: {list}");
+    assert_eq!(list.as_array().unwrap().len(), 4, "only arca's own timers: {list}");
+    // [notify] stale-after: the stale-source check every 15 minutes (seam 5)
+    let stale =
+        std::fs::read_to_string(paths.iter().find(|p| p.to_string_lossy().ends_with("-status.service")).unwrap())
+            .unwrap();
+    assert!(exec_words(stale.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap())
+        .ends_with(&["status".into(), "--notify".into()]));
     let status: serde_json::Value = serde_json::from_str(&env.ok(&[
         "-P",
         "my laptop",

@@ -94,7 +94,7 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("base64ct", &["serve::auth"]),
     ("dav_server", &["serve::dav"]),
     // HTTPS of `arca serve`
-    ("rustls", &["serve::tls"]),
+    ("rustls", &["serve::tls", "automation::notify::webhook"]),
     ("tokio_rustls", &["serve::tls"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
@@ -124,6 +124,8 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("serde_cbor", &["codec"]),
     // The jobs' metrics in Prometheus text; notifications over HTTP and SMTP.
     ("prometheus_client", &["automation::metrics"]),
+    ("ureq", &["automation::notify::webhook"]),
+    ("lettre", &["automation::notify::email"]),
     // Signal handling is platform code.
     ("ctrlc", &["platform"]),
 ];
