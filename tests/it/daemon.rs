@@ -191,3 +191,34 @@ fn an_invalid_calendar_is_a_clear_error_at_start() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("no [schedule.<job>] section"), "{}", stderr(&o));
 }
+
+#[test]
+fn metrics_listen_serves_the_runs_of_the_daemons_jobs() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    profile(&env, "p", &repo_profile(&env, &src, "", "[schedule.backup]\non-calendar = \"*:*:0/2\"\n"));
+    env.init();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let d = env
+        .cmd()
+        .args(["-P", "p", "daemon", "--metrics-listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a run", Duration::from_secs(30), || env.snapshot_ids().len() == 1);
+    let mut body = String::new();
+    wait_for("the metrics", Duration::from_secs(10), || {
+        body.clear();
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.read_to_string(&mut body).unwrap();
+        body.contains("arca_job_last_exit_code{profile=\"p\",job=\"backup\"} 0")
+    });
+    signal(&d, nix::sys::signal::Signal::SIGTERM);
+    let (code, log) = log_of(d);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener stopped with the daemon");
+}
