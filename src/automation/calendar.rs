@@ -285,6 +285,34 @@ impl Calendar {
     }
 }
 
+/// An expression in cron's terms: the values of minute, hour, day of month, month and day of
+/// week (0 = Sunday); `None` is `*`.
+pub type CronFields = [Option<Vec<u32>>; 5];
+
+impl Calendar {
+    /// The expression as cron's fields, when cron (and launchd) can say it exactly: local
+    /// time, every year, at second 0, and not both a day of month and a weekday (cron runs
+    /// when either matches, systemd when both do).
+    pub fn cron_fields(&self) -> Option<CronFields> {
+        let at_zero = self.second.as_ref().is_some_and(|s| s.len() == 1 && s[0] == exact(0));
+        if self.zone.is_some() || self.year.is_some() || !at_zero || (self.day.is_some() && self.weekdays != 0) {
+            return None;
+        }
+        let values = |f: &Field, min: i32, max: i32| {
+            f.as_ref().map(|_| (min..=max).filter(|&v| matches(f, v)).map(|v| v as u32).collect::<Vec<_>>())
+        };
+        let weekdays = (self.weekdays != 0)
+            .then(|| (0..7u32).filter(|&cron| self.weekdays & (1 << ((cron + 6) % 7)) != 0).collect());
+        Some([
+            values(&self.minute, 0, 59),
+            values(&self.hour, 0, 23),
+            values(&self.day, 1, 31),
+            values(&self.month, 1, 12),
+            weekdays,
+        ])
+    }
+}
+
 impl std::fmt::Display for Calendar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.normalized())

@@ -221,3 +221,16 @@ fn agrees_with_systemd_analyze_calendar() {
         assert!(systemd(expr, 0, 1).is_none(), "systemd accepts {expr:?}, arca refuses it");
     }
 }
+
+#[test]
+fn cron_fields_only_where_cron_means_the_same() {
+    let f = |e: &str| Calendar::parse(e).unwrap().cron_fields();
+    assert_eq!(f("Mon..Fri 02:30").unwrap(), [Some(vec![30]), Some(vec![2]), None, None, Some(vec![1, 2, 3, 4, 5])]);
+    assert_eq!(f("Sat,Sun *:0/20").unwrap()[4], Some(vec![0, 6]));
+    assert_eq!(f("*:0/20").unwrap()[0], Some(vec![0, 20, 40]));
+    assert_eq!(f("quarterly").unwrap()[3], Some(vec![1, 4, 7, 10]));
+    // seconds, years, UTC, and day-and-weekday (cron ORs them) have no cron line
+    for e in ["*:*:0/5", "2027-*-* 00:00", "daily UTC", "Fri *-*-13"] {
+        assert!(f(e).is_none(), "{e}");
+    }
+}

@@ -19,10 +19,13 @@ pub enum Job {
     Prune,
     Check,
     Copy,
+    /// `status --notify`: the stale-source check of a profile whose `[notify]` has
+    /// `stale-after`, every 15 minutes (not a `[schedule]` section of its own).
+    Status,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [Job::Backup, Job::Forget, Job::Prune, Job::Check, Job::Copy];
+    pub const ALL: [Job; 6] = [Job::Backup, Job::Forget, Job::Prune, Job::Check, Job::Copy, Job::Status];
 
     /// The verb, also the job's name in unit names, state files and locks.
     pub fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Job {
             Job::Prune => "prune",
             Job::Check => "check",
             Job::Copy => "copy",
+            Job::Status => "status",
         }
     }
 
@@ -63,6 +67,20 @@ pub struct ScheduledJob {
 }
 
 impl ScheduledJob {
+    /// The stale-source check (`arca -P p status --notify` every 15 minutes; exit 4 means a
+    /// warning was found and notified, not a failure).
+    pub fn stale_check() -> ScheduledJob {
+        let every = "*:0/15";
+        ScheduledJob {
+            job: Job::Status,
+            calendars: super::calendar::Calendar::parse(every).into_iter().collect(),
+            calendar_text: vec![every.to_string()],
+            randomized_delay: Duration::ZERO,
+            persistent: false,
+            args: vec!["--notify".to_string()],
+        }
+    }
+
     /// The earliest elapse of any of the job's calendars strictly after `after`.
     pub fn next_after(&self, after: DateTime<Local>) -> Option<DateTime<Local>> {
         self.calendars.iter().filter_map(|c| c.next_after(after)).min()

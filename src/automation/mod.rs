@@ -5,6 +5,8 @@
 //! The command line hands this layer plain settings (profiles are parsed in `cli`).
 
 pub mod calendar;
+pub mod daemon;
 pub mod job;
 pub mod metrics;
 pub mod notify;
+pub mod units;

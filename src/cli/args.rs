@@ -186,6 +186,25 @@ pub enum Command {
 Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
 Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
     Mount(MountArgs),
+    /// Run the profiles' [schedule.<job>] jobs from systemd timers (or print crontab/launchd)
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  arca -P laptop schedule install              (user units; as root: system units)
+  arca -P laptop schedule status
+  arca -P laptop schedule remove
+  arca schedule list --json
+  arca -P laptop schedule install --unit-dir ./units   (write only: for packagers and tests)"
+    )]
+    Schedule(super::schedule_args::ScheduleCommand),
+    /// Run the profiles' [schedule.<job>] jobs at their times, in one process (no systemd)
+    #[command(after_help = "Examples:
+  arca -P laptop daemon
+  arca -P laptop -P server daemon --metrics-listen 127.0.0.1:9842
+Each job runs as `arca -P PROFILE JOB` (ARCA_TRIGGER=daemon), never twice at once; a run
+missed while the daemon was down runs at start when the job is persistent (the default).
+Stop with SIGTERM or Ctrl-C: running jobs are asked to stop, the daemon exits 0.")]
+    Daemon(super::schedule_args::DaemonArgs),
     /// Serve the repository over HTTP: a JSON API (the web UI and WebDAV come next)
     #[cfg(feature = "serve")]
     #[command(after_help = "Examples:

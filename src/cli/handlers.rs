@@ -59,6 +59,10 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Features => super::about::features(out),
         Command::Config(ConfigCommand::Show) => super::config_show::show(s, out),
         Command::Version => super::verbs::version(out),
+        // (`cli::run` answers these with the profiles alone, before any settings)
+        Command::Schedule(_) | Command::Daemon(_) => {
+            Err(crate::error::Error::internal("schedule/daemon reached dispatch"))
+        }
         Command::Status(a) => super::status::status(s, out, a),
         Command::List(a) => super::verbs::list(s, out, a),
         Command::Migrate(a) => super::verbs::migrate(s, out, a),
@@ -86,6 +90,8 @@ fn no_lock_allowed(cmd: &Command) -> Result<()> {
         | Command::List(_)
         | Command::Cache(_)
         | Command::Version
+        | Command::Schedule(_)
+        | Command::Daemon(_)
         | Command::Options
         | Command::Features
         | Command::Completion { .. }

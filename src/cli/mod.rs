@@ -5,6 +5,7 @@ mod args;
 mod browse;
 mod config_show;
 mod copy;
+mod daemon;
 mod generate;
 mod handlers;
 #[cfg(test)]
@@ -23,6 +24,8 @@ mod render;
 mod restic_compat;
 mod rewrite;
 mod run_record;
+mod schedule;
+mod schedule_args;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;
@@ -122,6 +125,15 @@ pub fn run() -> ExitCode {
         };
     }
     crate::platform::install_interrupt_handler();
+    // faces that read only the profiles and run jobs as child processes
+    let faced = match &cli.command {
+        args::Command::Schedule(c) => Some(schedule::run(&cli.global, out, c)),
+        args::Command::Daemon(a) => Some(daemon::run(&cli.global, out, a)),
+        _ => None,
+    };
+    if let Some(result) = faced {
+        return ExitCode::from(result.unwrap_or_else(|e| report_error(out, e)));
+    }
     let code = run_with_profile(cli, &matches, out);
     ExitCode::from(code)
 }

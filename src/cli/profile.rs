@@ -254,9 +254,7 @@ pub struct Loaded {
     pub merged: toml::Table,
     pub names: Vec<String>,
     pub files: Vec<PathBuf>,
-    /// The `[schedule.<job>]` sections, validated (calendars parsed). Read by `schedule`,
-    /// `daemon` and `status`, which come in the commits after this one.
-    #[allow(dead_code)]
+    /// The `[schedule.<job>]` sections, validated (calendars parsed).
     pub schedule: Vec<crate::automation::job::ScheduledJob>,
 }
 

@@ -18,6 +18,7 @@ mod copy;
 mod corruption;
 mod crash;
 mod crash_points;
+mod daemon;
 mod edges;
 mod faults;
 mod forgery;
