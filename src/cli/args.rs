@@ -493,6 +493,14 @@ pub struct BackupArgs {
     /// Store no new snapshot when nothing changed since the parent
     #[arg(long)]
     pub skip_if_unchanged: bool,
+    /// Only these paths may have changed since the parent snapshot (one absolute path per
+    /// line, `-` for stdin): walk only the directories leading to them, reuse the rest of the
+    /// parent's tree without listing it (no parent: a full walk)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdin", "stdin_from_command", "changed_paths_0"])]
+    pub changed_paths: Option<PathBuf>,
+    /// Like --changed-paths, the paths separated by NUL bytes (names may hold newlines)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdin", "stdin_from_command"])]
+    pub changed_paths_0: Option<PathBuf>,
     /// Back up standard input
     #[arg(long)]
     pub stdin: bool,

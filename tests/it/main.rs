@@ -12,6 +12,7 @@ mod model;
 mod backends;
 mod browse;
 mod cache_trust;
+mod changed_paths;
 mod cli;
 mod concurrency;
 mod copy;
