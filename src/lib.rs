@@ -5,6 +5,7 @@
 //! `chunker`, `codec` → `backend`, `platform`, `util`, `id`, `error`.
 
 pub mod archiver;
+pub mod automation;
 pub mod backend;
 pub mod cache;
 pub mod chunker;

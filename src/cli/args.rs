@@ -183,6 +183,14 @@ pub enum Command {
 Templates: %i short id, %I id, %T time, %h host, %u user, %t tag (one path per tag).
 Stop with Ctrl-C, SIGTERM or `umount /mnt/arca`.")]
     Mount(MountArgs),
+    /// Back up whenever files change: a change-list backup once the changes settle
+    #[command(after_help = "Examples:
+  arca -P laptop watch                         (the profile's sources; [watch] sets the timing)
+  arca -P laptop watch ~/work                  (watch only ~/work; the backup is the profile's)
+  arca watch --debounce 10s --max-delay 5m ~/notes   (no profile: ~/notes is watched and backed up)
+Each backup runs as `arca [-P p] backup --changed-paths-0 FILE`; the first after start, and the
+next after an event queue overflow, walk everything. Stop with Ctrl-C or SIGTERM.")]
+    Watch(WatchArgs),
     /// Serve the repository over HTTP: a JSON API (the web UI and WebDAV come next)
     #[cfg(feature = "serve")]
     #[command(after_help = "Examples:
@@ -433,6 +441,22 @@ pub struct InitArgs {
     /// Password command of --from-repo
     #[arg(long, value_name = "COMMAND", env = "ARCA_FROM_PASSWORD_COMMAND")]
     pub from_password_command: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Paths to watch (default: the profile's `[watch] paths`, else its backup sources);
+    /// without a profile, also the paths backed up
+    pub paths: Vec<PathBuf>,
+    /// Quiet time after the last change before a backup (default 30s, or `[watch] debounce`)
+    #[arg(long, value_name = "DURATION")]
+    pub debounce: Option<String>,
+    /// Longest wait after the first unsaved change (default 10m, or `[watch] max-delay`)
+    #[arg(long, value_name = "DURATION")]
+    pub max_delay: Option<String>,
+    /// Least time between two backups (default 1m, or `[watch] min-interval`)
+    #[arg(long, value_name = "DURATION")]
+    pub min_interval: Option<String>,
 }
 
 #[derive(Args, Debug)]

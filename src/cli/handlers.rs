@@ -50,6 +50,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Dump(a) => super::browse::dump(s, out, a),
         Command::Find(a) => super::browse::find(s, out, a),
         Command::Mount(a) => super::mount::mount(s, out, a),
+        Command::Watch(a) => super::watch::watch(s, out, a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => super::serve::serve(s, out, a),
         // (`cli::run` answers these before reading any settings)
@@ -81,6 +82,7 @@ fn no_lock_allowed(cmd: &Command) -> Result<()> {
         | Command::Stats(_)
         | Command::Restore(_)
         | Command::Mount(_)
+        | Command::Watch(_)
         | Command::Key(KeyCommand::List)
         | Command::List(_)
         | Command::Cache(_)

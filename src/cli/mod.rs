@@ -24,6 +24,7 @@ mod rewrite;
 mod serve;
 mod settings;
 mod verbs;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -63,3 +63,4 @@ mod tag;
 mod terminal;
 mod timestamps;
 mod vectors;
+mod watch;
