@@ -157,8 +157,8 @@ pub fn run(opts: &WatchOptions, backup: &Backup<'_>, log: &dyn Fn(String)) -> Re
         humantime::format_duration(opts.min_interval),
     ));
     // events may have been missed while nothing watched: the first backup walks everything
+    // (with no event noted it is due at once)
     let mut pending = Pending { full: Some("first backup since the watch started"), ..Default::default() };
-    pending.note(Instant::now() - opts.max_delay);
     let mut last_start: Option<Instant> = None;
     while !crate::platform::interrupted() {
         let now = Instant::now();
