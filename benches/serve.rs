@@ -92,6 +92,7 @@ fn snapshot(path: &Path, host: &str, time: chrono::DateTime<chrono::Utc>, tree: 
         program_version: "arca bench".into(),
         summary: Some(summary),
         original: None,
+        change_list: None,
     }
 }
 

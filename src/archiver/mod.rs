@@ -15,7 +15,14 @@
 //! to be the inode the walk saw (see `walker` and `file_reader`), so a file swapped mid-backup
 //! is reported, never read through a symlink or under another name. An unreadable or replaced
 //! source is a counted warning; a storage failure stops everything.
+//!
+//! With a change list ([`BackupOptions::changed`]) the walk lists only the directories that
+//! lead to a changed path; every other directory that is still the parent snapshot's (same
+//! inode, mtime and ctime) keeps the parent's subtree id without being listed, so the
+//! summary's file counts cover only what was walked and `dirs_unmodified` counts the
+//! subtrees reused.
 
+pub mod change_list;
 pub mod excludes;
 mod file_reader;
 pub mod metadata;
@@ -27,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use crate::patterns::read_pattern_file;
+pub use change_list::ChangeList;
 pub use excludes::BackupExcludes;
 
 use crate::codec::Compression;
@@ -75,6 +83,11 @@ pub struct BackupOptions {
     /// without being read): by default size, mtime, ctime and inode must all match, as in
     /// restic; these loosen that.
     pub change: ChangeDetection,
+    /// The paths that may have changed since the parent snapshot (`--changed-paths`): with a
+    /// parent tree, only the directories on the way to them are listed, and every other
+    /// directory that is still the parent's takes its subtree by id (see [`change_list`]).
+    /// The caller clears it when the parent cannot serve (none, other paths).
+    pub changed: Option<Arc<ChangeList>>,
 }
 
 /// What may differ from the parent's node while a file still counts as unchanged (restic's
@@ -112,6 +125,7 @@ impl Default for BackupOptions {
             before_open: None,
             scan_ahead: false,
             change: ChangeDetection::default(),
+            changed: None,
         }
     }
 }

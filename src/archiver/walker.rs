@@ -23,6 +23,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode};
 
+use super::change_list::ChangeTree;
 use super::file_reader::{read_file, FileContent, Walked};
 use super::metadata::{node_from_stat, read_xattrs};
 use super::{is_source_error, BackupOptions, BeforeOpen, FileStatus, Run};
@@ -245,7 +246,8 @@ impl Walker<'_, '_> {
                         Ok(m) => m.st_dev,
                         Err(_) => 0,
                     };
-                    self.path(None, path, name, pnode, true)?
+                    let scope = self.opts.changed.as_ref().and_then(|l| l.below(path));
+                    self.path(None, path, name, pnode, true, scope)?
                 }
                 VirtualEntry::Dir(sub, real) => {
                     let m = match nix::sys::stat::lstat(real.as_path()) {
@@ -288,7 +290,8 @@ impl Walker<'_, '_> {
     }
 
     /// One entry: `name` in the directory `dir` (by its descriptor), or the source `path`
-    /// itself when `dir` is `None`.
+    /// itself when `dir` is `None`. `scope`: what a change list says changed below it (`None`
+    /// without a change list, or when the entry is to be walked whole).
     fn path(
         &mut self,
         dir: Option<&Arc<OwnedFd>>,
@@ -296,6 +299,7 @@ impl Walker<'_, '_> {
         name: &[u8],
         parent: Option<&Node>,
         is_source: bool,
+        scope: Option<&ChangeTree>,
     ) -> Result<()> {
         let ex = &self.opts.excludes;
         if ex.matches_path(path) {
@@ -324,7 +328,7 @@ impl Walker<'_, '_> {
                 if self.opts.one_file_system && !is_source && m.st_dev != self.root_dev {
                     return Ok(());
                 }
-                self.dir(dir, path, name, &m, node, parent)
+                self.dir(dir, path, name, &m, node, parent, scope)
             }
             NodeKind::File => {
                 if ex.too_large(node.size) {
@@ -355,6 +359,7 @@ impl Walker<'_, '_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn dir(
         &mut self,
         at: Option<&Arc<OwnedFd>>,
@@ -363,7 +368,16 @@ impl Walker<'_, '_> {
         seen: &FileStat,
         node: Node,
         parent: Option<&Node>,
+        scope: Option<&ChangeTree>,
     ) -> Result<()> {
+        if let Some(id) = scope.filter(|t| t.is_empty()).and_then(|_| self.reusable(parent, &node)) {
+            // nothing below it changed: the parent's subtree, without listing the directory
+            let mut node = self.with_xattrs(path, node, parent);
+            node.subtree = Some(id);
+            self.run.counters.dirs_unmodified.fetch_add(1, Ordering::Relaxed);
+            self.run.progress.dirs_done.fetch_add(1, Ordering::Relaxed);
+            return self.emit(Event::Leaf(node));
+        }
         let (fd, mut names) = match open_dir(at, path, name, seen) {
             Ok(Some(opened)) => opened,
             Ok(None) => {
@@ -386,7 +400,7 @@ impl Walker<'_, '_> {
             }
             let child = path.join(std::ffi::OsStr::from_bytes(&name));
             let pnode = find(ptree.as_ref(), &name);
-            self.path(Some(&fd), &child, &name, pnode, false)?;
+            self.path(Some(&fd), &child, &name, pnode, false, scope.and_then(|t| t.child(&name)))?;
         }
         self.emit(Event::Leave)
     }
@@ -426,6 +440,23 @@ impl Walker<'_, '_> {
         self.blocked += t.elapsed();
         sent.map_err(|_| Error::internal("backup stopped"))?;
         self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
+    }
+
+    /// The parent's subtree of a directory a change list says nothing about, if the directory
+    /// is still the one the parent snapshot saw: a directory node there with the same inode
+    /// and device, the same mtime (which any entry created, removed or renamed in it moves) and
+    /// ctime (unless [`super::ChangeDetection`] ignores them), whose tree is in a live pack
+    /// (format-spec §12: a blob only in a marked pack is not referenced again). Anything else
+    /// (a directory moved in, one whose entries changed unseen) is listed.
+    fn reusable(&self, parent: Option<&Node>, node: &Node) -> Option<TreeId> {
+        let p = parent.filter(|p| p.kind == NodeKind::Dir)?;
+        let id = p.subtree?;
+        let ch = self.opts.change;
+        let same = p.mtime == node.mtime
+            && (ch.ignore_inode || (p.inode == node.inode && p.device == node.device))
+            && (ch.ignore_inode || ch.ignore_ctime || p.ctime == node.ctime);
+        let live = same && self.repo.index().is_ok_and(|idx| self.repo.blob_stored(&idx, &id.as_blob()));
+        live.then_some(id)
     }
 
     /// Is every blob the node names stored in a live pack? Blobs only in packs marked for

@@ -205,6 +205,14 @@ Each job runs as `arca -P PROFILE JOB` (ARCA_TRIGGER=daemon), never twice at onc
 missed while the daemon was down runs at start when the job is persistent (the default).
 Stop with SIGTERM or Ctrl-C: running jobs are asked to stop, the daemon exits 0.")]
     Daemon(super::schedule_args::DaemonArgs),
+    /// Back up whenever files change: a change-list backup once the changes settle
+    #[command(after_help = "Examples:
+  arca -P laptop watch                         (the profile's sources; [watch] sets the timing)
+  arca -P laptop watch ~/work                  (watch only ~/work; the backup is the profile's)
+  arca watch --debounce 10s --max-delay 5m ~/notes   (no profile: ~/notes is watched and backed up)
+Each backup runs as `arca [-P p] backup --changed-paths-0 FILE`; the first after start, and the
+next after an event queue overflow, walk everything. Stop with Ctrl-C or SIGTERM.")]
+    Watch(WatchArgs),
     /// Serve the repository over HTTP: a JSON API (the web UI and WebDAV come next)
     #[cfg(feature = "serve")]
     #[command(after_help = "Examples:
@@ -463,6 +471,22 @@ pub struct InitArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Paths to watch (default: the profile's `[watch] paths`, else its backup sources);
+    /// without a profile, also the paths backed up
+    pub paths: Vec<PathBuf>,
+    /// Quiet time after the last change before a backup (default 30s, or `[watch] debounce`)
+    #[arg(long, value_name = "DURATION")]
+    pub debounce: Option<String>,
+    /// Longest wait after the first unsaved change (default 10m, or `[watch] max-delay`)
+    #[arg(long, value_name = "DURATION")]
+    pub max_delay: Option<String>,
+    /// Least time between two backups (default 1m, or `[watch] min-interval`)
+    #[arg(long, value_name = "DURATION")]
+    pub min_interval: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up
     pub paths: Vec<PathBuf>,
@@ -520,6 +544,14 @@ pub struct BackupArgs {
     /// Store no new snapshot when nothing changed since the parent
     #[arg(long)]
     pub skip_if_unchanged: bool,
+    /// Only these paths may have changed since the parent snapshot (one absolute path per
+    /// line, `-` for stdin): walk only the directories leading to them, reuse the rest of the
+    /// parent's tree without listing it (no parent: a full walk)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdin", "stdin_from_command", "changed_paths_0"])]
+    pub changed_paths: Option<PathBuf>,
+    /// Like --changed-paths, the paths separated by NUL bytes (names may hold newlines)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdin", "stdin_from_command"])]
+    pub changed_paths_0: Option<PathBuf>,
     /// Back up standard input
     #[arg(long)]
     pub stdin: bool,

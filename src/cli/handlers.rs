@@ -50,6 +50,7 @@ pub fn dispatch(s: &Settings, out: Out, cmd: Command) -> Result<u8> {
         Command::Dump(a) => super::browse::dump(s, out, a),
         Command::Find(a) => super::browse::find(s, out, a),
         Command::Mount(a) => super::mount::mount(s, out, a),
+        Command::Watch(a) => super::watch::watch(s, out, a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => super::serve::serve(s, out, a),
         // (`cli::run` answers these before reading any settings)
@@ -86,6 +87,7 @@ fn no_lock_allowed(cmd: &Command) -> Result<()> {
         | Command::Stats(_)
         | Command::Restore(_)
         | Command::Mount(_)
+        | Command::Watch(_)
         | Command::Key(KeyCommand::List)
         | Command::List(_)
         | Command::Cache(_)
@@ -256,6 +258,7 @@ pub(super) fn backup_command(a: BackupArgs, scan_ahead: bool) -> Result<commands
         with_atime: a.with_atime,
         scan_ahead: !a.no_scan && scan_ahead,
         change: crate::archiver::ChangeDetection { ignore_inode: a.ignore_inode, ignore_ctime: a.ignore_ctime },
+        changed: change_list(&a)?.map(Arc::new),
         ..Default::default()
     };
     Ok(commands::backup::BackupCommand {
@@ -271,6 +274,33 @@ pub(super) fn backup_command(a: BackupArgs, scan_ahead: bool) -> Result<commands
     })
 }
 
+/// The change list of `--changed-paths FILE` or `--changed-paths-0 FILE` (`-`: standard
+/// input), read up to its size limit and parsed as hostile input.
+fn change_list(a: &BackupArgs) -> Result<Option<crate::archiver::ChangeList>> {
+    use crate::archiver::change_list::MAX_LIST_BYTES;
+    use std::io::Read;
+    let (file, sep) = match (&a.changed_paths, &a.changed_paths_0) {
+        (Some(f), _) => (f, b'\n'),
+        (None, Some(f)) => (f, 0),
+        (None, None) => return Ok(None),
+    };
+    let reader: Box<dyn Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(file)
+                .map_err(|e| Error::io(file.display(), e).hint("the change list of --changed-paths"))?,
+        )
+    };
+    let mut bytes = vec![];
+    reader.take(MAX_LIST_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(file.display(), e))?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        return Err(Error::usage(format!("{}: change list longer than {} MiB", file.display(), MAX_LIST_BYTES >> 20))
+            .hint("back up without --changed-paths: a full walk costs less than this many changes"));
+    }
+    crate::archiver::ChangeList::parse(&bytes, sep).map(Some).map_err(|e| e.context_object(file.display()))
+}
+
 /// What a backup tells the hooks after it (`ARCA_*` variables).
 pub(super) fn backup_facts(report: &commands::backup::BackupReport) -> Vec<(String, String)> {
     [
@@ -284,6 +314,8 @@ pub(super) fn backup_facts(report: &commands::backup::BackupReport) -> Vec<(Stri
         ("ARCA_SOURCE_ERRORS", report.errors.to_string()),
     ]
     .into_iter()
+    // a change-list walk only: how many paths it named (absent for a full walk)
+    .chain(report.changed_paths.map(|n| ("ARCA_CHANGED_PATHS", n.to_string())))
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
@@ -322,6 +354,9 @@ fn backup(s: &Settings, out: Out, a: BackupArgs) -> Result<u8> {
     let report = commands::backup::run(repo, cmd, &progress, &warn);
     drop(ticker);
     let report = report?;
+    if let Some(why) = &report.full_walk {
+        out.note(format!("change list not used, full walk: {why}"));
+    }
     for (k, v) in backup_facts(&report) {
         s.fact(&k, v);
     }

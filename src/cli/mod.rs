@@ -31,6 +31,7 @@ mod serve;
 mod settings;
 mod status;
 mod verbs;
+mod watch;
 
 use std::process::ExitCode;
 

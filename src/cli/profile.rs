@@ -48,6 +48,8 @@ pub struct Profile {
     pub check: CheckSection,
     #[serde(default)]
     pub serve: ServeSection,
+    #[serde(default)]
+    pub watch: WatchSection,
     /// Hooks for every command that runs hooks (backup, forget, prune, check).
     #[serde(default)]
     pub hooks: Hooks,
@@ -94,6 +96,23 @@ pub struct ServeSection {
     pub stale_after: Option<String>,
     /// Directories restores from the web may write into (`--restore-root` adds to them).
     pub restore_roots: Option<Vec<PathBuf>>,
+}
+
+/// `[watch]`: `arca watch` (and the daemon, with `enabled`): when changes are backed up.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WatchSection {
+    /// The daemon runs `arca -P <profile> watch` for this profile (read by the daemon).
+    #[allow(dead_code)]
+    pub enabled: Option<bool>,
+    /// Quiet time after the last change (default "30s").
+    pub debounce: Option<String>,
+    /// Longest wait after the first unsaved change (default "10m").
+    pub max_delay: Option<String>,
+    /// Least time between two backups (default "1m").
+    pub min_interval: Option<String>,
+    /// What is watched (default: `[backup] sources`).
+    pub paths: Option<Vec<PathBuf>>,
 }
 
 /// A command's section: its own keys plus the hook keys (`run-before`, `run-after`,

@@ -233,8 +233,23 @@ mod tests {
             ],
         ),
         // one run's choices: what to back up instead, as whom, when, against which parent
-        // (and how this run's progress is shown: --no-scan, like --json and -q)
-        ("backup", &["time", "parent", "force", "dry_run", "stdin", "stdin_filename", "stdin_from_command", "no_scan"]),
+        // (and how this run's progress is shown: --no-scan, like --json and -q; a change list
+        // describes one run's changes)
+        (
+            "backup",
+            &[
+                "time",
+                "parent",
+                "force",
+                "dry_run",
+                "stdin",
+                "stdin_filename",
+                "stdin_from_command",
+                "no_scan",
+                "changed_paths",
+                "changed_paths_0",
+            ],
+        ),
         // ids and the policy replace the profile's as a whole (apply_forget); the rest is
         // one run's choice, or a safety catch a profile must not switch off
         // (--compact is how this run's lists are shown, like --json)

@@ -60,6 +60,13 @@ pub struct BackupReport {
     pub parent: Option<SnapshotId>,
     /// Where the time went, per pipeline stage (arca-specific; not in restic's summary).
     pub pipeline: StageReport,
+    /// `--changed-paths`: how many paths the change list named, when the walk used it
+    /// (arca-specific, omitted otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_paths: Option<u64>,
+    /// `--changed-paths` given, but the walk was full: why (arca-specific, omitted otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_walk: Option<String>,
 }
 
 impl BackupReport {
@@ -93,6 +100,8 @@ impl BackupReport {
             snapshot_id: snapshot,
             parent,
             pipeline: pipeline.clone(),
+            changed_paths: None,
+            full_walk: None,
         }
     }
 }
@@ -153,6 +162,14 @@ pub fn run(
     if let Some((_, p)) = &parent {
         cmd.engine.parent_tree = Some(p.tree);
     }
+    let full_walk = change_list_refused(&cmd, parent.as_ref().map(|(_, p)| p), &paths);
+    if full_walk.is_some() {
+        cmd.engine.changed = None;
+    } else if cmd.engine.changed.is_some() {
+        // counting ahead would walk everything the change list spares
+        cmd.engine.scan_ahead = false;
+    }
+    let changed_paths = cmd.engine.changed.as_ref().map(|l| l.entries());
     let outcome = archiver::backup(repo.clone(), source, &cmd.engine, progress, warn);
     if platform::interrupted() {
         return Err(platform::interrupted_error());
@@ -170,12 +187,17 @@ pub fn run(
     let duration = started.elapsed().as_secs_f64();
     let unchanged = parent.as_ref().is_some_and(|(_, p)| p.tree == outcome.tree);
     let parent_id = parent.map(|(id, _)| id);
+    let report = |snapshot, dry_run| BackupReport {
+        changed_paths,
+        full_walk: full_walk.clone(),
+        ..BackupReport::new(&outcome.summary, &outcome.stages, duration, snapshot, parent_id, dry_run)
+    };
     if cmd.skip_if_unchanged && unchanged && !cmd.engine.dry_run {
-        return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, false));
+        return Ok(report(None, false));
     }
     // a dry run holds no lock, and stores nothing
     let Some(lock) = lock.as_ref().filter(|_| !cmd.engine.dry_run) else {
-        return Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, None, parent_id, true));
+        return Ok(report(None, true));
     };
     let snap = Snapshot {
         time,
@@ -191,9 +213,33 @@ pub fn run(
         program_version: format!("arca {}", env!("CARGO_PKG_VERSION")),
         summary: Some(outcome.summary.clone()),
         original: None,
+        change_list: changed_paths,
     };
     let id = repo.save_snapshot(&snap, &outcome.flushed, lock)?;
-    Ok(BackupReport::new(&outcome.summary, &outcome.stages, duration, Some(id), parent_id, false))
+    Ok(report(Some(id), false))
+}
+
+/// Why a change list cannot be used, if it cannot: the subtrees it reuses come from the parent
+/// snapshot, which must exist and be of the same sources made with the same exclude patterns.
+/// (Other options that shape the tree, `--exclude-if-present`, `--exclude-larger-than`, `-x`,
+/// `--with-atime`, are not recorded in a snapshot: a reused subtree keeps the parent's.)
+fn change_list_refused(cmd: &BackupCommand, parent: Option<&Snapshot>, paths: &[String]) -> Option<String> {
+    cmd.engine.changed.as_ref()?;
+    let Some(p) = parent else {
+        return Some(if cmd.force { "--force was given" } else { "there is no parent snapshot" }.to_string());
+    };
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(&p.paths) != sorted(paths) {
+        return Some("the parent snapshot has other paths".to_string());
+    }
+    if sorted(&p.excludes) != sorted(&cmd.excludes_used) {
+        return Some("the parent snapshot was made with other exclude patterns".to_string());
+    }
+    None
 }
 
 /// A read from the command's output blocks until it writes; on interrupt, end the command's

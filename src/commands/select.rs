@@ -272,6 +272,7 @@ mod tests {
             program_version: "t".into(),
             summary: None,
             original: None,
+            change_list: None,
         }
     }
 

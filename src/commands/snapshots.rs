@@ -28,6 +28,9 @@ pub struct SnapshotInfo {
     pub summary: Option<Summary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original: Option<SnapshotId>,
+    /// Made from a change list: how many paths it named (`backup --changed-paths`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_list: Option<u64>,
     pub id: SnapshotId,
     /// The same id, printed short (restic's `short_id`).
     #[serde(serialize_with = "crate::id::serialize_short")]
@@ -50,6 +53,7 @@ impl SnapshotInfo {
             program_version: s.program_version.clone(),
             summary: s.summary.clone(),
             original: s.original,
+            change_list: s.change_list,
             id: *id,
             short_id: *id,
         }
@@ -71,6 +75,7 @@ impl SnapshotInfo {
             program_version: String::new(),
             summary: None,
             original: None,
+            change_list: None,
             id: *id,
             short_id: *id,
         }
@@ -189,6 +194,7 @@ mod tests {
             program_version: "arca test".into(),
             summary: None,
             original: Some(SnapshotId([0x02; 32])),
+            change_list: None,
         }
     }
 

@@ -54,6 +54,10 @@ pub struct Snapshot {
     /// The snapshot this one replaces (written by `repair snapshots`, `tag`, `rewrite`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<SnapshotId>,
+    /// Made from a change list (`backup --changed-paths`): how many paths it named. Absent for
+    /// a full walk (format-spec §14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_list: Option<u64>,
 }
 
 impl Snapshot {

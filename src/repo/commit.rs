@@ -261,6 +261,7 @@ mod tests {
             program_version: "test".into(),
             summary: None,
             original: None,
+            change_list: None,
         }
     }
 

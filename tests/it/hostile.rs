@@ -55,6 +55,7 @@ fn snapshot_of(repo: &Arc<Repository>, build: impl FnOnce(&BlobSaver) -> Vec<Nod
         program_version: "test".into(),
         summary: None,
         original: None,
+        change_list: None,
     };
     let lock = repo.lock("backup", LockMode::Shared).unwrap();
     repo.save_snapshot(&snap, &flushed, &lock).unwrap();

@@ -247,6 +247,65 @@ fn spec_vectors_v3_match_the_code() {
     assert_eq!(tree.nodes[0].mtime, arca::format::tree::Time::new(1 << 34, 123_456_789));
 }
 
+/// The optional snapshot key `change_list` (format-spec §14, issue 23): a snapshot without it
+/// encodes exactly as before (the key is omitted, not `null`), one with it carries a uint, and
+/// readers ignore keys they do not know, which is why no version bump is needed.
+fn compute_snapshot_change_list() -> Value {
+    use arca::format::snapshot::Snapshot;
+    let mut snap = Snapshot {
+        time: "2026-12-07T18:00:00+00:00".into(),
+        tree: arca::id::TreeId([0x11; 32]),
+        paths: vec!["/home/u".into()],
+        hostname: "h".into(),
+        username: "u".into(),
+        uid: 1000,
+        gid: 1000,
+        tags: vec![],
+        parent: Some(arca::id::SnapshotId([0x22; 32])),
+        excludes: vec![],
+        program_version: "arca 0.1.0".into(),
+        summary: None,
+        original: None,
+        change_list: None,
+    };
+    let full_walk = arca::codec::to_cbor(&snap);
+    snap.change_list = Some(3);
+    json!({
+        "full_walk": hex::encode(full_walk),
+        "change_list_3": hex::encode(arca::codec::to_cbor(&snap)),
+    })
+}
+
+#[test]
+fn snapshot_change_list_vector_matches_and_old_readers_ignore_it() {
+    use arca::format::snapshot::Snapshot;
+    let path = spec_dir().join("v3.json");
+    let got = compute_snapshot_change_list();
+    let mut want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && want.get("snapshot_change_list").is_none() {
+        // adding a vector never rewrites the existing ones
+        want["snapshot_change_list"] = got.clone();
+        std::fs::write(&path, serde_json::to_string_pretty(&want).unwrap() + "\n").unwrap();
+    }
+    assert_eq!(
+        got, want["snapshot_change_list"],
+        "vector \"snapshot_change_list\" differs from format-spec/vectors/v3.json"
+    );
+    let bytes = |k: &str| hex::decode(want["snapshot_change_list"][k].as_str().unwrap()).unwrap();
+    let full: Snapshot = arca::codec::from_cbor(&bytes("full_walk")).unwrap();
+    assert_eq!(full.change_list, None);
+    assert!(!bytes("full_walk").windows(11).any(|w| w == b"change_list"), "an absent change_list is written");
+    let listed: Snapshot = arca::codec::from_cbor(&bytes("change_list_3")).unwrap();
+    assert_eq!(listed.change_list, Some(3));
+    assert_eq!(Snapshot { change_list: None, ..listed }, full);
+    // a reader that does not know a key skips it: what a reader older than `change_list` did
+    let mut map: std::collections::BTreeMap<serde_cbor::Value, serde_cbor::Value> =
+        serde_cbor::from_slice(&bytes("change_list_3")).unwrap();
+    map.insert(serde_cbor::Value::Text("a_later_key".into()), serde_cbor::Value::Integer(7));
+    let later: Snapshot = arca::codec::from_cbor(&serde_cbor::to_vec(&map).unwrap()).unwrap();
+    assert_eq!(later.change_list, Some(3));
+}
+
 const GOLDEN_PASSWORD: &str = "golden v1";
 
 fn golden_source(root: &Path) {

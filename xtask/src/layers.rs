@@ -96,6 +96,8 @@ pub const CRATES: &[(&str, &[&str])] = &[
     // HTTPS of `arca serve`
     ("rustls", &["serve::tls", "automation::notify::webhook"]),
     ("tokio_rustls", &["serve::tls"]),
+    // The file watcher of `arca watch` (inotify) stays in watch mode.
+    ("notify", &["automation::watch"]),
     // SQLite caches are disposable and stay inside the cache.
     ("rusqlite", &["cache"]),
     // The one mapping of a file (an `unsafe` call), the cache's verified blob table.

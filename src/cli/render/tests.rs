@@ -61,6 +61,7 @@ fn snapshot(time: &str, host: &str, tags: &[&str], paths: &[&str]) -> Snapshot {
         program_version: "arca 0.1.0".into(),
         summary: None,
         original: None,
+        change_list: None,
     }
 }
 
@@ -344,6 +345,8 @@ fn backup_report(snapshot_id: Option<SnapshotId>, errors: u64) -> BackupReport {
         snapshot_id,
         parent: None,
         pipeline: Default::default(),
+        changed_paths: None,
+        full_walk: None,
     }
 }
 

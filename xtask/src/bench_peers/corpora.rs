@@ -198,6 +198,17 @@ impl Corpus {
             std::fs::rename(&big2, &img).map_err(io(&img))?;
             return Ok("big.img replaced by big2".into());
         }
+        let (note, _) = self.change_some(&pick)?;
+        Ok(note)
+    }
+
+    /// Change `n` files spread over the corpus (the watch row: a few changes in a big tree),
+    /// undone by [`Corpus::undo_change`]; returns what was changed and their absolute paths.
+    pub fn change_files(&self, n: usize) -> Result<(String, Vec<PathBuf>)> {
+        self.change_some(&|total: usize| (0..n.min(total)).map(|k| k * total / n.max(1)).collect())
+    }
+
+    fn change_some(&self, pick: &dyn Fn(usize) -> Vec<usize>) -> Result<(String, Vec<PathBuf>)> {
         let all: Vec<PathBuf> =
             files::walk(&self.root)?.into_iter().filter(|e| e.kind == files::Kind::File).map(|e| e.rel).collect();
         let picked: Vec<&PathBuf> = pick(all.len()).into_iter().map(|i| &all[i]).collect();
@@ -213,7 +224,8 @@ impl Corpus {
         for (k, rel) in picked.iter().enumerate() {
             change(&self.root.join(rel), k)?;
         }
-        Ok(format!("{} of {} files changed", picked.len(), all.len()))
+        let paths = picked.iter().map(|rel| self.root.join(rel)).collect();
+        Ok((format!("{} of {} files changed", picked.len(), all.len()), paths))
     }
 
     /// Put the corpus back as it was before [`Corpus::apply_change`] (nothing when it is).

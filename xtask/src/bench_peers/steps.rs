@@ -8,9 +8,13 @@
 //! 5. a full restore of the latest snapshot into an empty directory;
 //! 6. the restore compared with the corpus as backed up (still changed);
 //!
+//! The memory scan corpus (`million`) stops after step 2, then has the watch row: 10 files
+//! changed, arca's `backup --changed-paths` of them against each peer's ordinary re-backup,
+//! and arca's own full re-backup of the same state;
+//!
 //! and the change undone, whatever happened, so every rep and every tool sees the same bytes.
 //! A step that fails is recorded with its reason and the steps after it as not run; the other
-//! tools go on. The memory scan corpus stops after step 2.
+//! tools go on.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,12 +36,25 @@ pub enum Step {
     SizeChanged,
     Restore,
     Verify,
+    /// 10 files changed after the first backup: arca with `--changed-paths`, a peer's re-backup.
+    Watch,
+    /// The same state backed up again by arca with a full walk (its own baseline).
+    WatchFull,
 }
 
 impl Step {
     /// The rows of a corpus table, in order.
-    pub const TABLE: [Step; 7] =
-        [Step::First, Step::Unchanged, Step::Changed, Step::Restore, Step::Verify, Step::SizeFirst, Step::SizeChanged];
+    pub const TABLE: [Step; 9] = [
+        Step::First,
+        Step::Unchanged,
+        Step::Changed,
+        Step::Restore,
+        Step::Verify,
+        Step::SizeFirst,
+        Step::SizeChanged,
+        Step::Watch,
+        Step::WatchFull,
+    ];
 
     /// The name in the TSV.
     pub fn key(self) -> &'static str {
@@ -50,6 +67,8 @@ impl Step {
             Step::SizeChanged => "size-changed",
             Step::Restore => "restore",
             Step::Verify => "verify",
+            Step::Watch => "watch",
+            Step::WatchFull => "watch-full",
         }
     }
 
@@ -64,6 +83,8 @@ impl Step {
             Step::SizeChanged => "repo size after 1% change",
             Step::Restore => "full restore",
             Step::Verify => "restore verified",
+            Step::Watch => "10 files changed: arca --changed-paths, peers' re-backup",
+            Step::WatchFull => "10 files changed: arca's full re-backup",
         }
     }
 }
@@ -137,7 +158,7 @@ impl Rep<'_> {
         self.timed(Step::First, &first)?;
         self.size(Step::SizeFirst)?;
         if self.corpus.first_backup_only() {
-            return Ok(());
+            return self.watch();
         }
         self.timed(Step::Unchanged, &second)?;
         let changed = if self.failed { String::new() } else { self.corpus.apply_change()? };
@@ -148,6 +169,34 @@ impl Rep<'_> {
         self.size(Step::SizeChanged)?;
         self.timed(Step::Restore, &restore)?;
         self.verify()
+    }
+
+    /// The watch row: 10 files changed, then arca's change-list backup (a peer's ordinary
+    /// re-backup) and arca's full re-backup of the same state.
+    fn watch(&mut self) -> Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let (note, paths) = self.corpus.change_files(10)?;
+        let list = self.repo.aux().join("changed.list");
+        let mut text = Vec::new();
+        for p in &paths {
+            // as the backup names its source (`.` taken absolute: the real path)
+            let p = std::fs::canonicalize(p).map_err(|e| Error::io(p.display().to_string(), e))?;
+            text.extend_from_slice(p.as_os_str().as_encoded_bytes());
+            text.push(b'\n');
+        }
+        std::fs::write(&list, text).map_err(|e| Error::io(list.display().to_string(), e))?;
+        let (a, repo, source) = (self.adapter, &self.repo, &self.corpus.root);
+        let (changed, full) = (a.backup_changed(repo, source, 2, &list), a.backup(repo, source, 3));
+        self.timed(Step::Watch, &changed)?;
+        if let Some(s) = self.samples.last_mut() {
+            s.note = if s.note.is_empty() { note } else { format!("{note}; {}", s.note) };
+        }
+        if a.tool == Tool::Arca {
+            self.timed(Step::WatchFull, &full)?;
+        }
+        Ok(())
     }
 
     fn record(&mut self, step: Step, outcome: Outcome, note: String) {

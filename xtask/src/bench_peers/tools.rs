@@ -168,6 +168,18 @@ impl Adapter {
         c
     }
 
+    /// The `n`-th backup after a few known changes (the watch row): arca is told them with
+    /// `--changed-paths LIST` (absolute paths, as `arca watch` writes them); a peer, which has
+    /// no such input, backs up as it always does.
+    pub fn backup_changed(&self, repo: &Repo, source: &Path, n: usize, list: &Path) -> Command {
+        if self.tool != Tool::Arca {
+            return self.backup(repo, source, n);
+        }
+        let mut c = self.command(repo);
+        c.current_dir(source).args(["backup", "-q", "--changed-paths"]).arg(list).arg(".");
+        c
+    }
+
     /// Restore the `n`-th (the latest) backup into `repo.restored()`, which exists and is empty.
     pub fn restore(&self, repo: &Repo, n: usize) -> Command {
         let mut c = self.command(repo);
