@@ -12,6 +12,11 @@
 //! A `randomized-delay` moves each due time later by a random part of it. On SIGTERM or
 //! SIGINT the daemon starts nothing more, sends SIGTERM to its running children (they stop as
 //! `arca` does when interrupted, releasing their locks), waits for them, and returns.
+//!
+//! With `[watch] enabled = true` the daemon also keeps one `arca -P PROFILE… watch` child
+//! running (watch mode, `automation::watch`): started with the daemon, started again when it
+//! ends (after 5 s, doubling to at most 5 minutes while it keeps ending within 10 minutes of
+//! its start), and asked to stop with SIGTERM like the jobs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,7 +43,21 @@ pub struct Daemon {
     /// The set's job state directory.
     pub state_dir: PathBuf,
     pub jobs: Vec<ScheduledJob>,
+    /// Keep an `arca -P … watch` child running (`[watch] enabled`).
+    pub watch: bool,
 }
+
+/// The watch child and when it may be started again.
+struct WatchSlot {
+    running: Option<(Child, Instant)>,
+    start_at: Instant,
+    backoff: Duration,
+}
+
+/// The first wait before a watch that ended is started again, and the longest.
+const WATCH_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
+/// A watch that ran this long before it ended starts again after the first wait.
+const WATCH_HEALTHY: Duration = Duration::from_secs(600);
 
 struct Slot<'a> {
     job: &'a ScheduledJob,
@@ -69,7 +88,11 @@ impl Daemon {
             };
             log(&format!("{}: next run {when}", s.job.job));
         }
+        let mut watch = WatchSlot { running: None, start_at: Instant::now(), backoff: WATCH_BACKOFF.0 };
         while !stop() {
+            if self.watch {
+                self.keep_watching(&mut watch);
+            }
             let now = Local::now();
             for s in &mut slots {
                 self.reap(s);
@@ -83,6 +106,12 @@ impl Daemon {
         }
         let running: Vec<&mut Slot<'_>> = slots.iter_mut().filter(|s| s.running.is_some()).collect();
         log(&format!("stopping: {} running job(s) asked to stop", running.len()));
+        if let Some((mut child, started)) = watch.running.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let status = child.wait().map_err(|e| Error::io("waiting for watch", e))?;
+            log(&format!("watch: finished, {}, after {:.1}s", how(status), started.elapsed().as_secs_f64()));
+        }
         for s in running {
             if let Some((child, started)) = s.running.take() {
                 let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -94,6 +123,67 @@ impl Daemon {
         }
         log("stopped");
         Ok(())
+    }
+
+    /// Reap the watch child if it ended, and start it when none runs and its wait is over.
+    fn keep_watching(&self, w: &mut WatchSlot) {
+        if let Some((child, started)) = &mut w.running {
+            match child.try_wait() {
+                Ok(None) => return,
+                Ok(Some(status)) => {
+                    let ran = started.elapsed();
+                    if ran >= WATCH_HEALTHY {
+                        w.backoff = WATCH_BACKOFF.0;
+                    }
+                    let wait = w.backoff;
+                    w.backoff = (w.backoff * 2).min(WATCH_BACKOFF.1);
+                    w.start_at = Instant::now() + wait;
+                    log(&format!(
+                        "watch: ended, {}, after {:.1}s; starting it again in {}s",
+                        how(status),
+                        ran.as_secs_f64(),
+                        wait.as_secs()
+                    ));
+                    w.running = None;
+                }
+                Err(e) => {
+                    log(&format!("watch: cannot wait for it: {e}"));
+                    return;
+                }
+            }
+        }
+        if Instant::now() < w.start_at {
+            return;
+        }
+        let mut args: Vec<String> = self.profiles.iter().flat_map(|p| ["-P".to_string(), p.clone()]).collect();
+        args.push("watch".to_string());
+        let mut cmd = self.child_command(&args);
+        match cmd.spawn() {
+            Ok(child) => {
+                log(&format!("watch: started (pid {}): {}", child.id(), super::job::shell_line(&self.exe, &args)));
+                w.running = Some((child, Instant::now()));
+            }
+            Err(e) => {
+                w.start_at = Instant::now() + w.backoff;
+                w.backoff = (w.backoff * 2).min(WATCH_BACKOFF.1);
+                log(&format!("watch: cannot start {}: {e}", self.exe.display()));
+            }
+        }
+    }
+
+    /// `exe ARGS` as the daemon's child: `ARCA_TRIGGER=daemon`, no stdin, its output where the
+    /// daemon logs, its own process group.
+    fn child_command(&self, args: &[String]) -> Command {
+        use std::os::fd::AsFd;
+        use std::os::unix::process::CommandExt;
+        let stdout = std::io::stderr().as_fd().try_clone_to_owned().ok();
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(args).env("ARCA_TRIGGER", "daemon").stdin(Stdio::null());
+        if let Some(fd) = stdout {
+            cmd.stdout(Stdio::from(fd));
+        }
+        cmd.process_group(0);
+        cmd
     }
 
     fn first_slot<'a>(&self, job: &'a ScheduledJob, now: DateTime<Local>) -> Slot<'a> {
@@ -148,17 +238,7 @@ impl Daemon {
             log(&format!("{name}: its trigger time is not saved: {e}"));
         }
         let args = job.arguments(&self.profiles);
-        // the child's output goes where the daemon logs
-        use std::os::fd::AsFd;
-        let stdout = std::io::stderr().as_fd().try_clone_to_owned().ok();
-        let mut cmd = Command::new(&self.exe);
-        cmd.args(&args).env("ARCA_TRIGGER", "daemon").stdin(Stdio::null());
-        if let Some(fd) = stdout {
-            cmd.stdout(Stdio::from(fd));
-        }
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        match cmd.spawn() {
+        match self.child_command(&args).spawn() {
             Ok(child) => {
                 log(&format!(
                     "{name}: started (pid {}){}: {}",
@@ -174,13 +254,17 @@ impl Daemon {
 }
 
 fn log_finish(job: &ScheduledJob, status: std::process::ExitStatus, started: Instant) {
+    log(&format!("{}: finished, {}, after {:.1}s", job.job, how(status), started.elapsed().as_secs_f64()));
+}
+
+/// How a child ended, for the log.
+fn how(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
-    let how = match (status.code(), status.signal()) {
+    match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit {c}"),
         (None, Some(sig)) => format!("killed by signal {sig}"),
         _ => "ended".to_string(),
-    };
-    log(&format!("{}: finished, {how}, after {:.1}s", job.job, started.elapsed().as_secs_f64()));
+    }
 }
 
 /// A random part of the job's randomized delay (not a secret: the clock and pid, hashed).
@@ -232,8 +316,13 @@ mod tests {
     #[test]
     fn a_missed_run_is_caught_up_only_when_persistent_and_the_trigger_file_is_strict() {
         let tmp = tempfile::tempdir().unwrap();
-        let d =
-            Daemon { exe: "/bin/false".into(), profiles: vec!["p".into()], state_dir: tmp.path().into(), jobs: vec![] };
+        let d = Daemon {
+            exe: "/bin/false".into(),
+            profiles: vec!["p".into()],
+            state_dir: tmp.path().into(),
+            jobs: vec![],
+            watch: false,
+        };
         let now = Local::now();
         let daily = job("daily", true);
         assert!(!d.first_slot(&daily, now).catch_up, "no trigger saved: nothing to catch up");

@@ -34,7 +34,13 @@ pub fn run(g: &Global, _out: Out, a: &DaemonArgs) -> Result<u8> {
             ))
         }
     };
-    let daemon = Daemon { exe, profiles: loaded.names.clone(), state_dir, jobs: super::schedule::jobs_of(&loaded) };
+    let daemon = Daemon {
+        exe,
+        profiles: loaded.names.clone(),
+        state_dir,
+        jobs: super::schedule::jobs_of(&loaded),
+        watch: loaded.profile.watch.enabled == Some(true),
+    };
     let result = daemon.run(&crate::platform::interrupted);
     stop.store(true, Ordering::SeqCst);
     if let Some(m) = metrics {

@@ -102,8 +102,7 @@ pub struct ServeSection {
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WatchSection {
-    /// The daemon runs `arca -P <profile> watch` for this profile (read by the daemon).
-    #[allow(dead_code)]
+    /// `arca daemon` keeps an `arca -P <profile> watch` running for this profile.
     pub enabled: Option<bool>,
     /// Quiet time after the last change (default "30s").
     pub debounce: Option<String>,

@@ -32,9 +32,14 @@ pub(super) fn scheduled(g: &Global, verb: &str) -> Result<Loaded> {
         Error::usage(format!("{verb} needs the profiles whose [schedule.<job>] sections it runs"))
             .hint(format!("arca -P PROFILE {verb}"))
     })?;
-    if loaded.schedule.is_empty() {
+    let watches = verb == "daemon" && loaded.profile.watch.enabled == Some(true);
+    if loaded.schedule.is_empty() && !watches {
         return Err(Error::usage(format!("profile {} has no [schedule.<job>] section", loaded.names.join(" + ")))
-            .hint("add e.g. [schedule.backup] with on-calendar = \"daily\" (see the README's Profiles section)"));
+            .hint(if verb == "daemon" {
+                "add e.g. [schedule.backup] with on-calendar = \"daily\", or [watch] enabled = true (see the README's Profiles section)"
+            } else {
+                "add e.g. [schedule.backup] with on-calendar = \"daily\" (see the README's Profiles section)"
+            }));
     }
     for name in &loaded.names {
         if name.contains('/') && !name.starts_with('/') {

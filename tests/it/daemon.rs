@@ -222,3 +222,78 @@ fn metrics_listen_serves_the_runs_of_the_daemons_jobs() {
     assert_eq!(code, Some(0), "{log}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener stopped with the daemon");
 }
+
+/// `[watch] enabled`: the daemon keeps an `arca -P p watch` child running, starts it again
+/// when it dies, and stops it with SIGTERM.
+#[test]
+fn the_daemon_keeps_the_profiles_watch_running_and_stops_it() {
+    let env = Env::new();
+    let src = env.path("src");
+    write(&src.join("a"), b"a");
+    let watch = "[watch]\nenabled = true\ndebounce = \"300ms\"\nmax-delay = \"5s\"\nmin-interval = \"0s\"\n";
+    profile(&env, "p", &repo_profile(&env, &src, "", watch));
+    env.init();
+    let log_path = env.path("daemon.log");
+    let d = env
+        .cmd()
+        .args(["-P", "p", "daemon"])
+        .env_remove("ARCA_REPOSITORY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let snapshots =
+        || -> Vec<serde_json::Value> { serde_json::from_str(&env.ok(&["snapshots", "--json"])).unwrap_or_default() };
+    // the first backup after the watch starts walks everything
+    wait_for("the watch's first backup", Duration::from_secs(60), || !snapshots().is_empty());
+    write(&src.join("b"), b"b");
+    wait_for("a change-list backup", Duration::from_secs(60), || {
+        snapshots().iter().any(|s| s.get("change_list").is_some())
+    });
+    // the watch child dies: the daemon starts it again (after its first wait, 5 s)
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let pid: i32 = log
+        .split("watch: started (pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no watch start in the log: {log}"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_for("the watch to start again", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log_path).unwrap().matches("watch: started (pid ").count() == 2
+    });
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("watch: ended, killed by signal 9") && log.contains("starting it again in 5s"), "{log}");
+    // and it still backs up
+    let before = snapshots().len();
+    write(&src.join("c"), b"c");
+    wait_for("a backup by the restarted watch", Duration::from_secs(60), || snapshots().len() > before);
+    signal(&d, nix::sys::signal::Signal::SIGTERM);
+    let (code, _) = log_of(d);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("watch: finished, exit 0") && log.contains("stopped"), "{log}");
+    // the restored newest snapshot is the live tree
+    let out = env.path("out");
+    env.ok(&["restore", "latest", "--target", out.to_str().unwrap()]);
+    for f in ["a", "b", "c"] {
+        let found = walk_find(&out, f);
+        assert_eq!(std::fs::read(found.unwrap()).unwrap(), f.as_bytes());
+    }
+    env.check();
+}
+
+fn walk_find(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == name) && p.is_file() {
+            return Some(p);
+        }
+        if p.is_dir() {
+            if let Some(f) = walk_find(&p, name) {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
