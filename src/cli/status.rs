@@ -223,28 +223,37 @@ fn notify_stale(dir: &Path, out: Out, status: &Status, section: &super::profile_
     Ok(())
 }
 
+/// An RFC 3339 time as local `YYYY-MM-DD HH:MM:SS` (as `snapshots` prints times); text that
+/// is not one is shown as it is.
+fn local_time(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
 fn render(s: &Status) -> String {
     let mut lines = vec![format!("profile {} (repository {})", s.profile, s.repository)];
-    lines.push(format!("  {:<7} {:<26} {:<12} {:>9} {:>11}  next run", "job", "last run", "result", "took", "added"));
-    for j in &s.jobs {
+    lines.push(format!("  {:<7} {:<19} {:<17} {:>9} {:>11}  next run", "job", "last run", "result", "took", "added"));
+    // a job neither scheduled nor ever run says nothing
+    for j in s.jobs.iter().filter(|j| j.last_run.is_some() || j.next_run.is_some()) {
         let (when, result, took, added) = match &j.last_run {
             Some(r) => (
-                r.started.clone(),
+                local_time(&r.started),
                 format!("{} ({})", r.outcome.as_str(), r.exit_code),
                 format!("{:.1}s", r.duration_ms as f64 / 1000.0),
                 r.data_added.map(bytes).unwrap_or_default(),
             ),
             None => ("never".into(), String::new(), String::new(), String::new()),
         };
-        let next = j.next_run.clone().unwrap_or_else(|| "not scheduled".into());
-        lines.push(format!("  {:<7} {when:<26} {result:<12} {took:>9} {added:>11}  {next}", j.job));
+        let next = j.next_run.as_deref().map_or_else(|| "not scheduled".into(), local_time);
+        lines.push(format!("  {:<7} {when:<19} {result:<17} {took:>9} {added:>11}  {next}", j.job));
     }
     if !s.sources.is_empty() {
         lines.push("sources:".into());
     }
     for src in &s.sources {
         let newest = match (&src.newest_snapshot, src.age_seconds) {
-            (Some(t), Some(a)) => format!("newest snapshot {t} ({} ago)", human_age(a)),
+            (Some(t), Some(a)) => format!("newest snapshot {} ({} ago)", local_time(t), human_age(a)),
             _ => "no snapshot".into(),
         };
         lines.push(format!("  {}  {newest}{}", src.path, if src.stale { "  STALE" } else { "" }));
