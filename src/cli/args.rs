@@ -286,7 +286,7 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
     },
     /// How a profile's jobs are doing: last runs, next scheduled runs, newest snapshot per source, warnings
     #[command(
-        after_help = "Examples:\n  arca -P laptop status\n  arca -P laptop status --json | jq .warnings\n  arca -P laptop status -q   (exit 4: something to look at)\n  arca -P laptop status --notify   (tell [notify] about sources that became stale)"
+        after_help = "Examples:\n  arca -P laptop status\n  arca status   (every profile that has run a job; --json: an array)\n  arca -P laptop status --json | jq .warnings\n  arca -P laptop status -q   (exit 4: something to look at)\n  arca -P laptop status --notify   (tell [notify] about sources that became stale)"
     )]
     Status(StatusArgs),
     /// Print version information: arca's version, the platform, the format versions it reads

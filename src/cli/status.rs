@@ -1,4 +1,5 @@
-//! `arca [-P profile]... status [--json] [--notify]`: how the jobs of a profile set are doing.
+//! `arca [-P profile]... status [--json] [--notify]`: how the jobs of a profile set are doing;
+//! without `-P`, of every profile set that has run a job (`overview`).
 //!
 //! For each job (backup, forget, prune, check, copy): its last run from the run records (when,
 //! outcome, exit code, duration, data added) and its next scheduled run from the profile's
@@ -59,9 +60,7 @@ struct Status {
 }
 
 pub fn status(s: &Settings, out: Out, a: StatusArgs) -> Result<u8> {
-    let loaded = s.profile.as_ref().ok_or_else(|| {
-        Error::usage("arca status needs a profile").hint("give -P NAME (the profile whose jobs to show)")
-    })?;
+    let Some(loaded) = s.profile.as_ref() else { return overview(s, out, &a) };
     let dir = super::run_record::state_dir(s, &loaded.names)?;
     let notify = &loaded.profile.notify;
     let stale_after = match notify.stale_after()? {
@@ -221,6 +220,71 @@ fn notify_stale(dir: &Path, out: Out, status: &Status, section: &super::profile_
         runs::write_atomic(&dir.join(STALE_STATE), &bytes)?;
     }
     Ok(())
+}
+
+/// `arca status` without `-P`: the status of every profile set that has job state under the
+/// cache root, each from `arca -P NAME… status` run as a child (its profiles loaded as that
+/// command loads them). A set is found by its directory, whose key is its names joined by `+`;
+/// a set named by a path (its key carries a hash) cannot be named back and is listed as such.
+/// JSON: an array of the sets' objects. Exit code: 4 when any set has a warning, 1 when one
+/// could not be shown.
+fn overview(s: &Settings, out: Out, a: &StatusArgs) -> Result<u8> {
+    use crate::cache::job_state::profile_key;
+    let root = super::run_record::state_root(s).ok_or_else(|| {
+        Error::usage("no cache directory for the job state (no home directory?)").hint("give --cache-dir or -P NAME")
+    })?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("the arca executable", e))?;
+    let (mut code, mut sets, mut texts) = (super::exit::OK, vec![], vec![]);
+    let dirs = runs::profile_dirs(&root);
+    for (key, _) in &dirs {
+        let names: Vec<String> = key.split('+').map(str::to_string).collect();
+        if key == "default" {
+            continue; // no profile: `arca watch` without -P keeps its change lists there
+        }
+        if profile_key(&names) != *key {
+            out.warning(
+                "status",
+                &format!("job state {key:?} belongs to a profile given by path: show it with -P PATH"),
+            );
+            continue;
+        }
+        let mut cmd = std::process::Command::new(&exe);
+        for n in &names {
+            cmd.args(["-P", n]);
+        }
+        cmd.arg("status").env("ARCA_CACHE_DIR", &root).stdin(std::process::Stdio::null());
+        if out.json {
+            cmd.arg("--json");
+        }
+        if a.notify {
+            cmd.arg("--notify");
+        }
+        let o = cmd.output().map_err(|e| Error::io(format!("running {}", exe.display()), e))?;
+        // the child's warnings and errors pass on as they are
+        eprint!("{}", String::from_utf8_lossy(&o.stderr));
+        match o.status.code() {
+            Some(0) => {}
+            Some(c) if c == i32::from(super::exit::STATUS_WARNINGS) => {
+                code = code.max(super::exit::STATUS_WARNINGS);
+            }
+            _ => code = super::exit::FATAL,
+        }
+        if out.json {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+                sets.push(v);
+            }
+        } else if !o.stdout.is_empty() {
+            texts.push(String::from_utf8_lossy(&o.stdout).trim_end().to_string());
+        }
+    }
+    if out.json {
+        out.json_line(&sets);
+    } else if dirs.is_empty() {
+        out.text(format!("no profile has run a job yet (no job state under {})", root.join("jobs").display()));
+    } else {
+        out.text(texts.join("\n\n"));
+    }
+    Ok(code)
 }
 
 /// An RFC 3339 time as local `YYYY-MM-DD HH:MM:SS` (as `snapshots` prints times); text that

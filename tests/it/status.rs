@@ -78,10 +78,24 @@ fn status_shows_last_runs_next_runs_and_sources_and_exits_4_on_a_warning() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("profile s") && text.contains("success (0)") && text.contains("failure (1)"), "{text}");
     assert!(text.contains("warnings:") && text.contains(&src.display().to_string()), "{text}");
-    // without a profile there is nothing to show
+    // without a profile: every profile set that has run a job, each as with -P
+    profile(&env, "t", &format!("[backup]\nsources = [\"{}\"]\n", src.display()));
+    env.backup_json(&["-P", "t"]);
+    let o = env.run(&["status", "--json"]);
+    assert_eq!(code(&o), 4, "s still has its warning: {}", stderr(&o));
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = all.as_array().unwrap().iter().map(|s| s["profile"].as_str().unwrap()).collect();
+    assert_eq!(names, ["s", "t"], "{all}");
+    assert_eq!(job(&all[1], "backup")["last_run"]["outcome"], "success");
+    assert!(all[1]["warnings"].as_array().unwrap().is_empty(), "{all}");
     let o = env.run(&["status"]);
-    assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("-P"), "{}", stderr(&o));
+    assert_eq!(code(&o), 4);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("profile s") && text.contains("profile t") && text.contains("failure (1)"), "{text}");
+    // with only t's job state left, all is well: exit 0
+    std::fs::remove_dir_all(crate::metrics::job_dir(&env, "s")).unwrap();
+    let o = env.run(&["status", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]
