@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::args::Global;
+use super::automation_args::DaemonArgs;
 use super::exit;
 use super::output::Out;
-use super::schedule_args::DaemonArgs;
 use crate::automation::daemon::Daemon;
 use crate::error::{Error, Result};
 

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::args::{CheckArgs, ForgetArgs, PruneOpts, RepairCommand, UnlockArgs};
 use super::exit;
+use super::maintenance_args::{CheckArgs, ForgetArgs, PruneOpts, RepairCommand, UnlockArgs};
 use super::output::{count, Out};
 use super::render::{self, Zone};
 use super::settings::{parse_size, Settings};

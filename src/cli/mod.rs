@@ -2,6 +2,7 @@
 
 mod about;
 mod args;
+mod automation_args;
 mod browse;
 mod config_show;
 mod copy;
@@ -12,6 +13,7 @@ mod handlers;
 mod help_examples;
 mod hooks;
 mod maintenance;
+mod maintenance_args;
 mod mount;
 mod output;
 mod profile;
@@ -25,7 +27,6 @@ mod restic_compat;
 mod rewrite;
 mod run_record;
 mod schedule;
-mod schedule_args;
 #[cfg(feature = "serve")]
 mod serve;
 mod settings;

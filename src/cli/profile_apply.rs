@@ -5,7 +5,8 @@
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use super::args::{BackupArgs, CheckArgs, Cli, Command, ForgetArgs, Global, PruneOpts};
+use super::args::{BackupArgs, Cli, Command, Global};
+use super::maintenance_args::{CheckArgs, ForgetArgs, PruneOpts};
 use super::profile::{expand_tilde, BackupSection, CheckSection, ForgetSection, Keep, Profile, PruneSection};
 
 /// Did the user give `id` on the command line?

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::args::Global;
+use super::automation_args::{ScheduleCommand, ScheduleInstallArgs, UnitDirArgs};
 use super::exit;
 use super::output::Out;
 use super::profile::{self, Loaded};
-use super::schedule_args::{ScheduleCommand, ScheduleInstallArgs, UnitDirArgs};
 use crate::automation::job::Job;
 use crate::automation::units::{self, UnitSpec, MARKER};
 use crate::error::{Error, Result};

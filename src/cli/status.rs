@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::args::StatusArgs;
+use super::automation_args::StatusArgs;
 use super::output::{bytes, Out};
 use super::settings::Settings;
 use crate::automation::notify::{Event, StaleSource};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::args::WatchArgs;
+use super::automation_args::WatchArgs;
 use super::exit;
 use super::output::Out;
 use super::profile::expand_tilde;

@@ -1,4 +1,5 @@
-//! Arguments of `arca schedule` and `arca daemon`.
+//! Arguments of the verbs that make backups run themselves: `arca schedule`, `arca daemon`,
+//! `arca watch` and `arca status`.
 
 use std::path::PathBuf;
 
@@ -51,4 +52,27 @@ pub struct DaemonArgs {
     /// Serve Prometheus metrics of the profiles' runs at http://ADDR/metrics
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Paths to watch (default: the profile's `[watch] paths`, else its backup sources);
+    /// without a profile, also the paths backed up
+    pub paths: Vec<PathBuf>,
+    /// Quiet time after the last change before a backup (default 30s, or `[watch] debounce`)
+    #[arg(long, value_name = "DURATION")]
+    pub debounce: Option<String>,
+    /// Longest wait after the first unsaved change (default 10m, or `[watch] max-delay`)
+    #[arg(long, value_name = "DURATION")]
+    pub max_delay: Option<String>,
+    /// Least time between two backups (default 1m, or `[watch] min-interval`)
+    #[arg(long, value_name = "DURATION")]
+    pub min_interval: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Send the profile's stale notifications ([notify] stale-after), once per stale source
+    #[arg(long)]
+    pub notify: bool,
 }
