@@ -105,7 +105,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
                         if mode == Mode::FilesByContents {
                             st.total_size = st.total_size.saturating_add(node.size);
                         } else {
-                            let idx = repo.index()?;
+                            let idx = repo.whole_index()?;
                             for id in &content {
                                 let loc = idx.get(id).ok_or_else(|| {
                                     Error::new(
@@ -129,7 +129,7 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
             if let Some(e) = usage.missing_error() {
                 return Err(e);
             }
-            let idx = repo.index()?;
+            let idx = repo.whole_index()?;
             let (mut stored, mut plain, mut count, mut compressed, mut data_plain) = (0u64, 0u64, 0u64, 0u64, 0u64);
             // groups holding used blobs, by (pack, offset): sealed length, plaintext end, members
             let mut groups: HashMap<(u32, u32), (u64, u64, u64)> = HashMap::new();

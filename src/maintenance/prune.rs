@@ -177,7 +177,7 @@ pub fn prune_metered(
     drop(snapshots);
 
     let (mut packs, order) = {
-        let idx = repo.index()?;
+        let idx = repo.whole_index()?;
         let adopted: std::collections::HashSet<PackId> = adopted.into_iter().collect();
         classify(&idx, &usage.used, &stored, &adopted)
     };
@@ -212,7 +212,7 @@ pub fn prune_metered(
         };
     }
     if let Some(n) = unknown_missing.first() {
-        let idx = repo.index()?;
+        let idx = repo.whole_index()?;
         return Err(Error::corrupt(format!(
             "{} holding used blobs missing from storage (first: {})",
             count(unknown_missing.len(), "indexed pack"),
@@ -262,7 +262,7 @@ pub fn prune_metered(
     // our lock must still be trusted before anything is deleted or re-marked (§15)
     let fresh = || lock.map_or(Ok(()), |l| l.ensure_fresh());
     fresh()?;
-    let idx = repo.index()?;
+    let idx = repo.whole_index()?;
     let doomed = |p: &PackInfo| match p.action {
         Action::Delete => true,
         Action::Mark | Action::Repack => opts.instant_delete,
@@ -463,7 +463,7 @@ fn keep_copies_of_unverified(
     used: &BitSet,
     log: &dyn Fn(String),
 ) -> Result<()> {
-    let idx = repo.index()?;
+    let idx = repo.whole_index()?;
     let mut verdicts: HashMap<u32, bool> = HashMap::new();
     for p in packs.iter_mut().filter(|p| matches!(p.action, Action::Mark | Action::Repack)) {
         let mut holders: Vec<u32> = vec![];
@@ -523,7 +523,7 @@ fn repack(
     let mut copier = PackCopier::new(repo);
     for p in packs.iter().filter(|p| p.action == Action::Repack) {
         let (id, entries) = {
-            let idx = repo.index()?;
+            let idx = repo.whole_index()?;
             let entries: Vec<(PackEntry, bool)> =
                 pack_entries(&idx, order, p).map(|(e, pos)| (e, used.contains(pos))).collect();
             (idx.pack_id(p.number), entries)

@@ -57,12 +57,12 @@ pub fn mark_used_stored(
     snapshots: &[(SnapshotId, Snapshot)],
     stored: Option<&HashSet<PackId>>,
 ) -> Result<Usage> {
-    let len = repo.index()?.table_len();
+    let len = repo.whole_index()?.table_len();
     let mut u = Usage { used: BitSet::new(len), missing: vec![], trees: 0 };
     for (sid, snap) in snapshots {
         let mut stack = vec![snap.tree];
         while let Some(tid) = stack.pop() {
-            let Some(pos) = preferred(&*repo.index()?, &tid.as_blob(), stored) else {
+            let Some(pos) = preferred(&*repo.whole_index()?, &tid.as_blob(), stored) else {
                 u.missing.push((*sid, BlobType::Tree, tid.as_blob()));
                 continue;
             };
@@ -77,7 +77,7 @@ pub fn mark_used_stored(
                 }
                 mark_blobs(repo, &mut u, sid, &n.content, stored)?;
                 for list in &n.content_lists {
-                    let Some(pos) = preferred(&*repo.index()?, list, stored) else {
+                    let Some(pos) = preferred(&*repo.whole_index()?, list, stored) else {
                         u.missing.push((*sid, BlobType::Tree, *list));
                         continue;
                     };
@@ -113,7 +113,7 @@ fn mark_blobs(
     if ids.is_empty() {
         return Ok(());
     }
-    let idx = repo.index()?;
+    let idx = repo.whole_index()?;
     for id in ids {
         match preferred(&idx, id, stored) {
             Some(p) => {

@@ -11,11 +11,14 @@
 //! stored only when that first location is live (format-spec §12, marked packs).
 //!
 //! Cached table (the cache appends a keyed MAC and checks it before handing the bytes here,
-//! format-spec §18.5): `"ARCAIT03"`, set hash [32] (BLAKE3 of the sorted ids of the index files it
-//! was built from), pack count u32 LE, entry count u64 LE, per pack: id [32] and marked_at u64
-//! LE (0 when live), then entries of 52 bytes sorted by blob id (then live before marked): id
-//! [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32 LE,
-//! plaintext length u32 LE, group offset u32 LE (`0xFFFFFFFF`: sealed alone).
+//! format-spec §18.5): `"ARCAIT04"`, file count u32 LE, superseded count u32 LE, pack count
+//! u32 LE, entry count u64 LE, the ids [32] of the index files it was built from (every file
+//! then listed, sorted), the ids [32] those files supersede (sorted), per pack: id [32] and
+//! marked_at u64 LE (0 when live), then entries of 52 bytes sorted by blob id (then live before
+//! marked): id [32], pack number u32 LE (top bit set for tree blobs), offset u32 LE, length u32
+//! LE, plaintext length u32 LE, group offset u32 LE (`0xFFFFFFFF`: sealed alone). Knowing which
+//! files it covers lets a later run decode only the files listed since ([`BlobIndex::lay_over`],
+//! [`BlobIndex::fold`]).
 //!
 //! Lookups first narrow the table with a fan-out of the ids' first 16 bits ([`FanOut`], built
 //! in the pass that checks the table's order): blob ids are keyed hashes, evenly spread, so a
@@ -29,7 +32,7 @@ use super::recent_blobs::RecentBlobs;
 use crate::format::index::IndexFile;
 use crate::format::pack::{PackEntry, NOT_GROUPED};
 use crate::format::BlobType;
-use crate::id::{BlobId, PackId};
+use crate::id::{BlobId, ObjectId, PackId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -75,14 +78,22 @@ pub struct Location {
     pub entry: PackEntry,
 }
 
-const TABLE_MAGIC: &[u8; 8] = b"ARCAIT03";
+const TABLE_MAGIC: &[u8; 8] = b"ARCAIT04";
 const TABLE_PACK: usize = 40;
-const TABLE_HEADER: usize = 52;
+const TABLE_HEADER: usize = 28;
 const TABLE_ENTRY: usize = 52;
 const TREE_BIT: u32 = 1 << 31;
 
 /// Bytes of a cached table (a memory map, or a buffer in tests).
 pub type TableBytes = Box<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Which index files a cached table was built from: every file listed then (sorted), and the
+/// ids those files supersede (sorted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub files: Vec<ObjectId>,
+    pub superseded: Vec<ObjectId>,
+}
 
 enum Table {
     Owned(Vec<IndexEntry>),
@@ -153,6 +164,13 @@ pub struct BlobIndex {
     pack_numbers: HashMap<PackId, u32>,
     sorted: Table,
     fan_out: FanOut,
+    /// Entries of index files listed after the cached table was made, laid over it
+    /// ([`BlobIndex::lay_over`]): sorted by id, pack, offset; every pack live. Positions in the
+    /// table do not cover them until [`BlobIndex::fold`].
+    layered: Vec<IndexEntry>,
+    /// What the table covers once the laid-over entries are folded in: the cache writes it
+    /// then ([`BlobIndex::take_coverage`]).
+    coverage: Option<Coverage>,
     recent: RecentBlobs,
 }
 
@@ -182,27 +200,37 @@ impl BlobIndex {
     }
 
     /// The cached-table bytes of this index (side table excluded).
-    pub fn encode_table(&self, set_hash: &[u8; 32]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(TABLE_HEADER + self.packs.len() * TABLE_PACK + self.table_len() * TABLE_ENTRY);
+    pub fn encode_table(&self, coverage: &Coverage) -> Vec<u8> {
+        let ids = 32 * (coverage.files.len() + coverage.superseded.len());
+        let mut out =
+            Vec::with_capacity(TABLE_HEADER + ids + self.packs.len() * TABLE_PACK + self.sorted_len() * TABLE_ENTRY);
         // writing into a Vec cannot fail
-        let _ = self.write_table(set_hash, &mut out);
+        let _ = self.write_table(coverage, &mut out);
         out
     }
 
     /// Write the cached-table bytes (streamed, so no second copy of the table is made).
-    pub fn write_table(&self, set_hash: &[u8; 32], w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let n = self.table_len();
+    pub fn write_table(&self, coverage: &Coverage, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if !self.layered.is_empty() {
+            return Err(std::io::Error::other("the index has entries laid over its table: fold it first"));
+        }
+        let n = self.sorted_len();
+        let count = |n: usize| u32::try_from(n).map_err(|_| std::io::Error::other("too many index files to cache"));
         w.write_all(TABLE_MAGIC)?;
-        w.write_all(set_hash)?;
+        w.write_all(&count(coverage.files.len())?.to_le_bytes())?;
+        w.write_all(&count(coverage.superseded.len())?.to_le_bytes())?;
         w.write_all(&(self.packs.len() as u32).to_le_bytes())?;
         w.write_all(&(n as u64).to_le_bytes())?;
+        for id in coverage.files.iter().chain(&coverage.superseded) {
+            w.write_all(&id.0)?;
+        }
         for (p, m) in self.packs.iter().zip(&self.marks) {
             w.write_all(&p.0)?;
             w.write_all(&m.to_le_bytes())?;
         }
         let mut buf = [0u8; TABLE_ENTRY];
         for i in 0..n {
-            let e = self.table_entry(i);
+            let e = self.sorted_entry(i);
             buf[..32].copy_from_slice(&e.id.0);
             let pack = e.pack | if e.blob_type == BlobType::Tree { TREE_BIT } else { 0 };
             for (k, v) in [pack, e.offset, e.length, e.raw_length, e.group_offset].into_iter().enumerate() {
@@ -213,21 +241,37 @@ impl BlobIndex {
         Ok(())
     }
 
-    /// Use a cached table if it was built from exactly the index files named by `set_hash`
-    /// and is well formed (sorted, pack numbers in range); `None` otherwise.
-    pub fn from_table(bytes: TableBytes, set_hash: &[u8; 32]) -> Option<Self> {
+    /// Use a cached table if it is well formed (exact length, covered and superseded ids
+    /// strictly sorted, no duplicate pack id, pack numbers in range, entries sorted); `None`
+    /// otherwise. The caller decides, from the coverage, whether it fits the listing.
+    pub fn from_table(bytes: TableBytes) -> Option<(Self, Coverage)> {
         let b = (*bytes).as_ref();
-        if b.len() < TABLE_HEADER || &b[..8] != TABLE_MAGIC || &b[8..40] != set_hash {
+        if b.len() < TABLE_HEADER || &b[..8] != TABLE_MAGIC {
             return None;
         }
-        let packs_n = u32::from_le_bytes(b[40..44].try_into().ok()?) as usize;
-        let count = usize::try_from(u64::from_le_bytes(b[44..52].try_into().ok()?)).ok()?;
-        let start = TABLE_HEADER.checked_add(packs_n.checked_mul(TABLE_PACK)?)?;
+        let u32_at = |i: usize| b[i..i + 4].try_into().ok().map(u32::from_le_bytes);
+        let files_n = u32_at(8)? as usize;
+        let superseded_n = u32_at(12)? as usize;
+        let packs_n = u32_at(16)? as usize;
+        let count = usize::try_from(u64::from_le_bytes(b[20..28].try_into().ok()?)).ok()?;
+        let packs_at = TABLE_HEADER.checked_add(files_n.checked_add(superseded_n)?.checked_mul(32)?)?;
+        let start = packs_at.checked_add(packs_n.checked_mul(TABLE_PACK)?)?;
         if b.len() != start.checked_add(count.checked_mul(TABLE_ENTRY)?)? {
             return None;
         }
+        // lengths are checked against the bytes present: these vectors are bounded by the file
+        let ids = |from: usize, n: usize| -> Option<Vec<ObjectId>> {
+            let v: Vec<ObjectId> = b[from..from + 32 * n]
+                .chunks_exact(32)
+                .map(|c| <[u8; 32]>::try_from(c).map(ObjectId))
+                .collect::<Result<_, _>>()
+                .ok()?;
+            v.windows(2).all(|w| w[0] < w[1]).then_some(v)
+        };
+        let files = ids(TABLE_HEADER, files_n)?;
+        let superseded = ids(TABLE_HEADER + 32 * files_n, superseded_n)?;
         let mut idx = BlobIndex::default();
-        for c in b[TABLE_HEADER..start].chunks_exact(TABLE_PACK) {
+        for c in b[packs_at..start].chunks_exact(TABLE_PACK) {
             let n = idx.pack_number(PackId(c[..32].try_into().ok()?));
             idx.marks[n as usize] = u64::from_le_bytes(c[32..].try_into().ok()?);
         }
@@ -246,11 +290,83 @@ impl BlobIndex {
         }
         idx.fan_out = fan_out.finish();
         idx.sorted = Table::Mapped { bytes, start, count };
-        Some(idx)
+        Some((idx, Coverage { files, superseded }))
     }
 
-    /// Entries in the sorted table (the side table of recent packs excluded).
+    /// Whether adding `f` to the files this index was built from changes nothing but adding
+    /// its blobs: it supersedes no file, marks no pack, and names only packs this index does
+    /// not. Then [`Self::lay_over`] answers as a build from every file would (an index file a
+    /// backup writes is always of this kind).
+    pub fn adds_only_new_packs(&self, f: &IndexFile) -> bool {
+        f.supersedes.is_empty() && f.marked.is_empty() && f.packs.iter().all(|p| !self.pack_numbers.contains_key(&p.id))
+    }
+
+    /// Lay the blobs of `f` (which [`Self::adds_only_new_packs`]) over the sorted table:
+    /// lookups answer as a build from every file would, positions in the table do not cover
+    /// them until [`Self::fold`].
+    pub fn lay_over(&mut self, f: &IndexFile) {
+        for p in &f.packs {
+            let n = self.pack_number(p.id);
+            self.layered.extend(p.blobs.iter().map(|b| IndexEntry::new(n, b)));
+        }
+        self.layered.sort_unstable_by_key(|e| (e.id, e.pack, e.offset));
+        self.layered.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+    }
+
+    /// Remember what the table will cover once folded (the listing that was laid over).
+    pub fn set_coverage(&mut self, coverage: Coverage) {
+        self.coverage = Some(coverage);
+    }
+
+    /// What the table covers, once, if it was folded since it was laid over; `None` while
+    /// entries are still laid over it.
+    pub fn take_coverage(&mut self) -> Option<Coverage> {
+        if self.layered.is_empty() {
+            self.coverage.take()
+        } else {
+            None
+        }
+    }
+
+    /// Entries laid over the table and not folded into it.
+    pub fn layered_len(&self) -> usize {
+        self.layered.len()
+    }
+
+    /// Merge the entries laid over the table into it, in the order a build from every file
+    /// gives (then [`Self::table_len`] and positions cover every entry but the side table's).
+    pub fn fold(&mut self) {
+        if self.layered.is_empty() {
+            return;
+        }
+        let layered = std::mem::take(&mut self.layered);
+        let mut entries = Vec::with_capacity(self.sorted_len() + layered.len());
+        entries.extend((0..self.sorted_len()).map(|i| self.sorted_entry(i)));
+        entries.extend(layered);
+        let marks = &self.marks;
+        entries.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
+        entries.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+        let mut fan_out = FanOut::counting(entries.len());
+        entries.iter().for_each(|e| fan_out.add(&e.id.0));
+        self.fan_out = fan_out.finish();
+        self.sorted = Table::Owned(entries);
+    }
+
+    /// The laid-over entries of `id`.
+    fn layered_of(&self, id: &BlobId) -> &[IndexEntry] {
+        let lo = self.layered.partition_point(|e| e.id < *id);
+        let hi = lo + self.layered[lo..].partition_point(|e| e.id == *id);
+        &self.layered[lo..hi]
+    }
+
+    /// Entries in the sorted table (the side table of recent packs excluded). Walks over table
+    /// positions need an index with nothing laid over it ([`Self::fold`]).
     pub fn table_len(&self) -> usize {
+        debug_assert!(self.layered.is_empty(), "table positions asked of an index with entries laid over it");
+        self.sorted_len()
+    }
+
+    fn sorted_len(&self) -> usize {
         match &self.sorted {
             Table::Owned(v) => v.len(),
             Table::Mapped { count, .. } => *count,
@@ -259,6 +375,11 @@ impl BlobIndex {
 
     /// The sorted table's entry at position `i < table_len()`.
     pub fn table_entry(&self, i: usize) -> IndexEntry {
+        debug_assert!(self.layered.is_empty(), "table positions asked of an index with entries laid over it");
+        self.sorted_entry(i)
+    }
+
+    fn sorted_entry(&self, i: usize) -> IndexEntry {
         match &self.sorted {
             Table::Owned(v) => v[i],
             Table::Mapped { bytes, start, .. } => {
@@ -270,7 +391,12 @@ impl BlobIndex {
 
     /// Position of the preferred table entry for `id` (the first of its locations).
     pub fn position(&self, id: &BlobId) -> Option<usize> {
-        let (lo, hi) = self.fan_out.range(id, self.table_len());
+        debug_assert!(self.layered.is_empty(), "table positions asked of an index with entries laid over it");
+        self.sorted_position(id)
+    }
+
+    fn sorted_position(&self, id: &BlobId) -> Option<usize> {
+        let (lo, hi) = self.fan_out.range(id, self.sorted_len());
         let i = match &self.sorted {
             Table::Owned(v) => lo + v[lo..hi].partition_point(|e| e.id < *id),
             Table::Mapped { bytes, start, .. } => {
@@ -288,7 +414,7 @@ impl BlobIndex {
                 lo
             }
         };
-        (i < self.table_len() && self.table_entry(i).id == *id).then_some(i)
+        (i < self.sorted_len() && self.sorted_entry(i).id == *id).then_some(i)
     }
 
     fn pack_number(&mut self, id: PackId) -> u32 {
@@ -324,9 +450,9 @@ impl BlobIndex {
 
     /// The preferred location: a live one if there is any.
     fn find(&self, id: &BlobId) -> Option<IndexEntry> {
-        match self.position(id).map(|i| self.table_entry(i)) {
+        match self.sorted_position(id).map(|i| self.sorted_entry(i)) {
             Some(e) if self.pack_mark(e.pack).is_none() => Some(e),
-            marked => self.recent.get(id).or(marked),
+            marked => self.layered_of(id).first().copied().or_else(|| self.recent.get(id)).or(marked),
         }
     }
 
@@ -344,11 +470,16 @@ impl BlobIndex {
     /// (live before marked), so a reader that fails at one can try the next.
     pub fn locations(&self, id: &BlobId) -> Vec<Location> {
         let mut found: Vec<IndexEntry> = self.find(id).into_iter().collect();
-        if let Some(first) = self.position(id) {
-            for e in (first..self.table_len()).map(|i| self.table_entry(i)).take_while(|e| e.id == *id) {
+        if let Some(first) = self.sorted_position(id) {
+            for e in (first..self.sorted_len()).map(|i| self.sorted_entry(i)).take_while(|e| e.id == *id) {
                 if !found.contains(&e) {
                     found.push(e);
                 }
+            }
+        }
+        for e in self.layered_of(id) {
+            if !found.contains(e) {
+                found.push(*e);
             }
         }
         if let Some(e) = self.recent.get(id).filter(|e| !found.contains(e)) {
@@ -358,7 +489,7 @@ impl BlobIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.table_len() + self.recent.len()
+        self.sorted_len() + self.layered.len() + self.recent.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -371,8 +502,9 @@ impl BlobIndex {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = Location> + '_ {
-        (0..self.table_len())
-            .map(|i| self.table_entry(i))
+        (0..self.sorted_len())
+            .map(|i| self.sorted_entry(i))
+            .chain(self.layered.iter().copied())
             .chain(self.recent.iter())
             .map(|e| Location { pack: self.packs[e.pack as usize], entry: e.pack_entry() })
     }
@@ -412,6 +544,13 @@ impl IndexBuilder {
         }
         self.superseded.extend(f.supersedes.iter().copied());
         self.files.push((id, start..self.entries.len(), marks));
+    }
+
+    /// The ids the files added supersede, sorted.
+    pub fn superseded(&self) -> Vec<ObjectId> {
+        let mut v: Vec<ObjectId> = self.superseded.iter().copied().collect();
+        v.sort_unstable();
+        v
     }
 
     /// The ids of the files added that no other file supersedes.
@@ -501,7 +640,7 @@ mod tests {
             assert_eq!(both.get(&blobs[3].id).unwrap().pack, PackId([5; 32]), "live copy preferred");
             assert!(both.contains(&blobs[3].id));
             assert_eq!(both.table_len(), 20);
-            let mapped = BlobIndex::from_table(Box::new(both.encode_table(&[1; 32])), &[1; 32]).unwrap();
+            let mapped = BlobIndex::from_table(Box::new(both.encode_table(&Coverage::default()))).unwrap().0;
             assert_eq!(mapped.get(&blobs[3].id).unwrap().pack, PackId([5; 32]));
             assert!(mapped.is_marked(&PackId([6; 32])) && !mapped.is_marked(&PackId([5; 32])));
         }
@@ -518,13 +657,68 @@ mod tests {
         assert_eq!(mixed.get(&blobs[0].id).unwrap().pack, PackId([7; 32]));
     }
 
+    /// Every answer the index gives for `ids`: the preferred location, whether it counts as
+    /// stored, every location as a set.
+    type Answer = (Option<Location>, bool, Vec<(PackId, u32)>);
+
+    fn answers(idx: &BlobIndex, ids: &[BlobId]) -> Vec<Answer> {
+        ids.iter()
+            .map(|id| {
+                let mut all: Vec<(PackId, u32)> = idx.locations(id).iter().map(|l| (l.pack, l.entry.offset)).collect();
+                all.sort();
+                (idx.get(id), idx.contains(id), all)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_added_to_a_cached_table_answer_as_a_build_from_every_file() {
+        let base = file(40);
+        let ids: Vec<BlobId> = base.packs[0].blobs.iter().map(|b| b.id).collect();
+        let mut marked = IndexFile::default();
+        marked.marked.push(MarkedPack {
+            pack: IndexPack { id: PackId([6; 32]), blobs: base.packs[0].blobs[..10].to_vec() },
+            marked_at: 9,
+        });
+        // a backup's file: blobs only in a marked pack (stored again), blobs already live, new ones
+        let mut blobs = base.packs[0].blobs[5..15].to_vec();
+        blobs.extend(file(60).packs[0].blobs[40..].iter().cloned());
+        blobs.iter_mut().enumerate().for_each(|(i, b)| b.offset = 10_000 + i as u32);
+        let mut all_ids = ids.clone();
+        all_ids.extend(blobs.iter().map(|b| b.id));
+        all_ids.push(BlobId([0xab; 32]));
+        let new = IndexFile { packs: vec![IndexPack { id: PackId([7; 32]), blobs }], ..Default::default() };
+        let mut first = base.clone();
+        first.packs[0].blobs = base.packs[0].blobs[10..30].to_vec(); // 0..10 only in the marked pack
+        let everything = BlobIndex::from_files([&first, &marked, &new]);
+        let cached = BlobIndex::from_files([&first, &marked]).encode_table(&Coverage::default());
+        let (table, _) = BlobIndex::from_table(Box::new(cached)).unwrap();
+        assert!(table.adds_only_new_packs(&new));
+        let mut laid = table;
+        laid.lay_over(&new);
+        assert_eq!(answers(&laid, &all_ids), answers(&everything, &all_ids), "laid over");
+        assert_eq!(laid.len(), everything.len());
+        assert!(!laid.adds_only_new_packs(&new), "its packs are in the index now");
+        laid.fold();
+        assert_eq!(answers(&laid, &all_ids), answers(&everything, &all_ids), "folded");
+        assert_eq!(laid.encode_table(&Coverage::default()), everything.encode_table(&Coverage::default()));
+        // files that change more than the blobs they add are refused
+        let table = BlobIndex::from_files([&first, &marked]);
+        assert!(!table.adds_only_new_packs(&marked), "marks a pack");
+        assert!(!table.adds_only_new_packs(&first), "names a pack the table has");
+        let supersedes = IndexFile { supersedes: vec![ObjectId([1; 32])], ..new.clone() };
+        assert!(!table.adds_only_new_packs(&supersedes), "supersedes a file");
+    }
+
     #[test]
     fn cached_table_answers_like_the_built_one() {
         let f = file(1000);
         let built = BlobIndex::from_files([&f]);
-        let bytes = built.encode_table(&[9; 32]);
-        assert!(BlobIndex::from_table(Box::new(bytes.clone()), &[8; 32]).is_none(), "stale table accepted");
-        let mapped = BlobIndex::from_table(Box::new(bytes.clone()), &[9; 32]).unwrap();
+        let coverage =
+            Coverage { files: vec![ObjectId([1; 32]), ObjectId([3; 32])], superseded: vec![ObjectId([2; 32])] };
+        let bytes = built.encode_table(&coverage);
+        let (mapped, read) = BlobIndex::from_table(Box::new(bytes.clone())).unwrap();
+        assert_eq!(read, coverage);
         for b in &f.packs[0].blobs {
             assert_eq!(mapped.get(&b.id), built.get(&b.id));
             assert_eq!(mapped.get(&b.id).unwrap().entry, *b);
@@ -534,8 +728,14 @@ mod tests {
         let mut bad = bytes.clone();
         let n = bad.len();
         bad[n - TABLE_ENTRY..n - TABLE_ENTRY + 32].copy_from_slice(&[0; 32]); // unsorted now
-        assert!(BlobIndex::from_table(Box::new(bad), &[9; 32]).is_none());
-        assert!(BlobIndex::from_table(Box::new(bytes[..n - 1].to_vec()), &[9; 32]).is_none());
+        assert!(BlobIndex::from_table(Box::new(bad)).is_none());
+        assert!(BlobIndex::from_table(Box::new(bytes[..n - 1].to_vec())).is_none());
+        let mut unsorted_files = bytes.clone();
+        unsorted_files[TABLE_HEADER..TABLE_HEADER + 32].copy_from_slice(&[4; 32]); // after the second id
+        assert!(BlobIndex::from_table(Box::new(unsorted_files)).is_none());
+        let mut more_files = bytes.clone();
+        more_files[8] += 1; // one more covered file than the bytes hold
+        assert!(BlobIndex::from_table(Box::new(more_files)).is_none());
     }
 
     #[test]
@@ -565,7 +765,7 @@ mod tests {
             .collect();
         let f = IndexFile { supersedes: vec![], packs: vec![IndexPack { id: PackId([5; 32]), blobs }], marked: vec![] };
         let built = BlobIndex::from_files([&f]);
-        let mapped = BlobIndex::from_table(Box::new(built.encode_table(&[2; 32])), &[2; 32]).unwrap();
+        let mapped = BlobIndex::from_table(Box::new(built.encode_table(&Coverage::default()))).unwrap().0;
         for (name, idx) in [("built", &built), ("mapped", &mapped)] {
             for (i, id) in ids.iter().enumerate() {
                 let offset = idx.get(id).map(|l| l.entry.offset);

@@ -103,7 +103,7 @@ fn index_sums(state: &State) -> Result<IndexSums> {
         s.stored_bytes = s.stored_bytes.saturating_add(size);
         s.packs += 1;
     }
-    let idx = state.repo.index()?;
+    let idx = state.repo.whole_index()?;
     let mut groups = std::collections::HashSet::new();
     let mut previous = None;
     // the table is sorted by id: a blob stored twice is two adjacent entries

@@ -57,17 +57,24 @@ fn table_path(env: &Env) -> PathBuf {
     repo_dir.join("blob-index-table")
 }
 
-const HEADER: usize = 52;
+/// `ARCAIT04` (format-spec §18.5): magic, file count, superseded count, pack count, entry count.
+const HEADER: usize = 28;
 const PACK: usize = 40;
 const ENTRY: usize = 52;
 const TREE_BIT: u32 = 1 << 31;
 
+/// Where the table's packs start, how many there are, how many entries follow them.
+fn layout(table: &[u8]) -> (usize, usize, usize) {
+    let u32_at = |i: usize| u32::from_le_bytes(table[i..i + 4].try_into().unwrap()) as usize;
+    let ids = u32_at(8) + u32_at(12);
+    (HEADER + 32 * ids, u32_at(16), u64::from_le_bytes(table[20..28].try_into().unwrap()) as usize)
+}
+
 /// Rewrite the table consistently: every data blob of one data pack is said to live in another
 /// data pack. The structure stays valid (sorted, pack numbers in range); only a MAC shows it.
 fn move_blobs_to_another_pack(table: &mut [u8]) -> usize {
-    let packs = u32::from_le_bytes(table[40..44].try_into().unwrap()) as usize;
-    let count = u64::from_le_bytes(table[44..52].try_into().unwrap()) as usize;
-    let start = HEADER + packs * PACK;
+    let (packs_at, packs, count) = layout(table);
+    let start = packs_at + packs * PACK;
     let pack_of = |t: &[u8], i: usize| {
         let o = start + i * ENTRY + 32;
         u32::from_le_bytes(t[o..o + 4].try_into().unwrap())
@@ -132,11 +139,10 @@ fn flipped_bytes_in_the_index_table_are_rebuilt_not_used() {
     let (a, b) = two_backups(&env);
     let path = table_path(&env);
     let mut table = std::fs::read(&path).unwrap();
-    let packs = u32::from_le_bytes(table[40..44].try_into().unwrap()) as usize;
+    let (packs_at, packs, count) = layout(&table);
     // the offset field of every entry: reads would go to the wrong place
-    let count = u64::from_le_bytes(table[44..52].try_into().unwrap()) as usize;
     for i in 0..count {
-        table[HEADER + packs * PACK + i * ENTRY + 36] ^= 0x40;
+        table[packs_at + packs * PACK + i * ENTRY + 36] ^= 0x40;
     }
     std::fs::write(&path, &table).unwrap();
     // a restore through the cache, then a backup that dedups against it
@@ -272,4 +278,65 @@ fn a_table_from_before_key_rotate_is_rebuilt_without_a_tampering_warning() {
     std::fs::write(&table, &bytes).unwrap();
     let o = env.run(&["ls", "latest"]);
     assert!(stderr(&o).contains("fails its authentication"), "{}", stderr(&o));
+}
+
+/// The index files of the repository under `env`.
+fn index_files(env: &Env) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(env.repo.join("index")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    v.sort();
+    v
+}
+
+/// How many index files the cached table says it was built from.
+fn covered_files(env: &Env) -> usize {
+    let t = std::fs::read(table_path(env)).unwrap();
+    assert_eq!(&t[..8], b"ARCAIT04");
+    u32::from_le_bytes(t[8..12].try_into().unwrap()) as usize
+}
+
+fn blobs(env: &Env, cache: bool) -> Vec<String> {
+    let args: &[&str] = if cache { &["list", "blobs"] } else { &["--no-cache", "list", "blobs"] };
+    let mut v: Vec<String> = env.ok(args).lines().map(str::to_owned).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_cached_table_takes_in_new_index_files_and_never_keeps_removed_ones() {
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    for seed in 1..=3 {
+        write_files(&src.join(format!("d{seed}")), seed, 3, 40_000);
+        env.backup_json(&[src.to_str().unwrap()]);
+    }
+    // a walk over the table's positions folds what is laid over it and writes the table
+    env.ok(&["stats", "--mode", "raw-data"]);
+    assert_eq!(covered_files(&env), 3);
+    let covered = index_files(&env);
+    write_files(&src.join("d4"), 4, 3, 40_000);
+    env.backup_json(&[src.to_str().unwrap()]);
+    // the last backup's index file is laid over the table, not merged into it, and the
+    // answers are a full build's
+    assert_eq!((covered_files(&env), index_files(&env).len()), (3, 4));
+    assert_eq!(blobs(&env, true), blobs(&env, false));
+    let out = env.path("out");
+    let sel = format!("latest:{}", src.display());
+    env.ok(&["restore", &sel, "--target", out.to_str().unwrap(), "--verify"]);
+    assert_eq!(contents(&src), contents(&out));
+    assert_eq!(covered_files(&env), 3, "a lookup-only command does not rewrite the table");
+    // an index file the table covers disappears from storage: its blobs leave the index at
+    // once (a table that kept them would let a backup deduplicate against unindexed data)
+    let before = blobs(&env, true);
+    std::fs::remove_file(&covered[1]).unwrap();
+    let after = blobs(&env, true);
+    assert_eq!(after, blobs(&env, false));
+    assert!(after.len() < before.len(), "the removed file's blobs are still listed");
+    assert_eq!(covered_files(&env), 3, "rebuilt from the listing");
+    // prune supersedes and marks: the next load builds from every file again
+    env.ok(&["repair", "index"]);
+    env.ok(&["forget", "--keep-last", "1", "--prune"]);
+    assert_eq!(blobs(&env, true), blobs(&env, false));
+    env.check();
 }

@@ -439,7 +439,7 @@ fn cached_index_table_is_used_validated_and_rebuilt() {
         .map(|e| e.path().join("blob-index-table"))
         .find(|p| p.is_file())
         .expect("no index table in the cache");
-    // a second backup adds an index file: the old table no longer matches and is rebuilt
+    // a second backup adds an index file: laid over the table (cache_trust.rs has the details)
     write(&src.join("b"), &noise(200_000, 2));
     env.backup_json(&[src.to_str().unwrap()]);
     let out = env.path("out");
