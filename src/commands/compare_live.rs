@@ -186,3 +186,41 @@ fn excludes(
         _ => Ok((BackupExcludes::new(Patterns::new(recorded, &[])?), ExcludesFrom::Snapshot)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(patterns: &[&str], marker: &str) -> (BackupExcludes, Vec<String>) {
+        let used: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        let mut ex = BackupExcludes::new(Patterns::new(&used, &[]).unwrap());
+        ex.exclude_if_present(marker);
+        (ex, used)
+    }
+
+    #[test]
+    fn the_walk_leaves_out_what_the_snapshot_recorded_and_the_profile_only_when_it_agrees() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(".nobackup"), b"").unwrap();
+        let tmp_file = Path::new("/x/a.tmp");
+        // the same patterns, in another order: the profile's whole set, marker files too
+        let p = profile(&["*.log", "*.tmp"], ".nobackup");
+        let (ex, from) = excludes(&["*.tmp".into(), "*.log".into()], Some(&p)).unwrap();
+        assert_eq!(from, ExcludesFrom::Profile);
+        assert!(ex.matches_path(tmp_file) && ex.dir_has_marker(tmp.path()));
+        // other patterns: the snapshot's, so a profile changed since cannot hide what the
+        // backup did not leave out
+        let p = profile(&["*"], ".nobackup");
+        let (ex, from) = excludes(&["*.tmp".into()], Some(&p)).unwrap();
+        assert_eq!(from, ExcludesFrom::Snapshot);
+        assert!(ex.matches_path(tmp_file) && !ex.matches_path(Path::new("/x/a.txt")));
+        assert!(!ex.dir_has_marker(tmp.path()), "a marker the snapshot does not record");
+        // none recorded: the profile's; no profile either: nothing left out
+        let (ex, from) = excludes(&[], Some(&p)).unwrap();
+        assert_eq!(from, ExcludesFrom::Profile);
+        assert!(ex.matches_path(Path::new("/x/a.txt")));
+        let (ex, from) = excludes(&[], None).unwrap();
+        assert_eq!(from, ExcludesFrom::None);
+        assert!(!ex.matches_path(tmp_file) && !ex.dir_has_marker(tmp.path()));
+    }
+}
