@@ -240,33 +240,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(format!("job state file {}", path.display()), e))
 }
 
+/// A run record as a job writes one, for tests of every layer that reads them: `job` ended
+/// with `code` (a failure has an error and no snapshot; exit 3 one source error).
+#[cfg(test)]
+pub fn sample(job: &str, code: u8) -> RunRecord {
+    RunRecord {
+        profile: "laptop".into(),
+        job: job.into(),
+        started: "2026-12-07T18:00:00+00:00".into(),
+        duration_ms: 1234,
+        exit_code: code,
+        outcome: Outcome::from_exit_code(code),
+        error: (code == 1).then(|| "repository /nope does not exist".into()),
+        trigger: "manual".into(),
+        snapshot_id: (job == "backup" && code != 1).then(|| "ab".repeat(32)),
+        files_new: Some(3),
+        files_changed: Some(1),
+        files_unmodified: Some(10),
+        data_added: Some(4096),
+        data_added_packed: Some(2048),
+        total_bytes: Some(1 << 20),
+        source_errors: Some(u64::from(code == 3)),
+        changed_paths: None,
+        repository: "/srv/backup".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn record(job: &str, code: u8) -> RunRecord {
-        RunRecord {
-            profile: "laptop".into(),
-            job: job.into(),
-            started: "2026-12-07T18:00:00+00:00".into(),
-            duration_ms: 1234,
-            exit_code: code,
-            outcome: Outcome::from_exit_code(code),
-            error: (code == 1).then(|| "repository /nope does not exist".into()),
-            trigger: "manual".into(),
-            snapshot_id: Some("ab".repeat(32)),
-            files_new: Some(3),
-            files_changed: Some(1),
-            files_unmodified: Some(10),
-            data_added: Some(4096),
-            data_added_packed: Some(2048),
-            total_bytes: Some(1 << 20),
-            source_errors: Some(0),
-            changed_paths: None,
-            repository: "/srv/backup".into(),
-        }
-    }
 
     #[test]
     fn a_saved_record_reads_back_private_and_the_history_keeps_the_last_hundred() {
@@ -274,14 +277,14 @@ mod tests {
         let dir = tmp.path();
         assert_eq!(last(dir, "backup"), None);
         assert!(history(dir).is_empty());
-        let r = record("backup", 0);
+        let r = sample("backup", 0);
         save(dir, &r).unwrap();
         assert_eq!(last(dir, "backup"), Some(r.clone()));
         assert_eq!(last(dir, "check"), None);
         let mode = std::fs::metadata(dir.join("last-backup.json")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         for i in 0..(HISTORY_RUNS + 5) {
-            let mut r = record(JOBS[i % JOBS.len()], if i % 2 == 0 { 0 } else { 1 });
+            let mut r = sample(JOBS[i % JOBS.len()], if i % 2 == 0 { 0 } else { 1 });
             r.duration_ms = i as u64;
             save(dir, &r).unwrap();
         }
@@ -299,7 +302,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let f = dir.join("last-backup.json");
-        let good = serde_json::to_string(&record("backup", 0)).unwrap();
+        let good = serde_json::to_string(&sample("backup", 0)).unwrap();
         for bad in [
             "not json".to_string(),
             good.replace("\"job\":\"backup\"", "\"job\":\"../../etc\""),
@@ -309,7 +312,7 @@ mod tests {
             good.replace(&"ab".repeat(32), "../x"),
             good.replace('}', ",\"extra\":1}"),
             // another job's record in this job's file
-            serde_json::to_string(&record("check", 0)).unwrap(),
+            serde_json::to_string(&sample("check", 0)).unwrap(),
         ] {
             std::fs::write(&f, &bad).unwrap();
             assert_eq!(last(dir, "backup"), None, "{bad}");
@@ -330,13 +333,13 @@ mod tests {
         // saving replaces the FIFO with a record, and a symlinked history is replaced, not followed
         std::fs::remove_file(&f).unwrap();
         std::os::unix::fs::symlink(&elsewhere, dir.join(HISTORY_FILE)).unwrap();
-        save(dir, &record("backup", 0)).unwrap();
+        save(dir, &sample("backup", 0)).unwrap();
         assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), good, "the symlink's target was written");
         assert_eq!(history(dir).len(), 1);
         // a history that is not a list, or with a bad entry among good ones
         std::fs::write(dir.join(HISTORY_FILE), "{}").unwrap();
         assert!(history(dir).is_empty());
-        let bad = serde_json::to_string(&RunRecord { job: "rm".into(), ..record("backup", 0) }).unwrap();
+        let bad = serde_json::to_string(&RunRecord { job: "rm".into(), ..sample("backup", 0) }).unwrap();
         std::fs::write(dir.join(HISTORY_FILE), format!("[{good},{bad},{good}]")).unwrap();
         assert_eq!(history(dir).len(), 2);
     }
@@ -344,7 +347,7 @@ mod tests {
     #[test]
     fn a_record_that_would_be_refused_is_not_written_and_errors_are_cut_to_one_line() {
         let tmp = tempfile::tempdir().unwrap();
-        let e = save(tmp.path(), &RunRecord { job: "../evil".into(), ..record("backup", 0) }).unwrap_err();
+        let e = save(tmp.path(), &RunRecord { job: "../evil".into(), ..sample("backup", 0) }).unwrap_err();
         assert!(e.to_string().contains("unknown job"), "{e}");
         assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
         let line = RunRecord::error_line(&format!("a\nb{}", "x".repeat(5000)));

@@ -176,7 +176,25 @@ fn with_default_repository(s: &Settings, report: &impl serde::Serialize) -> serd
     v
 }
 
-fn excludes(a: &BackupArgs) -> Result<(BackupExcludes, Vec<String>)> {
+/// `arca -P NAME backup`'s arguments: the command line `arca backup` with nothing given, filled
+/// from the profile exactly as the command line fills them (`arca serve`'s backups, and the
+/// excludes of `check --compare-live`).
+pub(super) fn profile_backup_args(profile: &super::profile::Profile) -> Result<BackupArgs> {
+    use clap::{CommandFactory, FromArgMatches};
+    let m = Cli::command()
+        .try_get_matches_from(["arca", "backup"])
+        .map_err(|e| Error::internal(format!("the backup arguments of a profile: {e}")))?;
+    let mut cli = Cli::from_arg_matches(&m).map_err(|e| Error::internal(format!("the backup arguments: {e}")))?;
+    super::profile_apply::apply(profile, &mut cli, &m);
+    match cli.command {
+        Command::Backup(a) => Ok(a),
+        _ => Err(Error::internal("`arca backup` did not parse as a backup")),
+    }
+}
+
+/// The exclude set of backup arguments, and the patterns it was made of (what a snapshot
+/// records).
+pub(super) fn excludes(a: &BackupArgs) -> Result<(BackupExcludes, Vec<String>)> {
     let (patterns, used) =
         crate::patterns::from_flags_and_files(&a.exclude, &a.iexclude, &a.exclude_file, &a.iexclude_file)?;
     let mut ex = BackupExcludes::new(patterns);

@@ -17,13 +17,11 @@
 //! and counts as failed. A failing after, failed or finally hook is reported as a warning and
 //! does not change the exit code.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::profile::Hooks;
 use crate::error::{Error, Result};
+use crate::platform::process::{run_shell, ShellFailure};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -79,56 +77,16 @@ impl HookRunner {
 
     /// Run one hook; `Err` says how it failed.
     fn run_one(&self, phase: &str, cmd: &str, extra: &[(String, String)]) -> std::result::Result<(), String> {
-        let mut child = crate::platform::without_secrets(&mut Command::new("sh"))
-            .args(["-c", cmd])
-            .envs(self.base_env.iter().cloned())
-            .envs(extra.iter().cloned())
-            .env("ARCA_HOOK", phase)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // its own process group, so a timeout kills what the hook started too
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("could not start: {e}"))?;
-        // pass the hook's output on as it comes, from both pipes
-        let relays: Vec<_> = [child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .chain([child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>)])
-            .flatten()
-            .map(|pipe| {
-                let tag = phase.to_string();
-                std::thread::spawn(move || {
-                    for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
-                        eprintln!("[{tag}] {line}");
-                    }
-                })
-            })
-            .collect();
-        let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if Instant::now() >= deadline => {
-                    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-                    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break Err(format!("timed out after {}", humantime::format_duration(self.timeout)));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => break Err(format!("could not be waited for: {e}")),
-            }
-        };
-        for r in relays {
-            let _ = r.join();
-        }
-        match status? {
-            s if s.success() => Ok(()),
-            s => Err(match s.code() {
+        let env = self.base_env.iter().chain(extra).cloned().chain([("ARCA_HOOK".to_string(), phase.to_string())]);
+        match run_shell(cmd, env, phase, self.timeout) {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(match s.code() {
                 Some(c) => format!("failed (exit code {c})"),
                 None => "was killed by a signal".into(),
             }),
+            Err(ShellFailure::Start(e)) => Err(format!("could not start: {e}")),
+            Err(ShellFailure::TimedOut) => Err(format!("timed out after {}", humantime::format_duration(self.timeout))),
+            Err(ShellFailure::Wait(e)) => Err(format!("could not be waited for: {e}")),
         }
     }
 }

@@ -124,6 +124,9 @@ fn print_prune(out: Out, st: &PruneStats, opts: &PruneOptions) {
 }
 
 pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
+    if let Some(snapshot) = &a.compare_live {
+        return compare_live(s, out, snapshot);
+    }
     let read = match (&a.read_data_subset, a.read_data) {
         (Some(sub), _) => ReadData::parse_subset(sub, parse_size)?,
         (None, true) => ReadData::All,
@@ -135,6 +138,27 @@ pub fn check(s: &Settings, out: Out, a: CheckArgs) -> Result<u8> {
         out.json_line(&report);
     } else {
         out.show(&render::check(&report, read != ReadData::None));
+    }
+    Ok(if report.ok() { exit::OK } else { exit::FATAL })
+}
+
+/// `check --compare-live [SNAPSHOT]`: exit 0 when the snapshot missed nothing, else 1 as any
+/// check that found problems.
+fn compare_live(s: &Settings, out: Out, snapshot: &str) -> Result<u8> {
+    let profile_excludes = match &s.profile {
+        Some(loaded) => Some(super::handlers::excludes(&super::handlers::profile_backup_args(&loaded.profile)?)?),
+        None => None,
+    };
+    let opts = crate::commands::compare_live::CompareLiveOptions {
+        snapshot: (!snapshot.is_empty()).then(|| snapshot.to_string()),
+        profile_excludes,
+    };
+    let repo = s.open()?;
+    let report = crate::commands::compare_live::run(&repo, &opts)?;
+    if out.json {
+        out.json_line(&report);
+    } else {
+        out.show(&render::compare_live(&report, out.verbose > 0));
     }
     Ok(if report.ok() { exit::OK } else { exit::FATAL })
 }

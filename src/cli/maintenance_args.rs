@@ -176,4 +176,15 @@ pub struct CheckArgs {
     /// Use the local cache (by default check reads everything from the repository)
     #[arg(long)]
     pub with_cache: bool,
+    /// Instead, compare a snapshot with a full walk of its paths as they are now: what it
+    /// missed (changed before it was taken) and what changed since (default: the newest
+    /// snapshot of this host whose paths exist here)
+    #[arg(
+        long,
+        value_name = "SNAPSHOT",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["read_data", "read_data_subset", "with_cache"]
+    )]
+    pub compare_live: Option<String>,
 }

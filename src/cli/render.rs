@@ -9,6 +9,7 @@ use std::path::Path;
 use super::output::{bytes, count};
 use crate::commands::backup::BackupReport;
 use crate::commands::cache::CacheReport;
+use crate::commands::compare_live::CompareLiveReport;
 use crate::commands::diff::{Change, DiffStats, NewSide};
 use crate::commands::find::{PathHistory, SnapshotMatches};
 use crate::commands::find_objects::FindObjectsReport;
@@ -566,6 +567,38 @@ pub fn check(report: &CheckReport, read: bool) -> Lines {
             if snaps.is_empty() { String::new() } else { format!(": {}", snaps.join(" ")) }
         ));
         l.problem("hint: `arca repair index` rebuilds the index from the packs; `arca repair snapshots` rewrites damaged snapshots");
+    }
+    l
+}
+
+/// `check --compare-live`: each missed difference (and with `verbose` each one made since the
+/// snapshot) as `diff` prints it, then the counts and the verdict.
+pub fn compare_live(r: &CompareLiveReport, verbose: bool) -> Lines {
+    let mut l = Lines::default();
+    let from = match r.change_list {
+        Some(n) => format!(", made from a change list of {}", count(n, "path")),
+        None => String::new(),
+    };
+    l.result(format!("comparing snapshot {} ({}{from}) with the live files", r.snapshot_id.short(), r.snapshot_time));
+    for d in &r.missed {
+        l.result_entry(format!("missed         {}    {}", d.modifier, d.path));
+    }
+    if verbose {
+        for d in &r.changed_since {
+            l.result_entry(format!("changed since  {}    {}", d.modifier, d.path));
+        }
+    }
+    l.result(format!(
+        "{} missed, {} changed since the snapshot",
+        count(r.missed.len(), "difference"),
+        r.changed_since.len()
+    ));
+    if !r.ok() {
+        l.problem(format!(
+            "snapshot {} does not hold what was on disk when it was taken; a full backup (without \
+             --changed-paths) records it",
+            r.snapshot_id.short()
+        ));
     }
     l
 }

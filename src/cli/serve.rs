@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use super::args::{BackupArgs, Cli, Command, ServeArgs};
+use super::args::ServeArgs;
 use super::exit;
 use super::handlers;
 use super::hooks::HookRunner;
 use super::output::Out;
-use super::profile::Profile;
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::restorer::RestoreProgress;
@@ -28,28 +27,13 @@ fn backup_status(p: Arc<crate::archiver::Progress>) -> StatusFn {
     Box::new(move |elapsed, last| frame(elapsed, last).json)
 }
 
-/// `arca -P NAME backup`'s arguments: the command line `arca backup` with nothing given, filled
-/// from the profile exactly as the command line fills them.
-fn profile_backup_args(profile: &Profile) -> Result<BackupArgs> {
-    use clap::{CommandFactory, FromArgMatches};
-    let m = Cli::command()
-        .try_get_matches_from(["arca", "backup"])
-        .map_err(|e| Error::internal(format!("the backup arguments of a profile: {e}")))?;
-    let mut cli = Cli::from_arg_matches(&m).map_err(|e| Error::internal(format!("the backup arguments: {e}")))?;
-    super::profile_apply::apply(profile, &mut cli, &m);
-    match cli.command {
-        Command::Backup(a) => Ok(a),
-        _ => Err(Error::internal("`arca backup` did not parse as a backup")),
-    }
-}
-
 /// The profile's backup as `POST /api/backup` runs it: the same road as `arca -P NAME backup`
 /// (arguments from the profile, [`handlers::backup_command`], `commands::backup::run`, the
 /// hooks of the profile's `[hooks]` and `[backup]` around it with the same facts), with the
 /// CLI's `--json` progress meter; `None` when the profile names no sources.
 fn backup_profile(s: &Settings, out: Out) -> Result<Option<BackupProfile>> {
     let Some(loaded) = &s.profile else { return Ok(None) };
-    let a = profile_backup_args(&loaded.profile)?;
+    let a = handlers::profile_backup_args(&loaded.profile)?;
     if a.paths.is_empty() && a.files_from.is_empty() && a.files_from_verbatim.is_empty() && a.files_from_raw.is_empty()
     {
         return Ok(None);
@@ -71,11 +55,14 @@ fn backup_profile(s: &Settings, out: Out) -> Result<Option<BackupProfile>> {
                 return Err(e);
             }
         }
-        let done = profile_backup_args(&profile).and_then(|a| handlers::backup_command(a, true)).and_then(|cmd| {
-            let progress = Arc::new(crate::archiver::Progress::reporting(Default::default()));
-            let warn = |m: String| out.warning("archival", &m);
-            metered(backup_status(progress.clone()), sink, || crate::commands::backup::run(repo, cmd, &progress, &warn))
-        });
+        let done =
+            handlers::profile_backup_args(&profile).and_then(|a| handlers::backup_command(a, true)).and_then(|cmd| {
+                let progress = Arc::new(crate::archiver::Progress::reporting(Default::default()));
+                let warn = |m: String| out.warning("archival", &m);
+                metered(backup_status(progress.clone()), sink, || {
+                    crate::commands::backup::run(repo, cmd, &progress, &warn)
+                })
+            });
         if let Some(r) = &runner {
             match &done {
                 Ok(report) => {

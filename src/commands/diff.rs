@@ -9,13 +9,14 @@
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::archiver::metadata::{node_from_metadata, read_xattrs};
 use crate::error::{Error, Result, ResultExt};
-use crate::format::tree::{Node, NodeKind};
+use crate::format::tree::{Node, NodeKind, Time};
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::Repository;
 
@@ -30,7 +31,15 @@ pub enum Dir {
 pub struct Change {
     pub path: String,
     pub modifier: char,
+    /// Against a live directory: the ctime of the live entry, or for a removed one the ctime
+    /// of its nearest live parent directory (when the change happened at the latest).
+    #[serde(skip)]
+    pub live_ctime: Option<Time>,
 }
+
+/// Which entries a comparison with a live directory looks at: called with each entry's path
+/// on disk and node, and whether the node is the live one (`true`) or the snapshot's.
+pub type Keep<'f> = &'f dyn Fn(&Path, &Node, bool) -> bool;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Counts {
@@ -59,6 +68,10 @@ pub struct Differ<'a> {
     /// Chunks of changed files on disk (counted as they are cut).
     live_ids: HashSet<BlobId>,
     scratch: Vec<u8>,
+    /// Against a live directory: which entries take part (all without one).
+    keep: Option<Keep<'a>>,
+    /// The ctime of the live directory whose entries are being compared.
+    live_dir_ctime: Option<Time>,
 }
 
 const OLD: usize = 0;
@@ -74,7 +87,28 @@ impl<'a> Differ<'a> {
             live_bytes: [0; 2],
             live_ids: HashSet::new(),
             scratch: vec![],
+            keep: None,
+            live_dir_ctime: None,
         }
+    }
+
+    /// Against a live directory, compare only the entries `keep` keeps (on both sides).
+    pub fn keeping(mut self, keep: Keep<'a>) -> Self {
+        self.keep = Some(keep);
+        self
+    }
+
+    /// Drop the entries `keep` leaves out; `live_dir` is the directory the entries are in on
+    /// disk, where the snapshot's entries would be.
+    fn kept(&self, entries: Vec<(Node, Option<Dir>)>, live_dir: Option<&Path>) -> Vec<(Node, Option<Dir>)> {
+        let Some(keep) = self.keep else { return entries };
+        entries
+            .into_iter()
+            .filter(|(n, sub)| match sub {
+                Some(Dir::Live(p)) => keep(p, n, true),
+                _ => live_dir.is_none_or(|d| keep(&d.join(std::ffi::OsStr::from_bytes(&n.name)), n, false)),
+            })
+            .collect()
     }
 
     /// Compare `old` with `new` below `path`, reporting each change to `emit`.
@@ -149,8 +183,19 @@ impl<'a> Differ<'a> {
                 self.blobs[side].1.insert(id.as_blob());
             }
         }
+        let live_dir = match new {
+            Dir::Live(p) => Some(p.as_path()),
+            Dir::Tree(_) => None,
+        };
         let a = self.list(old).ctx(format!("{path} (old side)"))?;
+        let a = self.kept(a, live_dir);
         let b = self.list(new).ctx(format!("{path} (new side)"))?;
+        let b = self.kept(b, live_dir);
+        let outer = self.live_dir_ctime;
+        if let Some(d) = live_dir {
+            let md = std::fs::symlink_metadata(d).map_err(|e| Error::io(d.display(), e))?;
+            self.live_dir_ctime = Some(Time::new(md.ctime(), md.ctime_nsec()));
+        }
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             let order = match (a.get(i), b.get(j)) {
@@ -174,6 +219,7 @@ impl<'a> Differ<'a> {
                 }
             }
         }
+        self.live_dir_ctime = outer;
         Ok(())
     }
 
@@ -186,7 +232,11 @@ impl<'a> Differ<'a> {
         emit: &mut dyn FnMut(Change),
     ) -> Result<()> {
         let path = child(parent, n, n.kind == NodeKind::Dir);
-        emit(Change { path: path.clone(), modifier: if side == NEW { '+' } else { '-' } });
+        let live_ctime = match sub {
+            Some(Dir::Live(_)) => Some(n.ctime),
+            _ => self.live_dir_ctime,
+        };
+        emit(Change { path: path.clone(), modifier: if side == NEW { '+' } else { '-' }, live_ctime });
         let c = if side == NEW { &mut self.stats.added } else { &mut self.stats.removed };
         match n.kind {
             NodeKind::Dir => c.dirs += 1,
@@ -198,7 +248,8 @@ impl<'a> Differ<'a> {
                 if let Dir::Tree(id) = d {
                     self.blobs[side].1.insert(id.as_blob());
                 }
-                for entry in self.list(d).ctx_object(&path)? {
+                let entries = self.list(d).ctx_object(&path)?;
+                for entry in self.kept(entries, None) {
                     self.whole(side, path.trim_end_matches('/'), &entry, emit)?;
                 }
             }
@@ -226,9 +277,11 @@ impl<'a> Differ<'a> {
         (b, bsub): &(Node, Option<Dir>),
         emit: &mut dyn FnMut(Change),
     ) -> Result<()> {
+        let live_ctime = matches!(bsub, Some(Dir::Live(_))).then_some(b.ctime);
+        let change = |path: &String, modifier| Change { path: path.clone(), modifier, live_ctime };
         if a.kind != b.kind {
             let path = child(parent, b, false);
-            emit(Change { path, modifier: 'T' });
+            emit(change(&path, 'T'));
             self.whole_quiet(OLD, a, asub)?;
             self.whole_quiet(NEW, b, bsub)?;
             return Ok(());
@@ -238,7 +291,7 @@ impl<'a> Differ<'a> {
         match (a.kind, asub, bsub) {
             (NodeKind::Dir, Some(x), Some(y)) => {
                 if meta_changed {
-                    emit(Change { path: path.clone(), modifier: 'U' });
+                    emit(change(&path, 'U'));
                 }
                 self.dirs(path.trim_end_matches('/'), x, y, emit)?;
             }
@@ -248,21 +301,21 @@ impl<'a> Differ<'a> {
                     _ => a.content == b.content && a.content_lists == b.content_lists,
                 };
                 if !same {
-                    emit(Change { path, modifier: 'M' });
+                    emit(change(&path, 'M'));
                     self.stats.changed_files += 1;
                     self.data(OLD, a)?;
                     if !matches!(bsub, Some(Dir::Live(_))) {
                         self.data(NEW, b)?;
                     }
                 } else if meta_changed {
-                    emit(Change { path, modifier: 'U' });
+                    emit(change(&path, 'U'));
                 }
             }
             _ => {
                 if a.link_target != b.link_target || a.rdev != b.rdev {
-                    emit(Change { path, modifier: 'M' });
+                    emit(change(&path, 'M'));
                 } else if meta_changed {
-                    emit(Change { path, modifier: 'U' });
+                    emit(change(&path, 'U'));
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod cache;
 pub mod cat;
 pub mod check;
+pub mod compare_live;
 pub mod copy;
 pub mod diff;
 pub mod dump;

@@ -2,6 +2,7 @@
 //! (reading a node from `lstat`, applying a node's metadata on restore).
 
 pub mod malloc;
+pub mod process;
 
 use crate::util::sync::IgnorePoison;
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ mod browse;
 mod cache_trust;
 mod changed_paths;
 mod cli;
+mod compare_live;
 mod concurrency;
 mod copy;
 mod corruption;

@@ -4,26 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 fn record(job: &str, code: u8, started: &str) -> RunRecord {
-    RunRecord {
-        profile: "laptop".into(),
-        job: job.into(),
-        started: started.into(),
-        duration_ms: 2500,
-        exit_code: code,
-        outcome: Outcome::from_exit_code(code),
-        error: None,
-        trigger: "manual".into(),
-        snapshot_id: (job == "backup" && code != 1).then(|| "cd".repeat(32)),
-        files_new: Some(3),
-        files_changed: Some(1),
-        files_unmodified: Some(10),
-        data_added: Some(4096),
-        data_added_packed: Some(2048),
-        total_bytes: Some(1 << 20),
-        source_errors: Some(0),
-        changed_paths: None,
-        repository: "/srv/backup".into(),
-    }
+    RunRecord { started: started.into(), duration_ms: 2500, ..runs::sample(job, code) }
 }
 
 /// `name{labels} value` lines as a map.

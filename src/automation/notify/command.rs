@@ -1,17 +1,16 @@
-//! A command channel: `sh -c COMMAND`, run as the hooks are (stdin closed, its own process
-//! group killed at the timeout, its output passed on to stderr as `[notify] …`, no
-//! `ARCA_PASSWORD` in its environment), with the notification in variables:
+//! A command channel: `sh -c COMMAND`, run as the hooks are, by the same
+//! [`crate::platform::process::run_shell`] (stdin closed, its own process group killed at the
+//! timeout, its output passed on to stderr as `[notify] …`, no `ARCA_PASSWORD` in its
+//! environment), with the notification in variables:
 //! `ARCA_NOTIFY_EVENT` (start, success, warning, failure, stale), `ARCA_NOTIFY_TITLE`,
 //! `ARCA_NOTIFY_TEXT`, `ARCA_NOTIFY_JSON` (the webhook's JSON summary), `ARCA_PROFILE`, and
 //! for a run `ARCA_COMMAND`, `ARCA_EXIT_CODE`, `ARCA_ERROR`, `ARCA_SNAPSHOT_ID`; for a stale
 //! source `ARCA_SOURCE`. A non-zero exit is a failed delivery (and retried).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{message, Attempt, Event};
+use crate::platform::process::{run_shell, ShellFailure};
 
 pub struct CommandChannel {
     run: String,
@@ -58,49 +57,15 @@ impl CommandChannel {
     }
 
     pub(super) fn send(&self, event: &Event, host: &str, timeout: Duration) -> std::result::Result<(), Attempt> {
-        let mut child = crate::platform::without_secrets(&mut Command::new("sh"))
-            .args(["-c", &self.run])
-            .envs(Self::env(event, host))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Attempt::permanent(format!("could not start: {e}")))?;
-        let relays: Vec<_> = [child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .chain([child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>)])
-            .flatten()
-            .map(|pipe| {
-                std::thread::spawn(move || {
-                    for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
-                        eprintln!("[notify] {line}");
-                    }
-                })
-            })
-            .collect();
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if Instant::now() >= deadline => {
-                    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-                    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break Err(Attempt::retry(format!("timed out after {timeout:?}")));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => break Err(Attempt::retry(format!("could not be waited for: {e}"))),
-            }
-        };
-        for r in relays {
-            let _ = r.join();
-        }
-        match status?.code() {
-            Some(0) => Ok(()),
-            Some(c) => Err(Attempt::retry(format!("exit code {c}"))),
-            None => Err(Attempt::retry("killed by a signal")),
+        match run_shell(&self.run, Self::env(event, host), "notify", timeout) {
+            Ok(s) => match s.code() {
+                Some(0) => Ok(()),
+                Some(c) => Err(Attempt::retry(format!("exit code {c}"))),
+                None => Err(Attempt::retry("killed by a signal")),
+            },
+            Err(ShellFailure::Start(e)) => Err(Attempt::permanent(format!("could not start: {e}"))),
+            Err(ShellFailure::TimedOut) => Err(Attempt::retry(format!("timed out after {timeout:?}"))),
+            Err(ShellFailure::Wait(e)) => Err(Attempt::retry(format!("could not be waited for: {e}"))),
         }
     }
 }

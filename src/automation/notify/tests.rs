@@ -2,26 +2,7 @@ use super::*;
 use std::time::Instant;
 
 fn record(code: u8) -> RunRecord {
-    RunRecord {
-        profile: "laptop".into(),
-        job: "backup".into(),
-        started: "2026-12-07T18:00:00+00:00".into(),
-        duration_ms: 1500,
-        exit_code: code,
-        outcome: Outcome::from_exit_code(code),
-        error: (code == 1).then(|| "repository /srv/x does not exist".into()),
-        trigger: "schedule".into(),
-        snapshot_id: (code != 1).then(|| "ab".repeat(32)),
-        files_new: Some(2),
-        files_changed: Some(0),
-        files_unmodified: Some(5),
-        data_added: Some(3000),
-        data_added_packed: Some(1000),
-        total_bytes: Some(9000),
-        source_errors: Some(u64::from(code == 3)),
-        changed_paths: None,
-        repository: "/srv/backup".into(),
-    }
+    RunRecord { trigger: "schedule".into(), ..crate::cache::runs::sample("backup", code) }
 }
 
 fn notifier(routes: Vec<Route>, retry: Retry) -> Notifier {
@@ -107,7 +88,7 @@ fn the_summary_carries_the_run_and_the_text_its_figures() {
     assert_eq!(j["profile"], "laptop");
     assert_eq!(j["exit_code"], 3);
     assert_eq!(j["snapshot_id"], "ab".repeat(32));
-    assert_eq!(j["data_added"], 3000);
+    assert_eq!(j["data_added"], 4096);
     let text = message::text(&Event::Finished(&r), "box");
     assert!(text.starts_with("arca backup of laptop on box: warning\n"), "{text}");
     assert!(text.contains("snapshot abababab") && text.contains("1 files or directories could not be read"), "{text}");

@@ -145,7 +145,7 @@ fn diff_of_two_snapshots_and_of_a_live_directory() {
     let mut l = diff_header(&old, &NewSide::Snapshot(new));
     for (modifier, path) in [('+', "/home/new"), ('-', "/home/gone"), ('M', "/home/changed"), ('T', "/home/now\na dir")]
     {
-        l.0.push(diff_change(&Change { path: path.into(), modifier }));
+        l.0.push(diff_change(&Change { path: path.into(), modifier, live_ctime: None }));
     }
     let st = DiffStats {
         changed_files: 1,
