@@ -69,3 +69,4 @@ mod terminal;
 mod timestamps;
 mod vectors;
 mod watch;
+mod watch_fanotify;

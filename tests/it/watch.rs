@@ -11,16 +11,17 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Watch {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Watch {
+    pub(crate) child: Child,
+    pub(crate) lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Watch {
-    fn start(env: &Env, src: &Path) -> Watch {
+    /// `arca watch --backend BACKEND` of `src`, with short delays; its log is gathered.
+    pub(crate) fn start(env: &Env, src: &Path, backend: &str) -> Watch {
         let mut child = env
             .cmd()
-            .args(["watch", "--debounce", "300ms", "--max-delay", "5s", "--min-interval", "0s"])
+            .args(["watch", "--debounce", "300ms", "--max-delay", "5s", "--min-interval", "0s", "--backend", backend])
             .arg(src)
             .stdout(Stdio::piped())
             .spawn()
@@ -36,12 +37,12 @@ impl Watch {
         Watch { child, lines }
     }
 
-    fn backups(&self) -> Vec<String> {
+    pub(crate) fn backups(&self) -> Vec<String> {
         self.lines.lock().unwrap().iter().filter(|l| l.contains(" backup: ")).cloned().collect()
     }
 
     /// Wait for a log line matching `pred`; panics with the log after 30 s.
-    fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
@@ -53,7 +54,7 @@ impl Watch {
     }
 
     /// Wait for backup number `n` (from 1) and return its log line.
-    fn wait_backup(&self, n: usize) -> String {
+    pub(crate) fn wait_backup(&self, n: usize) -> String {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Some(l) = self.backups().get(n - 1) {
@@ -64,7 +65,7 @@ impl Watch {
         panic!("no backup {n} within 30 s; log:\n{}", self.lines.lock().unwrap().join("\n"));
     }
 
-    fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }
 }
@@ -76,12 +77,18 @@ impl Drop for Watch {
     }
 }
 
-fn matches_live(env: &Env, src: &Path, name: &str) {
+pub(crate) fn matches_live(env: &Env, src: &Path, name: &str) {
     assert_same_tree(&describe(src), &env.restored(&format!("latest:{}", src.display()), name));
 }
 
 #[test]
 fn every_change_is_backed_up_and_restores_to_the_live_tree() {
+    every_change_round("inotify");
+}
+
+/// The whole round of real changes under `backend`: each one backed up as a change list, each
+/// snapshot restored equal to the live tree; SIGTERM ends the watch with exit 0.
+pub(crate) fn every_change_round(backend: &str) {
     let env = Env::new();
     env.init();
     let src = env.path("src");
@@ -90,7 +97,9 @@ fn every_change_is_backed_up_and_restores_to_the_live_tree() {
     write(&src.join("a/deep/two"), &crate::common::noise(100_000, 3));
     write(&src.join("b/three"), b"three");
     write(&outside.join("incoming/sub/four"), b"four");
-    let mut w = Watch::start(&env, &src);
+    let mut w = Watch::start(&env, &src, backend);
+    let started = w.wait_line("the start line", |l| l.contains("watch: watching"));
+    assert!(started.contains(&format!(" with {backend} (asked for")), "{started}");
     let first = w.wait_backup(1);
     assert!(first.contains("full walk (first backup since the watch started): exit 0"), "{first}");
     matches_live(&env, &src, "r0");
@@ -152,7 +161,7 @@ fn an_overflowing_event_queue_falls_back_to_a_full_walk() {
         return;
     }
     let guard = QueueLimit(old);
-    let w = Watch::start(&env, &src);
+    let w = Watch::start(&env, &src, "inotify");
     // the limit is read when the watcher's inotify instance is made: put it back at once
     w.wait_line("the watch to start", |l| l.contains("watch: watching"));
     drop(guard);
