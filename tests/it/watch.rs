@@ -8,7 +8,7 @@ use crate::common::{assert_same_tree, describe, write, Env};
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub(crate) struct Watch {
@@ -17,8 +17,18 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// `arca watch --backend BACKEND` of `src`, with short delays; its log is gathered.
+    /// `arca watch --backend BACKEND` of `src`, with short delays, once it has started
+    /// watching; its log is gathered. While it starts, no test has the kernel's event queue
+    /// limit lowered (see [`QUEUE_LIMIT`]).
     pub(crate) fn start(env: &Env, src: &Path, backend: &str) -> Watch {
+        let _shared = QUEUE_LIMIT.read().unwrap_or_else(|e| e.into_inner());
+        let w = Watch::spawn(env, src, backend);
+        w.wait_line("the watch to start", |l| l.contains("watch: watching"));
+        w
+    }
+
+    /// As [`Watch::start`], without waiting or taking the lock (for a test that holds it).
+    pub(crate) fn spawn(env: &Env, src: &Path, backend: &str) -> Watch {
         let mut child = env
             .cmd()
             .args(["watch", "--debounce", "300ms", "--max-delay", "5s", "--min-interval", "0s", "--backend", backend])
@@ -138,6 +148,11 @@ pub(crate) fn every_change_round(backend: &str) {
     env.check();
 }
 
+/// The queue limits under /proc/sys/fs are read when a watch starts: a test that lowers one
+/// holds this exclusively until its own watch has started and the limit is back, so no other
+/// test's watch starts with a queue of 16 and overflows.
+pub(crate) static QUEUE_LIMIT: RwLock<()> = RwLock::new(());
+
 /// Puts back `/proc/sys/fs/inotify/max_queued_events` however the test ends.
 struct QueueLimit(String);
 
@@ -155,16 +170,18 @@ fn an_overflowing_event_queue_falls_back_to_a_full_walk() {
     env.init();
     let src = env.path("src");
     write(&src.join("seed"), b"seed");
+    let exclusive = QUEUE_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     let old = std::fs::read_to_string(QUEUE).unwrap().trim().to_string();
     if std::fs::write(QUEUE, "16").is_err() {
         eprintln!("skipped: {QUEUE} is not writable here (needs root outside a read-only /proc)");
         return;
     }
     let guard = QueueLimit(old);
-    let w = Watch::start(&env, &src, "inotify");
+    let w = Watch::spawn(&env, &src, "inotify");
     // the limit is read when the watcher's inotify instance is made: put it back at once
     w.wait_line("the watch to start", |l| l.contains("watch: watching"));
     drop(guard);
+    drop(exclusive);
     w.wait_backup(1);
     // stopped, the watcher reads no event: the kernel's queue of 16 overflows
     w.signal(nix::sys::signal::Signal::SIGSTOP);

@@ -6,7 +6,7 @@
 //! takes inotify.
 
 use crate::common::{write, Env};
-use crate::watch::{every_change_round, matches_live, Watch};
+use crate::watch::{every_change_round, matches_live, Watch, QUEUE_LIMIT};
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
@@ -83,16 +83,18 @@ fn an_overflowing_fanotify_queue_falls_back_to_a_full_walk() {
     env.init();
     let src = env.path("src");
     write(&src.join("seed"), b"seed");
+    let exclusive = QUEUE_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     let old = std::fs::read_to_string(QUEUE).unwrap().trim().to_string();
     if std::fs::write(QUEUE, "16").is_err() {
         eprintln!("skipped: {QUEUE} is not writable here (needs root outside a read-only /proc)");
         return;
     }
     let guard = QueueLimit(old);
-    let w = Watch::start(&env, &src, "fanotify");
+    let w = Watch::spawn(&env, &src, "fanotify");
     // the limit is read when the group is made: put it back at once
     w.wait_line("the watch to start", |l| l.contains("watch: watching"));
     drop(guard);
+    drop(exclusive);
     w.wait_backup(1);
     // stopped, the watcher reads no event: the group's queue of 16 overflows
     w.signal(nix::sys::signal::Signal::SIGSTOP);
@@ -171,4 +173,34 @@ fn fanotify_without_the_privilege_is_refused_by_name_and_auto_takes_inotify() {
         .find(|l| l.contains("watch: watching"))
         .unwrap_or_else(|| panic!("no start line; stdout: {out}\nstderr: {}", String::from_utf8_lossy(&o.stderr)));
     assert!(start.contains("with inotify (auto: fanotify unavailable: the process lacks CAP_SYS_ADMIN"), "{start}");
+}
+
+/// Events inside a directory that is removed before they are read name a handle that no
+/// longer opens: they are dropped (the removal names the directory in its parent), not
+/// taken for a watcher failure, and the change-list backup still restores to the live tree.
+#[test]
+fn events_in_a_removed_directory_tree_need_no_full_walk() {
+    if !root() {
+        return;
+    }
+    let env = Env::new();
+    env.init();
+    let src = env.path("src");
+    write(&src.join("a/b/c/old"), b"old");
+    write(&src.join("a/kept"), b"kept");
+    let w = Watch::start(&env, &src, "fanotify");
+    w.wait_backup(1);
+    // stopped, the watcher reads the events only after the directories are gone
+    w.signal(nix::sys::signal::Signal::SIGSTOP);
+    write(&src.join("a/b/c/new"), b"new");
+    write(&src.join("a/b/other"), b"other");
+    std::fs::remove_dir_all(src.join("a/b")).unwrap();
+    write(&src.join("a/after"), b"after");
+    w.signal(nix::sys::signal::Signal::SIGCONT);
+    let line = w.wait_backup(2);
+    let log = w.lines.lock().unwrap().join("\n");
+    assert!(line.contains("change list of") && line.contains("exit 0"), "{line}\n{log}");
+    assert!(!log.contains("watcher error"), "a removed directory was taken for a failure:\n{log}");
+    std::thread::sleep(Duration::from_millis(600));
+    matches_live(&env, &src, "after-removal");
 }
