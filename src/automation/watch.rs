@@ -1,7 +1,11 @@
 //! `arca watch`: continuous backup that costs only what changed.
 //!
-//! An inotify watch (the `notify` crate, recursive) on the watched paths gathers every path an
-//! event names into a change set. When the changes settle (no event for `debounce`, or
+//! A watch on the watched paths gathers every path an event names into a change set. Two
+//! backends feed it the same [`Change`]s: inotify (the `notify` crate, one watch per directory,
+//! added as directories appear) and, where the process has `CAP_SYS_ADMIN` and the kernel
+//! reports directory file handles with names (`FAN_REPORT_DFID_NAME`, Linux 5.9), fanotify
+//! with one mark per file system (see [`fanotify`]): no per-directory watch limit and no race
+//! between a new directory and its watch. `auto` (the default) takes fanotify where it can. When the changes settle (no event for `debounce`, or
 //! `max_delay` after the first unsaved change, and never sooner than `min_interval` after the
 //! last backup began) the set is written to a private file in the profile's job state
 //! directory and a backup runs as a child process, `arca [-P p] backup --changed-paths FILE`
@@ -23,12 +27,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
 use crate::error::{Error, Kind, Result};
+
+mod fanotify;
+mod fanotify_events;
 
 /// A change set larger than this is not written out: the next backup is a full walk.
 pub const MAX_CHANGES: usize = 100_000;
@@ -48,6 +55,47 @@ pub struct WatchOptions {
     pub min_interval: Duration,
     /// Where the change list is written (the profile's private job state directory).
     pub state_dir: PathBuf,
+    /// Which kernel interface reports the changes.
+    pub backend: Backend,
+}
+
+/// `--backend` / `[watch] backend`: which kernel interface reports the changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// fanotify where the process may use it and the kernel has it, else inotify.
+    Auto,
+    Inotify,
+    Fanotify,
+}
+
+impl Backend {
+    pub const NAMES: [&'static str; 3] = ["auto", "inotify", "fanotify"];
+
+    pub fn parse(text: &str) -> Result<Backend> {
+        match text {
+            "auto" => Ok(Backend::Auto),
+            "inotify" => Ok(Backend::Inotify),
+            "fanotify" => Ok(Backend::Fanotify),
+            _ => Err(Error::usage(format!("watch backend {text:?} is not known")).hint("auto, inotify or fanotify")),
+        }
+    }
+}
+
+/// What a backend reports: the unit the change set is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// These paths (below the watched paths, as the user named them) may have changed.
+    Paths(Vec<PathBuf>),
+    /// The kernel's event queue overflowed: changes were lost.
+    Overflow,
+    /// The backend failed to say what changed (the message says why).
+    Failed(String),
+}
+
+/// A running watcher; dropping it stops it.
+enum Watching {
+    Inotify(#[allow(dead_code)] notify::RecommendedWatcher),
+    Fanotify(#[allow(dead_code)] fanotify::Watcher),
 }
 
 /// Starts one backup as a child process: with `Some(file)` a change-list backup of that
@@ -106,21 +154,17 @@ impl Pending {
         self.last = Some(now);
     }
 
-    fn add(&mut self, ev: notify::Result<notify::Event>, now: Instant, log: &dyn Fn(String)) {
-        match ev {
-            Ok(ev) if ev.need_rescan() => {
+    fn add(&mut self, change: Change, now: Instant, log: &dyn Fn(String)) {
+        match change {
+            Change::Overflow => {
                 log("watch: the event queue overflowed: the next backup walks everything".into());
                 self.full = Some("the event queue overflowed");
             }
-            Ok(ev) => {
-                use notify::event::{AccessKind, AccessMode, EventKind};
-                // opening or reading changes nothing, and the backups' own reads would keep
-                // the watch busy forever; a close after writing is a change
-                let read_only = matches!(ev.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write));
-                if ev.paths.is_empty() || read_only {
+            Change::Paths(paths) => {
+                if paths.is_empty() {
                     return;
                 }
-                for p in ev.paths {
+                for p in paths {
                     if self.paths.len() >= MAX_CHANGES {
                         self.full.get_or_insert("too many changes for a change list");
                         break;
@@ -128,7 +172,7 @@ impl Pending {
                     self.paths.insert(p);
                 }
             }
-            Err(e) => {
+            Change::Failed(e) => {
                 log(format!("watch: watcher error, the next backup walks everything: {e}"));
                 self.full = Some("the watcher reported an error");
             }
@@ -145,12 +189,9 @@ impl Pending {
 /// arrived and the running backup (if any) has ended.
 pub fn run(opts: &WatchOptions, backup: &Backup<'_>, log: &dyn Fn(String)) -> Result<()> {
     let (tx, rx) = channel();
-    let mut watcher = notify::recommended_watcher(tx).map_err(|e| watch_error("starting the watcher", e))?;
-    for p in &opts.paths {
-        watcher.watch(p, RecursiveMode::Recursive).map_err(|e| watch_error(&p.display().to_string(), e))?;
-    }
+    let (watcher, which) = start(opts, tx)?;
     log(format!(
-        "watch: watching {} (debounce {}, max-delay {}, min-interval {})",
+        "watch: watching {} with {which} (debounce {}, max-delay {}, min-interval {})",
         opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
         humantime::format_duration(opts.debounce),
         humantime::format_duration(opts.max_delay),
@@ -196,6 +237,57 @@ pub fn run(opts: &WatchOptions, backup: &Backup<'_>, log: &dyn Fn(String)) -> Re
     Ok(())
 }
 
+/// Start the backend `opts` asks for; also returns which one runs and why, for the log.
+fn start(opts: &WatchOptions, tx: Sender<Change>) -> Result<(Watching, String)> {
+    match opts.backend {
+        Backend::Inotify => Ok((inotify(&opts.paths, tx)?, "inotify (asked for)".into())),
+        Backend::Fanotify => match fanotify::Watcher::start(&opts.paths, tx) {
+            Ok(w) => Ok((Watching::Fanotify(w), "fanotify (asked for; one mark per file system)".into())),
+            Err(e) => Err(Error::new(Kind::Unsupported, format!("watch --backend fanotify: {}", e.message)).hint(
+                "fanotify needs root (CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH) and Linux 5.9 or later; \
+                 use --backend inotify or auto",
+            )),
+        },
+        Backend::Auto => match fanotify::Watcher::start(&opts.paths, tx.clone()) {
+            Ok(w) => Ok((
+                Watching::Fanotify(w),
+                "fanotify (auto: CAP_SYS_ADMIN held and FAN_REPORT_DFID_NAME supported; one mark per file system)"
+                    .into(),
+            )),
+            Err(e) => Ok((inotify(&opts.paths, tx)?, format!("inotify (auto: fanotify unavailable: {})", e.message))),
+        },
+    }
+}
+
+/// The `notify` crate's recursive inotify watch, its events turned into [`Change`]s.
+fn inotify(paths: &[PathBuf], tx: Sender<Change>) -> Result<Watching> {
+    let handler = move |ev: notify::Result<notify::Event>| {
+        if let Some(change) = from_notify(ev) {
+            let _ = tx.send(change);
+        }
+    };
+    let mut watcher = notify::recommended_watcher(handler).map_err(|e| watch_error("starting the watcher", e))?;
+    for p in paths {
+        watcher.watch(p, RecursiveMode::Recursive).map_err(|e| watch_error(&p.display().to_string(), e))?;
+    }
+    Ok(Watching::Inotify(watcher))
+}
+
+/// One `notify` event as a [`Change`]; `None` for events that change nothing.
+fn from_notify(ev: notify::Result<notify::Event>) -> Option<Change> {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match ev {
+        Ok(ev) if ev.need_rescan() => Some(Change::Overflow),
+        Ok(ev) => {
+            // opening or reading changes nothing, and the backups' own reads would keep
+            // the watch busy forever; a close after writing is a change
+            let read_only = matches!(ev.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write));
+            (!ev.paths.is_empty() && !read_only).then_some(Change::Paths(ev.paths))
+        }
+        Err(e) => Some(Change::Failed(e.to_string())),
+    }
+}
+
 /// Is a backup due: changes that settled (or waited `max_delay`), `min_interval` respected?
 fn due(p: &Pending, last_start: Option<Instant>, opts: &WatchOptions, now: Instant) -> bool {
     if p.is_empty() {
@@ -214,7 +306,7 @@ fn one_backup(
     opts: &WatchOptions,
     backup: &Backup<'_>,
     round: Pending,
-    rx: &Receiver<notify::Result<notify::Event>>,
+    rx: &Receiver<Change>,
     next: &mut Pending,
     log: &dyn Fn(String),
 ) -> Result<Option<Round>> {
@@ -315,6 +407,7 @@ mod tests {
             max_delay: Duration::from_secs(600),
             min_interval: Duration::from_secs(60),
             state_dir: PathBuf::new(),
+            backend: Backend::Auto,
         }
     }
 

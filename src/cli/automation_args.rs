@@ -68,6 +68,10 @@ pub struct WatchArgs {
     /// Least time between two backups (default 1m, or `[watch] min-interval`)
     #[arg(long, value_name = "DURATION")]
     pub min_interval: Option<String>,
+    /// How changes are reported: fanotify (root, Linux 5.9+: one mark per file system),
+    /// inotify, or auto (fanotify where available; the default, or `[watch] backend`)
+    #[arg(long, value_name = "BACKEND", value_parser = crate::automation::watch::Backend::NAMES)]
+    pub backend: Option<String>,
 }
 
 #[derive(Args, Debug)]

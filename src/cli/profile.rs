@@ -112,6 +112,8 @@ pub struct WatchSection {
     pub min_interval: Option<String>,
     /// What is watched (default: `[backup] sources`).
     pub paths: Option<Vec<PathBuf>>,
+    /// "auto" (default), "inotify" or "fanotify".
+    pub backend: Option<String>,
 }
 
 /// A command's section: its own keys plus the hook keys (`run-before`, `run-after`,

@@ -256,7 +256,9 @@ mod tests {
         // (--compact is how this run's lists are shown, like --json)
         ("forget", &["ids", "dry_run", "instant_delete", "unsafe_allow_remove_all", "compact"]),
         ("prune", &["dry_run", "instant_delete"]),
-        ("check", &["with_cache"]),
+        // --compare-live names one snapshot to compare with the live tree: one run's question,
+        // not a setting
+        ("check", &["with_cache", "compare_live"]),
     ];
 
     #[test]

@@ -28,6 +28,7 @@ pub(super) fn watch(s: &Settings, out: Out, a: WatchArgs) -> Result<u8> {
     let debounce = duration(&a.debounce, &section.debounce, "30s", "debounce")?;
     let max_delay = duration(&a.max_delay, &section.max_delay, "10m", "max-delay")?;
     let min_interval = duration(&a.min_interval, &section.min_interval, "1m", "min-interval")?;
+    let backend = watch::Backend::parse(a.backend.as_deref().or(section.backend.as_deref()).unwrap_or("auto"))?;
     // without a profile the watched paths are what is backed up
     let backed_up: Vec<PathBuf> = if s.profile.is_none() { a.paths.clone() } else { vec![] };
     let watched: Vec<PathBuf> = if !a.paths.is_empty() {
@@ -50,7 +51,7 @@ pub(super) fn watch(s: &Settings, out: Out, a: WatchArgs) -> Result<u8> {
         Error::usage("no cache directory for the watch's state").hint("give --cache-dir or set XDG_CACHE_HOME")
     })?;
     let state_dir = crate::cache::job_state::profile_dir(&root, &names)?;
-    let opts = WatchOptions { paths, debounce, max_delay, min_interval, state_dir };
+    let opts = WatchOptions { paths, debounce, max_delay, min_interval, state_dir, backend };
     let exe = std::env::current_exe().map_err(|e| Error::io("the arca executable", e))?;
     let forwarded = forwarded_globals(std::env::args_os().skip(1));
     let backup = |list: Option<&Path>| {

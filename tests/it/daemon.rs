@@ -233,6 +233,9 @@ fn the_daemon_keeps_the_profiles_watch_running_and_stops_it() {
     let watch = "[watch]\nenabled = true\ndebounce = \"300ms\"\nmax-delay = \"5s\"\nmin-interval = \"0s\"\n";
     profile(&env, "p", &repo_profile(&env, &src, "", watch));
     env.init();
+    // its watch (and the one started again) must not be made while a test has the kernel's
+    // event queue limit lowered (see tests/it/watch.rs)
+    let _shared = crate::watch::QUEUE_LIMIT.read().unwrap_or_else(|e| e.into_inner());
     let log_path = env.path("daemon.log");
     let d = env
         .cmd()

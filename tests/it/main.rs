@@ -70,3 +70,4 @@ mod terminal;
 mod timestamps;
 mod vectors;
 mod watch;
+mod watch_fanotify;

@@ -8,19 +8,30 @@ use crate::common::{assert_same_tree, describe, write, Env};
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-struct Watch {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Watch {
+    pub(crate) child: Child,
+    pub(crate) lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Watch {
-    fn start(env: &Env, src: &Path) -> Watch {
+    /// `arca watch --backend BACKEND` of `src`, with short delays, once it has started
+    /// watching; its log is gathered. While it starts, no test has the kernel's event queue
+    /// limit lowered (see [`QUEUE_LIMIT`]).
+    pub(crate) fn start(env: &Env, src: &Path, backend: &str) -> Watch {
+        let _shared = QUEUE_LIMIT.read().unwrap_or_else(|e| e.into_inner());
+        let w = Watch::spawn(env, src, backend);
+        w.wait_line("the watch to start", |l| l.contains("watch: watching"));
+        w
+    }
+
+    /// As [`Watch::start`], without waiting or taking the lock (for a test that holds it).
+    pub(crate) fn spawn(env: &Env, src: &Path, backend: &str) -> Watch {
         let mut child = env
             .cmd()
-            .args(["watch", "--debounce", "300ms", "--max-delay", "5s", "--min-interval", "0s"])
+            .args(["watch", "--debounce", "300ms", "--max-delay", "5s", "--min-interval", "0s", "--backend", backend])
             .arg(src)
             .stdout(Stdio::piped())
             .spawn()
@@ -36,12 +47,12 @@ impl Watch {
         Watch { child, lines }
     }
 
-    fn backups(&self) -> Vec<String> {
+    pub(crate) fn backups(&self) -> Vec<String> {
         self.lines.lock().unwrap().iter().filter(|l| l.contains(" backup: ")).cloned().collect()
     }
 
     /// Wait for a log line matching `pred`; panics with the log after 30 s.
-    fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Some(l) = self.lines.lock().unwrap().iter().find(|l| pred(l)) {
@@ -53,7 +64,7 @@ impl Watch {
     }
 
     /// Wait for backup number `n` (from 1) and return its log line.
-    fn wait_backup(&self, n: usize) -> String {
+    pub(crate) fn wait_backup(&self, n: usize) -> String {
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if let Some(l) = self.backups().get(n - 1) {
@@ -64,7 +75,7 @@ impl Watch {
         panic!("no backup {n} within 30 s; log:\n{}", self.lines.lock().unwrap().join("\n"));
     }
 
-    fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }
 }
@@ -76,12 +87,18 @@ impl Drop for Watch {
     }
 }
 
-fn matches_live(env: &Env, src: &Path, name: &str) {
+pub(crate) fn matches_live(env: &Env, src: &Path, name: &str) {
     assert_same_tree(&describe(src), &env.restored(&format!("latest:{}", src.display()), name));
 }
 
 #[test]
 fn every_change_is_backed_up_and_restores_to_the_live_tree() {
+    every_change_round("inotify");
+}
+
+/// The whole round of real changes under `backend`: each one backed up as a change list, each
+/// snapshot restored equal to the live tree; SIGTERM ends the watch with exit 0.
+pub(crate) fn every_change_round(backend: &str) {
     let env = Env::new();
     env.init();
     let src = env.path("src");
@@ -90,7 +107,9 @@ fn every_change_is_backed_up_and_restores_to_the_live_tree() {
     write(&src.join("a/deep/two"), &crate::common::noise(100_000, 3));
     write(&src.join("b/three"), b"three");
     write(&outside.join("incoming/sub/four"), b"four");
-    let mut w = Watch::start(&env, &src);
+    let mut w = Watch::start(&env, &src, backend);
+    let started = w.wait_line("the start line", |l| l.contains("watch: watching"));
+    assert!(started.contains(&format!(" with {backend} (asked for")), "{started}");
     let first = w.wait_backup(1);
     assert!(first.contains("full walk (first backup since the watch started): exit 0"), "{first}");
     matches_live(&env, &src, "r0");
@@ -129,6 +148,11 @@ fn every_change_is_backed_up_and_restores_to_the_live_tree() {
     env.check();
 }
 
+/// The queue limits under /proc/sys/fs are read when a watch starts: a test that lowers one
+/// holds this exclusively until its own watch has started and the limit is back, so no other
+/// test's watch starts with a queue of 16 and overflows.
+pub(crate) static QUEUE_LIMIT: RwLock<()> = RwLock::new(());
+
 /// Puts back `/proc/sys/fs/inotify/max_queued_events` however the test ends.
 struct QueueLimit(String);
 
@@ -146,16 +170,18 @@ fn an_overflowing_event_queue_falls_back_to_a_full_walk() {
     env.init();
     let src = env.path("src");
     write(&src.join("seed"), b"seed");
+    let exclusive = QUEUE_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     let old = std::fs::read_to_string(QUEUE).unwrap().trim().to_string();
     if std::fs::write(QUEUE, "16").is_err() {
         eprintln!("skipped: {QUEUE} is not writable here (needs root outside a read-only /proc)");
         return;
     }
     let guard = QueueLimit(old);
-    let w = Watch::start(&env, &src);
+    let w = Watch::spawn(&env, &src, "inotify");
     // the limit is read when the watcher's inotify instance is made: put it back at once
     w.wait_line("the watch to start", |l| l.contains("watch: watching"));
     drop(guard);
+    drop(exclusive);
     w.wait_backup(1);
     // stopped, the watcher reads no event: the kernel's queue of 16 overflows
     w.signal(nix::sys::signal::Signal::SIGSTOP);
