@@ -30,6 +30,10 @@ pub enum Kind {
     Usage,
     /// Interrupted by a signal.
     Interrupted,
+    /// A raw key file (`--key-file`) refused before any use: not a regular file of the caller
+    /// private to them (a symlink, another owner, group or other permission bits), or not a
+    /// key file at all (its length or layout).
+    KeyFileRefused,
     /// A bug in arca: a worker thread panicked, a channel closed before its work was done, a
     /// lock was poisoned, an invariant of the code did not hold. Never caused by the user, the
     /// source files or the repository's bytes.
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Io => "io",
             Kind::Usage => "usage",
             Kind::Interrupted => "interrupted",
+            Kind::KeyFileRefused => "key_file_refused",
             Kind::Internal => "internal",
             Kind::Other => "other",
         }

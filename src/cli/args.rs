@@ -45,6 +45,15 @@ pub struct Global {
     /// Run this shell command and use its output as the password
     #[arg(long, env = "ARCA_PASSWORD_COMMAND", global = true)]
     pub password_command: Option<String>,
+    /// Open the repository with this raw key file (`arca key export-raw`): no password, no key derivation
+    #[arg(long, value_name = "FILE", env = "ARCA_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+    /// Neither use nor keep an unlocked key in the kernel keyring (the key cache)
+    #[arg(long, env = "ARCA_NO_KEY_CACHE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_key_cache: bool,
+    /// How long the kernel keyring keeps the unlocked key, from the unlock on (default 15m; 0: not at all)
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub key_cache_timeout: Option<String>,
     /// Storage option SERVICE.KEY=VALUE, e.g. -o s3.region=eu-west-1 (credentials come from the environment)
     #[arg(short = 'o', long = "option", value_name = "SERVICE.KEY=VALUE", global = true)]
     pub options: Vec<String>,
@@ -877,6 +886,27 @@ working: add them again with `arca key add`. Snapshot ids change (the files are 
 again). An interrupted rotation leaves a readable repository: run `arca key rotate` again
 with the password it keeps to finish it.")]
     Rotate(RotateArgs),
+    /// Drop this repository's unlocked key from the kernel keyring (the key cache)
+    #[command(
+        after_help = "Examples:\n  arca key forget-cached\n  arca key forget-cached --all   (every repository's)"
+    )]
+    ForgetCached {
+        /// Every key arca keeps in the keyring, of any repository
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the repository's unwrapped key to a file, for `--key-file` (asks the password once)
+    #[command(after_help = "Examples:
+  arca key export-raw --output /root/arca.key
+  arca --key-file /root/arca.key backup /srv   (no password, no key derivation)
+
+Whoever reads the file can read and change the repository: keep it like a private ssh key.
+The file is created, never overwritten, with mode 0600.")]
+    ExportRaw {
+        /// The file to create
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -88,7 +88,7 @@ fn no_lock_allowed(cmd: &Command) -> Result<()> {
         | Command::Restore(_)
         | Command::Mount(_)
         | Command::Watch(_)
-        | Command::Key(KeyCommand::List)
+        | Command::Key(KeyCommand::List | KeyCommand::ForgetCached { .. } | KeyCommand::ExportRaw { .. })
         | Command::List(_)
         | Command::Cache(_)
         | Command::Version
@@ -568,27 +568,30 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                 out.show(&render::key_list(&keys, Zone::Local));
             }
         }
+        // the commands that change keys prove the password, never the key cache's key
         KeyCommand::Add(a) => {
             let owner = key_owner(&a);
             owner.check()?;
-            let repo = s.open()?;
+            let (repo, _) = s.open_with_password()?;
             let id = commands::key::add(&repo, &new_password(&a.new_password_file)?, kdf_params(), &owner)?;
             out.text(format!("saved new key {}", id.short()));
         }
         KeyCommand::Remove { id } => {
-            let repo = s.open()?;
+            let (repo, _) = s.open_with_password()?;
             let id = commands::key::remove(&repo, &id)?;
             out.text(format!("removed key {}", id.short()));
         }
         KeyCommand::Passwd(a) => {
             let owner = key_owner(&a);
             owner.check()?;
-            let mut repo = s.open()?;
+            let (mut repo, _) = s.open_with_password()?;
             let id = commands::key::passwd(&mut repo, &new_password(&a.new_password_file)?, kdf_params(), &owner)?;
             out.text(format!("password changed; new key {}", id.short()));
         }
         KeyCommand::Rotate(a) => {
             let (mut repo, pw) = s.open_with_password()?;
+            // the master secret is about to change: what the keyring keeps stops opening
+            let _ = super::unlock::forget(Some(&s.location.to_string()));
             let new = match &a.new_password_file {
                 Some(f) => Some(new_password(&Some(f.clone()))?),
                 None => None,
@@ -611,6 +614,42 @@ fn key(s: &Settings, out: Out, k: KeyCommand) -> Result<u8> {
                     count(st.keys_removed.len(), "old key")
                 ));
             }
+        }
+        KeyCommand::ForgetCached { all } => {
+            let location = s.location.to_string();
+            let dropped = match super::unlock::forget((!all).then_some(location.as_str())) {
+                Ok(d) => d,
+                Err(why) => {
+                    out.text(format!("no key cache here: {why}"));
+                    return Ok(exit::OK);
+                }
+            };
+            if out.json {
+                let v: Vec<_> = dropped
+                    .iter()
+                    .map(|(id, at)| serde_json::json!({"repository_id": id.to_hex(), "location": at}))
+                    .collect();
+                out.json_line(&v);
+            } else if dropped.is_empty() {
+                out.text(if all {
+                    "no key kept in the keyring: nothing to drop".to_string()
+                } else {
+                    format!("no key kept in the keyring for {location}: nothing to drop")
+                });
+            } else {
+                for (id, at) in &dropped {
+                    out.text(format!("dropped the cached key of repository {} at {at}", id.short()));
+                }
+            }
+        }
+        KeyCommand::ExportRaw { output } => {
+            let (repo, _) = s.open_with_password()?;
+            super::unlock::write_key_file(&output, &repo.raw_key())?;
+            out.text(format!(
+                "wrote the key of repository {} to {}: whoever reads it can read and change the repository",
+                repo.config().id.short(),
+                output.display()
+            ));
         }
     }
     Ok(exit::OK)

@@ -31,6 +31,7 @@ mod schedule;
 mod serve;
 mod settings;
 mod status;
+mod unlock;
 mod verbs;
 mod watch;
 
@@ -53,6 +54,8 @@ pub mod exit {
     pub const WRONG_PASSWORD: u8 = 12;
     /// Repository files are there but `config` is missing (never "does not exist").
     pub const REPOSITORY_DAMAGED: u8 = 13;
+    /// A raw key file (`--key-file`) was refused: not private to the caller, or not a key file.
+    pub const KEY_FILE_REFUSED: u8 = 14;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -64,6 +67,7 @@ pub fn exit_status(kind: Kind) -> (u8, Option<&'static str>) {
         Kind::RepositoryDamaged => (exit::REPOSITORY_DAMAGED, None),
         Kind::Locked => (exit::LOCKED, None),
         Kind::WrongPassword => (exit::WRONG_PASSWORD, None),
+        Kind::KeyFileRefused => (exit::KEY_FILE_REFUSED, None),
         Kind::Interrupted => (exit::INTERRUPTED, None),
         // a bug is a fatal error like any other to a script; the hint tells the user whose it is
         Kind::Internal => (exit::FATAL, Some("this is a bug in arca, please report it")),
@@ -397,6 +401,7 @@ mod tests {
             (Kind::Locked, 11),
             (Kind::WrongPassword, 12),
             (Kind::RepositoryDamaged, 13),
+            (Kind::KeyFileRefused, 14),
             (Kind::Interrupted, 130),
             (Kind::Corrupt, 1),
             (Kind::Other, 1),

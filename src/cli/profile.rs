@@ -79,6 +79,12 @@ pub struct RepositorySection {
     pub options: BTreeMap<String, String>,
     pub password_file: Option<PathBuf>,
     pub password_command: Option<String>,
+    /// A raw key file (`--key-file`).
+    pub key_file: Option<PathBuf>,
+    /// `false`: no key cache (`--no-key-cache`).
+    pub key_cache: Option<bool>,
+    /// `--key-cache-timeout`.
+    pub key_cache_timeout: Option<String>,
     pub cache_dir: Option<PathBuf>,
     pub no_cache: Option<bool>,
     pub connections: Option<usize>,

@@ -50,6 +50,9 @@ fn apply_global(p: &Profile, g: &mut Global, m: &ArgMatches) {
     }
     fill!(m, "password_file", g.password_file, r.password_file.as_deref().map(|f| Some(expand_tilde(f))));
     fill!(m, "password_command", g.password_command, r.password_command.clone().map(Some));
+    fill!(m, "key_file", g.key_file, r.key_file.as_deref().map(|f| Some(expand_tilde(f))));
+    fill!(m, "no_key_cache", g.no_key_cache, r.key_cache.map(|on| !on));
+    fill!(m, "key_cache_timeout", g.key_cache_timeout, r.key_cache_timeout.clone().map(Some));
     fill!(m, "cache_dir", g.cache_dir, r.cache_dir.as_deref().map(|f| Some(expand_tilde(f))));
     fill!(m, "no_cache", g.no_cache, r.no_cache);
     fill!(m, "connections", g.connections, r.connections.map(Some));

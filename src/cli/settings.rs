@@ -63,6 +63,12 @@ pub struct Settings {
     pub options: Vec<(String, String)>,
     pub stack: backend::StackOptions,
     pub password: PasswordSource,
+    /// `--key-file`: open with this raw key file, not a password.
+    pub key_file: Option<PathBuf>,
+    /// How long the kernel keyring keeps an unlocked key; `None`: no key cache.
+    pub key_cache: Option<std::time::Duration>,
+    /// `-v`: say why there is no key cache.
+    pub verbose: bool,
     pub cache_root: Option<PathBuf>,
     pub retry_lock: std::time::Duration,
     /// `--no-lock`: readers take no lock, writers refuse.
@@ -129,12 +135,23 @@ impl Settings {
             None => std::time::Duration::ZERO,
         };
         let pack_size = g.pack_size.as_deref().map(parse_pack_size).transpose()?;
+        let key_cache = match (&g.key_cache_timeout, g.no_key_cache) {
+            (_, true) => None,
+            (None, false) => Some(super::unlock::DEFAULT_LIFETIME),
+            (Some(d), false) => Some(humantime::parse_duration(d).map_err(|e| {
+                Error::usage(format!("--key-cache-timeout {d:?}: {e}")).hint("use e.g. 15m, 1h, or 0 for no key cache")
+            })?)
+            .filter(|d| !d.is_zero()),
+        };
         Ok(Settings {
             location,
             default_repo,
             options,
             stack,
             password,
+            key_file: g.key_file.clone(),
+            key_cache,
+            verbose: g.verbose > 0,
             cache_root,
             retry_lock,
             no_lock: g.no_lock,
@@ -153,6 +170,10 @@ impl Settings {
             options: self.options.clone(),
             stack: self.stack.clone(),
             password,
+            // the key file is the first repository's; the other one has its own cache entry
+            key_file: None,
+            key_cache: self.key_cache,
+            verbose: self.verbose,
             cache_root: self.cache_root.clone(),
             retry_lock: self.retry_lock,
             no_lock: self.no_lock,
@@ -226,25 +247,72 @@ impl Settings {
         Ok(pw)
     }
 
-    /// Open the repository (with the cache unless disabled).
+    /// Open the repository (with the cache unless disabled): with `--key-file` if given;
+    /// else with the key kept in the key cache, without reading the password; else with the
+    /// password, keeping the key in the key cache afterwards.
     pub fn open(&self) -> Result<Repository> {
-        self.open_with_password().map(|(repo, _)| repo)
+        let backend = self.existing_backend()?;
+        let location = self.location.to_string();
+        let repo = if let Some(path) = &self.key_file {
+            super::unlock::open_with_key_file(backend, path)?
+        } else if let Some(repo) = match self.key_cache {
+            Some(_) => super::unlock::open_cached(&backend, &location, self.verbose)?,
+            None => None,
+        } {
+            repo
+        } else {
+            let pw = self.read_password(false)?;
+            let repo = self.unlock(backend, &pw)?;
+            if let Some(lifetime) = self.key_cache {
+                super::unlock::store(&repo, &location, lifetime, self.verbose);
+            }
+            repo
+        };
+        let repo = match self.pack_size {
+            Some(size) => repo.with_pack_size(size)?,
+            None => repo,
+        };
+        Ok(self.attach_cache(repo))
     }
 
-    /// [`Self::open`], also returning the password that opened it (read once: a password
-    /// command runs once, a prompt asks once).
+    /// Open the repository with the password, also returning it (read once: a password
+    /// command runs once, a prompt asks once): never from the key cache or a key file, and
+    /// nothing is kept in the key cache. For what must prove the password (the `key`
+    /// commands) or pass it on (`mount --background`).
     pub fn open_with_password(&self) -> Result<(Repository, Password)> {
+        let backend = self.existing_backend()?;
+        let pw = self.read_password(false)?;
+        let mut repo = self.unlock(backend, &pw)?;
+        if let Some(size) = self.pack_size {
+            repo = repo.with_pack_size(size)?;
+        }
+        Ok((self.attach_cache(repo), pw))
+    }
+
+    /// Unlock with the password, trying the key that opened last time first.
+    fn unlock(&self, backend: backend::DynBackend, pw: &[u8]) -> Result<Repository> {
+        let location = self.location.to_string();
+        let hint = self.cache_root.as_deref().and_then(|root| crate::cache::key_hint::read(root, &location));
+        let repo = Repository::open_with_hint(backend, pw, hint)?;
+        if let Some(root) = self.cache_root.as_deref().filter(|_| hint != Some(repo.key_id())) {
+            crate::cache::key_hint::write(root, &location, &repo.key_id());
+        }
+        Ok(repo)
+    }
+
+    /// The backend of a repository that exists (something of it is at the location).
+    fn existing_backend(&self) -> Result<backend::DynBackend> {
         // check before opening: the local backend creates its root directory
         // (a path that is a file reaches the backend, which says so)
         let backend = match &self.location {
             Location::Local(p) if std::fs::symlink_metadata(p).is_err() => None,
             _ => Some(self.backend()?),
         };
-        let backend = match backend {
-            Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => b,
+        match backend {
+            Some(b) if b.stat(crate::repo::CONFIG_PATH)?.is_some() => Ok(b),
             // repository files without config: opening says it is damaged (or a rotation
             // key's copy of config stands in)
-            Some(b) if !crate::repo::repository_files(&b)?.is_empty() => b,
+            Some(b) if !crate::repo::repository_files(&b)?.is_empty() => Ok(b),
             _ => {
                 let mut e = Error::new(Kind::NoRepository, format!("no repository at {}", self.location))
                     .object(&self.location)
@@ -254,20 +322,9 @@ impl Settings {
             } else {
                 "create one with `arca init`, or check -r/--repo and ARCA_REPOSITORY"
             });
-                return Err(e);
+                Err(e)
             }
-        };
-        let pw = self.read_password(false)?;
-        let location = self.location.to_string();
-        let hint = self.cache_root.as_deref().and_then(|root| crate::cache::key_hint::read(root, &location));
-        let mut repo = Repository::open_with_hint(backend, &pw, hint)?;
-        if let Some(size) = self.pack_size {
-            repo = repo.with_pack_size(size)?;
         }
-        if let Some(root) = self.cache_root.as_deref().filter(|_| hint != Some(repo.key_id())) {
-            crate::cache::key_hint::write(root, &location, &repo.key_id());
-        }
-        Ok((self.attach_cache(repo), pw))
     }
 
     pub fn attach_cache(&self, repo: Repository) -> Repository {

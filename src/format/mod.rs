@@ -8,6 +8,7 @@ pub mod key;
 pub mod lock;
 pub mod object;
 pub mod pack;
+pub mod raw_key;
 pub mod snapshot;
 pub mod tree;
 

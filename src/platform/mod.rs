@@ -1,6 +1,7 @@
 //! The operating system: who and where we are, and file metadata in both directions
 //! (reading a node from `lstat`, applying a node's metadata on restore).
 
+pub mod keyring;
 pub mod malloc;
 pub mod process;
 

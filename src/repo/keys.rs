@@ -7,6 +7,7 @@ use crate::crypto::{KdfParams, Keys, MasterSecret};
 use crate::error::{Error, Kind, Operation, Result, ResultExt};
 use crate::format::config::Config;
 use crate::format::key::KeyFile;
+use crate::format::raw_key::RawKey;
 use crate::id::{storage_hash, ObjectId};
 use crate::platform;
 
@@ -231,6 +232,62 @@ pub(super) fn unlock(
         err = err.hint(format!("some key files were unusable: {e}"));
     }
     Err(err)
+}
+
+/// Open with an unwrapped key kept outside the repository (format-spec §18.9): `config`
+/// must decode under its master secret, or under its previous one while a rotation runs,
+/// and name the repository the key says it belongs to. A key without `previous` whose
+/// secret a rotation in progress replaces is refused, as [`unlock`] refuses its password:
+/// key files are read for that (no Argon2id runs).
+pub(super) fn unlock_raw(
+    backend: &DynBackend,
+    config: std::result::Result<Vec<u8>, Error>,
+    raw: &RawKey,
+) -> Result<Unlocked> {
+    let bytes = config?;
+    let location = backend.location();
+    let decode = |m: &MasterSecret| Config::decode(&Keys::derive(m), &bytes);
+    let (config, config_master) = match decode(&raw.master) {
+        Ok(c) => (c, &raw.master),
+        Err(first) => match raw.previous.as_ref().map(|p| (decode(p), p)) {
+            Some((Ok(c), p)) => (c, p),
+            _ if first.kind == Kind::Unsupported => return Err(first.context_object("config")),
+            _ => {
+                return Err(Error::new(
+                    Kind::WrongPassword,
+                    format!("the key of repository {} does not open the repository at {location}", raw.repo_id.short()),
+                )
+                .object(&location))
+            }
+        },
+    };
+    if config.id != raw.repo_id {
+        return Err(Error::new(
+            Kind::WrongPassword,
+            format!(
+                "the key says it is of repository {}, but it opens the repository {} at {location}",
+                raw.repo_id.short(),
+                config.id.short()
+            ),
+        )
+        .object(&location));
+    }
+    if raw.previous.is_none() {
+        let seal = Keys::derive(&raw.master).seal;
+        for id in key_ids(backend)? {
+            let Ok(kf) = read_key(backend, &id) else { continue };
+            if kf.is_rotation() && kf.rotates_away(&seal) {
+                return Err(Error::new(
+                    Kind::WrongPassword,
+                    format!("a key rotation is in progress (keys/{}) and it revokes this key", id.short()),
+                )
+                .object(&location)
+                .hint("open the repository with the password the rotation keeps"));
+            }
+        }
+    }
+    let keys = config.keys(&raw.master, config_master, raw.previous.as_ref());
+    Ok(Unlocked { master: raw.master.clone(), previous: raw.previous.clone(), key_id: raw.key_id, config, keys })
 }
 
 impl Repository {

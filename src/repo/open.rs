@@ -11,6 +11,7 @@ use crate::chunker::{Chunker, ChunkerParams};
 use crate::crypto::{KdfParams, Keys, MasterSecret};
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::config::Config;
+use crate::format::raw_key::RawKey;
 use crate::format::FORMAT_VERSION;
 use crate::id::{ObjectId, RepoId};
 use crate::util::sync::IgnorePoison;
@@ -99,23 +100,28 @@ impl Repository {
     /// [`Self::open`], trying the key file `hint` first (the one that opened last time, as
     /// remembered outside the repository): a hint only changes the order keys are tried in.
     pub fn open_with_hint(backend: DynBackend, password: &[u8], hint: Option<ObjectId>) -> Result<Repository> {
-        let config_bytes = match limits::read_capped(&backend, CONFIG_PATH, limits::MAX_CONFIG_LEN) {
-            Ok(b) => Ok(b),
-            // missing beside other repository files: damaged, not absent (a rotation key's
-            // copy may still stand in)
-            Err(e) if e.kind == Kind::NotFound => Err(super::missing_config(&backend)),
-            // an oversized config is damage like any other: a rotation key's copy may stand in
-            Err(e) if e.kind == Kind::Corrupt => Err(super::repair_config::config_damaged(e, &backend.location())),
-            Err(e) => return Err(e),
-        };
-        let config = config_bytes.and_then(|b| {
-            crate::format::object::check_header(&b, crate::crypto::SealKind::Config)
-                .ctx_object("config")
-                .map_err(|e| super::repair_config::config_damaged(e, &backend.location()))?;
-            Ok(b)
-        });
+        let config = read_config(&backend)?;
         let u = keys::unlock(&backend, password, config, hint)?;
         Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
+    }
+
+    /// Open with an unwrapped key kept outside the repository (the key cache, a raw key
+    /// file): no key file is opened and no Argon2id runs. The key is used only once `config`
+    /// decodes under it (authenticated) and carries its repository id (format-spec §18.9).
+    pub fn open_with_raw_key(backend: DynBackend, raw: &RawKey) -> Result<Repository> {
+        let config = read_config(&backend)?;
+        let u = keys::unlock_raw(&backend, config, raw)?;
+        Self::assemble(backend, u.keys, u.master, u.config, u.key_id, u.previous)
+    }
+
+    /// This repository's unwrapped key, for the key cache and `key export-raw`.
+    pub fn raw_key(&self) -> RawKey {
+        RawKey {
+            repo_id: self.config.id,
+            key_id: self.key_id,
+            master: self.master.clone(),
+            previous: self.previous.clone(),
+        }
     }
 
     /// Use the local cache of this repository under `root` (index files, snapshots, tree
@@ -152,4 +158,25 @@ impl Repository {
         *self.index.get_mut().ignore_poison() = None;
         self
     }
+}
+
+/// The stored `config` (size-capped, its header checked), or why it can't be used: missing
+/// beside other repository files or damaged (a rotation key's copy may still stand in), or
+/// an error that stops opening here.
+fn read_config(backend: &DynBackend) -> Result<std::result::Result<Vec<u8>, Error>> {
+    let config_bytes = match limits::read_capped(backend, CONFIG_PATH, limits::MAX_CONFIG_LEN) {
+        Ok(b) => Ok(b),
+        // missing beside other repository files: damaged, not absent (a rotation key's
+        // copy may still stand in)
+        Err(e) if e.kind == Kind::NotFound => Err(super::missing_config(backend)),
+        // an oversized config is damage like any other: a rotation key's copy may stand in
+        Err(e) if e.kind == Kind::Corrupt => Err(super::repair_config::config_damaged(e, &backend.location())),
+        Err(e) => return Err(e),
+    };
+    Ok(config_bytes.and_then(|b| {
+        crate::format::object::check_header(&b, crate::crypto::SealKind::Config)
+            .ctx_object("config")
+            .map_err(|e| super::repair_config::config_damaged(e, &backend.location()))?;
+        Ok(b)
+    }))
 }

@@ -27,6 +27,7 @@ mod forgery;
 mod forget;
 mod groups;
 mod hostile;
+mod key_cache;
 mod library;
 mod locks;
 mod metrics;

@@ -442,3 +442,46 @@ fn golden_repository_stays_readable(name: &str, password: &str) {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `format-spec/vectors/raw_key.json`: the unwrapped key as the key cache and raw key files
+/// hold it (format-spec/v3.md §18.9), without and with a previous master secret.
+fn compute_raw_key() -> Value {
+    use arca::format::raw_key::{Holder, RawKey};
+    use arca::id::{ObjectId, RepoId};
+    let key = |previous: bool| RawKey {
+        repo_id: RepoId(std::array::from_fn(|i| 0x10 + i as u8)),
+        key_id: ObjectId(std::array::from_fn(|i| 0x40 + i as u8)),
+        master: MasterSecret(std::array::from_fn(|i| i as u8)),
+        previous: previous.then(|| MasterSecret(std::array::from_fn(|i| 0x80 + i as u8))),
+    };
+    json!({
+        "comment": "arca raw key layout version 1 (format-spec/v3.md §18.9). Byte strings are hex.",
+        "repository_id": hex::encode(key(false).repo_id.0),
+        "key_id": hex::encode(key(false).key_id.0),
+        "master_secret": hex::encode(key(false).master.0),
+        "previous_master_secret": hex::encode(key(true).previous.as_ref().map(|p| p.0).unwrap_or_default()),
+        "key_cache_entry": hex::encode(&*key(false).encode(Holder::KeyCache)),
+        "key_cache_entry_with_previous": hex::encode(&*key(true).encode(Holder::KeyCache)),
+        "key_file": hex::encode(&*key(false).encode(Holder::KeyFile)),
+        "key_file_with_previous": hex::encode(&*key(true).encode(Holder::KeyFile)),
+    })
+}
+
+#[test]
+fn spec_vectors_raw_key_match_the_code() {
+    use arca::format::raw_key::{Holder, RawKey};
+    let path = spec_dir().join("raw_key.json");
+    let got = compute_raw_key();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && !path.exists() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(got, want, "format-spec/vectors/raw_key.json differs from the code");
+    // and the stored bytes decode to the stored fields
+    for (name, holder) in [("key_cache_entry_with_previous", Holder::KeyCache), ("key_file", Holder::KeyFile)] {
+        let bytes = hex::decode(want[name].as_str().unwrap()).unwrap();
+        let k = RawKey::decode(holder, &bytes).unwrap();
+        assert_eq!(hex::encode(k.repo_id.0), want["repository_id"].as_str().unwrap());
+        assert_eq!(hex::encode(k.master.0), want["master_secret"].as_str().unwrap());
+    }
+}

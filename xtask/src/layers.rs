@@ -130,6 +130,8 @@ pub const CRATES: &[(&str, &[&str])] = &[
     ("lettre", &["automation::notify::email"]),
     // Signal handling is platform code.
     ("ctrlc", &["platform"]),
+    // The key cache in the kernel keyring: one module of safe keyctl calls.
+    ("linux_keyutils", &["platform::keyring"]),
 ];
 
 /// May the file with module path `file` use the pinned crate `name`? (`None`: not pinned.)

@@ -56,6 +56,9 @@ impl Env {
             .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("ARCA_TEST_INSECURE_KDF", "1")
+            // the suites prove what a password does: the key cache (tests/it/key_cache.rs) would
+            // answer for it, from the keyring every test of this process shares
+            .env("ARCA_NO_KEY_CACHE", "1")
             .env("ARCA_PASSWORD", PASSWORD)
             .env("ARCA_REPOSITORY", self.location())
             .stdin(Stdio::null());
