@@ -168,6 +168,8 @@ pub struct BlobIndex {
     /// ([`BlobIndex::lay_over`]): sorted by id, pack, offset; every pack live. Positions in the
     /// table do not cover them until [`BlobIndex::fold`].
     layered: Vec<IndexEntry>,
+    /// Entries were laid over since the run was last sorted.
+    layered_unsorted: bool,
     /// What the table covers once the laid-over entries are folded in: the cache writes it
     /// then ([`BlobIndex::take_coverage`]).
     coverage: Option<Coverage>,
@@ -304,13 +306,24 @@ impl BlobIndex {
     /// Lay the blobs of `f` (which [`Self::adds_only_new_packs`]) over the sorted table:
     /// lookups answer as a build from every file would, positions in the table do not cover
     /// them until [`Self::fold`].
+    ///
+    /// Entries are appended unsorted (sorting after every file would sort the growing run once
+    /// per file): [`Self::settle`] or [`Self::fold`] once all are laid over, before any lookup.
     pub fn lay_over(&mut self, f: &IndexFile) {
         for p in &f.packs {
             let n = self.pack_number(p.id);
             self.layered.extend(p.blobs.iter().map(|b| IndexEntry::new(n, b)));
         }
-        self.layered.sort_unstable_by_key(|e| (e.id, e.pack, e.offset));
-        self.layered.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+        self.layered_unsorted = true;
+    }
+
+    /// Sort what [`Self::lay_over`] appended, so lookups can search it.
+    pub fn settle(&mut self) {
+        if std::mem::take(&mut self.layered_unsorted) {
+            self.layered.sort_unstable_by_key(|e| (e.id, e.pack, e.offset));
+            self.layered.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+            self.layered.shrink_to_fit();
+        }
     }
 
     /// Remember what the table will cover once folded (the listing that was laid over).
@@ -339,13 +352,15 @@ impl BlobIndex {
         if self.layered.is_empty() {
             return;
         }
-        let layered = std::mem::take(&mut self.layered);
-        let mut entries = Vec::with_capacity(self.sorted_len() + layered.len());
+        // the laid-over run becomes the table: one vector of every entry at the peak, not two
+        let mut entries = std::mem::take(&mut self.layered);
+        self.layered_unsorted = false;
+        entries.reserve_exact(self.sorted_len());
         entries.extend((0..self.sorted_len()).map(|i| self.sorted_entry(i)));
-        entries.extend(layered);
         let marks = &self.marks;
         entries.sort_unstable_by_key(|e| (e.id, marks[e.pack as usize] != 0, e.pack, e.offset));
         entries.dedup_by(|a, b| a.id == b.id && a.pack == b.pack && a.offset == b.offset);
+        entries.shrink_to_fit();
         let mut fan_out = FanOut::counting(entries.len());
         entries.iter().for_each(|e| fan_out.add(&e.id.0));
         self.fan_out = fan_out.finish();
@@ -354,6 +369,7 @@ impl BlobIndex {
 
     /// The laid-over entries of `id`.
     fn layered_of(&self, id: &BlobId) -> &[IndexEntry] {
+        debug_assert!(!self.layered_unsorted, "a lookup in entries laid over the table before settle()");
         let lo = self.layered.partition_point(|e| e.id < *id);
         let hi = lo + self.layered[lo..].partition_point(|e| e.id == *id);
         &self.layered[lo..hi]
@@ -696,6 +712,7 @@ mod tests {
         assert!(table.adds_only_new_packs(&new));
         let mut laid = table;
         laid.lay_over(&new);
+        laid.settle();
         assert_eq!(answers(&laid, &all_ids), answers(&everything, &all_ids), "laid over");
         assert_eq!(laid.len(), everything.len());
         assert!(!laid.adds_only_new_packs(&new), "its packs are in the index now");

@@ -147,6 +147,8 @@ impl Repository {
         if new.len() > LAYERED_FILES || idx.layered_len() > LAYERED_ENTRIES.max(idx.len() / 16) {
             idx.fold();
             self.cache_folded(&mut idx);
+        } else {
+            idx.settle();
         }
         Ok(Some(idx))
     }
