@@ -6,11 +6,11 @@
 //! takes inotify.
 
 use crate::common::{write, Env};
-use crate::watch::{every_change_round, matches_live, Watch, QUEUE_LIMIT};
+use crate::watch::{every_change_round, matches_live, overflow_round, Watch};
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Is this process root with the capabilities fanotify needs? Other users skip with a note.
 fn root() -> bool {
@@ -63,66 +63,12 @@ fn a_change_elsewhere_on_the_marked_file_system_starts_no_backup() {
     matches_live(&env, &src, "after-inside");
 }
 
-/// Puts back `/proc/sys/fs/fanotify/max_queued_events` however the test ends.
-struct QueueLimit(String);
-
-impl Drop for QueueLimit {
-    fn drop(&mut self) {
-        let _ = std::fs::write(QUEUE, &self.0);
-    }
-}
-
-const QUEUE: &str = "/proc/sys/fs/fanotify/max_queued_events";
-
 #[test]
 fn an_overflowing_fanotify_queue_falls_back_to_a_full_walk() {
     if !root() {
         return;
     }
-    let env = Env::new();
-    env.init();
-    let src = env.path("src");
-    write(&src.join("seed"), b"seed");
-    let exclusive = QUEUE_LIMIT.write().unwrap_or_else(|e| e.into_inner());
-    let old = std::fs::read_to_string(QUEUE).unwrap().trim().to_string();
-    if std::fs::write(QUEUE, "16").is_err() {
-        eprintln!("skipped: {QUEUE} is not writable here (needs root outside a read-only /proc)");
-        return;
-    }
-    let guard = QueueLimit(old);
-    let w = Watch::spawn(&env, &src, "fanotify");
-    // the limit is read when the group is made: put it back at once
-    w.wait_line("the watch to start", |l| l.contains("watch: watching"));
-    drop(guard);
-    drop(exclusive);
-    w.wait_backup(1);
-    // stopped, the watcher reads no event: the group's queue of 16 overflows
-    w.signal(nix::sys::signal::Signal::SIGSTOP);
-    for i in 0..200 {
-        write(&src.join(format!("burst/{}/f{i}", i % 10)), format!("file {i}").as_bytes());
-    }
-    w.signal(nix::sys::signal::Signal::SIGCONT);
-    w.wait_line("the overflow", |l| l.contains("the event queue overflowed"));
-    let line = w.wait_line("the full walk", |l| l.contains("full walk (the event queue overflowed)"));
-    assert!(line.contains("exit 0"), "{line}");
-    // the file system stays busy (other processes): wait for a quiet moment, then compare
-    settle(&w);
-    matches_live(&env, &src, "after-overflow");
-}
-
-/// Wait until no backup has started or ended for a second (at most 30 s).
-fn settle(w: &Watch) {
-    let until = Instant::now() + Duration::from_secs(30);
-    let mut seen = w.lines.lock().unwrap().len();
-    let mut quiet_since = Instant::now();
-    while Instant::now() < until && quiet_since.elapsed() < Duration::from_secs(1) {
-        std::thread::sleep(Duration::from_millis(100));
-        let n = w.lines.lock().unwrap().len();
-        if n != seen {
-            seen = n;
-            quiet_since = Instant::now();
-        }
-    }
+    overflow_round("/proc/sys/fs/fanotify/max_queued_events", "fanotify");
 }
 
 /// `arca watch --backend BACKEND src` as `nobody`, its cache directory nobody's, for at most
