@@ -17,6 +17,9 @@ pub fn show(s: &Settings, out: Out) -> Result<u8> {
         PasswordSource::Stdin => "standard input".to_string(),
         PasswordSource::Prompt(_) => "prompt".to_string(),
     };
+    // the key file's path is no secret (its bytes are); the cache's lifetime is a setting
+    let key_file = s.key_file.as_ref().map_or("none".to_string(), |f| f.display().to_string());
+    let key_cache = s.key_cache.map_or("off".to_string(), |d| format!("{} s", d.as_secs()));
     let cache = s.cache_root.as_ref().map_or("disabled".to_string(), |c| c.display().to_string());
     let profiles: Vec<String> = s
         .profile
@@ -31,6 +34,8 @@ pub fn show(s: &Settings, out: Out) -> Result<u8> {
             "options": options,
             "password": password,
             "cache": cache,
+            "key_file": key_file,
+            "key_cache": key_cache,
             "connections": s.stack.connections,
             "limit_upload": s.stack.limit_upload,
             "limit_download": s.stack.limit_download,
@@ -44,6 +49,8 @@ pub fn show(s: &Settings, out: Out) -> Result<u8> {
     out.text(format!("options:     {}", if options.is_empty() { none() } else { options.join(", ") }));
     out.text(format!("password:    {password}"));
     out.text(format!("cache:       {cache}"));
+    out.text(format!("key file:    {key_file}"));
+    out.text(format!("key cache:   {key_cache}"));
     if !sections.is_empty() {
         out.text("");
         out.text(toml::to_string_pretty(&sections).unwrap_or_default());

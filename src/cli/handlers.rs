@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::args::*;
 use super::exit;
+use super::key_args::{KeyCommand, NewPasswordArgs};
 use super::output::{bytes, count, Out};
 use super::progress::Display;
 use super::render::{self, Zone};

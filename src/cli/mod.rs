@@ -12,6 +12,7 @@ mod handlers;
 #[cfg(test)]
 mod help_examples;
 mod hooks;
+mod key_args;
 mod maintenance;
 mod maintenance_args;
 mod mount;

@@ -172,3 +172,27 @@ fn a_hook_that_hangs_is_killed_at_its_timeout() {
     assert!(stderr(&o).contains("timed out after 1s"), "{}", stderr(&o));
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "the hook was not killed");
 }
+
+#[test]
+fn config_show_says_which_key_file_and_key_cache_a_command_would_use() {
+    let env = Env::new();
+    let show = |args: &[&str], no_cache_env: bool| -> serde_json::Value {
+        let mut c = env.cmd();
+        if !no_cache_env {
+            c.env_remove("ARCA_NO_KEY_CACHE");
+        }
+        let o = c.args(args).args(["config", "show", "--json"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap()
+    };
+    let v = show(&[], false);
+    assert_eq!((v["key_cache"].as_str(), v["key_file"].as_str()), (Some("900 s"), Some("none")), "{v}");
+    assert_eq!(show(&[], true)["key_cache"], "off");
+    assert_eq!(show(&["--key-cache-timeout", "5m"], false)["key_cache"], "300 s");
+    assert_eq!(show(&["--key-cache-timeout", "0"], false)["key_cache"], "off");
+    profile(&env, "raw", "[repository]\nkey-file = \"/root/arca.key\"\nkey-cache = false\n");
+    let v = show(&["-P", "raw"], false);
+    assert_eq!((v["key_cache"].as_str(), v["key_file"].as_str()), (Some("off"), Some("/root/arca.key")), "{v}");
+    let text = env.ok(&["-P", "raw", "config", "show"]);
+    assert!(text.contains("key file:    /root/arca.key") && text.contains("key cache:   off"), "{text}");
+}
