@@ -12,8 +12,10 @@
 //! - `bench [--quick] [--reps N] [--tools LIST] [--corpora LIST] [--million] [--data DIR] [--out FILE]
 //!   [--timeout S]`: arca side by side with restic, borg, rustic and bupstash on the same corpora:
 //!   backups (first, unchanged, after a 1% change), repository size and a verified restore, each
-//!   timed with peak RSS; medians and per-rep ratios to the best peer as Markdown, raw figures as
-//!   TSV (`bench_peers/`).
+//!   timed with peak RSS; medians and per-rep ratios to the best peer and to each step's measured
+//!   limit as Markdown, raw figures as TSV (`bench_peers/`).
+//! - `stat-walk DIR`: list and `lstat` every entry under DIR, one thread, nothing else (the
+//!   bench's walk limit, `bench_peers/limits.rs`).
 //! - `bench-stages [--quick] [FILTER]`: run the criterion benchmarks of each stage and of the whole
 //!   pipeline (`benches/stages.rs`, `benches/pipeline.rs`).
 //! - `bench-maintenance [--files N] [--quick]`: prune and check on N blobs, arca and restic.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "bench" => bench_peers::run(rest),
         "bench-stages" => bench_stages::run(rest),
+        "stat-walk" => bench_peers::stat_walk_main(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
         "bench-remote" => bench_remote::run(rest),
         "bench-mount" => bench_mount::run(rest),

@@ -23,6 +23,7 @@ mod corpora;
 mod files;
 mod generate;
 mod install;
+mod limits;
 mod measure;
 mod report;
 mod steps;
@@ -108,6 +109,8 @@ fn path(v: Option<&String>, flag: &str) -> Result<PathBuf> {
     Ok(std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p))
 }
 
+pub use limits::stat_walk_main;
+
 pub fn run(args: &[String]) -> Result<()> {
     let o = Options::parse(args)?;
     let started = Instant::now();
@@ -175,6 +178,11 @@ fn measure_all(
         for corpus in corpora {
             for adapter in adapters {
                 let taken = steps::run(ctx, adapter, corpus, rep)?;
+                tsv.append(&taken)?;
+                samples.extend(taken);
+            }
+            if let Some(arca) = adapters.iter().find(|a| a.tool == tools::Tool::Arca) {
+                let taken = limits::run(ctx, arca, corpus, rep)?;
                 tsv.append(&taken)?;
                 samples.extend(taken);
             }

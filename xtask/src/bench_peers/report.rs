@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::corpora::Corpus;
 use super::measure::{median, ratio_median, Outcome, Usage};
-use super::steps::{Sample, Step};
+use super::steps::{Sample, Step, Who};
 use super::tools::Tool;
 use crate::cmd::{Error, Result};
 
@@ -95,24 +95,35 @@ pub fn markdown(h: &Header, corpora: &[Corpus], samples: &[Sample]) -> String {
     for (tool, version, provenance) in &h.tools {
         md += &format!("| {} | {version} | {provenance} | {} |\n", tool.name(), tool.settings());
     }
+    if samples.iter().any(|s| s.tool == Who::Limit) {
+        md += "| limit | – | measured in the same run (`xtask/src/bench_peers/limits.rs`) | the step's limit on this \
+               machine: first backup = arca's CPU stages (its own untimed run's `backup -v` report) over the cores + a \
+               stat walk; unchanged re-backup = a stat walk (`xtask stat-walk`: getdents64 + one statx per entry, one \
+               thread) + one key unlock (`arca --no-key-cache cat config`); restore = `cp -a` into the same file \
+               system |\n";
+    }
     md += "\n## Corpora\n\n| corpus | files | directories | symlinks | MB | what |\n|---|---:|---:|---:|---:|---|\n";
     for c in corpora {
         let n = c.counts;
         let (files, dirs, links) = (thousands(n.files), thousands(n.dirs), thousands(n.symlinks));
         md += &format!("| {} | {files} | {dirs} | {links} | {:.1} | {} |\n", c.name(), n.bytes as f64 / 1e6, c.what);
     }
-    let tools: Vec<Tool> = h.tools.iter().map(|t| t.0).collect();
+    let mut tools: Vec<Who> = h.tools.iter().map(|t| Who::Tool(t.0)).collect();
+    if samples.iter().any(|s| s.tool == Who::Limit) {
+        tools.push(Who::Limit);
+    }
     for c in corpora {
         md += &table(c, &tools, samples);
     }
     md
 }
 
-fn table(corpus: &Corpus, tools: &[Tool], samples: &[Sample]) -> String {
-    let of = |tool: Tool, step: Step| -> Vec<&Sample> {
+fn table(corpus: &Corpus, tools: &[Who], samples: &[Sample]) -> String {
+    let of = |tool: Who, step: Step| -> Vec<&Sample> {
         samples.iter().filter(|s| s.corpus == corpus.name() && s.tool == tool && s.step == step).collect()
     };
-    let with_ratio = tools.contains(&Tool::Arca) && tools.len() > 1;
+    let with_ratio = tools.contains(&Who::ARCA) && tools.iter().any(|t| t.is_peer());
+    let with_limit = tools.contains(&Who::ARCA) && tools.contains(&Who::Limit);
     let (files, mb) = (thousands(corpus.counts.files), corpus.counts.bytes as f64 / 1e6);
     let mut md = format!("\n## Corpus `{}` ({files} files, {mb:.1} MB)\n\n| step |", corpus.name());
     let mut rule = String::from("|---|");
@@ -124,6 +135,10 @@ fn table(corpus: &Corpus, tools: &[Tool], samples: &[Sample]) -> String {
         md += " arca / fastest peer |";
         rule += "---:|";
     }
+    if with_limit {
+        md += " arca / limit |";
+        rule += "---:|";
+    }
     md += &format!("\n{rule}\n");
     // init only when it failed somewhere, to show why the steps after it did not run
     let init_failed = tools.iter().any(|&t| of(t, Step::Init).iter().any(|s| matches!(s.outcome, Outcome::Failed(_))));
@@ -133,10 +148,14 @@ fn table(corpus: &Corpus, tools: &[Tool], samples: &[Sample]) -> String {
         }
         md += &format!("| {} |", step.label());
         for &t in tools {
-            md += &format!(" {} |", cell(&of(t, step)));
+            let samples = of(t, step);
+            md += &format!(" {} |", if t == Who::Limit { limit_cell(&samples) } else { cell(&samples) });
         }
         if with_ratio {
             md += &format!(" {} |", ratios(step, tools, &of));
+        }
+        if with_limit {
+            md += &format!(" {} |", to_limit(step, &of));
         }
         md += "\n";
     }
@@ -181,12 +200,12 @@ fn cell(samples: &[&Sample]) -> String {
 }
 
 /// arca over the best peer, per rep, then the median: wall / CPU / RSS, or the size.
-fn ratios<'a>(step: Step, tools: &[Tool], of: &dyn Fn(Tool, Step) -> Vec<&'a Sample>) -> String {
-    let reps: Vec<usize> = of(Tool::Arca, step).iter().map(|s| s.rep).collect();
+fn ratios<'a>(step: Step, tools: &[Who], of: &dyn Fn(Who, Step) -> Vec<&'a Sample>) -> String {
+    let reps: Vec<usize> = of(Who::ARCA, step).iter().map(|s| s.rep).collect();
     let per_rep = |metric: &dyn Fn(&Outcome) -> Option<f64>| -> Vec<(Option<f64>, Vec<f64>)> {
-        let value = |t: Tool, rep: usize| of(t, step).iter().find(|s| s.rep == rep).and_then(|s| metric(&s.outcome));
-        let peers = || tools.iter().copied().filter(|&t| t != Tool::Arca);
-        reps.iter().map(|&r| (value(Tool::Arca, r), peers().filter_map(|t| value(t, r)).collect())).collect()
+        let value = |t: Who, rep: usize| of(t, step).iter().find(|s| s.rep == rep).and_then(|s| metric(&s.outcome));
+        let peers = || tools.iter().copied().filter(|t| t.is_peer());
+        reps.iter().map(|&r| (value(Who::ARCA, r), peers().filter_map(|t| value(t, r)).collect())).collect()
     };
     let show = |r: Option<f64>| r.map_or("–".to_string(), |r| format!("{r:.2}"));
     let usage = |f: fn(&Usage) -> f64| move |o: &Outcome| if let Outcome::Ran(u) = o { Some(f(u)) } else { None };
@@ -201,6 +220,35 @@ fn ratios<'a>(step: Step, tools: &[Tool], of: &dyn Fn(Tool, Step) -> Vec<&'a Sam
             .collect::<Vec<_>>()
             .join(" / "),
     }
+}
+
+/// A limit's median wall seconds (its CPU and memory are not a goal), or why there is none.
+fn limit_cell(samples: &[&Sample]) -> String {
+    let walls: Vec<f64> =
+        samples.iter().filter_map(|s| if let Outcome::Ran(u) = s.outcome { Some(u.wall) } else { None }).collect();
+    match (median(&walls), samples.is_empty()) {
+        (Some(w), _) => seconds(w),
+        (None, true) => String::new(),
+        (None, false) => cell(samples),
+    }
+}
+
+/// arca's wall seconds over the limit's, per rep, then the median.
+fn to_limit<'a>(step: Step, of: &dyn Fn(Who, Step) -> Vec<&'a Sample>) -> String {
+    let wall = |t: Who, rep: usize| {
+        of(t, step).iter().find(|s| s.rep == rep).and_then(|s| {
+            if let Outcome::Ran(u) = s.outcome {
+                Some(u.wall)
+            } else {
+                None
+            }
+        })
+    };
+    let reps: Vec<(Option<f64>, Vec<f64>)> = of(Who::ARCA, step)
+        .iter()
+        .map(|s| (wall(Who::ARCA, s.rep), wall(Who::Limit, s.rep).into_iter().collect()))
+        .collect();
+    ratio_median(&reps).map_or(String::new(), |r| format!("{r:.2}"))
 }
 
 /// 1234567 as "1,234,567".

@@ -89,11 +89,34 @@ impl Step {
     }
 }
 
+/// Whose figure a sample is: a tool's, or the measured limit of the step (`limits.rs`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Who {
+    Tool(Tool),
+    Limit,
+}
+
+impl Who {
+    pub const ARCA: Who = Who::Tool(Tool::Arca);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Who::Tool(t) => t.name(),
+            Who::Limit => "limit",
+        }
+    }
+
+    /// A peer of arca's (not arca, not a limit).
+    pub fn is_peer(self) -> bool {
+        matches!(self, Who::Tool(t) if t != Tool::Arca)
+    }
+}
+
 /// One measurement.
 pub struct Sample {
     pub rep: usize,
     pub corpus: &'static str,
-    pub tool: Tool,
+    pub tool: Who,
     pub step: Step,
     pub outcome: Outcome,
     /// A note for the TSV (what changed, the first differences, the log file of a failure).
@@ -202,7 +225,7 @@ impl Rep<'_> {
     fn record(&mut self, step: Step, outcome: Outcome, note: String) {
         self.failed |= matches!(outcome, Outcome::Failed(_));
         self.progress(step, &outcome, &note);
-        let (rep, corpus, tool) = (self.rep, self.corpus.name(), self.adapter.tool);
+        let (rep, corpus, tool) = (self.rep, self.corpus.name(), Who::Tool(self.adapter.tool));
         self.samples.push(Sample { rep, corpus, tool, step, outcome, note });
     }
 

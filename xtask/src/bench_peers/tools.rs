@@ -92,7 +92,7 @@ impl Adapter {
     }
 
     /// The tool's program with the repository, password and cache set in the environment.
-    fn command(&self, repo: &Repo) -> Command {
+    pub fn command(&self, repo: &Repo) -> Command {
         let (r, aux) = (repo.path(), repo.aux());
         let mut c = Command::new(&self.program);
         match self.tool {
