@@ -9,6 +9,20 @@
 //! --max-unused 0` deletes at once too), arca's default two-phase prune (marking only) on a
 //! copy of the state, and `check`. Wall time and peak RSS per step are printed as a Markdown
 //! table. Page cache warm; one repetition (these are minutes-long steps).
+//!
+//! At scale (`benches/results/scale-*.md`), arca only, with the release binary already built
+//! (`--arca PATH`, default `target/release/arca`; nothing is built, so a long run holds no
+//! cargo lock):
+//!
+//! - `--scale-blobs N` (`10M`, `3M`, `500k` or a number): prune and check on a repository of
+//!   about N data blobs made from a generated stream, not from N files (`scale_blobs.rs`);
+//! - `--scale-files N [--reps R]`: the first and R unchanged re-backups (default 3) of a
+//!   generated tree of N tiny files in a loop-mounted ext4 image (`scale_files.rs`).
+
+mod scale_blobs;
+mod scale_files;
+
+pub use scale_blobs::gen_stream;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +36,14 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut files: u64 = 1_000_000;
     let mut dir = cmd::project_root().join("target/bench-maintenance");
     let mut peers = true;
+    let mut scale_blobs: Option<u64> = None;
+    let mut scale_files: Option<u64> = None;
+    let mut reps: usize = 3;
+    let mut arca: Option<PathBuf> = None;
+    let count = |flag: &str, v: Option<&String>| {
+        v.and_then(|v| parse_count(v))
+            .ok_or_else(|| Error::Usage(format!("{flag} needs a count (10M, 500k, 1_000_000)")))
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -33,9 +55,18 @@ pub fn run(args: &[String]) -> Result<()> {
                     .and_then(|v| v.replace('_', "").parse().ok())
                     .ok_or_else(|| Error::Usage("--files needs a number".into()))?
             }
+            "--scale-blobs" => scale_blobs = Some(count("--scale-blobs", it.next())?),
+            "--scale-files" => scale_files = Some(count("--scale-files", it.next())?),
+            "--reps" => reps = usize::try_from(count("--reps", it.next())?).unwrap_or(1),
+            "--arca" => {
+                arca = Some(PathBuf::from(it.next().ok_or_else(|| Error::Usage("--arca needs a path".into()))?))
+            }
             "--dir" => dir = PathBuf::from(it.next().ok_or_else(|| Error::Usage("--dir needs a path".into()))?),
             other => return Err(Error::Usage(format!("bench-maintenance: unexpected argument {other:?}"))),
         }
+    }
+    if scale_blobs.is_some() || scale_files.is_some() {
+        return scale(arca, &dir, scale_blobs, scale_files, reps);
     }
     let root = cmd::project_root();
     let mut build = cmd::cargo();
@@ -62,6 +93,47 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("| {} | {} | {:.2} | {:.0} |", r.tool, r.step, r.wall, r.rss_kib as f64 / 1024.0);
     }
     Ok(())
+}
+
+/// The scale runs: one table per run, the rows prefixed with the size.
+fn scale(arca: Option<PathBuf>, dir: &Path, blobs: Option<u64>, files: Option<u64>, reps: usize) -> Result<()> {
+    let arca = arca.unwrap_or_else(|| cmd::project_root().join("target/release/arca"));
+    if !arca.is_file() {
+        return Err(Error::Usage(format!(
+            "{} does not exist: build it first (`cargo build --release --bin arca`) or pass --arca PATH",
+            arca.display()
+        )));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let mut tables = vec![];
+    if let Some(n) = blobs {
+        tables.push((format!("blobs, about {n} in the first snapshot"), scale_blobs::run(&arca, dir, n)));
+    }
+    if let Some(n) = files {
+        tables.push((format!("files, {n} tiny"), scale_files::run(&arca, dir, n, reps)));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    for (what, rows) in tables {
+        let rows = rows?;
+        println!("\n{what}; page cache warm\n");
+        println!("| step | wall s | peak RSS MiB |");
+        println!("|---|---:|---:|");
+        for r in rows {
+            println!("| {} | {:.2} | {:.0} |", r.step, r.wall, r.rss_kib as f64 / 1024.0);
+        }
+    }
+    Ok(())
+}
+
+/// `10M`, `3m`, `500k`, `1_000_000`.
+fn parse_count(v: &str) -> Option<u64> {
+    let v = v.replace('_', "");
+    let (digits, mult) = match v.as_bytes().last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 1_000),
+        b'm' | b'M' => (&v[..v.len() - 1], 1_000_000),
+        _ => (&v[..], 1),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mult)
 }
 
 struct Row {
@@ -150,7 +222,7 @@ fn bench_arca(arca: &Path, dir: &Path, src: &Path, files: u64) -> Result<Vec<Row
     step("forget", &["forget", "--keep-last", "1"])?;
     // the two-phase run marks; measure it on a copy so the instant run starts from the same state
     let copy = dir.join("arca-repo-copy");
-    copy_dir(&repo, &copy)?;
+    copy_dir_linking(&repo, &copy, false)?;
     step("prune (two-phase: mark)", &["prune", "-q"])?;
     std::fs::remove_dir_all(&repo).map_err(|e| Error::io("removing the marked copy", e))?;
     std::fs::rename(&copy, &repo).map_err(|e| Error::io("restoring the copy", e))?;
@@ -181,16 +253,40 @@ fn bench_restic(dir: &Path, src: &Path, files: u64) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copy a directory tree; with `link_packs`, the files under its top-level `data/` (pack
+/// files, which arca never writes in place) are hard links instead of copies.
+fn copy_dir_linking(from: &Path, to: &Path, link_packs: bool) -> Result<()> {
+    copy_tree(from, to, link_packs, false)
+}
+
+/// `link_data_below`: this is the top level and `data/` below it is to be linked.
+fn copy_tree(from: &Path, to: &Path, link_data_below: bool, in_data: bool) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to.display().to_string(), e))?;
     for e in std::fs::read_dir(from).map_err(|e| Error::io(from.display().to_string(), e))? {
         let e = e.map_err(|e| Error::io(from.display().to_string(), e))?;
         let t = to.join(e.file_name());
         if e.file_type().map_err(|e| Error::io(t.display().to_string(), e))?.is_dir() {
-            copy_dir(&e.path(), &t)?;
+            let data = in_data || (link_data_below && e.file_name() == "data");
+            copy_tree(&e.path(), &t, false, data)?;
+        } else if in_data {
+            std::fs::hard_link(e.path(), &t).map_err(|e| Error::io(t.display().to_string(), e))?;
         } else {
             std::fs::copy(e.path(), &t).map_err(|e| Error::io(t.display().to_string(), e))?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_count;
+
+    #[test]
+    fn counts_take_suffixes() {
+        assert_eq!(parse_count("10M"), Some(10_000_000));
+        assert_eq!(parse_count("500k"), Some(500_000));
+        assert_eq!(parse_count("1_000_000"), Some(1_000_000));
+        assert_eq!(parse_count("M"), None);
+        assert_eq!(parse_count("x1"), None);
+    }
 }

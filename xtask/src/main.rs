@@ -93,6 +93,7 @@ fn main() -> ExitCode {
         "bench-stages" => bench_stages::run(rest),
         "stat-walk" => bench_peers::stat_walk_main(rest),
         "bench-maintenance" => bench_maintenance::run(rest),
+        "gen-stream" => bench_maintenance::gen_stream(rest), // hidden: bench-maintenance --scale-blobs's generator
         "bench-remote" => bench_remote::run(rest),
         "bench-mount" => bench_mount::run(rest),
         "man" => man::run(rest),
