@@ -24,6 +24,14 @@ use crate::id::{BlobId, TreeId};
 
 pub const MAX_INLINE_CONTENT: usize = 2048;
 
+/// The longest `inline` content a node may carry (format-spec/v4.md §13.1): readers refuse a
+/// longer one before copying it out of the tree's bytes. Writers inline files up to their own
+/// threshold, at most this (`archiver::file_reader::INLINE_MAX`).
+pub const MAX_INLINE_BYTES: usize = 1024;
+
+/// The first format version whose trees may hold `inline` content.
+pub const INLINE_FORMAT: u8 = 4;
+
 /// Directories nested deeper than this are refused by every reader that walks trees: no real
 /// file system gets there (paths end at 4096 bytes), and a hostile tree could otherwise
 /// exhaust the stack of a recursive walk.
@@ -215,8 +223,40 @@ pub struct Node {
     pub content: Vec<BlobId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub content_lists: Vec<BlobId>,
+    /// Format 4: the whole content of a small regular file (1 to [`MAX_INLINE_BYTES`] bytes,
+    /// exactly `size` of them), instead of `content`/`content_lists`.
+    #[serde(default, deserialize_with = "inline_bytes")]
+    pub inline: Option<ByteBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtree: Option<TreeId>,
+}
+
+/// `inline` as a byte string of at most [`MAX_INLINE_BYTES`], refused by its length before
+/// its bytes are copied out of the tree.
+fn inline_bytes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<ByteBuf>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<ByteBuf>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a byte string of at most {MAX_INLINE_BYTES} bytes")
+        }
+        fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> std::result::Result<Self::Value, E> {
+            self.visit_bytes(v)
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Self::Value, E> {
+            if v.len() > MAX_INLINE_BYTES {
+                return Err(E::custom(format!("inline content of {} bytes, over {MAX_INLINE_BYTES}", v.len())));
+            }
+            Ok(Some(ByteBuf::from(v.to_vec())))
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> std::result::Result<Self::Value, E> {
+            if v.len() > MAX_INLINE_BYTES {
+                return Err(E::custom(format!("inline content of {} bytes, over {MAX_INLINE_BYTES}", v.len())));
+            }
+            Ok(Some(ByteBuf::from(v)))
+        }
+    }
+    d.deserialize_bytes(V)
 }
 
 impl Node {
@@ -241,6 +281,7 @@ impl Node {
             rdev: 0,
             content: Vec::new(),
             content_lists: Vec::new(),
+            inline: None,
             subtree: None,
         }
     }
@@ -271,6 +312,7 @@ impl Serialize for NodeAs<'_> {
             n.rdev != 0,
             !n.content.is_empty(),
             !n.content_lists.is_empty(),
+            n.inline.is_some(),
             n.subtree.is_some(),
         ];
         let mut m = s.serialize_struct("Node", 7 + present.iter().filter(|p| **p).count())?;
@@ -310,6 +352,13 @@ impl Serialize for NodeAs<'_> {
         if !n.content_lists.is_empty() {
             m.serialize_field("content_lists", &n.content_lists)?;
         }
+        if let Some(b) = &n.inline {
+            if v < INLINE_FORMAT {
+                // callers convert first (copy stores a blob); never silently drop content
+                return Err(serde::ser::Error::custom(format!("inline content in a format {v} tree")));
+            }
+            m.serialize_field("inline", b)?;
+        }
         if let Some(t) = &n.subtree {
             m.serialize_field("subtree", t)?;
         }
@@ -347,9 +396,15 @@ impl Tree {
     }
 
     /// Encode for a repository of format `version`: times as that version stores them
-    /// (format-spec/v3.md §13.1).
+    /// (format-spec/v3.md §13.1). A tree with `inline` content has no encoding before format 4:
+    /// check [`Tree::has_inline`] first (the blob saver refuses such a tree with an error).
     pub fn encode_for(&self, version: u8) -> Vec<u8> {
         to_cbor(&TreeAs(self, version))
+    }
+
+    /// Does a node carry `inline` content (which formats before 4 cannot store)?
+    pub fn has_inline(&self) -> bool {
+        self.nodes.iter().any(|n| n.inline.is_some())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -364,9 +419,38 @@ impl Tree {
             if (n.kind == NodeKind::Dir) != n.subtree.is_some() {
                 return Err(Error::corrupt(format!("node {:?}: subtree does not match its type", n.name_lossy())));
             }
+            if let Some(b) = &n.inline {
+                check_inline(n, b)?;
+            }
         }
         Ok(t)
     }
+}
+
+/// The rules of `inline` (format-spec/v4.md §13.1): only on a regular file, never beside
+/// `content` or `content_lists`, 1 to [`MAX_INLINE_BYTES`] bytes, exactly `size` of them.
+fn check_inline(n: &Node, b: &[u8]) -> Result<()> {
+    let name = n.name_lossy();
+    if n.kind != NodeKind::File {
+        return Err(Error::corrupt(format!("node {name:?}: inline content on a {}", n.kind.as_str())));
+    }
+    if !n.content.is_empty() || !n.content_lists.is_empty() {
+        return Err(Error::corrupt(format!("node {name:?}: both inline content and content blobs")));
+    }
+    if b.is_empty() || b.len() > MAX_INLINE_BYTES {
+        return Err(Error::corrupt(format!(
+            "node {name:?}: inline content of {} bytes (1 to {MAX_INLINE_BYTES} allowed)",
+            b.len()
+        )));
+    }
+    if b.len() as u64 != n.size {
+        return Err(Error::corrupt(format!(
+            "node {name:?}: {} bytes of inline content, its size says {}",
+            b.len(),
+            n.size
+        )));
+    }
+    Ok(())
 }
 
 /// A slice of a large file's content ids, stored as a tree-type blob.
@@ -558,6 +642,75 @@ mod tests {
         assert_eq!(old.nodes[0], t.nodes[0]);
         assert_eq!(old.nodes[3].mtime, Time::from_nanos(i64::MAX), "2514 does not fit nanoseconds in an i64");
         assert_eq!(old.nodes[1].mtime, Time::from_nanos(i64::MIN));
+    }
+
+    fn inline_node(bytes: &[u8], size: u64) -> Node {
+        let mut n = Node::new(b"tiny".to_vec(), NodeKind::File);
+        n.size = size;
+        n.inline = Some(ByteBuf::from(bytes.to_vec()));
+        n
+    }
+
+    /// Encode with the version 4 encoder, skipping the writer's own rules: what a hostile
+    /// writer with the key could store.
+    fn hostile(nodes: Vec<Node>) -> Vec<u8> {
+        Tree { nodes }.encode_for(4)
+    }
+
+    fn corrupt_message(bytes: &[u8]) -> String {
+        let e = Tree::decode(bytes).expect_err("a hostile tree decoded");
+        assert_eq!(e.kind, crate::error::Kind::Corrupt, "{e}");
+        e.message
+    }
+
+    #[test]
+    fn inline_content_round_trips_in_format_4_and_has_no_older_encoding() {
+        let t = Tree { nodes: vec![inline_node(b"hello", 5)] };
+        let got = Tree::decode(&t.encode_for(4)).unwrap();
+        assert_eq!(got, t);
+        assert!(t.has_inline() && !sample().has_inline());
+        // trees without inline content encode in format 4 exactly as in format 3
+        assert_eq!(sample().encode_for(4), sample().encode_for(3));
+        let old = std::panic::catch_unwind(|| t.encode_for(3));
+        assert!(old.is_err(), "a format 3 encoding silently dropped inline content");
+    }
+
+    #[test]
+    fn inline_content_of_another_length_than_size_is_corrupt_naming_the_node() {
+        for size in [4, 6, 0] {
+            let m = corrupt_message(&hostile(vec![inline_node(b"hello", size)]));
+            assert!(m.contains("\"tiny\"") && m.contains("5 bytes of inline content"), "{m}");
+        }
+    }
+
+    #[test]
+    fn inline_content_over_the_maximum_is_refused_before_it_is_copied() {
+        let at_max = vec![7u8; MAX_INLINE_BYTES];
+        assert!(Tree::decode(&hostile(vec![inline_node(&at_max, MAX_INLINE_BYTES as u64)])).is_ok());
+        let over = vec![7u8; MAX_INLINE_BYTES + 1];
+        let m = corrupt_message(&hostile(vec![inline_node(&over, over.len() as u64)]));
+        assert!(m.contains("over 1024"), "{m}");
+        // a byte string head claiming 4 GiB with a handful of bytes behind it: refused by its
+        // head (no 4 GiB allocation), whatever the reason given
+        let mut bytes = hostile(vec![inline_node(b"hello", 5)]);
+        let at = bytes.windows(6).position(|w| w == [0x45, b'h', b'e', b'l', b'l', b'o']).unwrap();
+        bytes.splice(at..at + 1, [0x5a, 0xff, 0xff, 0xff, 0xff]);
+        assert!(Tree::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn inline_content_beside_content_blobs_or_on_a_non_file_or_empty_is_corrupt() {
+        let mut both = inline_node(b"hello", 5);
+        both.content = vec![BlobId([1; 32])];
+        assert!(corrupt_message(&hostile(vec![both])).contains("both inline content and content blobs"));
+        let mut lists = inline_node(b"hello", 5);
+        lists.content_lists = vec![BlobId([1; 32])];
+        assert!(corrupt_message(&hostile(vec![lists])).contains("both inline content and content blobs"));
+        let mut link = inline_node(b"hello", 5);
+        link.kind = NodeKind::Symlink;
+        assert!(corrupt_message(&hostile(vec![link])).contains("inline content on a symlink"));
+        let m = corrupt_message(&hostile(vec![inline_node(b"", 0)]));
+        assert!(m.contains("inline content of 0 bytes"), "{m}");
     }
 
     #[test]

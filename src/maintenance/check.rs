@@ -456,7 +456,8 @@ impl Walker<'_> {
     }
 
     /// What is wrong with a file node: missing or damaged content, or content that does not
-    /// add up to the size the node records (which restore would refuse).
+    /// add up to the size the node records (which restore would refuse), or inline content in
+    /// a repository older than format 4.
     fn file_problems(&self, n: &Node) -> Vec<String> {
         let mut problems: Vec<String> = n.content.iter().filter_map(|c| self.problem(c, BlobType::Data)).collect();
         let mut content = n.content.clone();
@@ -472,9 +473,16 @@ impl Walker<'_> {
                 },
             }
         }
+        let version = self.repo.config().version;
+        if n.inline.is_some() && version < crate::format::tree::INLINE_FORMAT {
+            problems.push(format!("inline content in a format {version} repository, whose readers cannot read it"));
+        }
         if problems.is_empty() {
             let Ok(idx) = self.repo.index() else { return problems };
-            let size: u64 = content.iter().filter_map(|c| idx.get(c)).map(|l| u64::from(l.entry.raw_length)).sum();
+            // inline content (format 4): the tree's decoder checked its length against `size`
+            let inline = n.inline.as_ref().map_or(0, |b| b.len() as u64);
+            let size: u64 =
+                inline + content.iter().filter_map(|c| idx.get(c)).map(|l| u64::from(l.entry.raw_length)).sum::<u64>();
             if size != n.size {
                 problems.push(format!("the content adds up to {size} bytes, the snapshot records {}", n.size));
             }

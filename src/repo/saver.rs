@@ -349,6 +349,13 @@ impl BlobSaver {
     /// Store a tree; refuses one over the tree size limit with a clear error.
     pub fn save_tree(&self, tree: Tree) -> Result<TreeId> {
         let format = self.shared.repo.keys().format;
+        if format < crate::format::tree::INLINE_FORMAT && tree.has_inline() {
+            return Err(Error::new(
+                Kind::Unsupported,
+                format!("a tree with inline file content cannot be stored in a format {format} repository"),
+            )
+            .hint("upgrade the repository first: `arca migrate upgrade_repo_v4`"));
+        }
         let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode_for(format));
         if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
             return Err(Error::new(
