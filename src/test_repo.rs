@@ -148,7 +148,7 @@ impl TestRepo {
             Err(e) if e.kind == Kind::NotFound => return None,
             r => r.expect("the snapshot's trees can be read")?,
         };
-        let mut out = vec![];
+        let mut out = node.inline.as_ref().map(|b| b.to_vec()).unwrap_or_default();
         for id in self.repo.file_content(&node).expect("the file's content list can be read") {
             out.extend(self.repo.read_blob(BlobType::Data, &id).expect("the file's blobs can be read"));
         }

@@ -9,6 +9,11 @@
 //! "replaced during backup", and nothing is stored under that name. `O_NOATIME` is asked for
 //! and dropped where the kernel refuses it (`EPERM`: not the file's owner).
 //!
+//! A regular file of 1 to [`INLINE_MAX`] bytes (by the walker's `lstat`) in a repository of
+//! format 4 or later is stored inline, in its tree node (format-spec/v4.md §13.5): at most
+//! `INLINE_MAX + 1` bytes are read; if more arrive (the file grew since it was listed), what
+//! was read and the rest are chunked as any file, so a file is stored whole.
+//!
 //! Files are read, not mapped: a file truncated by another process while mapped kills the
 //! reader with SIGBUS, and a backup tool reads files that are being written (logs,
 //! databases). Buffered reads cost one copy, which measured below the hashing cost.
@@ -26,13 +31,23 @@ use nix::fcntl::{FcntlArg, OFlag};
 use nix::sys::stat::{FileStat, Mode};
 
 use crate::error::{Error, Kind, Result};
+use crate::format::tree::INLINE_FORMAT;
 use crate::format::BlobType;
 use crate::id::BlobId;
 use crate::repo::stage_clock::Stage;
 use crate::repo::BlobSaver;
 
+/// Files of at most this many bytes are stored inline (format 4). Chosen by measurement
+/// (format-spec/v4.md, "Choosing the threshold"): a blob costs about 140 bytes beyond its
+/// content (seal, pack header and index entries, its id in the node), so below this a file's
+/// blob costs more than the file; a tree re-stored after a change carries its inline bytes
+/// again, at most this much per entry.
+pub const INLINE_MAX: usize = 128;
+
 pub struct FileContent {
     pub content: Vec<BlobId>,
+    /// The whole content of a small file (see [`INLINE_MAX`]); `content` is then empty.
+    pub inline: Option<Vec<u8>>,
     pub size: u64,
     /// Set when size or times changed while reading.
     pub changed_while_reading: bool,
@@ -64,6 +79,9 @@ pub struct Walked {
     pub path: PathBuf,
     pub device: u64,
     pub inode: u64,
+    /// The size the walker's `lstat` saw: a file of at most [`INLINE_MAX`] bytes then is read
+    /// for inline storage (format 4).
+    pub size: u64,
 }
 
 fn replaced(path: &Path, now: &str) -> Error {
@@ -120,6 +138,20 @@ pub fn read_file(w: &Walked, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes:
     let (file, before) = open_walked(w)?;
     let opened = started.elapsed();
     let mut file = TimedRead { inner: file, spent: Duration::ZERO };
+    let mut head = Vec::new();
+    if saver.repo().config().version >= INLINE_FORMAT && w.size <= INLINE_MAX as u64 {
+        (&mut file).take(INLINE_MAX as u64 + 1).read_to_end(&mut head).map_err(|e| Error::io(path.display(), e))?;
+        if head.len() <= INLINE_MAX {
+            clock.add_busy(Stage::Read, opened + file.spent);
+            let size = head.len() as u64;
+            on_bytes(size);
+            let changed = changed_since(&file.inner, &before, size, path)?;
+            let inline = (!head.is_empty()).then_some(head);
+            return Ok(FileContent { content: vec![], inline, size, changed_while_reading: changed });
+        }
+    }
+    // a small file that grew past the threshold: what was read comes first
+    let mut file = std::io::Cursor::new(head).chain(file);
     let chunker = saver.repo().chunker().clone();
     let mut content = vec![];
     // time in `save` is the hash stage's and waiting for the sealers: not chunking
@@ -141,13 +173,19 @@ pub fn read_file(w: &Walked, saver: &BlobSaver, scratch: &mut Vec<u8>, on_bytes:
         Kind::Io | Kind::NotFound => e.context_object(path.display()),
         _ => e,
     })?;
+    let (_, file) = file.into_inner();
     clock.add_busy(Stage::Chunk, split.elapsed().saturating_sub(file.spent + saving));
     clock.add_busy(Stage::Read, opened + file.spent);
-    let file = file.inner;
+    let changed = changed_since(&file.inner, &before, size, path)?;
+    Ok(FileContent { content, inline: None, size, changed_while_reading: changed })
+}
+
+/// Did the file change while it was read: its size or mtime now differ from the `fstat` at
+/// open, or `read` bytes were read where it now has another size?
+fn changed_since(file: &File, before: &FileStat, read: u64, path: &Path) -> Result<bool> {
     let after = file.metadata().map_err(|e| Error::io(path.display(), e))?;
-    let changed = after.len() != u64::try_from(before.st_size).unwrap_or(u64::MAX)
+    Ok(after.len() != u64::try_from(before.st_size).unwrap_or(u64::MAX)
         || after.mtime() != before.st_mtime
         || after.mtime_nsec() != before.st_mtime_nsec
-        || after.len() != size;
-    Ok(FileContent { content, size, changed_while_reading: changed })
+        || after.len() != read)
 }

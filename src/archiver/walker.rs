@@ -418,6 +418,7 @@ impl Walker<'_, '_> {
             if same {
                 node.content = p.content.clone();
                 node.content_lists = p.content_lists.clone();
+                node.inline = p.inline.clone();
                 let c = &self.run.counters;
                 c.files_unmodified.fetch_add(1, Ordering::Relaxed);
                 c.bytes.fetch_add(node.size, Ordering::Relaxed);
@@ -435,6 +436,7 @@ impl Walker<'_, '_> {
             path: path.to_path_buf(),
             device: node.device,
             inode: node.inode,
+            size: node.size,
         };
         let sent = self.jobs.send(FileJob { file, result: tx });
         self.blocked += t.elapsed();
@@ -544,6 +546,7 @@ fn assemble(rx: Receiver<Vec<Event>>, saver: &BlobSaver, run: &Run<'_>) -> Resul
                             }
                             node.size = fc.size;
                             saver.set_content(&mut node, fc.content)?;
+                            node.inline = fc.inline.map(serde_bytes::ByteBuf::from);
                             let counter = if had_parent { &c.files_changed } else { &c.files_new };
                             counter.fetch_add(1, Ordering::Relaxed);
                             let status = if had_parent { FileStatus::Changed } else { FileStatus::New };

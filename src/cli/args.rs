@@ -314,8 +314,8 @@ tar keeps every name byte for byte, owners, nanosecond times, xattrs, hard links
     /// Upgrade the repository's format: list the migrations that apply, or apply one
     #[command(after_help = "Examples:
   arca migrate                            (the migrations and whether they apply)
-  arca migrate upgrade_repo_v3 --dry-run  (what would be copied)
-  arca migrate upgrade_repo_v3            (exclusive lock; checks the repository after)
+  arca migrate upgrade_repo_v4 --dry-run  (what would change: from format 1 or 2 every pack is copied)
+  arca migrate upgrade_repo_v4            (exclusive lock; checks the repository after)
 An interrupted migration leaves a repository that opens and checks: run it again to finish.")]
     Migrate(MigrateArgs),
     /// List the local caches (one per repository) with size and last use, or remove old ones

@@ -129,6 +129,9 @@ fn tree_json(repo: &Repository, id: &TreeId) -> Result<Value> {
                 o.remove("struct_type");
                 o.insert("name_bytes".into(), json!(hex::encode(&n.name)));
                 o.insert("content".into(), json!(n.content.iter().map(|c| c.to_hex()).collect::<Vec<_>>()));
+                if let Some(b) = &n.inline {
+                    o.insert("inline".into(), json!(hex::encode(b)));
+                }
                 if !n.content_lists.is_empty() {
                     o.insert(
                         "content_lists".into(),

@@ -100,7 +100,18 @@ impl Copier<'_> {
         crate::format::tree::check_depth(depth, &format!("tree {}", id.short()))?;
         let mut tree = self.src.load_tree(id)?;
         // files in parallel (their blobs are independent reads), directories depth first
+        let inline_kept = self.saver.repo().config().version >= crate::format::tree::INLINE_FORMAT;
         tree.nodes.par_iter_mut().filter(|n| n.kind == NodeKind::File).try_for_each(|n| -> Result<()> {
+            if let Some(bytes) = &n.inline {
+                if inline_kept {
+                    return Ok(());
+                }
+                // a destination older than format 4 cannot hold inline content: its bytes
+                // become one data blob (at most MAX_INLINE_BYTES: one chunk under any chunker)
+                let (id, _) = self.saver.save_slice(BlobType::Data, bytes)?;
+                n.inline = None;
+                return self.saver.set_content(n, vec![id]);
+            }
             let content = self.src.file_content(n)?;
             let mapped = if self.rechunk {
                 self.rechunked(content)?

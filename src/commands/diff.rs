@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use crate::archiver::metadata::{node_from_metadata, read_xattrs};
 use crate::error::{Error, Result, ResultExt};
-use crate::format::tree::{Node, NodeKind, Time};
+use crate::format::tree::{Node, NodeKind, Time, MAX_INLINE_BYTES};
+use crate::format::BlobType;
 use crate::id::{BlobId, SnapshotId, TreeId};
 use crate::repo::Repository;
 
@@ -298,7 +299,7 @@ impl<'a> Differ<'a> {
             (NodeKind::File, _, _) => {
                 let same = match bsub {
                     Some(Dir::Live(p)) => self.same_as_live(a, b, p).ctx_object(&path)?,
-                    _ => a.content == b.content && a.content_lists == b.content_lists,
+                    _ => self.same_content(a, b).ctx_object(&path)?,
                 };
                 if !same {
                     emit(change(&path, 'M'));
@@ -329,6 +330,24 @@ impl<'a> Differ<'a> {
         self.whole(side, "", &(n.clone(), sub.clone()), &mut sink)
     }
 
+    /// Do two snapshot files hold the same content? Equal blob lists, or equal inline bytes
+    /// (format 4); a file inline on one side and in a blob on the other (a repository upgraded
+    /// to format 4 between them) is compared by its bytes, at most [`MAX_INLINE_BYTES`] of them.
+    fn same_content(&self, a: &Node, b: &Node) -> Result<bool> {
+        Ok(match (&a.inline, &b.inline) {
+            (None, None) => a.content == b.content && a.content_lists == b.content_lists,
+            (Some(x), Some(y)) => x == y,
+            (Some(x), None) | (None, Some(x)) => {
+                let other = if a.inline.is_some() { b } else { a };
+                a.size == b.size && {
+                    let mut bytes = Vec::with_capacity(MAX_INLINE_BYTES);
+                    super::dump::dump_file(self.repo, other, &mut bytes)?;
+                    bytes == x.as_slice()
+                }
+            }
+        })
+    }
+
     /// Does the live file have the snapshot file's content? Size and mtime equal: assumed
     /// so, as a backup would; otherwise cut it into chunks and compare their ids.
     fn same_as_live(&mut self, a: &Node, b: &Node, path: &Path) -> Result<bool> {
@@ -336,7 +355,11 @@ impl<'a> Differ<'a> {
             return Ok(true);
         }
         let chunks = live_chunks(self.repo, path, &mut self.scratch)?;
-        let old = self.repo.file_content(a)?;
+        let old = match &a.inline {
+            // at most MAX_INLINE_BYTES: one chunk, whose id is the blob id of those bytes
+            Some(b) => vec![self.repo.blob_id(BlobType::Data, b)],
+            None => self.repo.file_content(a)?,
+        };
         if chunks.iter().map(|c| c.0).eq(old.iter().copied()) {
             return Ok(true);
         }

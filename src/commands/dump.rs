@@ -46,6 +46,10 @@ pub struct ContentReader<'a> {
 
 impl<'a> ContentReader<'a> {
     pub fn new(repo: &'a Repository, node: &Node) -> Result<Self> {
+        if let Some(b) = &node.inline {
+            // stored in the node (format 4): the whole content, no blobs
+            return Ok(ContentReader { repo, ids: Vec::new().into_iter(), buf: b.to_vec(), pos: 0 });
+        }
         Ok(ContentReader { repo, ids: repo.file_content(node)?.into_iter(), buf: vec![], pos: 0 })
     }
 }

@@ -24,14 +24,18 @@ pub fn file_at(repo: &Repository, snap: &Snapshot, path: &str) -> Result<Node> {
     }
 }
 
-/// A file's blobs and where each ends in its content.
+/// A file's blobs and where each ends in its content (or its inline content, format 4).
 pub struct FileLayout {
     blobs: Vec<BlobId>,
     ends: Vec<u64>,
+    inline: Option<Vec<u8>>,
 }
 
 impl FileLayout {
     pub fn new(repo: &Repository, node: &Node) -> Result<FileLayout> {
+        if let Some(b) = &node.inline {
+            return Ok(FileLayout { blobs: vec![], ends: vec![b.len() as u64], inline: Some(b.to_vec()) });
+        }
         let blobs = repo.file_content(node)?;
         let idx = repo.index()?;
         let mut ends = Vec::with_capacity(blobs.len());
@@ -49,7 +53,7 @@ impl FileLayout {
                 node.size
             )));
         }
-        Ok(FileLayout { blobs, ends })
+        Ok(FileLayout { blobs, ends, inline: None })
     }
 
     pub fn size(&self) -> u64 {
@@ -60,6 +64,12 @@ impl FileLayout {
     /// `emit`; stops early, without error, when `emit` returns false (the reader went away).
     pub fn read(&self, repo: &Repository, start: u64, end: u64, emit: &mut dyn FnMut(Vec<u8>) -> bool) -> Result<()> {
         let end = end.min(self.size());
+        if let Some(b) = &self.inline {
+            if start < end {
+                emit(b[start as usize..end as usize].to_vec());
+            }
+            return Ok(());
+        }
         let mut pos = start;
         let mut i = self.ends.partition_point(|e| *e <= start);
         while pos < end {

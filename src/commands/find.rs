@@ -162,10 +162,15 @@ pub fn update_catalog(
     Ok(())
 }
 
-/// A file's content identity: its content ids and content lists, hashed.
+/// A file's content identity: its content ids and content lists, hashed; inline content
+/// (format 4) hashed under its own prefix, so it never equals a list of ids.
 fn content_key(n: &Node) -> Option<[u8; 32]> {
     (n.kind == NodeKind::File).then(|| {
         let mut h = blake3::Hasher::new();
+        if let Some(b) = &n.inline {
+            h.update(b"inline content\0");
+            h.update(b);
+        }
         for id in n.content.iter().chain(&n.content_lists) {
             h.update(&id.0);
         }

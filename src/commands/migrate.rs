@@ -30,7 +30,7 @@ pub fn run(mut repo: Repository, name: &str, dry_run: bool, log: &dyn Fn(String)
             .hint(format!("`arca migrate` lists them: {}", names.join(", "))));
     }
     let lock = repo.lock("migrate", LockMode::Exclusive)?;
-    let upgrade = migrate::upgrade_to_v3(&mut repo, &lock, dry_run, log)?;
+    let upgrade = migrate::upgrade(&mut repo, name, &lock, dry_run, log)?;
     let check = if dry_run {
         None
     } else {

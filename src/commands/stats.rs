@@ -5,7 +5,8 @@
 //!   per snapshot); shared subtrees are summed once and remembered by tree id.
 //! - `files-by-contents`: files counted once per distinct content.
 //! - `blobs-per-file`: as above, plus the size of every blob of each distinct content.
-//! - `raw-data`: the distinct blobs the snapshots reference, as stored.
+//! - `raw-data`: the distinct blobs the snapshots reference, as stored. A file stored inline
+//!   (format 4) has no blob: its bytes are counted inside the tree blob that holds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -98,13 +99,21 @@ pub fn stats(repo: &Repository, snapshots: &[(SnapshotId, Snapshot)], mode: Mode
                     &mut seen_trees,
                     &mut |node| {
                         let content = repo.file_content(node)?;
-                        if !seen_files.insert(content_key(&content)) {
+                        // inline content (format 4) is known by the id its blob would have, so
+                        // the same bytes inline and in a blob are one content
+                        let key = match &node.inline {
+                            Some(b) => content_key(&[repo.blob_id(crate::format::BlobType::Data, b)]),
+                            None => content_key(&content),
+                        };
+                        if !seen_files.insert(key) {
                             return Ok(());
                         }
                         st.total_file_count += 1;
                         if mode == Mode::FilesByContents {
                             st.total_size = st.total_size.saturating_add(node.size);
                         } else {
+                            // inline content has no blob: its bytes count, no blob does
+                            st.total_size += node.inline.as_ref().map_or(0, |b| b.len() as u64);
                             let idx = repo.whole_index()?;
                             for id in &content {
                                 let loc = idx.get(id).ok_or_else(|| {

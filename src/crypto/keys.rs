@@ -28,7 +28,7 @@ pub const CONTEXT_CACHE_MAC: &str = "arca v1 2026-12-07 local cache mac key";
 
 /// The newest repository format version (`format::FORMAT_VERSION` names it there): what keys
 /// derived without a `config` write.
-pub const NEWEST_FORMAT: u8 = 3;
+pub const NEWEST_FORMAT: u8 = 4;
 
 /// The subkeys of one repository.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]

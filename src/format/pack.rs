@@ -703,7 +703,7 @@ mod tests {
     #[test]
     fn a_v3_header_refuses_what_no_writer_makes() {
         let keys = Keys::derive(&MasterSecret([1; 32]));
-        assert_eq!(keys.format, 3);
+        assert_eq!(keys.format, 4, "format 4 packs are laid out as format 3's");
         let good = v3_pack(&keys, |_| {}, 0).unwrap();
         assert_eq!((good.entries.len(), good.unit_hashes.len(), good.nonce), (3, 2, Some([9; 32])));
         assert!(good.mismatched_units(&[7u8; 300]).is_empty());

@@ -24,6 +24,14 @@ use crate::id::{BlobId, TreeId};
 
 pub const MAX_INLINE_CONTENT: usize = 2048;
 
+/// The longest `inline` content a node may carry (format-spec/v4.md §13.1): readers refuse a
+/// longer one before copying it out of the tree's bytes. Writers inline files up to their own
+/// threshold, at most this (`archiver::file_reader::INLINE_MAX`).
+pub const MAX_INLINE_BYTES: usize = 1024;
+
+/// The first format version whose trees may hold `inline` content.
+pub const INLINE_FORMAT: u8 = 4;
+
 /// Directories nested deeper than this are refused by every reader that walks trees: no real
 /// file system gets there (paths end at 4096 bytes), and a hostile tree could otherwise
 /// exhaust the stack of a recursive walk.
@@ -215,8 +223,40 @@ pub struct Node {
     pub content: Vec<BlobId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub content_lists: Vec<BlobId>,
+    /// Format 4: the whole content of a small regular file (1 to [`MAX_INLINE_BYTES`] bytes,
+    /// exactly `size` of them), instead of `content`/`content_lists`.
+    #[serde(default, deserialize_with = "inline_bytes")]
+    pub inline: Option<ByteBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtree: Option<TreeId>,
+}
+
+/// `inline` as a byte string of at most [`MAX_INLINE_BYTES`], refused by its length before
+/// its bytes are copied out of the tree.
+fn inline_bytes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<ByteBuf>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<ByteBuf>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a byte string of at most {MAX_INLINE_BYTES} bytes")
+        }
+        fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> std::result::Result<Self::Value, E> {
+            self.visit_bytes(v)
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Self::Value, E> {
+            if v.len() > MAX_INLINE_BYTES {
+                return Err(E::custom(format!("inline content of {} bytes, over {MAX_INLINE_BYTES}", v.len())));
+            }
+            Ok(Some(ByteBuf::from(v.to_vec())))
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> std::result::Result<Self::Value, E> {
+            if v.len() > MAX_INLINE_BYTES {
+                return Err(E::custom(format!("inline content of {} bytes, over {MAX_INLINE_BYTES}", v.len())));
+            }
+            Ok(Some(ByteBuf::from(v)))
+        }
+    }
+    d.deserialize_bytes(V)
 }
 
 impl Node {
@@ -241,6 +281,7 @@ impl Node {
             rdev: 0,
             content: Vec::new(),
             content_lists: Vec::new(),
+            inline: None,
             subtree: None,
         }
     }
@@ -271,6 +312,7 @@ impl Serialize for NodeAs<'_> {
             n.rdev != 0,
             !n.content.is_empty(),
             !n.content_lists.is_empty(),
+            n.inline.is_some(),
             n.subtree.is_some(),
         ];
         let mut m = s.serialize_struct("Node", 7 + present.iter().filter(|p| **p).count())?;
@@ -310,6 +352,13 @@ impl Serialize for NodeAs<'_> {
         if !n.content_lists.is_empty() {
             m.serialize_field("content_lists", &n.content_lists)?;
         }
+        if let Some(b) = &n.inline {
+            if v < INLINE_FORMAT {
+                // callers convert first (copy stores a blob); never silently drop content
+                return Err(serde::ser::Error::custom(format!("inline content in a format {v} tree")));
+            }
+            m.serialize_field("inline", b)?;
+        }
         if let Some(t) = &n.subtree {
             m.serialize_field("subtree", t)?;
         }
@@ -343,13 +392,26 @@ impl Tree {
     /// Encode for a repository of the newest format; nodes must already be sorted by name
     /// (the archiver walks in sorted order).
     pub fn encode(&self) -> Vec<u8> {
-        self.encode_for(super::FORMAT_VERSION)
+        to_cbor(&TreeAs(self, super::FORMAT_VERSION))
     }
 
     /// Encode for a repository of format `version`: times as that version stores them
-    /// (format-spec/v3.md §13.1).
-    pub fn encode_for(&self, version: u8) -> Vec<u8> {
-        to_cbor(&TreeAs(self, version))
+    /// (format-spec/v4.md §13.1). A tree with `inline` content has no encoding before format 4:
+    /// Unsupported, with the way out.
+    pub fn encode_for(&self, version: u8) -> Result<Vec<u8>> {
+        if version < INLINE_FORMAT && self.has_inline() {
+            return Err(Error::new(
+                crate::error::Kind::Unsupported,
+                format!("a tree with inline file content cannot be stored in a format {version} repository"),
+            )
+            .hint("upgrade the repository first: `arca migrate upgrade_repo_v4`"));
+        }
+        Ok(to_cbor(&TreeAs(self, version)))
+    }
+
+    /// Does a node carry `inline` content (which formats before 4 cannot store)?
+    pub fn has_inline(&self) -> bool {
+        self.nodes.iter().any(|n| n.inline.is_some())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -364,9 +426,38 @@ impl Tree {
             if (n.kind == NodeKind::Dir) != n.subtree.is_some() {
                 return Err(Error::corrupt(format!("node {:?}: subtree does not match its type", n.name_lossy())));
             }
+            if let Some(b) = &n.inline {
+                check_inline(n, b)?;
+            }
         }
         Ok(t)
     }
+}
+
+/// The rules of `inline` (format-spec/v4.md §13.1): only on a regular file, never beside
+/// `content` or `content_lists`, 1 to [`MAX_INLINE_BYTES`] bytes, exactly `size` of them.
+fn check_inline(n: &Node, b: &[u8]) -> Result<()> {
+    let name = n.name_lossy();
+    if n.kind != NodeKind::File {
+        return Err(Error::corrupt(format!("node {name:?}: inline content on a {}", n.kind.as_str())));
+    }
+    if !n.content.is_empty() || !n.content_lists.is_empty() {
+        return Err(Error::corrupt(format!("node {name:?}: both inline content and content blobs")));
+    }
+    if b.is_empty() || b.len() > MAX_INLINE_BYTES {
+        return Err(Error::corrupt(format!(
+            "node {name:?}: inline content of {} bytes (1 to {MAX_INLINE_BYTES} allowed)",
+            b.len()
+        )));
+    }
+    if b.len() as u64 != n.size {
+        return Err(Error::corrupt(format!(
+            "node {name:?}: {} bytes of inline content, its size says {}",
+            b.len(),
+            n.size
+        )));
+    }
+    Ok(())
 }
 
 /// A slice of a large file's content ids, stored as a tree-type blob.
@@ -438,7 +529,7 @@ mod tests {
         let tree = TreeId::from_hex(&vector_tree_id()).unwrap();
         let mut dir = Node::new(b"d".to_vec(), NodeKind::Dir);
         dir.subtree = Some(tree);
-        let encoded = Tree { nodes: vec![dir] }.encode_for(3);
+        let encoded = Tree { nodes: vec![dir] }.encode_for(3).unwrap();
         let mut field = b"\x67subtree\x58\x20".to_vec();
         field.extend_from_slice(tree.as_bytes());
         assert!(encoded.windows(field.len()).any(|w| w == field), "subtree is not a 32-byte string");
@@ -543,28 +634,97 @@ mod tests {
     fn formats_1_and_2_encode_exactly_as_their_writers_did() {
         let t = sample();
         let old = to_cbor(&TreeV2 { nodes: t.nodes.iter().map(v2).collect() });
-        assert_eq!(t.encode_for(2), old);
-        assert_eq!(t.encode_for(1), old);
+        assert_eq!(t.encode_for(2).unwrap(), old);
+        assert_eq!(t.encode_for(1).unwrap(), old);
     }
 
     #[test]
     fn format_3_keeps_every_time_and_reads_the_old_encoding() {
         let t = sample();
-        let got = Tree::decode(&t.encode_for(3)).unwrap();
+        let got = Tree::decode(&t.encode_for(3).unwrap()).unwrap();
         assert_eq!(got, t, "a format 3 tree lost a time");
-        assert_eq!(got.encode_for(3), t.encode_for(3), "re-encoding changed the bytes");
+        assert_eq!(got.encode_for(3).unwrap(), t.encode_for(3).unwrap(), "re-encoding changed the bytes");
         // the old encoding reads back as the saturated nanoseconds
-        let old = Tree::decode(&t.encode_for(2)).unwrap();
+        let old = Tree::decode(&t.encode_for(2).unwrap()).unwrap();
         assert_eq!(old.nodes[0], t.nodes[0]);
         assert_eq!(old.nodes[3].mtime, Time::from_nanos(i64::MAX), "2514 does not fit nanoseconds in an i64");
         assert_eq!(old.nodes[1].mtime, Time::from_nanos(i64::MIN));
+    }
+
+    fn inline_node(bytes: &[u8], size: u64) -> Node {
+        let mut n = Node::new(b"tiny".to_vec(), NodeKind::File);
+        n.size = size;
+        n.inline = Some(ByteBuf::from(bytes.to_vec()));
+        n
+    }
+
+    /// Encode with the version 4 encoder, skipping the writer's own rules: what a hostile
+    /// writer with the key could store.
+    fn hostile(nodes: Vec<Node>) -> Vec<u8> {
+        Tree { nodes }.encode_for(4).unwrap()
+    }
+
+    fn corrupt_message(bytes: &[u8]) -> String {
+        let e = Tree::decode(bytes).expect_err("a hostile tree decoded");
+        assert_eq!(e.kind, crate::error::Kind::Corrupt, "{e}");
+        e.message
+    }
+
+    #[test]
+    fn inline_content_round_trips_in_format_4_and_has_no_older_encoding() {
+        let t = Tree { nodes: vec![inline_node(b"hello", 5)] };
+        let got = Tree::decode(&t.encode_for(4).unwrap()).unwrap();
+        assert_eq!(got, t);
+        assert!(t.has_inline() && !sample().has_inline());
+        // trees without inline content encode in format 4 exactly as in format 3
+        assert_eq!(sample().encode_for(4).unwrap(), sample().encode_for(3).unwrap());
+        let old = t.encode_for(3).map(|_| ()).unwrap_err();
+        assert!(old.message.contains("format 3") && old.hint.is_some(), "{old:?}");
+    }
+
+    #[test]
+    fn inline_content_of_another_length_than_size_is_corrupt_naming_the_node() {
+        for size in [4, 6, 0] {
+            let m = corrupt_message(&hostile(vec![inline_node(b"hello", size)]));
+            assert!(m.contains("\"tiny\"") && m.contains("5 bytes of inline content"), "{m}");
+        }
+    }
+
+    #[test]
+    fn inline_content_over_the_maximum_is_refused_before_it_is_copied() {
+        let at_max = vec![7u8; MAX_INLINE_BYTES];
+        assert!(Tree::decode(&hostile(vec![inline_node(&at_max, MAX_INLINE_BYTES as u64)])).is_ok());
+        let over = vec![7u8; MAX_INLINE_BYTES + 1];
+        let m = corrupt_message(&hostile(vec![inline_node(&over, over.len() as u64)]));
+        assert!(m.contains("over 1024"), "{m}");
+        // a byte string head claiming 4 GiB with a handful of bytes behind it: refused by its
+        // head (no 4 GiB allocation), whatever the reason given
+        let mut bytes = hostile(vec![inline_node(b"hello", 5)]);
+        let at = bytes.windows(6).position(|w| w == [0x45, b'h', b'e', b'l', b'l', b'o']).unwrap();
+        bytes.splice(at..at + 1, [0x5a, 0xff, 0xff, 0xff, 0xff]);
+        assert!(Tree::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn inline_content_beside_content_blobs_or_on_a_non_file_or_empty_is_corrupt() {
+        let mut both = inline_node(b"hello", 5);
+        both.content = vec![BlobId([1; 32])];
+        assert!(corrupt_message(&hostile(vec![both])).contains("both inline content and content blobs"));
+        let mut lists = inline_node(b"hello", 5);
+        lists.content_lists = vec![BlobId([1; 32])];
+        assert!(corrupt_message(&hostile(vec![lists])).contains("both inline content and content blobs"));
+        let mut link = inline_node(b"hello", 5);
+        link.kind = NodeKind::Symlink;
+        assert!(corrupt_message(&hostile(vec![link])).contains("inline content on a symlink"));
+        let m = corrupt_message(&hostile(vec![inline_node(b"", 0)]));
+        assert!(m.contains("inline content of 0 bytes"), "{m}");
     }
 
     #[test]
     fn a_time_of_a_second_or_more_of_nanoseconds_is_refused() {
         let mut t = sample();
         t.nodes.truncate(1);
-        let good = t.encode_for(3);
+        let good = t.encode_for(3).unwrap();
         // mtime [1700000000, 5]: the nanoseconds are the byte after the seconds' 5-byte head
         let at = good.windows(7).position(|w| w == [0x82, 0x1a, 0x65, 0x53, 0xf1, 0x00, 0x05]).unwrap();
         let mut bad = good.clone();

@@ -463,7 +463,8 @@ impl Walker<'_> {
     }
 
     /// What is wrong with a file node: missing or damaged content, or content that does not
-    /// add up to the size the node records (which restore would refuse).
+    /// add up to the size the node records (which restore would refuse), or inline content in
+    /// a repository older than format 4.
     fn file_problems(&self, n: &Node) -> Vec<String> {
         let mut problems = vec![];
         let mut size = 0u64;
@@ -485,6 +486,12 @@ impl Walker<'_> {
                 },
             }
         }
+        let version = self.repo.config().version;
+        if n.inline.is_some() && version < crate::format::tree::INLINE_FORMAT {
+            problems.push(format!("inline content in a format {version} repository, whose readers cannot read it"));
+        }
+        // inline content (format 4): the tree's decoder checked its length against `size`
+        size += n.inline.as_ref().map_or(0, |b| b.len() as u64);
         if problems.is_empty() && size != n.size {
             problems.push(format!("the content adds up to {size} bytes, the snapshot records {}", n.size));
         }

@@ -1,4 +1,7 @@
-//! Format upgrades (`migrate`, format-spec/v3.md §17.1): a version 1 or 2 repository becomes
+//! Format upgrades (`migrate`, format-spec/v4.md §17.1): `upgrade_repo_v4` makes a version 3
+//! repository a version 4 one by writing `config` alone (version 4 adds inline content to
+//! trees and changes nothing a version 3 repository holds), after doing what `upgrade_repo_v3`
+//! does for a version 1 or 2 one; `upgrade_repo_v3` makes a version 1 or 2 repository
 //! a version 3 one without losing a byte, and a crash at any write leaves a repository that
 //! opens, checks and restores everything, in which `migrate` run again finishes the job.
 //!
@@ -32,7 +35,13 @@ use serde::Serialize;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::format::index::IndexPack;
 use crate::format::pack::{units, PackEntry};
-use crate::format::{BlobType, FORMAT_VERSION};
+use crate::format::BlobType;
+
+/// The version `upgrade_repo_v3` upgrades to: the first whose pack headers commit to their
+/// units (every later version keeps that layout).
+const V3: u8 = 3;
+/// The version `upgrade_repo_v4` upgrades to: trees may hold inline content (format-spec/v4.md).
+const V4: u8 = 4;
 use crate::id::{BlobId, PackId};
 use crate::repo::{pack_path, IndexWriter, LockGuard, ObjectKind, PackCopier, Repository};
 
@@ -50,7 +59,25 @@ pub const UPGRADE_V3: Migration = Migration {
                   that commits to its blobs' bytes (packs are copied, snapshots and blob ids stay)",
 };
 
-pub const MIGRATIONS: &[Migration] = &[UPGRADE_V3];
+/// To format version 4: a version 3 repository only changes `config` (a version 4 reader reads
+/// version 3 trees; version 4 writers may then store inline content); an older one is first
+/// upgraded as `upgrade_repo_v3` does.
+pub const UPGRADE_V4: Migration = Migration {
+    name: "upgrade_repo_v4",
+    description: "upgrade a repository to format version 4 (tiny files stored inline in trees): a version 3 \
+                  repository only changes config; a version 1 or 2 one first gets what upgrade_repo_v3 does",
+};
+
+pub const MIGRATIONS: &[Migration] = &[UPGRADE_V3, UPGRADE_V4];
+
+/// The version a migration upgrades to.
+fn target(m: &Migration) -> u8 {
+    if m.name == UPGRADE_V4.name {
+        V4
+    } else {
+        V3
+    }
+}
 
 /// A migration and whether it applies to this repository.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +94,7 @@ pub fn status(repo: &Repository) -> Vec<MigrationStatus> {
     MIGRATIONS
         .iter()
         .map(|m| {
-            let reason = if version >= FORMAT_VERSION {
+            let reason = if version >= target(m) {
                 format!("the repository is at format version {version} already")
             } else if repo.rotation_in_progress() {
                 "a key rotation is in progress (finish it with `arca key rotate`)".into()
@@ -101,9 +128,43 @@ pub struct UpgradeReport {
     pub config_written: bool,
 }
 
-/// Upgrade `repo` to format version 3 under `lock` (exclusive), or with `dry_run` say what
-/// would be copied. `log` hears each phase.
-pub fn upgrade_to_v3(
+/// Apply the migration named `name` (one of [`MIGRATIONS`]) under `lock` (exclusive), or
+/// with `dry_run` say what it would do. `log` hears each phase.
+pub fn upgrade(
+    repo: &mut Repository,
+    name: &str,
+    lock: &LockGuard,
+    dry_run: bool,
+    log: &dyn Fn(String),
+) -> Result<UpgradeReport> {
+    let m = MIGRATIONS
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Error::usage(format!("no migration named {name:?}")))?;
+    if let Some(s) = status(repo).into_iter().find(|s| s.name == name && !s.applies) {
+        return Err(Error::usage(format!("{} does not apply: {}", s.name, s.reason)));
+    }
+    let from = repo.config().version;
+    let mut r = if from < V3 {
+        upgrade_to_v3(repo, lock, dry_run, log)?
+    } else {
+        UpgradeReport { dry_run, from_version: from, ..Default::default() }
+    };
+    r.migration = m.name.into();
+    r.from_version = from;
+    r.to_version = target(m);
+    if target(m) == V4 && !dry_run {
+        // a version 4 reader reads every version 3 tree, pack and index: only config changes
+        repo.store_config_version(V4, lock)?;
+        r.config_written = true;
+        log(format!("config now says format version {V4}"));
+    }
+    Ok(r)
+}
+
+/// Upgrade `repo` from format version 1 or 2 to 3 (the caller checked that the migration
+/// applies), or with `dry_run` say what would be copied.
+fn upgrade_to_v3(
     repo: &mut Repository,
     lock: &LockGuard,
     dry_run: bool,
@@ -114,12 +175,9 @@ pub fn upgrade_to_v3(
         migration: UPGRADE_V3.name.into(),
         dry_run,
         from_version: from,
-        to_version: FORMAT_VERSION,
+        to_version: V3,
         ..Default::default()
     };
-    if let Some(s) = status(repo).into_iter().find(|s| !s.applies) {
-        return Err(Error::usage(format!("{} does not apply: {}", s.name, s.reason)));
-    }
     // 1. the packs of an interrupted run (or backup) become known again
     // (a dry run adopts them in memory only: no index file names them)
     let adopted = repo.adopt_unindexed_packs(dry_run)?;
@@ -144,7 +202,7 @@ pub fn upgrade_to_v3(
             continue;
         }
         match repo.read_pack_header_versioned(&id, size)? {
-            (v, entries) if v >= FORMAT_VERSION => upgraded.push((id, entries)),
+            (v, entries) if v >= V3 => upgraded.push((id, entries)),
             (_, entries) => old.push((id, size, entries)),
         }
     }
@@ -157,11 +215,7 @@ pub fn upgrade_to_v3(
         .filter(|(id, _)| !marks.contains_key(id))
         .flat_map(|(_, e)| e.iter().map(|e| (e.blob_type, e.id)))
         .collect();
-    log(format!(
-        "format {from} → {FORMAT_VERSION}: {} to copy, {} already in version 3",
-        count(old.len(), "pack"),
-        upgraded.len()
-    ));
+    log(format!("format {from} → {V3}: {} to copy, {} already in version 3", count(old.len(), "pack"), upgraded.len()));
     if dry_run {
         for (_, _, entries) in &old {
             for e in entries {
@@ -175,7 +229,7 @@ pub fn upgrade_to_v3(
         return Ok(r);
     }
     // 2. copy; nothing is deleted until every old pack is copied
-    let mut copier = PackCopier::with_format(repo, FORMAT_VERSION);
+    let mut copier = PackCopier::with_format(repo, V3);
     for (id, _, _) in &old {
         let path = pack_path(id);
         let damaged = |e: Error| {
@@ -209,7 +263,7 @@ pub fn upgrade_to_v3(
     let (packs_written, copier_files) = copier.finish()?;
     r.packs_written = packs_written;
     // 3. one index naming every version 3 pack, then the old files and packs go
-    let mut w = IndexWriter::with_format(repo, FORMAT_VERSION);
+    let mut w = IndexWriter::with_format(repo, V3);
     for (id, blobs) in upgraded {
         match marks.get(&id) {
             Some(t) => w.add_marked(IndexPack { id, blobs }, *t)?,
@@ -240,8 +294,8 @@ pub fn upgrade_to_v3(
     }
     repo.unload_index()?;
     // 4. config last
-    repo.store_config_version(FORMAT_VERSION, lock)?;
+    repo.store_config_version(V3, lock)?;
     r.config_written = true;
-    log(format!("config now says format version {FORMAT_VERSION}"));
+    log(format!("config now says format version {V3}"));
     Ok(r)
 }

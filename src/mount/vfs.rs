@@ -133,6 +133,8 @@ struct OpenFile {
     blobs: Vec<BlobId>,
     /// Cumulative end offset of each blob.
     ends: Vec<u64>,
+    /// A file stored inline in its node (format 4): its whole content, and no blobs.
+    inline: Option<Vec<u8>>,
     next: AtomicU64,
 }
 
@@ -171,6 +173,7 @@ impl TreeCache {
                     + n.link_target.as_ref().map_or(0, |t| t.len())
                     + n.xattrs.iter().map(|x| 48 + x.name.len() + x.value.len()).sum::<usize>()
                     + n.content.len() * std::mem::size_of::<BlobId>()
+                    + n.inline.as_ref().map_or(0, |b| b.len())
             })
             .sum()
     }
@@ -517,6 +520,12 @@ impl Vfs {
         if n.kind != NodeKind::File {
             return Err(Fail::Invalid);
         }
+        if let Some(b) = &n.inline {
+            let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+            let f = OpenFile { blobs: vec![], ends: vec![], inline: Some(b.to_vec()), next: AtomicU64::new(0) };
+            self.files.lock().map_err(|_| Fail::Io)?.insert(fh, Arc::new(f));
+            return Ok(fh);
+        }
         let blobs = self.repo.file_content(&n).map_err(repo_error)?;
         let idx = self.repo.index().map_err(repo_error)?;
         let mut ends = Vec::with_capacity(blobs.len());
@@ -534,7 +543,7 @@ impl Vfs {
         self.files
             .lock()
             .map_err(|_| Fail::Io)?
-            .insert(fh, Arc::new(OpenFile { blobs, ends, next: AtomicU64::new(0) }));
+            .insert(fh, Arc::new(OpenFile { blobs, ends, inline: None, next: AtomicU64::new(0) }));
         Ok(fh)
     }
 
@@ -591,6 +600,11 @@ impl Vfs {
     /// Up to `size` bytes at `offset` (fewer only at the end of the file).
     pub fn read(self: &Arc<Self>, fh: u64, offset: u64, size: u32) -> Res<Vec<u8>> {
         let f = self.files.lock().map_err(|_| Fail::Io)?.get(&fh).cloned().ok_or(Fail::Invalid)?;
+        if let Some(b) = &f.inline {
+            let from = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
+            let to = from.saturating_add(size as usize).min(b.len());
+            return Ok(b[from..to].to_vec());
+        }
         let total = f.ends.last().copied().unwrap_or(0);
         let end = total.min(offset.saturating_add(size as u64));
         let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);

@@ -349,7 +349,7 @@ impl BlobSaver {
     /// Store a tree; refuses one over the tree size limit with a clear error.
     pub fn save_tree(&self, tree: Tree) -> Result<TreeId> {
         let format = self.shared.repo.keys().format;
-        let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode_for(format));
+        let bytes = self.shared.clock.busy(Stage::Trees, || tree.encode_for(format))?;
         if bytes.len() as u64 > u64::from(BlobType::Tree.max_len()) {
             return Err(Error::new(
                 Kind::Unsupported,

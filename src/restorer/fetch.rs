@@ -214,7 +214,7 @@ fn prepare(
             })
             .collect::<Result<Vec<BlobLocation>>>()?
     };
-    let size: u64 = locs.iter().map(|l| l.entry.raw_length as u64).sum();
+    let size: u64 = locs.iter().map(|l| l.entry.raw_length as u64).sum::<u64>() + super::file::inline_len(node);
     if size != node.size {
         return Err(Error::corrupt(format!("the content adds up to {size} bytes, the snapshot records {}", node.size)));
     }
@@ -227,6 +227,8 @@ fn prepare(
     .map_err(|e| Error::io(full(), e.into()))?;
     let f = File::from(fd);
     f.set_len(size).map_err(|e| Error::io(full(), e))?;
+    super::file::write_inline(&f, node).map_err(|e| Error::io(full(), e))?;
+    progress.bytes_done.fetch_add(super::file::inline_len(node), std::sync::atomic::Ordering::Relaxed);
     Ok(Some((f, locs)))
 }
 

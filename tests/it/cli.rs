@@ -329,12 +329,13 @@ fn cat_and_ls_show_every_object() {
     let env = Env::new();
     let src = env.path("src");
     write(&src.join("a.txt"), b"alpha");
-    write(&src.join("d/b.txt"), b"beta");
+    // over 128 bytes, so that it is stored in a blob and not inline (format-spec/v4.md §13.5)
+    write(&src.join("d/b.txt"), &b"beta".repeat(50));
     env.init();
     let s = env.backup_json(&[src.to_str().unwrap()]);
     let sid = s["snapshot_id"].as_str().unwrap();
     let config: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "config"])).unwrap();
-    assert_eq!(config["version"], 3);
+    assert_eq!(config["version"], 4);
     let snap: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "snapshot", &sid[..8]])).unwrap();
     assert_eq!(snap["id"], sid);
     let tree_sel = format!("latest:{}/d", src.display());
@@ -343,7 +344,7 @@ fn cat_and_ls_show_every_object() {
     assert_eq!(node["name"], "b.txt");
     let blob = node["content"][0].as_str().unwrap();
     let o = env.cmd().args(["cat", "blob", blob]).output().unwrap();
-    assert_eq!(o.stdout, b"beta");
+    assert_eq!(o.stdout, b"beta".repeat(50));
     let index_dir = env.repo.join("index");
     let index_id = std::fs::read_dir(&index_dir).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
     let index: serde_json::Value = serde_json::from_str(&env.ok(&["cat", "index", &index_id])).unwrap();

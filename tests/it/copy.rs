@@ -16,7 +16,8 @@ fn copies_are_complete_incremental_and_not_repeated() {
     let env = Env::new();
     let src = env.path("src");
     write(&src.join("big.bin"), &noise(3_000_000, 1));
-    write(&src.join("dir/small.txt"), b"first");
+    // over 128 bytes, so that it has a blob (not inline content, format-spec/v4.md §13.5)
+    write(&src.join("dir/small.txt"), &b"first ".repeat(30));
     env.init();
     env.backup_json(&[src.to_str().unwrap()]);
     let target = env.path("target-repo");
@@ -34,7 +35,7 @@ fn copies_are_complete_incremental_and_not_repeated() {
     // at least one blob per file (how many the big one has depends on the random chunker key)
     assert!(r["blobs_read"].as_u64().unwrap() >= 2, "{r}");
 
-    write(&src.join("dir/small.txt"), b"second");
+    write(&src.join("dir/small.txt"), &b"second ".repeat(30));
     env.backup_json(&[src.to_str().unwrap()]);
     let r = json(&to(&["copy", "--json", "--from-repo", &from]));
     assert_eq!(r["copied"].as_array().unwrap().len(), 1, "only the new snapshot: {r}");

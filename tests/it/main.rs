@@ -27,6 +27,7 @@ mod forgery;
 mod forget;
 mod groups;
 mod hostile;
+mod inline;
 mod key_cache;
 mod library;
 mod locks;

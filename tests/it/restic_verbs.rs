@@ -114,8 +114,8 @@ fn version_prints_restic_shaped_text_and_json_without_a_repository() {
     // restic's field names
     assert_eq!(v["go_os"], std::env::consts::OS);
     assert_eq!(v["go_arch"], std::env::consts::ARCH);
-    assert_eq!(v["format_version"], 3);
-    assert_eq!(v["read_format_versions"], serde_json::json!([1, 2, 3]));
+    assert_eq!(v["format_version"], 4);
+    assert_eq!(v["read_format_versions"], serde_json::json!([1, 2, 3, 4]));
     assert!(!env.repo.exists(), "version touched the repository location");
 }
 
@@ -352,7 +352,8 @@ fn find_blob_tree_and_pack_name_the_right_snapshot_and_path() {
     let env = Env::new();
     env.init();
     let src = env.path("src");
-    write(&src.join("docs/report.txt"), b"the one blob of report.txt");
+    // over 128 bytes: stored in a blob of its own, not inline (format-spec/v4.md §13.5)
+    write(&src.join("docs/report.txt"), &b"the one blob of report.txt ".repeat(8));
     write(&src.join("other.txt"), b"something else");
     let first = env.backup_json(&[src.to_str().unwrap()])["snapshot_id"].as_str().unwrap().to_string();
     std::fs::remove_file(src.join("docs/report.txt")).unwrap();

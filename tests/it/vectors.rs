@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Test vectors of `format-spec/vectors/v1.json`, `v2.json` and `v3.json`, and the golden
-//! repositories in `tests/fixtures/golden-v1`, `golden-v2` and `golden-v3`: the bytes the spec
+//! Test vectors of `format-spec/vectors/v1.json`, `v2.json`, `v3.json` and `v4.json`, and the
+//! golden repositories in `tests/fixtures/golden-v1` to `golden-v4`: the bytes the spec
 //! describes, checked against the code.
 //! `ARCA_REGENERATE_VECTORS=1 cargo test --test vectors` rewrites them (only when the format
 //! version changes; a v1 repository must stay readable forever).
@@ -204,9 +204,9 @@ fn compute_v3() -> Value {
             "mtime": [file_secs(&tree, 0), 123_456_789],
             "ctime": [-(1i64 << 34), 1],
             "atime": [-1, 999_999_999],
-            "tree_v3": hex::encode(tree.encode_for(3)),
-            "tree_id_v3": keys.tree_id(&tree.encode_for(3)).to_hex(),
-            "tree_v2": hex::encode(tree.encode_for(2)),
+            "tree_v3": hex::encode(tree.encode_for(3).unwrap()),
+            "tree_id_v3": keys.tree_id(&tree.encode_for(3).unwrap()).to_hex(),
+            "tree_v2": hex::encode(tree.encode_for(2).unwrap()),
             "v2_note": "formats 1 and 2 hold nanoseconds in an i64: these times saturate to i64::MAX and i64::MIN there",
         },
     })
@@ -245,6 +245,62 @@ fn spec_vectors_v3_match_the_code() {
     let tree = arca::format::tree::Tree::decode(&hex::decode(want["node_times"]["tree_v3"].as_str().unwrap()).unwrap())
         .unwrap();
     assert_eq!(tree.nodes[0].mtime, arca::format::tree::Time::new(1 << 34, 123_456_789));
+}
+
+/// The vector format v4 adds (format-spec/v4.md §13.5): a tree whose file is stored inline,
+/// its encoding and its tree id, beside a file in a blob and an empty file.
+fn compute_v4() -> Value {
+    use arca::format::tree::{Node, NodeKind, Time, Tree};
+    let keys = Keys::derive(&MasterSecret(std::array::from_fn(|i| i as u8)));
+    let node = |name: &[u8], size: u64| {
+        let mut n = Node::new(name.to_vec(), NodeKind::File);
+        (n.mode, n.uid, n.gid, n.size) = (0o644, 1000, 1000, size);
+        (n.mtime, n.ctime) = (Time::new(1_765_000_000, 1), Time::new(1_765_000_000, 2));
+        n
+    };
+    let mut blob = node(b"a blob", 300);
+    blob.content = vec![keys.blob_id(b"arca test vector blob")];
+    let empty = node(b"b empty", 0);
+    let mut inline = node(b"c inline", 17);
+    inline.inline = Some(serde_bytes::ByteBuf::from(b"stored inline v4\n".to_vec()));
+    let tree = Tree { nodes: vec![blob, empty, inline] };
+    json!({
+        "comment": "arca format v4 test vectors (those of v1.json, v2.json and v3.json hold too); see format-spec/v4.md. Byte strings are hex.",
+        "master_secret": hex::encode(std::array::from_fn::<u8, 32, _>(|i| i as u8)),
+        "node_inline": {
+            "inline": hex::encode(b"stored inline v4\n"),
+            "tree_v4": hex::encode(tree.encode_for(4).unwrap()),
+            "tree_id_v4": keys.tree_id(&tree.encode_for(4).unwrap()).to_hex(),
+            "note": "the node \"c inline\" holds its 17 bytes under \"inline\", between content_lists and subtree in the key order of §13.1; a version 3 encoding of this tree does not exist",
+        },
+    })
+}
+
+#[test]
+fn spec_vectors_v4_match_the_code() {
+    use arca::format::tree::Tree;
+    let path = spec_dir().join("v4.json");
+    let got = compute_v4();
+    if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && !path.exists() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        got["node_inline"], want["node_inline"],
+        "vector \"node_inline\" differs from format-spec/vectors/v4.json"
+    );
+    let bytes = hex::decode(want["node_inline"]["tree_v4"].as_str().unwrap()).unwrap();
+    let tree = Tree::decode(&bytes).unwrap();
+    let inline = hex::decode(want["node_inline"]["inline"].as_str().unwrap()).unwrap();
+    assert_eq!(tree.nodes[2].inline.as_deref().map(|b| b.as_slice()), Some(inline.as_slice()));
+    assert!(tree.nodes[2].content.is_empty() && tree.nodes[1].inline.is_none());
+    assert_eq!(tree.encode_for(4).unwrap(), bytes, "re-encoding changed the bytes");
+    let keys = Keys::derive(&MasterSecret(std::array::from_fn(|i| i as u8)));
+    assert_eq!(keys.tree_id(&bytes).to_hex(), want["node_inline"]["tree_id_v4"].as_str().unwrap());
+    // the key as the spec spells it, and its byte string
+    let mut field = b"\x66inline\x51".to_vec();
+    field.extend_from_slice(&inline);
+    assert!(bytes.windows(field.len()).any(|w| w == field), "inline is not the key `inline` with a byte string");
 }
 
 /// The optional snapshot key `change_list` (format-spec §14, issue 23): a snapshot without it
@@ -308,11 +364,14 @@ fn snapshot_change_list_vector_matches_and_old_readers_ignore_it() {
 
 const GOLDEN_PASSWORD: &str = "golden v1";
 
-fn golden_source(root: &Path) {
+fn golden_source(root: &Path, name: &str) {
     common::write(&root.join("hello.txt"), b"hello from format v1\n");
     common::write(&root.join("dir/data.bin"), &stream("golden data", 300_000));
     common::write(&root.join(common::os(b"non-utf8-\xff")), b"raw name");
     std::os::unix::fs::symlink("hello.txt", root.join("link")).unwrap();
+    if name == "golden-v4" {
+        common::write(&root.join("tiny.txt"), b"stored inline v4\n");
+    }
 }
 
 /// A v1 repository made once and kept forever: every later arca must read it.
@@ -376,6 +435,38 @@ fn golden_v3_repository_stays_readable() {
     );
 }
 
+/// The v4 repository, made as the v3 one by the first arca writing format 4, plus `tiny.txt`
+/// (17 bytes): its small files are stored inline in their tree nodes (format-spec/v4.md §13.5).
+#[test]
+fn golden_v4_repository_stays_readable() {
+    golden_repository_stays_readable("golden-v4", "golden v4");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v4");
+    assert_eq!(std::fs::read(golden.join("config")).unwrap()[4], 4, "golden-v4 is not a version 4 repository");
+    let source: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("SOURCE")).unwrap()).unwrap();
+    let env = common::Env::new();
+    let arca = |args: &[&str]| {
+        let o = env
+            .cmd()
+            .env("ARCA_PASSWORD", "golden v4")
+            .args(["-r", golden.to_str().unwrap(), "--no-cache"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let dir = format!("latest:{}", source["source"].as_str().unwrap());
+    let listing: Value = serde_json::from_str(arca(&["cat", "tree", &dir]).trim()).unwrap();
+    let nodes = listing["nodes"].as_array().unwrap();
+    let tiny = nodes.iter().find(|n| n["name"] == "tiny.txt").expect("tiny.txt is in the tree");
+    assert_eq!(tiny["inline"], hex::encode(b"stored inline v4\n"), "tiny.txt is not inline: {tiny}");
+    assert_eq!(tiny["content"], json!([]));
+    let data = nodes.iter().find(|n| n["name"] == "dir").expect("dir is in the tree");
+    assert!(data.get("inline").is_none());
+    let dumped = arca(&["dump", "latest", &format!("{}/tiny.txt", source["source"].as_str().unwrap())]);
+    assert_eq!(dumped, "stored inline v4\n");
+}
+
 /// Restore the golden repository `name` (made with `password` when regenerating and absent),
 /// compare it with its source and `check --read-data` it.
 fn golden_repository_stays_readable(name: &str, password: &str) {
@@ -383,8 +474,8 @@ fn golden_repository_stays_readable(name: &str, password: &str) {
     let env = common::Env::new();
     if std::env::var_os("ARCA_REGENERATE_VECTORS").is_some() && !golden.join("config").exists() {
         let src = env.path("golden-src");
-        golden_source(&src);
-        if name == "golden-v3" {
+        golden_source(&src, name);
+        if name == "golden-v3" || name == "golden-v4" {
             let far = nix::sys::time::TimeSpec::new(12_000_000_000, 5);
             nix::sys::stat::utimensat(
                 nix::fcntl::AT_FDCWD,
@@ -428,7 +519,7 @@ fn golden_repository_stays_readable(name: &str, password: &str) {
         .unwrap();
     assert!(o.status.success(), "golden repository did not restore: {}", String::from_utf8_lossy(&o.stderr));
     let expected = env.path("expected");
-    golden_source(&expected);
+    golden_source(&expected, name);
     type Essentials = Vec<(PathBuf, Option<[u8; 32]>, Option<Vec<u8>>)>;
     let strip = |m: std::collections::BTreeMap<PathBuf, common::Meta>| -> Essentials {
         m.into_iter().map(|(p, m)| (p, m.content, m.link)).collect()
