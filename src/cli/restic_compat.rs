@@ -317,7 +317,10 @@ const NOTES: &[(&str, Why)] = &[
     ("generate --zsh-completion", Spelled("arca completion zsh")),
     ("generate --powershell-completion", Spelled("arca completion powershell")),
     ("repair index --read-all-packs", Spelled("arca repair index --read-data")),
-    ("init --repository-version", Note("arca writes one format version (format-spec v3)")),
+    (
+        "init --repository-version",
+        Note("arca writes one format version (format-spec v4; older repositories keep theirs until `migrate`)"),
+    ),
     ("init --from-repo", Partial("only with --copy-chunker-params")),
     ("init --from-repository-file", Partial("only with --copy-chunker-params")),
     ("self-update", Note("install arca with your package manager or cargo")),

@@ -39,9 +39,11 @@ fn mode_of(node: &Node, opts: &RestoreOptions) -> Mode {
     Mode::from_bits_truncate(bits)
 }
 
-/// The owner to give `node`: only as root, and not with `--no-owner`.
+/// The owner to give `node`: only as root, and not with `--no-owner`. Whether arca runs as
+/// root is asked once (a `geteuid` per restored file showed in the syscall count).
 fn owner_wanted(node: &Node, opts: &RestoreOptions) -> Option<(nix::unistd::Uid, nix::unistd::Gid)> {
-    if opts.no_owner || !crate::platform::is_root() {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if opts.no_owner || !*ROOT.get_or_init(crate::platform::is_root) {
         return None;
     }
     let (uid, gid) = owner_of(node);

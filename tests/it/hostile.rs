@@ -717,3 +717,36 @@ fn a_symlinked_pack_subdirectory_is_not_written_through() {
     assert!(e.message.contains("symbolic link"), "{e}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "a pack was written through the link");
 }
+
+/// Restore creates a file before it looks at what is at its name (one call per file into an
+/// empty target): a file whose content cannot be located must still be refused without
+/// leaving an empty file behind, and a file that the overwrite policy keeps stays kept
+/// (skipped, not an error), as when restore looked first.
+#[test]
+fn content_that_does_not_add_up_leaves_no_file_and_a_kept_file_stays_kept() {
+    let env = Env::new();
+    env.init();
+    let repo = open(&env);
+    snapshot_of(&repo, |s| {
+        let mut bad = file(b"bad", s, b"four");
+        bad.size = 10;
+        vec![bad, file(b"fine", s, b"a fine payload")]
+    });
+    let target = env.path("target");
+    let t = target.to_str().unwrap();
+    let o = assert_no_panic(&env, &["restore", "latest", "--target", t]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad") && stderr(&o).contains("adds up to 4 bytes"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(target.join("fine")).unwrap(), b"a fine payload");
+    assert!(std::fs::symlink_metadata(target.join("bad")).is_err(), "an unrestorable file was left behind");
+
+    write(&target.join("bad"), b"local");
+    let o = assert_no_panic(&env, &["restore", "latest", "--target", t, "--overwrite", "never", "--json"]);
+    assert_eq!(code(&o), 0, "a file the policy keeps is no error: {}", stderr(&o));
+    assert_eq!(std::fs::read(target.join("bad")).unwrap(), b"local");
+    let s = summary(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(s["files_skipped"], 2, "{s}");
+    let o = assert_no_panic(&env, &["restore", "latest", "--target", t, "--overwrite", "always"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("adds up to 4 bytes"), "{}", stderr(&o));
+}

@@ -49,6 +49,7 @@ mod restic_flags_more_b;
 mod restic_output;
 mod restic_verbs;
 mod restore_race;
+mod restore_speed;
 mod rewrite;
 mod rotate;
 mod roundtrip;
