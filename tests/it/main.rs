@@ -70,5 +70,6 @@ mod tag;
 mod terminal;
 mod timestamps;
 mod vectors;
+mod walk;
 mod watch;
 mod watch_fanotify;
