@@ -16,6 +16,10 @@
 //! is reported, never read through a symlink or under another name. An unreadable or replaced
 //! source is a counted warning; a storage failure stops everything.
 //!
+//! Directories are listed ahead of the walk by a small pool (`lister`) and taken in walk
+//! order; a directory whose entries are all, in order, the nodes of its parent tree keeps
+//! that tree by id, so an unchanged re-backup writes no tree but the root's.
+//!
 //! With a change list ([`BackupOptions::changed`]) the walk lists only the directories that
 //! lead to a changed path; every other directory that is still the parent snapshot's (same
 //! inode, mtime and ctime) keeps the parent's subtree id without being listed, so the
@@ -25,6 +29,7 @@
 pub mod change_list;
 pub mod excludes;
 mod file_reader;
+mod lister;
 pub mod metadata;
 pub mod scan;
 mod walker;
@@ -65,6 +70,9 @@ pub struct BackupOptions {
     /// Root tree of the parent snapshot, whose unchanged files are not read again.
     pub parent_tree: Option<TreeId>,
     pub read_concurrency: usize,
+    /// Threads that list directories ahead of the walk (`0`: the walker lists each one
+    /// itself). The walk's order and the trees written are the same for any number.
+    pub list_workers: usize,
     pub compression: Compression,
     pub seal_workers: usize,
     pub uploaders: usize,
@@ -117,6 +125,7 @@ impl Default for BackupOptions {
             one_file_system: false,
             parent_tree: None,
             read_concurrency: 2,
+            list_workers: cores.clamp(1, 4),
             compression: Compression::AUTO,
             seal_workers: cores,
             uploaders: 4,

@@ -1,14 +1,21 @@
 //! The walker and the tree assembler of one backup (see the module above for the flow).
 //!
 //! The walker goes through directory descriptors, not paths: each directory is opened with
-//! `openat(parent, name, O_DIRECTORY | O_NOFOLLOW)` and must be the inode its `lstat` showed,
-//! its entries are read with `fdopendir`/`readdir`, and each child is `fstatat`ed relative to
-//! it (`AT_SYMLINK_NOFOLLOW`). A file job carries the directory's descriptor, the name and the
-//! (device, inode) seen, so the reader opens exactly that (see `file_reader`). Swapping a
+//! `openat(parent, name, O_DIRECTORY | O_NOFOLLOW)` and must be the inode its `fstatat`
+//! showed, its entries are read with `getdents64` and each is `fstatat`ed relative to it
+//! (`AT_SYMLINK_NOFOLLOW`); the listings are made ahead of the walk by a small pool and taken
+//! in walk order (see `lister`). A file job carries the directory's descriptor, the name and
+//! the (device, inode) seen, so the reader opens exactly that (see `file_reader`). Swapping a
 //! directory on the path for a symlink therefore never leads the walk elsewhere. Paths remain
 //! for messages, excludes and extended attributes (`llistxattr`, which does not follow a
 //! final symlink). Sources named on the command line, and the directories above them, are
 //! reached by path, as the user named them.
+//!
+//! A directory whose every entry is its node in the parent snapshot's tree, in order, keeps
+//! that tree by id (see [`WalkFrame`]): an unchanged re-backup sends the assembler nothing
+//! for it and encodes no tree. Its id is the one a full write would give for the same nodes,
+//! except after a format upgrade that changed the tree encoding: then the older encoding is
+//! kept until something in the directory changes (readers read every older tree encoding).
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -20,11 +27,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{FileStat, Mode};
+use nix::sys::stat::FileStat;
 
 use super::change_list::ChangeTree;
 use super::file_reader::{read_file, FileContent, Walked};
+use super::lister::{content_live, find, Listed, Lister, Pending, Target};
 use super::metadata::{node_from_stat, read_xattrs};
 use super::{is_source_error, BackupOptions, BeforeOpen, FileStatus, Run};
 use crate::error::{Error, Result};
@@ -124,12 +131,15 @@ pub(super) fn run(
     opts: &BackupOptions,
 ) -> Result<TreeId> {
     let root = virtual_root(paths)?;
-    // one descriptor per directory level the walk is inside
+    // one descriptor per directory level the walk is inside, and one per listing ahead
     crate::platform::raise_open_file_limit();
     let parent_root = match &opts.parent_tree {
         Some(id) => Some(repo.load_tree(id)?),
         None => None,
     };
+    // a change list lists only the directories on the way to a changed path: nothing ahead
+    let list_workers = if opts.changed.is_some() { 0 } else { opts.list_workers };
+    let lister = Lister::new(repo, opts, list_workers > 0);
     let (job_tx, job_rx) = bounded::<FileJob>(opts.read_concurrency.max(1) * 4);
     let (event_tx, event_rx) = bounded::<Vec<Event>>(4096 / EVENT_BATCH);
     std::thread::scope(|s| {
@@ -139,6 +149,10 @@ pub(super) fn run(
             s.spawn(move || reader(rx, saver, run, hook));
         }
         drop(job_rx);
+        for _ in 0..list_workers {
+            let lister = &lister;
+            s.spawn(move || lister.work());
+        }
         let assembler = s.spawn(move || assemble(event_rx, saver, run));
         let clock = saver.clock();
         clock.thread(Stage::Walk);
@@ -147,13 +161,18 @@ pub(super) fn run(
             repo,
             run,
             opts,
+            lister: &lister,
             jobs: job_tx,
             events: event_tx,
             batch: Vec::with_capacity(EVENT_BATCH),
+            frames: Vec::new(),
+            sources: 0,
             root_dev: 0,
             blocked: Duration::ZERO,
         };
-        if let Err(e) = w.virtual_dir(&root, parent_root.as_ref()).and_then(|()| w.flush()) {
+        let walked = w.virtual_dir(&root, parent_root.as_ref());
+        lister.close();
+        if let Err(e) = walked.and_then(|()| w.flush()) {
             run.fail(e);
         }
         clock.add_busy(Stage::Walk, started.elapsed().saturating_sub(w.blocked));
@@ -185,22 +204,39 @@ fn reader(rx: Receiver<FileJob>, saver: &BlobSaver, run: &Run<'_>, before_open: 
     }
 }
 
+/// A directory the walker is inside. Until something in it differs from the parent
+/// snapshot's tree of it, nothing about it is sent to the assembler: `matched` counts the
+/// entries equal, in order, to that tree's first nodes. The first entry that differs
+/// "opens" the directory (and every enclosing one not yet open): its `Enter` and the parent's
+/// nodes matched so far are sent, then everything else as usual. A directory that ends with
+/// every node matched, and whose parent tree is still in a live pack, is the parent's tree:
+/// the enclosing directory gets a node with that subtree id, and no tree is encoded, hashed
+/// or looked up again. Nodes are compared whole (every field a tree stores), so the tree
+/// reused is the one the assembler would have written from the same nodes.
+struct WalkFrame {
+    node: Node,
+    parent: Option<Arc<Tree>>,
+    parent_subtree: Option<TreeId>,
+    matched: usize,
+    open: bool,
+}
+
 struct Walker<'a, 'r> {
     repo: &'a Repository,
     run: &'a Run<'r>,
     opts: &'a BackupOptions,
+    lister: &'a Lister<'a>,
     jobs: Sender<FileJob>,
     events: Sender<Vec<Event>>,
     /// Events not yet sent (see [`EVENT_BATCH`]).
     batch: Vec<Event>,
+    /// The directories the walk is inside, outermost first (the virtual root has none).
+    frames: Vec<WalkFrame>,
+    /// Sources listed so far (the first component of a listing's position in the walk).
+    sources: u32,
     root_dev: u64,
-    /// Time spent waiting for the readers or the assembler to take work.
+    /// Time spent waiting for the readers, the listers or the assembler.
     blocked: Duration,
-}
-
-fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
-    let t = tree?;
-    t.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().map(|i| &t.nodes[i])
 }
 
 impl Walker<'_, '_> {
@@ -223,6 +259,73 @@ impl Walker<'_, '_> {
         r
     }
 
+    /// Send the `Enter` and the matched nodes of every directory not yet open (see
+    /// [`WalkFrame`]), outermost first.
+    fn open_frames(&mut self) -> Result<()> {
+        let first = self.frames.iter().position(|f| !f.open).unwrap_or(self.frames.len());
+        for i in first..self.frames.len() {
+            let f = &mut self.frames[i];
+            f.open = true;
+            let enter = Event::Enter { node: f.node.clone(), parent_subtree: f.parent_subtree };
+            let matched: Vec<Node> = match &f.parent {
+                Some(p) => p.nodes[..f.matched].to_vec(),
+                None => vec![],
+            };
+            self.emit(enter)?;
+            for n in matched {
+                self.emit(Event::Leaf(n))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A finished node in the current directory.
+    fn leaf(&mut self, node: Node) -> Result<()> {
+        if let Some(f) = self.frames.last_mut().filter(|f| !f.open) {
+            if f.parent.as_ref().and_then(|p| p.nodes.get(f.matched)) == Some(&node) {
+                f.matched += 1;
+                return Ok(());
+            }
+            self.open_frames()?;
+        }
+        self.emit(Event::Leaf(node))
+    }
+
+    /// A file to be read: its directory's tree is written.
+    fn read(&mut self, e: Event) -> Result<()> {
+        self.open_frames()?;
+        self.emit(e)
+    }
+
+    fn enter(&mut self, node: Node, parent: Option<Arc<Tree>>, parent_subtree: Option<TreeId>) {
+        self.frames.push(WalkFrame { node, parent, parent_subtree, matched: 0, open: false });
+    }
+
+    fn leave(&mut self) -> Result<()> {
+        let unchanged = self.frames.last().filter(|f| !f.open).and_then(|f| {
+            let p = f.parent.as_ref()?;
+            let id = f.parent_subtree?;
+            let live = f.matched == p.nodes.len()
+                && self.repo.index().is_ok_and(|idx| self.repo.blob_stored(&idx, &id.as_blob()));
+            live.then_some(id)
+        });
+        match unchanged {
+            Some(id) => {
+                let f = self.frames.pop().ok_or_else(|| Error::internal("unbalanced walk"))?;
+                self.run.counters.dirs_unmodified.fetch_add(1, Ordering::Relaxed);
+                self.run.progress.dirs_done.fetch_add(1, Ordering::Relaxed);
+                let mut node = f.node;
+                node.subtree = Some(id);
+                self.leaf(node)
+            }
+            None => {
+                self.open_frames()?;
+                self.frames.pop();
+                self.emit(Event::Leave)
+            }
+        }
+    }
+
     fn subtree(&self, parent: Option<&Node>) -> Option<Tree> {
         let id = parent.filter(|n| n.kind == NodeKind::Dir)?.subtree?;
         match self.repo.load_tree(&id) {
@@ -239,7 +342,7 @@ impl Walker<'_, '_> {
             if self.run.cancelled() {
                 return Ok(());
             }
-            let pnode = find(parent, name);
+            let pnode = find(parent, name).map(|(_, n)| n);
             match entry {
                 VirtualEntry::Source(path) => {
                     self.root_dev = match nix::sys::stat::lstat(path.as_path()) {
@@ -247,7 +350,8 @@ impl Walker<'_, '_> {
                         Err(_) => 0,
                     };
                     let scope = self.opts.changed.as_ref().and_then(|l| l.below(path));
-                    self.path(None, path, name, pnode, true, scope)?
+                    let here = Here { dir: None, path, name, parent: pnode, live: None };
+                    self.path(here, None, None, true, scope)?
                 }
                 VirtualEntry::Dir(sub, real) => {
                     let m = match nix::sys::stat::lstat(real.as_path()) {
@@ -262,10 +366,10 @@ impl Walker<'_, '_> {
                     if !self.opts.with_atime {
                         node.atime = crate::format::tree::Time::ZERO;
                     }
-                    let ptree = self.subtree(pnode);
-                    self.emit(Event::Enter { node, parent_subtree: pnode.and_then(|n| n.subtree) })?;
-                    self.virtual_dir(sub, ptree.as_ref())?;
-                    self.emit(Event::Leave)?;
+                    let ptree = self.subtree(pnode).map(Arc::new);
+                    self.enter(node, ptree.clone(), pnode.and_then(|n| n.subtree));
+                    self.virtual_dir(sub, ptree.as_deref())?;
+                    self.leave()?;
                 }
             }
         }
@@ -289,24 +393,25 @@ impl Walker<'_, '_> {
         node
     }
 
-    /// One entry: `name` in the directory `dir` (by its descriptor), or the source `path`
-    /// itself when `dir` is `None`. `scope`: what a change list says changed below it (`None`
-    /// without a change list, or when the entry is to be walked whole).
+    /// One entry (`here`): `stat` is its `fstatat` from the listing (`None`: `lstat` it now,
+    /// a source), `listing` its listing queued in the pool if it is a directory. `scope`:
+    /// what a change list says changed below it (`None` without a change list, or when the
+    /// entry is to be walked whole).
     fn path(
         &mut self,
-        dir: Option<&Arc<OwnedFd>>,
-        path: &Path,
-        name: &[u8],
-        parent: Option<&Node>,
+        here: Here<'_>,
+        stat: Option<nix::Result<FileStat>>,
+        listing: Option<Pending>,
         is_source: bool,
         scope: Option<&ChangeTree>,
     ) -> Result<()> {
+        let path = here.path;
         let ex = &self.opts.excludes;
         if ex.matches_path(path) {
             return Ok(());
         }
-        let m = match dir {
-            Some(d) => nix::sys::stat::fstatat(d, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+        let m = match stat {
+            Some(m) => m,
             None => nix::sys::stat::lstat(path),
         };
         let m = match m {
@@ -316,7 +421,7 @@ impl Walker<'_, '_> {
                 return Ok(());
             }
         };
-        let mut node = node_from_stat(name, &m);
+        let mut node = node_from_stat(here.name, &m);
         if !self.opts.with_atime {
             node.atime = crate::format::tree::Time::ZERO;
         }
@@ -328,19 +433,19 @@ impl Walker<'_, '_> {
                 if self.opts.one_file_system && !is_source && m.st_dev != self.root_dev {
                     return Ok(());
                 }
-                self.dir(dir, path, name, &m, node, parent, scope)
+                self.dir(here, &m, node, listing, scope)
             }
             NodeKind::File => {
                 if ex.too_large(node.size) {
                     return Ok(());
                 }
-                let node = self.with_xattrs(path, node, parent);
-                self.file(dir, path, name, node, parent)
+                let node = self.with_xattrs(path, node, here.parent);
+                self.file(here, node)
             }
             NodeKind::Symlink => {
-                let mut node = self.with_xattrs(path, node, parent);
-                let target = match dir {
-                    Some(d) => nix::fcntl::readlinkat(d, name),
+                let mut node = self.with_xattrs(path, node, here.parent);
+                let target = match here.dir {
+                    Some(d) => nix::fcntl::readlinkat(d, here.name),
                     None => nix::fcntl::readlink(path),
                 };
                 match target {
@@ -350,71 +455,101 @@ impl Walker<'_, '_> {
                         return Ok(());
                     }
                 }
-                self.emit(Event::Leaf(node))
+                self.leaf(node)
             }
             _ => {
-                let node = self.with_xattrs(path, node, parent);
-                self.emit(Event::Leaf(node))
+                let node = self.with_xattrs(path, node, here.parent);
+                self.leaf(node)
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn dir(
         &mut self,
-        at: Option<&Arc<OwnedFd>>,
-        path: &Path,
-        name: &[u8],
+        here: Here<'_>,
         seen: &FileStat,
         node: Node,
-        parent: Option<&Node>,
+        listing: Option<Pending>,
         scope: Option<&ChangeTree>,
     ) -> Result<()> {
+        let (path, parent) = (here.path, here.parent);
         if let Some(id) = scope.filter(|t| t.is_empty()).and_then(|_| self.reusable(parent, &node)) {
             // nothing below it changed: the parent's subtree, without listing the directory
             let mut node = self.with_xattrs(path, node, parent);
             node.subtree = Some(id);
             self.run.counters.dirs_unmodified.fetch_add(1, Ordering::Relaxed);
             self.run.progress.dirs_done.fetch_add(1, Ordering::Relaxed);
-            return self.emit(Event::Leaf(node));
+            return self.leaf(node);
         }
-        let (fd, mut names) = match open_dir(at, path, name, seen) {
-            Ok(Some(opened)) => opened,
-            Ok(None) => {
+        let parent_subtree = parent.filter(|n| n.kind == NodeKind::Dir).and_then(|n| n.subtree);
+        let listed = match listing {
+            Some(p) => {
+                let t = Instant::now();
+                let l = self.lister.wait(p);
+                self.blocked += t.elapsed();
+                l
+            }
+            None => {
+                let key = match here.dir {
+                    // a source: its own place in the walk
+                    None => {
+                        self.sources += 1;
+                        vec![self.sources]
+                    }
+                    // a directory the pool was not asked for (it had a marker file when
+                    // listed, or there is no pool): what it queues goes after the rest
+                    Some(_) => vec![u32::MAX],
+                };
+                self.lister.list(Target {
+                    at: here.dir.cloned(),
+                    name: here.name.to_vec(),
+                    path: path.to_path_buf(),
+                    device: seen.st_dev,
+                    inode: seen.st_ino,
+                    parent_subtree,
+                    root_dev: self.root_dev,
+                    key,
+                })
+            }
+        };
+        let listing = match listed {
+            Listed::Ready(l) => l,
+            Listed::Replaced => {
                 self.run.warning(format!("{}: replaced during backup (now another file); not saved", path.display()));
                 return Ok(());
             }
-            Err(e) => {
+            Listed::Failed(e) => {
                 self.run.warning(format!("{}: {}", path.display(), std::io::Error::from(e)));
                 return Ok(());
             }
         };
-        names.sort_unstable();
-        let fd = Arc::new(fd);
+        let (fd, entries, ptree, live) = listing.take();
         let node = self.with_xattrs(path, node, parent);
-        let ptree = self.subtree(parent);
-        self.emit(Event::Enter { node, parent_subtree: parent.and_then(|n| n.subtree) })?;
-        for name in names {
+        self.enter(node, ptree.clone(), parent_subtree);
+        for entry in entries {
             if self.run.cancelled() {
                 break;
             }
-            let child = path.join(std::ffi::OsStr::from_bytes(&name));
-            let pnode = find(ptree.as_ref(), &name);
-            self.path(Some(&fd), &child, &name, pnode, false, scope.and_then(|t| t.child(&name)))?;
+            let child = path.join(std::ffi::OsStr::from_bytes(&entry.name));
+            let found = find(ptree.as_deref(), &entry.name);
+            let here = Here {
+                dir: Some(&fd),
+                path: &child,
+                name: &entry.name,
+                parent: found.map(|(_, n)| n),
+                live: Some(found.is_some_and(|(i, _)| live.get(i).copied().unwrap_or(false))),
+            };
+            self.path(here, Some(entry.stat), entry.listing, false, scope.and_then(|t| t.child(&entry.name)))?;
         }
-        self.emit(Event::Leave)
+        self.leave()
     }
 
-    fn file(
-        &mut self,
-        dir: Option<&Arc<OwnedFd>>,
-        path: &Path,
-        name: &[u8],
-        mut node: Node,
-        parent: Option<&Node>,
-    ) -> Result<()> {
-        if let Some(p) = parent {
-            let same = p.kind == NodeKind::File && self.opts.change.same(p, &node) && self.content_indexed(p);
+    fn file(&mut self, here: Here<'_>, mut node: Node) -> Result<()> {
+        let path = here.path;
+        if let Some(p) = here.parent {
+            let same = p.kind == NodeKind::File
+                && self.opts.change.same(p, &node)
+                && here.live.unwrap_or_else(|| content_live(self.repo, p));
             if same {
                 node.content = p.content.clone();
                 node.content_lists = p.content_lists.clone();
@@ -425,14 +560,14 @@ impl Walker<'_, '_> {
                 self.run.progress.files_done.fetch_add(1, Ordering::Relaxed);
                 self.run.progress.bytes_done.fetch_add(node.size, Ordering::Relaxed);
                 self.run.progress.on_file.report(FileStatus::Unmodified, path, node.size);
-                return self.emit(Event::Leaf(node));
+                return self.leaf(node);
             }
         }
         let (tx, rx) = bounded(1);
         let t = Instant::now();
         let file = Walked {
-            dir: dir.cloned(),
-            name: name.to_vec(),
+            dir: here.dir.cloned(),
+            name: here.name.to_vec(),
             path: path.to_path_buf(),
             device: node.device,
             inode: node.inode,
@@ -441,7 +576,8 @@ impl Walker<'_, '_> {
         let sent = self.jobs.send(FileJob { file, result: tx });
         self.blocked += t.elapsed();
         sent.map_err(|_| Error::internal("backup stopped"))?;
-        self.emit(Event::File { node, had_parent: parent.is_some(), result: rx, path: path.to_path_buf() })
+        let had_parent = here.parent.is_some();
+        self.read(Event::File { node, had_parent, result: rx, path: path.to_path_buf() })
     }
 
     /// The parent's subtree of a directory a change list says nothing about, if the directory
@@ -460,58 +596,17 @@ impl Walker<'_, '_> {
         let live = same && self.repo.index().is_ok_and(|idx| self.repo.blob_stored(&idx, &id.as_blob()));
         live.then_some(id)
     }
-
-    /// Is every blob the node names stored in a live pack? Blobs only in packs marked for
-    /// deletion must not be referenced again (format-spec §21), so for a file with content
-    /// lists the data blobs they hold are checked too.
-    fn content_indexed(&self, node: &Node) -> bool {
-        let live = |ids: &[crate::id::BlobId]| match self.repo.index() {
-            Ok(idx) => ids.iter().all(|id| self.repo.blob_stored(&idx, id)),
-            Err(_) => false,
-        };
-        if !live(&node.content) || !live(&node.content_lists) {
-            return false;
-        }
-        node.content_lists.is_empty() || self.repo.file_content(node).is_ok_and(|c| live(&c))
-    }
 }
 
-/// Open the directory `name` in `at` (or `path` when `at` is `None`) without following a
-/// symlink, check that it is the inode `seen` (`Ok(None)` when it was replaced), and read its
-/// entry names (without `.` and `..`) through the descriptor.
-fn open_dir(
-    at: Option<&Arc<OwnedFd>>,
-    path: &Path,
-    name: &[u8],
-    seen: &FileStat,
-) -> nix::Result<Option<(OwnedFd, Vec<Vec<u8>>)>> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let fd = match at {
-        Some(d) => nix::fcntl::openat(d, name, flags, Mode::empty()),
-        None => nix::fcntl::open(path, flags, Mode::empty()),
-    };
-    let fd = match fd {
-        Ok(fd) => fd,
-        // a symlink or a non-directory swapped in for the directory
-        Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let st = nix::sys::stat::fstat(&fd)?;
-    if st.st_dev != seen.st_dev || st.st_ino != seen.st_ino {
-        return Ok(None);
-    }
-    // the walk keeps `fd` for `fstatat`/`openat` of the children; `Dir` owns a duplicate
-    let dup = fd.try_clone().map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
-    let mut dir = nix::dir::Dir::from_fd(dup)?;
-    let mut names = vec![];
-    for entry in dir.iter() {
-        let entry = entry?;
-        let n = entry.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
-        }
-    }
-    Ok(Some((fd, names)))
+/// Where an entry is: `name` in the directory `dir` (by its descriptor; `None` for a source,
+/// reached by `path`), its node in the parent snapshot, and whether that node's content is
+/// all in live packs (`None`: not known yet).
+struct Here<'a> {
+    dir: Option<&'a Arc<OwnedFd>>,
+    path: &'a Path,
+    name: &'a [u8],
+    parent: Option<&'a Node>,
+    live: Option<bool>,
 }
 
 struct Frame {
@@ -594,6 +689,7 @@ fn top(stack: &mut [Frame]) -> Result<&mut Frame> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::lister::open_dir;
     use super::*;
 
     #[test]
@@ -607,16 +703,17 @@ mod tests {
         std::fs::write(elsewhere.join("secret"), b"s").unwrap();
         let seen = nix::sys::stat::lstat(dir.as_path()).unwrap();
         let parent = Arc::new(OwnedFd::from(std::fs::File::open(tmp.path()).unwrap()));
-        let (_, names) = open_dir(Some(&parent), &dir, b"d", &seen).unwrap().unwrap();
+        let (dev, ino) = (seen.st_dev, seen.st_ino);
+        let (_, names) = open_dir(Some(&parent), &dir, b"d", dev, ino).unwrap().unwrap();
         assert_eq!(names, vec![b"inside".to_vec()]);
         // swapped for a symlink: by descriptor and by path, nothing is listed
         std::fs::rename(&dir, tmp.path().join("moved")).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
-        assert!(open_dir(Some(&parent), &dir, b"d", &seen).unwrap().is_none());
-        assert!(open_dir(None, &dir, b"", &seen).unwrap().is_none());
+        assert!(open_dir(Some(&parent), &dir, b"d", dev, ino).unwrap().is_none());
+        assert!(open_dir(None, &dir, b"", dev, ino).unwrap().is_none());
         // swapped for another directory: not the inode the walk saw
         std::fs::remove_file(&dir).unwrap();
         std::fs::create_dir(&dir).unwrap();
-        assert!(open_dir(Some(&parent), &dir, b"d", &seen).unwrap().is_none());
+        assert!(open_dir(Some(&parent), &dir, b"d", dev, ino).unwrap().is_none());
     }
 }

@@ -72,5 +72,6 @@ mod tag;
 mod terminal;
 mod timestamps;
 mod vectors;
+mod walk;
 mod watch;
 mod watch_fanotify;
