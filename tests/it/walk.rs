@@ -147,8 +147,9 @@ fn a_parent_tree_in_a_pack_marked_for_deletion_is_not_reused() {
     let env = Env::new();
     env.init();
     let src = env.path("src");
-    write(&src.join("a/b/c"), b"c");
-    write(&src.join("a/d"), b"d");
+    // over the inline threshold (128 bytes, format 4): stored as blobs, in a data pack
+    write(&src.join("a/b/c"), &[b'c'; 200]);
+    write(&src.join("a/d"), &[b'd'; 200]);
     let snap = env.backup_json(&[src.to_str().unwrap()])["snapshot_id"].as_str().unwrap().to_string();
     let old = open(&env).load_snapshot(&arca::id::SnapshotId::from_hex(&snap).unwrap()).unwrap().tree;
     env.ok(&["forget", &snap[..8]]);
