@@ -305,7 +305,8 @@ impl Model {
                     .find_path(&snap.tree, &format!("{src}/{name}"))
                     .expect("the snapshot's trees read")
                     .unwrap_or_else(|| panic!("{name} is missing from {}", id.short()));
-                let mut got = Vec::with_capacity(want.len());
+                // a tiny file is stored in its node (format 4, inline), any other in blobs
+                let mut got = node.inline.as_ref().map_or_else(|| Vec::with_capacity(want.len()), |b| b.to_vec());
                 for blob in repo.file_content(&node).expect("content lists read") {
                     got.extend(repo.read_blob(BlobType::Data, &blob).expect("a data blob reads"));
                 }
