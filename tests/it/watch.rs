@@ -186,6 +186,12 @@ pub fn overflow_round(queue: &'static str, backend: &str) {
     env.init();
     let src = env.path("src");
     write(&src.join("seed"), b"seed");
+    // the burst goes into directories watched from the start: files made in a new directory
+    // give no inotify event until the watcher has added a watch for it, which a stopped
+    // watcher cannot do (the queue then overflowed only when the stop came late)
+    for d in 0..10 {
+        std::fs::create_dir_all(src.join(format!("burst/{d}"))).unwrap();
+    }
     let exclusive = QUEUE_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     let old = std::fs::read_to_string(queue).unwrap().trim().to_string();
     if std::fs::write(queue, "16").is_err() {
