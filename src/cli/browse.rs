@@ -1,6 +1,6 @@
 //! Browsing history: stats, find, diff, dump (mount lives in `crate::mount`).
 
-use super::args::{DiffArgs, DumpArgs, FindArgs, StatsArgs};
+use super::browse_args::{DiffArgs, DumpArgs, FindArgs, StatsArgs};
 use super::exit;
 use super::handlers::filter;
 use super::output::Out;

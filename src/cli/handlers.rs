@@ -7,6 +7,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::args::*;
+use super::browse_args::{CatArgs, LsArgs, LsSort};
 use super::exit;
 use super::key_args::{KeyCommand, NewPasswordArgs};
 use super::output::{bytes, count, Out};

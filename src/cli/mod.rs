@@ -4,6 +4,7 @@ mod about;
 mod args;
 mod automation_args;
 mod browse;
+mod browse_args;
 mod config_show;
 mod copy;
 mod daemon;

@@ -67,7 +67,7 @@ pub fn repair_packs(s: &Settings, out: Out, ids: &[String], dry_run: bool) -> Re
     Ok(exit::OK)
 }
 
-pub fn find_objects(s: &Settings, out: Out, a: super::args::FindArgs) -> Result<u8> {
+pub fn find_objects(s: &Settings, out: Out, a: super::browse_args::FindArgs) -> Result<u8> {
     use commands::find_objects::ObjectQuery;
     let what = if a.blob {
         ObjectQuery::Blob
